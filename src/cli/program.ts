@@ -1,0 +1,132 @@
+import { Command, InvalidArgumentError } from "commander";
+import { type Config, loadConfig } from "../config.ts";
+import { SentinelError } from "../errors.ts";
+import { createLogger, type Logger } from "../logger.ts";
+import { prepareDatabase, stackDown, stackStatus, stackUp } from "../stack/stack.ts";
+import { createDatabasePool } from "../store/pool.ts";
+import { createProfileStore } from "../store/profile-store.ts";
+import { seedProfiles } from "./seed.ts";
+import { serve } from "./serve.ts";
+
+/** Loads config or exits 2 naming every bad variable (the contract of `npm start` with bad env). */
+function configOrExit(overrides: Record<string, string> = {}): Config {
+  try {
+    return loadConfig({ ...overrides, ...process.env });
+  } catch (error) {
+    if (error instanceof SentinelError && error.code === "config_invalid") {
+      process.stderr.write(`sentinel: ${error.message}\n`);
+      process.exit(2);
+    }
+    throw error;
+  }
+}
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError("must be a positive integer");
+  return n;
+}
+
+function withConfig(
+  run: (config: Config, logger: Logger) => Promise<void>,
+  overrides?: Record<string, string>,
+) {
+  return async () => {
+    const config = configOrExit(overrides);
+    await run(config, createLogger(config));
+  };
+}
+
+export function buildProgram(): Command {
+  const program = new Command("sentinel")
+    .description("SentinelStream: real-time fraud scoring for payment transactions")
+    .version("0.1.0")
+    .showHelpAfterError();
+
+  program
+    .command("all")
+    .description("run ingest and the scoring consumer in one process (npm start)")
+    .action(withConfig((c, l) => serve(c, l, { ingest: true, consumer: true })));
+  program
+    .command("ingest")
+    .description("run the HTTP ingress only")
+    .action(withConfig((c, l) => serve(c, l, { ingest: true, consumer: false })));
+  program
+    .command("consume")
+    .description("run the scoring consumer only (one member of the consumer group)")
+    .action(withConfig((c, l) => serve(c, l, { ingest: false, consumer: true })));
+
+  program
+    .command("dev")
+    .description("bring the local stack up if needed, migrate, and run the pipeline with readable logs")
+    .action(
+      withConfig(
+        async (c, l) => {
+          await stackUp(c, l);
+          await serve(c, l, { ingest: true, consumer: true });
+        },
+        { LOG_PRETTY: "true" },
+      ),
+    );
+
+  program
+    .command("migrate")
+    .description("create the database if missing and apply pending migrations")
+    .action(
+      withConfig(async (c, l) => {
+        const applied = await prepareDatabase(c, l);
+        l.info({ applied }, applied.length ? "migrations applied" : "schema up to date");
+      }),
+    );
+
+  program
+    .command("seed")
+    .description("write synthetic user profiles (user-0000001 …)")
+    .requiredOption("--users <n>", "how many users", positiveInt)
+    .option("--batch <n>", "profiles per statement", positiveInt, 5_000)
+    .option("--seed <n>", "random seed (same seed, same profiles)", positiveInt, 42)
+    .action(async (opts: { users: number; batch: number; seed: number }) => {
+      const config = configOrExit();
+      const pool = await createDatabasePool(config.database.url, { maxPoolSize: 2 });
+      try {
+        const n = await seedProfiles(createProfileStore({ pool }), {
+          users: opts.users,
+          batchSize: opts.batch,
+          seed: opts.seed,
+        });
+        process.stdout.write(`seeded ${n} profiles\n`);
+      } finally {
+        await pool.end();
+      }
+    });
+
+  const stack = program
+    .command("stack")
+    .description("the local stack without Docker (Kafka from Maven Central jars)");
+  stack
+    .command("up")
+    .description("start Kafka if needed, create topics, prepare PostgreSQL; idempotent")
+    .action(withConfig((c, l) => stackUp(c, l)));
+  stack
+    .command("down")
+    .description("stop the Kafka this stack started; nothing else")
+    .action(withConfig((_c, l) => stackDown(l)));
+  stack
+    .command("status")
+    .description("show what runs and what is reachable")
+    .action(
+      withConfig(async (c) => {
+        const s = await stackStatus(c);
+        const yes = (b: boolean) => (b ? "reachable" : "NOT reachable");
+        process.stdout.write(
+          [
+            `kafka     ${s.kafka.broker}  ${yes(s.kafka.reachable)}  ${s.kafka.ours ? `(ours, pid ${s.kafka.ours})` : "(not started by this stack)"}`,
+            `postgres  ${yes(s.postgres.reachable)}`,
+            `redis     ${yes(s.redis.reachable)}`,
+            "",
+          ].join("\n"),
+        );
+      }),
+    );
+  return program;
+}

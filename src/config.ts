@@ -1,0 +1,230 @@
+import { z } from "zod";
+import { SentinelError } from "./errors.ts";
+
+/*
+ * The only file that reads process.env. Everything is parsed once into a frozen object; a bad
+ * value stops start-up with every offending variable named.
+ */
+
+const int = (def: number, min: number, max: number) => z.coerce.number().int().min(min).max(max).default(def);
+const decimal = (def: string) =>
+  z
+    .string()
+    .regex(/^\d+(\.\d+)?$/, "must be a non-negative decimal number")
+    .default(def);
+const topic = (def: string) =>
+  z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{1,249}$/, "must be a Kafka topic name")
+    .default(def);
+
+const brokers = z
+  .string()
+  .default("127.0.0.1:9092")
+  .transform((s) => s.split(",").map((b) => b.trim()))
+  .pipe(
+    z
+      .array(z.string().regex(/^[A-Za-z0-9.-]+:\d{1,5}$/, "each broker must be host:port"))
+      .min(1, "needs at least one broker"),
+  );
+
+const url = (protocols: readonly string[]) =>
+  z.string().refine(
+    (s) => {
+      try {
+        return protocols.includes(new URL(s).protocol);
+      } catch {
+        return false;
+      }
+    },
+    `must be a URL (${protocols.join(" or ")})`,
+  );
+
+/** FX_RATES: "EUR:USD=1.08,GBP:USD=1.27" — amount in the first currency × rate = amount in the second. */
+const fxRates = z
+  .string()
+  .default("")
+  .transform((s, ctx) => {
+    const rates: Record<string, string> = {};
+    for (const part of s
+      .split(",")
+      .map((p) => p.trim())
+      .filter(Boolean)) {
+      const m = /^([A-Z]{3}):([A-Z]{3})=(\d+(?:\.\d+)?)$/.exec(part);
+      if (!m) {
+        ctx.addIssue({ code: "custom", message: `bad entry "${part}", expected FROM:TO=rate` });
+        return z.NEVER;
+      }
+      rates[`${m[1]}:${m[2]}`] = m[3]!;
+    }
+    return rates;
+  });
+
+const EnvSchema = z.object({
+  NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  LOG_PRETTY: z.stringbool().default(false),
+  HOST: z.string().min(1).default("0.0.0.0"),
+  PORT: int(8080, 0, 65535),
+  METRICS_PORT: int(9464, 0, 65535),
+  KAFKA_BROKERS: brokers,
+  KAFKA_CLIENT_ID: z.string().min(1).default("sentinelstream"),
+  DATABASE_URL: url(["postgres:", "postgresql:"]).default("postgres://postgres@127.0.0.1:5432/sentinel"),
+  DATABASE_POOL_SIZE: int(10, 1, 200),
+  REDIS_URL: url(["redis:", "rediss:"]).default("redis://127.0.0.1:6379"),
+  REDIS_KEY_PREFIX: z.string().default("sentinel:"),
+  SCHEMA_REGISTRY_URL: url(["http:", "https:", "mock:"]).optional(),
+  API_KEYS: z
+    .string()
+    .optional()
+    .transform((s) =>
+      (s ?? "")
+        .split(",")
+        .map((k) => k.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(z.string().min(16, "each API key must be at least 16 characters"))),
+  TOPIC_TRANSACTIONS: topic("transactions"),
+  TOPIC_DECISIONS: topic("transactions.decisions"),
+  TOPIC_DLQ: topic("transactions.dlq"),
+  TOPIC_TRANSACTIONS_PARTITIONS: int(12, 1, 1000),
+  CONSUMER_GROUP: z.string().min(1).default("sentinel-scorer"),
+  CONSUMER_PARTITIONS_CONCURRENCY: int(4, 1, 64),
+  CONSUMER_CHUNK_SIZE: int(2000, 1, 50_000),
+  MESSAGE_MAX_BYTES: int(16_384, 256, 1_048_576),
+  BODY_LIMIT_BYTES: int(16_384, 256, 1_048_576),
+  PRODUCE_TIMEOUT_MS: int(2000, 50, 60_000),
+  PRODUCE_LINGER_MS: int(2, 0, 1000),
+  PRODUCE_MAX_BATCH_MESSAGES: int(1000, 1, 100_000),
+  PRODUCE_MAX_BATCH_BYTES: int(900_000, 1024, 16_777_216),
+  SHUTDOWN_TIMEOUT_MS: int(10_000, 100, 120_000),
+  PROFILE_CACHE_TTL_SECONDS: int(300, 1, 86_400),
+  PROFILE_CACHE_NEGATIVE_TTL_SECONDS: int(30, 1, 86_400),
+  RULES_VELOCITY_MAX: int(5, 1, 10_000),
+  RULES_VELOCITY_WINDOW_SECONDS: int(60, 1, 86_400),
+  RULES_SPEND_WINDOW_HOURS: int(24, 1, 24 * 31),
+  RULES_HIGH_RISK_AMOUNT: decimal("1000"),
+  RULES_REVIEW_THRESHOLD: int(50, 1, 100),
+  RULES_DECLINE_THRESHOLD: int(80, 1, 100),
+  FX_RATES: fxRates,
+});
+
+type Env = z.infer<typeof EnvSchema>;
+
+export type Config = Readonly<{
+  env: Env["NODE_ENV"];
+  log: Readonly<{ level: Env["LOG_LEVEL"]; pretty: boolean }>;
+  http: Readonly<{
+    host: string;
+    port: number;
+    /** Where `sentinel consume` alone serves /metrics, /healthz and /readyz; 0 turns it off. */
+    metricsPort: number;
+    bodyLimitBytes: number;
+    apiKeys: readonly string[];
+  }>;
+  kafka: Readonly<{
+    brokers: readonly string[];
+    clientId: string;
+    schemaRegistryUrl: string | undefined;
+    topics: Readonly<{ transactions: string; decisions: string; dlq: string }>;
+    transactionsPartitions: number;
+    messageMaxBytes: number;
+  }>;
+  producer: Readonly<{
+    timeoutMs: number;
+    lingerMs: number;
+    maxBatchMessages: number;
+    maxBatchBytes: number;
+  }>;
+  consumer: Readonly<{ group: string; partitionsConcurrency: number; chunkSize: number }>;
+  database: Readonly<{ url: string; poolSize: number }>;
+  redis: Readonly<{ url: string; keyPrefix: string }>;
+  cache: Readonly<{ ttlSeconds: number; negativeTtlSeconds: number }>;
+  rules: Readonly<{
+    velocityMax: number;
+    velocityWindowSeconds: number;
+    spendWindowHours: number;
+    highRiskAmount: string;
+    reviewThreshold: number;
+    declineThreshold: number;
+    fxRates: Readonly<Record<string, string>>;
+  }>;
+  shutdownTimeoutMs: number;
+}>;
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === "object" && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
+/**
+ * Parses the environment into a frozen Config.
+ * @throws SentinelError(config_invalid) naming every offending variable.
+ */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  // An empty variable means "unset", as in most twelve-factor tooling.
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
+  const parsed = EnvSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join(".") || "(env)"}: ${i.message}`);
+    throw new SentinelError("config_invalid", `invalid configuration:\n${lines.join("\n")}`, {
+      issues: parsed.error.issues.map((i) => ({ path: i.path.join("."), message: i.message })),
+    });
+  }
+  const e = parsed.data;
+  if (e.RULES_REVIEW_THRESHOLD > e.RULES_DECLINE_THRESHOLD) {
+    throw new SentinelError(
+      "config_invalid",
+      "invalid configuration:\n  RULES_REVIEW_THRESHOLD: must not exceed RULES_DECLINE_THRESHOLD",
+    );
+  }
+  return deepFreeze({
+    env: e.NODE_ENV,
+    log: { level: e.LOG_LEVEL, pretty: e.LOG_PRETTY },
+    http: {
+      host: e.HOST,
+      port: e.PORT,
+      metricsPort: e.METRICS_PORT,
+      bodyLimitBytes: e.BODY_LIMIT_BYTES,
+      apiKeys: e.API_KEYS,
+    },
+    kafka: {
+      brokers: e.KAFKA_BROKERS,
+      clientId: e.KAFKA_CLIENT_ID,
+      schemaRegistryUrl: e.SCHEMA_REGISTRY_URL,
+      topics: { transactions: e.TOPIC_TRANSACTIONS, decisions: e.TOPIC_DECISIONS, dlq: e.TOPIC_DLQ },
+      transactionsPartitions: e.TOPIC_TRANSACTIONS_PARTITIONS,
+      messageMaxBytes: e.MESSAGE_MAX_BYTES,
+    },
+    producer: {
+      timeoutMs: e.PRODUCE_TIMEOUT_MS,
+      lingerMs: e.PRODUCE_LINGER_MS,
+      maxBatchMessages: e.PRODUCE_MAX_BATCH_MESSAGES,
+      maxBatchBytes: e.PRODUCE_MAX_BATCH_BYTES,
+    },
+    consumer: {
+      group: e.CONSUMER_GROUP,
+      partitionsConcurrency: e.CONSUMER_PARTITIONS_CONCURRENCY,
+      chunkSize: e.CONSUMER_CHUNK_SIZE,
+    },
+    database: { url: e.DATABASE_URL, poolSize: e.DATABASE_POOL_SIZE },
+    redis: { url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX },
+    cache: {
+      ttlSeconds: e.PROFILE_CACHE_TTL_SECONDS,
+      negativeTtlSeconds: e.PROFILE_CACHE_NEGATIVE_TTL_SECONDS,
+    },
+    rules: {
+      velocityMax: e.RULES_VELOCITY_MAX,
+      velocityWindowSeconds: e.RULES_VELOCITY_WINDOW_SECONDS,
+      spendWindowHours: e.RULES_SPEND_WINDOW_HOURS,
+      highRiskAmount: e.RULES_HIGH_RISK_AMOUNT,
+      reviewThreshold: e.RULES_REVIEW_THRESHOLD,
+      declineThreshold: e.RULES_DECLINE_THRESHOLD,
+      fxRates: e.FX_RATES,
+    },
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+  });
+}

@@ -1,0 +1,35 @@
+import { createTransactionSchema } from "../domain/transaction.ts";
+import { rulesVersion } from "../rules/rules.ts";
+import type { Runtime } from "../runtime.ts";
+import { createScorer, type Scorer } from "./scorer.ts";
+
+/**
+ * Wires the scoring consumer onto a runtime and joins the group. The producer must be connected
+ * before the first chunk publishes; start() waits for it.
+ * @throws when Kafka is unreachable for `connectTimeoutMs`.
+ */
+export async function startConsumer(rt: Runtime, { connectTimeoutMs = 60_000 } = {}): Promise<Scorer> {
+  const { config } = rt;
+  await rt.producer.ready(connectTimeoutMs);
+  const version = rulesVersion(config.rules);
+  const scorer = createScorer({
+    kafka: rt.kafka,
+    producer: rt.producer.producer,
+    topics: config.kafka.topics,
+    groupId: config.consumer.group,
+    partitionsConcurrency: config.consumer.partitionsConcurrency,
+    chunkSize: config.consumer.chunkSize,
+    scoring: {
+      store: rt.transactions,
+      profiles: rt.profileCache,
+      rules: config.rules,
+      rulesVersion: version,
+      decode: { schema: createTransactionSchema(), maxBytes: config.kafka.messageMaxBytes },
+    },
+    logger: rt.logger.child({ component: "scorer" }),
+    metrics: rt.metrics,
+  });
+  await scorer.start();
+  rt.logger.info({ group: config.consumer.group, rules_version: version }, "scorer running");
+  return scorer;
+}

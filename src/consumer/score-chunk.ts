@@ -1,0 +1,158 @@
+import type { KafkaMessage } from "kafkajs";
+import type { ProfileSource } from "../cache/profile-source.ts";
+import type { Decision } from "../domain/decision.ts";
+import { type DeadLetterReason, type DecodeOptions, decodeTransaction } from "../kafka/transaction-codec.ts";
+import { evaluate, type HistoryEntry, type RuleSettings } from "../rules/rules.ts";
+import type { SourcedTransaction, StoredHistoryRow, TransactionStore } from "../store/transaction-store.ts";
+
+export type DeadLetter = { message: KafkaMessage; reason: DeadLetterReason; detail: string };
+
+export type ChunkResult = {
+  /** One per distinct transaction in the chunk, new or already stored, in topic order. */
+  decisions: Array<{ decision: Decision; replayed: boolean }>;
+  deadLetters: DeadLetter[];
+};
+
+export type ChunkScorerDeps = {
+  store: Pick<TransactionStore, "findLiveDecisions" | "findHistory" | "storeDecided">;
+  profiles: ProfileSource;
+  rules: RuleSettings;
+  rulesVersion: string;
+  decode: DecodeOptions;
+  now?: () => number;
+};
+
+/** Whether `h` came before `tx` in the topic: by offset within a partition, else by event time. */
+function isEarlier(h: StoredHistoryRow, tx: SourcedTransaction): boolean {
+  return h.partition === tx.partition ? h.offset < tx.offset : h.eventTimeMs < tx.eventTimeMs;
+}
+
+/**
+ * Turns one chunk of one partition (messages in offset order) into stored transactions and
+ * decisions. Four round trips whatever the chunk size: stored decisions, profiles, history, and
+ * one insert. Throws SentinelError on infrastructure faults; the caller retries the whole chunk,
+ * which is safe because every write is idempotent on transaction_id.
+ */
+export async function scoreChunk(
+  deps: ChunkScorerDeps,
+  partition: number,
+  messages: readonly KafkaMessage[],
+): Promise<ChunkResult> {
+  const now = deps.now ?? Date.now;
+  const deadLetters: DeadLetter[] = [];
+  const seen = new Set<string>();
+  const valid: SourcedTransaction[] = [];
+  for (const message of messages) {
+    const decoded = decodeTransaction(message, deps.decode);
+    if (!decoded.ok) {
+      deadLetters.push({ message, reason: decoded.reason, detail: decoded.detail });
+      continue;
+    }
+    const id = decoded.tx.transaction_id.toLowerCase();
+    if (seen.has(id)) continue; // a retried post in the same chunk: one transaction, one decision
+    seen.add(id);
+    valid.push({
+      tx: { ...decoded.tx, transaction_id: id },
+      eventTimeMs: decoded.eventTimeMs,
+      partition,
+      offset: Number(message.offset),
+    });
+  }
+  if (valid.length === 0) return { decisions: [], deadLetters };
+
+  const stored = await deps.store.findLiveDecisions(valid.map((v) => v.tx.transaction_id));
+  const fresh = valid.filter((v) => !stored.has(v.tx.transaction_id));
+
+  const decided = new Map<string, Decision>();
+  if (fresh.length > 0) {
+    const users = [...new Set(fresh.map((v) => v.tx.user_id))];
+    const widest = Math.max(deps.rules.spendWindowHours * 3_600_000, deps.rules.velocityWindowSeconds * 1000);
+    let minTime = Number.POSITIVE_INFINITY;
+    let maxTime = Number.NEGATIVE_INFINITY;
+    for (const v of fresh) {
+      minTime = Math.min(minTime, v.eventTimeMs);
+      maxTime = Math.max(maxTime, v.eventTimeMs);
+    }
+    const [profiles, historyRows] = await Promise.all([
+      deps.profiles.getMany(users),
+      deps.store.findHistory(users, minTime - widest, maxTime),
+    ]);
+
+    const historyByUser = new Map<string, StoredHistoryRow[]>();
+    for (const row of historyRows) {
+      const list = historyByUser.get(row.userId);
+      if (list) list.push(row);
+      else historyByUser.set(row.userId, [row]);
+    }
+    // Transactions of this chunk decided so far, per user: earlier in the topic than the next one (law 3).
+    const chunkHistory = new Map<string, HistoryEntry[]>();
+    const decidedAt = new Date(now()).toISOString();
+
+    for (const v of fresh) {
+      const { tx } = v;
+      const history: HistoryEntry[] = [];
+      const counted = new Set<string>();
+      for (const h of historyByUser.get(tx.user_id) ?? []) {
+        if (isEarlier(h, v) && !counted.has(h.transactionId)) {
+          counted.add(h.transactionId);
+          history.push(h);
+        }
+      }
+      for (const h of chunkHistory.get(tx.user_id) ?? []) {
+        if (!counted.has(h.transactionId)) history.push(h);
+      }
+      const verdict = evaluate(
+        deps.rules,
+        {
+          transactionId: tx.transaction_id,
+          userId: tx.user_id,
+          amount: tx.amount,
+          currency: tx.currency,
+          country: tx.country,
+          eventTimeMs: v.eventTimeMs,
+        },
+        profiles.get(tx.user_id) ?? null,
+        history,
+      );
+      decided.set(tx.transaction_id, {
+        transaction_id: tx.transaction_id,
+        user_id: tx.user_id,
+        decision: verdict.decision,
+        score: verdict.score,
+        reasons: verdict.reasons,
+        rules_version: deps.rulesVersion,
+        decided_at: decidedAt,
+      });
+      const entry = {
+        transactionId: tx.transaction_id,
+        amount: tx.amount,
+        currency: tx.currency,
+        eventTimeMs: v.eventTimeMs,
+      };
+      const list = chunkHistory.get(tx.user_id);
+      if (list) list.push(entry);
+      else chunkHistory.set(tx.user_id, [entry]);
+    }
+
+    const inserted = await deps.store.storeDecided(
+      fresh.map((v) => ({ source: v, decision: decided.get(v.tx.transaction_id)! })),
+    );
+    // Another consumer (a zombie after a rebalance) stored some first: theirs is the decision of record.
+    const lost = fresh.filter((v) => !inserted.has(v.tx.transaction_id)).map((v) => v.tx.transaction_id);
+    if (lost.length > 0) {
+      for (const [id, d] of await deps.store.findLiveDecisions(lost)) {
+        decided.delete(id);
+        stored.set(id, d);
+      }
+    }
+  }
+
+  const decisions = valid.flatMap((v) => {
+    const id = v.tx.transaction_id;
+    const mine = decided.get(id);
+    if (mine) return [{ decision: mine, replayed: false }];
+    const old = stored.get(id);
+    return old ? [{ decision: old, replayed: true }] : [];
+  });
+  return { decisions, deadLetters };
+}

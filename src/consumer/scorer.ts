@@ -1,0 +1,167 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import type { Consumer, EachBatchPayload, Kafka, KafkaMessage, Message, Producer } from "kafkajs";
+import { SentinelError } from "../errors.ts";
+import type { Logger } from "../logger.ts";
+import type { Metrics } from "../metrics.ts";
+import { type ChunkScorerDeps, type DeadLetter, scoreChunk } from "./score-chunk.ts";
+
+export type ScorerOptions = {
+  kafka: Kafka;
+  /** Connected by the caller; used for decisions and dead letters (acks=all). */
+  producer: Producer;
+  topics: { transactions: string; decisions: string; dlq: string };
+  groupId: string;
+  partitionsConcurrency: number;
+  chunkSize: number;
+  fromBeginning?: boolean;
+  scoring: ChunkScorerDeps;
+  logger: Logger;
+  metrics: Metrics;
+};
+
+export type Scorer = { start(): Promise<void>; stop(): Promise<void>; readonly consumer: Consumer };
+
+const MAX_BACKOFF_MS = 5_000;
+
+function deadLetterMessage(d: DeadLetter, topic: string, partition: number): Message {
+  return {
+    key: d.message.key,
+    value: d.message.value,
+    headers: {
+      "x-error": `${d.reason}: ${d.detail}`.slice(0, 1000),
+      "x-error-reason": d.reason,
+      "x-source-topic": topic,
+      "x-source-partition": String(partition),
+      "x-source-offset": d.message.offset,
+      "x-source-timestamp": d.message.timestamp,
+    },
+  };
+}
+
+/**
+ * The consumer group `sentinel-scorer`: each fetched batch is cut into chunks; a chunk is scored,
+ * stored, its decisions and dead letters published, and only then is its offset committed (law 2).
+ * Transient faults are retried with backoff, heartbeating meanwhile, until they pass or the
+ * partition is taken away (then the chunk is abandoned uncommitted, for its new owner to redo).
+ */
+export function createScorer(options: ScorerOptions): Scorer {
+  const { kafka, producer, topics, logger, metrics } = options;
+  const consumer = kafka.consumer({
+    groupId: options.groupId,
+    sessionTimeout: 30_000,
+    heartbeatInterval: 3_000,
+    maxWaitTimeInMs: 50,
+    maxBytesPerPartition: 2 * 1024 * 1024,
+    retry: { retries: 10, initialRetryTime: 300, maxRetryTime: 5_000 },
+  });
+
+  async function handleChunk(partition: number, messages: KafkaMessage[]): Promise<void> {
+    const started = process.hrtime.bigint();
+    const result = await scoreChunk(options.scoring, partition, messages);
+    const topicMessages = [];
+    if (result.decisions.length > 0) {
+      topicMessages.push({
+        topic: topics.decisions,
+        messages: result.decisions.map(({ decision }) => ({
+          key: decision.user_id,
+          value: JSON.stringify(decision),
+        })),
+      });
+    }
+    if (result.deadLetters.length > 0) {
+      topicMessages.push({
+        topic: topics.dlq,
+        messages: result.deadLetters.map((d) => deadLetterMessage(d, topics.transactions, partition)),
+      });
+    }
+    if (topicMessages.length > 0) {
+      try {
+        await producer.sendBatch({ topicMessages, acks: -1 });
+      } catch (error) {
+        throw new SentinelError("broker_unavailable", "could not publish decisions", { cause: error });
+      }
+    }
+    for (const { decision, replayed } of result.decisions) {
+      metrics.consumer.decisions.inc({ decision: decision.decision, replayed: String(replayed) });
+    }
+    for (const d of result.deadLetters) {
+      metrics.consumer.deadLetters.inc({ reason: d.reason });
+      logger.warn(
+        { partition, offset: d.message.offset, reason: d.reason, detail: d.detail },
+        "dead-lettered",
+      );
+    }
+    metrics.consumer.batchSize.observe(messages.length);
+    metrics.consumer.batchDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
+  }
+
+  async function eachBatch(payload: EachBatchPayload): Promise<void> {
+    const { batch, resolveOffset, heartbeat, isRunning, isStale } = payload;
+    const { partition } = batch;
+    for (let i = 0; i < batch.messages.length; i += options.chunkSize) {
+      const chunk = batch.messages.slice(i, i + options.chunkSize);
+      let attempt = 0;
+      for (;;) {
+        if (!isRunning() || isStale()) return; // abandoned: nothing of this chunk is committed
+        try {
+          await handleChunk(partition, chunk);
+          break;
+        } catch (error) {
+          attempt++;
+          const code = error instanceof SentinelError ? error.code : "internal";
+          metrics.consumer.retries.inc({ code });
+          const backoff = Math.min(MAX_BACKOFF_MS, 100 * 2 ** Math.min(attempt, 6));
+          logger.warn(
+            {
+              partition,
+              offset: chunk[0]!.offset,
+              attempt,
+              code,
+              err: (error as Error).message,
+              backoffMs: backoff,
+            },
+            "chunk failed; retrying",
+          );
+          await heartbeat().catch(() => {});
+          await sleep(backoff);
+        }
+      }
+      const last = chunk[chunk.length - 1]!.offset;
+      if (!isRunning() || isStale()) return;
+      resolveOffset(last);
+      try {
+        await consumer.commitOffsets([{ topic: batch.topic, partition, offset: String(BigInt(last) + 1n) }]);
+      } catch (error) {
+        // The chunk is durable; an uncommitted offset only means a redelivery, which republishes.
+        logger.warn({ partition, offset: last, err: (error as Error).message }, "offset commit failed");
+        return;
+      }
+      metrics.consumer.lag.set(
+        { topic: batch.topic, partition: String(partition) },
+        Math.max(0, Number(batch.highWatermark) - Number(last) - 1),
+      );
+      await heartbeat();
+    }
+  }
+
+  return {
+    consumer,
+    async start() {
+      await consumer.connect();
+      await consumer.subscribe({
+        topics: [topics.transactions],
+        fromBeginning: options.fromBeginning ?? true,
+      });
+      await consumer.run({
+        autoCommit: false,
+        eachBatchAutoResolve: false,
+        partitionsConsumedConcurrently: options.partitionsConcurrency,
+        eachBatch,
+      });
+    },
+    async stop() {
+      // kafkajs waits for the running eachBatch calls, which return at their next isRunning() check.
+      await consumer.disconnect();
+    },
+  };
+}

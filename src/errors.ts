@@ -1,0 +1,58 @@
+/**
+ * The one error catalogue. Every error that crosses a module boundary is a SentinelError with a
+ * stable `code` from the closed list below. `retryable` drives the consumer: retryable → back off
+ * and do not commit; not retryable → the message is poison and is dead-lettered.
+ */
+export const ERROR_CODES = {
+  config_invalid: { status: 500, retryable: false },
+  validation_failed: { status: 400, retryable: false },
+  pan_not_allowed: { status: 400, retryable: false },
+  malformed_json: { status: 400, retryable: false },
+  unsupported_media_type: { status: 415, retryable: false },
+  payload_too_large: { status: 413, retryable: false },
+  unauthorized: { status: 401, retryable: false },
+  not_found: { status: 404, retryable: false },
+  decode_failed: { status: 400, retryable: false },
+  unavailable: { status: 503, retryable: true },
+  store_unavailable: { status: 503, retryable: true },
+  cache_unavailable: { status: 503, retryable: true },
+  broker_unavailable: { status: 503, retryable: true },
+  internal: { status: 500, retryable: false },
+} as const satisfies Record<string, { status: number; retryable: boolean }>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export type Issue = { path: string; message: string };
+
+export class SentinelError extends Error {
+  readonly code: ErrorCode;
+  readonly retryable: boolean;
+  readonly issues: readonly Issue[] | undefined;
+
+  constructor(
+    code: ErrorCode,
+    message: string,
+    options: { cause?: unknown; issues?: readonly Issue[] } = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "SentinelError";
+    this.code = code;
+    this.retryable = ERROR_CODES[code].retryable;
+    this.issues = options.issues;
+  }
+
+  get httpStatus(): number {
+    return ERROR_CODES[this.code].status;
+  }
+}
+
+export function isRetryable(error: unknown): boolean {
+  return error instanceof SentinelError && error.retryable;
+}
+
+/** The HTTP status for any error: ours by code, Fastify's by statusCode, anything else 500. */
+export function httpStatusOf(error: unknown): number {
+  if (error instanceof SentinelError) return error.httpStatus;
+  const status = (error as { statusCode?: unknown } | null)?.statusCode;
+  return typeof status === "number" && status >= 400 && status < 600 ? status : 500;
+}

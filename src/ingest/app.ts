@@ -1,0 +1,134 @@
+import { randomUUID } from "node:crypto";
+import swagger from "@fastify/swagger";
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from "fastify";
+import type { Config } from "../config.ts";
+import { httpStatusOf, SentinelError } from "../errors.ts";
+import type { Logger } from "../logger.ts";
+import type { Metrics } from "../metrics.ts";
+import { createApiKeyCheck } from "./api-key.ts";
+import { type Readiness, registerOpsRoutes } from "./routes/ops.ts";
+import { type ProfileRoutesDeps, registerProfileRoutes } from "./routes/profiles.ts";
+import { registerTransactionRoutes, type TransactionRoutesDeps } from "./routes/transactions.ts";
+
+export type IngestDeps = TransactionRoutesDeps &
+  ProfileRoutesDeps & {
+    config: Pick<Config, "http">;
+    logger: Logger;
+    metrics: Metrics;
+    readiness: Readiness;
+    /** Closed by the app's onClose hook, after in-flight requests are done. */
+    onClose?: () => Promise<void>;
+  };
+
+const OPEN_ROUTES = new Set(["/healthz", "/readyz", "/metrics"]);
+
+/** Fastify's own client errors, in our error vocabulary. */
+const FASTIFY_CODES: Record<string, { code: string; status: number }> = {
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: { code: "unsupported_media_type", status: 415 },
+  FST_ERR_CTP_BODY_TOO_LARGE: { code: "payload_too_large", status: 413 },
+  FST_ERR_CTP_INVALID_JSON_BODY: { code: "malformed_json", status: 400 },
+  FST_ERR_CTP_EMPTY_JSON_BODY: { code: "malformed_json", status: 400 },
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { code: "malformed_json", status: 400 },
+};
+
+/**
+ * The ingress as a Fastify instance that does not listen: tests drive it with inject(), and
+ * only main calls listen().
+ */
+export async function buildIngest(deps: IngestDeps): Promise<FastifyInstance> {
+  const { config, logger, metrics } = deps;
+  const app = Fastify({
+    loggerInstance: logger as FastifyBaseLogger, // pino's Logger, seen through fastify's narrower type
+    disableRequestLogging: true,
+    bodyLimit: config.http.bodyLimitBytes,
+    requestIdHeader: "x-request-id",
+    genReqId: () => randomUUID(),
+    return503OnClosing: true,
+    forceCloseConnections: "idle",
+  });
+
+  // JSON only: anything else is 415 (fastify would otherwise accept text/plain as a string).
+  app.removeContentTypeParser(["text/plain"]);
+
+  // zod validates inside the handlers (one schema for HTTP and Kafka); route schemas exist for the
+  // OpenAPI document and for fast response serialization only.
+  app.setValidatorCompiler(() => () => true);
+
+  await app.register(swagger, {
+    openapi: {
+      info: {
+        title: "SentinelStream ingest",
+        version: "1.0.0",
+        description: "Payment transactions in, fraud decisions out.",
+      },
+      components: {
+        securitySchemes: { apiKey: { type: "apiKey", in: "header", name: "x-api-key" } },
+      },
+    },
+  });
+  app.get("/docs/json", { schema: { hide: true } }, async () => app.swagger());
+
+  if (config.http.apiKeys.length > 0) {
+    const check = createApiKeyCheck(config.http.apiKeys);
+    app.addHook("onRequest", async (request, reply) => {
+      if (OPEN_ROUTES.has(request.url.split("?")[0]!)) return;
+      const presented = request.headers["x-api-key"];
+      if (!check(typeof presented === "string" ? presented : undefined)) {
+        metrics.http.rejected.inc({ reason: "unauthorized" });
+        return reply.code(401).send({ error: "unauthorized", message: "missing or invalid x-api-key" });
+      }
+    });
+  }
+
+  app.addHook("onRequest", async (request) => {
+    metrics.http.inFlight.inc();
+    (request as { startedAt?: bigint }).startedAt = process.hrtime.bigint();
+  });
+  app.addHook("onResponse", async (request, reply) => {
+    metrics.http.inFlight.dec();
+    const started = (request as { startedAt?: bigint }).startedAt ?? process.hrtime.bigint();
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    metrics.http.duration.observe(
+      { method: request.method, route: request.routeOptions.url ?? "unmatched", status: reply.statusCode },
+      seconds,
+    );
+    if (reply.statusCode >= 500) {
+      request.log.warn({ status: reply.statusCode, url: request.url, ms: seconds * 1000 }, "request failed");
+    } else {
+      request.log.debug({ status: reply.statusCode, url: request.url, ms: seconds * 1000 }, "request");
+    }
+  });
+
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    const known = error.code ? FASTIFY_CODES[error.code] : undefined;
+    if (known) {
+      metrics.http.rejected.inc({ reason: known.code });
+      return reply.code(known.status).send({ error: known.code, message: error.message });
+    }
+    const status = httpStatusOf(error);
+    if (error instanceof SentinelError && error.retryable) {
+      reply.header("retry-after", "1");
+      return reply.code(status).send({ error: "unavailable", message: error.message });
+    }
+    if (status >= 500) {
+      request.log.error({ err: error }, "unhandled error");
+      return reply.code(500).send({ error: "internal", message: "internal error" });
+    }
+    const code = error instanceof SentinelError ? error.code : "bad_request";
+    return reply.code(status).send({ error: code, message: error.message });
+  });
+
+  app.setNotFoundHandler((request, reply) =>
+    reply.code(404).send({ error: "not_found", message: `no route ${request.method} ${request.url}` }),
+  );
+
+  registerTransactionRoutes(app, deps);
+  registerProfileRoutes(app, deps);
+  registerOpsRoutes(app, deps);
+
+  if (deps.onClose) {
+    const close = deps.onClose;
+    app.addHook("onClose", async () => close());
+  }
+  return app;
+}

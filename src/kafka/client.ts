@@ -1,0 +1,40 @@
+import { Kafka, type LogEntry, logLevel } from "kafkajs";
+import type { Logger } from "../logger.ts";
+import "./kafkajs-patches.ts";
+
+const LEVELS: Record<number, "error" | "warn" | "info" | "debug"> = {
+  [logLevel.ERROR]: "error",
+  [logLevel.WARN]: "warn",
+  [logLevel.INFO]: "info",
+  [logLevel.DEBUG]: "debug",
+};
+
+/** A kafkajs client whose logs go through pino, at warn and above unless debugging. */
+export function createKafka({
+  brokers,
+  clientId,
+  logger,
+  connectionTimeoutMs = 3_000,
+  requestTimeoutMs = 10_000,
+}: {
+  brokers: readonly string[];
+  clientId: string;
+  logger: Logger;
+  connectionTimeoutMs?: number;
+  requestTimeoutMs?: number;
+}): Kafka {
+  const log = logger.child({ component: "kafkajs" });
+  return new Kafka({
+    clientId,
+    brokers: [...brokers],
+    connectionTimeout: connectionTimeoutMs,
+    requestTimeout: requestTimeoutMs,
+    logLevel: logger.isLevelEnabled("debug") ? logLevel.DEBUG : logLevel.WARN,
+    logCreator:
+      () =>
+      ({ level, namespace, log: entry }: LogEntry) => {
+        const { message, ...rest } = entry;
+        log[LEVELS[level] ?? "info"]({ namespace, ...rest }, message);
+      },
+  });
+}

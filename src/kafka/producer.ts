@@ -1,0 +1,76 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import { type Kafka, Partitioners, type Producer } from "kafkajs";
+import type { Logger } from "../logger.ts";
+
+export type ManagedProducer = {
+  producer: Producer;
+  /** True while the producer holds a connection to the cluster. */
+  readonly connected: boolean;
+  /** Resolves once connected (or rejects after `timeoutMs`). */
+  ready(timeoutMs: number): Promise<void>;
+  close(): Promise<void>;
+};
+
+/**
+ * A producer that connects in the background and keeps trying, so a process can start (and
+ * answer 503) while Kafka is away. Keys are partitioned with the Java client's murmur2, so direct
+ * producers in other languages put a user on the same partition as we do.
+ */
+export function createManagedProducer(
+  kafka: Kafka,
+  logger: Logger,
+  { retries = 2, requestTimeoutMs }: { retries?: number; requestTimeoutMs?: number } = {},
+): ManagedProducer {
+  const producer = kafka.producer({
+    allowAutoTopicCreation: false,
+    createPartitioner: Partitioners.DefaultPartitioner,
+    retry: { retries, initialRetryTime: 100, maxRetryTime: 1_000 },
+    ...(requestTimeoutMs ? { requestTimeout: requestTimeoutMs } : {}),
+  });
+  let connected = false;
+  let closed = false;
+  producer.on(producer.events.CONNECT, () => {
+    connected = true;
+  });
+  producer.on(producer.events.DISCONNECT, () => {
+    connected = false;
+  });
+
+  const connecting = (async () => {
+    for (let attempt = 1; !closed; attempt++) {
+      try {
+        await producer.connect();
+        if (attempt > 1) logger.info("kafka producer connected");
+        return;
+      } catch (error) {
+        if (attempt === 1)
+          logger.warn({ err: (error as Error).message }, "kafka unavailable; retrying in background");
+        await sleep(Math.min(250 * attempt, 2_000));
+      }
+    }
+  })();
+
+  return {
+    producer,
+    get connected() {
+      return connected;
+    },
+    async ready(timeoutMs) {
+      const abort = new AbortController();
+      const timeout = sleep(timeoutMs, undefined, { signal: abort.signal }).then(() => {
+        throw new Error(`Kafka not reachable within ${timeoutMs} ms`);
+      });
+      try {
+        await Promise.race([connecting, timeout]);
+      } finally {
+        abort.abort(); // Promise.race already handles the aborted timer's rejection
+      }
+      if (!connected) throw new Error("Kafka producer not connected");
+    },
+    async close() {
+      closed = true;
+      await connecting;
+      await producer.disconnect();
+    },
+  };
+}

@@ -1,0 +1,16 @@
+import { type Logger, pino } from "pino";
+import type { Config } from "./config.ts";
+
+export type { Logger };
+
+/** JSON logs by default; LOG_PRETTY=true (npm run dev) renders them for humans. */
+export function createLogger(config: Pick<Config, "log">, name = "sentinel"): Logger {
+  return pino({
+    name,
+    level: config.log.level,
+    redact: { paths: ["req.headers['x-api-key']", "headers['x-api-key']", "apiKey"], censor: "[redacted]" },
+    ...(config.log.pretty
+      ? { transport: { target: "pino-pretty", options: { colorize: true, translateTime: "SYS:HH:MM:ss.l" } } }
+      : {}),
+  });
+}

@@ -1,0 +1,86 @@
+import type { Redis } from "ioredis";
+import type { Kafka } from "kafkajs";
+import { sql } from "slonik";
+import { createRedisClient } from "./cache/redis-client.ts";
+import { createProfileCache, type ProfileCache } from "./cache/redis-profile-cache.ts";
+import type { Config } from "./config.ts";
+import { createKafka } from "./kafka/client.ts";
+import { createManagedProducer, type ManagedProducer } from "./kafka/producer.ts";
+import type { Logger } from "./logger.ts";
+import { createMetrics, type Metrics } from "./metrics.ts";
+import { createDatabasePool, type DatabasePool } from "./store/pool.ts";
+import { createProfileStore, type ProfileStore } from "./store/profile-store.ts";
+import { createTransactionStore, type TransactionStore } from "./store/transaction-store.ts";
+
+/**
+ * The clients one process shares between its parts (ingest, consumer), created from config and
+ * closed together. Parts receive what they need from here; nothing else creates a client.
+ */
+export type Runtime = {
+  config: Config;
+  logger: Logger;
+  metrics: Metrics;
+  pool: DatabasePool;
+  redis: Redis;
+  kafka: Kafka;
+  producer: ManagedProducer;
+  profiles: ProfileStore;
+  transactions: TransactionStore;
+  profileCache: ProfileCache;
+  readiness(): Promise<Record<string, boolean>>;
+  close(): Promise<void>;
+};
+
+export async function createRuntime(
+  config: Config,
+  logger: Logger,
+  metrics = createMetrics(),
+): Promise<Runtime> {
+  const pool = await createDatabasePool(config.database.url, { maxPoolSize: config.database.poolSize });
+  const redis = createRedisClient(config.redis.url, logger);
+  const kafka = createKafka({ brokers: config.kafka.brokers, clientId: config.kafka.clientId, logger });
+  const producer = createManagedProducer(kafka, logger, { requestTimeoutMs: config.producer.timeoutMs });
+  const profiles = createProfileStore({ pool });
+  const transactions = createTransactionStore({ pool });
+  const profileCache = createProfileCache({
+    redis,
+    store: profiles,
+    keyPrefix: config.redis.keyPrefix,
+    ttlSeconds: config.cache.ttlSeconds,
+    negativeTtlSeconds: config.cache.negativeTtlSeconds,
+    metrics: metrics.cache,
+    logger,
+  });
+  return {
+    config,
+    logger,
+    metrics,
+    pool,
+    redis,
+    kafka,
+    producer,
+    profiles,
+    transactions,
+    profileCache,
+    async readiness() {
+      const [postgres, redisOk] = await Promise.all([
+        pool.oneFirst(sql.unsafe`SELECT 1`).then(
+          () => true,
+          () => false,
+        ),
+        redis
+          .ping()
+          .then((r) => r === "PONG")
+          .catch(() => false),
+      ]);
+      return { kafka: producer.connected, postgres, redis: redisOk };
+    },
+    async close() {
+      await producer
+        .close()
+        .catch((error: unknown) => logger.warn({ err: (error as Error).message }, "producer close"));
+      redis.disconnect();
+      await pool.end();
+    },
+  };
+}

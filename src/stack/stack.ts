@@ -1,0 +1,192 @@
+import { connect } from "node:net";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { Redis } from "ioredis";
+import { sql } from "slonik";
+import type { Config } from "../config.ts";
+import { createKafka } from "../kafka/client.ts";
+import { ensureTopics } from "../kafka/topics.ts";
+import type { Logger } from "../logger.ts";
+import { migrate } from "../store/migrate.ts";
+import { createDatabasePool } from "../store/pool.ts";
+import {
+  brokerPaths,
+  ensureJars,
+  formatStorage,
+  REPO_ROOT,
+  runningPid,
+  startBroker,
+  stopBroker,
+  writeBrokerProperties,
+} from "./kafka-broker.ts";
+
+/*
+ * `npm run stack:up | stack:down | stack:status`: the local stack without Docker. Kafka is started
+ * here (and only a Kafka started here is ever stopped); PostgreSQL and Redis are the machine's
+ * running servers, which we only check, prepare (database, migrations) and never stop.
+ */
+
+export function stackDir(env: Record<string, string | undefined> = process.env): string {
+  return env.SENTINEL_STACK_DIR ?? join(REPO_ROOT, ".stack");
+}
+
+function hostPort(broker: string): { host: string; port: number } {
+  const i = broker.lastIndexOf(":");
+  return { host: broker.slice(0, i), port: Number(broker.slice(i + 1)) };
+}
+
+export function portOpen(host: string, port: number, timeoutMs = 500): Promise<boolean> {
+  return new Promise((resolvePromise) => {
+    const socket = connect({ host, port });
+    const done = (open: boolean) => {
+      socket.destroy();
+      resolvePromise(open);
+    };
+    socket.setTimeout(timeoutMs, () => done(false));
+    socket.once("connect", () => done(true));
+    socket.once("error", () => done(false));
+  });
+}
+
+/** Waits until kafkajs can describe the cluster. @throws after `timeoutMs`. */
+export async function waitForKafka(
+  brokers: readonly string[],
+  logger: Logger,
+  timeoutMs = 90_000,
+): Promise<void> {
+  const kafka = createKafka({
+    brokers,
+    clientId: "sentinel-stack",
+    logger: logger.child({ level: "fatal" }),
+  });
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    const admin = kafka.admin({ retry: { retries: 0 } });
+    try {
+      await admin.connect();
+      const cluster = await admin.describeCluster();
+      if (cluster.brokers.length > 0 && cluster.controller !== null) return;
+    } catch (error) {
+      lastError = error;
+    } finally {
+      await admin.disconnect().catch(() => {});
+    }
+    await sleep(500);
+  }
+  throw new Error(
+    `Kafka at ${brokers.join(",")} not ready after ${timeoutMs} ms: ${(lastError as Error)?.message}`,
+  );
+}
+
+/** Creates the configured database when missing (connecting to the `postgres` one to do it). */
+export async function ensureDatabase(databaseUrl: string): Promise<boolean> {
+  const url = new URL(databaseUrl);
+  const name = decodeURIComponent(url.pathname.slice(1));
+  const admin = new URL(databaseUrl);
+  admin.pathname = "/postgres";
+  const pool = await createDatabasePool(admin.toString(), { maxPoolSize: 1, name: "sentinel-admin" });
+  try {
+    const exists = await pool.exists(sql.unsafe`SELECT 1 FROM pg_database WHERE datname = ${name}`);
+    if (exists) return false;
+    await pool.query(sql.unsafe`CREATE DATABASE ${sql.identifier([name])}`);
+    return true;
+  } finally {
+    await pool.end();
+  }
+}
+
+export async function prepareDatabase(config: Config, logger: Logger): Promise<string[]> {
+  if (await ensureDatabase(config.database.url))
+    logger.info({ database: config.database.url }, "database created");
+  return migrate(config.database.url, logger);
+}
+
+async function redisReachable(url: string): Promise<boolean> {
+  const redis = new Redis(url, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    connectTimeout: 1_000,
+    retryStrategy: () => null,
+  });
+  redis.on("error", () => {});
+  try {
+    await redis.connect();
+    return (await redis.ping()) === "PONG";
+  } catch {
+    return false;
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/**
+ * Brings the stack up; idempotent. Starts Kafka only when nothing listens on its port yet.
+ * @throws when Kafka cannot be started or reached, or PostgreSQL cannot be prepared.
+ */
+export async function stackUp(config: Config, logger: Logger, dir = stackDir()): Promise<void> {
+  const paths = brokerPaths(dir);
+  const broker = config.kafka.brokers[0]!;
+  const { host, port } = hostPort(broker);
+  const pid = runningPid(paths);
+  if (pid !== undefined) {
+    logger.info({ pid, broker }, "kafka already running (started by this stack)");
+  } else if (await portOpen(host, port)) {
+    logger.info({ broker }, "a Kafka broker already listens there; using it (it is not ours to stop)");
+  } else {
+    if (!["127.0.0.1", "localhost"].includes(host)) {
+      throw new Error(`KAFKA_BROKERS points at ${broker}: the local stack only starts a broker on 127.0.0.1`);
+    }
+    ensureJars(paths, (line) => logger.info(line));
+    writeBrokerProperties(paths, port);
+    formatStorage(paths);
+    const started = startBroker(paths);
+    logger.info({ pid: started, broker, logs: paths.logs }, "kafka starting");
+  }
+  await waitForKafka(config.kafka.brokers, logger);
+  const kafka = createKafka({ brokers: config.kafka.brokers, clientId: "sentinel-stack", logger });
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const created = await ensureTopics(admin, config.kafka);
+    logger.info({ created, topics: config.kafka.topics }, "kafka ready");
+  } finally {
+    await admin.disconnect();
+  }
+  const applied = await prepareDatabase(config, logger);
+  logger.info({ applied }, "postgresql ready");
+  if (await redisReachable(config.redis.url)) logger.info({ redis: config.redis.url }, "redis ready");
+  else
+    logger.warn(
+      { redis: config.redis.url },
+      "redis not reachable; scoring will read profiles from PostgreSQL",
+    );
+}
+
+/** Stops only the Kafka this stack started (pid file); removes nothing else. */
+export async function stackDown(logger: Logger, dir = stackDir()): Promise<void> {
+  const stopped = await stopBroker(brokerPaths(dir));
+  logger.info(stopped ? "kafka stopped" : "kafka was not running (nothing of ours to stop)");
+}
+
+export type StackStatus = {
+  kafka: { ours: number | null; reachable: boolean; broker: string };
+  postgres: { reachable: boolean };
+  redis: { reachable: boolean };
+};
+
+export async function stackStatus(config: Config, dir = stackDir()): Promise<StackStatus> {
+  const broker = config.kafka.brokers[0]!;
+  const { host, port } = hostPort(broker);
+  const db = new URL(config.database.url);
+  const [kafkaUp, pgUp, redisUp] = await Promise.all([
+    portOpen(host, port),
+    portOpen(db.hostname, Number(db.port || 5432)),
+    redisReachable(config.redis.url),
+  ]);
+  return {
+    kafka: { ours: runningPid(brokerPaths(dir)) ?? null, reachable: kafkaUp, broker },
+    postgres: { reachable: pgUp },
+    redis: { reachable: redisUp },
+  };
+}

@@ -1,0 +1,27 @@
+import { createPool, type DatabasePool } from "slonik";
+
+export type { DatabasePool };
+
+/*
+ * Type parsers: slonik's preset turns NUMERIC into a JS float, which law 6 forbids. We keep NUMERIC
+ * and timestamps as the strings PostgreSQL sends and parse only int8 (counts, offsets).
+ */
+const TYPE_PARSERS = [{ name: "int8", parse: (v: string) => Number.parseInt(v, 10) }];
+
+/** @throws slonik's ConnectionError when PostgreSQL cannot be reached within connectionTimeout. */
+export async function createDatabasePool(url: string, options: { maxPoolSize?: number; name?: string } = {}) {
+  return createPool(url, {
+    maximumPoolSize: options.maxPoolSize ?? 10,
+    minimumPoolSize: 0,
+    typeParsers: TYPE_PARSERS,
+    connectionTimeout: 5_000,
+    statementTimeout: 30_000,
+    idleTimeout: 10_000,
+    // Retries are the caller's decision (the consumer backs off; HTTP answers 503).
+    connectionRetryLimit: 1,
+    queryRetryLimit: 0,
+    transactionRetryLimit: 0,
+    captureStackTrace: false,
+    poolName: options.name ?? "sentinel",
+  });
+}

@@ -1,0 +1,199 @@
+import { sql } from "slonik";
+import { z } from "zod";
+import { DECISIONS, type Decision } from "../domain/decision.ts";
+import type { Transaction } from "../domain/transaction.ts";
+import { withDbErrors } from "./db-errors.ts";
+import type { DatabasePool } from "./pool.ts";
+
+/** A validated transaction as read from the topic, with where it was read. */
+export type SourcedTransaction = {
+  tx: Transaction;
+  eventTimeMs: number;
+  partition: number;
+  offset: number;
+};
+
+/** A user's stored transaction, as the history rules see it. */
+export type StoredHistoryRow = {
+  transactionId: string;
+  userId: string;
+  amount: string;
+  currency: string;
+  eventTimeMs: number;
+  partition: number;
+  offset: number;
+};
+
+const ISO_UTC = sql.fragment`'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'`;
+
+const DecisionRow = z.object({
+  transaction_id: z.string(),
+  user_id: z.string(),
+  decision: z.enum(DECISIONS),
+  score: z.number().int(),
+  reasons: z.array(z.string()),
+  rules_version: z.string(),
+  decided_at: z.string(),
+});
+
+const HistoryRow = z.object({
+  transaction_id: z.string(),
+  user_id: z.string(),
+  amount: z.string(),
+  currency: z.string(),
+  event_ms: z.number(),
+  source_partition: z.number(),
+  source_offset: z.number(),
+});
+
+const StoredTransactionRow = z.object({
+  transaction_id: z.string(),
+  user_id: z.string(),
+  amount: z.string(),
+  currency: z.string(),
+  timestamp: z.string(),
+  merchant_id: z.string().nullable(),
+  merchant_category: z.string().nullable(),
+  country: z.string().nullable(),
+  channel: z.string().nullable(),
+  device_id: z.string().nullable(),
+  ip: z.string().nullable(),
+  metadata: z.record(z.string(), z.string()).nullable(),
+  stored_at: z.string(),
+  decision: DecisionRow.omit({ transaction_id: true, user_id: true }).nullable(),
+});
+export type StoredTransaction = z.output<typeof StoredTransactionRow>;
+
+export type TransactionStore = ReturnType<typeof createTransactionStore>;
+
+/**
+ * PostgreSQL persistence of transactions and decisions: one statement per batch, idempotent on
+ * transaction_id (law 2). Every method throws SentinelError (store_unavailable is retryable).
+ */
+export function createTransactionStore({ pool }: { pool: DatabasePool }) {
+  return {
+    /** The live decisions already stored for these ids (a redelivery republishes them, law 5). */
+    async findLiveDecisions(ids: readonly string[]): Promise<Map<string, Decision>> {
+      if (ids.length === 0) return new Map();
+      const rows = await withDbErrors("find decisions", () =>
+        pool.any(sql.type(DecisionRow)`
+          SELECT d.transaction_id::text, t.user_id, d.decision, d.score, d.reasons, d.rules_version,
+                 to_char(d.decided_at AT TIME ZONE 'UTC', ${ISO_UTC}) AS decided_at
+          FROM decisions d JOIN transactions t USING (transaction_id)
+          WHERE d.transaction_id = ANY(${sql.array(ids, "uuid")}) AND d.live`),
+      );
+      return new Map(rows.map((r) => [r.transaction_id, r]));
+    },
+
+    /**
+     * Stored transactions of these users with event time in (fromMs, toMs]: the raw material of the
+     * velocity and rolling-spend rules. One query per batch.
+     */
+    async findHistory(userIds: readonly string[], fromMs: number, toMs: number): Promise<StoredHistoryRow[]> {
+      if (userIds.length === 0) return [];
+      const rows = await withDbErrors("find history", () =>
+        pool.any(sql.type(HistoryRow)`
+          SELECT transaction_id::text, user_id, amount::text, currency,
+                 (extract(epoch FROM event_time) * 1000)::int8 AS event_ms, source_partition, source_offset
+          FROM transactions
+          WHERE user_id = ANY(${sql.array(userIds, "text")})
+            AND event_time > to_timestamp(${fromMs / 1000}) AND event_time <= to_timestamp(${toMs / 1000})`),
+      );
+      return rows.map((r) => ({
+        transactionId: r.transaction_id,
+        userId: r.user_id,
+        amount: r.amount,
+        currency: r.currency,
+        eventTimeMs: r.event_ms,
+        partition: r.source_partition,
+        offset: r.source_offset,
+      }));
+    },
+
+    /**
+     * Stores transactions and their live decisions in one statement. Rows whose transaction_id is
+     * already stored are left untouched, and so are their decisions; returns the ids this call
+     * inserted, so the caller can republish the stored decision for the others.
+     */
+    async storeDecided(
+      items: ReadonlyArray<{ source: SourcedTransaction; decision: Decision }>,
+    ): Promise<Set<string>> {
+      if (items.length === 0) return new Set();
+      const txTuples = items.map(({ source: { tx, eventTimeMs, partition, offset } }) => [
+        tx.transaction_id,
+        tx.user_id,
+        tx.amount,
+        tx.currency,
+        new Date(eventTimeMs).toISOString(),
+        tx.merchant_id ?? null,
+        tx.merchant_category ?? null,
+        tx.country ?? null,
+        tx.channel ?? null,
+        tx.device_id ?? null,
+        tx.ip ?? null,
+        tx.metadata ? JSON.stringify(tx.metadata) : null,
+        partition,
+        offset,
+      ]);
+      const decisionTuples = items.map(({ decision: d }) => [
+        d.transaction_id,
+        d.rules_version,
+        d.decision,
+        d.score,
+        `{${d.reasons.join(",")}}`,
+        d.decided_at,
+      ]);
+      const inserted = await withDbErrors("store batch", () =>
+        pool.anyFirst(sql.type(z.object({ transaction_id: z.string() }))`
+          WITH tx AS (
+            INSERT INTO transactions (transaction_id, user_id, amount, currency, event_time, merchant_id,
+              merchant_category, country, channel, device_id, ip, metadata, source_partition, source_offset)
+            SELECT id, u, a, c, ts, m, mc, co, ch, dv, ip::inet, md::jsonb, p, o
+            FROM ${sql.unnest(txTuples, [
+              "uuid",
+              "text",
+              "numeric",
+              "text",
+              "timestamptz",
+              "text",
+              "text",
+              "text",
+              "text",
+              "text",
+              "text",
+              "text",
+              "int4",
+              "int8",
+            ])} AS t(id, u, a, c, ts, m, mc, co, ch, dv, ip, md, p, o)
+            ON CONFLICT (transaction_id) DO NOTHING
+            RETURNING transaction_id
+          ), d AS (
+            INSERT INTO decisions (transaction_id, rules_version, live, decision, score, reasons, decided_at)
+            SELECT id, v, true, dec, s, r::text[], at
+            FROM ${sql.unnest(decisionTuples, ["uuid", "text", "text", "int2", "text", "timestamptz"])}
+              AS x(id, v, dec, s, r, at)
+            WHERE id IN (SELECT transaction_id FROM tx)
+          )
+          SELECT transaction_id::text FROM tx`),
+      );
+      return new Set(inserted);
+    },
+
+    /** A stored transaction with its live decision, or null. */
+    async getTransaction(id: string): Promise<StoredTransaction | null> {
+      return withDbErrors("get transaction", () =>
+        pool.maybeOne(sql.type(StoredTransactionRow)`
+          SELECT t.transaction_id::text, t.user_id, t.amount::text, t.currency,
+                 to_char(t.event_time AT TIME ZONE 'UTC', ${ISO_UTC}) AS timestamp,
+                 t.merchant_id, t.merchant_category, t.country, t.channel, t.device_id, host(t.ip) AS ip,
+                 t.metadata, to_char(t.stored_at AT TIME ZONE 'UTC', ${ISO_UTC}) AS stored_at,
+                 CASE WHEN d.transaction_id IS NULL THEN NULL ELSE json_build_object(
+                   'decision', d.decision, 'score', d.score, 'reasons', d.reasons,
+                   'rules_version', d.rules_version,
+                   'decided_at', to_char(d.decided_at AT TIME ZONE 'UTC', ${ISO_UTC})) END AS decision
+          FROM transactions t LEFT JOIN decisions d ON d.transaction_id = t.transaction_id AND d.live
+          WHERE t.transaction_id = ${id}::uuid`),
+      );
+    },
+  };
+}
