@@ -1,4 +1,4 @@
-import Fastify, { type FastifyBaseLogger } from "fastify";
+import Fastify, { type FastifyBaseLogger, LogController } from "fastify";
 import type { Config } from "../config.ts";
 import { startConsumer } from "../consumer/main.ts";
 import { startIngest } from "../ingest/main.ts";
@@ -22,7 +22,10 @@ export async function serve(config: Config, logger: Logger, parts: Parts): Promi
     logger.info({ address: ingest.address }, "ingest listening");
     stops.push(ingest.stop);
   } else if (config.http.metricsPort > 0) {
-    const ops = Fastify({ loggerInstance: logger as FastifyBaseLogger, disableRequestLogging: true });
+    const ops = Fastify({
+      loggerInstance: logger as FastifyBaseLogger,
+      logController: new LogController({ disableRequestLogging: true }),
+    });
     registerOpsRoutes(ops, { readiness: () => rt.readiness(), metrics: rt.metrics });
     try {
       await ops.listen({ host: config.http.host, port: config.http.metricsPort });

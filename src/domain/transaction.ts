@@ -21,10 +21,10 @@ const countries = [...COUNTRY_CODES].sort() as [string, ...string[]];
 
 const amountString = z
   .string()
-  .regex(
-    AMOUNT_PATTERN,
-    'must be a positive decimal string such as "12.50" (at most 18 integer and 4 fraction digits)',
-  )
+  .regex(AMOUNT_PATTERN, {
+    message: 'must be a positive decimal string such as "12.50" (at most 18 integer and 4 fraction digits)',
+    abort: true,
+  })
   .refine((s) => /[1-9]/.test(s), "must be greater than zero");
 
 /** A JSON number is accepted only when its decimal text is exact; it becomes a string at once. */

@@ -1,6 +1,11 @@
 import { randomUUID } from "node:crypto";
 import swagger from "@fastify/swagger";
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from "fastify";
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+  LogController,
+} from "fastify";
 import type { Config } from "../config.ts";
 import { httpStatusOf, SentinelError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
@@ -39,7 +44,7 @@ export async function buildIngest(deps: IngestDeps): Promise<FastifyInstance> {
   const { config, logger, metrics } = deps;
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger, // pino's Logger, seen through fastify's narrower type
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.http.bodyLimitBytes,
     requestIdHeader: "x-request-id",
     genReqId: () => randomUUID(),

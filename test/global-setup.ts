@@ -1,0 +1,93 @@
+import type { TestProject } from "vitest/node";
+import { loadConfig } from "../src/config.ts";
+import { createLogger } from "../src/logger.ts";
+import { brokerPaths, runningPid } from "../src/stack/kafka-broker.ts";
+import { stackDir, stackDown, stackUp } from "../src/stack/stack.ts";
+
+/*
+ * Resolves the services the integration tests talk to, in this order:
+ *   1. environment variables (KAFKA_BROKERS, DATABASE_URL, REDIS_URL all set): use them;
+ *   2. a reachable Docker engine: testcontainers (Kafka, PostgreSQL, Redis modules);
+ *   3. otherwise the local stack (Kafka from jars, the machine's PostgreSQL and Redis), started
+ *      here if it is not running, and stopped again afterwards if we started it.
+ * Tests get the URLs through inject("services") and isolate themselves inside them.
+ */
+
+export type Services = { kafkaBrokers: string; databaseUrl: string; redisUrl: string; source: string };
+
+declare module "vitest" {
+  interface ProvidedContext {
+    services: Services;
+  }
+}
+
+async function dockerAvailable(): Promise<boolean> {
+  try {
+    const { getContainerRuntimeClient } = await import("testcontainers");
+    await getContainerRuntimeClient();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function fromContainers(): Promise<{ services: Services; stop: () => Promise<void> }> {
+  const [{ KafkaContainer }, { PostgreSqlContainer }, { RedisContainer }] = await Promise.all([
+    import("@testcontainers/kafka"),
+    import("@testcontainers/postgresql"),
+    import("@testcontainers/redis"),
+  ]);
+  const [kafka, pg, redis] = await Promise.all([
+    new KafkaContainer("confluentinc/cp-kafka:7.9.0").withKraft().start(),
+    new PostgreSqlContainer("postgres:15").withUsername("postgres").withPassword("postgres").start(),
+    new RedisContainer("redis:7").start(),
+  ]);
+  const pgUrl = new URL(pg.getConnectionUri());
+  pgUrl.pathname = "/sentinel";
+  return {
+    services: {
+      kafkaBrokers: `${kafka.getHost()}:${kafka.getMappedPort(9093)}`,
+      databaseUrl: pgUrl.toString(),
+      redisUrl: redis.getConnectionUrl(),
+      source: "testcontainers",
+    },
+    stop: async () => {
+      await Promise.all([kafka.stop(), pg.stop(), redis.stop()]);
+    },
+  };
+}
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const env = process.env;
+  const logger = createLogger({ log: { level: "info", pretty: false } }, "test-setup");
+  let teardown = async () => {};
+  let services: Services;
+
+  if (env.KAFKA_BROKERS && env.DATABASE_URL && env.REDIS_URL) {
+    services = {
+      kafkaBrokers: env.KAFKA_BROKERS,
+      databaseUrl: env.DATABASE_URL,
+      redisUrl: env.REDIS_URL,
+      source: "environment",
+    };
+  } else if (await dockerAvailable()) {
+    const started = await fromContainers();
+    services = started.services;
+    teardown = started.stop;
+  } else {
+    const config = loadConfig(env);
+    const paths = brokerPaths(stackDir());
+    const wasRunning = runningPid(paths) !== undefined;
+    await stackUp(config, logger);
+    services = {
+      kafkaBrokers: config.kafka.brokers.join(","),
+      databaseUrl: config.database.url,
+      redisUrl: config.redis.url,
+      source: "local stack",
+    };
+    if (!wasRunning && runningPid(paths) !== undefined) teardown = () => stackDown(logger);
+  }
+  logger.info({ services }, "integration tests use these services");
+  project.provide("services", services);
+  return teardown;
+}

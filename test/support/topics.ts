@@ -1,0 +1,54 @@
+import { randomBytes } from "node:crypto";
+import type { Kafka, KafkaMessage } from "kafkajs";
+
+export type ReadMessage = KafkaMessage & { partition: number };
+
+/**
+ * Reads `topic` from the beginning until `count` messages arrived or `timeoutMs` passed (then it
+ * returns what it has: the caller's assertion says what was missing).
+ */
+export async function readTopic(
+  kafka: Kafka,
+  topic: string,
+  count: number,
+  timeoutMs = 30_000,
+): Promise<ReadMessage[]> {
+  const consumer = kafka.consumer({
+    groupId: `reader-${randomBytes(4).toString("hex")}`,
+    maxWaitTimeInMs: 100,
+  });
+  const got: ReadMessage[] = [];
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs);
+      void consumer.run({
+        eachBatch: async ({ batch }) => {
+          for (const m of batch.messages) got.push({ ...m, partition: batch.partition });
+          if (got.length >= count) {
+            clearTimeout(timer);
+            resolve();
+          }
+        },
+      });
+    });
+  } finally {
+    await consumer.disconnect();
+  }
+  return got;
+}
+
+/** Waits until `probe` returns true, polling every `everyMs`, for at most `timeoutMs`. */
+export async function eventually(
+  probe: () => Promise<boolean>,
+  timeoutMs = 60_000,
+  everyMs = 250,
+): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await probe()) return true;
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  return probe();
+}
