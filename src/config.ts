@@ -91,6 +91,7 @@ const EnvSchema = z.object({
   CONSUMER_GROUP: z.string().min(1).default("sentinel-scorer"),
   CONSUMER_PARTITIONS_CONCURRENCY: int(4, 1, 64),
   CONSUMER_CHUNK_SIZE: int(2000, 1, 50_000),
+  CONSUMER_SESSION_TIMEOUT_MS: int(15_000, 6_000, 300_000),
   MESSAGE_MAX_BYTES: int(16_384, 256, 1_048_576),
   BODY_LIMIT_BYTES: int(16_384, 256, 1_048_576),
   PRODUCE_TIMEOUT_MS: int(2000, 50, 60_000),
@@ -136,7 +137,12 @@ export type Config = Readonly<{
     maxBatchMessages: number;
     maxBatchBytes: number;
   }>;
-  consumer: Readonly<{ group: string; partitionsConcurrency: number; chunkSize: number }>;
+  consumer: Readonly<{
+    group: string;
+    partitionsConcurrency: number;
+    chunkSize: number;
+    sessionTimeoutMs: number;
+  }>;
   database: Readonly<{ url: string; poolSize: number }>;
   redis: Readonly<{ url: string; keyPrefix: string }>;
   cache: Readonly<{ ttlSeconds: number; negativeTtlSeconds: number }>;
@@ -209,6 +215,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       group: e.CONSUMER_GROUP,
       partitionsConcurrency: e.CONSUMER_PARTITIONS_CONCURRENCY,
       chunkSize: e.CONSUMER_CHUNK_SIZE,
+      sessionTimeoutMs: e.CONSUMER_SESSION_TIMEOUT_MS,
     },
     database: { url: e.DATABASE_URL, poolSize: e.DATABASE_POOL_SIZE },
     redis: { url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX },

@@ -12,15 +12,46 @@ export type Parts = { ingest: boolean; consumer: boolean };
  * Runs the chosen parts in this process until SIGTERM/SIGINT, then shuts down in order: stop
  * accepting HTTP and finish in-flight requests, flush the producer, leave the consumer group,
  * close the clients. Exits 0 when that finishes within SHUTDOWN_TIMEOUT_MS, 1 otherwise.
+ * Signals are handled from the first moment, so a stop during start-up is clean too.
  */
 export async function serve(config: Config, logger: Logger, parts: Parts): Promise<void> {
-  const rt = await createRuntime(config, logger);
   const stops: Array<() => Promise<void>> = [];
+  let close: (() => Promise<void>) | undefined;
+  let stopping = false;
+
+  const shutdown = async (signal: string) => {
+    if (stopping) {
+      logger.warn({ signal }, "second signal: exiting now");
+      process.exit(1);
+    }
+    stopping = true;
+    logger.info({ signal }, "shutting down");
+    const timer = setTimeout(() => {
+      logger.error({ timeoutMs: config.shutdownTimeoutMs }, "shutdown timed out");
+      process.exit(1);
+    }, config.shutdownTimeoutMs);
+    timer.unref();
+    try {
+      await Promise.all(stops.map((stop) => stop()));
+      await close?.();
+      logger.info("stopped");
+      process.exit(0);
+    } catch (error) {
+      logger.error({ err: error }, "shutdown failed");
+      process.exit(1);
+    }
+  };
+  process.on("SIGTERM", () => void shutdown("SIGTERM"));
+  process.on("SIGINT", () => void shutdown("SIGINT"));
+
+  const rt = await createRuntime(config, logger);
+  close = () => rt.close();
+  if (stopping) return;
 
   if (parts.ingest) {
     const ingest = await startIngest(rt);
-    logger.info({ address: ingest.address }, "ingest listening");
     stops.push(ingest.stop);
+    logger.info({ address: ingest.address }, "ingest listening");
   } else if (config.http.metricsPort > 0) {
     const ops = Fastify({
       loggerInstance: logger as FastifyBaseLogger,
@@ -37,34 +68,8 @@ export async function serve(config: Config, logger: Logger, parts: Parts): Promi
       );
     }
   }
-  if (parts.consumer) {
+  if (parts.consumer && !stopping) {
     const scorer = await startConsumer(rt);
     stops.push(() => scorer.stop());
   }
-
-  let stopping = false;
-  const shutdown = async (signal: string) => {
-    if (stopping) {
-      logger.warn({ signal }, "second signal: exiting now");
-      process.exit(1);
-    }
-    stopping = true;
-    logger.info({ signal }, "shutting down");
-    const timer = setTimeout(() => {
-      logger.error({ timeoutMs: config.shutdownTimeoutMs }, "shutdown timed out");
-      process.exit(1);
-    }, config.shutdownTimeoutMs);
-    timer.unref();
-    try {
-      await Promise.all(stops.map((stop) => stop()));
-      await rt.close();
-      logger.info("stopped");
-      process.exit(0);
-    } catch (error) {
-      logger.error({ err: error }, "shutdown failed");
-      process.exit(1);
-    }
-  };
-  process.on("SIGTERM", () => void shutdown("SIGTERM"));
-  process.on("SIGINT", () => void shutdown("SIGINT"));
 }

@@ -19,6 +19,7 @@ export async function startConsumer(rt: Runtime, { connectTimeoutMs = 60_000 } =
     groupId: config.consumer.group,
     partitionsConcurrency: config.consumer.partitionsConcurrency,
     chunkSize: config.consumer.chunkSize,
+    sessionTimeoutMs: config.consumer.sessionTimeoutMs,
     scoring: {
       store: rt.transactions,
       profiles: rt.profileCache,

@@ -13,6 +13,8 @@ export type ScorerOptions = {
   groupId: string;
   partitionsConcurrency: number;
   chunkSize: number;
+  /** A member silent this long is presumed dead and its partitions move (after a SIGKILL, say). */
+  sessionTimeoutMs: number;
   fromBeginning?: boolean;
   scoring: ChunkScorerDeps;
   logger: Logger;
@@ -48,8 +50,8 @@ export function createScorer(options: ScorerOptions): Scorer {
   const { kafka, producer, topics, logger, metrics } = options;
   const consumer = kafka.consumer({
     groupId: options.groupId,
-    sessionTimeout: 30_000,
-    heartbeatInterval: 3_000,
+    sessionTimeout: options.sessionTimeoutMs,
+    heartbeatInterval: Math.max(1_000, Math.floor(options.sessionTimeoutMs / 5)),
     maxWaitTimeInMs: 50,
     maxBytesPerPartition: 2 * 1024 * 1024,
     retry: { retries: 10, initialRetryTime: 300, maxRetryTime: 5_000 },

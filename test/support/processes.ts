@@ -1,0 +1,50 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { join } from "node:path";
+
+const BIN = join(import.meta.dirname, "../../bin/sentinel.ts");
+
+export type SentinelProcess = {
+  proc: ChildProcess;
+  output(): string;
+  /** Waits for the process to end by itself; kills it after `timeoutMs`. Returns the exit code. */
+  wait(timeoutMs?: number): Promise<number | null>;
+  /** Sends `signal` and waits for the exit code (null when killed by a signal). */
+  stop(signal?: NodeJS.Signals, timeoutMs?: number): Promise<number | null>;
+};
+
+/** Runs `sentinel <args>` as a real child process, the way an operator would. */
+export function spawnSentinel(args: string[], env: Record<string, string>): SentinelProcess {
+  const proc = spawn(process.execPath, [BIN, ...args], {
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  const keep = (chunk: Buffer) => {
+    out = (out + chunk.toString()).slice(-20_000);
+  };
+  proc.stdout!.on("data", keep);
+  proc.stderr!.on("data", keep);
+  const exited = new Promise<number | null>((resolve) => proc.once("exit", (code) => resolve(code)));
+  return {
+    proc,
+    output: () => out,
+    async wait(timeoutMs = 60_000) {
+      const timer = setTimeout(() => proc.kill("SIGKILL"), timeoutMs);
+      try {
+        return await exited;
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+    async stop(signal = "SIGTERM", timeoutMs = 20_000) {
+      if (proc.exitCode !== null || proc.signalCode !== null) return proc.exitCode;
+      proc.kill(signal);
+      const timer = setTimeout(() => proc.kill("SIGKILL"), timeoutMs);
+      try {
+        return await exited;
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+  };
+}
