@@ -48,6 +48,14 @@ function makeCache(wrapped: Pick<ProfileStore, "getMany"> = store, redisUrl = ct
   return { cache, redis, metrics };
 }
 
+/** The real store, counting its queries. */
+const countingStore = (onQuery: () => void): Pick<ProfileStore, "getMany"> => ({
+  getMany: (ids) => {
+    onQuery();
+    return store.getMany(ids);
+  },
+});
+
 const counted = async (m: ReturnType<typeof createMetrics>, name: string) =>
   (await m.registry.getSingleMetric(name)!.get()).values[0]?.value ?? 0;
 
@@ -56,7 +64,7 @@ describe("redis profile cache", () => {
     await store.upsert("c1", input);
     await store.upsert("c2", input);
     let queries = 0;
-    const { cache, redis, metrics } = makeCache({ getMany: (ids) => (queries++, store.getMany(ids)) });
+    const { cache, redis, metrics } = makeCache(countingStore(() => queries++));
     await eventually(async () => redis.status === "ready", 5_000, 50);
     try {
       const first = await cache.getMany(["c1", "c2", "nobody"]);
@@ -77,7 +85,7 @@ describe("redis profile cache", () => {
   it("coalesces concurrent misses for the same user into one query", async () => {
     await store.upsert("c3", input);
     let queries = 0;
-    const { cache, redis } = makeCache({ getMany: (ids) => (queries++, store.getMany(ids)) });
+    const { cache, redis } = makeCache(countingStore(() => queries++));
     await eventually(async () => redis.status === "ready", 5_000, 50);
     try {
       const results = await Promise.all([...Array(10)].map(() => cache.getMany(["c3"])));
