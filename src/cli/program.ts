@@ -2,11 +2,12 @@ import { Command, InvalidArgumentError } from "commander";
 import { type Config, loadConfig } from "../config.ts";
 import { SentinelError } from "../errors.ts";
 import { createLogger, type Logger } from "../logger.ts";
-import { prepareDatabase, stackDown, stackStatus, stackUp } from "../stack/stack.ts";
+import { initialize, prepareDatabase, stackDown, stackStatus, stackUp } from "../stack/stack.ts";
 import { createDatabasePool } from "../store/pool.ts";
 import { createProfileStore } from "../store/profile-store.ts";
 import { seedProfiles } from "./seed.ts";
 import { serve } from "./serve.ts";
+import { writeSchemas } from "./write-schemas.ts";
 
 /** Loads config or exits 2 naming every bad variable (the contract of `npm start` with bad env). */
 function configOrExit(overrides: Record<string, string> = {}): Config {
@@ -80,6 +81,11 @@ export function buildProgram(): Command {
     );
 
   program
+    .command("init")
+    .description("wait for Kafka, create the topics, create and migrate the database (no broker is started)")
+    .action(withConfig((c, l) => initialize(c, l)));
+
+  program
     .command("seed")
     .description("write synthetic user profiles (user-0000001 …)")
     .requiredOption("--users <n>", "how many users", positiveInt)
@@ -98,6 +104,13 @@ export function buildProgram(): Command {
       } finally {
         await pool.end();
       }
+    });
+
+  program
+    .command("schemas")
+    .description("write schemas/*.json from the zod schemas")
+    .action(async () => {
+      for (const file of await writeSchemas()) process.stdout.write(`wrote ${file}\n`);
     });
 
   const stack = program

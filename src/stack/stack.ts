@@ -143,8 +143,17 @@ export async function stackUp(config: Config, logger: Logger, dir = stackDir()):
     const started = startBroker(paths);
     logger.info({ pid: started, broker, logs: paths.logs }, "kafka starting");
   }
+  await initialize(config, logger);
+}
+
+/**
+ * What a fresh deployment needs once the services run: Kafka reachable and the topics created,
+ * the database created and migrated, Redis checked. Idempotent (`sentinel init`, docker compose).
+ * @throws when Kafka is not reachable in time or PostgreSQL cannot be prepared.
+ */
+export async function initialize(config: Config, logger: Logger): Promise<void> {
   await waitForKafka(config.kafka.brokers, logger);
-  const kafka = createKafka({ brokers: config.kafka.brokers, clientId: "sentinel-stack", logger });
+  const kafka = createKafka({ brokers: config.kafka.brokers, clientId: "sentinel-init", logger });
   const admin = kafka.admin();
   await admin.connect();
   try {

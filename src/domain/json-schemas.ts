@@ -1,0 +1,36 @@
+import { z } from "zod";
+import { DecisionSchema } from "./decision.ts";
+import { createTransactionSchema } from "./transaction.ts";
+
+/*
+ * The JSON Schemas in schemas/ are generated from the zod schemas (npm run schemas), and a unit
+ * test fails when the files and the zod schemas disagree, so they cannot drift.
+ */
+
+function generate(schema: z.ZodType, id: string, title: string, description: string) {
+  return {
+    $id: id,
+    title,
+    description,
+    ...z.toJSONSchema(schema, { io: "input", unrepresentable: "any", target: "draft-2020-12" }),
+  };
+}
+
+export function jsonSchemas(): Record<string, unknown> {
+  return {
+    "transaction.v1.json": generate(
+      createTransactionSchema(),
+      "https://sentinelstream.dev/schemas/transaction.v1.json",
+      "Transaction v1",
+      "A payment transaction on the `transactions` topic (key: user_id). Beyond this schema: amount may " +
+        "not have more fraction digits than the currency's ISO 4217 minor unit; timestamp may not be more " +
+        "than 5 minutes ahead; no value may look like a card number (13-19 digits passing Luhn).",
+    ),
+    "decision.v1.json": generate(
+      DecisionSchema,
+      "https://sentinelstream.dev/schemas/decision.v1.json",
+      "Decision v1",
+      "A scoring decision on `transactions.decisions` (key: user_id). At-least-once: dedupe by transaction_id.",
+    ),
+  };
+}
