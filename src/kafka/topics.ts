@@ -20,7 +20,10 @@ export async function ensureTopics(
   ];
   const wanted = all.filter((t) => !existing.has(t.topic));
   if (wanted.length > 0) {
-    await admin.createTopics({ topics: wanted.map((t) => ({ ...t, replicationFactor })) });
+    await admin.createTopics({
+      waitForLeaders: false,
+      topics: wanted.map((t) => ({ ...t, replicationFactor })),
+    });
   }
   // kafkajs's own waitForLeaders gives up on UNKNOWN_TOPIC_OR_PARTITION, which a fresh topic
   // briefly is while its metadata propagates; poll until every partition has a leader.

@@ -1,0 +1,160 @@
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { Partitioners } from "kafkajs";
+import pg from "pg";
+import { prng, seedProfiles, userId } from "../src/cli/seed.ts";
+import { createSandbox, type Services } from "../src/stack/sandbox.ts";
+import { createDatabasePool } from "../src/store/pool.ts";
+import { createProfileStore } from "../src/store/profile-store.ts";
+import { type ConsumerPerf, consumerPerfTest } from "./lib/kafka-tools.ts";
+import { startNode } from "./lib/processes.ts";
+import { benchServices, log } from "./lib/services.ts";
+
+/*
+ * The scoring consumer's drain rate against Kafka's own consumer on the same topic: preload
+ * `transactions` transactions over `users` seeded users, read them all once with
+ * kafka-consumer-perf-test (the raw ceiling), then start one `sentinel consume` process and time
+ * it until every decision is stored.
+ */
+
+const ROOT = join(import.meta.dirname, "..");
+const METRICS_PORT = 19464;
+
+export type ConsumerBench = {
+  users: number;
+  transactions: number;
+  raw: ConsumerPerf;
+  scorer: {
+    seconds: number;
+    txPerSec: number;
+    steadyTxPerSec: number;
+    peakRssMiB: number;
+    cacheHitRatio: number;
+  };
+  ratio: number;
+};
+
+function metric(text: string, name: string): number {
+  return text
+    .split("\n")
+    .filter((l) => l.startsWith(name))
+    .reduce((s, l) => s + Number(l.split(" ").at(-1)), 0);
+}
+
+async function preload(
+  kafka: import("kafkajs").Kafka,
+  topic: string,
+  count: number,
+  users: number,
+): Promise<void> {
+  const rand = prng(3);
+  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+  await producer.connect();
+  const start = Date.now() - 23 * 3_600_000;
+  try {
+    const batch = 5_000;
+    for (let i = 0; i < count; i += batch) {
+      const messages = [];
+      for (let j = i; j < Math.min(count, i + batch); j++) {
+        const user = userId(1 + Math.floor(rand() * users));
+        messages.push({
+          key: user,
+          value: JSON.stringify({
+            transaction_id: crypto.randomUUID(),
+            user_id: user,
+            amount: `${1 + Math.floor(rand() * 400)}.${String(Math.floor(rand() * 100)).padStart(2, "0")}`,
+            currency: "USD",
+            timestamp: new Date(start + Math.floor((j / count) * 22 * 3_600_000)).toISOString(),
+            merchant_category: "5411",
+            country: rand() < 0.9 ? "US" : "FR",
+            channel: "ecommerce",
+          }),
+        });
+      }
+      await producer.send({ topic, acks: -1, messages });
+    }
+  } finally {
+    await producer.disconnect();
+  }
+}
+
+export async function benchConsumer(
+  services: Services,
+  { users = 100_000, transactions = 200_000 } = {},
+): Promise<ConsumerBench> {
+  const sandbox = await createSandbox(services, { prefix: "bench" });
+  const db = new pg.Client({ connectionString: sandbox.config.database.url });
+  await db.connect();
+  try {
+    log(`seeding ${users} users`);
+    const pool = await createDatabasePool(sandbox.config.database.url, { maxPoolSize: 2 });
+    await seedProfiles(createProfileStore({ pool }), { users, progress: false });
+    await pool.end();
+    log(`preloading ${transactions} transactions`);
+    await preload(sandbox.kafka, sandbox.config.kafka.topics.transactions, transactions, users);
+
+    log("kafka-consumer-perf-test (raw ceiling)");
+    const raw = consumerPerfTest(
+      sandbox.config.kafka.brokers.join(","),
+      sandbox.config.kafka.topics.transactions,
+      transactions,
+      `perf-${sandbox.id}`,
+    );
+    log(`raw: ${Math.round(raw.msgPerSec)} msg/s overall, ${Math.round(raw.fetchMsgPerSec)} msg/s fetching`);
+
+    log("sentinel consume (one process)");
+    const started = Date.now();
+    const proc = startNode(join(ROOT, "bin/sentinel.ts"), ["consume"], {
+      ...sandbox.env,
+      LOG_LEVEL: "warn",
+      METRICS_PORT: String(METRICS_PORT),
+      HOST: "127.0.0.1",
+    });
+    let done = 0;
+    try {
+      const deadline = Date.now() + 15 * 60_000;
+      while (Date.now() < deadline) {
+        done = Number((await db.query("SELECT count(*) AS n FROM decisions")).rows[0].n);
+        if (done >= transactions) break;
+        if (proc.child.exitCode !== null) throw new Error(`consumer exited: ${proc.output()}`);
+        await sleep(250);
+      }
+      const seconds = (Date.now() - started) / 1000;
+      const metrics = await (await fetch(`http://127.0.0.1:${METRICS_PORT}/metrics`)).text();
+      const hits = metric(metrics, "sentinel_profile_cache_hits_total");
+      const misses = metric(metrics, "sentinel_profile_cache_misses_total");
+      const fallbacks = metric(metrics, "sentinel_profile_cache_fallbacks_total");
+      const { rows } = await db.query(
+        "SELECT extract(epoch FROM max(stored_at) - min(stored_at)) AS s, count(*) AS n FROM transactions",
+      );
+      const steady = Number(rows[0].n) / Math.max(0.001, Number(rows[0].s));
+      const scorer = {
+        seconds,
+        txPerSec: done / seconds,
+        steadyTxPerSec: steady,
+        peakRssMiB: Math.round(proc.peakRssMiB()),
+        cacheHitRatio: hits / Math.max(1, hits + misses + fallbacks),
+      };
+      log(
+        `scorer: ${done} decisions in ${seconds.toFixed(1)} s = ${Math.round(scorer.txPerSec)} tx/s (steady ${Math.round(steady)} tx/s), peak RSS ${scorer.peakRssMiB} MiB`,
+      );
+      if (done < transactions) throw new Error(`only ${done} of ${transactions} decisions stored in time`);
+      return { users, transactions, raw, scorer, ratio: scorer.txPerSec / raw.msgPerSec };
+    } finally {
+      await proc.stop();
+    }
+  } finally {
+    await db.end();
+    await sandbox.cleanup();
+  }
+}
+
+if (import.meta.main) {
+  const quick = process.argv.includes("--quick");
+  const r = await benchConsumer(await benchServices(), quick ? { users: 10_000, transactions: 20_000 } : {});
+  console.log(JSON.stringify(r, null, 2));
+  console.log(`scorer_tx_per_sec=${Math.round(r.scorer.txPerSec)} (target >= 10000)`);
+  console.log(`raw_consumer_msg_per_sec=${Math.round(r.raw.msgPerSec)}`);
+  console.log(`scorer_over_raw=${r.ratio.toFixed(3)} (target >= 0.3)`);
+  console.log(`scorer_peak_rss_mib=${r.scorer.peakRssMiB} (target <= 256)`);
+}
