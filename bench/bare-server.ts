@@ -4,8 +4,8 @@
  * Kafka. Started by bench/ingest.ts as its own process: node bench/bare-server.ts <port>.
  */
 import Fastify from "fastify";
-import { v7 as uuidv7 } from "uuid";
 import { createTransactionInputSchema, validateTransaction } from "../src/domain/transaction.ts";
+import { uuidv7 } from "../src/ingest/uuid-v7.ts";
 
 const schema = createTransactionInputSchema();
 const app = Fastify({ bodyLimit: 16_384 });

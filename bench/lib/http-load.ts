@@ -1,8 +1,9 @@
 import autocannon from "autocannon";
 
 /*
- * HTTP load with autocannon, the same for the bare baseline and the real ingress. Bodies carry
- * a random user per request ([<id>] replacement) and no transaction_id (the server assigns it).
+ * Fixed-rate HTTP load with autocannon, the same for the bare baseline and the real ingress. Bodies
+ * carry a random user per request ([<id>] replacement) and no transaction_id (the server assigns
+ * it), like wrk's (wrk.ts).
  */
 
 export const BODY = JSON.stringify({
@@ -51,11 +52,6 @@ const base = (url: string) => ({
   body: BODY,
   idReplacement: true,
 });
-
-/** As many requests as the server takes, from `connections` keep-alive connections. */
-export function saturate(url: string, seconds: number, connections = 64): Promise<LoadResult> {
-  return run({ ...base(url), connections, duration: seconds });
-}
 
 /** A fixed request rate; latencies corrected for coordinated omission. */
 export function fixedRate(url: string, rate: number, seconds: number): Promise<LoadResult> {

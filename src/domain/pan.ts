@@ -26,14 +26,28 @@ export function looksLikePan(value: string): boolean {
   return digits.length >= 13 && digits.length <= 19 && /^\d+$/.test(digits) && luhnValid(digits);
 }
 
+/** Whether any string or number in `body` looks like a PAN (no allocation: this runs per request). */
+function containsPan(body: unknown): boolean {
+  if (typeof body === "string") return body.length >= 13 && looksLikePan(body);
+  if (typeof body === "number") return body >= 1e12 && Number.isInteger(body) && looksLikePan(String(body));
+  if (body && typeof body === "object") {
+    for (const v of Array.isArray(body) ? body : Object.values(body)) if (containsPan(v)) return true;
+  }
+  return false;
+}
+
 /** Paths (JSON-pointer-like, "metadata.note") of every string or number in `body` that looks like a PAN. */
-export function findPans(body: unknown, path: string[] = []): string[] {
+export function findPans(body: unknown): string[] {
+  return containsPan(body) ? pathsOfPans(body, []) : [];
+}
+
+function pathsOfPans(body: unknown, path: string[]): string[] {
   if (typeof body === "string") return looksLikePan(body) ? [path.join(".")] : [];
   if (typeof body === "number")
     return Number.isInteger(body) && looksLikePan(String(body)) ? [path.join(".")] : [];
-  if (Array.isArray(body)) return body.flatMap((v, i) => findPans(v, [...path, String(i)]));
+  if (Array.isArray(body)) return body.flatMap((v, i) => pathsOfPans(v, [...path, String(i)]));
   if (body && typeof body === "object") {
-    return Object.entries(body).flatMap(([k, v]) => findPans(v, [...path, k]));
+    return Object.entries(body).flatMap(([k, v]) => pathsOfPans(v, [...path, k]));
   }
   return [];
 }

@@ -52,9 +52,18 @@ export function createBatchingProducer({
   let timer: NodeJS.Timeout | undefined;
   const inFlight = new Set<Promise<void>>();
 
+  let immediate: NodeJS.Immediate | undefined;
+
+  /*
+   * When nothing is in flight, the batch leaves at the end of this turn of the event loop (it
+   * still gathers every request parsed in the same turn): no linger at low load. When batches are
+   * in flight, messages wait up to lingerMs (or for a slot) and ride together: batching at high load.
+   */
   function schedule(): void {
     if (queue.length >= maxMessages || queuedBytes >= maxBytes) {
       dispatch();
+    } else if (inFlight.size === 0) {
+      immediate ??= setImmediate(dispatch);
     } else if (timer === undefined) {
       timer = setTimeout(dispatch, lingerMs);
     }
@@ -64,6 +73,10 @@ export function createBatchingProducer({
     if (timer !== undefined) {
       clearTimeout(timer);
       timer = undefined;
+    }
+    if (immediate !== undefined) {
+      clearImmediate(immediate);
+      immediate = undefined;
     }
     // Messages that waited out their whole deadline behind busy batches fail now, not later.
     const expiredBefore = now() - timeoutMs;

@@ -1,5 +1,4 @@
 import type { FastifyInstance } from "fastify";
-import { v7 as uuidv7 } from "uuid";
 import { z } from "zod";
 import {
   createTransactionInputSchema,
@@ -10,6 +9,7 @@ import { SentinelError } from "../../errors.ts";
 import type { Metrics } from "../../metrics.ts";
 import type { StoredTransaction } from "../../store/transaction-store.ts";
 import { errorSchema, transactionInputJsonSchema, validationErrorSchema } from "../openapi.ts";
+import { uuidv7 } from "../uuid-v7.ts";
 
 export type TransactionRoutesDeps = {
   /** Resolves once the transaction is durable on the topic (acks=all); throws SentinelError otherwise. */
