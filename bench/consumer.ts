@@ -121,6 +121,13 @@ export async function benchConsumer(
       }
       const seconds = (Date.now() - started) / 1000;
       const metrics = await (await fetch(`http://127.0.0.1:${METRICS_PORT}/metrics`)).text();
+      if (process.env.BENCH_DEBUG)
+        log(
+          metrics
+            .split("\n")
+            .filter((l) => /heap_size|external_memory|resident/.test(l) && !l.startsWith("#"))
+            .join("\n"),
+        );
       const hits = metric(metrics, "sentinel_profile_cache_hits_total");
       const misses = metric(metrics, "sentinel_profile_cache_misses_total");
       const fallbacks = metric(metrics, "sentinel_profile_cache_fallbacks_total");

@@ -89,7 +89,7 @@ const EnvSchema = z.object({
   TOPIC_DLQ: topic("transactions.dlq"),
   TOPIC_TRANSACTIONS_PARTITIONS: int(12, 1, 1000),
   CONSUMER_GROUP: z.string().min(1).default("sentinel-scorer"),
-  CONSUMER_PARTITIONS_CONCURRENCY: int(4, 1, 64),
+  CONSUMER_PARTITIONS_CONCURRENCY: int(8, 1, 64),
   CONSUMER_CHUNK_SIZE: int(2000, 1, 50_000),
   CONSUMER_SESSION_TIMEOUT_MS: int(15_000, 6_000, 300_000),
   MESSAGE_MAX_BYTES: int(16_384, 256, 1_048_576),

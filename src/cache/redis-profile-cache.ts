@@ -1,6 +1,6 @@
-import type { Redis } from "ioredis";
+import type { Redis, Result } from "ioredis";
 import type { Counter } from "prom-client";
-import { type Profile, ProfileSchema } from "../domain/profile.ts";
+import type { Profile } from "../domain/profile.ts";
 import { SentinelError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import type { ProfileStore } from "../store/profile-store.ts";
@@ -20,6 +20,18 @@ if cur then
 end
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
 return 1`;
+
+declare module "ioredis" {
+  interface RedisCommander<Context> {
+    /** SET_IF_NOT_OLDER, registered by createProfileCache with defineCommand. */
+    sentinelSetIfNotOlder(
+      key: string,
+      value: string,
+      version: string,
+      ttlSeconds: string,
+    ): Result<number, Context>;
+  }
+}
 
 export type ProfileCacheMetrics = { hits: Counter; misses: Counter; fallbacks: Counter };
 
@@ -47,7 +59,11 @@ export function createProfileCache({
   logger: Logger;
   random?: () => number;
 }): ProfileCache {
-  const key = (userId: string) => `${keyPrefix}profile:${userId}`;
+  // v1: the value format; a format change gets new keys instead of misreading old ones.
+  const key = (userId: string) => `${keyPrefix}profile:v1:${userId}`;
+  // EVALSHA through ioredis's script cache: the script text is not resent with every write.
+  redis.defineCommand("sentinelSetIfNotOlder", { numberOfKeys: 1, lua: SET_IF_NOT_OLDER });
+
   // Jitter spreads expiries so a seeded population does not expire in one instant.
   const ttl = (base: number) => Math.max(1, Math.round(base * (0.9 + random() * 0.2)));
   /** Misses being loaded right now, shared by every caller that asks for the same user meanwhile. */
@@ -64,22 +80,23 @@ export function createProfileCache({
       : [key(userId), "0|null", "0", String(ttl(negativeTtlSeconds))];
   }
 
+  /** Our own entries, written by encode(): parsed, not re-validated (that showed in the profile). */
   function decode(raw: string): Profile | null | undefined {
     const bar = raw.indexOf("|");
     if (bar < 0) return undefined;
     const body = raw.slice(bar + 1);
     if (body === "null") return null;
-    const parsed = ProfileSchema.safeParse(JSON.parse(body));
-    return parsed.success ? parsed.data : undefined; // an unreadable entry is a miss
+    try {
+      return JSON.parse(body) as Profile;
+    } catch {
+      return undefined; // an unreadable entry is a miss
+    }
   }
 
   async function writeBack(entries: Array<[string, Profile | null]>): Promise<void> {
     if (entries.length === 0 || redis.status !== "ready") return;
     const pipeline = redis.pipeline();
-    for (const [userId, profile] of entries) {
-      const [k, value, version, seconds] = encode(userId, profile);
-      pipeline.eval(SET_IF_NOT_OLDER, 1, k, value, version, seconds);
-    }
+    for (const [userId, profile] of entries) pipeline.sentinelSetIfNotOlder(...encode(userId, profile));
     await pipeline.exec();
   }
 
@@ -143,8 +160,7 @@ export function createProfileCache({
     async refresh(profile) {
       try {
         if (redis.status !== "ready") throw new Error(`redis ${redis.status}`);
-        const [k, value, version, seconds] = encode(profile.user_id, profile);
-        await redis.eval(SET_IF_NOT_OLDER, 1, k, value, version, seconds);
+        await redis.sentinelSetIfNotOlder(...encode(profile.user_id, profile));
       } catch (error) {
         throw new SentinelError(
           "cache_unavailable",
