@@ -120,7 +120,8 @@ export function createProfileCache({
         const found = await query;
         const loaded: Array<[string, Profile | null]> = toLoad.map((id) => [id, found.get(id) ?? null]);
         for (const [id, p] of loaded) result.set(id, p);
-        await writeBack(loaded).catch((error: unknown) =>
+        // Not awaited: the caller has its profiles; the cache fills in the background.
+        writeBack(loaded).catch((error: unknown) =>
           logger.debug({ err: (error as Error).message }, "profile cache write-back failed"),
         );
       } finally {

@@ -60,24 +60,25 @@ export async function scoreChunk(
   }
   if (valid.length === 0) return { decisions: [], deadLetters };
 
-  const stored = await deps.store.findLiveDecisions(valid.map((v) => v.tx.transaction_id));
+  // The three reads do not depend on each other: one round trip of latency, not three. (A chunk
+  // that turns out to be all replays has loaded profiles and history for nothing; replays are rare.)
+  const users = [...new Set(valid.map((v) => v.tx.user_id))];
+  const widest = Math.max(deps.rules.spendWindowHours * 3_600_000, deps.rules.velocityWindowSeconds * 1000);
+  let minTime = Number.POSITIVE_INFINITY;
+  let maxTime = Number.NEGATIVE_INFINITY;
+  for (const v of valid) {
+    minTime = Math.min(minTime, v.eventTimeMs);
+    maxTime = Math.max(maxTime, v.eventTimeMs);
+  }
+  const [stored, profiles, historyRows] = await Promise.all([
+    deps.store.findLiveDecisions(valid.map((v) => v.tx.transaction_id)),
+    deps.profiles.getMany(users),
+    deps.store.findHistory(users, minTime - widest, maxTime),
+  ]);
   const fresh = valid.filter((v) => !stored.has(v.tx.transaction_id));
 
   const decided = new Map<string, Decision>();
   if (fresh.length > 0) {
-    const users = [...new Set(fresh.map((v) => v.tx.user_id))];
-    const widest = Math.max(deps.rules.spendWindowHours * 3_600_000, deps.rules.velocityWindowSeconds * 1000);
-    let minTime = Number.POSITIVE_INFINITY;
-    let maxTime = Number.NEGATIVE_INFINITY;
-    for (const v of fresh) {
-      minTime = Math.min(minTime, v.eventTimeMs);
-      maxTime = Math.max(maxTime, v.eventTimeMs);
-    }
-    const [profiles, historyRows] = await Promise.all([
-      deps.profiles.getMany(users),
-      deps.store.findHistory(users, minTime - widest, maxTime),
-    ]);
-
     const historyByUser = new Map<string, StoredHistoryRow[]>();
     for (const row of historyRows) {
       const list = historyByUser.get(row.userId);
