@@ -30,6 +30,7 @@ export type ConsumerBench = {
     steadyTxPerSec: number;
     peakRssMiB: number;
     cacheHitRatio: number;
+    cache: { hits: number; misses: number; fallbacks: number };
   };
   ratio: number;
 };
@@ -141,6 +142,7 @@ export async function benchConsumer(
         steadyTxPerSec: steady,
         peakRssMiB: Math.round(proc.peakRssMiB()),
         cacheHitRatio: hits / Math.max(1, hits + misses + fallbacks),
+        cache: { hits, misses, fallbacks },
       };
       log(
         `scorer: ${done} decisions in ${seconds.toFixed(1)} s = ${Math.round(scorer.txPerSec)} tx/s (steady ${Math.round(steady)} tx/s), peak RSS ${scorer.peakRssMiB} MiB`,

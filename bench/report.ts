@@ -1,0 +1,171 @@
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import * as vega from "vega";
+import { compile, type TopLevelSpec } from "vega-lite";
+import type { ConsumerBench } from "./consumer.ts";
+import type { E2eRate } from "./e2e.ts";
+import type { IngestBench } from "./ingest.ts";
+import type { ProducerPerf } from "./lib/kafka-tools.ts";
+
+/* The benchmark report: JSON for scripts, Markdown with SVG charts (vega-lite) for people. */
+
+export type BenchReport = {
+  startedAt: string;
+  quick: boolean;
+  machine: { cpus: number; cpuModel: string; memoryGiB: number; node: string; kafka: string };
+  ingest: IngestBench;
+  kafkaProducer: ProducerPerf;
+  consumer: ConsumerBench;
+  e2e: E2eRate[];
+};
+
+async function svg(spec: TopLevelSpec): Promise<string> {
+  const view = new vega.View(vega.parse(compile(spec).spec), { renderer: "none" });
+  return view.toSVG();
+}
+
+const round = (n: number) => Math.round(n);
+
+export async function writeReport(
+  report: BenchReport,
+  dir: string,
+): Promise<{ json: string; markdown: string }> {
+  const stamp = report.startedAt.replace(/[:.]/g, "-");
+  const json = join(dir, `${stamp}.json`);
+  writeFileSync(json, `${JSON.stringify(report, null, 2)}\n`);
+
+  const { ingest, consumer, e2e, kafkaProducer } = report;
+  const throughput = [
+    { stage: "HTTP ingest (req/s)", run: "SentinelStream", value: round(ingest.ingest.saturation.rps) },
+    {
+      stage: "HTTP ingest (req/s)",
+      run: "baseline: bare Fastify + zod",
+      value: round(ingest.bare.saturation.rps),
+    },
+    { stage: "Scoring (tx/s)", run: "SentinelStream", value: round(consumer.scorer.txPerSec) },
+    {
+      stage: "Scoring (tx/s)",
+      run: "baseline: kafka-consumer-perf-test",
+      value: round(consumer.raw.msgPerSec),
+    },
+    {
+      stage: "Kafka produce (msg/s)",
+      run: "baseline: kafka-producer-perf-test",
+      value: round(kafkaProducer.recordsPerSec),
+    },
+  ];
+  const latency = [
+    ...Object.entries(ingest.bare.rates).flatMap(([rate, r]) =>
+      (["p50", "p90", "p99"] as const).map((p) => ({
+        rate: Number(rate),
+        series: `bare ${p}`,
+        ms: r.latencyMs[p],
+      })),
+    ),
+    ...Object.entries(ingest.ingest.rates).flatMap(([rate, r]) =>
+      (["p50", "p90", "p99"] as const).map((p) => ({
+        rate: Number(rate),
+        series: `ingest ${p}`,
+        ms: r.latencyMs[p],
+      })),
+    ),
+  ];
+  const endToEnd = e2e.flatMap((r) =>
+    (["p50", "p90", "p99"] as const).map((p) => ({ rate: r.rate, series: p, ms: r.latencyMs[p] })),
+  );
+
+  const charts = {
+    throughput: await svg({
+      $schema: "https://vega.github.io/schema/vega-lite/v6.json",
+      title: "Throughput per stage against its baseline (same machine, same run)",
+      width: 520,
+      height: 220,
+      data: { values: throughput },
+      mark: "bar",
+      encoding: {
+        y: { field: "stage", type: "nominal", title: null },
+        yOffset: { field: "run" },
+        x: { field: "value", type: "quantitative", title: "per second", scale: { type: "symlog" } },
+        color: { field: "run", type: "nominal", title: null, legend: { orient: "bottom", columns: 2 } },
+      },
+    }),
+    httpLatency: await svg({
+      $schema: "https://vega.github.io/schema/vega-lite/v6.json",
+      title: "HTTP latency at fixed rates: ingest vs bare server (ms)",
+      width: 420,
+      height: 220,
+      data: { values: latency },
+      mark: { type: "line", point: true },
+      encoding: {
+        x: { field: "rate", type: "ordinal", title: "requests/s" },
+        y: { field: "ms", type: "quantitative", title: "ms" },
+        color: { field: "series", type: "nominal", title: null },
+      },
+    }),
+    e2eLatency: await svg({
+      $schema: "https://vega.github.io/schema/vega-lite/v6.json",
+      title: "End to end: request sent → decision published (ms)",
+      width: 420,
+      height: 220,
+      data: { values: endToEnd },
+      mark: { type: "line", point: true },
+      encoding: {
+        x: { field: "rate", type: "ordinal", title: "transactions/s" },
+        y: { field: "ms", type: "quantitative", title: "ms", scale: { type: "symlog" } },
+        color: { field: "series", type: "nominal", title: null },
+      },
+    }),
+  };
+  for (const [name, text] of Object.entries(charts)) writeFileSync(join(dir, `latest-${name}.svg`), text);
+
+  const m = report.machine;
+  const rows = (obj: Record<string, { latencyMs: { p50: number; p90: number; p99: number; max: number } }>) =>
+    Object.entries(obj)
+      .map(
+        ([rate, r]) =>
+          `| ${rate} | ${r.latencyMs.p50} | ${r.latencyMs.p90} | ${r.latencyMs.p99} | ${r.latencyMs.max} |`,
+      )
+      .join("\n");
+  const markdown = join(dir, "latest.md");
+  writeFileSync(
+    markdown,
+    `# SentinelStream benchmark — ${report.startedAt}${report.quick ? " (quick)" : ""}
+
+Machine: ${m.cpus} × ${m.cpuModel}, ${m.memoryGiB} GiB, Node ${m.node}, Kafka ${m.kafka} (one node, KRaft),
+PostgreSQL, Redis, the load generators and SentinelStream all on it. Raw data: \`${stamp}.json\`.
+
+![throughput](latest-throughput.svg)
+
+| stage | SentinelStream | baseline | ratio | target |
+| --- | --- | --- | --- | --- |
+| HTTP ingest, saturation (wrk, 64 connections) | ${round(ingest.ingest.saturation.rps)} req/s | ${round(ingest.bare.saturation.rps)} req/s (bare Fastify + zod) | ${ingest.ratio.toFixed(2)} | ≥ 0.6 and ≥ 10,000 req/s |
+| Scoring consumer, drain to stored decisions (${consumer.transactions.toLocaleString("en")} tx, ${consumer.users.toLocaleString("en")} users, 1 process) | ${round(consumer.scorer.txPerSec)} tx/s (steady ${round(consumer.scorer.steadyTxPerSec)}) | ${round(consumer.raw.msgPerSec)} msg/s (kafka-consumer-perf-test) | ${consumer.ratio.toFixed(3)} | ≥ 0.3 and ≥ 10,000 tx/s |
+| Kafka produce, ${"~300"} B records, acks=all | — | ${round(kafkaProducer.recordsPerSec)} msg/s (kafka-producer-perf-test) | — | — |
+
+Consumer: peak RSS ${consumer.scorer.peakRssMiB} MiB (target ≤ 256), profile cache hit ratio
+${(consumer.scorer.cacheHitRatio * 100).toFixed(1)} % (each user is seen about ${(consumer.transactions / consumer.users).toFixed(0)} times, so the first sight is a miss).
+Ingest peak RSS ${ingest.ingest.peakRssMiB} MiB.
+
+![HTTP latency](latest-httpLatency.svg)
+
+HTTP latency at fixed rates (autocannon, corrected for coordinated omission), ms:
+
+| ingest rate | p50 | p90 | p99 | max |
+| --- | --- | --- | --- | --- |
+${rows(ingest.ingest.rates)}
+
+| bare rate | p50 | p90 | p99 | max |
+| --- | --- | --- | --- | --- |
+${rows(ingest.bare.rates)}
+
+![end to end](latest-e2eLatency.svg)
+
+End to end (\`sentinel all\`: request sent → decision on \`transactions.decisions\`), ms:
+
+| rate | sent | decided | p50 | p90 | p99 | max |
+| --- | --- | --- | --- | --- | --- | --- |
+${e2e.map((r) => `| ${r.rate} | ${r.sent} | ${r.decided} | ${r.latencyMs.p50} | ${r.latencyMs.p90} | ${r.latencyMs.p99} | ${r.latencyMs.max} |`).join("\n")}
+`,
+  );
+  return { json, markdown };
+}

@@ -1,0 +1,76 @@
+import { cpus, totalmem } from "node:os";
+import { join } from "node:path";
+import { createSandbox } from "../src/stack/sandbox.ts";
+import { benchConsumer } from "./consumer.ts";
+import { benchE2e } from "./e2e.ts";
+import { benchIngest } from "./ingest.ts";
+import { producerPerfTest } from "./lib/kafka-tools.ts";
+import { benchServices, log } from "./lib/services.ts";
+import { type BenchReport, writeReport } from "./report.ts";
+
+/*
+ * `npm run bench [-- --quick]`: every stage beside its baseline in one run, then
+ * bench/results/<timestamp>.json, bench/results/latest.md (with SVG charts) and, last, one
+ * `name=value` line per figure for scripts. --quick is a smoke run of under three minutes.
+ */
+
+const quick = process.argv.includes("--quick");
+const startedAt = new Date().toISOString();
+const services = await benchServices();
+
+log(`HTTP ingest vs bare server${quick ? " (quick)" : ""}`);
+const ingest = await benchIngest(services, quick ? { saturationSeconds: 5, rateSeconds: 5, rounds: 1 } : {});
+
+log("Kafka raw producer (kafka-producer-perf-test)");
+const sandbox = await createSandbox(services, { prefix: "bench" });
+let kafkaProducer: BenchReport["kafkaProducer"];
+try {
+  kafkaProducer = producerPerfTest(
+    services.kafkaBrokers,
+    sandbox.config.kafka.topics.transactions,
+    quick ? 50_000 : 500_000,
+    300,
+  );
+} finally {
+  await sandbox.cleanup();
+}
+log(`raw producer: ${Math.round(kafkaProducer.recordsPerSec)} msg/s`);
+
+log("scoring consumer vs raw consumer");
+const consumer = await benchConsumer(services, quick ? { users: 10_000, transactions: 20_000 } : {});
+
+log("end to end");
+const e2e = await benchE2e(services, quick ? { seconds: 5 } : {});
+
+const report: BenchReport = {
+  startedAt,
+  quick,
+  machine: {
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model ?? "unknown",
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+    kafka: "4.4.0",
+  },
+  ingest,
+  kafkaProducer,
+  consumer,
+  e2e,
+};
+const written = await writeReport(report, join(import.meta.dirname, "results"));
+log(`wrote ${written.json} and ${written.markdown}`);
+
+const lines = {
+  ingest_rps: Math.round(ingest.ingest.saturation.rps),
+  bare_http_rps: Math.round(ingest.bare.saturation.rps),
+  ratio_ingest_over_bare: ingest.ratio.toFixed(3),
+  ingest_p99_ms_at_1000: ingest.ingest.rates["1000"]?.latencyMs.p99,
+  kafka_producer_msg_per_sec: Math.round(kafkaProducer.recordsPerSec),
+  scorer_tx_per_sec: Math.round(consumer.scorer.txPerSec),
+  raw_consumer_msg_per_sec: Math.round(consumer.raw.msgPerSec),
+  ratio_scorer_over_raw_consumer: consumer.ratio.toFixed(3),
+  scorer_peak_rss_mib: consumer.scorer.peakRssMiB,
+  cache_hit_ratio: consumer.scorer.cacheHitRatio.toFixed(3),
+  ...Object.fromEntries(e2e.map((r) => [`e2e_p99_ms_at_${r.rate}`, r.latencyMs.p99])),
+};
+for (const [k, v] of Object.entries(lines)) console.log(`${k}=${v}`);
