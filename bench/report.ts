@@ -78,16 +78,21 @@ export async function writeReport(
     throughput: await svg({
       $schema: "https://vega.github.io/schema/vega-lite/v6.json",
       title: "Throughput per stage against its baseline (same machine, same run)",
-      width: 520,
-      height: 220,
       data: { values: throughput },
-      mark: "bar",
-      encoding: {
-        y: { field: "stage", type: "nominal", title: null },
-        yOffset: { field: "run" },
-        x: { field: "value", type: "quantitative", title: "per second", scale: { type: "symlog" } },
-        color: { field: "run", type: "nominal", title: null, legend: { orient: "bottom", columns: 2 } },
+      facet: {
+        row: { field: "stage", type: "nominal", title: null, header: { labelAngle: 0, labelAlign: "left" } },
       },
+      spec: {
+        width: 420,
+        height: 50,
+        mark: "bar",
+        encoding: {
+          y: { field: "run", type: "nominal", title: null, axis: { labelLimit: 300 } },
+          x: { field: "value", type: "quantitative", title: "per second" },
+          color: { field: "run", type: "nominal", legend: null },
+        },
+      },
+      resolve: { scale: { x: "independent", y: "independent" } },
     }),
     httpLatency: await svg({
       $schema: "https://vega.github.io/schema/vega-lite/v6.json",
@@ -111,7 +116,7 @@ export async function writeReport(
       mark: { type: "line", point: true },
       encoding: {
         x: { field: "rate", type: "ordinal", title: "transactions/s" },
-        y: { field: "ms", type: "quantitative", title: "ms", scale: { type: "symlog" } },
+        y: { field: "ms", type: "quantitative", title: "ms (log scale)", scale: { type: "log" } },
         color: { field: "series", type: "nominal", title: null },
       },
     }),
