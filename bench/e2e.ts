@@ -6,7 +6,7 @@ import { startNode, waitForHttp } from "./lib/processes.ts";
 import { benchServices, log } from "./lib/services.ts";
 
 /*
- * End to end: POST /transaction at a fixed rate against `sentinel all`, and the time from sending
+ * End to end: POST /transaction at a fixed rate against `sentinel ingest` + `sentinel consume`, and the time from sending
  * each request to its decision arriving on `transactions.decisions` (published only after the
  * decision is stored). Sender and reader run in this process; the pipeline in its own.
  */
@@ -32,12 +32,12 @@ export async function benchE2e(
   { rates = [500, 1000, 2000], seconds = 10 } = {},
 ): Promise<E2eRate[]> {
   const sandbox = await createSandbox(services, { prefix: "bench" });
-  const proc = startNode(join(ROOT, "bin/sentinel.ts"), ["all"], {
-    ...sandbox.env,
-    PORT: String(PORT),
-    HOST: "127.0.0.1",
-    LOG_LEVEL: "warn",
-  });
+  const env = { ...sandbox.env, PORT: String(PORT), HOST: "127.0.0.1", LOG_LEVEL: "warn" };
+  // Ingest and consumer as two processes, as deployed (one event loop each).
+  const procs = [
+    startNode(join(ROOT, "bin/sentinel.ts"), ["ingest"], env),
+    startNode(join(ROOT, "bin/sentinel.ts"), ["consume"], env),
+  ];
   const sentAt = new Map<string, number>();
   const latencies: number[] = [];
   const decidedLag: number[] = [];
@@ -116,7 +116,7 @@ export async function benchE2e(
         },
       };
       if (process.env.BENCH_DEBUG) {
-        const m = await (await fetch(`http://127.0.0.1:${PORT}/metrics`)).text();
+        const m = await (await fetch(`http://127.0.0.1:${PORT}/metrics`)).text(); // the ingest's
         log(
           m
             .split("\n")
@@ -139,7 +139,7 @@ export async function benchE2e(
     return results;
   } finally {
     await reader.disconnect().catch(() => {});
-    await proc.stop();
+    await Promise.all(procs.map((p) => p.stop()));
     await sandbox.cleanup();
   }
 }

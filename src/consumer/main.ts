@@ -3,6 +3,23 @@ import { rulesVersion } from "../rules/rules.ts";
 import type { Runtime } from "../runtime.ts";
 import { createScorer, type Scorer } from "./scorer.ts";
 
+/** Fails with a message an operator can act on, rather than kafkajs's metadata error. */
+async function requireTopics(rt: Runtime): Promise<void> {
+  const admin = rt.kafka.admin();
+  await admin.connect();
+  try {
+    const existing = new Set(await admin.listTopics());
+    const missing = Object.values(rt.config.kafka.topics).filter((t) => !existing.has(t));
+    if (missing.length > 0) {
+      throw new Error(
+        `Kafka topic(s) ${missing.join(", ")} do not exist: run \`npm run sentinel -- init\` (or \`npm run stack:up\`)`,
+      );
+    }
+  } finally {
+    await admin.disconnect();
+  }
+}
+
 /**
  * Wires the scoring consumer onto a runtime and joins the group. The producer must be connected
  * before the first chunk publishes; start() waits for it.
@@ -11,6 +28,7 @@ import { createScorer, type Scorer } from "./scorer.ts";
 export async function startConsumer(rt: Runtime, { connectTimeoutMs = 60_000 } = {}): Promise<Scorer> {
   const { config } = rt;
   await rt.producer.ready(connectTimeoutMs);
+  await requireTopics(rt);
   const version = rulesVersion(config.rules);
   const scorer = createScorer({
     kafka: rt.kafka,

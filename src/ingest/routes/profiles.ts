@@ -11,6 +11,10 @@ export type ProfileRoutesDeps = {
 };
 
 const USER_ID = /^[A-Za-z0-9_.:-]{1,64}$/;
+const BAD_USER_ID = {
+  error: "validation_failed",
+  issues: [{ path: "id", message: "must be 1-64 characters of A-Z a-z 0-9 _ - . :" }],
+};
 
 export function registerProfileRoutes(app: FastifyInstance, deps: ProfileRoutesDeps): void {
   const params = { type: "object", properties: { id: { type: "string", pattern: USER_ID.source } } };
@@ -26,11 +30,7 @@ export function registerProfileRoutes(app: FastifyInstance, deps: ProfileRoutesD
       },
     },
     async (request, reply) => {
-      if (!USER_ID.test(request.params.id)) {
-        return reply
-          .code(400)
-          .send({ error: "validation_failed", issues: [{ path: "id", message: "bad user id" }] });
-      }
+      if (!USER_ID.test(request.params.id)) return reply.code(400).send(BAD_USER_ID);
       const profile = await deps.profiles.get(request.params.id);
       return profile ?? reply.code(404).send({ error: "not_found", message: "unknown user" });
     },
@@ -49,11 +49,7 @@ export function registerProfileRoutes(app: FastifyInstance, deps: ProfileRoutesD
       },
     },
     async (request, reply) => {
-      if (!USER_ID.test(request.params.id)) {
-        return reply
-          .code(400)
-          .send({ error: "validation_failed", issues: [{ path: "id", message: "bad user id" }] });
-      }
+      if (!USER_ID.test(request.params.id)) return reply.code(400).send(BAD_USER_ID);
       const parsed = ProfileInputSchema.safeParse(request.body);
       if (!parsed.success) {
         return reply.code(400).send({ error: "validation_failed", issues: toIssues(parsed.error) });
