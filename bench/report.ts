@@ -165,7 +165,7 @@ ${rows(ingest.bare.rates)}
 
 ![end to end](latest-e2eLatency.svg)
 
-End to end (\`sentinel all\`: request sent → decision on \`transactions.decisions\`), ms:
+End to end (\`sentinel ingest\` + \`sentinel consume\`: request sent → decision on \`transactions.decisions\`), ms:
 
 | rate | sent | decided | p50 | p90 | p99 | max |
 | --- | --- | --- | --- | --- | --- | --- |
