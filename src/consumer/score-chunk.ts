@@ -27,6 +27,15 @@ function isEarlier(h: StoredHistoryRow, tx: SourcedTransaction): boolean {
   return h.partition === tx.partition ? h.offset < tx.offset : h.eventTimeMs < tx.eventTimeMs;
 }
 
+/*
+ * History lives in PostgreSQL, not in Redis sorted sets: the transactions table already holds every
+ * transaction exactly once (primary key transaction_id) with where it was read, and it is written
+ * in the same statement as the decision, so history and decisions can never disagree after a
+ * crash, and a replay counts each transaction once without a second store to keep idempotent.
+ * Redis holds only a cache of profiles, which may be lost at any time. One query per chunk reads
+ * the history of every user in it (index on user_id, event_time).
+ */
+
 /**
  * Turns one chunk of one partition (messages in offset order) into stored transactions and
  * decisions. Four round trips whatever the chunk size: stored decisions, profiles, history, and
