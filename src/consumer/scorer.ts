@@ -97,14 +97,34 @@ export function createScorer(options: ScorerOptions): Scorer {
     metrics.consumer.batchDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
   }
 
+  /*
+   * Shutdown: no new chunk starts once stop() is called, and the chunks already running finish
+   * (stored, published, committed) before the group is left — a chunk stored but not yet published
+   * would otherwise wait for a redelivery to be published. A chunk stuck retrying a fault is
+   * abandoned uncommitted instead.
+   */
+  let stopping = false;
+  const running = new Set<Promise<void>>();
+
   async function eachBatch(payload: EachBatchPayload): Promise<void> {
+    const run = processBatch(payload);
+    running.add(run);
+    try {
+      await run;
+    } finally {
+      running.delete(run);
+    }
+  }
+
+  async function processBatch(payload: EachBatchPayload): Promise<void> {
     const { batch, resolveOffset, heartbeat, isRunning, isStale } = payload;
     const { partition } = batch;
+    const abandoned = () => stopping || !isRunning() || isStale();
     for (let i = 0; i < batch.messages.length; i += options.chunkSize) {
       const chunk = batch.messages.slice(i, i + options.chunkSize);
       let attempt = 0;
       for (;;) {
-        if (!isRunning() || isStale()) return; // abandoned: nothing of this chunk is committed
+        if (abandoned()) return; // nothing of this chunk is committed
         try {
           await handleChunk(partition, chunk);
           break;
@@ -129,7 +149,7 @@ export function createScorer(options: ScorerOptions): Scorer {
         }
       }
       const last = chunk[chunk.length - 1]!.offset;
-      if (!isRunning() || isStale()) return;
+      if (isStale()) return; // the partition moved: its new owner commits
       resolveOffset(last);
       try {
         await consumer.commitOffsets([{ topic: batch.topic, partition, offset: String(BigInt(last) + 1n) }]);
@@ -162,7 +182,8 @@ export function createScorer(options: ScorerOptions): Scorer {
       });
     },
     async stop() {
-      // kafkajs waits for the running eachBatch calls, which return at their next isRunning() check.
+      stopping = true;
+      await Promise.allSettled([...running]);
       await consumer.disconnect();
     },
   };

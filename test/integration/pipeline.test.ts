@@ -10,7 +10,7 @@ import {
 } from "../support/oracle.ts";
 import { type SentinelProcess, spawnSentinel } from "../support/processes.ts";
 import { startTcpProxy } from "../support/tcp-proxy.ts";
-import { eventually, readTopic } from "../support/topics.ts";
+import { eventually, readAll, readTopic } from "../support/topics.ts";
 import { generateTransactions, produceTransactions } from "../support/workload.ts";
 
 /*
@@ -74,7 +74,7 @@ const liveDecisions = (db: pg.Client) => count(db, "SELECT count(*) AS n FROM de
 
 async function expectMatchesOracle(ctx: TestContext, db: pg.Client, profiles: Map<string, OracleProfile>) {
   const total = TRANSACTIONS + DUPLICATES;
-  const topic = await readTopic(ctx.kafka, ctx.config.kafka.topics.transactions, total);
+  const topic = await readAll(ctx.kafka, ctx.config.kafka.topics.transactions);
   expect(topic).toHaveLength(total);
   const byPartition = new Map<number, Array<{ offset: bigint; tx: OracleTx }>>();
   for (const m of topic) {
@@ -123,7 +123,9 @@ async function expectMatchesOracle(ctx: TestContext, db: pg.Client, profiles: Ma
     expect(m.key!.toString()).toBe(d.user_id);
     seen.set(d.transaction_id, d);
   }
-  expect(seen.size).toBe(TRANSACTIONS);
+  const perPartition = new Map<number, number>();
+  for (const m of published) perPartition.set(m.partition, (perPartition.get(m.partition) ?? 0) + 1);
+  expect(seen.size, `decisions per partition: ${JSON.stringify([...perPartition])}`).toBe(TRANSACTIONS);
   for (const r of rows.slice(0, 500))
     expect(seen.get(r.id)).toMatchObject({ decision: r.decision, score: r.score });
   expect(await readTopic(ctx.kafka, ctx.config.kafka.topics.dlq, 1, 2_000)).toHaveLength(0);

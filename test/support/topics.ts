@@ -39,6 +39,46 @@ export async function readTopic(
   return got;
 }
 
+/**
+ * Reads every message on `topic` up to its current end (each partition's high watermark), so the
+ * caller sees all of it however many there are; gives up after `timeoutMs` with what it has.
+ */
+export async function readAll(kafka: Kafka, topic: string, timeoutMs = 60_000): Promise<ReadMessage[]> {
+  const admin = kafka.admin();
+  await admin.connect();
+  const ends = await admin.fetchTopicOffsets(topic).finally(() => admin.disconnect());
+  const remaining = new Map(ends.filter((e) => Number(e.high) > 0).map((e) => [e.partition, BigInt(e.high)]));
+  const consumer = kafka.consumer({
+    groupId: `reader-${randomBytes(4).toString("hex")}`,
+    maxWaitTimeInMs: 100,
+  });
+  const got: ReadMessage[] = [];
+  if (remaining.size === 0) return got;
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs);
+      void consumer.run({
+        eachBatch: async ({ batch }) => {
+          for (const m of batch.messages) {
+            got.push({ ...m, partition: batch.partition });
+            const end = remaining.get(batch.partition);
+            if (end !== undefined && BigInt(m.offset) + 1n >= end) remaining.delete(batch.partition);
+          }
+          if (remaining.size === 0) {
+            clearTimeout(timer);
+            resolve();
+          }
+        },
+      });
+    });
+  } finally {
+    await consumer.disconnect();
+  }
+  return got;
+}
+
 /** Waits until `probe` returns true, polling every `everyMs`, for at most `timeoutMs`. */
 export async function eventually(
   probe: () => Promise<boolean>,
