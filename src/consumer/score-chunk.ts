@@ -36,38 +36,42 @@ function isEarlier(h: StoredHistoryRow, tx: SourcedTransaction): boolean {
  * the history of every user in it (index on user_id, event_time).
  */
 
+export type Chunk = { partition: number; messages: readonly KafkaMessage[] };
+
 /**
- * Turns one chunk of one partition (messages in offset order) into stored transactions and
- * decisions. Four round trips whatever the chunk size: stored decisions, profiles, history, and
- * one insert. Throws SentinelError on infrastructure faults; the caller retries the whole chunk,
- * which is safe because every write is idempotent on transaction_id.
+ * Turns chunks (each from one partition, messages in offset order; usually the chunks that several
+ * partitions have ready at the same moment) into stored transactions and decisions. Four round
+ * trips whatever the number of chunks and messages: stored decisions, profiles and history in
+ * parallel, then one insert. Returns one result per chunk, in order. Throws SentinelError on
+ * infrastructure faults; the caller retries, which is safe because every write is idempotent on
+ * transaction_id.
  */
-export async function scoreChunk(
-  deps: ChunkScorerDeps,
-  partition: number,
-  messages: readonly KafkaMessage[],
-): Promise<ChunkResult> {
+export async function scoreChunks(deps: ChunkScorerDeps, chunks: readonly Chunk[]): Promise<ChunkResult[]> {
   const now = deps.now ?? Date.now;
-  const deadLetters: DeadLetter[] = [];
+  const results: ChunkResult[] = chunks.map(() => ({ decisions: [], deadLetters: [] }));
   const seen = new Set<string>();
   const valid: SourcedTransaction[] = [];
-  for (const message of messages) {
-    const decoded = decodeTransaction(message, deps.decode);
-    if (!decoded.ok) {
-      deadLetters.push({ message, reason: decoded.reason, detail: decoded.detail });
-      continue;
+  const chunkOf: number[] = [];
+  chunks.forEach(({ partition, messages }, c) => {
+    for (const message of messages) {
+      const decoded = decodeTransaction(message, deps.decode);
+      if (!decoded.ok) {
+        results[c]!.deadLetters.push({ message, reason: decoded.reason, detail: decoded.detail });
+        continue;
+      }
+      const id = decoded.tx.transaction_id.toLowerCase();
+      if (seen.has(id)) continue; // a retried post read again at once: one transaction, one decision
+      seen.add(id);
+      valid.push({
+        tx: { ...decoded.tx, transaction_id: id },
+        eventTimeMs: decoded.eventTimeMs,
+        partition,
+        offset: Number(message.offset),
+      });
+      chunkOf.push(c);
     }
-    const id = decoded.tx.transaction_id.toLowerCase();
-    if (seen.has(id)) continue; // a retried post in the same chunk: one transaction, one decision
-    seen.add(id);
-    valid.push({
-      tx: { ...decoded.tx, transaction_id: id },
-      eventTimeMs: decoded.eventTimeMs,
-      partition,
-      offset: Number(message.offset),
-    });
-  }
-  if (valid.length === 0) return { decisions: [], deadLetters };
+  });
+  if (valid.length === 0) return results;
 
   // The three reads do not depend on each other: one round trip of latency, not three. (A chunk
   // that turns out to be all replays has loaded profiles and history for nothing; replays are rare.)
@@ -94,7 +98,8 @@ export async function scoreChunk(
       if (list) list.push(row);
       else historyByUser.set(row.userId, [row]);
     }
-    // Transactions of this chunk decided so far, per user: earlier in the topic than the next one (law 3).
+    // Transactions of these chunks decided so far, per user: earlier in the topic than the next one
+    // (law 3; a user's messages are all in one partition, so in one chunk).
     const chunkHistory = new Map<string, HistoryEntry[]>();
     const decidedAt = new Date(now()).toISOString();
 
@@ -157,12 +162,12 @@ export async function scoreChunk(
     }
   }
 
-  const decisions = valid.flatMap((v) => {
+  valid.forEach((v, i) => {
     const id = v.tx.transaction_id;
     const mine = decided.get(id);
-    if (mine) return [{ decision: mine, replayed: false }];
     const old = stored.get(id);
-    return old ? [{ decision: old, replayed: true }] : [];
+    if (mine) results[chunkOf[i]!]!.decisions.push({ decision: mine, replayed: false });
+    else if (old) results[chunkOf[i]!]!.decisions.push({ decision: old, replayed: true });
   });
-  return { decisions, deadLetters };
+  return results;
 }
