@@ -4,20 +4,21 @@ import type { Kafka, KafkaMessage } from "kafkajs";
 export type ReadMessage = KafkaMessage & { partition: number };
 
 /**
- * Reads `topic` from the beginning until `count` messages arrived or `timeoutMs` passed (then it
- * returns what it has: the caller's assertion says what was missing).
+ * Reads `topic` from the beginning with a fresh group until `done(messages)` says so or `timeoutMs`
+ * passes (then it returns what it has: the caller's assertion says what was missing).
  */
-export async function readTopic(
+async function consumeUntil(
   kafka: Kafka,
   topic: string,
-  count: number,
-  timeoutMs = 30_000,
+  timeoutMs: number,
+  done: (got: ReadMessage[], last: ReadMessage) => boolean,
 ): Promise<ReadMessage[]> {
   const consumer = kafka.consumer({
     groupId: `reader-${randomBytes(4).toString("hex")}`,
     maxWaitTimeInMs: 100,
   });
   const got: ReadMessage[] = [];
+  let finished = false;
   await consumer.connect();
   try {
     await consumer.subscribe({ topic, fromBeginning: true });
@@ -25,10 +26,16 @@ export async function readTopic(
       const timer = setTimeout(resolve, timeoutMs);
       void consumer.run({
         eachBatch: async ({ batch }) => {
-          for (const m of batch.messages) got.push({ ...m, partition: batch.partition });
-          if (got.length >= count) {
-            clearTimeout(timer);
-            resolve();
+          if (finished) return;
+          for (const m of batch.messages) {
+            const message = { ...m, partition: batch.partition };
+            got.push(message);
+            if (done(got, message)) {
+              finished = true;
+              clearTimeout(timer);
+              resolve();
+              return;
+            }
           }
         },
       });
@@ -39,44 +46,31 @@ export async function readTopic(
   return got;
 }
 
+/** The first `count` messages of `topic` (or fewer, after `timeoutMs`). */
+export function readTopic(
+  kafka: Kafka,
+  topic: string,
+  count: number,
+  timeoutMs = 30_000,
+): Promise<ReadMessage[]> {
+  return consumeUntil(kafka, topic, timeoutMs, (got) => got.length >= count);
+}
+
 /**
- * Reads every message on `topic` up to its current end (each partition's high watermark), so the
- * caller sees all of it however many there are; gives up after `timeoutMs` with what it has.
+ * Every message on `topic` up to its current end (each partition's high watermark), so the caller
+ * sees all of it however many there are; gives up after `timeoutMs` with what it has.
  */
 export async function readAll(kafka: Kafka, topic: string, timeoutMs = 60_000): Promise<ReadMessage[]> {
   const admin = kafka.admin();
   await admin.connect();
   const ends = await admin.fetchTopicOffsets(topic).finally(() => admin.disconnect());
   const remaining = new Map(ends.filter((e) => Number(e.high) > 0).map((e) => [e.partition, BigInt(e.high)]));
-  const consumer = kafka.consumer({
-    groupId: `reader-${randomBytes(4).toString("hex")}`,
-    maxWaitTimeInMs: 100,
+  if (remaining.size === 0) return [];
+  return consumeUntil(kafka, topic, timeoutMs, (_got, m) => {
+    const end = remaining.get(m.partition);
+    if (end !== undefined && BigInt(m.offset) + 1n >= end) remaining.delete(m.partition);
+    return remaining.size === 0;
   });
-  const got: ReadMessage[] = [];
-  if (remaining.size === 0) return got;
-  await consumer.connect();
-  try {
-    await consumer.subscribe({ topic, fromBeginning: true });
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, timeoutMs);
-      void consumer.run({
-        eachBatch: async ({ batch }) => {
-          for (const m of batch.messages) {
-            got.push({ ...m, partition: batch.partition });
-            const end = remaining.get(batch.partition);
-            if (end !== undefined && BigInt(m.offset) + 1n >= end) remaining.delete(batch.partition);
-          }
-          if (remaining.size === 0) {
-            clearTimeout(timer);
-            resolve();
-          }
-        },
-      });
-    });
-  } finally {
-    await consumer.disconnect();
-  }
-  return got;
 }
 
 /** Waits until `probe` returns true, polling every `everyMs`, for at most `timeoutMs`. */
