@@ -57,7 +57,7 @@ export async function waitForKafka(
   const kafka = createKafka({
     brokers,
     clientId: "sentinel-stack",
-    logger: logger.child({ level: "fatal" }),
+    logger: logger.child({}, { level: "fatal" }),
   });
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
