@@ -26,6 +26,30 @@ async function svg(spec: TopLevelSpec): Promise<string> {
 
 const round = (n: number) => Math.round(n);
 
+/** Latency percentiles (one line per series) against the request rate. */
+function latencyChart(
+  title: string,
+  values: Array<{ rate: number; series: string; ms: number }>,
+  rateTitle: string,
+  logScale: boolean,
+): TopLevelSpec {
+  return {
+    $schema: "https://vega.github.io/schema/vega-lite/v6.json",
+    title,
+    width: 420,
+    height: 220,
+    data: { values },
+    mark: { type: "line", point: true },
+    encoding: {
+      x: { field: "rate", type: "ordinal", title: rateTitle },
+      y: logScale
+        ? { field: "ms", type: "quantitative", title: "ms (log scale)", scale: { type: "log" } }
+        : { field: "ms", type: "quantitative", title: "ms" },
+      color: { field: "series", type: "nominal", title: null },
+    },
+  };
+}
+
 export async function writeReport(
   report: BenchReport,
   dir: string,
@@ -94,32 +118,12 @@ export async function writeReport(
       },
       resolve: { scale: { x: "independent", y: "independent" } },
     }),
-    httpLatency: await svg({
-      $schema: "https://vega.github.io/schema/vega-lite/v6.json",
-      title: "HTTP latency at fixed rates: ingest vs bare server (ms)",
-      width: 420,
-      height: 220,
-      data: { values: latency },
-      mark: { type: "line", point: true },
-      encoding: {
-        x: { field: "rate", type: "ordinal", title: "requests/s" },
-        y: { field: "ms", type: "quantitative", title: "ms" },
-        color: { field: "series", type: "nominal", title: null },
-      },
-    }),
-    e2eLatency: await svg({
-      $schema: "https://vega.github.io/schema/vega-lite/v6.json",
-      title: "End to end: request sent → decision published (ms)",
-      width: 420,
-      height: 220,
-      data: { values: endToEnd },
-      mark: { type: "line", point: true },
-      encoding: {
-        x: { field: "rate", type: "ordinal", title: "transactions/s" },
-        y: { field: "ms", type: "quantitative", title: "ms (log scale)", scale: { type: "log" } },
-        color: { field: "series", type: "nominal", title: null },
-      },
-    }),
+    httpLatency: await svg(
+      latencyChart("HTTP latency at fixed rates: ingest vs bare server (ms)", latency, "requests/s", false),
+    ),
+    e2eLatency: await svg(
+      latencyChart("End to end: request sent → decision published (ms)", endToEnd, "transactions/s", true),
+    ),
   };
   for (const [name, text] of Object.entries(charts)) writeFileSync(join(dir, `latest-${name}.svg`), text);
 
