@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Consumer, EachBatchPayload, Kafka, KafkaMessage, Message, Producer } from "kafkajs";
-import { SentinelError } from "../errors.ts";
+import { isRetryable, SentinelError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import type { Metrics } from "../metrics.ts";
 import {
@@ -78,15 +78,17 @@ export function createScorer(options: ScorerOptions): Scorer {
       waiting.push({ partition, messages, resolve, reject });
       if (!scheduled) {
         scheduled = true;
-        setImmediate(() => void runRound());
+        setImmediate(() => {
+          scheduled = false;
+          const round = waiting;
+          waiting = [];
+          void runRound(round);
+        });
       }
     });
   }
 
-  async function runRound(): Promise<void> {
-    scheduled = false;
-    const round = waiting;
-    waiting = [];
+  async function runRound(round: Waiting[]): Promise<void> {
     try {
       const results = await scoreChunks(options.scoring, round);
       const decisions = results.flatMap((r) => r.decisions);
@@ -113,7 +115,13 @@ export function createScorer(options: ScorerOptions): Scorer {
       }
       for (const [i, c] of round.entries()) c.resolve(results[i]!);
     } catch (error) {
-      for (const c of round) c.reject(error);
+      if (round.length > 1 && !isRetryable(error)) {
+        // Not an outage but something in the data or code: score each chunk on its own, so one
+        // partition's problem stalls that partition only.
+        await Promise.all(round.map((c) => runRound([c])));
+      } else {
+        for (const c of round) c.reject(error);
+      }
     }
   }
 

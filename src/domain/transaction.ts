@@ -35,8 +35,22 @@ const amountNumber = z
   })
   .transform((n) => String(n));
 
+/*
+ * Text PostgreSQL can store: no NUL character (text and jsonb reject it). Without this a message
+ * would pass validation and then fail at every insert, stalling its partition (law 4).
+ */
+const text = (min: number, max: number) =>
+  z
+    .string()
+    .min(min)
+    .max(max)
+    .refine((s) => !s.includes("\u0000"), "must not contain NUL characters");
+
+/** The earliest event time accepted: PostgreSQL has no year 0, and nothing pays before 1970. */
+export const MIN_EVENT_TIME_MS = Date.parse("1970-01-01T00:00:00Z");
+
 const metadata = z
-  .record(z.string().min(1).max(64), z.string().max(1024))
+  .record(text(1, 64), text(0, 1024))
   .refine((m) => Object.keys(m).length <= 16, "at most 16 keys")
   .refine((m) => Buffer.byteLength(JSON.stringify(m)) <= 2048, "at most 2 KiB serialized");
 
@@ -54,12 +68,13 @@ function fields(now: () => number) {
       .refine(
         (t) => Date.parse(t) <= now() + MAX_FUTURE_SKEW_MS,
         "must not be more than 5 minutes in the future",
-      ),
-    merchant_id: z.string().min(1).max(64),
+      )
+      .refine((t) => Date.parse(t) >= MIN_EVENT_TIME_MS, "must not be before 1970-01-01T00:00:00Z"),
+    merchant_id: text(1, 64),
     merchant_category: z.string().regex(/^\d{4}$/, "must be a 4-digit merchant category code (MCC)"),
     country: z.enum(countries, "must be an ISO 3166-1 alpha-2 country code such as US"),
     channel: z.enum(CHANNELS, `must be one of ${CHANNELS.join(", ")}`),
-    device_id: z.string().min(1).max(128),
+    device_id: text(1, 128),
     ip: z.union([z.ipv4(), z.ipv6()], { error: "must be an IPv4 or IPv6 address" }),
     metadata,
   };
