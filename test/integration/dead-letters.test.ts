@@ -51,6 +51,13 @@ describe("dead letters", () => {
       { reason: "empty_value", key: "u1", value: null },
       { reason: "pan_not_allowed", key: "u1", value: json({ ...good(), device_id: "4111111111111111" }) },
       { reason: "unknown_schema_id", key: "u1", value: framed(42, good()) },
+      // Valid JSON that PostgreSQL could not store: refused at validation, not retried forever.
+      { reason: "schema_violation", key: "u1", value: json({ ...good(), merchant_id: "m\u0000" }) },
+      {
+        reason: "schema_violation",
+        key: "u1",
+        value: json({ ...good(), timestamp: "0000-01-01T00:00:00Z" }),
+      },
     ];
     const messages = [
       { key: "u1", value: json(goods[0]) },
@@ -98,6 +105,9 @@ describe("dead letters", () => {
       await db.end();
     }
     const metrics = await rt.metrics.registry.getSingleMetricAsString("sentinel_dead_letters_total");
-    for (const p of poison) expect(metrics).toContain(`reason="${p.reason}"} 1`);
+    for (const reason of new Set(poison.map((p) => p.reason))) {
+      const n = poison.filter((p) => p.reason === reason).length;
+      expect(metrics).toContain(`reason="${reason}"} ${n}`);
+    }
   });
 });
