@@ -36,15 +36,16 @@ const amountNumber = z
   .transform((n) => String(n));
 
 /*
- * Text PostgreSQL can store: no NUL character (text and jsonb reject it). Without this a message
- * would pass validation and then fail at every insert, stalling its partition (law 4).
+ * Text PostgreSQL can store: no NUL character and no lone UTF-16 surrogate (text, json and jsonb
+ * reject both). Without this a message would pass validation and then fail at every insert,
+ * stalling its partition (law 4).
  */
 const text = (min: number, max: number) =>
   z
     .string()
     .min(min)
     .max(max)
-    .refine((s) => !s.includes("\u0000"), "must not contain NUL characters");
+    .refine((s) => !s.includes("\u0000") && s.isWellFormed(), "must be valid Unicode without NUL characters");
 
 /** The earliest event time accepted: PostgreSQL has no year 0, and nothing pays before 1970. */
 export const MIN_EVENT_TIME_MS = Date.parse("1970-01-01T00:00:00Z");

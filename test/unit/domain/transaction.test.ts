@@ -81,6 +81,7 @@ describe("transaction validation: rejected bodies", () => {
     ["timestamp before 1970", { ...base, timestamp: "1969-12-31T23:59:59Z" }, ["timestamp"]],
     ["NUL in merchant_id (PostgreSQL text rejects it)", { ...base, merchant_id: "m\u0000" }, ["merchant_id"]],
     ["NUL in device_id", { ...base, device_id: "\u0000" }, ["device_id"]],
+    ["lone surrogate in device_id (PostgreSQL rejects it)", { ...base, device_id: "d\ud800" }, ["device_id"]],
     ["NUL in a metadata value", { ...base, metadata: { note: "a\u0000b" } }, ["metadata.note"]],
     ["NUL in a metadata key", { ...base, metadata: { "k\u0000": "v" } }, ["metadata.k\u0000"]],
     ["bad MCC", { ...base, merchant_category: "54111" }, ["merchant_category"]],
