@@ -125,9 +125,46 @@ export function createScorer(options: ScorerOptions): Scorer {
     }
   }
 
+  /**
+   * A chunk PostgreSQL refuses (not an outage: a non-retryable error) is split in halves, scored in
+   * offset order, down to the message it refuses, which is dead-lettered as `store_rejected`; the
+   * rest of the partition moves on (law 4). Outages propagate and are retried by the caller.
+   */
+  async function scoreResilient(partition: number, messages: KafkaMessage[]): Promise<ChunkResult> {
+    try {
+      return await scoreTogether(partition, messages);
+    } catch (error) {
+      if (isRetryable(error)) throw error;
+      if (messages.length === 1) {
+        const letter: DeadLetter = {
+          message: messages[0]!,
+          reason: "store_rejected",
+          detail: (error as Error).message,
+        };
+        try {
+          await producer.send({
+            topic: topics.dlq,
+            acks: -1,
+            messages: [deadLetterMessage(letter, topics.transactions, partition)],
+          });
+        } catch (sendError) {
+          throw new SentinelError("broker_unavailable", "could not dead-letter", { cause: sendError });
+        }
+        return { decisions: [], deadLetters: [letter] };
+      }
+      const mid = Math.floor(messages.length / 2);
+      const first = await scoreResilient(partition, messages.slice(0, mid));
+      const second = await scoreResilient(partition, messages.slice(mid));
+      return {
+        decisions: [...first.decisions, ...second.decisions],
+        deadLetters: [...first.deadLetters, ...second.deadLetters],
+      };
+    }
+  }
+
   async function handleChunk(partition: number, messages: KafkaMessage[]): Promise<void> {
     const started = process.hrtime.bigint();
-    const result = await scoreTogether(partition, messages);
+    const result = await scoreResilient(partition, messages);
     for (const { decision, replayed } of result.decisions) {
       metrics.consumer.decisions.inc({ decision: decision.decision, replayed: String(replayed) });
     }

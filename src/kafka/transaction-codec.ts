@@ -17,7 +17,9 @@ export type DeadLetterReason =
   | "not_json"
   | "unknown_schema_id"
   | "schema_violation"
-  | "pan_not_allowed";
+  | "pan_not_allowed"
+  /** valid, but PostgreSQL refused to store it (found by the consumer, not by decoding) */
+  | "store_rejected";
 
 export type Decoded =
   | { ok: true; tx: Transaction; eventTimeMs: number; schemaId: number | undefined }

@@ -8,13 +8,17 @@ import {
 import { SentinelError } from "../errors.ts";
 
 /**
- * The one place slonik errors become ours. A broken statement or row is a bug (not retryable);
- * everything else — refused connections, terminated backends, timeouts — is PostgreSQL being
- * unavailable, which callers retry.
+ * The one place slonik errors become ours. A row or statement PostgreSQL refuses (data exception,
+ * integrity violation, syntax: SQLSTATE classes 22, 23, 42) is not retryable; everything else —
+ * refused connections, terminated backends, timeouts — is PostgreSQL being unavailable, which
+ * callers retry.
  */
 export function translateDbError(error: unknown, what: string): SentinelError {
   if (error instanceof SentinelError) return error;
+  const sqlState = (error as { code?: unknown } | null)?.code;
   if (
+    // PostgreSQL refused the data or the statement (classes 22, 23, 42): retrying cannot help.
+    (typeof sqlState === "string" && /^(22|23|42)[0-9A-Z]{3}$/.test(sqlState)) ||
     error instanceof IntegrityConstraintViolationError ||
     error instanceof InvalidInputError ||
     error instanceof InputSyntaxError ||

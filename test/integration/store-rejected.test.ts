@@ -1,0 +1,74 @@
+import { randomUUID } from "node:crypto";
+import { Partitioners } from "kafkajs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startConsumer } from "../../src/consumer/main.ts";
+import type { Scorer } from "../../src/consumer/scorer.ts";
+import { createRuntime, type Runtime } from "../../src/runtime.ts";
+import { createTestContext, sqlClient, type TestContext } from "../support/context.ts";
+import { eventually, readTopic } from "../support/topics.ts";
+
+/* A message that passes validation but that PostgreSQL refuses does not stall its partition: the
+   consumer narrows the chunk down to it and dead-letters it as store_rejected. The refusal is a
+   real CHECK constraint added to this test's own database. */
+
+let ctx: TestContext;
+let rt: Runtime;
+let scorer: Scorer;
+
+beforeAll(async () => {
+  ctx = await createTestContext({ TOPIC_TRANSACTIONS_PARTITIONS: "1" });
+  const db = await sqlClient(ctx.config);
+  await db.query(
+    "ALTER TABLE transactions ADD CONSTRAINT test_refuse CHECK (merchant_id IS DISTINCT FROM 'refuse-me')",
+  );
+  await db.end();
+  rt = await createRuntime(ctx.config, ctx.logger);
+  scorer = await startConsumer(rt);
+});
+afterAll(async () => {
+  await scorer?.stop();
+  await rt?.close();
+  await ctx?.cleanup();
+});
+
+const tx = (merchant: string) => ({
+  transaction_id: randomUUID(),
+  user_id: "u1",
+  amount: "3.00",
+  currency: "USD",
+  timestamp: new Date().toISOString(),
+  merchant_id: merchant,
+});
+
+describe("store-rejected messages", () => {
+  it("dead-letters the one message PostgreSQL refuses and stores the others", async () => {
+    const messages = [tx("m1"), tx("m2"), tx("refuse-me"), tx("m3"), tx("m4")];
+    const producer = ctx.kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+    await producer.connect();
+    await producer.send({
+      topic: ctx.config.kafka.topics.transactions,
+      acks: -1,
+      messages: messages.map((m) => ({ key: m.user_id, value: JSON.stringify(m) })),
+    });
+    await producer.disconnect();
+
+    const [letter, ...more] = await readTopic(ctx.kafka, ctx.config.kafka.topics.dlq, 1);
+    expect(more).toHaveLength(0);
+    expect(letter?.headers?.["x-error-reason"]?.toString()).toBe("store_rejected");
+    expect(letter?.headers?.["x-source-offset"]?.toString()).toBe("2");
+    expect(JSON.parse(letter!.value!.toString()).merchant_id).toBe("refuse-me");
+
+    const db = await sqlClient(ctx.config);
+    try {
+      const stored = await eventually(
+        async () => (await db.query("SELECT 1 FROM decisions")).rowCount === 4,
+        30_000,
+      );
+      expect(stored).toBe(true);
+      const { rows } = await db.query("SELECT merchant_id FROM transactions ORDER BY source_offset");
+      expect(rows.map((r) => r.merchant_id)).toEqual(["m1", "m2", "m3", "m4"]);
+    } finally {
+      await db.end();
+    }
+  });
+});
