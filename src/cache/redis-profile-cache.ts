@@ -4,7 +4,6 @@ import type { Profile } from "../domain/profile.ts";
 import { SentinelError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import type { ProfileStore } from "../store/profile-store.ts";
-import type { ProfileSource } from "./profile-source.ts";
 
 /*
  * Cache-aside over PostgreSQL. Values are "<version>|<json>" ("0|null" caches an unknown user).
@@ -35,7 +34,9 @@ declare module "ioredis" {
 
 export type ProfileCacheMetrics = { hits: Counter; misses: Counter; fallbacks: Counter };
 
-export type ProfileCache = ProfileSource & {
+export type ProfileCache = {
+  /** Profiles by user id; `null` for an unknown user. Falls back to PostgreSQL when Redis is away. */
+  getMany(userIds: readonly string[]): Promise<Map<string, Profile | null>>;
   /** Puts a just-written profile in the cache (replacing any older copy). Throws cache_unavailable. */
   refresh(profile: Profile): Promise<void>;
 };

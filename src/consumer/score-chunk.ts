@@ -1,5 +1,5 @@
 import type { KafkaMessage } from "kafkajs";
-import type { ProfileSource } from "../cache/profile-source.ts";
+import type { ProfileCache } from "../cache/redis-profile-cache.ts";
 import type { Decision } from "../domain/decision.ts";
 import { type DeadLetterReason, type DecodeOptions, decodeTransaction } from "../kafka/transaction-codec.ts";
 import { evaluate, type HistoryEntry, type RuleSettings } from "../rules/rules.ts";
@@ -15,7 +15,7 @@ export type ChunkResult = {
 
 export type ChunkScorerDeps = {
   store: Pick<TransactionStore, "findLiveDecisions" | "findHistory" | "storeDecided">;
-  profiles: ProfileSource;
+  profiles: Pick<ProfileCache, "getMany">;
   rules: RuleSettings;
   rulesVersion: string;
   decode: DecodeOptions;
