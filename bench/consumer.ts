@@ -3,6 +3,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { Partitioners } from "kafkajs";
 import pg from "pg";
 import { prng, seedProfiles, userId } from "../src/cli/seed.ts";
+import { REPO_ROOT } from "../src/stack/kafka-broker.ts";
 import { createSandbox, type Services } from "../src/stack/sandbox.ts";
 import { createDatabasePool } from "../src/store/pool.ts";
 import { createProfileStore } from "../src/store/profile-store.ts";
@@ -17,7 +18,6 @@ import { benchServices, log } from "./lib/services.ts";
  * it until every decision is stored.
  */
 
-const ROOT = join(import.meta.dirname, "..");
 const METRICS_PORT = 19464;
 
 export type ConsumerBench = {
@@ -105,7 +105,7 @@ export async function benchConsumer(
 
     log("sentinel consume (one process)");
     const started = Date.now();
-    const proc = startNode(join(ROOT, "bin/sentinel.ts"), ["consume"], {
+    const proc = startNode(join(REPO_ROOT, "bin/sentinel.ts"), ["consume"], {
       ...sandbox.env,
       LOG_LEVEL: "warn",
       METRICS_PORT: String(METRICS_PORT),
@@ -122,13 +122,6 @@ export async function benchConsumer(
       }
       const seconds = (Date.now() - started) / 1000;
       const metrics = await (await fetch(`http://127.0.0.1:${METRICS_PORT}/metrics`)).text();
-      if (process.env.BENCH_DEBUG)
-        log(
-          metrics
-            .split("\n")
-            .filter((l) => /heap_size|external_memory|resident/.test(l) && !l.startsWith("#"))
-            .join("\n"),
-        );
       const hits = metric(metrics, "sentinel_profile_cache_hits_total");
       const misses = metric(metrics, "sentinel_profile_cache_misses_total");
       const fallbacks = metric(metrics, "sentinel_profile_cache_fallbacks_total");

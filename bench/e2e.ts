@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { REPO_ROOT } from "../src/stack/kafka-broker.ts";
 import { createSandbox, type Services } from "../src/stack/sandbox.ts";
 import { startNode, waitForHttp } from "./lib/processes.ts";
 import { benchServices, log } from "./lib/services.ts";
@@ -11,7 +12,6 @@ import { benchServices, log } from "./lib/services.ts";
  * decision is stored). Sender and reader run in this process; the pipeline in its own.
  */
 
-const ROOT = join(import.meta.dirname, "..");
 const PORT = 18083;
 
 export type E2eRate = {
@@ -35,12 +35,11 @@ export async function benchE2e(
   const env = { ...sandbox.env, PORT: String(PORT), HOST: "127.0.0.1", LOG_LEVEL: "warn" };
   // Ingest and consumer as two processes, as deployed (one event loop each).
   const procs = [
-    startNode(join(ROOT, "bin/sentinel.ts"), ["ingest"], env),
-    startNode(join(ROOT, "bin/sentinel.ts"), ["consume"], env),
+    startNode(join(REPO_ROOT, "bin/sentinel.ts"), ["ingest"], env),
+    startNode(join(REPO_ROOT, "bin/sentinel.ts"), ["consume"], env),
   ];
   const sentAt = new Map<string, number>();
   const latencies: number[] = [];
-  const decidedLag: number[] = [];
   const reader = sandbox.kafka.consumer({ groupId: `e2e-${sandbox.id}`, maxWaitTimeInMs: 5 });
   try {
     await waitForHttp(`http://127.0.0.1:${PORT}/readyz`);
@@ -50,11 +49,10 @@ export async function benchE2e(
       eachBatch: async ({ batch }) => {
         const now = performance.now();
         for (const m of batch.messages) {
-          const d = JSON.parse(m.value!.toString()) as { transaction_id: string; decided_at: string };
+          const d = JSON.parse(m.value!.toString()) as { transaction_id: string };
           const t0 = sentAt.get(d.transaction_id);
           if (t0 !== undefined) {
             latencies.push(now - t0);
-            decidedLag.push(Date.parse(d.decided_at) - (t0 - performance.now() + Date.now()));
             sentAt.delete(d.transaction_id);
           }
         }
@@ -116,22 +114,6 @@ export async function benchE2e(
           max: Math.round((sorted.at(-1) ?? Number.NaN) * 10) / 10,
         },
       };
-      if (process.env.BENCH_DEBUG) {
-        const m = await (await fetch(`http://127.0.0.1:${PORT}/metrics`)).text(); // the ingest's
-        log(
-          m
-            .split("\n")
-            .filter((l) =>
-              /(consumer_batch_(duration_seconds|messages)|produce_batch_duration_seconds)_(sum|count)/.test(
-                l,
-              ),
-            )
-            .join(" | "),
-        );
-        const d = [...decidedLag].sort((a, b) => a - b);
-        log(`decided_at − sent: p50 ${percentile(d, 50)} ms, p99 ${percentile(d, 99)} ms`);
-      }
-      decidedLag.length = 0;
       if (warmUp) {
         log(`warm-up at ${rate}/s: ${r.decided}/${r.sent} decided (not reported)`);
         continue;

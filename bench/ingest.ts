@@ -1,4 +1,5 @@
 import { join } from "node:path";
+import { REPO_ROOT } from "../src/stack/kafka-broker.ts";
 import { createSandbox, type Services } from "../src/stack/sandbox.ts";
 import { fixedRate, type LoadResult } from "./lib/http-load.ts";
 import { startNode, waitForHttp } from "./lib/processes.ts";
@@ -12,7 +13,6 @@ import { ensureWrk, wrkSaturate } from "./lib/wrk.ts";
  * fixed rates (autocannon, corrected for coordinated omission).
  */
 
-const ROOT = join(import.meta.dirname, "..");
 const BARE_PORT = 18081;
 const INGEST_PORT = 18082;
 
@@ -32,8 +32,8 @@ export async function benchIngest(
 ): Promise<IngestBench> {
   ensureWrk();
   const sandbox = await createSandbox(services, { prefix: "bench" });
-  const bareProc = startNode(join(ROOT, "bench/bare-server.ts"), [String(BARE_PORT)], {});
-  const ingestProc = startNode(join(ROOT, "bin/sentinel.ts"), ["ingest"], {
+  const bareProc = startNode(join(REPO_ROOT, "bench/bare-server.ts"), [String(BARE_PORT)], {});
+  const ingestProc = startNode(join(REPO_ROOT, "bin/sentinel.ts"), ["ingest"], {
     ...sandbox.env,
     PORT: String(INGEST_PORT),
     HOST: "127.0.0.1",

@@ -10,7 +10,3 @@ const CODES =
   "YT ZA ZM ZW XK";
 
 export const COUNTRY_CODES: ReadonlySet<string> = new Set(CODES.split(" "));
-
-export function isCountryCode(code: string): boolean {
-  return COUNTRY_CODES.has(code);
-}

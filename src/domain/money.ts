@@ -65,13 +65,3 @@ export function convertMinorUnits(units: bigint, from: string, to: string, rate:
   const r = parseDecimal(rate);
   return rescale(units * r.units, fromDigits + r.scale, toDigits);
 }
-
-/** The canonical form of a decimal string: no leading zeros, no trailing fraction zeros. */
-export function canonicalDecimal(value: string): string {
-  const { units, scale } = parseDecimal(value);
-  if (scale === 0) return units.toString();
-  const s = units.toString().padStart(scale + 1, "0");
-  const int = s.slice(0, -scale);
-  const frac = s.slice(-scale).replace(/0+$/, "");
-  return frac ? `${int}.${frac}` : int;
-}

@@ -22,19 +22,16 @@ const { prototype } = require("kafkajs/src/network/requestQueue/index.js") as { 
 
 const CHECK_PENDING_REQUESTS_INTERVAL = 10; // kafkajs's own constant
 
-export const KAFKAJS_PATCHED = (() => {
-  prototype.scheduleCheckPendingRequests = function scheduleCheckPendingRequests(this: RequestQueue) {
-    if (this.throttleCheckTimeoutId) return;
-    let scheduleAt = this.throttledUntil - Date.now();
-    if (this.pending.length > 0) {
-      scheduleAt = scheduleAt > 0 ? scheduleAt : CHECK_PENDING_REQUESTS_INTERVAL;
-    } else if (scheduleAt <= 0) {
-      return;
-    }
-    this.throttleCheckTimeoutId = setTimeout(() => {
-      this.throttleCheckTimeoutId = null;
-      this.checkPendingRequests();
-    }, scheduleAt);
-  };
-  return true;
-})();
+prototype.scheduleCheckPendingRequests = function scheduleCheckPendingRequests(this: RequestQueue) {
+  if (this.throttleCheckTimeoutId) return;
+  let scheduleAt = this.throttledUntil - Date.now();
+  if (this.pending.length > 0) {
+    scheduleAt = scheduleAt > 0 ? scheduleAt : CHECK_PENDING_REQUESTS_INTERVAL;
+  } else if (scheduleAt <= 0) {
+    return;
+  }
+  this.throttleCheckTimeoutId = setTimeout(() => {
+    this.throttleCheckTimeoutId = null;
+    this.checkPendingRequests();
+  }, scheduleAt);
+};
