@@ -1,28 +1,27 @@
 import { randomUUID } from "node:crypto";
 import { Partitioners } from "kafkajs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startConsumer } from "../../src/consumer/main.ts";
-import type { Scorer } from "../../src/consumer/scorer.ts";
-import { createRuntime, type Runtime } from "../../src/runtime.ts";
-import { createTestContext, sqlClient, type TestContext } from "../support/context.ts";
+import type { Runtime } from "../../src/runtime.ts";
+import { sqlClient, type TestContext } from "../support/context.ts";
+import { type InProcess, startInProcess } from "../support/in-process.ts";
 import { eventually, readTopic } from "../support/topics.ts";
 
 /* Law 4 on Kafka: every kind of poison lands in the DLQ with its original bytes and where it came
    from, and the good messages around it are processed. */
 
+let app: InProcess;
 let ctx: TestContext;
 let rt: Runtime;
-let scorer: Scorer;
 
 beforeAll(async () => {
-  ctx = await createTestContext({ MESSAGE_MAX_BYTES: "1024", TOPIC_TRANSACTIONS_PARTITIONS: "1" });
-  rt = await createRuntime(ctx.config, ctx.logger);
-  scorer = await startConsumer(rt);
+  app = await startInProcess({
+    overrides: { MESSAGE_MAX_BYTES: "1024", TOPIC_TRANSACTIONS_PARTITIONS: "1" },
+    consumer: true,
+  });
+  ({ ctx, rt } = app);
 });
 afterAll(async () => {
-  await scorer?.stop();
-  await rt?.close();
-  await ctx?.cleanup();
+  await app?.stop();
 });
 
 const good = (user = "u1") => ({

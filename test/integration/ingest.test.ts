@@ -1,26 +1,24 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config.ts";
 import { type RunningIngest, startIngest } from "../../src/ingest/main.ts";
-import { createRuntime, type Runtime } from "../../src/runtime.ts";
-import { createTestContext, type TestContext } from "../support/context.ts";
+import { createRuntime } from "../../src/runtime.ts";
+import type { TestContext } from "../support/context.ts";
+import { type InProcess, startInProcess } from "../support/in-process.ts";
 import { readTopic } from "../support/topics.ts";
 
 /* Law 1 against the real broker: 202 only for what is on the topic, keyed by user_id. */
 
+let app: InProcess;
 let ctx: TestContext;
-let rt: Runtime;
 let ingest: RunningIngest;
 
 beforeAll(async () => {
-  ctx = await createTestContext();
-  rt = await createRuntime(ctx.config, ctx.logger);
-  await rt.producer.ready(30_000);
-  ingest = await startIngest(rt);
+  app = await startInProcess({ ingest: true });
+  ctx = app.ctx;
+  ingest = app.ingest!;
 });
 afterAll(async () => {
-  await ingest?.stop();
-  await rt?.close();
-  await ctx?.cleanup();
+  await app?.stop();
 });
 
 const post = (body: unknown) =>

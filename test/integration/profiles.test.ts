@@ -1,31 +1,21 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startConsumer } from "../../src/consumer/main.ts";
-import type { Scorer } from "../../src/consumer/scorer.ts";
-import { type RunningIngest, startIngest } from "../../src/ingest/main.ts";
-import { createRuntime, type Runtime } from "../../src/runtime.ts";
-import { createTestContext, type TestContext } from "../support/context.ts";
+import type { RunningIngest } from "../../src/ingest/main.ts";
+import { type InProcess, startInProcess } from "../support/in-process.ts";
 import { eventually } from "../support/topics.ts";
 
 /* A profile written over HTTP is what the next scored transaction sees: PUT refreshes the Redis
    copy before it answers, through the real ingest, Kafka, consumer, Redis and PostgreSQL. */
 
-let ctx: TestContext;
-let rt: Runtime;
+let app: InProcess;
 let ingest: RunningIngest;
-let scorer: Scorer;
 
 beforeAll(async () => {
-  ctx = await createTestContext();
-  rt = await createRuntime(ctx.config, ctx.logger);
-  ingest = await startIngest(rt);
-  scorer = await startConsumer(rt);
+  app = await startInProcess({ ingest: true, consumer: true });
+  ingest = app.ingest!;
 });
 afterAll(async () => {
-  await ingest?.stop();
-  await scorer?.stop();
-  await rt?.close();
-  await ctx?.cleanup();
+  await app?.stop();
 });
 
 const call = (method: string, path: string, body?: unknown) =>

@@ -1,34 +1,33 @@
 import { randomUUID } from "node:crypto";
 import { Partitioners } from "kafkajs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startConsumer } from "../../src/consumer/main.ts";
-import type { Scorer } from "../../src/consumer/scorer.ts";
-import { createRuntime, type Runtime } from "../../src/runtime.ts";
-import { createTestContext, sqlClient, type TestContext } from "../support/context.ts";
+import { sqlClient, type TestContext } from "../support/context.ts";
+import { type InProcess, startInProcess } from "../support/in-process.ts";
 import { eventually, readTopic } from "../support/topics.ts";
 
 /* A message that passes validation but that PostgreSQL refuses does not stall its partition: the
    consumer narrows the chunk down to it and dead-letters it as store_rejected. The refusal is a
    real CHECK constraint added to this test's own database. */
 
+let app: InProcess;
 let ctx: TestContext;
-let rt: Runtime;
-let scorer: Scorer;
 
 beforeAll(async () => {
-  ctx = await createTestContext({ TOPIC_TRANSACTIONS_PARTITIONS: "1" });
-  const db = await sqlClient(ctx.config);
-  await db.query(
-    "ALTER TABLE transactions ADD CONSTRAINT test_refuse CHECK (merchant_id IS DISTINCT FROM 'refuse-me')",
-  );
-  await db.end();
-  rt = await createRuntime(ctx.config, ctx.logger);
-  scorer = await startConsumer(rt);
+  app = await startInProcess({
+    overrides: { TOPIC_TRANSACTIONS_PARTITIONS: "1" },
+    consumer: true,
+    prepare: async (sandbox) => {
+      const db = await sqlClient(sandbox.config);
+      await db.query(
+        "ALTER TABLE transactions ADD CONSTRAINT test_refuse CHECK (merchant_id IS DISTINCT FROM 'refuse-me')",
+      );
+      await db.end();
+    },
+  });
+  ({ ctx } = app);
 });
 afterAll(async () => {
-  await scorer?.stop();
-  await rt?.close();
-  await ctx?.cleanup();
+  await app?.stop();
 });
 
 const tx = (merchant: string) => ({
