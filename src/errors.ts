@@ -17,6 +17,7 @@ export const ERROR_CODES = {
   store_unavailable: { status: 503, retryable: true },
   cache_unavailable: { status: 503, retryable: true },
   broker_unavailable: { status: 503, retryable: true },
+  registry_unavailable: { status: 503, retryable: true },
   internal: { status: 500, retryable: false },
 } as const satisfies Record<string, { status: number; retryable: boolean }>;
 

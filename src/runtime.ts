@@ -6,6 +6,11 @@ import { createProfileCache, type ProfileCache } from "./cache/redis-profile-cac
 import type { Config } from "./config.ts";
 import { createKafka } from "./kafka/client.ts";
 import { createManagedProducer, type ManagedProducer } from "./kafka/producer.ts";
+import {
+  createRegistryClient,
+  type TransactionSchemaIds,
+  transactionSchemaIds,
+} from "./kafka/schema-registry.ts";
 import type { Logger } from "./logger.ts";
 import { createMetrics, type Metrics } from "./metrics.ts";
 import { createDatabasePool, type DatabasePool } from "./store/pool.ts";
@@ -27,6 +32,11 @@ export type Runtime = {
   profiles: ProfileStore;
   transactions: TransactionStore;
   profileCache: ProfileCache;
+  /**
+   * The transaction schema ids when SCHEMA_REGISTRY_URL is set (registered on first call, then
+   * shared by ingest and consumer), else undefined: plain JSON only.
+   */
+  schemaIds(): Promise<TransactionSchemaIds | undefined>;
   readiness(): Promise<Record<string, boolean>>;
   close(): Promise<void>;
 };
@@ -51,6 +61,8 @@ export async function createRuntime(
     metrics: metrics.cache,
     logger,
   });
+  const registryUrl = config.kafka.schemaRegistryUrl;
+  let ids: Promise<TransactionSchemaIds> | undefined;
   return {
     config,
     logger,
@@ -62,6 +74,14 @@ export async function createRuntime(
     profiles,
     transactions,
     profileCache,
+    schemaIds() {
+      if (!registryUrl) return Promise.resolve(undefined);
+      ids ??= transactionSchemaIds(createRegistryClient(registryUrl), config.kafka.topics.transactions);
+      ids.catch(() => {
+        ids = undefined; // a failed start-up may be retried
+      });
+      return ids;
+    },
     async readiness() {
       const [postgres, redisOk] = await Promise.all([
         pool.oneFirst(sql.unsafe`SELECT 1`).then(

@@ -5,6 +5,15 @@ import { createLogger, type Logger } from "../logger.ts";
 import { initialize, prepareDatabase, stackDown, stackStatus, stackUp } from "../stack/stack.ts";
 import { createDatabasePool } from "../store/pool.ts";
 import { createProfileStore } from "../store/profile-store.ts";
+import {
+  type DlqCliOptions,
+  dlqListCommand,
+  dlqRedriveCommand,
+  offsetsCommand,
+  type ReplayCliOptions,
+  replayCommand,
+  schemasRegisterCommand,
+} from "./ops.ts";
 import { seedProfiles } from "./seed.ts";
 import { serve } from "./serve.ts";
 import { writeSchemas } from "./write-schemas.ts";
@@ -26,6 +35,19 @@ function positiveInt(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError("must be a positive integer");
   return n;
+}
+
+/** For commands that end: exits once done, whatever client timers are still pending. */
+function oneShot<A extends unknown[]>(run: (config: Config, logger: Logger, ...args: A) => Promise<void>) {
+  return async (...args: A) => {
+    const config = configOrExit({ LOG_LEVEL: process.env.LOG_LEVEL ?? "warn" });
+    await run(config, createLogger(config), ...args);
+    process.exit(0);
+  };
+}
+
+function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, ...value.split(",").filter(Boolean)];
 }
 
 function withConfig(
@@ -106,12 +128,75 @@ export function buildProgram(): Command {
       }
     });
 
-  program
-    .command("schemas")
-    .description("write schemas/*.json from the zod schemas")
+  const schemas = program.command("schemas").description("the JSON Schemas of the Kafka messages");
+  schemas
+    .command("write", { isDefault: true })
+    .description("write schemas/*.json from the zod schemas (the default)")
     .action(async () => {
       for (const file of await writeSchemas()) process.stdout.write(`wrote ${file}\n`);
     });
+  schemas
+    .command("register")
+    .description(
+      "register transaction.v1 and decision.v1 with SCHEMA_REGISTRY_URL; set BACKWARD compatibility",
+    )
+    .action(oneShot((c) => schemasRegisterCommand(c)));
+
+  const position =
+    "earliest | latest | RFC 3339 time (2026-11-28T10:00:00Z) | partition:offset[,partition:offset]";
+  program
+    .command("replay")
+    .description(
+      "re-read a range of the transactions topic through the pipeline with its own consumer group; " +
+        "stored rows are never changed",
+    )
+    .requiredOption("--from <position>", `where to start: ${position}`)
+    .option(
+      "--to <position>",
+      "where to stop: a time (exclusive) or partition:offset (inclusive); default: today's end",
+    )
+    .option("--partitions <list>", "only these partitions, e.g. 0,3,5")
+    .option(
+      "--redecide",
+      "score stored transactions again with the current rules, store those decisions beside the live ones, print the moves",
+    )
+    .option("--dry-run", "write nothing: count (and with --redecide, diff) only")
+    .option("--no-progress", "no progress bar")
+    .option("--json", "print the summary as JSON")
+    .action(oneShot((c, l, opts: ReplayCliOptions) => replayCommand(c, l, opts)));
+
+  const dlq = program.command("dlq").description("the dead-letter topic");
+  dlq
+    .command("list")
+    .description("list dead letters: reason, source partition:offset, time, redriven, value preview")
+    .option("--since <position>", `only letters from then on: ${position}`)
+    .option("--reason <reason>", "only this reason (repeatable, or comma-separated)", collect)
+    .option("--limit <n>", "show only the last n", positiveInt)
+    .option("--json", "one JSON object per line (value in base64)")
+    .action(oneShot((c, l, opts: DlqCliOptions) => dlqListCommand(c, l, opts)));
+  dlq
+    .command("redrive")
+    .description("publish dead letters back to the transactions topic, once each (recorded in PostgreSQL)")
+    .option("--since <position>", `only letters from then on: ${position}`)
+    .option("--reason <reason>", "only this reason (repeatable, or comma-separated)", collect)
+    .option("--dry-run", "show what would move; move nothing")
+    .option("--json", "print the summary as JSON")
+    .action(oneShot((c, l, opts: DlqCliOptions) => dlqRedriveCommand(c, l, opts)));
+
+  program
+    .command("offsets")
+    .description(
+      "the scorer group's committed offsets and lag per partition; reset them while the group is stopped",
+    )
+    .option("--group <id>", "consumer group (default: CONSUMER_GROUP)")
+    .option("--reset-to <position>", "earliest | latest | RFC 3339 time; refused while the group has members")
+    .option("--dry-run", "with --reset-to: show the new offsets, change nothing")
+    .option("--json", "print as JSON")
+    .action(
+      oneShot((c, l, opts: { group?: string; resetTo?: string; dryRun?: boolean; json?: boolean }) =>
+        offsetsCommand(c, l, opts),
+      ),
+    );
 
   const stack = program
     .command("stack")

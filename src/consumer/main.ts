@@ -30,6 +30,7 @@ export async function startConsumer(rt: Runtime, { connectTimeoutMs = 60_000 } =
   await rt.producer.ready(connectTimeoutMs);
   await requireTopics(rt);
   const version = rulesVersion(config.rules);
+  const schemaIds = await rt.schemaIds();
   const scorer = createScorer({
     kafka: rt.kafka,
     producer: rt.producer.producer,
@@ -44,6 +45,7 @@ export async function startConsumer(rt: Runtime, { connectTimeoutMs = 60_000 } =
       rules: config.rules,
       rulesVersion: version,
       decode: { schema: createTransactionSchema(), maxBytes: config.kafka.messageMaxBytes },
+      schemaIds,
     },
     logger: rt.logger.child({ component: "scorer" }),
     metrics: rt.metrics,

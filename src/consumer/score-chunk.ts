@@ -1,7 +1,13 @@
 import type { KafkaMessage } from "kafkajs";
 import type { ProfileCache } from "../cache/redis-profile-cache.ts";
 import type { Decision } from "../domain/decision.ts";
-import { type DeadLetterReason, type DecodeOptions, decodeTransaction } from "../kafka/transaction-codec.ts";
+import type { TransactionSchemaIds } from "../kafka/schema-registry.ts";
+import {
+  type DeadLetterReason,
+  type DecodeOptions,
+  decodeTransaction,
+  framedSchemaId,
+} from "../kafka/transaction-codec.ts";
 import { evaluate, type HistoryEntry, type RuleSettings } from "../rules/rules.ts";
 import type { SourcedTransaction, StoredHistoryRow, TransactionStore } from "../store/transaction-store.ts";
 
@@ -11,14 +17,26 @@ export type ChunkResult = {
   /** One per distinct transaction in the chunk, new or already stored, in topic order. */
   decisions: Array<{ decision: Decision; replayed: boolean }>;
   deadLetters: DeadLetter[];
+  /** With `redecide`: each already stored transaction's live decision and the current rules' one. */
+  redecided: Array<{ before: Decision; after: Decision }>;
 };
 
+/**
+ * How a round is scored. The live consumer stores new transactions and republishes stored ones.
+ * `redecide` (replay --redecide) also scores the stored ones with the current rules and stores
+ * those decisions beside the live ones (live = false). `store: false` (--dry-run) writes nothing.
+ */
+export type ScoreMode = { store: boolean; redecide: boolean };
+export const LIVE: ScoreMode = { store: true, redecide: false };
+
 export type ChunkScorerDeps = {
-  store: Pick<TransactionStore, "findLiveDecisions" | "findHistory" | "storeDecided">;
+  store: Pick<TransactionStore, "findLiveDecisions" | "findHistory" | "storeDecided" | "storeRedecided">;
   profiles: Pick<ProfileCache, "getMany">;
   rules: RuleSettings;
   rulesVersion: string;
   decode: DecodeOptions;
+  /** Set when a Schema Registry is configured: framed values are accepted under these ids. */
+  schemaIds?: Pick<TransactionSchemaIds, "isKnown" | "resolve">;
   now?: () => number;
 };
 
@@ -46,15 +64,32 @@ export type Chunk = { partition: number; messages: readonly KafkaMessage[] };
  * infrastructure faults; the caller retries, which is safe because every write is idempotent on
  * transaction_id.
  */
-export async function scoreChunks(deps: ChunkScorerDeps, chunks: readonly Chunk[]): Promise<ChunkResult[]> {
+export async function scoreChunks(
+  deps: ChunkScorerDeps,
+  chunks: readonly Chunk[],
+  mode: ScoreMode = LIVE,
+): Promise<ChunkResult[]> {
   const now = deps.now ?? Date.now;
-  const results: ChunkResult[] = chunks.map(() => ({ decisions: [], deadLetters: [] }));
+  const results: ChunkResult[] = chunks.map(() => ({ decisions: [], deadLetters: [], redecided: [] }));
   const seen = new Set<string>();
   const valid: SourcedTransaction[] = [];
   const chunkOf: number[] = [];
+  let decode = deps.decode;
+  const schemaIds = deps.schemaIds;
+  if (schemaIds) {
+    const ids = new Set<number>();
+    for (const { messages } of chunks) {
+      for (const m of messages) {
+        const id = framedSchemaId(m.value);
+        if (id !== undefined) ids.add(id);
+      }
+    }
+    if (ids.size > 0) await schemaIds.resolve(ids); // a registry outage is retried, not dead-lettered
+    decode = { ...decode, isKnownSchemaId: (id) => schemaIds.isKnown(id) };
+  }
   chunks.forEach(({ partition, messages }, c) => {
     for (const message of messages) {
-      const decoded = decodeTransaction(message, deps.decode);
+      const decoded = decodeTransaction(message, decode);
       if (!decoded.ok) {
         results[c]!.deadLetters.push({ message, reason: decoded.reason, detail: decoded.detail });
         continue;
@@ -89,9 +124,10 @@ export async function scoreChunks(deps: ChunkScorerDeps, chunks: readonly Chunk[
     deps.store.findHistory(users, minTime - widest, maxTime),
   ]);
   const fresh = valid.filter((v) => !stored.has(v.tx.transaction_id));
+  const toDecide = mode.redecide ? valid : fresh;
 
   const decided = new Map<string, Decision>();
-  if (fresh.length > 0) {
+  if (toDecide.length > 0) {
     const historyByUser = new Map<string, StoredHistoryRow[]>();
     for (const row of historyRows) {
       const list = historyByUser.get(row.userId);
@@ -103,10 +139,12 @@ export async function scoreChunks(deps: ChunkScorerDeps, chunks: readonly Chunk[
     const chunkHistory = new Map<string, HistoryEntry[]>();
     const decidedAt = new Date(now()).toISOString();
 
-    for (const v of fresh) {
+    for (const v of toDecide) {
       const { tx } = v;
       const history: HistoryEntry[] = [];
-      const counted = new Set<string>();
+      // A transaction is never its own history (its stored row may sit at an earlier offset when the
+      // message was sent twice).
+      const counted = new Set<string>([tx.transaction_id]);
       for (const h of historyByUser.get(tx.user_id) ?? []) {
         if (isEarlier(h, v) && !counted.has(h.transactionId)) {
           counted.add(h.transactionId);
@@ -149,15 +187,20 @@ export async function scoreChunks(deps: ChunkScorerDeps, chunks: readonly Chunk[
       else chunkHistory.set(tx.user_id, [entry]);
     }
 
-    const inserted = await deps.store.storeDecided(
-      fresh.map((v) => ({ source: v, decision: decided.get(v.tx.transaction_id)! })),
-    );
-    // Another consumer (a zombie after a rebalance) stored some first: theirs is the decision of record.
-    const lost = fresh.filter((v) => !inserted.has(v.tx.transaction_id)).map((v) => v.tx.transaction_id);
-    if (lost.length > 0) {
-      for (const [id, d] of await deps.store.findLiveDecisions(lost)) {
-        decided.delete(id);
-        stored.set(id, d);
+    if (mode.store) {
+      const inserted = await deps.store.storeDecided(
+        fresh.map((v) => ({ source: v, decision: decided.get(v.tx.transaction_id)! })),
+      );
+      // Another consumer (a zombie after a rebalance, or the live group during a replay) stored some
+      // first: theirs is the decision of record.
+      const lost = fresh.filter((v) => !inserted.has(v.tx.transaction_id)).map((v) => v.tx.transaction_id);
+      if (lost.length > 0) {
+        for (const [id, d] of await deps.store.findLiveDecisions(lost)) stored.set(id, d);
+      }
+      if (mode.redecide) {
+        await deps.store.storeRedecided(
+          valid.filter((v) => stored.has(v.tx.transaction_id)).map((v) => decided.get(v.tx.transaction_id)!),
+        );
       }
     }
   }
@@ -166,8 +209,13 @@ export async function scoreChunks(deps: ChunkScorerDeps, chunks: readonly Chunk[
     const id = v.tx.transaction_id;
     const mine = decided.get(id);
     const old = stored.get(id);
-    if (mine) results[chunkOf[i]!]!.decisions.push({ decision: mine, replayed: false });
-    else if (old) results[chunkOf[i]!]!.decisions.push({ decision: old, replayed: true });
+    const result = results[chunkOf[i]!]!;
+    if (old) {
+      result.decisions.push({ decision: old, replayed: true });
+      if (mode.redecide && mine) result.redecided.push({ before: old, after: mine });
+    } else if (mine) {
+      result.decisions.push({ decision: mine, replayed: false });
+    }
   });
   return results;
 }

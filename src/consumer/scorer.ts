@@ -31,7 +31,12 @@ export type Scorer = { start(): Promise<void>; stop(): Promise<void>; readonly c
 
 const MAX_BACKOFF_MS = 5_000;
 
-function deadLetterMessage(d: DeadLetter, topic: string, partition: number): Message {
+/** Identifies a dead letter by where its message was read (the DLQ tools and replay dedupe on it). */
+export function sourceKey(topic: string, partition: number | string, offset: string | bigint): string {
+  return `${topic}/${partition}/${offset}`;
+}
+
+export function deadLetterMessage(d: DeadLetter, topic: string, partition: number): Message {
   return {
     key: d.message.key,
     value: d.message.value,
@@ -150,7 +155,7 @@ export function createScorer(options: ScorerOptions): Scorer {
         } catch (sendError) {
           throw new SentinelError("broker_unavailable", "could not dead-letter", { cause: sendError });
         }
-        return { decisions: [], deadLetters: [letter] };
+        return { decisions: [], deadLetters: [letter], redecided: [] };
       }
       const mid = Math.floor(messages.length / 2);
       const first = await scoreResilient(partition, messages.slice(0, mid));
@@ -158,6 +163,7 @@ export function createScorer(options: ScorerOptions): Scorer {
       return {
         decisions: [...first.decisions, ...second.decisions],
         deadLetters: [...first.deadLetters, ...second.deadLetters],
+        redecided: [],
       };
     }
   }

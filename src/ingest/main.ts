@@ -15,6 +15,8 @@ export async function startIngest(
   { listen = true }: { listen?: boolean } = {},
 ): Promise<RunningIngest> {
   const { config } = rt;
+  // With a registry, every value is written framed with the registered transaction.v1 id.
+  const schemaId = (await rt.schemaIds())?.writerId;
   const batching = createBatchingProducer({
     producer: rt.producer.producer,
     topic: config.kafka.topics.transactions,
@@ -29,7 +31,7 @@ export async function startIngest(
     logger: rt.logger,
     metrics: rt.metrics,
     readiness: () => rt.readiness(),
-    publishTransaction: (tx) => batching.send({ key: tx.user_id, value: encodeTransaction(tx) }),
+    publishTransaction: (tx) => batching.send({ key: tx.user_id, value: encodeTransaction(tx, schemaId) }),
     transactions: rt.transactions,
     profiles: rt.profiles,
     refreshCachedProfile: (p) => rt.profileCache.refresh(p),

@@ -28,8 +28,11 @@ export type Decoded =
 export type DecodeOptions = {
   schema: z.ZodType<Transaction>;
   maxBytes: number;
-  /** Whether a framed value's schema id is one we know; absent means no registry is configured. */
-  isKnownSchemaId?: (id: number) => boolean;
+  /**
+   * Whether a framed value's schema id is a transaction schema; absent means no registry is
+   * configured. Anything but `true` dead-letters the value (resolve ids before decoding).
+   */
+  isKnownSchemaId?: (id: number) => boolean | undefined;
 };
 
 const MAGIC_BYTE = 0;
@@ -41,6 +44,11 @@ export function encodeTransaction(tx: Transaction, schemaId?: number): Buffer {
   header.writeUInt8(MAGIC_BYTE, 0);
   header.writeUInt32BE(schemaId, 1);
   return Buffer.concat([header, json]);
+}
+
+/** The schema id of a Confluent-framed value, or undefined for anything else. */
+export function framedSchemaId(value: Buffer | null): number | undefined {
+  return value && value.length >= 5 && value[0] === MAGIC_BYTE ? value.readUInt32BE(1) : undefined;
 }
 
 function fail(reason: DeadLetterReason, detail: string): Decoded {
@@ -63,7 +71,7 @@ export function decodeTransaction(
   if (value[0] === MAGIC_BYTE) {
     if (value.length < 5) return fail("not_json", "framed value shorter than its 5-byte header");
     schemaId = value.readUInt32BE(1);
-    if (!options.isKnownSchemaId?.(schemaId)) {
+    if (options.isKnownSchemaId?.(schemaId) !== true) {
       return fail("unknown_schema_id", `schema id ${schemaId} is not a registered transaction schema`);
     }
     json = value.subarray(5);

@@ -166,6 +166,33 @@ export function createTransactionStore({ pool }: { pool: DatabasePool }) {
       return new Set(inserted);
     },
 
+    /**
+     * Stores re-decided decisions beside the live ones (live = false), tagged by their
+     * rules_version; a decision already stored under that version is left as it is. Returns how
+     * many were inserted.
+     */
+    async storeRedecided(decisions: readonly Decision[]): Promise<number> {
+      if (decisions.length === 0) return 0;
+      const rows = decisions.map((d) => ({
+        id: d.transaction_id,
+        v: d.rules_version,
+        dec: d.decision,
+        s: d.score,
+        r: d.reasons,
+        at: d.decided_at,
+      }));
+      const inserted = await withDbErrors("store re-decided", () =>
+        pool.anyFirst(sql.type(z.object({ transaction_id: z.string() }))`
+          INSERT INTO decisions (transaction_id, rules_version, live, decision, score, reasons, decided_at)
+          SELECT id, v, false, dec, s, r, at
+          FROM json_to_recordset(${JSON.stringify(rows)}::json)
+            AS r(id uuid, v text, dec text, s int2, r text[], at timestamptz)
+          ON CONFLICT (transaction_id, rules_version) DO NOTHING
+          RETURNING transaction_id::text`),
+      );
+      return inserted.length;
+    },
+
     /** A stored transaction with its live decision, or null. */
     async getTransaction(id: string): Promise<StoredTransaction | null> {
       return withDbErrors("get transaction", () =>

@@ -1,0 +1,184 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import type { Kafka, KafkaMessage, Producer } from "kafkajs";
+import type { DecisionOutcome } from "../domain/decision.ts";
+import { isRetryable, SentinelError } from "../errors.ts";
+import { type PartitionRange, readRanges } from "../kafka/range-reader.ts";
+import type { Logger } from "../logger.ts";
+import { type ChunkResult, type ChunkScorerDeps, scoreChunks } from "./score-chunk.ts";
+import { deadLetterMessage, sourceKey } from "./scorer.ts";
+
+/*
+ * `sentinel replay`: re-reads a range of `transactions` through the scoring pipeline with a group
+ * of its own while the live group keeps running. Law 5: a transaction already stored keeps its row
+ * and its live decision; only what was never stored is stored (and its decision published), and a
+ * message already in the DLQ is not dead-lettered twice. `redecide` also scores the stored ones
+ * with today's rules and keeps those decisions beside the live ones under their rules_version.
+ */
+
+export type ReplayOptions = {
+  kafka: Kafka;
+  producer: Producer;
+  topics: { transactions: string; decisions: string; dlq: string };
+  ranges: readonly PartitionRange[];
+  scoring: ChunkScorerDeps;
+  redecide: boolean;
+  dryRun: boolean;
+  chunkSize: number;
+  /** Dead letters already on the DLQ, by source (see sourceKey): not published again. */
+  alreadyDeadLettered: ReadonlySet<string>;
+  onProgress?(done: number, total: number): void;
+  logger: Logger;
+};
+
+export type Move = { from: DecisionOutcome; to: DecisionOutcome; count: number; examples: string[] };
+
+export type ReplaySummary = {
+  rulesVersion: string;
+  dryRun: boolean;
+  /** Messages in the range. */
+  read: number;
+  /** Transactions stored before the replay: their rows and live decisions unchanged. */
+  alreadyStored: number;
+  /** Transactions the replay stored (or would store, dry run), with their decisions published. */
+  newlyStored: number;
+  /** Poison messages dead-lettered by this replay (would be, dry run). */
+  deadLettered: number;
+  /** Poison messages whose dead letter was already on the DLQ. */
+  alreadyDeadLettered: number;
+  /** Messages repeating a transaction_id seen earlier in the range. */
+  duplicates: number;
+  /** With redecide: stored transactions scored again, and how their outcome moved. */
+  redecided?: { scored: number; unchanged: number; moves: Move[] };
+};
+
+const EXAMPLES_PER_MOVE = 5;
+const MAX_TRIES = 8;
+
+export async function replay(options: ReplayOptions): Promise<ReplaySummary> {
+  const { topics, ranges, dryRun, redecide, logger } = options;
+  const total = ranges.reduce((n, r) => n + Number(r.end - r.start), 0);
+  const summary: ReplaySummary = {
+    rulesVersion: options.scoring.rulesVersion,
+    dryRun,
+    read: 0,
+    alreadyStored: 0,
+    newlyStored: 0,
+    deadLettered: 0,
+    alreadyDeadLettered: 0,
+    duplicates: 0,
+  };
+  const seen = new Set<string>();
+  const moves = new Map<string, Move>();
+  let scored = 0;
+  let unchanged = 0;
+  const lettered = new Set(options.alreadyDeadLettered);
+  const redecidedIds = new Set<string>();
+
+  const attempt = async (partition: number, messages: KafkaMessage[]) => {
+    const [result] = await scoreChunks(options.scoring, [{ partition, messages }], {
+      store: !dryRun,
+      redecide,
+    });
+    const letters = result!.deadLetters.filter(
+      (d) => !lettered.has(sourceKey(topics.transactions, partition, d.message.offset)),
+    );
+    const fresh = result!.decisions.filter((d) => !d.replayed && !seen.has(d.decision.transaction_id));
+    if (!dryRun && (fresh.length > 0 || letters.length > 0)) {
+      const topicMessages = [];
+      if (fresh.length > 0) {
+        topicMessages.push({
+          topic: topics.decisions,
+          messages: fresh.map(({ decision: d }) => ({ key: d.user_id, value: JSON.stringify(d) })),
+        });
+      }
+      if (letters.length > 0) {
+        topicMessages.push({
+          topic: topics.dlq,
+          messages: letters.map((d) => deadLetterMessage(d, topics.transactions, partition)),
+        });
+      }
+      try {
+        await options.producer.sendBatch({ topicMessages, acks: -1 });
+      } catch (error) {
+        throw new SentinelError("broker_unavailable", "could not publish", { cause: error });
+      }
+    }
+    return result!;
+  };
+
+  /** Counts a chunk once it is durable (a retried chunk is counted once). */
+  const count = (partition: number, messages: KafkaMessage[], result: ChunkResult) => {
+    for (const { decision, replayed } of result.decisions) {
+      const id = decision.transaction_id;
+      if (seen.has(id)) {
+        summary.duplicates++;
+        continue;
+      }
+      seen.add(id);
+      if (replayed) summary.alreadyStored++;
+      else summary.newlyStored++;
+    }
+    summary.duplicates += messages.length - result.decisions.length - result.deadLetters.length;
+    for (const { before, after } of result.redecided) {
+      if (redecidedIds.has(after.transaction_id)) continue;
+      redecidedIds.add(after.transaction_id);
+      scored++;
+      if (before.decision === after.decision) {
+        unchanged++;
+        continue;
+      }
+      const key = `${before.decision}→${after.decision}`;
+      let move = moves.get(key);
+      if (!move) {
+        move = { from: before.decision, to: after.decision, count: 0, examples: [] };
+        moves.set(key, move);
+      }
+      move.count++;
+      if (move.examples.length < EXAMPLES_PER_MOVE) move.examples.push(after.transaction_id);
+    }
+    for (const d of result.deadLetters) {
+      const key = sourceKey(topics.transactions, partition, d.message.offset);
+      if (lettered.has(key)) summary.alreadyDeadLettered++;
+      else {
+        lettered.add(key);
+        summary.deadLettered++;
+      }
+    }
+    summary.read += messages.length;
+    options.onProgress?.(summary.read, total);
+  };
+
+  // An outage (database, Redis, broker) is waited out a bounded number of times: every write is
+  // idempotent, so a chunk tried again changes nothing it already did.
+  const onMessages = async (partition: number, messages: KafkaMessage[]) => {
+    for (let tries = 1; ; tries++) {
+      try {
+        count(partition, messages, await attempt(partition, messages));
+        return;
+      } catch (error) {
+        if (!isRetryable(error) || tries >= MAX_TRIES) throw error;
+        const backoffMs = Math.min(5_000, 200 * 2 ** tries);
+        logger.warn(
+          { partition, tries, backoffMs, err: (error as Error).message },
+          "replay chunk failed; retrying",
+        );
+        await sleep(backoffMs);
+      }
+    }
+  };
+
+  await readRanges(options.kafka, topics.transactions, ranges, {
+    onMessages,
+    chunkSize: options.chunkSize,
+    groupPrefix: "sentinel-replay",
+  });
+  if (redecide) {
+    summary.redecided = {
+      scored,
+      unchanged,
+      moves: [...moves.values()].sort((a, b) => b.count - a.count),
+    };
+  }
+  logger.info({ summary }, "replay finished");
+  return summary;
+}
