@@ -1,3 +1,4 @@
+import type { Client as RegistryClient } from "@confluentinc/schemaregistry";
 import type { Redis } from "ioredis";
 import type { Kafka } from "kafkajs";
 import { sql } from "slonik";
@@ -32,6 +33,8 @@ export type Runtime = {
   profiles: ProfileStore;
   transactions: TransactionStore;
   profileCache: ProfileCache;
+  /** The Schema Registry client when SCHEMA_REGISTRY_URL is set (no connection until used). */
+  registry: RegistryClient | undefined;
   /**
    * The transaction schema ids when SCHEMA_REGISTRY_URL is set (registered on first call, then
    * shared by ingest and consumer), else undefined: plain JSON only.
@@ -61,7 +64,9 @@ export async function createRuntime(
     metrics: metrics.cache,
     logger,
   });
-  const registryUrl = config.kafka.schemaRegistryUrl;
+  const registry = config.kafka.schemaRegistryUrl
+    ? createRegistryClient(config.kafka.schemaRegistryUrl)
+    : undefined;
   let ids: Promise<TransactionSchemaIds> | undefined;
   return {
     config,
@@ -74,9 +79,10 @@ export async function createRuntime(
     profiles,
     transactions,
     profileCache,
+    registry,
     schemaIds() {
-      if (!registryUrl) return Promise.resolve(undefined);
-      ids ??= transactionSchemaIds(createRegistryClient(registryUrl), config.kafka.topics.transactions);
+      if (!registry) return Promise.resolve(undefined);
+      ids ??= transactionSchemaIds(registry, config.kafka.topics.transactions);
       ids.catch(() => {
         ids = undefined; // a failed start-up may be retried
       });
