@@ -41,7 +41,7 @@ function positiveInt(value: string): number {
 function oneShot<A extends unknown[]>(run: (config: Config, logger: Logger, ...args: A) => Promise<void>) {
   return async (...args: A) => {
     const config = configOrExit({ LOG_LEVEL: process.env.LOG_LEVEL ?? "warn" });
-    await run(config, createLogger(config), ...args);
+    await run(config, createLogger(config, "sentinel", { toStderr: true }), ...args);
     process.exit(0);
   };
 }

@@ -5,7 +5,10 @@ const BIN = join(import.meta.dirname, "../../bin/sentinel.ts");
 
 export type SentinelProcess = {
   proc: ChildProcess;
+  /** stdout and stderr interleaved (the last 20,000 characters). */
   output(): string;
+  /** stdout alone. */
+  stdout(): string;
   /** Waits for the process to end by itself; kills it after `timeoutMs`. Returns the exit code. */
   wait(timeoutMs?: number): Promise<number | null>;
   /** Sends `signal` and waits for the exit code (null when killed by a signal). */
@@ -22,12 +25,17 @@ export function spawnSentinel(args: string[], env: Record<string, string>): Sent
   const keep = (chunk: Buffer) => {
     out = (out + chunk.toString()).slice(-20_000);
   };
+  let stdout = "";
   proc.stdout!.on("data", keep);
+  proc.stdout!.on("data", (chunk: Buffer) => {
+    stdout += chunk.toString();
+  });
   proc.stderr!.on("data", keep);
   const exited = new Promise<number | null>((resolve) => proc.once("exit", (code) => resolve(code)));
   return {
     proc,
     output: () => out,
+    stdout: () => stdout,
     async wait(timeoutMs = 60_000) {
       const timer = setTimeout(() => proc.kill("SIGKILL"), timeoutMs);
       try {

@@ -1,0 +1,292 @@
+import { Partitioners } from "kafkajs";
+import type pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { prng } from "../../src/cli/seed.ts";
+import { createTestContext, sqlClient, type TestContext } from "../support/context.ts";
+import {
+  type OracleDecision,
+  type OracleProfile,
+  type OracleSettings,
+  type OracleTx,
+  oracleDecideAll,
+} from "../support/oracle.ts";
+import { type SentinelProcess, spawnSentinel } from "../support/processes.ts";
+import { eventually, readAll } from "../support/topics.ts";
+import { generateTransactions, produceTransactions } from "../support/workload.ts";
+
+/*
+ * The SRE tools against the real broker, PostgreSQL and Redis, run as an operator runs them (the
+ * `sentinel` CLI as a child process): a full replay of a processed topic while the live group runs
+ * changes nothing; `offsets` shows lag and refuses a reset while members are active; a range the
+ * live group skipped is replayed and stored; `--redecide` after a rule change stores decisions
+ * beside the live ones and reports the moves an independent oracle predicts.
+ */
+
+const USERS = 300;
+const TRANSACTIONS = 3_000;
+const DUPLICATES = 30;
+const SKIPPED = 200;
+const FX = "EUR:USD=1.10";
+const OLD: OracleSettings = {
+  velocityMax: 5,
+  highRiskAmount: "1000",
+  reviewAt: 50,
+  declineAt: 80,
+  fx: { "EUR:USD": "1.10" },
+};
+// The rule change an analyst backtests: a lower high-risk amount and a lower review threshold.
+const NEW: OracleSettings = { ...OLD, highRiskAmount: "200", reviewAt: 25 };
+const NEW_ENV = { RULES_HIGH_RISK_AMOUNT: "200", RULES_REVIEW_THRESHOLD: "25" };
+
+let ctx: TestContext;
+let db: pg.Client;
+let profiles: Map<string, OracleProfile>;
+let live: SentinelProcess | undefined;
+let poison = 0;
+
+async function sentinel(args: string[], env: Record<string, string> = {}, timeoutMs = 120_000) {
+  const p = spawnSentinel(args, { ...ctx.env, ...env });
+  const code = await p.wait(timeoutMs);
+  return { code, stdout: p.stdout(), output: p.output() };
+}
+
+async function json<T>(args: string[], env: Record<string, string> = {}): Promise<T> {
+  const r = await sentinel([...args, "--json"], env);
+  expect(r.code, r.output).toBe(0);
+  return JSON.parse(r.stdout.trim().split("\n").at(-1)!) as T;
+}
+
+const count = async (sql: string) => Number((await db.query(sql)).rows[0].n);
+
+/** Every stored row, transactions and decisions, as one digest: equal digests, equal tables. */
+async function digest(where = "true"): Promise<string> {
+  const { rows } = await db.query(`
+    SELECT md5(coalesce(string_agg(row_text, '|' ORDER BY row_text), '')) AS d FROM (
+      SELECT t::text AS row_text FROM transactions t
+      UNION ALL SELECT d::text FROM decisions d WHERE ${where}) x`);
+  return rows[0].d;
+}
+
+/** The oracle's decisions for everything on the topic now, in topic order per partition. */
+async function oracle(settings: OracleSettings): Promise<Map<string, OracleDecision>> {
+  const topic = await readAll(ctx.kafka, ctx.config.kafka.topics.transactions);
+  const byPartition = new Map<number, Array<{ offset: bigint; tx: OracleTx }>>();
+  for (const m of topic) {
+    let tx: OracleTx;
+    try {
+      tx = JSON.parse(m.value!.toString());
+    } catch {
+      continue; // the poison messages
+    }
+    if (m.key?.toString() !== tx.user_id) continue;
+    const list = byPartition.get(m.partition) ?? [];
+    list.push({ offset: BigInt(m.offset), tx });
+    byPartition.set(m.partition, list);
+  }
+  const ordered = new Map(
+    [...byPartition].map(([p, l]) => [p, l.sort((a, b) => (a.offset < b.offset ? -1 : 1)).map((x) => x.tx)]),
+  );
+  return oracleDecideAll(settings, ordered, profiles);
+}
+
+const same = (a: OracleDecision, b: { decision: string; score: number; reasons: string[] }) =>
+  a.decision === b.decision && a.score === b.score && a.reasons.join() === [...b.reasons].sort().join();
+
+beforeAll(async () => {
+  ctx = await createTestContext({ FX_RATES: FX, TOPIC_TRANSACTIONS_PARTITIONS: "4" });
+  const seed = await sentinel(["seed", "--users", String(USERS)]);
+  expect(seed.code, seed.output).toBe(0);
+  db = await sqlClient(ctx.config);
+  const { rows } = await db.query<OracleProfile & { user_id: string }>(
+    "SELECT user_id, status, risk_tier, home_country, currency, per_transaction_limit::text, daily_limit::text FROM user_profiles",
+  );
+  profiles = new Map(rows.map((r) => [r.user_id, r]));
+  const txs = generateTransactions(TRANSACTIONS, [...profiles.keys()], profiles, 21);
+  const rand = prng(5);
+  const messages = [...txs];
+  for (let k = 0; k < DUPLICATES; k++) {
+    const j = Math.floor(rand() * txs.length);
+    messages.splice(j + 1 + Math.floor(rand() * (messages.length - j)), 0, txs[j]!);
+  }
+  await produceTransactions(ctx.kafka, ctx.config.kafka.topics.transactions, messages);
+  // Poison: not JSON, and a key that is not the user_id.
+  const producer = ctx.kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+  await producer.connect();
+  const wrongKey = { ...txs[0]!, transaction_id: "0195f3a2-0000-7000-8000-00000000beef" };
+  await producer.send({
+    topic: ctx.config.kafka.topics.transactions,
+    acks: -1,
+    messages: [
+      { key: "user-0000001", value: "{not json" },
+      { key: "user-0000002", value: "also not json" },
+      { key: "someone-else", value: JSON.stringify(wrongKey) },
+    ],
+  });
+  await producer.disconnect();
+  poison = 3;
+
+  live = spawnSentinel(["consume"], { ...ctx.env, LOG_LEVEL: "info" });
+  const done = await eventually(
+    async () => (await count("SELECT count(*) AS n FROM decisions")) === TRANSACTIONS,
+    120_000,
+  );
+  expect(done, live.output()).toBe(true);
+  const letters = await eventually(
+    async () => (await readAll(ctx.kafka, ctx.config.kafka.topics.dlq, 10_000)).length === poison,
+    30_000,
+  );
+  expect(letters).toBe(true);
+}, 240_000);
+
+afterAll(async () => {
+  await live?.stop("SIGKILL");
+  await db?.end();
+  await ctx?.cleanup();
+});
+
+type ReplaySummary = {
+  read: number;
+  alreadyStored: number;
+  newlyStored: number;
+  deadLettered: number;
+  alreadyDeadLettered: number;
+  duplicates: number;
+  rulesVersion: string;
+  redecided?: {
+    scored: number;
+    unchanged: number;
+    moves: Array<{ from: string; to: string; count: number; examples: string[] }>;
+  };
+};
+
+describe("sentinel replay, offsets and redecide", () => {
+  it("a full replay of a processed topic, with the live group running, changes no stored row and publishes nothing", async () => {
+    const before = await digest();
+    const decisionsBefore = (await readAll(ctx.kafka, ctx.config.kafka.topics.decisions)).length;
+    const summary = await json<ReplaySummary>(["replay", "--from", "earliest"]);
+    expect(summary).toMatchObject({
+      read: TRANSACTIONS + DUPLICATES + poison,
+      alreadyStored: TRANSACTIONS,
+      newlyStored: 0,
+      deadLettered: 0,
+      alreadyDeadLettered: poison,
+      duplicates: DUPLICATES,
+    });
+    expect(await digest()).toBe(before);
+    expect((await readAll(ctx.kafka, ctx.config.kafka.topics.dlq)).length).toBe(poison);
+    expect((await readAll(ctx.kafka, ctx.config.kafka.topics.decisions)).length).toBe(decisionsBefore);
+    // The live group kept its members and its place.
+    const offsets = await json<{ members: unknown[]; totalLag: string }>(["offsets"]);
+    expect(offsets.members).toHaveLength(1);
+    expect(offsets.totalLag).toBe("0");
+  });
+
+  it("offsets: refuses a reset while the group has members; resets once it is stopped", async () => {
+    const refused = await sentinel(["offsets", "--reset-to", "earliest"]);
+    expect(refused.code).toBe(1);
+    expect(refused.output).toMatch(/has 1 active member\(s\).*stop every/);
+
+    expect(await live!.stop("SIGTERM")).toBe(0);
+    live = undefined;
+    // Transactions arrive while the group is stopped; an operator then skips them (latest).
+    const startedAt = new Date(Date.now() - 1_000).toISOString();
+    const users = [...profiles.keys()];
+    const skipped = generateTransactions(SKIPPED, users, profiles, 99).map((t) => ({
+      ...t,
+      timestamp: new Date().toISOString(),
+    }));
+    await produceTransactions(ctx.kafka, ctx.config.kafka.topics.transactions, skipped);
+    const lagging = await json<{ totalLag: string; members: unknown[] }>(["offsets"]);
+    expect(lagging.members).toHaveLength(0);
+    expect(Number(lagging.totalLag)).toBe(SKIPPED);
+
+    const dry = await json<Array<{ partition: number; from: string; to: string }>>([
+      "offsets",
+      "--reset-to",
+      "latest",
+      "--dry-run",
+    ]);
+    expect(dry.reduce((n, r) => n + Number(r.to) - Number(r.from), 0)).toBe(SKIPPED);
+    expect((await json<{ totalLag: string }>(["offsets"])).totalLag).toBe(String(SKIPPED));
+    await json(["offsets", "--reset-to", "latest"]);
+    expect((await json<{ totalLag: string }>(["offsets"])).totalLag).toBe("0");
+    expect(await count("SELECT count(*) AS n FROM transactions")).toBe(TRANSACTIONS);
+
+    // 2. replay by time: only what the group skipped is new, and it is decided as the oracle says.
+    const summary = await json<ReplaySummary>(["replay", "--from", startedAt]);
+    expect(summary).toMatchObject({ read: SKIPPED, newlyStored: SKIPPED, alreadyStored: 0, deadLettered: 0 });
+    expect(await count("SELECT count(*) AS n FROM decisions WHERE live")).toBe(TRANSACTIONS + SKIPPED);
+    const expected = await oracle(OLD);
+    const { rows } = await db.query(
+      "SELECT transaction_id::text AS id, decision, score, reasons FROM decisions WHERE live",
+    );
+    const wrong = rows.filter((r) => !expected.has(r.id) || !same(expected.get(r.id)!, r));
+    expect(wrong.slice(0, 3)).toEqual([]);
+    // Their decisions were published (the rest were not published again).
+    const published = await readAll(ctx.kafka, ctx.config.kafka.topics.decisions);
+    const ids = new Set(skipped.map((t) => t.transaction_id));
+    expect(published.filter((m) => ids.has(JSON.parse(m.value!.toString()).transaction_id))).toHaveLength(
+      SKIPPED,
+    );
+  }, 180_000);
+
+  it("--redecide after a rule change: the moves the oracle predicts, stored beside the live decisions (dry run stores nothing)", async () => {
+    const [oldDecisions, newDecisions] = await Promise.all([oracle(OLD), oracle(NEW)]);
+    const expectedMoves = new Map<string, number>();
+    for (const [id, before] of oldDecisions) {
+      const after = newDecisions.get(id)!;
+      if (before.decision !== after.decision) {
+        const key = `${before.decision}→${after.decision}`;
+        expectedMoves.set(key, (expectedMoves.get(key) ?? 0) + 1);
+      }
+    }
+    expect(expectedMoves.size).toBeGreaterThan(0); // the change moves something
+    const movesOf = (s: ReplaySummary) =>
+      new Map(s.redecided!.moves.map((m) => [`${m.from}→${m.to}`, m.count] as [string, number]));
+    const total = TRANSACTIONS + SKIPPED;
+
+    const liveBefore = await digest("live");
+    const dry = await json<ReplaySummary>(
+      ["replay", "--from", "earliest", "--redecide", "--dry-run"],
+      NEW_ENV,
+    );
+    expect(movesOf(dry)).toEqual(expectedMoves);
+    expect(dry.redecided!.scored).toBe(total);
+    expect(await count("SELECT count(*) AS n FROM decisions")).toBe(total);
+
+    const run = await json<ReplaySummary>(["replay", "--from", "earliest", "--redecide"], NEW_ENV);
+    expect(movesOf(run)).toEqual(expectedMoves);
+    expect(run.newlyStored).toBe(0);
+    // Examples are real moved transactions.
+    for (const m of run.redecided!.moves) {
+      for (const id of m.examples) {
+        expect(oldDecisions.get(id)!.decision).toBe(m.from);
+        expect(newDecisions.get(id)!.decision).toBe(m.to);
+      }
+    }
+    // Old decisions kept and still live; the new ones beside them, equal to the oracle's.
+    expect(await digest("live")).toBe(liveBefore);
+    expect(await count("SELECT count(*) AS n FROM decisions WHERE live")).toBe(total);
+    const { rows } = await db.query(
+      "SELECT transaction_id::text AS id, decision, score, reasons, rules_version FROM decisions WHERE NOT live",
+    );
+    expect(rows).toHaveLength(total);
+    expect(new Set(rows.map((r) => r.rules_version))).toEqual(new Set([run.rulesVersion]));
+    const wrong = rows.filter((r) => !same(newDecisions.get(r.id)!, r));
+    expect(wrong.slice(0, 3)).toEqual([]);
+
+    // Once more: nothing new is stored (same rules_version).
+    const digestAll = await digest();
+    await json<ReplaySummary>(["replay", "--from", "earliest", "--redecide"], NEW_ENV);
+    expect(await digest()).toBe(digestAll);
+  }, 240_000);
+
+  it("refuses bad positions with a clear message", async () => {
+    const bad = await sentinel(["replay", "--from", "yesterday"]);
+    expect(bad.code).toBe(2);
+    expect(bad.output).toContain('"yesterday" is not earliest, latest, an RFC 3339 time');
+    const noPartition = await sentinel(["replay", "--from", "99:0"]);
+    expect(noPartition.code).toBe(2);
+    expect(noPartition.output).toContain("has no partition 99");
+  });
+});
