@@ -79,10 +79,13 @@ export async function replayCommand(config: Config, logger: Logger, opts: Replay
         format: "replay |{bar}| {value}/{total} messages | {rate} msg/s | ETA {eta_formatted}",
         stream: process.stderr,
         etaBuffer: 50,
+        // Not a terminal (CI, a log file): a plain line every 2 s instead of a redrawn bar.
+        noTTYOutput: true,
+        notTTYSchedule: 2_000,
       },
       Presets.shades_classic,
     );
-    const showBar = opts.progress !== false && process.stderr.isTTY;
+    const showBar = opts.progress !== false;
     const started = Date.now();
     if (showBar) bar.start(total, 0, { rate: 0 });
     const schemaIds = await rt.schemaIds();

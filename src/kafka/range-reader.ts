@@ -141,8 +141,7 @@ export type ReadOptions = {
 
 /**
  * Reads the ranges of `topic` with a consumer group of its own (deleted afterwards) and returns
- * when every range is read. The group's offsets are set to the range starts before it joins, so
- * nothing outside the ranges is fetched but the tail of a batch.
+ * when every range is read, each message handed over once, in offset order per partition.
  * @throws SentinelError broker_unavailable on timeout; whatever `onMessages` throws.
  */
 export async function readRanges(
@@ -157,16 +156,10 @@ export async function readRanges(
   const admin = kafka.admin();
   await admin.connect();
   try {
-    // Partitions outside the ranges start at their end: nothing old is fetched from them.
-    const marks = await watermarks(admin, topic);
-    await admin.setOffsets({
-      groupId,
-      topic,
-      partitions: [...marks].map(([partition, m]) => ({
-        partition,
-        offset: String(todo.get(partition)?.start ?? m.high),
-      })),
-    });
+    const partitions = (await admin.fetchTopicOffsets(topic)).map((o) => o.partition);
+    // The next offset to hand over per partition: a batch fetched before the seek took effect, or
+    // fetched again, is never handed over twice.
+    const next = new Map([...todo.values()].map((r) => [r.partition, r.start]));
     const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 100, maxBytesPerPartition: 2 * 1024 * 1024 });
     const chunkSize = options.chunkSize ?? 1_000;
     let failed: unknown;
@@ -190,13 +183,16 @@ export async function readRanges(
             eachBatch: async ({ batch, heartbeat }) => {
               const range = todo.get(batch.partition);
               if (!range || failed) return;
+              const from = next.get(batch.partition)!;
               const inRange = batch.messages.filter((m) => {
                 const o = BigInt(m.offset);
-                return o >= range.start && o < range.end;
+                return o >= from && o < range.end;
               });
               try {
                 for (let i = 0; i < inRange.length; i += chunkSize) {
-                  await options.onMessages(batch.partition, inRange.slice(i, i + chunkSize));
+                  const chunk = inRange.slice(i, i + chunkSize);
+                  await options.onMessages(batch.partition, chunk);
+                  next.set(batch.partition, BigInt(chunk[chunk.length - 1]!.offset) + 1n);
                   await heartbeat();
                 }
               } catch (error) {
@@ -211,6 +207,15 @@ export async function readRanges(
                 if (todo.size === 0) finish();
               }
             },
+          })
+          .then(() => {
+            // Seek, not admin.setOffsets (which joins the group itself and then idles for 5 s).
+            // Partitions outside the ranges are not fetched at all.
+            const others = partitions.filter((p) => !todo.has(p));
+            if (others.length > 0) consumer.pause([{ topic, partitions: others }]);
+            for (const r of todo.values()) {
+              consumer.seek({ topic, partition: r.partition, offset: String(r.start) });
+            }
           })
           .catch(finish);
       });
