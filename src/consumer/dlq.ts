@@ -83,6 +83,8 @@ export async function readDeadLetters(
     .sort((a, b) => a.timestampMs - b.timestampMs || a.dlqPartition - b.dlqPartition);
 }
 
+const sourceRow = (l: DeadLetterRecord) => ({ t: l.sourceTopic, p: l.sourcePartition, o: l.sourceOffset });
+
 const keyOf = (r: DeadLetterRecord) => sourceKey(r.sourceTopic, r.sourcePartition, r.sourceOffset);
 
 /** The sources of every letter on the DLQ (replay does not dead-letter those again). */
@@ -95,18 +97,10 @@ export async function redrivenSources(pool: DatabasePool, letters: readonly Dead
   if (letters.length === 0) return new Set<string>();
   const rows = await withDbErrors("read redrives", () =>
     pool.any(sql.type(z.object({ t: z.string(), p: z.number(), o: z.number() }))`
-      SELECT source_topic AS t, source_partition AS p, source_offset AS o FROM dlq_redrives
-      WHERE (source_topic, source_partition, source_offset) IN (
-        SELECT * FROM unnest(${sql.array(
-          letters.map((l) => l.sourceTopic),
-          "text",
-        )}::text[], ${sql.array(
-          letters.map((l) => l.sourcePartition),
-          "int4",
-        )}::int4[], ${sql.array(
-          letters.map((l) => l.sourceOffset),
-          "int8",
-        )}::int8[]))`),
+      SELECT source_topic AS t, source_partition AS p, source_offset AS o
+      FROM dlq_redrives JOIN json_to_recordset(${JSON.stringify(letters.map(sourceRow))}::json)
+        AS l(t text, p int4, o int8)
+        ON (source_topic, source_partition, source_offset) = (l.t, l.p, l.o)`),
   );
   return new Set(rows.map((r) => sourceKey(r.t, r.p, String(r.o))));
 }
@@ -190,28 +184,10 @@ export async function redrive(options: {
         await withDbErrors("record redrives", () =>
           conn.query(sql.unsafe`
             INSERT INTO dlq_redrives (source_topic, source_partition, source_offset, dlq_partition, dlq_offset, reason)
-            SELECT * FROM unnest(
-              ${sql.array(
-                batch.map((l) => l.sourceTopic),
-                "text",
-              )}::text[], ${sql.array(
-                batch.map((l) => l.sourcePartition),
-                "int4",
-              )}::int4[],
-              ${sql.array(
-                batch.map((l) => l.sourceOffset),
-                "int8",
-              )}::int8[], ${sql.array(
-                batch.map((l) => l.dlqPartition),
-                "int4",
-              )}::int4[],
-              ${sql.array(
-                batch.map((l) => l.dlqOffset),
-                "int8",
-              )}::int8[], ${sql.array(
-                batch.map((l) => l.reason),
-                "text",
-              )}::text[])
+            SELECT t, p, o, dp, dof, r
+            FROM json_to_recordset(${JSON.stringify(
+              batch.map((l) => ({ ...sourceRow(l), dp: l.dlqPartition, dof: l.dlqOffset, r: l.reason })),
+            )}::json) AS l(t text, p int4, o int8, dp int4, dof int8, r text)
             ON CONFLICT DO NOTHING`),
         );
         options.logger.info({ moved: i + batch.length, of: todo.length }, "redrive progress");

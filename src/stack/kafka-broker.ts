@@ -120,9 +120,16 @@ export function writeBrokerProperties(paths: BrokerPaths, port: number): void {
   );
 }
 
-/** A KRaft cluster id: 16 random bytes, base64url without padding (what `random-uuid` prints). */
-function clusterId(): string {
-  return randomBytes(16).toString("base64url");
+/**
+ * A KRaft cluster id: 16 random bytes, base64url without padding (what `random-uuid` prints). Like
+ * Kafka's own Uuid.randomUuid, never one starting with "-": the storage tool would read it as an
+ * option (1 start in 64 failed CI this way).
+ */
+export function clusterId(): string {
+  for (;;) {
+    const id = randomBytes(16).toString("base64url");
+    if (!id.startsWith("-")) return id;
+  }
 }
 
 function java(paths: BrokerPaths, args: string[], extraJvm: string[] = []): string[] {

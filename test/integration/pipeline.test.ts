@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { prng } from "../../src/cli/seed.ts";
 import { createTestContext, sqlClient, type TestContext } from "../support/context.ts";
 import {
+  DEFAULT_SETTINGS,
   type OracleProfile,
   type OracleSettings,
   type OracleTx,
@@ -24,13 +25,7 @@ const USERS = 1_000;
 const TRANSACTIONS = 10_000;
 const DUPLICATES = 100; // client retries: the same transaction sent again, later in the topic
 const FX = "EUR:USD=1.10";
-const SETTINGS: OracleSettings = {
-  velocityMax: 5,
-  highRiskAmount: "1000",
-  reviewAt: 50,
-  declineAt: 80,
-  fx: { "EUR:USD": "1.10" },
-};
+const SETTINGS: OracleSettings = { ...DEFAULT_SETTINGS, fx: { "EUR:USD": "1.10" } };
 
 const cleanups: Array<() => Promise<unknown>> = [];
 afterEach(async () => {

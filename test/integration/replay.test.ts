@@ -2,8 +2,10 @@ import { Partitioners } from "kafkajs";
 import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { prng } from "../../src/cli/seed.ts";
+import type { ReplaySummary } from "../../src/consumer/replay.ts";
 import { createTestContext, sqlClient, type TestContext } from "../support/context.ts";
 import {
+  DEFAULT_SETTINGS,
   type OracleDecision,
   type OracleProfile,
   type OracleSettings,
@@ -27,13 +29,7 @@ const TRANSACTIONS = 3_000;
 const DUPLICATES = 30;
 const SKIPPED = 200;
 const FX = "EUR:USD=1.10";
-const OLD: OracleSettings = {
-  velocityMax: 5,
-  highRiskAmount: "1000",
-  reviewAt: 50,
-  declineAt: 80,
-  fx: { "EUR:USD": "1.10" },
-};
+const OLD: OracleSettings = { ...DEFAULT_SETTINGS, fx: { "EUR:USD": "1.10" } };
 // The rule change an analyst backtests: a lower high-risk amount and a lower review threshold.
 const NEW: OracleSettings = { ...OLD, highRiskAmount: "200", reviewAt: 25 };
 const NEW_ENV = { RULES_HIGH_RISK_AMOUNT: "200", RULES_REVIEW_THRESHOLD: "25" };
@@ -143,21 +139,6 @@ afterAll(async () => {
   await db?.end();
   await ctx?.cleanup();
 });
-
-type ReplaySummary = {
-  read: number;
-  alreadyStored: number;
-  newlyStored: number;
-  deadLettered: number;
-  alreadyDeadLettered: number;
-  duplicates: number;
-  rulesVersion: string;
-  redecided?: {
-    scored: number;
-    unchanged: number;
-    moves: Array<{ from: string; to: string; count: number; examples: string[] }>;
-  };
-};
 
 describe("sentinel replay, offsets and redecide", () => {
   it("a full replay of a processed topic, with the live group running, changes no stored row and publishes nothing", async () => {

@@ -61,6 +61,15 @@ export type OracleSettings = {
   fx: Record<string, string>;
 };
 
+/** The settings of the default configuration (README, The rules), without FX rates. */
+export const DEFAULT_SETTINGS: OracleSettings = {
+  velocityMax: 5,
+  highRiskAmount: "1000",
+  reviewAt: 50,
+  declineAt: 80,
+  fx: {},
+};
+
 function inProfileCurrency(s: OracleSettings, amount: string, from: string, to: string): bigint | null {
   if (from === to) return units(amount, DIGITS[to]!);
   const rate = s.fx[`${from}:${to}`];
