@@ -1,5 +1,7 @@
+import { execFile } from "node:child_process";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { promisify } from "node:util";
 import { Partitioners } from "kafkajs";
 import pg from "pg";
 import { prng, seedProfiles, userId } from "../src/cli/seed.ts";
@@ -33,7 +35,28 @@ export type ConsumerBench = {
     cache: { hits: number; misses: number; fallbacks: number };
   };
   ratio: number;
+  /** `sentinel replay` of the whole drained topic (everything already stored), live group running. */
+  replay: ReplayRun;
+  /** `sentinel replay --redecide --dry-run` of the same range with a changed threshold. */
+  redecideDryRun: ReplayRun;
 };
+
+export type ReplayRun = { messages: number; seconds: number; msgPerSec: number };
+
+const exec = promisify(execFile);
+
+/** Runs `sentinel replay --from earliest --json` and times the whole command, start-up included. */
+async function timeReplay(env: Record<string, string>, extra: string[]): Promise<ReplayRun> {
+  const started = Date.now();
+  const { stdout } = await exec(
+    process.execPath,
+    [join(REPO_ROOT, "bin/sentinel.ts"), "replay", "--from", "earliest", "--json", "--no-progress", ...extra],
+    { env: { ...process.env, ...env, LOG_LEVEL: "warn" }, maxBuffer: 16 * 1024 * 1024, timeout: 15 * 60_000 },
+  );
+  const seconds = (Date.now() - started) / 1000;
+  const summary = JSON.parse(stdout.trim().split("\n").at(-1)!) as { read: number };
+  return { messages: summary.read, seconds, msgPerSec: summary.read / seconds };
+}
 
 function metric(text: string, name: string): number {
   return text
@@ -141,7 +164,29 @@ export async function benchConsumer(
         `scorer: ${done} decisions in ${seconds.toFixed(1)} s = ${Math.round(scorer.txPerSec)} tx/s (steady ${Math.round(steady)} tx/s), peak RSS ${scorer.peakRssMiB} MiB`,
       );
       if (done < transactions) throw new Error(`only ${done} of ${transactions} decisions stored in time`);
-      return { users, transactions, raw, scorer, ratio: scorer.txPerSec / raw.msgPerSec };
+
+      log("sentinel replay --from earliest (all already stored; the live consumer still running)");
+      const replay = await timeReplay(sandbox.env, []);
+      log(
+        `replay: ${replay.messages} messages in ${replay.seconds.toFixed(1)} s = ${Math.round(replay.msgPerSec)} msg/s`,
+      );
+      log("sentinel replay --redecide --dry-run (RULES_REVIEW_THRESHOLD=25)");
+      const redecideDryRun = await timeReplay({ ...sandbox.env, RULES_REVIEW_THRESHOLD: "25" }, [
+        "--redecide",
+        "--dry-run",
+      ]);
+      log(
+        `redecide dry run: ${redecideDryRun.messages} messages in ${redecideDryRun.seconds.toFixed(1)} s = ${Math.round(redecideDryRun.msgPerSec)} msg/s`,
+      );
+      return {
+        users,
+        transactions,
+        raw,
+        scorer,
+        ratio: scorer.txPerSec / raw.msgPerSec,
+        replay,
+        redecideDryRun,
+      };
     } finally {
       await proc.stop();
     }
@@ -159,4 +204,6 @@ if (import.meta.main) {
   console.log(`raw_consumer_msg_per_sec=${Math.round(r.raw.msgPerSec)}`);
   console.log(`scorer_over_raw=${r.ratio.toFixed(3)} (target >= 0.3)`);
   console.log(`scorer_peak_rss_mib=${r.scorer.peakRssMiB} (target <= 256)`);
+  console.log(`replay_msg_per_sec=${Math.round(r.replay.msgPerSec)}`);
+  console.log(`redecide_dry_run_msg_per_sec=${Math.round(r.redecideDryRun.msgPerSec)}`);
 }

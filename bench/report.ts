@@ -149,6 +149,8 @@ PostgreSQL, Redis, the load generators and SentinelStream all on it. Raw data: \
 | --- | --- | --- | --- | --- |
 | HTTP ingest, saturation (wrk, 64 connections) | ${round(ingest.ingest.saturation.rps)} req/s | ${round(ingest.bare.saturation.rps)} req/s (bare Fastify + zod) | ${ingest.ratio.toFixed(2)} | ≥ 0.6 and ≥ 10,000 req/s |
 | Scoring consumer, drain to stored decisions (${consumer.transactions.toLocaleString("en")} tx, ${consumer.users.toLocaleString("en")} users, 1 process) | ${round(consumer.scorer.txPerSec)} tx/s (steady ${round(consumer.scorer.steadyTxPerSec)}) | ${round(consumer.raw.msgPerSec)} msg/s (kafka-consumer-perf-test) | ${consumer.ratio.toFixed(3)} | ≥ 0.3 and ≥ 10,000 tx/s |
+| \`sentinel replay\` of the drained topic (all already stored, live consumer running; whole command) | ${round(consumer.replay.msgPerSec)} msg/s | ${round(consumer.scorer.txPerSec)} tx/s (live scoring, above) | ${(consumer.replay.msgPerSec / consumer.scorer.txPerSec).toFixed(2)} | — |
+| \`sentinel replay --redecide --dry-run\` of the same range | ${round(consumer.redecideDryRun.msgPerSec)} msg/s | ${round(consumer.scorer.txPerSec)} tx/s | ${(consumer.redecideDryRun.msgPerSec / consumer.scorer.txPerSec).toFixed(2)} | — |
 | Kafka produce, ${"~300"} B records, acks=all | — | ${round(kafkaProducer.recordsPerSec)} msg/s (kafka-producer-perf-test) | — | — |
 
 Consumer: peak RSS ${consumer.scorer.peakRssMiB} MiB (target ≤ 256), profile cache hit ratio

@@ -78,6 +78,7 @@ export async function replay(options: ReplayOptions): Promise<ReplaySummary> {
     const [result] = await scoreChunks(options.scoring, [{ partition, messages }], {
       store: !dryRun,
       redecide,
+      storedFirst: !redecide,
     });
     const letters = result!.deadLetters.filter(
       (d) => !lettered.has(sourceKey(topics.transactions, partition, d.message.offset)),

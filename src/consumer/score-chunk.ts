@@ -1,6 +1,7 @@
 import type { KafkaMessage } from "kafkajs";
 import type { ProfileCache } from "../cache/redis-profile-cache.ts";
 import type { Decision } from "../domain/decision.ts";
+import type { Profile } from "../domain/profile.ts";
 import type { TransactionSchemaIds } from "../kafka/schema-registry.ts";
 import {
   type DeadLetterReason,
@@ -26,7 +27,12 @@ export type ChunkResult = {
  * `redecide` (replay --redecide) also scores the stored ones with the current rules and stores
  * those decisions beside the live ones (live = false). `store: false` (--dry-run) writes nothing.
  */
-export type ScoreMode = { store: boolean; redecide: boolean };
+export type ScoreMode = {
+  store: boolean;
+  redecide: boolean;
+  /** Look up stored decisions before loading profiles and history (replays: mostly stored). */
+  storedFirst?: boolean;
+};
 export const LIVE: ScoreMode = { store: true, redecide: false };
 
 export type ChunkScorerDeps = {
@@ -108,21 +114,40 @@ export async function scoreChunks(
   });
   if (valid.length === 0) return results;
 
-  // The three reads do not depend on each other: one round trip of latency, not three. (A chunk
-  // that turns out to be all replays has loaded profiles and history for nothing; replays are rare.)
-  const users = [...new Set(valid.map((v) => v.tx.user_id))];
+  const ids = valid.map((v) => v.tx.transaction_id);
   const widest = Math.max(deps.rules.spendWindowHours * 3_600_000, deps.rules.velocityWindowSeconds * 1000);
-  let minTime = Number.POSITIVE_INFINITY;
-  let maxTime = Number.NEGATIVE_INFINITY;
-  for (const v of valid) {
-    minTime = Math.min(minTime, v.eventTimeMs);
-    maxTime = Math.max(maxTime, v.eventTimeMs);
+  /** Profiles and history of the users of `these`: what deciding them needs. */
+  const context = (
+    these: readonly SourcedTransaction[],
+  ): Promise<[Map<string, Profile | null>, StoredHistoryRow[]]> => {
+    if (these.length === 0) return Promise.resolve([new Map(), []]);
+    const users = [...new Set(these.map((v) => v.tx.user_id))];
+    let minTime = Number.POSITIVE_INFINITY;
+    let maxTime = Number.NEGATIVE_INFINITY;
+    for (const v of these) {
+      minTime = Math.min(minTime, v.eventTimeMs);
+      maxTime = Math.max(maxTime, v.eventTimeMs);
+    }
+    return Promise.all([
+      deps.profiles.getMany(users),
+      deps.store.findHistory(users, minTime - widest, maxTime),
+    ]);
+  };
+  let stored: Map<string, Decision>;
+  let profiles: Map<string, Profile | null>;
+  let historyRows: readonly StoredHistoryRow[];
+  if (mode.storedFirst) {
+    // A replay of a processed range: mostly stored already, so ask that first and load the
+    // context of the rest only.
+    stored = await deps.store.findLiveDecisions(ids);
+    [profiles, historyRows] = await context(valid.filter((v) => !stored.has(v.tx.transaction_id)));
+  } else {
+    // Live: the reads do not depend on each other, so one round trip of latency, not two.
+    [stored, [profiles, historyRows]] = await Promise.all([
+      deps.store.findLiveDecisions(ids),
+      context(valid),
+    ]);
   }
-  const [stored, profiles, historyRows] = await Promise.all([
-    deps.store.findLiveDecisions(valid.map((v) => v.tx.transaction_id)),
-    deps.profiles.getMany(users),
-    deps.store.findHistory(users, minTime - widest, maxTime),
-  ]);
   const fresh = valid.filter((v) => !stored.has(v.tx.transaction_id));
   const toDecide = mode.redecide ? valid : fresh;
 
