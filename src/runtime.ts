@@ -7,11 +7,7 @@ import { createProfileCache, type ProfileCache } from "./cache/redis-profile-cac
 import type { Config } from "./config.ts";
 import { createKafka } from "./kafka/client.ts";
 import { createManagedProducer, type ManagedProducer } from "./kafka/producer.ts";
-import {
-  createRegistryClient,
-  type TransactionSchemaIds,
-  transactionSchemaIds,
-} from "./kafka/schema-registry.ts";
+import type { TransactionSchemaIds } from "./kafka/schema-registry.ts";
 import type { Logger } from "./logger.ts";
 import { createMetrics, type Metrics } from "./metrics.ts";
 import { createDatabasePool, type DatabasePool } from "./store/pool.ts";
@@ -33,8 +29,11 @@ export type Runtime = {
   profiles: ProfileStore;
   transactions: TransactionStore;
   profileCache: ProfileCache;
-  /** The Schema Registry client when SCHEMA_REGISTRY_URL is set (no connection until used). */
-  registry: RegistryClient | undefined;
+  /**
+   * The Schema Registry client when SCHEMA_REGISTRY_URL is set, else undefined. Loaded on first
+   * use: the library weighs ~70 MiB of RSS, which a process without a registry does not pay.
+   */
+  registry(): Promise<RegistryClient | undefined>;
   /**
    * The transaction schema ids when SCHEMA_REGISTRY_URL is set (registered on first call, then
    * shared by ingest and consumer), else undefined: plain JSON only.
@@ -64,9 +63,13 @@ export async function createRuntime(
     metrics: metrics.cache,
     logger,
   });
-  const registry = config.kafka.schemaRegistryUrl
-    ? createRegistryClient(config.kafka.schemaRegistryUrl)
-    : undefined;
+  const registryUrl = config.kafka.schemaRegistryUrl;
+  let client: Promise<RegistryClient> | undefined;
+  const registry = () => {
+    if (!registryUrl) return Promise.resolve(undefined);
+    client ??= import("./kafka/schema-registry.ts").then((m) => m.createRegistryClient(registryUrl));
+    return client;
+  };
   let ids: Promise<TransactionSchemaIds> | undefined;
   return {
     config,
@@ -81,8 +84,10 @@ export async function createRuntime(
     profileCache,
     registry,
     schemaIds() {
-      if (!registry) return Promise.resolve(undefined);
-      ids ??= transactionSchemaIds(registry, config.kafka.topics.transactions);
+      if (!registryUrl) return Promise.resolve(undefined);
+      ids ??= Promise.all([import("./kafka/schema-registry.ts"), registry()]).then(([m, c]) =>
+        m.transactionSchemaIds(c!, config.kafka.topics.transactions),
+      );
       ids.catch(() => {
         ids = undefined; // a failed start-up may be retried
       });

@@ -7,7 +7,6 @@ import { createTransactionSchema } from "../domain/transaction.ts";
 import { createKafka } from "../kafka/client.ts";
 import { describeOffsets, resetOffsets } from "../kafka/offsets.ts";
 import { parsePartitions, parsePosition, resolveRanges } from "../kafka/range-reader.ts";
-import { createRegistryClient, registerSchemas } from "../kafka/schema-registry.ts";
 import type { Logger } from "../logger.ts";
 import { rulesVersion } from "../rules/rules.ts";
 import { createRuntime, type Runtime } from "../runtime.ts";
@@ -307,6 +306,7 @@ export async function offsetsCommand(
 export async function schemasRegisterCommand(config: Config): Promise<void> {
   const url = config.kafka.schemaRegistryUrl;
   if (!url) throw new Error("SCHEMA_REGISTRY_URL is not set: nothing to register with");
+  const { createRegistryClient, registerSchemas } = await import("../kafka/schema-registry.ts");
   const registered = await registerSchemas(createRegistryClient(url), config.kafka.topics);
   for (const r of registered) out(`${r.subject}: schema id ${r.id}, compatibility ${r.compatibility}`);
 }

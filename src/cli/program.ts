@@ -5,15 +5,7 @@ import { createLogger, type Logger } from "../logger.ts";
 import { initialize, prepareDatabase, stackDown, stackStatus, stackUp } from "../stack/stack.ts";
 import { createDatabasePool } from "../store/pool.ts";
 import { createProfileStore } from "../store/profile-store.ts";
-import {
-  type DlqCliOptions,
-  dlqListCommand,
-  dlqRedriveCommand,
-  offsetsCommand,
-  type ReplayCliOptions,
-  replayCommand,
-  schemasRegisterCommand,
-} from "./ops.ts";
+import type { DlqCliOptions, ReplayCliOptions } from "./ops.ts";
 import { seedProfiles } from "./seed.ts";
 import { serve } from "./serve.ts";
 import { writeSchemas } from "./write-schemas.ts";
@@ -36,6 +28,9 @@ function positiveInt(value: string): number {
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError("must be a positive integer");
   return n;
 }
+
+/** The SRE commands' module, loaded only by them (tables, progress bars, the registry library). */
+const ops = () => import("./ops.ts");
 
 /** For commands that end: exits once done, whatever client timers are still pending. */
 function oneShot<A extends unknown[]>(run: (config: Config, logger: Logger, ...args: A) => Promise<void>) {
@@ -140,7 +135,7 @@ export function buildProgram(): Command {
     .description(
       "register transaction.v1 and decision.v1 with SCHEMA_REGISTRY_URL; set BACKWARD compatibility",
     )
-    .action(oneShot((c) => schemasRegisterCommand(c)));
+    .action(oneShot(async (c) => (await ops()).schemasRegisterCommand(c)));
 
   const position =
     "earliest | latest | RFC 3339 time (2026-11-28T10:00:00Z) | partition:offset[,partition:offset]";
@@ -163,7 +158,7 @@ export function buildProgram(): Command {
     .option("--dry-run", "write nothing: count (and with --redecide, diff) only")
     .option("--no-progress", "no progress bar")
     .option("--json", "print the summary as JSON")
-    .action(oneShot((c, l, opts: ReplayCliOptions) => replayCommand(c, l, opts)));
+    .action(oneShot(async (c, l, opts: ReplayCliOptions) => (await ops()).replayCommand(c, l, opts)));
 
   const dlq = program.command("dlq").description("the dead-letter topic");
   dlq
@@ -173,7 +168,7 @@ export function buildProgram(): Command {
     .option("--reason <reason>", "only this reason (repeatable, or comma-separated)", collect)
     .option("--limit <n>", "show only the last n", positiveInt)
     .option("--json", "one JSON object per line (value in base64)")
-    .action(oneShot((c, l, opts: DlqCliOptions) => dlqListCommand(c, l, opts)));
+    .action(oneShot(async (c, l, opts: DlqCliOptions) => (await ops()).dlqListCommand(c, l, opts)));
   dlq
     .command("redrive")
     .description("publish dead letters back to the transactions topic, once each (recorded in PostgreSQL)")
@@ -181,7 +176,7 @@ export function buildProgram(): Command {
     .option("--reason <reason>", "only this reason (repeatable, or comma-separated)", collect)
     .option("--dry-run", "show what would move; move nothing")
     .option("--json", "print the summary as JSON")
-    .action(oneShot((c, l, opts: DlqCliOptions) => dlqRedriveCommand(c, l, opts)));
+    .action(oneShot(async (c, l, opts: DlqCliOptions) => (await ops()).dlqRedriveCommand(c, l, opts)));
 
   program
     .command("offsets")
@@ -193,8 +188,8 @@ export function buildProgram(): Command {
     .option("--dry-run", "with --reset-to: show the new offsets, change nothing")
     .option("--json", "print as JSON")
     .action(
-      oneShot((c, l, opts: { group?: string; resetTo?: string; dryRun?: boolean; json?: boolean }) =>
-        offsetsCommand(c, l, opts),
+      oneShot(async (c, l, opts: { group?: string; resetTo?: string; dryRun?: boolean; json?: boolean }) =>
+        (await ops()).offsetsCommand(c, l, opts),
       ),
     );
 

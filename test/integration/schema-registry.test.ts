@@ -49,7 +49,7 @@ function frame(id: number, body: unknown): Buffer {
 describe("Schema Registry framing", () => {
   it("ingests framed and plain values on one topic and dead-letters unknown ids and invalid framed values", async () => {
     const topic = ctx.config.kafka.topics.transactions;
-    const registry = app.rt.registry!;
+    const registry = (await app.rt.registry())!;
     const writerId = (await app.rt.schemaIds())!.writerId;
     // Another subject's schema: a real id, but not a transaction schema.
     const otherId = await registry.register(
@@ -133,7 +133,7 @@ describe("Schema Registry framing", () => {
   });
 
   it("registers both schemas with BACKWARD compatibility (library and CLI)", async () => {
-    const registry = app.rt.registry!;
+    const registry = (await app.rt.registry())!;
     const registered = await registerSchemas(registry, ctx.config.kafka.topics);
     expect(registered.map((r) => r.subject)).toEqual([
       subjectFor(ctx.config.kafka.topics.transactions),
