@@ -1,8 +1,9 @@
 import type { TestProject } from "vitest/node";
 import { loadConfig } from "../src/config.ts";
 import { createLogger } from "../src/logger.ts";
-import { brokerPaths, runningPid } from "../src/stack/kafka-broker.ts";
-import { stackDir, stackDown, stackUp } from "../src/stack/stack.ts";
+import { brokerPaths, runningPid, stopBroker } from "../src/stack/kafka-broker.ts";
+import { registryPaths, registryPid, stopRegistry } from "../src/stack/registry-server.ts";
+import { stackDir, stackUp, startRegistryIfNeeded } from "../src/stack/stack.ts";
 
 /*
  * Resolves the services the integration tests talk to, in this order:
@@ -13,7 +14,14 @@ import { stackDir, stackDown, stackUp } from "../src/stack/stack.ts";
  * Tests get the URLs through inject("services") and isolate themselves inside them.
  */
 
-export type Services = { kafkaBrokers: string; databaseUrl: string; redisUrl: string; source: string };
+export type Services = {
+  kafkaBrokers: string;
+  databaseUrl: string;
+  redisUrl: string;
+  /** A Confluent-compatible Schema Registry, when one could be had (tests fall back to mock://). */
+  schemaRegistryUrl?: string;
+  source: string;
+};
 
 declare module "vitest" {
   interface ProvidedContext {
@@ -68,6 +76,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
       kafkaBrokers: env.KAFKA_BROKERS,
       databaseUrl: env.DATABASE_URL,
       redisUrl: env.REDIS_URL,
+      schemaRegistryUrl: env.SCHEMA_REGISTRY_URL || undefined,
       source: "environment",
     };
   } else if (await dockerAvailable()) {
@@ -79,13 +88,29 @@ export default async function setup(project: TestProject): Promise<() => Promise
     const paths = brokerPaths(stackDir());
     const wasRunning = runningPid(paths) !== undefined;
     await stackUp(config, logger);
+    // The Schema Registry (Apicurio from Maven Central) is started too; if it cannot be built or
+    // started, the tests that need a real one are skipped (visible in the skipped count) and the
+    // rest use the library's in-memory registry.
+    const registryWasOurs = registryPid(registryPaths(stackDir())) !== undefined;
+    let schemaRegistryUrl: string | undefined;
+    try {
+      schemaRegistryUrl = await startRegistryIfNeeded(logger);
+    } catch (error) {
+      logger.error({ err: (error as Error).message }, "no schema registry: its tests will be skipped");
+    }
     services = {
       kafkaBrokers: config.kafka.brokers.join(","),
       databaseUrl: config.database.url,
       redisUrl: config.redis.url,
+      schemaRegistryUrl,
       source: "local stack",
     };
-    if (!wasRunning && runningPid(paths) !== undefined) teardown = () => stackDown(logger);
+    const startedKafka = !wasRunning && runningPid(paths) !== undefined;
+    const startedRegistry = !registryWasOurs && registryPid(registryPaths(stackDir())) !== undefined;
+    teardown = async () => {
+      if (startedKafka) await stopBroker(paths);
+      if (startedRegistry) await stopRegistry(registryPaths(stackDir()));
+    };
   }
   logger.info({ services }, "integration tests use these services");
   project.provide("services", services);

@@ -199,7 +199,8 @@ export function buildProgram(): Command {
   stack
     .command("up")
     .description("start Kafka if needed, create topics, prepare PostgreSQL; idempotent")
-    .action(withConfig((c, l) => stackUp(c, l)));
+    .option("--registry", "also build and start a Schema Registry (Apicurio) at 127.0.0.1:8081")
+    .action((opts: { registry?: boolean }) => withConfig((c, l) => stackUp(c, l, undefined, opts))());
   stack
     .command("down")
     .description("stop the Kafka this stack started; nothing else")
@@ -216,6 +217,7 @@ export function buildProgram(): Command {
             `kafka     ${s.kafka.broker}  ${yes(s.kafka.reachable)}  ${s.kafka.ours ? `(ours, pid ${s.kafka.ours})` : "(not started by this stack)"}`,
             `postgres  ${yes(s.postgres.reachable)}`,
             `redis     ${yes(s.redis.reachable)}`,
+            `registry  ${s.registry.url}  ${yes(s.registry.reachable)}  ${s.registry.ours ? `(ours, pid ${s.registry.ours})` : "(not started by this stack)"}`,
             "",
           ].join("\n"),
         );

@@ -76,7 +76,12 @@ export async function transactionSchemaIds(client: Client, topic: string): Promi
       await Promise.all(
         pending.map(async (id) => {
           try {
-            await client.getBySubjectAndId(subject, id);
+            // The id must be registered under this subject, not just exist: registries answer a
+            // lookup by id whatever subject is asked (Apicurio, Confluent), so look the schema up
+            // under the subject and compare ids.
+            const info = await client.getBySubjectAndId(subject, id);
+            if ((await client.getId(subject, info, false)) !== id)
+              throw new RestError("other subject", 404, 40403);
             known.add(id);
             unknown.delete(id);
           } catch (error) {

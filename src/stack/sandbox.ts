@@ -22,7 +22,13 @@ export type Sandbox = {
   cleanup(): Promise<void>;
 };
 
-export type Services = { kafkaBrokers: string; databaseUrl: string; redisUrl: string };
+export type Services = {
+  kafkaBrokers: string;
+  databaseUrl: string;
+  redisUrl: string;
+  /** A Confluent-compatible Schema Registry, if any (tests opt in with SCHEMA_REGISTRY_URL). */
+  schemaRegistryUrl?: string;
+};
 
 export async function createSandbox(
   services: Services,

@@ -19,6 +19,16 @@ import {
   stopBroker,
   writeBrokerProperties,
 } from "./kafka-broker.ts";
+import {
+  ensureRegistryBuilt,
+  registryPaths,
+  registryPid,
+  registryReachable,
+  registryUrl,
+  startRegistry,
+  stopRegistry,
+  waitForRegistry,
+} from "./registry-server.ts";
 
 /*
  * `npm run stack:up | stack:down | stack:status`: the local stack without Docker. Kafka is started
@@ -124,7 +134,12 @@ async function redisReachable(url: string): Promise<boolean> {
  * Brings the stack up; idempotent. Starts Kafka only when nothing listens on its port yet.
  * @throws when Kafka cannot be started or reached, or PostgreSQL cannot be prepared.
  */
-export async function stackUp(config: Config, logger: Logger, dir = stackDir()): Promise<void> {
+export async function stackUp(
+  config: Config,
+  logger: Logger,
+  dir = stackDir(),
+  { registry = false }: { registry?: boolean } = {},
+): Promise<void> {
   const paths = brokerPaths(dir);
   const broker = config.kafka.brokers[0]!;
   const { host, port } = hostPort(broker);
@@ -143,7 +158,30 @@ export async function stackUp(config: Config, logger: Logger, dir = stackDir()):
     const started = startBroker(paths);
     logger.info({ pid: started, broker, logs: paths.logs }, "kafka starting");
   }
+  const registryStarting = registry ? startRegistryIfNeeded(logger, dir) : undefined;
   await initialize(config, logger);
+  if (registryStarting) await registryStarting;
+}
+
+/**
+ * The local Schema Registry (Apicurio, src/stack/registry-server.ts): started unless one answers
+ * already at 127.0.0.1:8081. Returns its Confluent-compatible URL once it answers.
+ */
+export async function startRegistryIfNeeded(logger: Logger, dir = stackDir()): Promise<string> {
+  const paths = registryPaths(dir);
+  const url = registryUrl();
+  const pid = registryPid(paths);
+  if (pid !== undefined) logger.info({ pid, url }, "schema registry already running (started by this stack)");
+  else if (await registryReachable(url))
+    logger.info({ url }, "a schema registry already answers there; using it");
+  else {
+    ensureRegistryBuilt(paths, (line) => logger.info(line));
+    const started = startRegistry(paths);
+    logger.info({ pid: started, url, logs: paths.logs }, "schema registry starting");
+  }
+  await waitForRegistry(url);
+  logger.info({ url }, "schema registry ready (SCHEMA_REGISTRY_URL)");
+  return url;
 }
 
 /**
@@ -176,26 +214,31 @@ export async function initialize(config: Config, logger: Logger): Promise<void> 
 export async function stackDown(logger: Logger, dir = stackDir()): Promise<void> {
   const stopped = await stopBroker(brokerPaths(dir));
   logger.info(stopped ? "kafka stopped" : "kafka was not running (nothing of ours to stop)");
+  if (await stopRegistry(registryPaths(dir))) logger.info("schema registry stopped");
 }
 
 export type StackStatus = {
   kafka: { ours: number | null; reachable: boolean; broker: string };
   postgres: { reachable: boolean };
   redis: { reachable: boolean };
+  registry: { ours: number | null; reachable: boolean; url: string };
 };
 
 export async function stackStatus(config: Config, dir = stackDir()): Promise<StackStatus> {
   const broker = config.kafka.brokers[0]!;
   const { host, port } = hostPort(broker);
   const db = new URL(config.database.url);
-  const [kafkaUp, pgUp, redisUp] = await Promise.all([
+  const url = registryUrl();
+  const [kafkaUp, pgUp, redisUp, registryUp] = await Promise.all([
     portOpen(host, port),
     portOpen(db.hostname, Number(db.port || 5432)),
     redisReachable(config.redis.url),
+    registryReachable(url),
   ]);
   return {
     kafka: { ours: runningPid(brokerPaths(dir)) ?? null, reachable: kafkaUp, broker },
     postgres: { reachable: pgUp },
     redis: { reachable: redisUp },
+    registry: { ours: registryPid(registryPaths(dir)) ?? null, reachable: registryUp, url },
   };
 }

@@ -1,19 +1,17 @@
 import { randomUUID } from "node:crypto";
 import { Compatibility, JsonSerializer, SerdeType } from "@confluentinc/schemaregistry";
 import { Partitioners } from "kafkajs";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { registerSchemas, subjectFor } from "../../src/kafka/schema-registry.ts";
-import { sqlClient, type TestContext } from "../support/context.ts";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { createRegistryClient, registerSchemas, subjectFor } from "../../src/kafka/schema-registry.ts";
+import { createTestContext, sqlClient, type TestContext } from "../support/context.ts";
 import { type InProcess, startInProcess } from "../support/in-process.ts";
-import { spawnSentinel } from "../support/processes.ts";
+import { type SentinelProcess, spawnSentinel } from "../support/processes.ts";
 import { eventually, readAll } from "../support/topics.ts";
 
 /*
- * Schema Registry framing, end to end through the real broker, PostgreSQL and Redis. The registry
- * is the library's in-memory one (mock://): no Confluent-compatible registry could be run on this
- * machine (README, Kafka topics). Ingest and consumer share it because they run in one process,
- * as `sentinel all` runs them; a direct producer here frames its values with the library's own
- * JsonSerializer against that same registry.
+ * Schema Registry framing, end to end through the real broker, PostgreSQL and Redis. First with the
+ * library's in-memory registry (mock://), ingest and consumer in one process as `sentinel all` runs
+ * them, a direct producer framing with the library's own JsonSerializer against that registry.
  */
 
 let app: InProcess;
@@ -153,4 +151,120 @@ describe("Schema Registry framing", () => {
     expect(await missing.wait(30_000)).toBe(1);
     expect(missing.output()).toContain("SCHEMA_REGISTRY_URL is not set");
   });
+});
+
+/*
+ * The same against a real Confluent-compatible registry (Apicurio, started by the test setup from
+ * Maven Central jars), with ingest and consumer as separate `sentinel` processes that meet only
+ * through the registry and the broker.
+ */
+const registryUrl = inject("services").schemaRegistryUrl;
+
+describe.skipIf(!registryUrl)("Schema Registry framing with a real registry (separate processes)", () => {
+  let real: TestContext;
+  const procs: SentinelProcess[] = [];
+  beforeAll(async () => {
+    real = await createTestContext({ SCHEMA_REGISTRY_URL: registryUrl!, TOPIC_TRANSACTIONS_PARTITIONS: "2" });
+  });
+  afterAll(async () => {
+    for (const p of procs) await p.stop("SIGKILL");
+    await real?.cleanup();
+  });
+
+  it("sentinel schemas register, framed ingest, a serializer producer and plain JSON; poison dead-lettered", async () => {
+    const topics = real.config.kafka.topics;
+    const register = spawnSentinel(["schemas", "register"], real.env);
+    expect(await register.wait(60_000), register.output()).toBe(0);
+    const ids = Object.fromEntries(
+      [...register.stdout().matchAll(/^(\S+): schema id (\d+), compatibility BACKWARD$/gm)].map((m) => [
+        m[1],
+        Number(m[2]),
+      ]),
+    );
+    const txId = ids[subjectFor(topics.transactions)]!;
+    const decisionId = ids[subjectFor(topics.decisions)]!;
+    expect(txId).toBeGreaterThan(0);
+    expect(decisionId).not.toBe(txId);
+    const config = await fetch(`${registryUrl}/config/${subjectFor(topics.transactions)}`);
+    expect(((await config.json()) as { compatibilityLevel: string }).compatibilityLevel).toBe("BACKWARD");
+
+    const ingest = spawnSentinel(["ingest"], { ...real.env, LOG_LEVEL: "info" });
+    const consume = spawnSentinel(["consume"], { ...real.env, LOG_LEVEL: "info" });
+    procs.push(ingest, consume);
+    expect(
+      await eventually(async () => /"address":"http:\/\/[^"]+"/.test(ingest.output()), 60_000),
+      ingest.output(),
+    ).toBe(true);
+    const address = ingest.output().match(/"address":"(http:\/\/[^"]+)"/)![1]!;
+    expect(
+      await eventually(async () => consume.output().includes("scorer running"), 60_000),
+      consume.output(),
+    ).toBe(true);
+
+    const viaHttp = tx();
+    const res = await fetch(`${address}/transaction`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(viaHttp),
+    });
+    expect(res.status).toBe(202);
+
+    const client = createRegistryClient(registryUrl!);
+    const serializer = new JsonSerializer(client, SerdeType.VALUE, { useLatestVersion: true });
+    const viaSerializer = tx();
+    const serialized = await serializer.serialize(topics.transactions, viaSerializer);
+    expect(serialized.readUInt32BE(1)).toBe(txId);
+    const plain = tx();
+    const unknownId = tx();
+    const otherSubject = tx();
+    const invalid = tx({ currency: "XXX" });
+    const producer = real.kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+    await producer.connect();
+    await producer.send({
+      topic: topics.transactions,
+      acks: -1,
+      messages: [
+        { key: viaSerializer.user_id, value: serialized },
+        { key: plain.user_id, value: JSON.stringify(plain) },
+        { key: unknownId.user_id, value: frame(987_654, unknownId) },
+        { key: otherSubject.user_id, value: frame(decisionId, otherSubject) },
+        { key: invalid.user_id, value: frame(txId, invalid) },
+      ],
+    });
+    await producer.disconnect();
+
+    const db = await sqlClient(real.config);
+    try {
+      const stored = await eventually(
+        async () =>
+          Number((await db.query("SELECT count(*) AS n FROM decisions WHERE live")).rows[0].n) === 3,
+        60_000,
+      );
+      expect(stored, consume.output()).toBe(true);
+      const { rows } = await db.query("SELECT transaction_id::text AS id FROM transactions ORDER BY 1");
+      expect(rows.map((r) => r.id)).toEqual(
+        [viaHttp, viaSerializer, plain].map((t) => t.transaction_id).sort(),
+      );
+    } finally {
+      await db.end();
+    }
+    const onTopic = await readAll(real.kafka, topics.transactions);
+    const httpMessage = onTopic.find((m) => m.value!.includes(Buffer.from(viaHttp.transaction_id)))!;
+    expect(httpMessage.value![0]).toBe(0);
+    expect(httpMessage.value!.readUInt32BE(1)).toBe(txId);
+    const letters = await readAll(real.kafka, topics.dlq);
+    const reasons = letters
+      .map((m) => [
+        JSON.parse(m.value!.subarray(5).toString()).transaction_id,
+        m.headers!["x-error-reason"]!.toString(),
+      ])
+      .sort();
+    expect(reasons).toEqual(
+      [
+        [unknownId.transaction_id, "unknown_schema_id"],
+        [otherSubject.transaction_id, "unknown_schema_id"],
+        [invalid.transaction_id, "schema_violation"],
+      ].sort(),
+    );
+  }, 180_000);
 });
