@@ -15,7 +15,7 @@ export type Parts = { ingest: boolean; consumer: boolean };
  * Signals are handled from the first moment, so a stop during start-up is clean too.
  */
 export async function serve(config: Config, logger: Logger, parts: Parts): Promise<void> {
-  const stops: Array<() => Promise<void>> = [];
+  const stops: Array<{ name: string; stop: () => Promise<void> }> = [];
   let close: (() => Promise<void>) | undefined;
   let stopping = false;
 
@@ -26,14 +26,21 @@ export async function serve(config: Config, logger: Logger, parts: Parts): Promi
     }
     stopping = true;
     logger.info({ signal }, "shutting down");
+    // What is still stopping when time runs out is named in the log.
+    const pending = new Set<string>();
+    const step = async (name: string, run: () => Promise<void>) => {
+      pending.add(name);
+      await run();
+      pending.delete(name);
+    };
     const timer = setTimeout(() => {
-      logger.error({ timeoutMs: config.shutdownTimeoutMs }, "shutdown timed out");
+      logger.error({ timeoutMs: config.shutdownTimeoutMs, pending: [...pending] }, "shutdown timed out");
       process.exit(1);
     }, config.shutdownTimeoutMs);
     timer.unref();
     try {
-      await Promise.all(stops.map((stop) => stop()));
-      await close?.();
+      await Promise.all(stops.map(({ name, stop }) => step(name, stop)));
+      if (close) await step("clients", close);
       logger.info("stopped");
       process.exit(0);
     } catch (error) {
@@ -50,7 +57,7 @@ export async function serve(config: Config, logger: Logger, parts: Parts): Promi
 
   if (parts.ingest) {
     const ingest = await startIngest(rt);
-    stops.push(ingest.stop);
+    stops.push({ name: "ingest", stop: ingest.stop });
     logger.info({ address: ingest.address }, "ingest listening");
   } else if (config.http.metricsPort > 0) {
     const ops = Fastify({
@@ -60,7 +67,7 @@ export async function serve(config: Config, logger: Logger, parts: Parts): Promi
     registerOpsRoutes(ops, { readiness: () => rt.readiness(), metrics: rt.metrics });
     try {
       await ops.listen({ host: config.http.host, port: config.http.metricsPort });
-      stops.push(() => ops.close());
+      stops.push({ name: "metrics endpoint", stop: () => ops.close() });
     } catch (error) {
       logger.warn(
         { err: (error as Error).message, port: config.http.metricsPort },
@@ -70,6 +77,6 @@ export async function serve(config: Config, logger: Logger, parts: Parts): Promi
   }
   if (parts.consumer && !stopping) {
     const scorer = await startConsumer(rt);
-    stops.push(() => scorer.stop());
+    stops.push({ name: "consumer", stop: () => scorer.stop() });
   }
 }
