@@ -85,6 +85,22 @@ export async function buildIngest(deps: IngestDeps): Promise<FastifyInstance> {
     });
   }
 
+  /*
+   * Shutdown: requests in flight when close() starts still get their answer, but their keep-alive
+   * connections must not outlive it — Node's server.close() waits for every connection, and a
+   * client's idle keep-alive socket would hold the shutdown for its whole timeout (seen: past the
+   * 10 s budget). So answers sent while closing say `Connection: close`.
+   */
+  let closing = false;
+  app.addHook("preClose", (done) => {
+    closing = true;
+    done();
+  });
+  app.addHook("onSend", (_request, reply, payload, done) => {
+    if (closing) reply.header("connection", "close");
+    done(null, payload);
+  });
+
   // Callback-style hooks: no promise per request on the hot path.
   app.addHook("onRequest", (_request, _reply, done) => {
     metrics.http.inFlight.inc();
