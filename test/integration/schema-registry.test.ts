@@ -44,6 +44,82 @@ function frame(id: number, body: unknown): Buffer {
   return Buffer.concat([header, Buffer.from(JSON.stringify(body))]);
 }
 
+type Tx = ReturnType<typeof tx>;
+
+/**
+ * On `ctx`'s topic, besides `viaHttp` (already posted) and `viaSerializer` (framed by the library),
+ * writes a plain-JSON transaction and three poison messages — framed with an unknown id, with
+ * another subject's id, and an `invalid` one framed with the writer's id — then checks that exactly
+ * the three good ones are stored, the HTTP one went out framed, and the poison is dead-lettered.
+ */
+async function mixedTopicChecks(
+  ctx: TestContext,
+  v: {
+    viaHttp: Tx;
+    viaSerializer: Tx;
+    serialized: Buffer;
+    writerId: number;
+    otherId: number;
+    unknownIdNumber: number;
+    invalid: Tx;
+  },
+) {
+  const { topics } = ctx.config.kafka;
+  const plain = tx();
+  const unknownId = tx();
+  const otherSubject = tx();
+  const producer = ctx.kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+  await producer.connect();
+  await producer.send({
+    topic: topics.transactions,
+    acks: -1,
+    messages: [
+      { key: v.viaSerializer.user_id, value: v.serialized },
+      { key: plain.user_id, value: JSON.stringify(plain) },
+      { key: unknownId.user_id, value: frame(v.unknownIdNumber, unknownId) },
+      { key: otherSubject.user_id, value: frame(v.otherId, otherSubject) },
+      { key: v.invalid.user_id, value: frame(v.writerId, v.invalid) },
+    ],
+  });
+  await producer.disconnect();
+
+  const db = await sqlClient(ctx.config);
+  try {
+    const good = [v.viaHttp, v.viaSerializer, plain].map((t) => t.transaction_id).sort();
+    const stored = await eventually(
+      async () => Number((await db.query("SELECT count(*) AS n FROM decisions WHERE live")).rows[0].n) === 3,
+      60_000,
+    );
+    expect(stored).toBe(true);
+    const { rows } = await db.query("SELECT transaction_id::text AS id FROM transactions ORDER BY 1");
+    expect(rows.map((r) => r.id)).toEqual(good);
+  } finally {
+    await db.end();
+  }
+
+  // The HTTP one went onto the topic framed with the registered id.
+  const onTopic = await readAll(ctx.kafka, topics.transactions);
+  const httpMessage = onTopic.find((m) => m.value!.includes(Buffer.from(v.viaHttp.transaction_id)))!;
+  expect(httpMessage.value![0]).toBe(0);
+  expect(httpMessage.value!.readUInt32BE(1)).toBe(v.writerId);
+
+  const letters = await readAll(ctx.kafka, topics.dlq);
+  const reasons = letters
+    .map((m) => [
+      JSON.parse(m.value!.subarray(5).toString()).transaction_id,
+      m.headers!["x-error-reason"]!.toString(),
+    ])
+    .sort();
+  expect(reasons).toEqual(
+    [
+      [unknownId.transaction_id, "unknown_schema_id"],
+      [otherSubject.transaction_id, "unknown_schema_id"],
+      [v.invalid.transaction_id, "schema_violation"],
+    ].sort(),
+  );
+  return { letters, unknownId };
+}
+
 describe("Schema Registry framing", () => {
   it("ingests framed and plain values on one topic and dead-letters unknown ids and invalid framed values", async () => {
     const topic = ctx.config.kafka.topics.transactions;
@@ -69,62 +145,16 @@ describe("Schema Registry framing", () => {
     expect(serialized[0]).toBe(0);
     expect(serialized.readUInt32BE(1)).toBe(writerId);
 
-    // 3. A direct producer writing plain JSON; 4-6. poison: unknown id, another subject's id, and
-    // a framed value with a known id that fails validation.
-    const plain = tx();
-    const unknownId = tx();
-    const otherSubject = tx();
-    const invalid = tx({ amount: "-3.00" });
-    const producer = ctx.kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
-    await producer.connect();
-    await producer.send({
-      topic,
-      acks: -1,
-      messages: [
-        { key: viaSerializer.user_id, value: serialized },
-        { key: plain.user_id, value: JSON.stringify(plain) },
-        { key: unknownId.user_id, value: frame(9_999, unknownId) },
-        { key: otherSubject.user_id, value: frame(otherId, otherSubject) },
-        { key: invalid.user_id, value: frame(writerId, invalid) },
-      ],
+    // 3. plain JSON; 4-6. poison: unknown id, another subject's id, invalid framed value.
+    const { letters, unknownId } = await mixedTopicChecks(ctx, {
+      viaHttp,
+      viaSerializer,
+      serialized,
+      writerId,
+      otherId,
+      unknownIdNumber: 9_999,
+      invalid: tx({ amount: "-3.00" }),
     });
-    await producer.disconnect();
-
-    const db = await sqlClient(ctx.config);
-    try {
-      const ids = [viaHttp, viaSerializer, plain].map((t) => t.transaction_id);
-      const stored = await eventually(
-        async () =>
-          (await db.query("SELECT 1 FROM decisions WHERE live AND transaction_id = ANY($1)", [ids]))
-            .rowCount === 3,
-        30_000,
-      );
-      expect(stored).toBe(true);
-      expect((await db.query("SELECT count(*)::int AS n FROM transactions")).rows[0].n).toBe(3);
-    } finally {
-      await db.end();
-    }
-
-    // The HTTP one went onto the topic framed with the registered id.
-    const onTopic = await readAll(ctx.kafka, topic);
-    const httpMessage = onTopic.find((m) => m.value!.includes(Buffer.from(viaHttp.transaction_id)));
-    expect(httpMessage!.value![0]).toBe(0);
-    expect(httpMessage!.value!.readUInt32BE(1)).toBe(writerId);
-
-    const letters = await readAll(ctx.kafka, ctx.config.kafka.topics.dlq);
-    const reasons = letters
-      .map((m) => {
-        const body = m.value!.subarray(5).toString();
-        return [JSON.parse(body).transaction_id, m.headers!["x-error-reason"]!.toString()];
-      })
-      .sort();
-    expect(reasons).toEqual(
-      [
-        [unknownId.transaction_id, "unknown_schema_id"],
-        [otherSubject.transaction_id, "unknown_schema_id"],
-        [invalid.transaction_id, "schema_violation"],
-      ].sort(),
-    );
     // The original bytes are kept, header and all.
     const letter = letters.find((m) => m.value!.includes(Buffer.from(unknownId.transaction_id)))!;
     expect(letter.value!.equals(frame(9_999, unknownId))).toBe(true);
@@ -214,57 +244,14 @@ describe.skipIf(!registryUrl)("Schema Registry framing with a real registry (sep
     const viaSerializer = tx();
     const serialized = await serializer.serialize(topics.transactions, viaSerializer);
     expect(serialized.readUInt32BE(1)).toBe(txId);
-    const plain = tx();
-    const unknownId = tx();
-    const otherSubject = tx();
-    const invalid = tx({ currency: "XXX" });
-    const producer = real.kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
-    await producer.connect();
-    await producer.send({
-      topic: topics.transactions,
-      acks: -1,
-      messages: [
-        { key: viaSerializer.user_id, value: serialized },
-        { key: plain.user_id, value: JSON.stringify(plain) },
-        { key: unknownId.user_id, value: frame(987_654, unknownId) },
-        { key: otherSubject.user_id, value: frame(decisionId, otherSubject) },
-        { key: invalid.user_id, value: frame(txId, invalid) },
-      ],
+    await mixedTopicChecks(real, {
+      viaHttp,
+      viaSerializer,
+      serialized,
+      writerId: txId,
+      otherId: decisionId,
+      unknownIdNumber: 987_654,
+      invalid: tx({ currency: "XXX" }),
     });
-    await producer.disconnect();
-
-    const db = await sqlClient(real.config);
-    try {
-      const stored = await eventually(
-        async () =>
-          Number((await db.query("SELECT count(*) AS n FROM decisions WHERE live")).rows[0].n) === 3,
-        60_000,
-      );
-      expect(stored, consume.output()).toBe(true);
-      const { rows } = await db.query("SELECT transaction_id::text AS id FROM transactions ORDER BY 1");
-      expect(rows.map((r) => r.id)).toEqual(
-        [viaHttp, viaSerializer, plain].map((t) => t.transaction_id).sort(),
-      );
-    } finally {
-      await db.end();
-    }
-    const onTopic = await readAll(real.kafka, topics.transactions);
-    const httpMessage = onTopic.find((m) => m.value!.includes(Buffer.from(viaHttp.transaction_id)))!;
-    expect(httpMessage.value![0]).toBe(0);
-    expect(httpMessage.value!.readUInt32BE(1)).toBe(txId);
-    const letters = await readAll(real.kafka, topics.dlq);
-    const reasons = letters
-      .map((m) => [
-        JSON.parse(m.value!.subarray(5).toString()).transaction_id,
-        m.headers!["x-error-reason"]!.toString(),
-      ])
-      .sort();
-    expect(reasons).toEqual(
-      [
-        [unknownId.transaction_id, "unknown_schema_id"],
-        [otherSubject.transaction_id, "unknown_schema_id"],
-        [invalid.transaction_id, "schema_violation"],
-      ].sort(),
-    );
   }, 180_000);
 });
