@@ -35,8 +35,8 @@ export type Runtime = {
    */
   registry(): Promise<RegistryClient | undefined>;
   /**
-   * The transaction schema ids when SCHEMA_REGISTRY_URL is set (registered on first call, then
-   * shared by ingest and consumer), else undefined: plain JSON only.
+   * The transaction schema ids when SCHEMA_REGISTRY_URL is set (shared by ingest and consumer;
+   * nothing is asked of the registry until they do), else undefined: plain JSON only.
    */
   schemaIds(): Promise<TransactionSchemaIds | undefined>;
   readiness(): Promise<Record<string, boolean>>;
@@ -88,9 +88,6 @@ export async function createRuntime(
       ids ??= Promise.all([import("./kafka/schema-registry.ts"), registry()]).then(([m, c]) =>
         m.transactionSchemaIds(c!, config.kafka.topics.transactions),
       );
-      ids.catch(() => {
-        ids = undefined; // a failed start-up may be retried
-      });
       return ids;
     },
     async readiness() {

@@ -88,6 +88,7 @@ export async function replayCommand(config: Config, logger: Logger, opts: Replay
     const started = Date.now();
     if (showBar) bar.start(total, 0, { rate: 0 });
     const schemaIds = await rt.schemaIds();
+    await schemaIds?.register().catch(() => {}); // as the consumer does; lookups retry later
     try {
       const summary = await replay({
         kafka: rt.kafka,

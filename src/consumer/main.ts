@@ -31,6 +31,14 @@ export async function startConsumer(rt: Runtime, { connectTimeoutMs = 60_000 } =
   await requireTopics(rt);
   const version = rulesVersion(config.rules);
   const schemaIds = await rt.schemaIds();
+  // Registering up front makes the ids of `mock://` registries agree between processes and warms
+  // the cache; a registry that is down only delays framed values (retried), so start regardless.
+  await schemaIds?.register().catch((error: unknown) => {
+    rt.logger.warn(
+      { err: (error as Error).message },
+      "schema registry unreachable; framed values will wait for it",
+    );
+  });
   const scorer = createScorer({
     kafka: rt.kafka,
     producer: rt.producer.producer,

@@ -16,7 +16,9 @@ export async function startIngest(
 ): Promise<RunningIngest> {
   const { config } = rt;
   // With a registry, every value is written framed with the registered transaction.v1 id.
-  const schemaId = (await rt.schemaIds())?.writerId;
+  // Fails start-up with a clear message when the registry cannot be reached: without the id the
+  // ingress cannot write what it promised.
+  const schemaId = await (await rt.schemaIds())?.register();
   const batching = createBatchingProducer({
     producer: rt.producer.producer,
     topic: config.kafka.topics.transactions,

@@ -25,16 +25,20 @@ function schemaInfo(file: "transaction.v1.json" | "decision.v1.json"): SchemaInf
 }
 
 /** How long an id the registry did not know stays unknown before it is asked again. */
-const UNKNOWN_TTL_MS = 10_000;
+const UNKNOWN_TTL_MS = 2_000;
 
 export type TransactionSchemaIds = {
-  /** The id this process writes with (transaction.v1 under `<transactions topic>-value`). */
-  readonly writerId: number;
+  /**
+   * Registers transaction.v1 under `<transactions topic>-value` (an identical schema keeps its id)
+   * and returns the id to write with.
+   * @throws SentinelError registry_unavailable when the registry cannot be reached.
+   */
+  register(): Promise<number>;
   /** Known / unknown for ids resolved by `resolve`; undefined for an id not resolved yet. */
   isKnown(id: number): boolean | undefined;
   /**
-   * Asks the registry about the ids not resolved yet (one request per id).
-   * @throws SentinelError broker_unavailable (retryable) when the registry cannot be reached.
+   * Asks the registry about the ids not resolved yet.
+   * @throws SentinelError registry_unavailable (retryable) when the registry cannot be reached.
    */
   resolve(ids: Iterable<number>): Promise<void>;
 };
@@ -50,18 +54,13 @@ function unavailable(what: string, error: unknown): SentinelError {
 }
 
 /**
- * Registers transaction.v1 under the transactions subject (registering an identical schema again
- * returns its existing id) and returns the ids this process writes and accepts.
+ * The transaction schema ids of the transactions subject, resolved on demand and cached. Nothing
+ * is asked of the registry until `register` or `resolve` is called, so a consumer starts while the
+ * registry is down (framed values then wait, retried, until it answers).
  */
-export async function transactionSchemaIds(client: Client, topic: string): Promise<TransactionSchemaIds> {
+export function transactionSchemaIds(client: Client, topic: string): TransactionSchemaIds {
   const subject = subjectFor(topic);
-  let writerId: number;
-  try {
-    writerId = await client.register(subject, schemaInfo("transaction.v1.json"), false);
-  } catch (error) {
-    throw unavailable(`register ${subject}`, error);
-  }
-  const known = new Set<number>([writerId]);
+  const known = new Set<number>();
   const unknown = new Map<number, number>(); // id → when it was found unknown
   const isKnown = (id: number): boolean | undefined => {
     if (known.has(id)) return true;
@@ -69,7 +68,16 @@ export async function transactionSchemaIds(client: Client, topic: string): Promi
     return since !== undefined && Date.now() - since < UNKNOWN_TTL_MS ? false : undefined;
   };
   return {
-    writerId,
+    async register() {
+      try {
+        const id = await client.register(subject, schemaInfo("transaction.v1.json"), false);
+        known.add(id);
+        unknown.delete(id);
+        return id;
+      } catch (error) {
+        throw unavailable(`register ${subject}`, error);
+      }
+    },
     isKnown,
     async resolve(ids) {
       const pending = [...new Set(ids)].filter((id) => isKnown(id) === undefined);

@@ -2,11 +2,14 @@ import { randomUUID } from "node:crypto";
 import { Compatibility, JsonSerializer, SerdeType } from "@confluentinc/schemaregistry";
 import { Partitioners } from "kafkajs";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { jsonSchemas } from "../../src/domain/json-schemas.ts";
 import { createRegistryClient, registerSchemas, subjectFor } from "../../src/kafka/schema-registry.ts";
 import { createTestContext, sqlClient, type TestContext } from "../support/context.ts";
 import { type InProcess, startInProcess } from "../support/in-process.ts";
 import { type SentinelProcess, spawnSentinel } from "../support/processes.ts";
+import { startTcpProxy } from "../support/tcp-proxy.ts";
 import { eventually, readAll } from "../support/topics.ts";
+import { produceTransactions } from "../support/workload.ts";
 
 /*
  * Schema Registry framing, end to end through the real broker, PostgreSQL and Redis. First with the
@@ -124,7 +127,7 @@ describe("Schema Registry framing", () => {
   it("ingests framed and plain values on one topic and dead-letters unknown ids and invalid framed values", async () => {
     const topic = ctx.config.kafka.topics.transactions;
     const registry = (await app.rt.registry())!;
-    const writerId = (await app.rt.schemaIds())!.writerId;
+    const writerId = await (await app.rt.schemaIds())!.register();
     // Another subject's schema: a real id, but not a transaction schema.
     const otherId = await registry.register(
       "payments-value",
@@ -171,7 +174,7 @@ describe("Schema Registry framing", () => {
       expect(await registry.getCompatibility(r.subject)).toBe(Compatibility.BACKWARD);
     }
     // The transaction schema registered at start-up is the same schema: same id.
-    expect(registered[0]!.id).toBe((await app.rt.schemaIds())!.writerId);
+    expect(registered[0]!.id).toBe(await (await app.rt.schemaIds())!.register());
 
     const cli = spawnSentinel(["schemas", "register"], { ...ctx.env, SCHEMA_REGISTRY_URL: "mock://cli" });
     expect(await cli.wait(30_000), cli.output()).toBe(0);
@@ -254,4 +257,60 @@ describe.skipIf(!registryUrl)("Schema Registry framing with a real registry (sep
       invalid: tx({ currency: "XXX" }),
     });
   }, 180_000);
+});
+
+describe.skipIf(!registryUrl)("a registry outage", () => {
+  it("delays framed values (retried, never dead-lettered) and never blocks start-up or plain JSON", async () => {
+    const target = new URL(registryUrl!);
+    const proxy = await startTcpProxy(target.hostname, Number(target.port));
+    proxy.down();
+    const ctx2 = await createTestContext({
+      SCHEMA_REGISTRY_URL: `http://127.0.0.1:${proxy.port}${target.pathname}`,
+      TOPIC_TRANSACTIONS_PARTITIONS: "1",
+    });
+    const consume = spawnSentinel(["consume"], { ...ctx2.env, LOG_LEVEL: "info" });
+    const db = await sqlClient(ctx2.config);
+    try {
+      const topics = ctx2.config.kafka.topics;
+      // The producer team registered the schema while our path to the registry is cut.
+      const id = await createRegistryClient(registryUrl!).register(
+        subjectFor(topics.transactions),
+        { schemaType: "JSON", schema: JSON.stringify(jsonSchemas()["transaction.v1.json"]) },
+        false,
+      );
+      expect(
+        await eventually(async () => consume.output().includes("scorer running"), 60_000),
+        consume.output(),
+      ).toBe(true);
+      expect(consume.output()).toContain("schema registry unreachable");
+
+      const stored = async () => Number((await db.query("SELECT count(*) AS n FROM transactions")).rows[0].n);
+      const plain = tx();
+      await produceTransactions(ctx2.kafka, topics.transactions, [plain]);
+      expect(await eventually(async () => (await stored()) === 1, 30_000)).toBe(true);
+
+      const framed = tx();
+      const producer = ctx2.kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+      await producer.connect();
+      await producer.send({
+        topic: topics.transactions,
+        acks: -1,
+        messages: [{ key: framed.user_id, value: frame(id, framed) }],
+      });
+      await producer.disconnect();
+      await new Promise((r) => setTimeout(r, 3_000));
+      expect(await stored()).toBe(1);
+      expect(await readAll(ctx2.kafka, topics.dlq, 5_000)).toHaveLength(0);
+
+      proxy.up();
+      expect(await eventually(async () => (await stored()) === 2, 30_000), consume.output()).toBe(true);
+      expect(await readAll(ctx2.kafka, topics.dlq, 5_000)).toHaveLength(0);
+      expect(consume.output()).toContain("registry_unavailable");
+    } finally {
+      await consume.stop("SIGKILL");
+      await db.end();
+      await proxy.close();
+      await ctx2.cleanup();
+    }
+  }, 120_000);
 });
