@@ -148,7 +148,7 @@ export function buildProgram(): Command {
     .requiredOption("--from <position>", `where to start: ${position}`)
     .option(
       "--to <position>",
-      "where to stop: a time (exclusive) or partition:offset (inclusive); default: today's end",
+      "where to stop: a time (exclusive) or partition:offset (inclusive); default: each partition's end now",
     )
     .option("--partitions <list>", "only these partitions, e.g. 0,3,5")
     .option(
