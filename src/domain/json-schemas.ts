@@ -12,7 +12,7 @@ function generate(schema: z.ZodType, id: string, title: string, description: str
     $id: id,
     title,
     description,
-    ...z.toJSONSchema(schema, { io: "input", unrepresentable: "any", target: "draft-2020-12" }),
+    ...z.toJSONSchema(schema, { io: "input", unrepresentable: "any", target: "draft-7" }),
   };
 }
 

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { Compatibility, JsonSerializer, SerdeType } from "@confluentinc/schemaregistry";
+import { Compatibility, JsonSerializer, type RestError, SerdeType } from "@confluentinc/schemaregistry";
 import { Partitioners } from "kafkajs";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { jsonSchemas } from "../../src/domain/json-schemas.ts";
@@ -220,6 +220,20 @@ describe.skipIf(!registryUrl)("Schema Registry framing with a real registry (sep
     expect(decisionId).not.toBe(txId);
     const config = await fetch(`${registryUrl}/config/${subjectFor(topics.transactions)}`);
     expect(((await config.json()) as { compatibilityLevel: string }).compatibilityLevel).toBe("BACKWARD");
+    // BACKWARD is enforced: a version that makes an optional field required is refused.
+    const v2 = jsonSchemas()["transaction.v1.json"] as { required: string[] };
+    const incompatible = { ...v2, required: [...v2.required, "merchant_id"] };
+    const refused = await createRegistryClient(registryUrl!)
+      .register(
+        subjectFor(topics.transactions),
+        { schemaType: "JSON", schema: JSON.stringify(incompatible) },
+        false,
+      )
+      .then(
+        () => undefined,
+        (error: RestError) => error.status,
+      );
+    expect(refused).toBe(409);
 
     const ingest = spawnSentinel(["ingest"], { ...real.env, LOG_LEVEL: "info" });
     const consume = spawnSentinel(["consume"], { ...real.env, LOG_LEVEL: "info" });
