@@ -89,16 +89,18 @@ export async function buildIngest(deps: IngestDeps): Promise<FastifyInstance> {
    * Shutdown: requests in flight when close() starts still get their answer, but their keep-alive
    * connections must not outlive it — Node's server.close() waits for every connection, and a
    * client's idle keep-alive socket would hold the shutdown for its whole timeout (seen: past the
-   * 10 s budget). So answers sent while closing say `Connection: close`.
+   * 10 s budget). Fastify closes the idle ones once, at the start; connections that become idle
+   * afterwards are closed here every 50 ms until the server is closed. Nothing on the request path.
    */
-  let closing = false;
+  let sweeper: NodeJS.Timeout | undefined;
   app.addHook("preClose", (done) => {
-    closing = true;
+    sweeper = setInterval(() => app.server.closeIdleConnections(), 50);
+    sweeper.unref();
     done();
   });
-  app.addHook("onSend", (_request, reply, payload, done) => {
-    if (closing) reply.header("connection", "close");
-    done(null, payload);
+  app.addHook("onClose", (_instance, done) => {
+    clearInterval(sweeper);
+    done();
   });
 
   // Callback-style hooks: no promise per request on the hot path.
