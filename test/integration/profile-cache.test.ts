@@ -85,7 +85,16 @@ describe("redis profile cache", () => {
   it("coalesces concurrent misses for the same user into one query", async () => {
     await store.upsert("c3", input);
     let queries = 0;
-    const { cache, redis } = makeCache(countingStore(() => queries++));
+    // The query is held 300 ms so that all ten misses overlap it (on a loaded machine the first
+    // query could otherwise finish before the last MGET answered: a later miss, not a concurrent one).
+    const slowStore: Pick<ProfileStore, "getMany"> = {
+      getMany: async (ids) => {
+        queries++;
+        await new Promise((r) => setTimeout(r, 300));
+        return store.getMany(ids);
+      },
+    };
+    const { cache, redis } = makeCache(slowStore);
     await eventually(async () => redis.status === "ready", 5_000, 50);
     try {
       const results = await Promise.all([...Array(10)].map(() => cache.getMany(["c3"])));
