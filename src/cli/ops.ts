@@ -10,6 +10,7 @@ import { parsePartitions, parsePosition, resolveRanges } from "../kafka/range-re
 import type { Logger } from "../logger.ts";
 import { rulesVersion } from "../rules/rules.ts";
 import { createRuntime, type Runtime } from "../runtime.ts";
+import { createRedriveStore } from "../store/redrive-store.ts";
 
 /*
  * The SRE commands: replay, dlq list/redrive, offsets, schemas register. Each prints a human
@@ -181,7 +182,7 @@ export async function dlqListCommand(config: Config, logger: Logger, opts: DlqCl
   const filter = dlqFilter(opts);
   await withRuntime(config, logger, async (rt) => {
     const letters = await readDeadLetters(rt.kafka, config.kafka.topics.dlq, filter);
-    const redriven = await redrivenSources(rt.pool, letters);
+    const redriven = await redrivenSources(createRedriveStore({ pool: rt.pool }), letters);
     const shown = opts.limit ? letters.slice(-opts.limit) : letters;
     const isRedriven = (l: (typeof letters)[number]) =>
       redriven.has(`${l.sourceTopic}/${l.sourcePartition}/${l.sourceOffset}`);
@@ -228,7 +229,7 @@ export async function dlqRedriveCommand(config: Config, logger: Logger, opts: Dl
     const summary = await redrive({
       kafka: rt.kafka,
       producer: rt.producer.producer,
-      pool: rt.pool,
+      redrives: createRedriveStore({ pool: rt.pool }),
       topics: config.kafka.topics,
       filter,
       dryRun: opts.dryRun ?? false,

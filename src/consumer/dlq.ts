@@ -1,11 +1,8 @@
 import type { IHeaders, Kafka, KafkaMessage, Producer } from "kafkajs";
-import { sql } from "slonik";
-import { z } from "zod";
 import { SentinelError } from "../errors.ts";
 import { type Position, readRanges, resolveRanges } from "../kafka/range-reader.ts";
 import type { Logger } from "../logger.ts";
-import { withDbErrors } from "../store/db-errors.ts";
-import type { DatabasePool } from "../store/pool.ts";
+import type { LetterSource, RedriveStore } from "../store/redrive-store.ts";
 import { sourceKey } from "./scorer.ts";
 
 /*
@@ -83,8 +80,6 @@ export async function readDeadLetters(
     .sort((a, b) => a.timestampMs - b.timestampMs || a.dlqPartition - b.dlqPartition);
 }
 
-const sourceRow = (l: DeadLetterRecord) => ({ t: l.sourceTopic, p: l.sourcePartition, o: l.sourceOffset });
-
 const keyOf = (r: DeadLetterRecord) => sourceKey(r.sourceTopic, r.sourcePartition, r.sourceOffset);
 
 /** The sources of every letter on the DLQ (replay does not dead-letter those again). */
@@ -92,17 +87,18 @@ export async function deadLetteredSources(kafka: Kafka, dlqTopic: string): Promi
   return new Set((await readDeadLetters(kafka, dlqTopic)).map(keyOf));
 }
 
-/** Which of these letters a redrive already moved. */
-export async function redrivenSources(pool: DatabasePool, letters: readonly DeadLetterRecord[]) {
-  if (letters.length === 0) return new Set<string>();
-  const rows = await withDbErrors("read redrives", () =>
-    pool.any(sql.type(z.object({ t: z.string(), p: z.number(), o: z.number() }))`
-      SELECT source_topic AS t, source_partition AS p, source_offset AS o
-      FROM dlq_redrives JOIN json_to_recordset(${JSON.stringify(letters.map(sourceRow))}::json)
-        AS l(t text, p int4, o int8)
-        ON (source_topic, source_partition, source_offset) = (l.t, l.p, l.o)`),
-  );
-  return new Set(rows.map((r) => sourceKey(r.t, r.p, String(r.o))));
+const sourceOf = (l: DeadLetterRecord): LetterSource => ({
+  topic: l.sourceTopic,
+  partition: l.sourcePartition,
+  offset: l.sourceOffset,
+});
+
+/** Which of these letters a redrive already moved (keys as `keyOf`). */
+export function redrivenSources(
+  redrives: Pick<RedriveStore, "redriven">,
+  letters: readonly DeadLetterRecord[],
+) {
+  return redrives.redriven(letters.map(sourceOf));
 }
 
 export type RedriveSummary = {
@@ -117,8 +113,6 @@ export type RedriveSummary = {
 };
 
 const BATCH = 500;
-/** Any 64-bit number, the same for every redrive: one redrive at a time. */
-const REDRIVE_LOCK = 0x5e_47_1e_d1;
 
 /**
  * Re-publishes the matching letters not redriven before to `transactionsTopic` (original key and
@@ -128,73 +122,64 @@ const REDRIVE_LOCK = 0x5e_47_1e_d1;
 export async function redrive(options: {
   kafka: Kafka;
   producer: Producer;
-  pool: DatabasePool;
+  redrives: RedriveStore;
   topics: { transactions: string; dlq: string };
   filter: DeadLetterFilter;
   dryRun: boolean;
   logger: Logger;
 }): Promise<RedriveSummary> {
-  const { pool, producer, topics, dryRun } = options;
-  return pool.connect(async (conn) => {
-    const locked = await conn.oneFirst(sql.type(z.object({ ok: z.boolean() }))`
-      SELECT pg_try_advisory_lock(${REDRIVE_LOCK}) AS ok`);
-    if (!locked)
-      throw new SentinelError("unavailable", "another dlq redrive is running; try again when it ends");
-    try {
-      const letters = await readDeadLetters(options.kafka, topics.dlq, options.filter);
-      const done = await redrivenSources(pool, letters);
-      const todo: DeadLetterRecord[] = [];
-      const picked = new Set<string>();
-      for (const l of letters) {
-        const k = keyOf(l);
-        if (done.has(k) || picked.has(k)) continue; // the same failure lettered twice moves once
-        picked.add(k);
-        todo.push(l);
-      }
-      const byReason: Record<string, number> = {};
-      for (const l of todo) byReason[l.reason] = (byReason[l.reason] ?? 0) + 1;
-      const summary: RedriveSummary = {
-        dryRun,
-        matched: letters.length,
-        alreadyRedriven: letters.filter((l) => done.has(keyOf(l))).length,
-        moved: todo.length,
-        byReason,
-      };
-      if (dryRun) return summary;
-      for (let i = 0; i < todo.length; i += BATCH) {
-        const batch = todo.slice(i, i + BATCH);
-        try {
-          await producer.send({
-            topic: topics.transactions,
-            acks: -1,
-            messages: batch.map((l) => ({
-              key: l.key,
-              value: l.value,
-              headers: {
-                "x-redriven-from": `${topics.dlq}/${l.dlqPartition}/${l.dlqOffset}`,
-                "x-original-source": keyOf(l),
-              },
-            })),
-          });
-        } catch (error) {
-          throw new SentinelError("broker_unavailable", "could not publish to transactions", {
-            cause: error,
-          });
-        }
-        await withDbErrors("record redrives", () =>
-          conn.query(sql.unsafe`
-            INSERT INTO dlq_redrives (source_topic, source_partition, source_offset, dlq_partition, dlq_offset, reason)
-            SELECT t, p, o, dp, dof, r
-            FROM json_to_recordset(${JSON.stringify(
-              batch.map((l) => ({ ...sourceRow(l), dp: l.dlqPartition, dof: l.dlqOffset, r: l.reason })),
-            )}::json) AS l(t text, p int4, o int8, dp int4, dof int8, r text)
-            ON CONFLICT DO NOTHING`),
-        );
-        options.logger.info({ moved: i + batch.length, of: todo.length }, "redrive progress");
-      }
-      return summary;
-    } finally {
-      await conn.query(sql.unsafe`SELECT pg_advisory_unlock(${REDRIVE_LOCK})`).catch(() => {});
+  const { redrives, producer, topics, dryRun } = options;
+  return redrives.exclusively(async () => {
+    const letters = await readDeadLetters(options.kafka, topics.dlq, options.filter);
+    const done = await redrivenSources(redrives, letters);
+    const todo: DeadLetterRecord[] = [];
+    const picked = new Set<string>();
+    for (const l of letters) {
+      const k = keyOf(l);
+      if (done.has(k) || picked.has(k)) continue; // the same failure lettered twice moves once
+      picked.add(k);
+      todo.push(l);
     }
+    const byReason: Record<string, number> = {};
+    for (const l of todo) byReason[l.reason] = (byReason[l.reason] ?? 0) + 1;
+    const summary: RedriveSummary = {
+      dryRun,
+      matched: letters.length,
+      alreadyRedriven: letters.filter((l) => done.has(keyOf(l))).length,
+      moved: todo.length,
+      byReason,
+    };
+    if (dryRun) return summary;
+    for (let i = 0; i < todo.length; i += BATCH) {
+      const batch = todo.slice(i, i + BATCH);
+      try {
+        await producer.send({
+          topic: topics.transactions,
+          acks: -1,
+          messages: batch.map((l) => ({
+            key: l.key,
+            value: l.value,
+            headers: {
+              "x-redriven-from": `${topics.dlq}/${l.dlqPartition}/${l.dlqOffset}`,
+              "x-original-source": keyOf(l),
+            },
+          })),
+        });
+      } catch (error) {
+        throw new SentinelError("broker_unavailable", "could not publish to transactions", {
+          cause: error,
+        });
+      }
+      await redrives.record(
+        batch.map((l) => ({
+          ...sourceOf(l),
+          dlqPartition: l.dlqPartition,
+          dlqOffset: l.dlqOffset,
+          reason: l.reason,
+        })),
+      );
+      options.logger.info({ moved: i + batch.length, of: todo.length }, "redrive progress");
+    }
+    return summary;
   });
 }
