@@ -1,10 +1,10 @@
 import { randomUUID } from "node:crypto";
-import { Partitioners } from "kafkajs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Runtime } from "../../src/runtime.ts";
 import { sqlClient, type TestContext } from "../support/context.ts";
 import { type InProcess, startInProcess } from "../support/in-process.ts";
 import { eventually, readTopic } from "../support/topics.ts";
+import { testProducer } from "../support/workload.ts";
 
 /* Law 4 on Kafka: every kind of poison lands in the DLQ with its original bytes and where it came
    from, and the good messages around it are processed. */
@@ -66,7 +66,7 @@ describe("dead letters", () => {
       ...poison.slice(4).map((p) => ({ key: p.key, value: p.value })),
       { key: "u1", value: json(goods[3]) },
     ];
-    const producer = ctx.kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+    const producer = testProducer(ctx.kafka);
     await producer.connect();
     await producer.send({ topic: ctx.config.kafka.topics.transactions, acks: -1, messages });
     await producer.disconnect();

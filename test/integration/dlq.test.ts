@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestContext, sqlClient, type TestContext } from "../support/context.ts";
 import { type SentinelProcess, spawnSentinel } from "../support/processes.ts";
 import { eventually, readAll } from "../support/topics.ts";
-import { produceTransactions } from "../support/workload.ts";
+import { produceTransactions, testProducer } from "../support/workload.ts";
 
 /*
  * `sentinel dlq list` and `sentinel dlq redrive` as an operator runs them, against the real
@@ -61,7 +61,7 @@ beforeAll(async () => {
   );
   const good = Array.from({ length: GOOD }, (_, i) => tx(`m${i}`, `u-g${i % 7}`));
   await produceTransactions(ctx.kafka, ctx.config.kafka.topics.transactions, [...good, ...refused]);
-  const producer = ctx.kafka.producer();
+  const producer = testProducer(ctx.kafka);
   await producer.connect();
   await producer.send({
     topic: ctx.config.kafka.topics.transactions,
@@ -92,7 +92,11 @@ afterAll(async () => {
 describe("sentinel dlq", () => {
   it("lists dead letters with reason, source and a preview, filtered by reason and time", async () => {
     const all = await jsonLines<Letter>(["dlq", "list"]);
-    expect(all.map((l) => l.reason).sort()).toEqual([
+    const lettered = live
+      .output()
+      .split("\n")
+      .filter((l) => l.includes("dead-lettered") || l.includes("retrying"));
+    expect(all.map((l) => l.reason).sort(), lettered.join("\n")).toEqual([
       "not_json",
       "not_json",
       "store_rejected",

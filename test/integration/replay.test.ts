@@ -1,4 +1,3 @@
-import { Partitioners } from "kafkajs";
 import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { prng } from "../../src/cli/seed.ts";
@@ -14,7 +13,7 @@ import {
 } from "../support/oracle.ts";
 import { type SentinelProcess, spawnSentinel } from "../support/processes.ts";
 import { eventually, readAll } from "../support/topics.ts";
-import { generateTransactions, produceTransactions } from "../support/workload.ts";
+import { generateTransactions, produceTransactions, testProducer } from "../support/workload.ts";
 
 /*
  * The SRE tools against the real broker, PostgreSQL and Redis, run as an operator runs them (the
@@ -106,7 +105,7 @@ beforeAll(async () => {
   }
   await produceTransactions(ctx.kafka, ctx.config.kafka.topics.transactions, messages);
   // Poison: not JSON, and a key that is not the user_id.
-  const producer = ctx.kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+  const producer = testProducer(ctx.kafka);
   await producer.connect();
   const wrongKey = { ...txs[0]!, transaction_id: "0195f3a2-0000-7000-8000-00000000beef" };
   await producer.send({

@@ -1,6 +1,5 @@
 import { randomUUID } from "node:crypto";
 import { Compatibility, JsonSerializer, type RestError, SerdeType } from "@confluentinc/schemaregistry";
-import { Partitioners } from "kafkajs";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { jsonSchemas } from "../../src/domain/json-schemas.ts";
 import { createRegistryClient, registerSchemas, subjectFor } from "../../src/kafka/schema-registry.ts";
@@ -9,7 +8,7 @@ import { type InProcess, startInProcess } from "../support/in-process.ts";
 import { type SentinelProcess, spawnSentinel } from "../support/processes.ts";
 import { startTcpProxy } from "../support/tcp-proxy.ts";
 import { eventually, readAll } from "../support/topics.ts";
-import { produceTransactions } from "../support/workload.ts";
+import { produceTransactions, testProducer } from "../support/workload.ts";
 
 /*
  * Schema Registry framing, end to end through the real broker, PostgreSQL and Redis. First with the
@@ -71,7 +70,7 @@ async function mixedTopicChecks(
   const plain = tx();
   const unknownId = tx();
   const otherSubject = tx();
-  const producer = ctx.kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+  const producer = testProducer(ctx.kafka);
   await producer.connect();
   await producer.send({
     topic: topics.transactions,
@@ -304,7 +303,7 @@ describe.skipIf(!registryUrl)("a registry outage", () => {
       expect(await eventually(async () => (await stored()) === 1, 30_000)).toBe(true);
 
       const framed = tx();
-      const producer = ctx2.kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+      const producer = testProducer(ctx2.kafka);
       await producer.connect();
       await producer.send({
         topic: topics.transactions,

@@ -2,6 +2,7 @@ import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestContext, sqlClient, type TestContext } from "../support/context.ts";
 import { readTopic } from "../support/topics.ts";
+import { testProducer } from "../support/workload.ts";
 
 /* The foundation works: a message through the real Kafka, a row through the real PostgreSQL, a key
    through the real Redis — each in the test's own topic, database and key prefix. */
@@ -16,7 +17,7 @@ afterAll(async () => {
 
 describe("local stack", () => {
   it("round-trips a message through Kafka with acks=all", async () => {
-    const producer = ctx.kafka.producer();
+    const producer = testProducer(ctx.kafka);
     await producer.connect();
     await producer.send({
       topic: ctx.config.kafka.topics.dlq,

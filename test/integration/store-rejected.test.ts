@@ -1,9 +1,9 @@
 import { randomUUID } from "node:crypto";
-import { Partitioners } from "kafkajs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sqlClient, type TestContext } from "../support/context.ts";
 import { type InProcess, startInProcess } from "../support/in-process.ts";
 import { eventually, readTopic } from "../support/topics.ts";
+import { testProducer } from "../support/workload.ts";
 
 /* A message that passes validation but that PostgreSQL refuses does not stall its partition: the
    consumer narrows the chunk down to it and dead-letters it as store_rejected. The refusal is a
@@ -42,7 +42,7 @@ const tx = (merchant: string) => ({
 describe("store-rejected messages", () => {
   it("dead-letters the one message PostgreSQL refuses and stores the others", async () => {
     const messages = [tx("m1"), tx("m2"), tx("refuse-me"), tx("m3"), tx("m4")];
-    const producer = ctx.kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+    const producer = testProducer(ctx.kafka);
     await producer.connect();
     await producer.send({
       topic: ctx.config.kafka.topics.transactions,

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { type Kafka, Partitioners } from "kafkajs";
+import { type Kafka, Partitioners, type Producer } from "kafkajs";
 import { prng } from "../../src/cli/seed.ts";
 import type { OracleProfile, OracleTx } from "./oracle.ts";
 
@@ -64,6 +64,18 @@ export function generateTransactions(
   return out;
 }
 
+/**
+ * A producer for tests: the default (key-hash) partitioner and idempotent, so a send retried under
+ * load does not write a message twice — tests count messages on topics exactly.
+ */
+export function testProducer(kafka: Kafka): Producer {
+  return kafka.producer({
+    createPartitioner: Partitioners.DefaultPartitioner,
+    idempotent: true,
+    maxInFlightRequests: 1,
+  });
+}
+
 /** Produces transactions straight to the topic, keyed by user_id, in batches (acks=all). */
 export async function produceTransactions(
   kafka: Kafka,
@@ -71,7 +83,7 @@ export async function produceTransactions(
   txs: readonly unknown[],
   batch = 1_000,
 ): Promise<void> {
-  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+  const producer = testProducer(kafka);
   await producer.connect();
   try {
     for (let i = 0; i < txs.length; i += batch) {
