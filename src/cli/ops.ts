@@ -2,13 +2,13 @@ import { Presets, SingleBar } from "cli-progress";
 import Table from "cli-table3";
 import type { Config } from "../config.ts";
 import { deadLetteredSources, readDeadLetters, redrive, redrivenSources } from "../consumer/dlq.ts";
+import { scoringDeps } from "../consumer/main.ts";
 import { replay } from "../consumer/replay.ts";
-import { createTransactionSchema } from "../domain/transaction.ts";
 import { createKafka } from "../kafka/client.ts";
 import { describeOffsets, resetOffsets } from "../kafka/offsets.ts";
 import { parsePartitions, parsePosition, resolveRanges } from "../kafka/range-reader.ts";
+import { framedSchemaId } from "../kafka/transaction-codec.ts";
 import type { Logger } from "../logger.ts";
-import { rulesVersion } from "../rules/rules.ts";
 import { createRuntime, type Runtime } from "../runtime.ts";
 import { createRedriveStore } from "../store/redrive-store.ts";
 
@@ -43,9 +43,8 @@ function newTable(head: string[]): Table.Table {
 
 function printable(value: Buffer | null, width: number): string {
   if (!value) return "(none)";
-  const framed = value.length >= 5 && value[0] === 0;
-  const text =
-    (framed ? `[id ${value.readUInt32BE(1)}] ` : "") + value.subarray(framed ? 5 : 0).toString("utf8");
+  const id = framedSchemaId(value);
+  const text = id === undefined ? value.toString("utf8") : `[id ${id}] ${value.subarray(5).toString("utf8")}`;
   const clean = text.replace(/[^\x20-\x7e]/g, "·");
   return clean.length > width ? `${clean.slice(0, width - 1)}…` : clean;
 }
@@ -88,22 +87,14 @@ export async function replayCommand(config: Config, logger: Logger, opts: Replay
     const showBar = opts.progress !== false;
     const started = Date.now();
     if (showBar) bar.start(total, 0, { rate: 0 });
-    const schemaIds = await rt.schemaIds();
-    await schemaIds?.register().catch(() => {}); // as the consumer does; lookups retry later
+    const scoring = await scoringDeps(rt);
     try {
       const summary = await replay({
         kafka: rt.kafka,
         producer: rt.producer.producer,
         topics: config.kafka.topics,
         ranges,
-        scoring: {
-          store: rt.transactions,
-          profiles: rt.profileCache,
-          rules: config.rules,
-          rulesVersion: rulesVersion(config.rules),
-          decode: { schema: createTransactionSchema(), maxBytes: config.kafka.messageMaxBytes },
-          schemaIds,
-        },
+        scoring,
         redecide: opts.redecide ?? false,
         dryRun: opts.dryRun ?? false,
         chunkSize: config.consumer.chunkSize,

@@ -1,6 +1,7 @@
 import { createTransactionSchema } from "../domain/transaction.ts";
 import { rulesVersion } from "../rules/rules.ts";
 import type { Runtime } from "../runtime.ts";
+import type { ChunkScorerDeps } from "./score-chunk.ts";
 import { createScorer, type Scorer } from "./scorer.ts";
 
 /** Fails with a message an operator can act on, rather than kafkajs's metadata error. */
@@ -21,6 +22,31 @@ async function requireTopics(rt: Runtime): Promise<void> {
 }
 
 /**
+ * What scoring needs, from the runtime: the live consumer and `sentinel replay` score alike.
+ * Registering the transaction schema up front makes the ids of `mock://` registries agree between
+ * processes and warms the cache; a registry that is down only delays framed values (retried), so
+ * this never fails on it.
+ */
+export async function scoringDeps(rt: Runtime): Promise<ChunkScorerDeps> {
+  const { config } = rt;
+  const schemaIds = await rt.schemaIds();
+  await schemaIds?.register().catch((error: unknown) => {
+    rt.logger.warn(
+      { err: (error as Error).message },
+      "schema registry unreachable; framed values will wait for it",
+    );
+  });
+  return {
+    store: rt.transactions,
+    profiles: rt.profileCache,
+    rules: config.rules,
+    rulesVersion: rulesVersion(config.rules),
+    decode: { schema: createTransactionSchema(), maxBytes: config.kafka.messageMaxBytes },
+    schemaIds,
+  };
+}
+
+/**
  * Wires the scoring consumer onto a runtime and joins the group. The producer must be connected
  * before the first chunk publishes; start() waits for it.
  * @throws when Kafka is unreachable for `connectTimeoutMs`.
@@ -29,16 +55,7 @@ export async function startConsumer(rt: Runtime, { connectTimeoutMs = 60_000 } =
   const { config } = rt;
   await rt.producer.ready(connectTimeoutMs);
   await requireTopics(rt);
-  const version = rulesVersion(config.rules);
-  const schemaIds = await rt.schemaIds();
-  // Registering up front makes the ids of `mock://` registries agree between processes and warms
-  // the cache; a registry that is down only delays framed values (retried), so start regardless.
-  await schemaIds?.register().catch((error: unknown) => {
-    rt.logger.warn(
-      { err: (error as Error).message },
-      "schema registry unreachable; framed values will wait for it",
-    );
-  });
+  const scoring = await scoringDeps(rt);
   const scorer = createScorer({
     kafka: rt.kafka,
     producer: rt.producer.producer,
@@ -47,18 +64,11 @@ export async function startConsumer(rt: Runtime, { connectTimeoutMs = 60_000 } =
     partitionsConcurrency: config.consumer.partitionsConcurrency,
     chunkSize: config.consumer.chunkSize,
     sessionTimeoutMs: config.consumer.sessionTimeoutMs,
-    scoring: {
-      store: rt.transactions,
-      profiles: rt.profileCache,
-      rules: config.rules,
-      rulesVersion: version,
-      decode: { schema: createTransactionSchema(), maxBytes: config.kafka.messageMaxBytes },
-      schemaIds,
-    },
+    scoring,
     logger: rt.logger.child({ component: "scorer" }),
     metrics: rt.metrics,
   });
   await scorer.start();
-  rt.logger.info({ group: config.consumer.group, rules_version: version }, "scorer running");
+  rt.logger.info({ group: config.consumer.group, rules_version: scoring.rulesVersion }, "scorer running");
   return scorer;
 }
