@@ -1,7 +1,7 @@
 import { Presets, SingleBar } from "cli-progress";
 import Table from "cli-table3";
 import type { Config } from "../config.ts";
-import { deadLetteredSources, readDeadLetters, redrive, redrivenSources } from "../consumer/dlq.ts";
+import { deadLetteredSources, keyOf, readDeadLetters, redrive, redrivenSources } from "../consumer/dlq.ts";
 import { scoringDeps } from "../consumer/main.ts";
 import { replay } from "../consumer/replay.ts";
 import { createKafka } from "../kafka/client.ts";
@@ -175,8 +175,7 @@ export async function dlqListCommand(config: Config, logger: Logger, opts: DlqCl
     const letters = await readDeadLetters(rt.kafka, config.kafka.topics.dlq, filter);
     const redriven = await redrivenSources(createRedriveStore({ pool: rt.pool }), letters);
     const shown = opts.limit ? letters.slice(-opts.limit) : letters;
-    const isRedriven = (l: (typeof letters)[number]) =>
-      redriven.has(`${l.sourceTopic}/${l.sourcePartition}/${l.sourceOffset}`);
+    const isRedriven = (l: (typeof letters)[number]) => redriven.has(keyOf(l));
     if (opts.json) {
       for (const l of shown) {
         out(

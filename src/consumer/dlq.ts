@@ -80,7 +80,8 @@ export async function readDeadLetters(
     .sort((a, b) => a.timestampMs - b.timestampMs || a.dlqPartition - b.dlqPartition);
 }
 
-const keyOf = (r: DeadLetterRecord) => sourceKey(r.sourceTopic, r.sourcePartition, r.sourceOffset);
+/** A letter's source as `sourceKey` writes it: what replay and redrive dedupe on. */
+export const keyOf = (r: DeadLetterRecord) => sourceKey(r.sourceTopic, r.sourcePartition, r.sourceOffset);
 
 /** The sources of every letter on the DLQ (replay does not dead-letter those again). */
 export async function deadLetteredSources(kafka: Kafka, dlqTopic: string): Promise<Set<string>> {
@@ -94,11 +95,12 @@ const sourceOf = (l: DeadLetterRecord): LetterSource => ({
 });
 
 /** Which of these letters a redrive already moved (keys as `keyOf`). */
-export function redrivenSources(
+export async function redrivenSources(
   redrives: Pick<RedriveStore, "redriven">,
   letters: readonly DeadLetterRecord[],
-) {
-  return redrives.redriven(letters.map(sourceOf));
+): Promise<Set<string>> {
+  const moved = await redrives.redriven(letters.map(sourceOf));
+  return new Set(moved.map((m) => sourceKey(m.topic, m.partition, m.offset)));
 }
 
 export type RedriveSummary = {

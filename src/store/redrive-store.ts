@@ -21,9 +21,9 @@ export type RedriveStore = ReturnType<typeof createRedriveStore>;
  */
 export function createRedriveStore({ pool }: { pool: DatabasePool }) {
   return {
-    /** Which of these sources a redrive already moved, as `topic/partition/offset` strings. */
-    async redriven(sources: readonly LetterSource[]): Promise<Set<string>> {
-      if (sources.length === 0) return new Set();
+    /** Which of these sources a redrive already moved. */
+    async redriven(sources: readonly LetterSource[]): Promise<LetterSource[]> {
+      if (sources.length === 0) return [];
       const rows = await withDbErrors("read redrives", () =>
         pool.any(sql.type(z.object({ t: z.string(), p: z.number(), o: z.string() }))`
           SELECT source_topic AS t, source_partition AS p, source_offset::text AS o
@@ -31,7 +31,7 @@ export function createRedriveStore({ pool }: { pool: DatabasePool }) {
             AS l(t text, p int4, o int8)
             ON (source_topic, source_partition, source_offset) = (l.t, l.p, l.o)`),
       );
-      return new Set(rows.map((r) => `${r.t}/${r.p}/${r.o}`));
+      return rows.map((r) => ({ topic: r.t, partition: r.p, offset: r.o }));
     },
 
     /** Records moved letters; one already recorded is left as it is. */
