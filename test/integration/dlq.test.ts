@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestContext, sqlClient, type TestContext } from "../support/context.ts";
-import { type SentinelProcess, spawnSentinel } from "../support/processes.ts";
+import { jsonLines, runSentinel, type SentinelProcess, spawnSentinel } from "../support/processes.ts";
 import { eventually, readAll } from "../support/topics.ts";
 import { produceTransactions, testProducer } from "../support/workload.ts";
 
@@ -29,19 +29,11 @@ const tx = (merchant: string, user: string) => ({
 });
 const refused = Array.from({ length: REFUSED }, (_, i) => tx("refuse-me", `u-r${i}`));
 
-async function sentinel(args: string[]) {
-  const p = spawnSentinel(args, ctx.env);
-  const code = await p.wait(60_000);
-  return { code, stdout: p.stdout(), output: p.output() };
-}
-async function jsonLines<T>(args: string[]): Promise<T[]> {
+const sentinel = (args: string[]) => runSentinel(args, ctx.env, 60_000);
+async function jsonOut<T>(args: string[]): Promise<T[]> {
   const r = await sentinel([...args, "--json"]);
   expect(r.code, r.output).toBe(0);
-  return r.stdout
-    .trim()
-    .split("\n")
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as T);
+  return jsonLines<T>(r);
 }
 const count = async (sql: string) => Number((await db.query(sql)).rows[0].n);
 
@@ -91,7 +83,7 @@ afterAll(async () => {
 
 describe("sentinel dlq", () => {
   it("lists dead letters with reason, source and a preview, filtered by reason and time", async () => {
-    const all = await jsonLines<Letter>(["dlq", "list"]);
+    const all = await jsonOut<Letter>(["dlq", "list"]);
     const lettered = live
       .output()
       .split("\n")
@@ -110,9 +102,9 @@ describe("sentinel dlq", () => {
       .sort();
     expect(ids).toEqual(refused.map((t) => t.transaction_id).sort());
 
-    expect(await jsonLines<Letter>(["dlq", "list", "--reason", "not_json"])).toHaveLength(2);
+    expect(await jsonOut<Letter>(["dlq", "list", "--reason", "not_json"])).toHaveLength(2);
     expect(
-      await jsonLines<Letter>(["dlq", "list", "--since", new Date(Date.now() + 60_000).toISOString()]),
+      await jsonOut<Letter>(["dlq", "list", "--since", new Date(Date.now() + 60_000).toISOString()]),
     ).toHaveLength(0);
 
     const table = await sentinel(["dlq", "list"]);
@@ -128,12 +120,12 @@ describe("sentinel dlq", () => {
     const topic = ctx.config.kafka.topics.transactions;
     const onTopic = (await readAll(ctx.kafka, topic)).length;
 
-    const [dry] = await jsonLines<Redrive>(["dlq", "redrive", "--reason", "store_rejected", "--dry-run"]);
+    const [dry] = await jsonOut<Redrive>(["dlq", "redrive", "--reason", "store_rejected", "--dry-run"]);
     expect(dry).toMatchObject({ matched: REFUSED, alreadyRedriven: 0, moved: REFUSED });
     expect((await readAll(ctx.kafka, topic)).length).toBe(onTopic);
 
     await db.query("ALTER TABLE transactions DROP CONSTRAINT test_refuse"); // the cause is fixed
-    const [first] = await jsonLines<Redrive>(["dlq", "redrive", "--reason", "store_rejected"]);
+    const [first] = await jsonOut<Redrive>(["dlq", "redrive", "--reason", "store_rejected"]);
     expect(first).toMatchObject({
       matched: REFUSED,
       alreadyRedriven: 0,
@@ -152,24 +144,24 @@ describe("sentinel dlq", () => {
     expect(stored.rows.map((r) => r.id).sort()).toEqual(refused.map((t) => t.transaction_id).sort());
     expect(stored.rows.every((r) => r.n === 1)).toBe(true);
 
-    const [second] = await jsonLines<Redrive>(["dlq", "redrive", "--reason", "store_rejected"]);
+    const [second] = await jsonOut<Redrive>(["dlq", "redrive", "--reason", "store_rejected"]);
     expect(second).toMatchObject({ matched: REFUSED, alreadyRedriven: REFUSED, moved: 0 });
     expect((await readAll(ctx.kafka, topic)).length).toBe(onTopic + REFUSED);
-    const listed = await jsonLines<Letter>(["dlq", "list", "--reason", "store_rejected"]);
+    const listed = await jsonOut<Letter>(["dlq", "list", "--reason", "store_rejected"]);
     expect(listed.every((l) => l.redriven)).toBe(true);
     // The moved messages carry where they came from.
     const moved = (await readAll(ctx.kafka, topic)).filter((m) => m.headers?.["x-redriven-from"]);
     expect(moved).toHaveLength(REFUSED);
 
     // Still-broken letters redriven come back as new letters (from their new offsets), once each.
-    const [rest] = await jsonLines<Redrive>(["dlq", "redrive"]);
+    const [rest] = await jsonOut<Redrive>(["dlq", "redrive"]);
     expect(rest).toMatchObject({ moved: 2, byReason: { not_json: 2 } });
     expect(
       await eventually(
         async () => (await readAll(ctx.kafka, ctx.config.kafka.topics.dlq, 10_000)).length === REFUSED + 4,
       ),
     ).toBe(true);
-    const [again] = await jsonLines<Redrive>(["dlq", "redrive", "--reason", "not_json", "--dry-run"]);
+    const [again] = await jsonOut<Redrive>(["dlq", "redrive", "--reason", "not_json", "--dry-run"]);
     expect(again).toMatchObject({ matched: 4, alreadyRedriven: 2, moved: 2 });
     expect(await count("SELECT count(*) AS n FROM transactions")).toBe(GOOD + REFUSED);
   }, 180_000);

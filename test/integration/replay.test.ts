@@ -11,7 +11,7 @@ import {
   type OracleTx,
   oracleDecideAll,
 } from "../support/oracle.ts";
-import { type SentinelProcess, spawnSentinel } from "../support/processes.ts";
+import { jsonLines, runSentinel, type SentinelProcess, spawnSentinel } from "../support/processes.ts";
 import { eventually, readAll } from "../support/topics.ts";
 import { generateTransactions, produceTransactions, testProducer } from "../support/workload.ts";
 
@@ -39,16 +39,13 @@ let profiles: Map<string, OracleProfile>;
 let live: SentinelProcess | undefined;
 let poison = 0;
 
-async function sentinel(args: string[], env: Record<string, string> = {}, timeoutMs = 120_000) {
-  const p = spawnSentinel(args, { ...ctx.env, ...env });
-  const code = await p.wait(timeoutMs);
-  return { code, stdout: p.stdout(), output: p.output() };
-}
+const sentinel = (args: string[], env: Record<string, string> = {}) =>
+  runSentinel(args, { ...ctx.env, ...env });
 
 async function json<T>(args: string[], env: Record<string, string> = {}): Promise<T> {
   const r = await sentinel([...args, "--json"], env);
   expect(r.code, r.output).toBe(0);
-  return JSON.parse(r.stdout.trim().split("\n").at(-1)!) as T;
+  return jsonLines<T>(r).at(-1)!;
 }
 
 const count = async (sql: string) => Number((await db.query(sql)).rows[0].n);

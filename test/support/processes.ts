@@ -56,3 +56,25 @@ export function spawnSentinel(args: string[], env: Record<string, string>): Sent
     },
   };
 }
+
+export type SentinelRun = { code: number | null; stdout: string; output: string };
+
+/** Runs a one-shot `sentinel <args>` (replay, dlq, offsets…) to its end, as an operator would. */
+export async function runSentinel(
+  args: string[],
+  env: Record<string, string>,
+  timeoutMs = 120_000,
+): Promise<SentinelRun> {
+  const p = spawnSentinel(args, env);
+  const code = await p.wait(timeoutMs);
+  return { code, stdout: p.stdout(), output: p.output() };
+}
+
+/** The JSON lines a one-shot command printed on stdout with `--json`. */
+export function jsonLines<T>(run: SentinelRun): T[] {
+  return run.stdout
+    .trim()
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as T);
+}
