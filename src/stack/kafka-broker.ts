@@ -1,17 +1,8 @@
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import {
-  closeSync,
-  existsSync,
-  mkdirSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
+import { ourPid, startDetached, stopOurs } from "./background-process.ts";
 
 /*
  * A single-node Apache Kafka (KRaft) run from its Maven Central jars with the machine's Java, for
@@ -42,29 +33,9 @@ export function brokerPaths(stackDir: string): BrokerPaths {
   };
 }
 
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** The pid of the broker this stack started, if it still runs. */
 export function runningPid(paths: BrokerPaths): number | undefined {
-  if (!existsSync(paths.pidFile)) return undefined;
-  const pid = Number.parseInt(readFileSync(paths.pidFile, "utf8"), 10);
-  if (Number.isInteger(pid) && isAlive(pid)) {
-    // Guard against a recycled pid: it must be a java process running our broker.
-    try {
-      const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8");
-      if (cmdline.includes("kafka.Kafka") && cmdline.includes(paths.properties)) return pid;
-    } catch {
-      return pid; // no /proc (not Linux): trust the pid file
-    }
-  }
-  return undefined;
+  return ourPid(paths.pidFile, paths.properties);
 }
 
 /** Resolves the broker's jars with Maven unless they are already there. */
@@ -158,35 +129,18 @@ export function formatStorage(paths: BrokerPaths): void {
 
 /** Starts the broker detached, its output in logs/, and records its pid. */
 export function startBroker(paths: BrokerPaths, heap = "1g"): number {
-  mkdirSync(paths.logs, { recursive: true });
-  const out = openSync(join(paths.logs, "stdout.log"), "a");
-  const child = spawn(
+  return startDetached(
     "java",
     java(
       paths,
       ["kafka.Kafka", paths.properties],
       [`-Xms${heap}`, `-Xmx${heap}`, "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", "-Djava.awt.headless=true"],
     ),
-    { detached: true, stdio: ["ignore", out, out] },
+    { logFile: join(paths.logs, "stdout.log"), pidFile: paths.pidFile },
   );
-  closeSync(out);
-  child.unref();
-  if (child.pid === undefined) throw new Error("could not start java");
-  writeFileSync(paths.pidFile, String(child.pid));
-  return child.pid;
 }
 
 /** Stops the broker we started: SIGTERM (a clean shutdown), then SIGKILL after `graceMs`. */
-export async function stopBroker(paths: BrokerPaths, graceMs = 30_000): Promise<boolean> {
-  const pid = runningPid(paths);
-  if (pid === undefined) {
-    rmSync(paths.pidFile, { force: true });
-    return false;
-  }
-  process.kill(pid, "SIGTERM");
-  const deadline = Date.now() + graceMs;
-  while (isAlive(pid) && Date.now() < deadline) await sleep(200);
-  if (isAlive(pid)) process.kill(pid, "SIGKILL");
-  rmSync(paths.pidFile, { force: true });
-  return true;
+export function stopBroker(paths: BrokerPaths, graceMs = 30_000): Promise<boolean> {
+  return stopOurs(paths.pidFile, paths.properties, graceMs);
 }

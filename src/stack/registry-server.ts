@@ -1,17 +1,9 @@
-import { spawn, spawnSync } from "node:child_process";
-import {
-  closeSync,
-  cpSync,
-  existsSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
+import { spawnSync } from "node:child_process";
+import { cpSync, existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { isAlive, REPO_ROOT } from "./kafka-broker.ts";
+import { ourPid, startDetached, stopOurs } from "./background-process.ts";
+import { REPO_ROOT } from "./kafka-broker.ts";
 
 /*
  * A Confluent-compatible Schema Registry for machines without Docker: Apicurio Registry 2.4 (in
@@ -42,14 +34,7 @@ export function registryUrl(port = REGISTRY_PORT): string {
 
 /** The pid of the registry this stack started, if it still runs. */
 export function registryPid(paths: RegistryPaths): number | undefined {
-  if (!existsSync(paths.pidFile)) return undefined;
-  const pid = Number.parseInt(readFileSync(paths.pidFile, "utf8"), 10);
-  if (!Number.isInteger(pid) || !isAlive(pid)) return undefined;
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(paths.jar) ? pid : undefined;
-  } catch {
-    return pid;
-  }
+  return ourPid(paths.pidFile, paths.jar);
 }
 
 /** Builds the registry with Maven unless it is built (first run: a few minutes of downloads). */
@@ -72,26 +57,19 @@ export function ensureRegistryBuilt(paths: RegistryPaths, log: (line: string) =>
 
 /** Starts the registry detached on 127.0.0.1:port, its output in logs/, and records its pid. */
 export function startRegistry(paths: RegistryPaths, port = REGISTRY_PORT): number {
-  mkdirSync(paths.logs, { recursive: true });
-  const out = openSync(join(paths.logs, "registry.log"), "a");
-  const child = spawn(
+  return startDetached(
     "java",
     [
       "-Xmx256m",
       "-XX:+UseSerialGC",
-      `-Dquarkus.http.host=127.0.0.1`,
+      "-Dquarkus.http.host=127.0.0.1",
       `-Dquarkus.http.port=${port}`,
       "-Dquarkus.log.level=WARN",
       "-jar",
       paths.jar,
     ],
-    { detached: true, stdio: ["ignore", out, out], cwd: paths.root },
+    { logFile: join(paths.logs, "registry.log"), pidFile: paths.pidFile, cwd: paths.root },
   );
-  closeSync(out);
-  child.unref();
-  if (child.pid === undefined) throw new Error("could not start java");
-  writeFileSync(paths.pidFile, String(child.pid));
-  return child.pid;
 }
 
 /** Whether a Confluent-compatible registry answers at `url`. */
@@ -113,13 +91,6 @@ export async function waitForRegistry(url: string, timeoutMs = 90_000): Promise<
   throw new Error(`schema registry at ${url} did not answer within ${timeoutMs / 1000} s`);
 }
 
-export async function stopRegistry(paths: RegistryPaths, graceMs = 10_000): Promise<boolean> {
-  const pid = registryPid(paths);
-  rmSync(paths.pidFile, { force: true });
-  if (pid === undefined) return false;
-  process.kill(pid, "SIGTERM");
-  const deadline = Date.now() + graceMs;
-  while (isAlive(pid) && Date.now() < deadline) await sleep(100);
-  if (isAlive(pid)) process.kill(pid, "SIGKILL");
-  return true;
+export function stopRegistry(paths: RegistryPaths, graceMs = 10_000): Promise<boolean> {
+  return stopOurs(paths.pidFile, paths.jar, graceMs);
 }
