@@ -88,6 +88,13 @@ const EnvSchema = z.object({
   TOPIC_DECISIONS: topic("transactions.decisions"),
   TOPIC_DLQ: topic("transactions.dlq"),
   TOPIC_TRANSACTIONS_PARTITIONS: int(12, 1, 1000),
+  TOPIC_TRANSACTIONS_TIMESTAMP_TYPE: z.enum(["LogAppendTime", "CreateTime"]).default("LogAppendTime"),
+  TOPIC_REPLICATION_FACTOR: int(1, 1, 32),
+  TOPIC_MIN_INSYNC_REPLICAS: int(1, 1, 32),
+  AUTH_DISABLED: z.stringbool().default(false),
+  HTTP_REQUEST_TIMEOUT_MS: int(10_000, 100, 600_000),
+  HTTP_CONNECTION_TIMEOUT_MS: int(30_000, 100, 3_600_000),
+  TIMESTAMP_MAX_AGE_HOURS: int(168, 1, 24 * 366),
   CONSUMER_GROUP: z.string().min(1).default("sentinel-scorer"),
   CONSUMER_PARTITIONS_CONCURRENCY: int(12, 1, 64),
   CONSUMER_CHUNK_SIZE: int(1000, 1, 50_000),
@@ -122,6 +129,12 @@ export type Config = Readonly<{
     metricsPort: number;
     bodyLimitBytes: number;
     apiKeys: readonly string[];
+    /** Explicitly no API keys (AUTH_DISABLED=true); without keys and without this, ingest refuses to start. */
+    authDisabled: boolean;
+    /** The whole request must arrive within this (slow-body clients cannot hold a connection). */
+    requestTimeoutMs: number;
+    /** A socket silent this long is closed. */
+    connectionTimeoutMs: number;
   }>;
   kafka: Readonly<{
     brokers: readonly string[];
@@ -129,7 +142,13 @@ export type Config = Readonly<{
     schemaRegistryUrl: string | undefined;
     topics: Readonly<{ transactions: string; decisions: string; dlq: string }>;
     transactionsPartitions: number;
+    /** LogAppendTime: the broker stamps each transaction as it appends it (the rules' clock). */
+    transactionsTimestampType: "LogAppendTime" | "CreateTime";
+    replicationFactor: number;
+    minInsyncReplicas: number;
     messageMaxBytes: number;
+    /** A transaction `timestamp` older than this before its receipt is refused. */
+    timestampMaxAgeMs: number;
   }>;
   producer: Readonly<{
     timeoutMs: number;
@@ -181,6 +200,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     });
   }
   const e = parsed.data;
+  if (e.TOPIC_MIN_INSYNC_REPLICAS > e.TOPIC_REPLICATION_FACTOR) {
+    throw new SentinelError(
+      "config_invalid",
+      "invalid configuration:\n  TOPIC_MIN_INSYNC_REPLICAS: must not exceed TOPIC_REPLICATION_FACTOR",
+    );
+  }
   if (e.RULES_REVIEW_THRESHOLD > e.RULES_DECLINE_THRESHOLD) {
     throw new SentinelError(
       "config_invalid",
@@ -196,6 +221,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       metricsPort: e.METRICS_PORT,
       bodyLimitBytes: e.BODY_LIMIT_BYTES,
       apiKeys: e.API_KEYS,
+      authDisabled: e.AUTH_DISABLED,
+      requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS,
+      connectionTimeoutMs: e.HTTP_CONNECTION_TIMEOUT_MS,
     },
     kafka: {
       brokers: e.KAFKA_BROKERS,
@@ -203,7 +231,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       schemaRegistryUrl: e.SCHEMA_REGISTRY_URL,
       topics: { transactions: e.TOPIC_TRANSACTIONS, decisions: e.TOPIC_DECISIONS, dlq: e.TOPIC_DLQ },
       transactionsPartitions: e.TOPIC_TRANSACTIONS_PARTITIONS,
+      transactionsTimestampType: e.TOPIC_TRANSACTIONS_TIMESTAMP_TYPE,
+      replicationFactor: e.TOPIC_REPLICATION_FACTOR,
+      minInsyncReplicas: e.TOPIC_MIN_INSYNC_REPLICAS,
       messageMaxBytes: e.MESSAGE_MAX_BYTES,
+      timestampMaxAgeMs: e.TIMESTAMP_MAX_AGE_HOURS * 3_600_000,
     },
     producer: {
       timeoutMs: e.PRODUCE_TIMEOUT_MS,

@@ -1,7 +1,6 @@
 import type { Client as RegistryClient } from "@confluentinc/schemaregistry";
 import type { Redis } from "ioredis";
 import type { Kafka } from "kafkajs";
-import { sql } from "slonik";
 import { createRedisClient } from "./cache/redis-client.ts";
 import { createProfileCache, type ProfileCache } from "./cache/redis-profile-cache.ts";
 import type { Config } from "./config.ts";
@@ -10,7 +9,7 @@ import { createManagedProducer, type ManagedProducer } from "./kafka/producer.ts
 import type { TransactionSchemaIds } from "./kafka/schema-registry.ts";
 import type { Logger } from "./logger.ts";
 import { createMetrics, type Metrics } from "./metrics.ts";
-import { createDatabasePool, type DatabasePool } from "./store/pool.ts";
+import { createDatabasePool, type DatabasePool, pingDatabase } from "./store/pool.ts";
 import { createProfileStore, type ProfileStore } from "./store/profile-store.ts";
 import { createTransactionStore, type TransactionStore } from "./store/transaction-store.ts";
 
@@ -39,9 +38,44 @@ export type Runtime = {
    * nothing is asked of the registry until they do), else undefined: plain JSON only.
    */
   schemaIds(): Promise<TransactionSchemaIds | undefined>;
-  readiness(): Promise<Record<string, boolean>>;
+  /** Whether each named dependency answers now (only those asked for). */
+  readiness(needs: readonly Dependency[]): Promise<Record<string, boolean>>;
   close(): Promise<void>;
 };
+
+export type Dependency = "kafka" | "postgres" | "redis" | "registry";
+
+/** What a process's parts need to do their work: `/readyz` checks these and nothing else. */
+export function dependenciesOf(
+  config: Config,
+  parts: { ingest: boolean; consumer: boolean },
+): Dependency[] {
+  const needs = new Set<Dependency>();
+  // POST /transaction needs Kafka (and the registry it frames with); reads of stored transactions
+  // and profile writes degrade to 503 on their own without making the ingress unready.
+  if (parts.ingest) {
+    needs.add("kafka");
+    if (config.kafka.schemaRegistryUrl) needs.add("registry");
+  }
+  // Scoring needs Kafka and PostgreSQL; without Redis it reads profiles from PostgreSQL.
+  if (parts.consumer) {
+    needs.add("kafka");
+    needs.add("postgres");
+  }
+  return [...needs];
+}
+
+async function registryAnswers(url: string): Promise<boolean> {
+  if (url.startsWith("mock://")) return true;
+  try {
+    const res = await fetch(new URL("subjects", url.endsWith("/") ? url : `${url}/`), {
+      signal: AbortSignal.timeout(1_000),
+    });
+    return res.ok;
+  } catch {
+    return false;
+  }
+}
 
 export async function createRuntime(
   config: Config,
@@ -90,18 +124,19 @@ export async function createRuntime(
       );
       return ids;
     },
-    async readiness() {
-      const [postgres, redisOk] = await Promise.all([
-        pool.oneFirst(sql.unsafe`SELECT 1`).then(
-          () => true,
-          () => false,
-        ),
-        redis
-          .ping()
-          .then((r) => r === "PONG")
-          .catch(() => false),
-      ]);
-      return { kafka: producer.connected, postgres, redis: redisOk };
+    async readiness(needs) {
+      const probes: Record<Dependency, () => Promise<boolean>> = {
+        kafka: async () => producer.connected,
+        postgres: () => pingDatabase(pool),
+        redis: () =>
+          redis
+            .ping()
+            .then((r) => r === "PONG")
+            .catch(() => false),
+        registry: () => (registryUrl ? registryAnswers(registryUrl) : Promise.resolve(true)),
+      };
+      const results = await Promise.all(needs.map((n) => probes[n]()));
+      return Object.fromEntries(needs.map((n, i) => [n, results[i]!]));
     },
     async close() {
       await producer

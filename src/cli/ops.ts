@@ -1,7 +1,15 @@
 import { Presets, SingleBar } from "cli-progress";
 import Table from "cli-table3";
 import type { Config } from "../config.ts";
-import { deadLetteredSources, keyOf, readDeadLetters, redrive, redrivenSources } from "../consumer/dlq.ts";
+import {
+  type DeadLetterRecord,
+  deadLetteredSources,
+  forEachDeadLetter,
+  keyOf,
+  redrive,
+  redrivenSources,
+} from "../consumer/dlq.ts";
+import { maskPans } from "../domain/pan.ts";
 import { scoringDeps } from "../consumer/main.ts";
 import { replay } from "../consumer/replay.ts";
 import { createKafka } from "../kafka/client.ts";
@@ -45,7 +53,8 @@ function printable(value: Buffer | null, width: number): string {
   if (!value) return "(none)";
   const id = framedSchemaId(value);
   const text = id === undefined ? value.toString("utf8") : `[id ${id}] ${value.subarray(5).toString("utf8")}`;
-  const clean = text.replace(/[^\x20-\x7e]/g, "·");
+  // Letters written before masking existed may hold card numbers: never print one (law 7).
+  const clean = maskPans(text).replace(/[^\x20-\x7e]/g, "·");
   return clean.length > width ? `${clean.slice(0, width - 1)}…` : clean;
 }
 
@@ -72,7 +81,23 @@ export async function replayCommand(config: Config, logger: Logger, opts: Replay
       partitions,
     }).finally(() => admin.disconnect());
     const total = ranges.reduce((n, r) => n + Number(r.end - r.start), 0);
-    const alreadyDeadLettered = await deadLetteredSources(rt.kafka, config.kafka.topics.dlq);
+    // Only the letters of this range are kept: bounded by its poison, not by the DLQ's length.
+    const byPartition = new Map(ranges.map((r) => [r.partition, r]));
+    const alreadyDeadLettered = await deadLetteredSources(rt.kafka, config.kafka.topics.dlq, (l) => {
+      const r = byPartition.get(l.sourcePartition);
+      if (!r || l.sourceTopic !== config.kafka.topics.transactions) return false;
+      const o = BigInt(l.sourceOffset);
+      return o >= r.start && o < r.end;
+    });
+    const beyond = await beyondCommitted(rt, ranges);
+    if (beyond.length > 0) {
+      const where = beyond.map((b) => `${b.partition}:${b.committed ?? "none"}`).join(" ");
+      logger.warn({ group: config.consumer.group, committed: where }, "replay range beyond the live group");
+      process.stderr.write(
+        `warning: the range reaches past what group ${config.consumer.group} has committed (${where}): ` +
+          "the history of transactions there may be incomplete until the live group catches up\n",
+      );
+    }
     const bar = new SingleBar(
       {
         format: "replay |{bar}| {value}/{total} messages | {rate} msg/s | ETA {eta_formatted}",
@@ -98,6 +123,7 @@ export async function replayCommand(config: Config, logger: Logger, opts: Replay
         redecide: opts.redecide ?? false,
         dryRun: opts.dryRun ?? false,
         chunkSize: config.consumer.chunkSize,
+        maxRequestBytes: config.producer.maxBatchBytes,
         alreadyDeadLettered,
         onProgress: (done) => {
           if (showBar)
@@ -169,48 +195,107 @@ function dlqFilter(opts: DlqCliOptions) {
   };
 }
 
+const LIST_COLUMNS: Array<[string, number]> = [
+  ["reason", 18],
+  ["source", 14],
+  ["dead-lettered at", 26],
+  ["redriven", 9],
+  ["value", 0],
+];
+
+function row(cells: readonly string[]): string {
+  return cells.map((c, i) => (LIST_COLUMNS[i]![1] > 0 ? c.padEnd(LIST_COLUMNS[i]![1]) : c)).join(" ");
+}
+
+/**
+ * `dlq list`, streaming: rows are printed as letters are read (or, with --limit n, the last n are
+ * kept), so a DLQ of millions is listed in bounded memory; counts per reason close the output.
+ */
 export async function dlqListCommand(config: Config, logger: Logger, opts: DlqCliOptions): Promise<void> {
   const filter = dlqFilter(opts);
   await withRuntime(config, logger, async (rt) => {
-    const letters = await readDeadLetters(rt.kafka, config.kafka.topics.dlq, filter);
-    const redriven = await redrivenSources(createRedriveStore({ pool: rt.pool }), letters);
-    const shown = opts.limit ? letters.slice(-opts.limit) : letters;
-    const isRedriven = (l: (typeof letters)[number]) => redriven.has(keyOf(l));
-    if (opts.json) {
-      for (const l of shown) {
-        out(
-          JSON.stringify({
+    const redrives = createRedriveStore({ pool: rt.pool });
+    const counts = new Map<string, number>();
+    let total = 0;
+    const kept: string[] = [];
+    let headerDone = false;
+    const render = (l: DeadLetterRecord, redriven: boolean): string =>
+      opts.json
+        ? JSON.stringify({
             reason: l.reason,
-            error: l.error,
+            error: maskPans(l.error),
             source: { topic: l.sourceTopic, partition: l.sourcePartition, offset: l.sourceOffset },
             dlq: { partition: l.dlqPartition, offset: l.dlqOffset },
             time: new Date(l.timestampMs).toISOString(),
-            redriven: isRedriven(l),
-            key: l.key?.toString("utf8") ?? null,
-            value: l.value?.toString("base64") ?? null,
-          }),
-        );
+            redriven,
+            pan_masked: l.panMasked,
+            key: l.key ? maskPans(l.key.toString("utf8")) : null,
+            // A letter from before masking existed may hold a card number: masked here too.
+            value: l.value ? Buffer.from(maskPans(l.value.toString("latin1")), "latin1").toString("base64") : null,
+          })
+        : row([
+            l.reason,
+            `${l.sourcePartition}:${l.sourceOffset}`,
+            new Date(l.timestampMs).toISOString(),
+            redriven ? "yes" : "no",
+            printable(l.value, 60),
+          ]);
+    const emit = (line: string) => {
+      if (opts.limit) {
+        kept.push(line);
+        if (kept.length > opts.limit) kept.shift();
+        return;
       }
-      return;
+      if (!headerDone && !opts.json) out(row(LIST_COLUMNS.map(([h]) => h)));
+      headerDone = true;
+      out(line);
+    };
+    await forEachDeadLetter(rt.kafka, config.kafka.topics.dlq, filter, async (letters) => {
+      const redriven = await redrivenSources(redrives, letters);
+      for (const l of letters) {
+        total++;
+        counts.set(l.reason, (counts.get(l.reason) ?? 0) + 1);
+        emit(render(l, redriven.has(keyOf(l))));
+      }
+    });
+    if (opts.limit && kept.length > 0) {
+      if (!opts.json) out(row(LIST_COLUMNS.map(([h]) => h)));
+      for (const line of kept) out(line);
     }
-    const table = newTable(["reason", "source", "dead-lettered at", "redriven", "value"]);
-    for (const l of shown) {
-      table.push([
-        l.reason,
-        `${l.sourcePartition}:${l.sourceOffset}`,
-        new Date(l.timestampMs).toISOString(),
-        isRedriven(l) ? "yes" : "no",
-        printable(l.value, 60),
-      ]);
-    }
-    if (shown.length > 0) out(table.toString());
-    const counts = new Map<string, number>();
-    for (const l of letters) counts.set(l.reason, (counts.get(l.reason) ?? 0) + 1);
+    if (opts.json) return;
+    const shown = opts.limit ? kept.length : total;
     out(
-      `${letters.length} dead letter(s)${shown.length < letters.length ? `, last ${shown.length} shown` : ""}` +
+      `${total} dead letter(s)${shown < total ? `, last ${shown} shown` : ""}` +
         (counts.size > 0 ? `: ${[...counts].map(([r, n]) => `${r} ${n}`).join(", ")}` : ""),
     );
   });
+}
+
+/** Partitions whose range ends past the live group's committed offset (history may be missing there). */
+async function beyondCommitted(
+  rt: Runtime,
+  ranges: ReadonlyArray<{ partition: number; start: bigint; end: bigint }>,
+): Promise<Array<{ partition: number; committed: string | null }>> {
+  const admin = rt.kafka.admin();
+  await admin.connect();
+  try {
+    const [topicOffsets] = await admin.fetchOffsets({
+      groupId: rt.config.consumer.group,
+      topics: [rt.config.kafka.topics.transactions],
+    });
+    const committed = new Map(
+      (topicOffsets?.partitions ?? []).map((p) => [p.partition, p.offset === "-1" ? null : BigInt(p.offset)]),
+    );
+    return ranges
+      .filter((r) => r.end > r.start)
+      .filter((r) => {
+        const c = committed.get(r.partition);
+        return c === undefined || c === null || r.end > c;
+      })
+      .map((r) => ({ partition: r.partition, committed: committed.get(r.partition)?.toString() ?? null }));
+  } finally {
+    await admin.disconnect();
+  }
 }
 
 export async function dlqRedriveCommand(config: Config, logger: Logger, opts: DlqCliOptions): Promise<void> {
@@ -234,6 +319,8 @@ export async function dlqRedriveCommand(config: Config, logger: Logger, opts: Dl
     );
     out(`  matching letters  ${summary.matched}`);
     out(`  already redriven  ${summary.alreadyRedriven} (skipped)`);
+    if (summary.notOriginal > 0)
+      out(`  not the original  ${summary.notOriginal} (card numbers masked or value cut: not moved)`);
     out(
       `  ${summary.dryRun ? "would move" : "moved"}        ${summary.moved}${reasons ? ` (${reasons})` : ""}`,
     );

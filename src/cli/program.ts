@@ -83,7 +83,7 @@ export function buildProgram(): Command {
           await stackUp(c, l);
           await serve(c, l, { ingest: true, consumer: true });
         },
-        { LOG_PRETTY: "true" },
+        { LOG_PRETTY: "true", AUTH_DISABLED: "true" },
       ),
     );
 

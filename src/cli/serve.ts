@@ -4,7 +4,9 @@ import { startConsumer } from "../consumer/main.ts";
 import { startIngest } from "../ingest/main.ts";
 import { registerOpsRoutes } from "../ingest/routes/ops.ts";
 import type { Logger } from "../logger.ts";
-import { createRuntime } from "../runtime.ts";
+import { SentinelError } from "../errors.ts";
+import type { Scorer } from "../consumer/scorer.ts";
+import { createRuntime, dependenciesOf } from "../runtime.ts";
 
 export type Parts = { ingest: boolean; consumer: boolean };
 
@@ -19,13 +21,16 @@ export async function serve(config: Config, logger: Logger, parts: Parts): Promi
   let close: (() => Promise<void>) | undefined;
   let stopping = false;
 
-  const shutdown = async (signal: string) => {
+  /** `signal`: what asked for the stop; `failure`: the process stops because a part failed (exit 1). */
+  const shutdown = async (signal: string, failure = false) => {
     if (stopping) {
+      if (failure) return; // already stopping
       logger.warn({ signal }, "second signal: exiting now");
       process.exit(1);
     }
     stopping = true;
-    logger.info({ signal }, "shutting down");
+    if (failure) logger.error({ reason: signal }, "shutting down after a failure");
+    else logger.info({ signal }, "shutting down");
     // What is still stopping when time runs out is named in the log.
     const pending = new Set<string>();
     const step = async (name: string, run: () => Promise<void>) => {
@@ -42,7 +47,7 @@ export async function serve(config: Config, logger: Logger, parts: Parts): Promi
       await Promise.all(stops.map(({ name, stop }) => step(name, stop)));
       if (close) await step("clients", close);
       logger.info("stopped");
-      process.exit(0);
+      process.exit(failure ? 1 : 0);
     } catch (error) {
       logger.error({ err: error }, "shutdown failed");
       process.exit(1);
@@ -55,8 +60,26 @@ export async function serve(config: Config, logger: Logger, parts: Parts): Promi
   close = () => rt.close();
   if (stopping) return;
 
+  // /readyz: what this process's parts need, and a consumer that is still consuming.
+  let scorer: Scorer | undefined;
+  const needs = dependenciesOf(config, parts);
+  const readiness = async () => ({
+    ...(await rt.readiness(needs)),
+    ...(parts.consumer ? { consumer: scorer?.healthy ?? false } : {}),
+  });
+
   if (parts.ingest) {
-    const ingest = await startIngest(rt);
+    let ingest: Awaited<ReturnType<typeof startIngest>>;
+    try {
+      ingest = await startIngest(rt, { readiness });
+    } catch (error) {
+      if (error instanceof SentinelError && error.code === "config_invalid") {
+        process.stderr.write(`sentinel: ${error.message}\n`);
+        await rt.close().catch(() => {});
+        process.exit(2);
+      }
+      throw error;
+    }
     stops.push({ name: "ingest", stop: ingest.stop });
     logger.info({ address: ingest.address }, "ingest listening");
   } else if (config.http.metricsPort > 0) {
@@ -64,7 +87,7 @@ export async function serve(config: Config, logger: Logger, parts: Parts): Promi
       loggerInstance: logger as FastifyBaseLogger,
       logController: new LogController({ disableRequestLogging: true }),
     });
-    registerOpsRoutes(ops, { readiness: () => rt.readiness(), metrics: rt.metrics });
+    registerOpsRoutes(ops, { readiness, metrics: rt.metrics });
     try {
       await ops.listen({ host: config.http.host, port: config.http.metricsPort });
       stops.push({ name: "metrics endpoint", stop: () => ops.close() });
@@ -76,7 +99,15 @@ export async function serve(config: Config, logger: Logger, parts: Parts): Promi
     }
   }
   if (parts.consumer && !stopping) {
-    const scorer = await startConsumer(rt);
-    stops.push({ name: "consumer", stop: () => scorer.stop() });
+    // A consumer that kafkajs gave up on consumes nothing: the process exits 1 so its supervisor
+    // restarts it, rather than staying up and looking healthy.
+    const running = await startConsumer(rt, {
+      onFatal: (error) => {
+        logger.fatal({ err: error }, "consumer crashed and will not restart");
+        void shutdown("consumer crashed", true);
+      },
+    });
+    scorer = running;
+    stops.push({ name: "consumer", stop: () => running.stop() });
   }
 }

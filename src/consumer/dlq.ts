@@ -1,9 +1,18 @@
-import type { IHeaders, Kafka, KafkaMessage, Producer } from "kafkajs";
+import type { Kafka, Producer } from "kafkajs";
 import { SentinelError } from "../errors.ts";
+import {
+  DLQ_HEADERS,
+  type DeadLetterRecord,
+  decodeDeadLetter,
+  keyOf,
+  sourceKey,
+} from "../kafka/dead-letter-codec.ts";
 import { type Position, readRanges, resolveRanges } from "../kafka/range-reader.ts";
 import type { Logger } from "../logger.ts";
 import type { LetterSource, RedriveStore } from "../store/redrive-store.ts";
-import { sourceKey } from "./scorer.ts";
+
+export type { DeadLetterRecord };
+export { keyOf };
 
 /*
  * `sentinel dlq list` and `sentinel dlq redrive`. A dead letter keeps the original key and value
@@ -14,78 +23,54 @@ import { sourceKey } from "./scorer.ts";
  * per transaction_id, law 2); the other order could lose it.
  */
 
-export type DeadLetterRecord = {
-  dlqPartition: number;
-  dlqOffset: string;
-  /** When it was dead-lettered (the DLQ message's timestamp), ms. */
-  timestampMs: number;
-  reason: string;
-  error: string;
-  sourceTopic: string;
-  sourcePartition: number;
-  sourceOffset: string;
-  key: Buffer | null;
-  value: Buffer | null;
-};
-
 export type DeadLetterFilter = { since?: Position; reasons?: readonly string[] };
 
-function header(headers: IHeaders | undefined, name: string): string | undefined {
-  const v = headers?.[name];
-  if (v === undefined) return undefined;
-  return (Array.isArray(v) ? v[0] : v)?.toString("utf8");
-}
+/** Letters are handed over in pieces of this many: memory stays bounded however long the DLQ. */
+const PIECE = 1_000;
 
-function toRecord(dlqTopic: string, partition: number, m: KafkaMessage): DeadLetterRecord {
-  // A letter written by hand without our headers is identified by its own place on the DLQ.
-  const sourceTopic = header(m.headers, "x-source-topic");
-  const sourcePartition = Number(header(m.headers, "x-source-partition"));
-  const sourceOffset = header(m.headers, "x-source-offset");
-  const known = sourceTopic !== undefined && Number.isInteger(sourcePartition) && sourceOffset !== undefined;
-  return {
-    dlqPartition: partition,
-    dlqOffset: m.offset,
-    timestampMs: Number(m.timestamp),
-    reason: header(m.headers, "x-error-reason") ?? "unknown",
-    error: header(m.headers, "x-error") ?? "",
-    sourceTopic: known ? sourceTopic : dlqTopic,
-    sourcePartition: known ? sourcePartition : partition,
-    sourceOffset: known ? sourceOffset : m.offset,
-    key: m.key,
-    value: m.value,
-  };
-}
-
-/** Dead letters on `dlqTopic` now, oldest first per partition, filtered by time and reason. */
-export async function readDeadLetters(
+/**
+ * Streams the dead letters on `dlqTopic` now (those written afterwards are not read), in offset
+ * order per partition, filtered by time and reason, to `onLetters` in pieces: a DLQ of millions is
+ * read in bounded memory.
+ */
+export async function forEachDeadLetter(
   kafka: Kafka,
   dlqTopic: string,
-  filter: DeadLetterFilter = {},
-): Promise<DeadLetterRecord[]> {
+  filter: DeadLetterFilter,
+  onLetters: (letters: DeadLetterRecord[]) => Promise<void>,
+): Promise<void> {
   const admin = kafka.admin();
   await admin.connect();
   const ranges = await resolveRanges(admin, dlqTopic, { from: filter.since ?? { kind: "earliest" } }).finally(
     () => admin.disconnect(),
   );
-  const out: DeadLetterRecord[] = [];
+  const reasons = filter.reasons ? new Set(filter.reasons) : undefined;
   await readRanges(kafka, dlqTopic, ranges, {
     groupPrefix: "sentinel-dlq",
+    chunkSize: PIECE,
     onMessages: async (partition, messages) => {
-      for (const m of messages) out.push(toRecord(dlqTopic, partition, m));
+      const letters = messages
+        .map((m) => decodeDeadLetter(dlqTopic, partition, m))
+        .filter((r) => !reasons || reasons.has(r.reason));
+      if (letters.length > 0) await onLetters(letters);
     },
   });
-  const reasons = filter.reasons ? new Set(filter.reasons) : undefined;
-  return out
-    .filter((r) => !reasons || reasons.has(r.reason))
-    .sort((a, b) => a.timestampMs - b.timestampMs || a.dlqPartition - b.dlqPartition);
 }
 
-/** A letter's source as `sourceKey` writes it: what replay and redrive dedupe on. */
-export const keyOf = (r: DeadLetterRecord) => sourceKey(r.sourceTopic, r.sourcePartition, r.sourceOffset);
-
-/** The sources of every letter on the DLQ (replay does not dead-letter those again). */
-export async function deadLetteredSources(kafka: Kafka, dlqTopic: string): Promise<Set<string>> {
-  return new Set((await readDeadLetters(kafka, dlqTopic)).map(keyOf));
+/**
+ * The sources of the letters on the DLQ that `wanted` keeps (replay asks for those of its range
+ * only, so the set is bounded by the poison in that range, not by the DLQ's length).
+ */
+export async function deadLetteredSources(
+  kafka: Kafka,
+  dlqTopic: string,
+  wanted: (letter: DeadLetterRecord) => boolean = () => true,
+): Promise<Set<string>> {
+  const keys = new Set<string>();
+  await forEachDeadLetter(kafka, dlqTopic, {}, async (letters) => {
+    for (const l of letters) if (wanted(l)) keys.add(keyOf(l));
+  });
+  return keys;
 }
 
 const sourceOf = (l: DeadLetterRecord): LetterSource => ({
@@ -111,14 +96,18 @@ export type RedriveSummary = {
   alreadyRedriven: number;
   /** Moved now (would be, dry run). */
   moved: number;
+  /** Not moved: card numbers masked or value cut, so the letter no longer holds the original. */
+  notOriginal: number;
   byReason: Record<string, number>;
 };
 
-const BATCH = 500;
-
 /**
  * Re-publishes the matching letters not redriven before to `transactionsTopic` (original key and
- * value; headers say where it came from) and records them. One redrive runs at a time.
+ * value; headers say where it came from) and records them, streaming: one piece of the DLQ at a
+ * time, so memory stays bounded however many letters there are. A letter lettered twice moves
+ * once (the ledger, written after each piece, is asked for each piece). Letters whose card
+ * numbers were masked, or whose value was cut to fit, are not moved: they are not the original.
+ * One redrive runs at a time.
  * @throws SentinelError unavailable when another redrive holds the lock.
  */
 export async function redrive(options: {
@@ -132,38 +121,49 @@ export async function redrive(options: {
 }): Promise<RedriveSummary> {
   const { redrives, producer, topics, dryRun } = options;
   return redrives.exclusively(async () => {
-    const letters = await readDeadLetters(options.kafka, topics.dlq, options.filter);
-    const done = await redrivenSources(redrives, letters);
-    const todo: DeadLetterRecord[] = [];
-    const picked = new Set<string>();
-    for (const l of letters) {
-      const k = keyOf(l);
-      if (done.has(k) || picked.has(k)) continue; // the same failure lettered twice moves once
-      picked.add(k);
-      todo.push(l);
-    }
-    const byReason: Record<string, number> = {};
-    for (const l of todo) byReason[l.reason] = (byReason[l.reason] ?? 0) + 1;
     const summary: RedriveSummary = {
       dryRun,
-      matched: letters.length,
-      alreadyRedriven: letters.filter((l) => done.has(keyOf(l))).length,
-      moved: todo.length,
-      byReason,
+      matched: 0,
+      alreadyRedriven: 0,
+      moved: 0,
+      notOriginal: 0,
+      byReason: {},
     };
-    if (dryRun) return summary;
-    for (let i = 0; i < todo.length; i += BATCH) {
-      const batch = todo.slice(i, i + BATCH);
+    // A dry run records nothing, so it remembers what it would have moved (one key per letter).
+    const wouldMove = dryRun ? new Set<string>() : undefined;
+    await forEachDeadLetter(options.kafka, topics.dlq, options.filter, async (letters) => {
+      summary.matched += letters.length;
+      const done = await redrivenSources(redrives, letters);
+      const todo: DeadLetterRecord[] = [];
+      const picked = new Set<string>();
+      for (const l of letters) {
+        const k = keyOf(l);
+        if (done.has(k)) {
+          summary.alreadyRedriven++;
+          continue;
+        }
+        if (picked.has(k) || wouldMove?.has(k)) continue; // the same failure lettered twice moves once
+        if (l.panMasked || l.truncated) {
+          summary.notOriginal++;
+          continue;
+        }
+        picked.add(k);
+        wouldMove?.add(k);
+        todo.push(l);
+        summary.byReason[l.reason] = (summary.byReason[l.reason] ?? 0) + 1;
+      }
+      summary.moved += todo.length;
+      if (dryRun || todo.length === 0) return;
       try {
         await producer.send({
           topic: topics.transactions,
           acks: -1,
-          messages: batch.map((l) => ({
+          messages: todo.map((l) => ({
             key: l.key,
             value: l.value,
             headers: {
-              "x-redriven-from": `${topics.dlq}/${l.dlqPartition}/${l.dlqOffset}`,
-              "x-original-source": keyOf(l),
+              [DLQ_HEADERS.redrivenFrom]: `${topics.dlq}/${l.dlqPartition}/${l.dlqOffset}`,
+              [DLQ_HEADERS.originalSource]: keyOf(l),
             },
           })),
         });
@@ -173,15 +173,15 @@ export async function redrive(options: {
         });
       }
       await redrives.record(
-        batch.map((l) => ({
+        todo.map((l) => ({
           ...sourceOf(l),
           dlqPartition: l.dlqPartition,
           dlqOffset: l.dlqOffset,
           reason: l.reason,
         })),
       );
-      options.logger.info({ moved: i + batch.length, of: todo.length }, "redrive progress");
-    }
+      options.logger.info({ moved: summary.moved, read: summary.matched }, "redrive progress");
+    });
     return summary;
   });
 }

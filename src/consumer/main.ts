@@ -1,4 +1,4 @@
-import { createTransactionSchema } from "../domain/transaction.ts";
+import { createDecodeOptions } from "../kafka/transaction-codec.ts";
 import { rulesVersion } from "../rules/rules.ts";
 import type { Runtime } from "../runtime.ts";
 import type { ChunkScorerDeps } from "./score-chunk.ts";
@@ -41,7 +41,10 @@ export async function scoringDeps(rt: Runtime): Promise<ChunkScorerDeps> {
     profiles: rt.profileCache,
     rules: config.rules,
     rulesVersion: rulesVersion(config.rules),
-    decode: { schema: createTransactionSchema(), maxBytes: config.kafka.messageMaxBytes },
+    decode: createDecodeOptions({
+      maxBytes: config.kafka.messageMaxBytes,
+      maxAgeMs: config.kafka.timestampMaxAgeMs,
+    }),
     schemaIds,
   };
 }
@@ -51,7 +54,10 @@ export async function scoringDeps(rt: Runtime): Promise<ChunkScorerDeps> {
  * before the first chunk publishes; start() waits for it.
  * @throws when Kafka is unreachable for `connectTimeoutMs`.
  */
-export async function startConsumer(rt: Runtime, { connectTimeoutMs = 60_000 } = {}): Promise<Scorer> {
+export async function startConsumer(
+  rt: Runtime,
+  { connectTimeoutMs = 60_000, onFatal }: { connectTimeoutMs?: number; onFatal?: (error: Error) => void } = {},
+): Promise<Scorer> {
   const { config } = rt;
   await rt.producer.ready(connectTimeoutMs);
   await requireTopics(rt);
@@ -64,7 +70,9 @@ export async function startConsumer(rt: Runtime, { connectTimeoutMs = 60_000 } =
     partitionsConcurrency: config.consumer.partitionsConcurrency,
     chunkSize: config.consumer.chunkSize,
     sessionTimeoutMs: config.consumer.sessionTimeoutMs,
+    maxRequestBytes: config.producer.maxBatchBytes,
     scoring,
+    onFatal,
     logger: rt.logger.child({ component: "scorer" }),
     metrics: rt.metrics,
   });

@@ -1,11 +1,13 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Kafka, KafkaMessage, Producer } from "kafkajs";
 import type { DecisionOutcome } from "../domain/decision.ts";
-import { isRetryable, SentinelError } from "../errors.ts";
+import { isRetryable } from "../errors.ts";
+import { encodeDeadLetter, sourceKey } from "../kafka/dead-letter-codec.ts";
+import { createPublisher } from "../kafka/publisher.ts";
 import { type PartitionRange, readRanges } from "../kafka/range-reader.ts";
 import type { Logger } from "../logger.ts";
+import { scoreHalving } from "./halving.ts";
 import { type ChunkResult, type ChunkScorerDeps, scoreChunks } from "./score-chunk.ts";
-import { deadLetterMessage, sourceKey } from "./scorer.ts";
 
 /*
  * `sentinel replay`: re-reads a range of `transactions` through the scoring pipeline with a group
@@ -24,6 +26,8 @@ export type ReplayOptions = {
   redecide: boolean;
   dryRun: boolean;
   chunkSize: number;
+  /** The largest produce request (bytes): decisions and letters are split to fit. */
+  maxRequestBytes: number;
   /** Dead letters already on the DLQ, by source (see sourceKey): not published again. */
   alreadyDeadLettered: ReadonlySet<string>;
   onProgress?(done: number, total: number): void;
@@ -74,37 +78,36 @@ export async function replay(options: ReplayOptions): Promise<ReplaySummary> {
   const lettered = new Set(options.alreadyDeadLettered);
   const redecidedIds = new Set<string>();
 
+  const publisher = createPublisher({ producer: options.producer, maxRequestBytes: options.maxRequestBytes });
+
+  /** One chunk: scored (a message PostgreSQL refuses is narrowed down and dead-lettered, as live). */
   const attempt = async (partition: number, messages: KafkaMessage[]) => {
-    const [result] = await scoreChunks(options.scoring, [{ partition, messages }], {
-      store: !dryRun,
-      redecide,
-      storedFirst: !redecide,
-    });
-    const letters = result!.deadLetters.filter(
+    const { result, refused } = await scoreHalving(async (part) => {
+      const [r] = await scoreChunks(options.scoring, [{ partition, messages: part }], {
+        store: !dryRun,
+        redecide,
+        storedFirst: !redecide,
+      });
+      return r!;
+    }, messages);
+    result.deadLetters.push(...refused);
+    const letters = result.deadLetters.filter(
       (d) => !lettered.has(sourceKey(topics.transactions, partition, d.message.offset)),
     );
-    const fresh = result!.decisions.filter((d) => !d.replayed && !seen.has(d.decision.transaction_id));
-    if (!dryRun && (fresh.length > 0 || letters.length > 0)) {
-      const topicMessages = [];
-      if (fresh.length > 0) {
-        topicMessages.push({
+    const fresh = result.decisions.filter((d) => !d.replayed && !seen.has(d.decision.transaction_id));
+    if (!dryRun) {
+      await publisher.publish([
+        {
           topic: topics.decisions,
           messages: fresh.map(({ decision: d }) => ({ key: d.user_id, value: JSON.stringify(d) })),
-        });
-      }
-      if (letters.length > 0) {
-        topicMessages.push({
+        },
+        {
           topic: topics.dlq,
-          messages: letters.map((d) => deadLetterMessage(d, topics.transactions, partition)),
-        });
-      }
-      try {
-        await options.producer.sendBatch({ topicMessages, acks: -1 });
-      } catch (error) {
-        throw new SentinelError("broker_unavailable", "could not publish", { cause: error });
-      }
+          messages: letters.map((d) => encodeDeadLetter(d, topics.transactions, partition, options.maxRequestBytes)),
+        },
+      ]);
     }
-    return result!;
+    return result;
   };
 
   /** Counts a chunk once it is durable (a retried chunk is counted once). */

@@ -2,6 +2,7 @@ import type { KafkaMessage } from "kafkajs";
 import type { ProfileCache } from "../cache/redis-profile-cache.ts";
 import type { Decision } from "../domain/decision.ts";
 import type { Profile } from "../domain/profile.ts";
+import type { DeadLetter } from "../kafka/dead-letter-codec.ts";
 import type { TransactionSchemaIds } from "../kafka/schema-registry.ts";
 import {
   type DeadLetterReason,
@@ -9,10 +10,17 @@ import {
   decodeTransaction,
   framedSchemaId,
 } from "../kafka/transaction-codec.ts";
-import { evaluate, type HistoryEntry, type RuleSettings } from "../rules/rules.ts";
-import type { SourcedTransaction, StoredHistoryRow, TransactionStore } from "../store/transaction-store.ts";
+import type { RuleSettings } from "../rules/rules.ts";
+import {
+  payloadFingerprint,
+  type SourcedTransaction,
+  type StoredDecision,
+  type StoredHistoryRow,
+  type TransactionStore,
+} from "../store/transaction-store.ts";
+import { decide } from "./decide.ts";
 
-export type DeadLetter = { message: KafkaMessage; reason: DeadLetterReason; detail: string };
+export type { DeadLetter };
 
 export type ChunkResult = {
   /** One per distinct transaction in the chunk, new or already stored, in topic order. */
@@ -46,40 +54,30 @@ export type ChunkScorerDeps = {
   now?: () => number;
 };
 
-/** Whether `h` came before `tx` in the topic: by offset within a partition, else by event time. */
-function isEarlier(h: StoredHistoryRow, tx: SourcedTransaction): boolean {
-  return h.partition === tx.partition ? h.offset < tx.offset : h.eventTimeMs < tx.eventTimeMs;
-}
-
 /*
  * History lives in PostgreSQL, not in Redis sorted sets: the transactions table already holds every
  * transaction exactly once (primary key transaction_id) with where it was read, and it is written
  * in the same statement as the decision, so history and decisions can never disagree after a
  * crash, and a replay counts each transaction once without a second store to keep idempotent.
- * Redis holds only a cache of profiles, which may be lost at any time. One query per chunk reads
- * the history of every user in it (index on user_id, event_time).
+ * Redis holds only a cache of profiles, which may be lost at any time. One query per round reads
+ * the history of every user in it (index on user_id, received_at).
  */
 
 export type Chunk = { partition: number; messages: readonly KafkaMessage[] };
 
+/** A valid transaction of the round, with its chunk and message. */
+type Candidate = SourcedTransaction & { chunk: number; message: KafkaMessage; fingerprint: string };
+
+function emptyResults(chunks: readonly Chunk[]): ChunkResult[] {
+  return chunks.map(() => ({ decisions: [], deadLetters: [], redecided: [] }));
+}
+
 /**
- * Turns chunks (each from one partition, messages in offset order; usually the chunks that several
- * partitions have ready at the same moment) into stored transactions and decisions. Four round
- * trips whatever the number of chunks and messages: stored decisions, profiles and history in
- * parallel, then one insert. Returns one result per chunk, in order. Throws SentinelError on
- * infrastructure faults; the caller retries, which is safe because every write is idempotent on
- * transaction_id.
+ * Phase 1, decode: valid transactions in topic order, poison into the results' dead letters. A
+ * transaction_id repeated with the same payload is one transaction (a client retry); repeated with
+ * another payload, the later message is an `id_conflict`.
  */
-export async function scoreChunks(
-  deps: ChunkScorerDeps,
-  chunks: readonly Chunk[],
-  mode: ScoreMode = LIVE,
-): Promise<ChunkResult[]> {
-  const now = deps.now ?? Date.now;
-  const results: ChunkResult[] = chunks.map(() => ({ decisions: [], deadLetters: [], redecided: [] }));
-  const seen = new Set<string>();
-  const valid: SourcedTransaction[] = [];
-  const chunkOf: number[] = [];
+async function decodeRound(deps: ChunkScorerDeps, chunks: readonly Chunk[], results: ChunkResult[]) {
   let decode = deps.decode;
   const schemaIds = deps.schemaIds;
   if (schemaIds) {
@@ -93,6 +91,10 @@ export async function scoreChunks(
     if (ids.size > 0) await schemaIds.resolve(ids); // a registry outage is retried, not dead-lettered
     decode = { ...decode, isKnownSchemaId: (id) => schemaIds.isKnown(id) };
   }
+  const seen = new Map<string, string>();
+  const valid: Candidate[] = [];
+  /** Later messages repeating a transaction_id with the same payload (dead-lettered with it on a conflict). */
+  const repeats: Array<{ chunk: number; message: KafkaMessage; id: string }> = [];
   chunks.forEach(({ partition, messages }, c) => {
     for (const message of messages) {
       const decoded = decodeTransaction(message, decode);
@@ -100,147 +102,153 @@ export async function scoreChunks(
         results[c]!.deadLetters.push({ message, reason: decoded.reason, detail: decoded.detail });
         continue;
       }
-      const id = decoded.tx.transaction_id.toLowerCase();
-      if (seen.has(id)) continue; // a retried post read again at once: one transaction, one decision
-      seen.add(id);
+      const tx = { ...decoded.tx, transaction_id: decoded.tx.transaction_id.toLowerCase() };
+      const fingerprint = payloadFingerprint(tx);
+      const earlier = seen.get(tx.transaction_id);
+      if (earlier !== undefined) {
+        if (earlier !== fingerprint) results[c]!.deadLetters.push(conflict(message, tx.transaction_id));
+        else repeats.push({ chunk: c, message, id: tx.transaction_id });
+        continue; // a retried post read again at once: one transaction, one decision
+      }
+      seen.set(tx.transaction_id, fingerprint);
       valid.push({
-        tx: { ...decoded.tx, transaction_id: id },
+        tx,
         eventTimeMs: decoded.eventTimeMs,
+        receivedMs: decoded.receivedMs,
         partition,
         offset: Number(message.offset),
+        chunk: c,
+        message,
+        fingerprint,
       });
-      chunkOf.push(c);
     }
   });
-  if (valid.length === 0) return results;
+  return { valid, repeats };
+}
 
-  const ids = valid.map((v) => v.tx.transaction_id);
-  const widest = Math.max(deps.rules.spendWindowHours * 3_600_000, deps.rules.velocityWindowSeconds * 1000);
-  /** Profiles and history of the users of `these`: what deciding them needs. */
-  const context = (
-    these: readonly SourcedTransaction[],
-  ): Promise<[Map<string, Profile | null>, StoredHistoryRow[]]> => {
-    if (these.length === 0) return Promise.resolve([new Map(), []]);
-    const users = [...new Set(these.map((v) => v.tx.user_id))];
-    let minTime = Number.POSITIVE_INFINITY;
-    let maxTime = Number.NEGATIVE_INFINITY;
-    for (const v of these) {
-      minTime = Math.min(minTime, v.eventTimeMs);
-      maxTime = Math.max(maxTime, v.eventTimeMs);
-    }
-    return Promise.all([
-      deps.profiles.getMany(users),
-      deps.store.findHistory(users, minTime - widest, maxTime),
-    ]);
+function conflict(message: KafkaMessage, id: string): DeadLetter {
+  return {
+    message,
+    reason: "id_conflict",
+    detail: `transaction_id ${id} is already used by a transaction with another user, amount, currency or merchant`,
   };
-  let stored: Map<string, Decision>;
+}
+
+/** The rules' widest window: history older than this before a round's earliest clock is not needed. */
+function widestWindowMs(rules: RuleSettings): number {
+  return Math.max(rules.spendWindowHours * 3_600_000, rules.velocityWindowSeconds * 1000);
+}
+
+/** Phase 2, load context: profiles and stored history of the users of `these`. */
+function loadContext(
+  deps: ChunkScorerDeps,
+  these: readonly Candidate[],
+): Promise<[Map<string, Profile | null>, StoredHistoryRow[]]> {
+  if (these.length === 0) return Promise.resolve([new Map(), []]);
+  const users = [...new Set(these.map((v) => v.tx.user_id))];
+  let from = Number.POSITIVE_INFINITY;
+  for (const v of these) from = Math.min(from, v.receivedMs);
+  return Promise.all([
+    deps.profiles.getMany(users),
+    deps.store.findHistory(users, from - widestWindowMs(deps.rules)),
+  ]);
+}
+
+/**
+ * Turns chunks (each from one partition, messages in offset order; usually the chunks that several
+ * partitions have ready at the same moment) into stored transactions and decisions, in named
+ * phases: decode → load context → decide → persist → assemble. Four round trips whatever the
+ * number of chunks and messages: stored decisions, profiles and history in parallel, then one
+ * insert. Returns one result per chunk, in order. Throws SentinelError on infrastructure faults;
+ * the caller retries, which is safe because every write is idempotent on transaction_id.
+ */
+export async function scoreChunks(
+  deps: ChunkScorerDeps,
+  chunks: readonly Chunk[],
+  mode: ScoreMode = LIVE,
+): Promise<ChunkResult[]> {
+  const now = deps.now ?? Date.now;
+  const results = emptyResults(chunks);
+  const { valid: candidates, repeats } = await decodeRound(deps, chunks, results);
+  if (candidates.length === 0) return results;
+
+  // Phase 2: what is stored already, and the context of what is not.
+  const ids = candidates.map((v) => v.tx.transaction_id);
+  let stored: Map<string, StoredDecision>;
   let profiles: Map<string, Profile | null>;
-  let historyRows: readonly StoredHistoryRow[];
+  let history: readonly StoredHistoryRow[];
   if (mode.storedFirst) {
     // A replay of a processed range: mostly stored already, so ask that first and load the
     // context of the rest only.
     stored = await deps.store.findLiveDecisions(ids);
-    [profiles, historyRows] = await context(valid.filter((v) => !stored.has(v.tx.transaction_id)));
+    [profiles, history] = await loadContext(
+      deps,
+      mode.redecide ? candidates : candidates.filter((v) => !stored.has(v.tx.transaction_id)),
+    );
   } else {
     // Live: the reads do not depend on each other, so one round trip of latency, not two.
-    [stored, [profiles, historyRows]] = await Promise.all([
+    [stored, [profiles, history]] = await Promise.all([
       deps.store.findLiveDecisions(ids),
-      context(valid),
+      loadContext(deps, candidates),
     ]);
   }
+  // A stored transaction_id with another payload: the stored row and decision stay as they are.
+  const conflicting = new Set<string>();
+  for (const v of candidates) {
+    const old = stored.get(v.tx.transaction_id);
+    if (old && old.fingerprint !== v.fingerprint) {
+      conflicting.add(v.tx.transaction_id);
+      results[v.chunk]!.deadLetters.push(conflict(v.message, v.tx.transaction_id));
+    }
+  }
+  for (const r of repeats) if (conflicting.has(r.id)) results[r.chunk]!.deadLetters.push(conflict(r.message, r.id));
+  const valid = conflicting.size > 0 ? candidates.filter((v) => !conflicting.has(v.tx.transaction_id)) : candidates;
   const fresh = valid.filter((v) => !stored.has(v.tx.transaction_id));
+
+  // Phase 3: decide (pure).
   const toDecide = mode.redecide ? valid : fresh;
+  const decided =
+    toDecide.length === 0
+      ? new Map<string, Decision>()
+      : decide({
+          transactions: toDecide,
+          profiles,
+          history,
+          rules: deps.rules,
+          rulesVersion: deps.rulesVersion,
+          decidedAt: new Date(now()).toISOString(),
+        });
 
-  const decided = new Map<string, Decision>();
-  if (toDecide.length > 0) {
-    const historyByUser = new Map<string, StoredHistoryRow[]>();
-    for (const row of historyRows) {
-      const list = historyByUser.get(row.userId);
-      if (list) list.push(row);
-      else historyByUser.set(row.userId, [row]);
+  // Phase 4: persist.
+  if (mode.store && toDecide.length > 0) {
+    const inserted = await deps.store.storeDecided(
+      fresh.map((v) => ({ source: v, decision: decided.get(v.tx.transaction_id)! })),
+    );
+    // Another consumer (a zombie after a rebalance, or the live group during a replay) stored some
+    // first: theirs is the decision of record.
+    const lost = fresh.filter((v) => !inserted.has(v.tx.transaction_id)).map((v) => v.tx.transaction_id);
+    if (lost.length > 0) {
+      for (const [id, d] of await deps.store.findLiveDecisions(lost)) stored.set(id, d);
     }
-    // Transactions of these chunks decided so far, per user: earlier in the topic than the next one
-    // (law 3; a user's messages are all in one partition, so in one chunk).
-    const chunkHistory = new Map<string, HistoryEntry[]>();
-    const decidedAt = new Date(now()).toISOString();
-
-    for (const v of toDecide) {
-      const { tx } = v;
-      const history: HistoryEntry[] = [];
-      // A transaction is never its own history (its stored row may sit at an earlier offset when the
-      // message was sent twice).
-      const counted = new Set<string>([tx.transaction_id]);
-      for (const h of historyByUser.get(tx.user_id) ?? []) {
-        if (isEarlier(h, v) && !counted.has(h.transactionId)) {
-          counted.add(h.transactionId);
-          history.push(h);
-        }
-      }
-      for (const h of chunkHistory.get(tx.user_id) ?? []) {
-        if (!counted.has(h.transactionId)) history.push(h);
-      }
-      const verdict = evaluate(
-        deps.rules,
-        {
-          transactionId: tx.transaction_id,
-          userId: tx.user_id,
-          amount: tx.amount,
-          currency: tx.currency,
-          country: tx.country,
-          eventTimeMs: v.eventTimeMs,
-        },
-        profiles.get(tx.user_id) ?? null,
-        history,
+    if (mode.redecide) {
+      await deps.store.storeRedecided(
+        valid.filter((v) => stored.has(v.tx.transaction_id)).map((v) => decided.get(v.tx.transaction_id)!),
       );
-      decided.set(tx.transaction_id, {
-        transaction_id: tx.transaction_id,
-        user_id: tx.user_id,
-        decision: verdict.decision,
-        score: verdict.score,
-        reasons: verdict.reasons,
-        rules_version: deps.rulesVersion,
-        decided_at: decidedAt,
-      });
-      const entry = {
-        transactionId: tx.transaction_id,
-        amount: tx.amount,
-        currency: tx.currency,
-        eventTimeMs: v.eventTimeMs,
-      };
-      const list = chunkHistory.get(tx.user_id);
-      if (list) list.push(entry);
-      else chunkHistory.set(tx.user_id, [entry]);
-    }
-
-    if (mode.store) {
-      const inserted = await deps.store.storeDecided(
-        fresh.map((v) => ({ source: v, decision: decided.get(v.tx.transaction_id)! })),
-      );
-      // Another consumer (a zombie after a rebalance, or the live group during a replay) stored some
-      // first: theirs is the decision of record.
-      const lost = fresh.filter((v) => !inserted.has(v.tx.transaction_id)).map((v) => v.tx.transaction_id);
-      if (lost.length > 0) {
-        for (const [id, d] of await deps.store.findLiveDecisions(lost)) stored.set(id, d);
-      }
-      if (mode.redecide) {
-        await deps.store.storeRedecided(
-          valid.filter((v) => stored.has(v.tx.transaction_id)).map((v) => decided.get(v.tx.transaction_id)!),
-        );
-      }
     }
   }
 
-  valid.forEach((v, i) => {
+  // Phase 5: assemble, per chunk in topic order.
+  for (const v of valid) {
     const id = v.tx.transaction_id;
     const mine = decided.get(id);
-    const old = stored.get(id);
-    const result = results[chunkOf[i]!]!;
+    const old = stored.get(id)?.decision;
+    const result = results[v.chunk]!;
     if (old) {
       result.decisions.push({ decision: old, replayed: true });
       if (mode.redecide && mine) result.redecided.push({ before: old, after: mine });
     } else if (mine) {
       result.decisions.push({ decision: mine, replayed: false });
     }
-  });
+  }
   return results;
 }

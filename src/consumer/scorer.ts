@@ -1,15 +1,12 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import type { Consumer, EachBatchPayload, Kafka, KafkaMessage, Message, Producer } from "kafkajs";
+import type { Consumer, EachBatchPayload, Kafka, KafkaMessage, Producer } from "kafkajs";
 import { isRetryable, SentinelError } from "../errors.ts";
+import { type DeadLetter, encodeDeadLetter } from "../kafka/dead-letter-codec.ts";
+import { createPublisher } from "../kafka/publisher.ts";
 import type { Logger } from "../logger.ts";
 import type { Metrics } from "../metrics.ts";
-import {
-  type Chunk,
-  type ChunkResult,
-  type ChunkScorerDeps,
-  type DeadLetter,
-  scoreChunks,
-} from "./score-chunk.ts";
+import { scoreHalving } from "./halving.ts";
+import { type Chunk, type ChunkResult, type ChunkScorerDeps, scoreChunks } from "./score-chunk.ts";
 
 export type ScorerOptions = {
   kafka: Kafka;
@@ -22,34 +19,24 @@ export type ScorerOptions = {
   /** A member silent this long is presumed dead and its partitions move (after a SIGKILL, say). */
   sessionTimeoutMs: number;
   fromBeginning?: boolean;
+  /** The largest produce request to send (bytes); decisions and letters are split to fit. */
+  maxRequestBytes: number;
   scoring: ChunkScorerDeps;
   logger: Logger;
   metrics: Metrics;
+  /** Called once when kafkajs crashes the consumer for good (it will not restart by itself). */
+  onFatal?: (error: Error) => void;
 };
 
-export type Scorer = { start(): Promise<void>; stop(): Promise<void>; readonly consumer: Consumer };
+export type Scorer = {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  readonly consumer: Consumer;
+  /** False once the consumer crashed for good: it consumes nothing any more. */
+  readonly healthy: boolean;
+};
 
 const MAX_BACKOFF_MS = 5_000;
-
-/** Identifies a dead letter by where its message was read (the DLQ tools and replay dedupe on it). */
-export function sourceKey(topic: string, partition: number | string, offset: string | bigint): string {
-  return `${topic}/${partition}/${offset}`;
-}
-
-export function deadLetterMessage(d: DeadLetter, topic: string, partition: number): Message {
-  return {
-    key: d.message.key,
-    value: d.message.value,
-    headers: {
-      "x-error": `${d.reason}: ${d.detail}`.slice(0, 1000),
-      "x-error-reason": d.reason,
-      "x-source-topic": topic,
-      "x-source-partition": String(partition),
-      "x-source-offset": d.message.offset,
-      "x-source-timestamp": d.message.timestamp,
-    },
-  };
-}
 
 /**
  * The consumer group `sentinel-scorer`: each fetched batch is cut into chunks; a chunk is scored,
@@ -59,6 +46,9 @@ export function deadLetterMessage(d: DeadLetter, topic: string, partition: numbe
  */
 export function createScorer(options: ScorerOptions): Scorer {
   const { kafka, producer, topics, logger, metrics } = options;
+  const publisher = createPublisher({ producer, maxRequestBytes: options.maxRequestBytes });
+  const letter = (d: DeadLetter, partition: number) =>
+    encodeDeadLetter(d, topics.transactions, partition, options.maxRequestBytes);
   const consumer = kafka.consumer({
     groupId: options.groupId,
     sessionTimeout: options.sessionTimeoutMs,
@@ -97,27 +87,17 @@ export function createScorer(options: ScorerOptions): Scorer {
     try {
       const results = await scoreChunks(options.scoring, round);
       const decisions = results.flatMap((r) => r.decisions);
-      const deadLetters = round.flatMap((c, i) =>
-        results[i]!.deadLetters.map((d) => deadLetterMessage(d, topics.transactions, c.partition)),
-      );
-      const topicMessages = [];
-      if (decisions.length > 0) {
-        topicMessages.push({
+      const deadLetters = round.flatMap((c, i) => results[i]!.deadLetters.map((d) => letter(d, c.partition)));
+      await publisher.publish([
+        {
           topic: topics.decisions,
           messages: decisions.map(({ decision }) => ({
             key: decision.user_id,
             value: JSON.stringify(decision),
           })),
-        });
-      }
-      if (deadLetters.length > 0) topicMessages.push({ topic: topics.dlq, messages: deadLetters });
-      if (topicMessages.length > 0) {
-        try {
-          await producer.sendBatch({ topicMessages, acks: -1 });
-        } catch (error) {
-          throw new SentinelError("broker_unavailable", "could not publish decisions", { cause: error });
-        }
-      }
+        },
+        { topic: topics.dlq, messages: deadLetters },
+      ]);
       for (const [i, c] of round.entries()) c.resolve(results[i]!);
     } catch (error) {
       if (round.length > 1 && !isRetryable(error)) {
@@ -131,41 +111,14 @@ export function createScorer(options: ScorerOptions): Scorer {
   }
 
   /**
-   * A chunk PostgreSQL refuses (not an outage: a non-retryable error) is split in halves, scored in
-   * offset order, down to the message it refuses, which is dead-lettered as `store_rejected`; the
-   * rest of the partition moves on (law 4). Outages propagate and are retried by the caller.
+   * A chunk PostgreSQL refuses is narrowed down to the refused messages (halving.ts), which are
+   * dead-lettered as `store_rejected` once the rest is stored; the partition moves on (law 4).
    */
   async function scoreResilient(partition: number, messages: KafkaMessage[]): Promise<ChunkResult> {
-    try {
-      return await scoreTogether(partition, messages);
-    } catch (error) {
-      if (isRetryable(error)) throw error;
-      if (messages.length === 1) {
-        const letter: DeadLetter = {
-          message: messages[0]!,
-          reason: "store_rejected",
-          detail: (error as Error).message,
-        };
-        try {
-          await producer.send({
-            topic: topics.dlq,
-            acks: -1,
-            messages: [deadLetterMessage(letter, topics.transactions, partition)],
-          });
-        } catch (sendError) {
-          throw new SentinelError("broker_unavailable", "could not dead-letter", { cause: sendError });
-        }
-        return { decisions: [], deadLetters: [letter], redecided: [] };
-      }
-      const mid = Math.floor(messages.length / 2);
-      const first = await scoreResilient(partition, messages.slice(0, mid));
-      const second = await scoreResilient(partition, messages.slice(mid));
-      return {
-        decisions: [...first.decisions, ...second.decisions],
-        deadLetters: [...first.deadLetters, ...second.deadLetters],
-        redecided: [],
-      };
-    }
+    const { result, refused } = await scoreHalving((m) => scoreTogether(partition, m), messages);
+    if (refused.length === 0) return result;
+    await publisher.publish([{ topic: topics.dlq, messages: refused.map((d) => letter(d, partition)) }]);
+    return { ...result, deadLetters: [...result.deadLetters, ...refused] };
   }
 
   async function handleChunk(partition: number, messages: KafkaMessage[]): Promise<void> {
@@ -232,7 +185,18 @@ export function createScorer(options: ScorerOptions): Scorer {
             },
             "chunk failed; retrying",
           );
-          await heartbeat().catch(() => {});
+          // A heartbeat refused because the group rebalances means the partition may be someone
+          // else's now: stop working on it (nothing of this chunk is committed) and let kafkajs
+          // rejoin, instead of writing on for a partition this member no longer owns.
+          try {
+            await heartbeat();
+          } catch (heartbeatError) {
+            logger.warn(
+              { partition, err: (heartbeatError as Error).message },
+              "heartbeat refused while retrying: leaving the chunk to the group",
+            );
+            throw heartbeatError;
+          }
           await sleep(backoff);
         }
       }
@@ -254,8 +218,22 @@ export function createScorer(options: ScorerOptions): Scorer {
     }
   }
 
+  let healthy = true;
+  consumer.on(consumer.events.CRASH, ({ payload }) => {
+    const { error, restart } = payload as { error: Error; restart: boolean };
+    if (restart) {
+      logger.warn({ err: error.message }, "consumer crashed; kafkajs restarts it");
+      return;
+    }
+    healthy = false;
+    options.onFatal?.(error);
+  });
+
   return {
     consumer,
+    get healthy() {
+      return healthy;
+    },
     async start() {
       await consumer.connect();
       await consumer.subscribe({

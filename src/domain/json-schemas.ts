@@ -24,7 +24,8 @@ export function jsonSchemas(): Record<string, unknown> {
       "Transaction v1",
       "A payment transaction on the `transactions` topic (key: user_id). Beyond this schema: amount may " +
         "not have more fraction digits than the currency's ISO 4217 minor unit; timestamp may not be more " +
-        "than 5 minutes ahead; no value may look like a card number (13-19 digits passing Luhn).",
+        "than 5 minutes ahead of, nor more than 7 days (configurable) before, the message's Kafka timestamp; " +
+        "no key or value may contain a card number (13-19 digits passing Luhn, grouped or inside text).",
     ),
     "decision.v1.json": generate(
       DecisionSchema,

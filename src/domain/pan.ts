@@ -1,9 +1,20 @@
 /*
- * Law 7: no raw card number (PAN) is accepted anywhere. A PAN is 13–19 digits, optionally grouped
- * by spaces or dashes, that passes the Luhn check.
+ * Law 7: no raw card number (PAN) is accepted, stored, published, dead-lettered in clear or logged.
+ *
+ * A PAN here is 13–19 digits passing the Luhn check, written as consecutive groups of digits with
+ * one space, dash, dot, slash or underscore between groups ("4111 1111 1111 1111",
+ * "4111.1111.1111.1111", "4111111111111111"), standalone or inside any text ("card
+ * 4111111111111111", "user4111111111111111", "4111 1111 1111 1111 12/27" — the groups holding
+ * 13–19 digits are checked, so an expiry or a label around the number does not hide it). A single
+ * run of more than 19 digits without separators is not a card number (an id, a hash).
+ *
+ * The trade-off: a 15-digit IMEI and some 13–19 digit reference numbers pass Luhn too and are
+ * refused (about one random number in ten passes Luhn); send hashed device ids and references.
  */
 
-const CANDIDATE = /^[\d -]{13,}$/;
+const SEPARATORS = new Set([" ", "-", ".", "/", "_"]);
+const MIN_DIGITS = 13;
+const MAX_DIGITS = 19;
 
 export function luhnValid(digits: string): boolean {
   let sum = 0;
@@ -20,34 +31,148 @@ export function luhnValid(digits: string): boolean {
   return sum % 10 === 0;
 }
 
-export function looksLikePan(value: string): boolean {
-  if (!CANDIDATE.test(value)) return false;
-  const digits = value.replace(/[ -]/g, "");
-  return digits.length >= 13 && digits.length <= 19 && /^\d+$/.test(digits) && luhnValid(digits);
+const isDigit = (c: number) => c >= 48 && c <= 57;
+
+/** [start, end) of each PAN in `text` (character offsets), left to right, not overlapping. */
+export function panSpans(text: string): Array<[number, number]> {
+  // Quick exit: fewer than 13 digits in all cannot hold a PAN (most strings, on the request path).
+  let digits = 0;
+  for (let i = 0; i < text.length && digits < MIN_DIGITS; i++) if (isDigit(text.charCodeAt(i))) digits++;
+  if (digits < MIN_DIGITS) return [];
+
+  const spans: Array<[number, number]> = [];
+  let i = 0;
+  while (i < text.length) {
+    if (!isDigit(text.charCodeAt(i))) {
+      i++;
+      continue;
+    }
+    // A run: digit groups joined by single separators.
+    const groups: Array<[number, number]> = [];
+    let start = i;
+    for (;;) {
+      while (i < text.length && isDigit(text.charCodeAt(i))) i++;
+      groups.push([start, i]);
+      if (i + 1 < text.length && SEPARATORS.has(text[i]!) && isDigit(text.charCodeAt(i + 1))) {
+        start = ++i;
+        continue;
+      }
+      break;
+    }
+    for (let g = 0; g < groups.length; g++) {
+      let count = 0;
+      let joined = "";
+      for (let h = g; h < groups.length; h++) {
+        const [a, b] = groups[h]!;
+        count += b - a;
+        if (count > MAX_DIGITS) break;
+        joined += text.slice(a, b);
+        if (count >= MIN_DIGITS && luhnValid(joined)) {
+          spans.push([groups[g]![0], b]);
+          g = h; // continue after this PAN
+          break;
+        }
+      }
+    }
+  }
+  return spans;
 }
 
-/** Whether any string or number in `body` looks like a PAN (no allocation: this runs per request). */
+/** Whether `text` holds a PAN anywhere. */
+export function containsPanText(text: string): boolean {
+  return panSpans(text).length > 0;
+}
+
+/** A string that is one PAN and nothing else (kept for the tests and callers that need it). */
+export function looksLikePan(value: string): boolean {
+  const spans = panSpans(value);
+  return spans.length === 1 && spans[0]![0] === 0 && spans[0]![1] === value.length;
+}
+
+/**
+ * `text` with every PAN masked: the first 6 and last 4 digits kept, the others replaced by `*`,
+ * separators kept (so lengths are unchanged).
+ */
+export function maskPans(text: string): string {
+  // Masking one number can leave digits that join their neighbours into another: mask again
+  // until nothing is found (bounded; in the end every digit of a run that still matches goes).
+  let out = text;
+  for (let pass = 0; pass < 8; pass++) {
+    const next = maskOnce(out, false);
+    if (next === out) return out;
+    out = next;
+  }
+  return maskOnce(out, true);
+}
+
+function maskOnce(text: string, everything: boolean): string {
+  const spans = panSpans(text);
+  if (spans.length === 0) return text;
+  let out = "";
+  let at = 0;
+  for (const [a, b] of spans) {
+    out += text.slice(at, a);
+    let total = 0;
+    for (let k = a; k < b; k++) if (isDigit(text.charCodeAt(k))) total++;
+    let seen = 0;
+    for (let k = a; k < b; k++) {
+      const c = text[k]!;
+      if (!isDigit(c.charCodeAt(0))) {
+        out += c;
+        continue;
+      }
+      seen++;
+      out += !everything && (seen <= 6 || seen > total - 4) ? c : "*";
+    }
+    at = b;
+  }
+  return out + text.slice(at);
+}
+
+/**
+ * Bytes with every PAN masked (`maskPans` over the bytes read as latin1: digits and separators
+ * are ASCII, so multi-byte UTF-8 and binary framing pass through unchanged). Returns the same
+ * buffer when there is nothing to mask.
+ */
+export function maskPanBytes(value: Buffer): { value: Buffer; masked: boolean } {
+  const text = value.toString("latin1");
+  const masked = maskPans(text);
+  return masked === text ? { value, masked: false } : { value: Buffer.from(masked, "latin1"), masked: true };
+}
+
+function numberHasPan(n: number): boolean {
+  return Number.isInteger(n) && Math.abs(n) >= 1e12 && containsPanText(String(n));
+}
+
+/** Whether any key, string or number in `body` holds a PAN (no allocation when none: per request). */
 function containsPan(body: unknown): boolean {
-  if (typeof body === "string") return body.length >= 13 && looksLikePan(body);
-  if (typeof body === "number") return body >= 1e12 && Number.isInteger(body) && looksLikePan(String(body));
-  if (body && typeof body === "object") {
-    for (const v of Array.isArray(body) ? body : Object.values(body)) if (containsPan(v)) return true;
+  if (typeof body === "string") return body.length >= MIN_DIGITS && containsPanText(body);
+  if (typeof body === "number") return numberHasPan(body);
+  if (Array.isArray(body)) {
+    for (const v of body) if (containsPan(v)) return true;
+  } else if (body && typeof body === "object") {
+    for (const [k, v] of Object.entries(body)) if (containsPan(k) || containsPan(v)) return true;
   }
   return false;
 }
 
-/** Paths (JSON-pointer-like, "metadata.note") of every string or number in `body` that looks like a PAN. */
+/**
+ * Paths ("metadata.note") of every key, string or number in `body` that holds a PAN; a PAN in a
+ * key is reported at that key's path, masked, so the path itself never carries the number.
+ */
 export function findPans(body: unknown): string[] {
   return containsPan(body) ? pathsOfPans(body, []) : [];
 }
 
 function pathsOfPans(body: unknown, path: string[]): string[] {
-  if (typeof body === "string") return looksLikePan(body) ? [path.join(".")] : [];
-  if (typeof body === "number")
-    return Number.isInteger(body) && looksLikePan(String(body)) ? [path.join(".")] : [];
+  if (typeof body === "string") return containsPanText(body) ? [path.join(".")] : [];
+  if (typeof body === "number") return numberHasPan(body) ? [path.join(".")] : [];
   if (Array.isArray(body)) return body.flatMap((v, i) => pathsOfPans(v, [...path, String(i)]));
   if (body && typeof body === "object") {
-    return Object.entries(body).flatMap(([k, v]) => pathsOfPans(v, [...path, k]));
+    return Object.entries(body).flatMap(([k, v]) => {
+      const here = [...path, maskPans(k)];
+      return containsPanText(k) ? [here.join(".")] : pathsOfPans(v, here);
+    });
   }
   return [];
 }

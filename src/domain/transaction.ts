@@ -11,6 +11,8 @@ import { findPans } from "./pan.ts";
  */
 
 export const MAX_FUTURE_SKEW_MS = 5 * 60 * 1000;
+/** Default of TIMESTAMP_MAX_AGE_HOURS: a timestamp older than this (before receipt) is refused. */
+export const DEFAULT_MAX_AGE_MS = 7 * 24 * 3_600_000;
 export const CHANNELS = ["card_present", "ecommerce", "transfer", "atm", "wallet"] as const;
 
 const AMOUNT_PATTERN = /^(0|[1-9]\d{0,17})(\.\d{1,4})?$/;
@@ -55,7 +57,11 @@ const metadata = z
   .refine((m) => Object.keys(m).length <= 16, "at most 16 keys")
   .refine((m) => Buffer.byteLength(JSON.stringify(m)) <= 2048, "at most 2 KiB serialized");
 
-function fields(now: () => number) {
+/**
+ * `now` is the reference time the timestamp is checked against: the receive time over HTTP, the
+ * message's Kafka timestamp on the topic (so a replay months later validates as the first read did).
+ */
+function fields(now: () => number, maxAgeMs: number) {
   return {
     transaction_id: z.uuid("must be a UUID"),
     user_id: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, "must be 1-64 characters of A-Z a-z 0-9 _ - . :"),
@@ -65,12 +71,20 @@ function fields(now: () => number) {
       .datetime({
         offset: true,
         error: "must be an RFC 3339 timestamp with offset, e.g. 2026-01-31T12:00:00Z",
+        abort: true, // one issue: the time checks below need a valid timestamp
       })
       .refine(
         (t) => Date.parse(t) <= now() + MAX_FUTURE_SKEW_MS,
         "must not be more than 5 minutes in the future",
       )
-      .refine((t) => Date.parse(t) >= MIN_EVENT_TIME_MS, "must not be before 1970-01-01T00:00:00Z"),
+      .refine((t) => Date.parse(t) >= MIN_EVENT_TIME_MS, "must not be before 1970-01-01T00:00:00Z")
+      .refine(
+        (t) => {
+          const ms = Date.parse(t);
+          return !(ms >= MIN_EVENT_TIME_MS && ms < now() - maxAgeMs); // one issue per bad timestamp
+        },
+        `must not be more than ${formatAge(maxAgeMs)} old (TIMESTAMP_MAX_AGE_HOURS)`,
+      ),
     merchant_id: text(1, 64),
     merchant_category: z.string().regex(/^\d{4}$/, "must be a 4-digit merchant category code (MCC)"),
     country: z.enum(countries, "must be an ISO 3166-1 alpha-2 country code such as US"),
@@ -81,8 +95,13 @@ function fields(now: () => number) {
   };
 }
 
-function common(now: () => number) {
-  const f = fields(now);
+function formatAge(ms: number): string {
+  const hours = ms / 3_600_000;
+  return hours % 24 === 0 ? `${hours / 24} days` : `${hours} hours`;
+}
+
+function common(now: () => number, maxAgeMs: number) {
+  const f = fields(now, maxAgeMs);
   return {
     user_id: f.user_id,
     amount: f.amount,
@@ -111,14 +130,17 @@ function checkFractionDigits(tx: { amount: string; currency: string }, ctx: z.Re
 }
 
 /** What an HTTP client posts: transaction_id and timestamp may be left to the ingress. */
-export const createTransactionInputSchema = (now: () => number = Date.now) =>
+export const createTransactionInputSchema = (now: () => number = Date.now, maxAgeMs = DEFAULT_MAX_AGE_MS) =>
   z
-    .strictObject({ transaction_id: fields(now).transaction_id.optional(), ...common(now) })
+    .strictObject({
+      transaction_id: fields(now, maxAgeMs).transaction_id.optional(),
+      ...common(now, maxAgeMs),
+    })
     .superRefine(checkFractionDigits);
 /** What travels on the `transactions` topic: transaction_id always set. */
-export const createTransactionSchema = (now: () => number = Date.now) =>
+export const createTransactionSchema = (now: () => number = Date.now, maxAgeMs = DEFAULT_MAX_AGE_MS) =>
   z
-    .strictObject({ transaction_id: fields(now).transaction_id, ...common(now) })
+    .strictObject({ transaction_id: fields(now, maxAgeMs).transaction_id, ...common(now, maxAgeMs) })
     .superRefine(checkFractionDigits);
 
 export type TransactionInput = z.output<ReturnType<typeof createTransactionInputSchema>>;

@@ -25,8 +25,6 @@ export type IngestDeps = TransactionRoutesDeps &
     onClose?: () => Promise<void>;
   };
 
-const OPEN_ROUTES = new Set(["/healthz", "/readyz", "/metrics"]);
-
 /** Fastify's own client errors, in our error vocabulary. */
 const FASTIFY_CODES: Record<string, { code: string; status: number }> = {
   FST_ERR_CTP_INVALID_MEDIA_TYPE: { code: "unsupported_media_type", status: 415 },
@@ -50,6 +48,9 @@ export async function buildIngest(deps: IngestDeps): Promise<FastifyInstance> {
     genReqId: () => randomUUID(),
     return503OnClosing: true,
     forceCloseConnections: "idle",
+    // A client that sends its body slowly cannot hold a connection (and a worker) for ever.
+    requestTimeout: config.http.requestTimeoutMs,
+    connectionTimeout: config.http.connectionTimeoutMs,
   });
 
   // JSON only: anything else is 415 (fastify would otherwise accept text/plain as a string).
@@ -72,18 +73,6 @@ export async function buildIngest(deps: IngestDeps): Promise<FastifyInstance> {
     },
   });
   app.get("/docs/json", { schema: { hide: true } }, async () => app.swagger());
-
-  if (config.http.apiKeys.length > 0) {
-    const check = createApiKeyCheck(config.http.apiKeys);
-    app.addHook("onRequest", async (request, reply) => {
-      if (OPEN_ROUTES.has(request.url.split("?")[0]!)) return;
-      const presented = request.headers["x-api-key"];
-      if (!check(typeof presented === "string" ? presented : undefined)) {
-        metrics.http.rejected.inc({ reason: "unauthorized" });
-        return reply.code(401).send({ error: "unauthorized", message: "missing or invalid x-api-key" });
-      }
-    });
-  }
 
   /*
    * Shutdown: requests in flight when close() starts still get their answer, but their keep-alive
@@ -146,9 +135,23 @@ export async function buildIngest(deps: IngestDeps): Promise<FastifyInstance> {
     reply.code(404).send({ error: "not_found", message: `no route ${request.method} ${request.url}` }),
   );
 
-  registerTransactionRoutes(app, deps);
-  registerProfileRoutes(app, deps);
+  // Health, readiness and metrics are open; everything else lives in a scope of its own whose
+  // hook asks for an API key (when keys are configured).
   registerOpsRoutes(app, deps);
+  await app.register(async (scope) => {
+    if (config.http.apiKeys.length > 0) {
+      const check = createApiKeyCheck(config.http.apiKeys);
+      scope.addHook("onRequest", async (request, reply) => {
+        const presented = request.headers["x-api-key"];
+        if (!check(typeof presented === "string" ? presented : undefined)) {
+          metrics.http.rejected.inc({ reason: "unauthorized" });
+          return reply.code(401).send({ error: "unauthorized", message: "missing or invalid x-api-key" });
+        }
+      });
+    }
+    registerTransactionRoutes(scope, deps);
+    registerProfileRoutes(scope, deps);
+  });
 
   if (deps.onClose) {
     const close = deps.onClose;

@@ -1,8 +1,10 @@
 import type { FastifyInstance } from "fastify";
 import { createBatchingProducer } from "../kafka/batching-producer.ts";
 import { encodeTransaction } from "../kafka/transaction-codec.ts";
-import type { Runtime } from "../runtime.ts";
+import { SentinelError } from "../errors.ts";
+import { dependenciesOf, type Runtime } from "../runtime.ts";
 import { buildIngest } from "./app.ts";
+import type { Readiness } from "./routes/ops.ts";
 
 export type RunningIngest = { app: FastifyInstance; address: string; stop(): Promise<void> };
 
@@ -12,9 +14,18 @@ export type RunningIngest = { app: FastifyInstance; address: string; stop(): Pro
  */
 export async function startIngest(
   rt: Runtime,
-  { listen = true }: { listen?: boolean } = {},
+  { listen = true, readiness }: { listen?: boolean; readiness?: Readiness } = {},
 ): Promise<RunningIngest> {
   const { config } = rt;
+  if (config.http.apiKeys.length === 0 && !config.http.authDisabled) {
+    throw new SentinelError(
+      "config_invalid",
+      "invalid configuration:\n  API_KEYS: required by the ingress; set AUTH_DISABLED=true to run without keys (development only)",
+    );
+  }
+  if (config.http.apiKeys.length === 0) {
+    rt.logger.warn("authentication is OFF (AUTH_DISABLED=true): every route is open to anyone who can reach it");
+  }
   // With a registry, every value is written framed with the registered transaction.v1 id.
   // Fails start-up with a clear message when the registry cannot be reached: without the id the
   // ingress cannot write what it promised.
@@ -32,9 +43,10 @@ export async function startIngest(
     config,
     logger: rt.logger,
     metrics: rt.metrics,
-    readiness: () => rt.readiness(),
+    readiness: readiness ?? (() => rt.readiness(dependenciesOf(config, { ingest: true, consumer: false }))),
     publishTransaction: (tx) => batching.send({ key: tx.user_id, value: encodeTransaction(tx, schemaId) }),
     transactions: rt.transactions,
+    timestampMaxAgeMs: config.kafka.timestampMaxAgeMs,
     profiles: rt.profiles,
     refreshCachedProfile: (p) => rt.profileCache.refresh(p),
     onClose: () => batching.flush(),

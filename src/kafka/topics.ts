@@ -9,20 +9,34 @@ import type { Config } from "../config.ts";
  */
 export async function ensureTopics(
   admin: Admin,
-  kafka: Pick<Config["kafka"], "topics" | "transactionsPartitions">,
-  { replicationFactor = 1, timeoutMs = 30_000 }: { replicationFactor?: number; timeoutMs?: number } = {},
+  kafka: Pick<
+    Config["kafka"],
+    "topics" | "transactionsPartitions" | "transactionsTimestampType" | "replicationFactor" | "minInsyncReplicas"
+  >,
+  { timeoutMs = 30_000 }: { timeoutMs?: number } = {},
 ): Promise<string[]> {
   const existing = new Set(await admin.listTopics());
   const all = [
-    { topic: kafka.topics.transactions, numPartitions: kafka.transactionsPartitions },
-    { topic: kafka.topics.decisions, numPartitions: kafka.transactionsPartitions },
-    { topic: kafka.topics.dlq, numPartitions: 1 },
+    {
+      topic: kafka.topics.transactions,
+      numPartitions: kafka.transactionsPartitions,
+      // The broker stamps each transaction as it appends it: the history rules' clock, which no
+      // client chooses (README, The rules).
+      extra: [{ name: "message.timestamp.type", value: kafka.transactionsTimestampType }],
+    },
+    { topic: kafka.topics.decisions, numPartitions: kafka.transactionsPartitions, extra: [] },
+    { topic: kafka.topics.dlq, numPartitions: 1, extra: [] },
   ];
   const wanted = all.filter((t) => !existing.has(t.topic));
   if (wanted.length > 0) {
     await admin.createTopics({
       waitForLeaders: false,
-      topics: wanted.map((t) => ({ ...t, replicationFactor })),
+      topics: wanted.map(({ topic, numPartitions, extra }) => ({
+        topic,
+        numPartitions,
+        replicationFactor: kafka.replicationFactor,
+        configEntries: [{ name: "min.insync.replicas", value: String(kafka.minInsyncReplicas) }, ...extra],
+      })),
     });
   }
   // kafkajs's own waitForLeaders gives up on UNKNOWN_TOPIC_OR_PARTITION, which a fresh topic

@@ -1,7 +1,7 @@
 import type { KafkaMessage } from "kafkajs";
 import type { z } from "zod";
 import type { Transaction } from "../domain/transaction.ts";
-import { validateTransaction } from "../domain/transaction.ts";
+import { createTransactionSchema, DEFAULT_MAX_AGE_MS, validateTransaction } from "../domain/transaction.ts";
 
 /*
  * Decoding of `transactions` messages: plain UTF-8 JSON, or the Confluent wire format (magic byte 0,
@@ -19,14 +19,30 @@ export type DeadLetterReason =
   | "schema_violation"
   | "pan_not_allowed"
   /** valid, but PostgreSQL refused to store it (found by the consumer, not by decoding) */
-  | "store_rejected";
+  | "store_rejected"
+  /** valid, but its transaction_id is stored with another user, amount, currency or merchant */
+  | "id_conflict";
 
 export type Decoded =
-  | { ok: true; tx: Transaction; eventTimeMs: number; schemaId: number | undefined }
+  | {
+      ok: true;
+      tx: Transaction;
+      /** The transaction's own `timestamp` (client-chosen data), else its Kafka timestamp. */
+      eventTimeMs: number;
+      /**
+       * The message's Kafka timestamp: the clock of the history rules. The broker stamps it on
+       * append (LogAppendTime, the topic's default here) or the ingress stamps its receive time;
+       * a client cannot choose it, and it is in the log, so a replay reads the same clock.
+       */
+      receivedMs: number;
+      schemaId: number | undefined;
+    }
   | { ok: false; reason: DeadLetterReason; detail: string };
 
 export type DecodeOptions = {
   schema: z.ZodType<Transaction>;
+  /** The reference time `schema` checks timestamps against; decode sets it to each message's. */
+  clock: { now: number };
   maxBytes: number;
   /**
    * Whether a framed value's schema id is a transaction schema; absent means no registry is
@@ -36,6 +52,18 @@ export type DecodeOptions = {
 };
 
 const MAGIC_BYTE = 0;
+
+/** Decode options whose schema checks each message's timestamp against its own Kafka timestamp. */
+export function createDecodeOptions({
+  maxBytes,
+  maxAgeMs = DEFAULT_MAX_AGE_MS,
+}: {
+  maxBytes: number;
+  maxAgeMs?: number;
+}): DecodeOptions {
+  const clock = { now: 0 };
+  return { schema: createTransactionSchema(() => clock.now, maxAgeMs), clock, maxBytes };
+}
 
 export function encodeTransaction(tx: Transaction, schemaId?: number): Buffer {
   const json = Buffer.from(JSON.stringify(tx));
@@ -84,6 +112,8 @@ export function decodeTransaction(
     return fail("not_json", (error as Error).message);
   }
 
+  const receivedMs = Number(message.timestamp);
+  options.clock.now = receivedMs;
   const result = validateTransaction(options.schema, body);
   if (!result.ok) {
     return fail(
@@ -94,6 +124,6 @@ export function decodeTransaction(
   const tx = result.value;
   const key = message.key.toString("utf8");
   if (key !== tx.user_id) return fail("key_mismatch", `key "${key}" is not the user_id`);
-  const eventTimeMs = tx.timestamp ? Date.parse(tx.timestamp) : Number(message.timestamp);
-  return { ok: true, tx, eventTimeMs, schemaId };
+  const eventTimeMs = tx.timestamp ? Date.parse(tx.timestamp) : receivedMs;
+  return { ok: true, tx, eventTimeMs, receivedMs, schemaId };
 }

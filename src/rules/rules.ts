@@ -6,23 +6,28 @@ import type { Profile } from "../domain/profile.ts";
 
 /*
  * The fraud rules: pure functions of (transaction, profile, history, rule settings). No I/O, no
- * clock of their own — the transaction's event time is the clock, so a replay decides the same way.
+ * clock of their own. The windowed rules (velocity, rolling spend) run on the transactions' Kafka
+ * timestamps (`receivedMs`), never on the client-chosen `timestamp`: a client cannot move a
+ * transaction out of a window, and the log keeps those timestamps, so a replay decides the same way.
  */
 
 export type RuleSettings = Config["rules"];
 
-/** What a rule needs of a transaction. `eventTimeMs` is its timestamp (or the Kafka timestamp). */
+/** What a rule needs of a transaction. `receivedMs` is its Kafka timestamp: the rules' clock. */
 export type ScoredTransaction = {
   transactionId: string;
   userId: string;
   amount: string;
   currency: string;
   country: string | undefined;
-  eventTimeMs: number;
+  receivedMs: number;
 };
 
-/** An earlier transaction of the same user (earlier in topic order), counted once per transaction_id. */
-export type HistoryEntry = { transactionId: string; amount: string; currency: string; eventTimeMs: number };
+/**
+ * An earlier transaction of the same user — earlier in topic order, which the caller guarantees —
+ * counted once per transaction_id.
+ */
+export type HistoryEntry = { transactionId: string; amount: string; currency: string; receivedMs: number };
 
 export type Reason =
   | "user_blocked"
@@ -78,9 +83,12 @@ function inCurrency(
 }
 
 /**
- * Decides one transaction. History entries outside the windows are ignored here, so callers may
- * pass the widest window. History in a currency that cannot be converted is left out of the
- * rolling spend (that transaction was flagged when it was decided).
+ * Decides one transaction. `history` is what came before it in the topic; an entry counts in a
+ * window when its Kafka timestamp is after the window's start, whatever its order against this
+ * one's (came earlier, so it counts even if a producer's clock put it later). Entries outside the
+ * windows are ignored here, so callers may pass the widest window. History in a currency that
+ * cannot be converted is left out of the rolling spend (that transaction was flagged when it was
+ * decided).
  */
 export function evaluate(
   settings: RuleSettings,
@@ -89,11 +97,11 @@ export function evaluate(
   history: readonly HistoryEntry[],
 ): Verdict {
   const reasons: Reason[] = [];
-  const velocityFrom = tx.eventTimeMs - settings.velocityWindowSeconds * 1000;
-  const spendFrom = tx.eventTimeMs - settings.spendWindowHours * 3_600_000;
+  const velocityFrom = tx.receivedMs - settings.velocityWindowSeconds * 1000;
+  const spendFrom = tx.receivedMs - settings.spendWindowHours * 3_600_000;
 
   let recent = 0;
-  for (const h of history) if (h.eventTimeMs > velocityFrom && h.eventTimeMs <= tx.eventTimeMs) recent++;
+  for (const h of history) if (h.receivedMs > velocityFrom) recent++;
   // "More than N transactions in the window", counting this one.
   if (recent + 1 > settings.velocityMax) reasons.push("velocity");
 
@@ -110,7 +118,7 @@ export function evaluate(
       }
       let spent = 0n;
       for (const h of history) {
-        if (h.eventTimeMs <= spendFrom || h.eventTimeMs > tx.eventTimeMs) continue;
+        if (h.receivedMs <= spendFrom) continue;
         spent += inCurrency(settings, h.amount, h.currency, profile.currency) ?? 0n;
       }
       if (spent + amount > toMinorUnits(profile.daily_limit, profile.currency))

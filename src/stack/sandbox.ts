@@ -47,6 +47,8 @@ export async function createSandbox(
     TOPIC_DLQ: `${prefix}-${id}.dlq`,
     CONSUMER_GROUP: `scorer-${prefix}-${id}`,
     METRICS_PORT: "0",
+    // Tests and benchmarks run without API keys, explicitly (the ingress refuses otherwise).
+    AUTH_DISABLED: "true",
     ...overrides,
   };
   const config = loadConfig(env);

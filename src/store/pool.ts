@@ -1,4 +1,4 @@
-import { createPool, type DatabasePool } from "slonik";
+import { createPool, type DatabasePool, sql } from "slonik";
 
 export type { DatabasePool };
 
@@ -28,4 +28,12 @@ export async function createDatabasePool(url: string, options: { maxPoolSize?: n
     resetConnection: async () => {},
     poolName: options.name ?? "sentinel",
   });
+}
+
+/** Whether PostgreSQL answers a trivial query (readiness); never throws. */
+export function pingDatabase(pool: DatabasePool): Promise<boolean> {
+  return pool.oneFirst(sql.unsafe`SELECT 1`).then(
+    () => true,
+    () => false,
+  );
 }

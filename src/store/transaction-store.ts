@@ -9,6 +9,8 @@ import type { DatabasePool } from "./pool.ts";
 export type SourcedTransaction = {
   tx: Transaction;
   eventTimeMs: number;
+  /** The message's Kafka timestamp: the history rules' clock. */
+  receivedMs: number;
   partition: number;
   offset: number;
 };
@@ -19,7 +21,7 @@ export type StoredHistoryRow = {
   userId: string;
   amount: string;
   currency: string;
-  eventTimeMs: number;
+  receivedMs: number;
   partition: number;
   offset: number;
 };
@@ -36,12 +38,31 @@ const DecisionRow = z.object({
   decided_at: z.string(),
 });
 
+const StoredDecisionRow = DecisionRow.extend({ fingerprint: z.string() });
+
+/** A stored transaction's live decision, and what identifies its payload (see `payloadFingerprint`). */
+export type StoredDecision = { decision: Decision; fingerprint: string };
+
+/** An amount's numeric value as text without trailing fraction zeros ("12.50" → "12.5"), as trim_scale. */
+function trimScale(amount: string): string {
+  return amount.includes(".") ? amount.replace(/0+$/, "").replace(/\.$/, "") : amount;
+}
+
+/**
+ * What makes two messages with one transaction_id the same request: user, amount (its value, not
+ * its spelling), currency and merchant. The timestamp is not part of it: a body sent twice without
+ * one gets two receive times and is still one request.
+ */
+export function payloadFingerprint(tx: Pick<Transaction, "user_id" | "amount" | "currency" | "merchant_id">) {
+  return JSON.stringify([tx.user_id, trimScale(tx.amount), tx.currency, tx.merchant_id ?? null]);
+}
+
 const HistoryRow = z.object({
   transaction_id: z.string(),
   user_id: z.string(),
   amount: z.string(),
   currency: z.string(),
-  event_ms: z.number(),
+  received_ms: z.number(),
   source_partition: z.number(),
   source_offset: z.number(),
 });
@@ -72,39 +93,50 @@ export type TransactionStore = ReturnType<typeof createTransactionStore>;
  */
 export function createTransactionStore({ pool }: { pool: DatabasePool }) {
   return {
-    /** The live decisions already stored for these ids (a redelivery republishes them, law 5). */
-    async findLiveDecisions(ids: readonly string[]): Promise<Map<string, Decision>> {
+    /**
+     * The live decisions already stored for these ids (a redelivery republishes them, law 5), with
+     * the fingerprint of the stored payload (a different payload under the same id is a conflict).
+     */
+    async findLiveDecisions(ids: readonly string[]): Promise<Map<string, StoredDecision>> {
       if (ids.length === 0) return new Map();
       const rows = await withDbErrors("find decisions", () =>
-        pool.any(sql.type(DecisionRow)`
+        pool.any(sql.type(StoredDecisionRow)`
           SELECT d.transaction_id::text, t.user_id, d.decision, d.score, d.reasons, d.rules_version,
-                 to_char(d.decided_at AT TIME ZONE 'UTC', ${ISO_UTC}) AS decided_at
+                 to_char(d.decided_at AT TIME ZONE 'UTC', ${ISO_UTC}) AS decided_at,
+                 json_build_array(t.user_id, trim_scale(t.amount)::text, t.currency, t.merchant_id)::text
+                   AS fingerprint
           FROM decisions d JOIN transactions t USING (transaction_id)
           WHERE d.transaction_id = ANY(${sql.array(ids, "uuid")}) AND d.live`),
       );
-      return new Map(rows.map((r) => [r.transaction_id, r]));
+      return new Map(
+        rows.map(({ fingerprint, ...decision }) => [
+          decision.transaction_id,
+          { decision, fingerprint: JSON.stringify(JSON.parse(fingerprint)) },
+        ]),
+      );
     },
 
     /**
-     * Stored transactions of these users with event time in (fromMs, toMs]: the raw material of the
-     * velocity and rolling-spend rules. One query per batch.
+     * Stored transactions of these users received after `fromMs` (no upper bound: the caller keeps
+     * what came earlier in the topic): the raw material of the velocity and rolling-spend rules.
+     * One query per round.
      */
-    async findHistory(userIds: readonly string[], fromMs: number, toMs: number): Promise<StoredHistoryRow[]> {
+    async findHistory(userIds: readonly string[], fromMs: number): Promise<StoredHistoryRow[]> {
       if (userIds.length === 0) return [];
       const rows = await withDbErrors("find history", () =>
         pool.any(sql.type(HistoryRow)`
           SELECT transaction_id::text, user_id, amount::text, currency,
-                 (extract(epoch FROM event_time) * 1000)::int8 AS event_ms, source_partition, source_offset
+                 (extract(epoch FROM received_at) * 1000)::int8 AS received_ms, source_partition, source_offset
           FROM transactions
           WHERE user_id = ANY(${sql.array(userIds, "text")})
-            AND event_time > to_timestamp(${fromMs / 1000}) AND event_time <= to_timestamp(${toMs / 1000})`),
+            AND received_at > to_timestamp(${fromMs / 1000})`),
       );
       return rows.map((r) => ({
         transactionId: r.transaction_id,
         userId: r.user_id,
         amount: r.amount,
         currency: r.currency,
-        eventTimeMs: r.event_ms,
+        receivedMs: r.received_ms,
         partition: r.source_partition,
         offset: r.source_offset,
       }));
@@ -123,12 +155,13 @@ export function createTransactionStore({ pool }: { pool: DatabasePool }) {
       // fourteen 2,000-element arrays for node-postgres to escape (it showed in the profile), bound
       // as plain text rather than sql.json (whose character scan showed too); PostgreSQL parses
       // the amounts from their decimal text, exactly.
-      const rows = items.map(({ source: { tx, eventTimeMs, partition, offset }, decision: d }) => ({
+      const rows = items.map(({ source: { tx, eventTimeMs, receivedMs, partition, offset }, decision: d }) => ({
         id: tx.transaction_id,
         u: tx.user_id,
         a: tx.amount,
         c: tx.currency,
         ts: new Date(eventTimeMs).toISOString(),
+        rc: new Date(receivedMs).toISOString(),
         m: tx.merchant_id,
         mc: tx.merchant_category,
         co: tx.country,
@@ -148,12 +181,13 @@ export function createTransactionStore({ pool }: { pool: DatabasePool }) {
         pool.anyFirst(sql.type(z.object({ transaction_id: z.string() }))`
           WITH rows AS (
             SELECT * FROM json_to_recordset(${JSON.stringify(rows)}::json) AS r(id uuid, u text, a numeric, c text,
-              ts timestamptz, m text, mc text, co text, ch text, dv text, ip inet, md jsonb, p int4, o int8,
+              ts timestamptz, rc timestamptz, m text, mc text, co text, ch text, dv text, ip inet, md jsonb, p int4, o int8,
               v text, dec text, s int2, r text[], at timestamptz)
           ), tx AS (
-            INSERT INTO transactions (transaction_id, user_id, amount, currency, event_time, merchant_id,
-              merchant_category, country, channel, device_id, ip, metadata, source_partition, source_offset)
-            SELECT id, u, a, c, ts, m, mc, co, ch, dv, ip, md, p, o FROM rows
+            INSERT INTO transactions (transaction_id, user_id, amount, currency, event_time, received_at,
+              merchant_id, merchant_category, country, channel, device_id, ip, metadata, source_partition,
+              source_offset)
+            SELECT id, u, a, c, ts, rc, m, mc, co, ch, dv, ip, md, p, o FROM rows
             ON CONFLICT (transaction_id) DO NOTHING
             RETURNING transaction_id
           ), d AS (

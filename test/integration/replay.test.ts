@@ -72,7 +72,7 @@ async function oracle(settings: OracleSettings): Promise<Map<string, OracleDecis
     }
     if (m.key?.toString() !== tx.user_id) continue;
     const list = byPartition.get(m.partition) ?? [];
-    list.push({ offset: BigInt(m.offset), tx });
+    list.push({ offset: BigInt(m.offset), tx: { ...tx, receivedMs: Number(m.timestamp) } });
     byPartition.set(m.partition, list);
   }
   const ordered = new Map(

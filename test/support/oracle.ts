@@ -19,6 +19,8 @@ export type OracleTx = {
   currency: string;
   timestamp: string;
   country?: string;
+  /** The message's Kafka timestamp (the windows' clock); the tests set it from the topic. */
+  receivedMs?: number;
 };
 export type OracleDecision = { decision: string; score: number; reasons: string[] };
 
@@ -89,12 +91,12 @@ export function oracleDecide(
   profile: OracleProfile | undefined,
   earlier: readonly OracleTx[],
 ): OracleDecision {
-  const t = Date.parse(tx.timestamp);
+  // The windows run on Kafka timestamps, and every earlier transaction of the topic counts if it
+  // was received inside the window — even when its clock reads later than this one's.
+  const clock = (x: OracleTx) => x.receivedMs ?? Date.parse(x.timestamp);
+  const t = clock(tx);
   const reasons: string[] = [];
-  const inWindow = (h: OracleTx, ms: number) => {
-    const ht = Date.parse(h.timestamp);
-    return ht > t - ms && ht <= t;
-  };
+  const inWindow = (h: OracleTx, ms: number) => clock(h) > t - ms;
   if (earlier.filter((h) => inWindow(h, 60_000)).length + 1 > s.velocityMax) reasons.push("velocity");
   if (!profile) {
     reasons.push("unknown_user");

@@ -16,6 +16,8 @@ export type TransactionRoutesDeps = {
   publishTransaction: (tx: Transaction) => Promise<void>;
   transactions: { getTransaction(id: string): Promise<StoredTransaction | null> };
   metrics: Metrics;
+  /** A `timestamp` older than this before receipt is refused (TIMESTAMP_MAX_AGE_HOURS). */
+  timestampMaxAgeMs?: number;
   now?: () => number;
   newId?: () => string;
 };
@@ -25,7 +27,7 @@ const Id = z.uuid();
 export function registerTransactionRoutes(app: FastifyInstance, deps: TransactionRoutesDeps): void {
   const now = deps.now ?? Date.now;
   const newId = deps.newId ?? uuidv7;
-  const schema = createTransactionInputSchema(now);
+  const schema = createTransactionInputSchema(now, deps.timestampMaxAgeMs);
   const { accepted, rejected } = deps.metrics.http;
 
   app.post(

@@ -29,14 +29,14 @@ const tx = (over: Partial<ScoredTransaction> = {}): ScoredTransaction => ({
   amount: "10.00",
   currency: "USD",
   country: "US",
-  eventTimeMs: T,
+  receivedMs: T,
   ...over,
 });
 const past = (i: number, agoMs: number, amount = "10.00", currency = "USD"): HistoryEntry => ({
   transactionId: `h${i}`,
   amount,
   currency,
-  eventTimeMs: T - agoMs,
+  receivedMs: T - agoMs,
 });
 
 describe("rules", () => {
@@ -67,9 +67,17 @@ describe("rules", () => {
     expect(v.reasons).toEqual(["over_daily_limit"]);
   });
 
-  it("ignores spend older than 24 h and later than this transaction", () => {
-    const history = [past(1, 24 * 3_600_000, "900.00"), past(2, -1000, "900.00")];
+  it("ignores spend older than 24 h", () => {
+    const history = [past(1, 24 * 3_600_000, "900.00")];
     expect(evaluate(rules, tx({ amount: "100.00" }), profile, history).reasons).toEqual([]);
+  });
+
+  it("counts history that came earlier in the topic even when its clock reads later (no escape by clock)", () => {
+    // Issue 11: whatever the earlier transactions' times say, they are in the window.
+    const history = [past(1, -60_000, "600.00")];
+    expect(evaluate(rules, tx({ amount: "450.00" }), profile, history).reasons).toEqual(["over_daily_limit"]);
+    const burst = [1, 2, 3, 4, 5].map((i) => past(i, -i * 600_000));
+    expect(evaluate(rules, tx(), profile, burst).reasons).toEqual(["velocity"]);
   });
 
   it("reviews more than N transactions in 60 s, counting this one", () => {

@@ -1,0 +1,101 @@
+import type { Decision } from "../domain/decision.ts";
+import type { Profile } from "../domain/profile.ts";
+import { evaluate, type HistoryEntry, type RuleSettings } from "../rules/rules.ts";
+import type { SourcedTransaction, StoredHistoryRow } from "../store/transaction-store.ts";
+
+/*
+ * The decide phase of a round: a pure function of (transactions in topic order, profiles, stored
+ * history, rule settings) → decisions. No I/O and no clock of its own (`decidedAt` is given), so
+ * it is unit-tested and property-tested without any server. The laws it carries:
+ *  - a transaction is never its own history (its stored row may sit at an earlier offset when the
+ *    message was sent twice);
+ *  - history is what came earlier in the topic: a lower offset of the same partition (a user's
+ *    messages share one), or, across partitions (only after a partition-count change), an earlier
+ *    Kafka timestamp; the transactions of this round count for the later ones of the same user;
+ *  - each transaction_id is decided once;
+ *  - other users' transactions change nothing.
+ */
+
+export type DecideInput = {
+  /** Each partition's transactions in offset order (partitions may interleave). */
+  transactions: readonly SourcedTransaction[];
+  profiles: ReadonlyMap<string, Profile | null>;
+  /** Stored transactions of these users (any superset of the windows is fine). */
+  history: readonly StoredHistoryRow[];
+  rules: RuleSettings;
+  rulesVersion: string;
+  decidedAt: string;
+};
+
+/** Whether `h` came before `tx` in the topic. */
+export function isEarlier(
+  h: Pick<StoredHistoryRow, "partition" | "offset" | "receivedMs">,
+  tx: Pick<SourcedTransaction, "partition" | "offset" | "receivedMs">,
+): boolean {
+  return h.partition === tx.partition ? h.offset < tx.offset : h.receivedMs < tx.receivedMs;
+}
+
+function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
+  const list = map.get(key);
+  if (list) list.push(value);
+  else map.set(key, [value]);
+}
+
+export function decide(input: DecideInput): Map<string, Decision> {
+  const { transactions, profiles, rules, rulesVersion, decidedAt } = input;
+  const stored = new Map<string, StoredHistoryRow[]>();
+  for (const row of input.history) push(stored, row.userId, row);
+  // This round's transactions decided so far, per user, with where they were read.
+  const round = new Map<string, Array<HistoryEntry & Pick<SourcedTransaction, "partition" | "offset">>>();
+  const decided = new Map<string, Decision>();
+
+  for (const v of transactions) {
+    const { tx } = v;
+    if (decided.has(tx.transaction_id)) continue;
+    const history: HistoryEntry[] = [];
+    const counted = new Set<string>([tx.transaction_id]);
+    for (const h of stored.get(tx.user_id) ?? []) {
+      if (isEarlier(h, v) && !counted.has(h.transactionId)) {
+        counted.add(h.transactionId);
+        history.push(h);
+      }
+    }
+    for (const h of round.get(tx.user_id) ?? []) {
+      if (isEarlier(h, v) && !counted.has(h.transactionId)) {
+        counted.add(h.transactionId);
+        history.push(h);
+      }
+    }
+    const verdict = evaluate(
+      rules,
+      {
+        transactionId: tx.transaction_id,
+        userId: tx.user_id,
+        amount: tx.amount,
+        currency: tx.currency,
+        country: tx.country,
+        receivedMs: v.receivedMs,
+      },
+      profiles.get(tx.user_id) ?? null,
+      history,
+    );
+    decided.set(tx.transaction_id, {
+      transaction_id: tx.transaction_id,
+      user_id: tx.user_id,
+      decision: verdict.decision,
+      score: verdict.score,
+      reasons: verdict.reasons,
+      rules_version: rulesVersion,
+      decided_at: decidedAt,
+    });
+    push(round, tx.user_id, {
+      transactionId: tx.transaction_id,
+      amount: tx.amount,
+      currency: tx.currency,
+      receivedMs: v.receivedMs,
+      partition: v.partition,
+      offset: v.offset,
+    });
+  }
+  return decided;
+}

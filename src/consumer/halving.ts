@@ -1,0 +1,58 @@
+import type { KafkaMessage } from "kafkajs";
+import { isRetryable, SentinelError } from "../errors.ts";
+import type { DeadLetter } from "../kafka/dead-letter-codec.ts";
+import type { ChunkResult } from "./score-chunk.ts";
+
+/*
+ * Narrowing a refused chunk down to the messages PostgreSQL refuses (law 4), shared by the live
+ * consumer and replay. A non-retryable failure splits the chunk in halves, scored in offset order,
+ * down to single messages; each one still refused becomes a `store_rejected` dead letter and the
+ * rest of the chunk is stored. When every message of a chunk of several is refused, the fault is
+ * not in the messages (a revoked grant, a broken deploy): nothing is dead-lettered and the whole
+ * chunk fails as an outage, to be retried. Retryable failures propagate at once.
+ */
+
+export type Halved = { result: ChunkResult; refused: DeadLetter[] };
+
+/**
+ * @throws the retryable error of `score`, or SentinelError(store_unavailable) when every message
+ * of a chunk of several was refused.
+ */
+export async function scoreHalving(
+  score: (messages: KafkaMessage[]) => Promise<ChunkResult>,
+  messages: KafkaMessage[],
+): Promise<Halved> {
+  const refused: DeadLetter[] = [];
+  const result = await halve(score, messages, refused);
+  if (refused.length > 0 && refused.length === messages.length && messages.length > 1) {
+    throw new SentinelError(
+      "store_unavailable",
+      `PostgreSQL refused every one of ${messages.length} messages (${refused[0]!.detail}): an outage, not poison`,
+    );
+  }
+  return { result, refused };
+}
+
+async function halve(
+  score: (messages: KafkaMessage[]) => Promise<ChunkResult>,
+  messages: KafkaMessage[],
+  refused: DeadLetter[],
+): Promise<ChunkResult> {
+  try {
+    return await score(messages);
+  } catch (error) {
+    if (isRetryable(error)) throw error;
+    if (messages.length === 1) {
+      refused.push({ message: messages[0]!, reason: "store_rejected", detail: (error as Error).message });
+      return { decisions: [], deadLetters: [], redecided: [] };
+    }
+    const mid = Math.floor(messages.length / 2);
+    const first = await halve(score, messages.slice(0, mid), refused);
+    const second = await halve(score, messages.slice(mid), refused);
+    return {
+      decisions: [...first.decisions, ...second.decisions],
+      deadLetters: [...first.deadLetters, ...second.deadLetters],
+      redecided: [...first.redecided, ...second.redecided],
+    };
+  }
+}
