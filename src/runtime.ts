@@ -46,10 +46,7 @@ export type Runtime = {
 export type Dependency = "kafka" | "postgres" | "redis" | "registry";
 
 /** What a process's parts need to do their work: `/readyz` checks these and nothing else. */
-export function dependenciesOf(
-  config: Config,
-  parts: { ingest: boolean; consumer: boolean },
-): Dependency[] {
+export function dependenciesOf(config: Config, parts: { ingest: boolean; consumer: boolean }): Dependency[] {
   const needs = new Set<Dependency>();
   // POST /transaction needs Kafka (and the registry it frames with); reads of stored transactions
   // and profile writes degrade to 503 on their own without making the ingress unready.

@@ -110,6 +110,10 @@ export function createProfileCache({
       if (pending) waiting.push(pending.then((p) => void result.set(id, p)));
       else toLoad.push(id);
     }
+    // Handled from this moment: a shared load that fails while our own query is still running (or
+    // after it failed) must not become an unhandled rejection, which ends a Node 24 process.
+    const waited = Promise.all(waiting);
+    waited.catch(() => {});
     if (toLoad.length > 0) {
       const query = store.getMany(toLoad).then((rows) => new Map(rows.map((p) => [p.user_id, p])));
       for (const id of toLoad) {
@@ -129,7 +133,7 @@ export function createProfileCache({
         for (const id of toLoad) inflight.delete(id);
       }
     }
-    await Promise.all(waiting);
+    await waited;
     return result;
   }
 

@@ -9,9 +9,9 @@ import {
   redrive,
   redrivenSources,
 } from "../consumer/dlq.ts";
-import { maskPans } from "../domain/pan.ts";
 import { scoringDeps } from "../consumer/main.ts";
 import { replay } from "../consumer/replay.ts";
+import { maskPans } from "../domain/pan.ts";
 import { createKafka } from "../kafka/client.ts";
 import { describeOffsets, resetOffsets } from "../kafka/offsets.ts";
 import { parsePartitions, parsePosition, resolveRanges } from "../kafka/range-reader.ts";
@@ -231,7 +231,9 @@ export async function dlqListCommand(config: Config, logger: Logger, opts: DlqCl
             pan_masked: l.panMasked,
             key: l.key ? maskPans(l.key.toString("utf8")) : null,
             // A letter from before masking existed may hold a card number: masked here too.
-            value: l.value ? Buffer.from(maskPans(l.value.toString("latin1")), "latin1").toString("base64") : null,
+            value: l.value
+              ? Buffer.from(maskPans(l.value.toString("latin1")), "latin1").toString("base64")
+              : null,
           })
         : row([
             l.reason,

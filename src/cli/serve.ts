@@ -1,11 +1,11 @@
 import Fastify, { type FastifyBaseLogger, LogController } from "fastify";
 import type { Config } from "../config.ts";
 import { startConsumer } from "../consumer/main.ts";
+import type { Scorer } from "../consumer/scorer.ts";
+import { SentinelError } from "../errors.ts";
 import { startIngest } from "../ingest/main.ts";
 import { registerOpsRoutes } from "../ingest/routes/ops.ts";
 import type { Logger } from "../logger.ts";
-import { SentinelError } from "../errors.ts";
-import type { Scorer } from "../consumer/scorer.ts";
 import { createRuntime, dependenciesOf } from "../runtime.ts";
 
 export type Parts = { ingest: boolean; consumer: boolean };

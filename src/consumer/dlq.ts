@@ -1,8 +1,8 @@
 import type { Kafka, Producer } from "kafkajs";
 import { SentinelError } from "../errors.ts";
 import {
-  DLQ_HEADERS,
   type DeadLetterRecord,
+  DLQ_HEADERS,
   decodeDeadLetter,
   keyOf,
   sourceKey,

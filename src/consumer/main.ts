@@ -56,7 +56,10 @@ export async function scoringDeps(rt: Runtime): Promise<ChunkScorerDeps> {
  */
 export async function startConsumer(
   rt: Runtime,
-  { connectTimeoutMs = 60_000, onFatal }: { connectTimeoutMs?: number; onFatal?: (error: Error) => void } = {},
+  {
+    connectTimeoutMs = 60_000,
+    onFatal,
+  }: { connectTimeoutMs?: number; onFatal?: (error: Error) => void } = {},
 ): Promise<Scorer> {
   const { config } = rt;
   await rt.producer.ready(connectTimeoutMs);

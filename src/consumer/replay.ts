@@ -103,7 +103,9 @@ export async function replay(options: ReplayOptions): Promise<ReplaySummary> {
         },
         {
           topic: topics.dlq,
-          messages: letters.map((d) => encodeDeadLetter(d, topics.transactions, partition, options.maxRequestBytes)),
+          messages: letters.map((d) =>
+            encodeDeadLetter(d, topics.transactions, partition, options.maxRequestBytes),
+          ),
         },
       ]);
     }

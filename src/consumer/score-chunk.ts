@@ -4,12 +4,7 @@ import type { Decision } from "../domain/decision.ts";
 import type { Profile } from "../domain/profile.ts";
 import type { DeadLetter } from "../kafka/dead-letter-codec.ts";
 import type { TransactionSchemaIds } from "../kafka/schema-registry.ts";
-import {
-  type DeadLetterReason,
-  type DecodeOptions,
-  decodeTransaction,
-  framedSchemaId,
-} from "../kafka/transaction-codec.ts";
+import { type DecodeOptions, decodeTransaction, framedSchemaId } from "../kafka/transaction-codec.ts";
 import type { RuleSettings } from "../rules/rules.ts";
 import {
   payloadFingerprint,
@@ -201,8 +196,10 @@ export async function scoreChunks(
       results[v.chunk]!.deadLetters.push(conflict(v.message, v.tx.transaction_id));
     }
   }
-  for (const r of repeats) if (conflicting.has(r.id)) results[r.chunk]!.deadLetters.push(conflict(r.message, r.id));
-  const valid = conflicting.size > 0 ? candidates.filter((v) => !conflicting.has(v.tx.transaction_id)) : candidates;
+  for (const r of repeats)
+    if (conflicting.has(r.id)) results[r.chunk]!.deadLetters.push(conflict(r.message, r.id));
+  const valid =
+    conflicting.size > 0 ? candidates.filter((v) => !conflicting.has(v.tx.transaction_id)) : candidates;
   const fresh = valid.filter((v) => !stored.has(v.tx.transaction_id));
 
   // Phase 3: decide (pure).

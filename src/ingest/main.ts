@@ -1,7 +1,7 @@
 import type { FastifyInstance } from "fastify";
+import { SentinelError } from "../errors.ts";
 import { createBatchingProducer } from "../kafka/batching-producer.ts";
 import { encodeTransaction } from "../kafka/transaction-codec.ts";
-import { SentinelError } from "../errors.ts";
 import { dependenciesOf, type Runtime } from "../runtime.ts";
 import { buildIngest } from "./app.ts";
 import type { Readiness } from "./routes/ops.ts";
@@ -24,7 +24,9 @@ export async function startIngest(
     );
   }
   if (config.http.apiKeys.length === 0) {
-    rt.logger.warn("authentication is OFF (AUTH_DISABLED=true): every route is open to anyone who can reach it");
+    rt.logger.warn(
+      "authentication is OFF (AUTH_DISABLED=true): every route is open to anyone who can reach it",
+    );
   }
   // With a registry, every value is written framed with the registered transaction.v1 id.
   // Fails start-up with a clear message when the registry cannot be reached: without the id the

@@ -6,8 +6,12 @@ import type { Metrics } from "../metrics.ts";
  * kafkajs has no linger.ms: each send() is its own produce request. The ingress gets thousands of
  * concurrent requests, so we gather them into one produce request per small time window (or per
  * count/bytes bound), and settle each caller with the outcome of the batch its message rode in.
- * Batches run concurrently up to `maxInFlight`; beyond that, messages wait and batches grow, which
- * is the backpressure we want. A batch that fails or misses its deadline fails only its callers.
+ * One batch is in flight at a time by default (`maxInFlight`): a later batch never overtakes an
+ * earlier one, so a user's transactions reach the topic in the order they were accepted (law 3);
+ * meanwhile messages wait and batches grow, which is the backpressure we want. A batch that fails
+ * or misses its deadline fails only its callers: they get 503. Such a batch may still be written
+ * (its request was sent): the client's retry with the same transaction_id is then a duplicate the
+ * consumer absorbs (law 2), never a second transaction. Nothing here re-sends a message itself.
  */
 
 type Pending = {
@@ -33,7 +37,7 @@ export function createBatchingProducer({
   maxMessages,
   maxBytes,
   timeoutMs,
-  maxInFlight = 8,
+  maxInFlight = 1,
   metrics,
   now = Date.now,
 }: {

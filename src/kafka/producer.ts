@@ -15,15 +15,23 @@ export type ManagedProducer = {
  * A producer that connects in the background and keeps trying, so a process can start (and
  * answer 503) while Kafka is away. Keys are partitioned with the Java client's murmur2, so direct
  * producers in other languages put a user on the same partition as we do.
+ *
+ * Idempotent, with one request in flight per broker: a request kafkajs retries (a lost ack, a
+ * broker restart) is neither written twice nor overtaken by a later one, so what the ingress
+ * accepted for a user stays in the order it was accepted (law 3). Retries are bounded (a caller
+ * waiting on a decision or a 503 must hear back); a send that fails after its retries may still
+ * have been written — the caller's retry with the same transaction_id is harmless (law 2).
  */
 export function createManagedProducer(
   kafka: Kafka,
   logger: Logger,
-  { retries = 2, requestTimeoutMs }: { retries?: number; requestTimeoutMs?: number } = {},
+  { retries = 5, requestTimeoutMs }: { retries?: number; requestTimeoutMs?: number } = {},
 ): ManagedProducer {
   const producer = kafka.producer({
     allowAutoTopicCreation: false,
     createPartitioner: Partitioners.DefaultPartitioner,
+    idempotent: true,
+    maxInFlightRequests: 1,
     retry: { retries, initialRetryTime: 100, maxRetryTime: 1_000 },
     ...(requestTimeoutMs ? { requestTimeout: requestTimeoutMs } : {}),
   });

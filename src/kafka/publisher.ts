@@ -18,9 +18,17 @@ function sizeOf(m: Message): number {
 
 /** Whether kafkajs's error (or any cause under it) is the broker refusing a size. */
 export function isSizeRefusal(error: unknown): boolean {
-  for (let e = error as { type?: unknown; message?: unknown; cause?: unknown; originalError?: unknown } | undefined, depth = 0; e && depth < 6; depth++) {
+  for (
+    let e = error as
+        | { type?: unknown; message?: unknown; cause?: unknown; originalError?: unknown }
+        | undefined,
+      depth = 0;
+    e && depth < 6;
+    depth++
+  ) {
     if (e.type === "MESSAGE_TOO_LARGE" || e.type === "RECORD_LIST_TOO_LARGE") return true;
-    if (typeof e.message === "string" && /larger than the max message size|too large/i.test(e.message)) return true;
+    if (typeof e.message === "string" && /larger than the max message size|too large/i.test(e.message))
+      return true;
     e = (e.cause ?? e.originalError) as typeof e;
   }
   return false;

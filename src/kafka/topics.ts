@@ -11,7 +11,11 @@ export async function ensureTopics(
   admin: Admin,
   kafka: Pick<
     Config["kafka"],
-    "topics" | "transactionsPartitions" | "transactionsTimestampType" | "replicationFactor" | "minInsyncReplicas"
+    | "topics"
+    | "transactionsPartitions"
+    | "transactionsTimestampType"
+    | "replicationFactor"
+    | "minInsyncReplicas"
   >,
   { timeoutMs = 30_000 }: { timeoutMs?: number } = {},
 ): Promise<string[]> {

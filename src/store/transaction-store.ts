@@ -155,28 +155,30 @@ export function createTransactionStore({ pool }: { pool: DatabasePool }) {
       // fourteen 2,000-element arrays for node-postgres to escape (it showed in the profile), bound
       // as plain text rather than sql.json (whose character scan showed too); PostgreSQL parses
       // the amounts from their decimal text, exactly.
-      const rows = items.map(({ source: { tx, eventTimeMs, receivedMs, partition, offset }, decision: d }) => ({
-        id: tx.transaction_id,
-        u: tx.user_id,
-        a: tx.amount,
-        c: tx.currency,
-        ts: new Date(eventTimeMs).toISOString(),
-        rc: new Date(receivedMs).toISOString(),
-        m: tx.merchant_id,
-        mc: tx.merchant_category,
-        co: tx.country,
-        ch: tx.channel,
-        dv: tx.device_id,
-        ip: tx.ip,
-        md: tx.metadata,
-        p: partition,
-        o: offset,
-        v: d.rules_version,
-        dec: d.decision,
-        s: d.score,
-        r: d.reasons,
-        at: d.decided_at,
-      }));
+      const rows = items.map(
+        ({ source: { tx, eventTimeMs, receivedMs, partition, offset }, decision: d }) => ({
+          id: tx.transaction_id,
+          u: tx.user_id,
+          a: tx.amount,
+          c: tx.currency,
+          ts: new Date(eventTimeMs).toISOString(),
+          rc: new Date(receivedMs).toISOString(),
+          m: tx.merchant_id,
+          mc: tx.merchant_category,
+          co: tx.country,
+          ch: tx.channel,
+          dv: tx.device_id,
+          ip: tx.ip,
+          md: tx.metadata,
+          p: partition,
+          o: offset,
+          v: d.rules_version,
+          dec: d.decision,
+          s: d.score,
+          r: d.reasons,
+          at: d.decided_at,
+        }),
+      );
       const inserted = await withDbErrors("store batch", () =>
         pool.anyFirst(sql.type(z.object({ transaction_id: z.string() }))`
           WITH rows AS (

@@ -83,7 +83,10 @@ async function expectMatchesOracle(ctx: TestContext, db: pg.Client, profiles: Ma
   const byPartition = new Map<number, Array<{ offset: bigint; tx: OracleTx }>>();
   for (const m of topic) {
     const list = byPartition.get(m.partition) ?? [];
-    list.push({ offset: BigInt(m.offset), tx: { ...JSON.parse(m.value!.toString()), receivedMs: Number(m.timestamp) } });
+    list.push({
+      offset: BigInt(m.offset),
+      tx: { ...JSON.parse(m.value!.toString()), receivedMs: Number(m.timestamp) },
+    });
     byPartition.set(m.partition, list);
   }
   const ordered = new Map(

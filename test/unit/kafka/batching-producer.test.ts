@@ -72,4 +72,30 @@ describe("batching producer", () => {
     await b.flush();
     expect(done).toBe(5);
   });
+
+  it("keeps one batch in flight: a later batch never overtakes an earlier one (issue 11)", async () => {
+    const events: string[] = [];
+    const r = recorder(async (rec, call) => {
+      events.push(`start ${call}`);
+      await new Promise((res) => setTimeout(res, call === 1 ? 40 : 1));
+      events.push(`end ${call}`);
+      return void rec;
+    });
+    const b = createBatchingProducer({ producer: r.producer, ...options, maxMessages: 2 });
+    await Promise.all([0, 1, 2, 3, 4].map((i) => b.send(msg(i))));
+    expect(events.slice(0, 4)).toEqual(["start 1", "end 1", "start 2", "end 2"]);
+    expect(r.calls.flatMap((c) => c.messages.map((m) => m.key))).toEqual(["u0", "u1", "u2", "u3", "u4"]);
+  });
+
+  it("a 503 after the deadline is final: the message is not sent again by us, a late ack changes nothing", async () => {
+    let ack: () => void = () => {};
+    const r = recorder((_rec, call) =>
+      call === 1 ? new Promise<void>((res) => (ack = res)) : Promise.resolve(),
+    );
+    const b = createBatchingProducer({ producer: r.producer, ...options, timeoutMs: 50 });
+    await expect(b.send(msg(1))).rejects.toMatchObject({ code: "unavailable" });
+    ack(); // the broker wrote it after all: the client heard 503 and retries with the same id
+    await expect(b.send(msg(1))).resolves.toBeUndefined();
+    expect(r.calls.map((c) => c.messages.map((m) => m.key))).toEqual([["u1"], ["u1"]]);
+  });
 });
