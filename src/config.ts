@@ -95,6 +95,8 @@ const EnvSchema = z.object({
   HTTP_REQUEST_TIMEOUT_MS: int(10_000, 100, 600_000),
   HTTP_CONNECTION_TIMEOUT_MS: int(30_000, 100, 3_600_000),
   TIMESTAMP_MAX_AGE_HOURS: int(168, 1, 24 * 366),
+  SYNC_WAIT_MAX_MS: int(2000, 0, 60_000),
+  SYNC_MAX_PENDING: int(10_000, 1, 1_000_000),
   CONSUMER_GROUP: z.string().min(1).default("sentinel-scorer"),
   CONSUMER_PARTITIONS_CONCURRENCY: int(12, 1, 64),
   CONSUMER_CHUNK_SIZE: int(1000, 1, 50_000),
@@ -135,6 +137,10 @@ export type Config = Readonly<{
     requestTimeoutMs: number;
     /** A socket silent this long is closed. */
     connectionTimeoutMs: number;
+    /** The longest `Prefer: wait` honoured (0: no sync waits, no decision listener). */
+    syncWaitMaxMs: number;
+    /** Open waits per process; beyond, a `Prefer: wait` request is answered at once (202). */
+    syncMaxPending: number;
   }>;
   kafka: Readonly<{
     brokers: readonly string[];
@@ -224,6 +230,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       authDisabled: e.AUTH_DISABLED,
       requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS,
       connectionTimeoutMs: e.HTTP_CONNECTION_TIMEOUT_MS,
+      syncWaitMaxMs: e.SYNC_WAIT_MAX_MS,
+      syncMaxPending: e.SYNC_MAX_PENDING,
     },
     kafka: {
       brokers: e.KAFKA_BROKERS,

@@ -35,6 +35,18 @@ export function createMetrics({ defaults = true }: { defaults?: boolean } = {}) 
         labelNames: ["reason"],
         registers: r,
       }),
+      syncWaits: new Counter({
+        name: "sentinel_sync_wait_total",
+        help: "Prefer: wait requests by outcome (decided, timed_out, shed, cancelled, conflict)",
+        labelNames: ["route", "outcome"],
+        registers: r,
+      }),
+      acceptToDecision: new Histogram({
+        name: "sentinel_accept_to_decision_seconds",
+        help: "Time from Kafka's acknowledgement of a transaction to its decision reaching the ingress",
+        buckets: ms.map((b) => b / 1000),
+        registers: r,
+      }),
     },
     producer: {
       batchSize: new Histogram({

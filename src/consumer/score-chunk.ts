@@ -2,16 +2,16 @@ import type { KafkaMessage } from "kafkajs";
 import type { ProfileCache } from "../cache/redis-profile-cache.ts";
 import type { Decision } from "../domain/decision.ts";
 import type { Profile } from "../domain/profile.ts";
+import { payloadFingerprint } from "../domain/transaction.ts";
 import type { DeadLetter } from "../kafka/dead-letter-codec.ts";
 import type { TransactionSchemaIds } from "../kafka/schema-registry.ts";
 import { type DecodeOptions, decodeTransaction, framedSchemaId } from "../kafka/transaction-codec.ts";
 import type { RuleSettings } from "../rules/rules.ts";
-import {
-  payloadFingerprint,
-  type SourcedTransaction,
-  type StoredDecision,
-  type StoredHistoryRow,
-  type TransactionStore,
+import type {
+  SourcedTransaction,
+  StoredDecision,
+  StoredHistoryRow,
+  TransactionStore,
 } from "../store/transaction-store.ts";
 import { decide } from "./decide.ts";
 

@@ -5,8 +5,11 @@
  * one space, dash, dot, slash or underscore between groups ("4111 1111 1111 1111",
  * "4111.1111.1111.1111", "4111111111111111"), standalone or inside any text ("card
  * 4111111111111111", "user4111111111111111", "4111 1111 1111 1111 12/27" — the groups holding
- * 13–19 digits are checked, so an expiry or a label around the number does not hide it). A single
- * run of more than 19 digits without separators is not a card number (an id, a hash).
+ * 13–19 digits are checked, so an expiry or a label around the number does not hide it). Not a
+ * card number: a single run of more than 19 digits without separators, digits glued to letters
+ * (part of an identifier or a hex hash: "a1234567890123456b"), and a string that is one UUID —
+ * random UUIDs and hashes hold Luhn-valid digit runs often enough that refusing them would refuse
+ * real traffic (about one random UUID in a hundred did, before this rule).
  *
  * The trade-off: a 15-digit IMEI and some 13–19 digit reference numbers pass Luhn too and are
  * refused (about one random number in ten passes Luhn); send hashed device ids and references.
@@ -32,13 +35,16 @@ export function luhnValid(digits: string): boolean {
 }
 
 const isDigit = (c: number) => c >= 48 && c <= 57;
+/** ASCII letters (NaN, past either end of the text, is none). */
+const isLetter = (c: number) => (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** [start, end) of each PAN in `text` (character offsets), left to right, not overlapping. */
 export function panSpans(text: string): Array<[number, number]> {
   // Quick exit: fewer than 13 digits in all cannot hold a PAN (most strings, on the request path).
   let digits = 0;
   for (let i = 0; i < text.length && digits < MIN_DIGITS; i++) if (isDigit(text.charCodeAt(i))) digits++;
-  if (digits < MIN_DIGITS) return [];
+  if (digits < MIN_DIGITS || UUID.test(text)) return [];
 
   const spans: Array<[number, number]> = [];
   let i = 0;
@@ -59,6 +65,9 @@ export function panSpans(text: string): Array<[number, number]> {
       }
       break;
     }
+    // Groups glued to letters belong to an identifier or a hash, not to a card number.
+    if (isLetter(text.charCodeAt(groups[0]![0] - 1))) groups.shift();
+    if (groups.length > 0 && isLetter(text.charCodeAt(groups[groups.length - 1]![1]))) groups.pop();
     for (let g = 0; g < groups.length; g++) {
       let count = 0;
       let joined = "";

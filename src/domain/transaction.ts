@@ -184,3 +184,20 @@ export function validateTransaction<S extends z.ZodType>(
   if (parsed.success) return { ok: true, value: parsed.data };
   return { ok: false, code: "validation_failed", issues: toIssues(parsed.error) };
 }
+
+/** An amount's numeric value as text without trailing fraction zeros ("12.50" → "12.5"), as trim_scale. */
+function trimScale(amount: string): string {
+  return amount.includes(".") ? amount.replace(/0+$/, "").replace(/\.$/, "") : amount;
+}
+
+/**
+ * What makes two messages with one transaction_id the same request: user, amount (its value, not
+ * its spelling), currency and merchant. The timestamp is not part of it: a body sent twice without
+ * one gets two receive times and is still one request. (The store computes the same from a stored
+ * row with trim_scale.)
+ */
+export function payloadFingerprint(
+  tx: Pick<Transaction, "user_id" | "amount" | "currency" | "merchant_id">,
+): string {
+  return JSON.stringify([tx.user_id, trimScale(tx.amount), tx.currency, tx.merchant_id ?? null]);
+}

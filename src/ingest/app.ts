@@ -83,6 +83,8 @@ export async function buildIngest(deps: IngestDeps): Promise<FastifyInstance> {
    */
   let sweeper: NodeJS.Timeout | undefined;
   app.addHook("preClose", (done) => {
+    // Requests waiting for a decision are answered now, with the 202 they would get on a timeout.
+    deps.sync?.waiters.closeAll();
     sweeper = setInterval(() => app.server.closeIdleConnections(), 50);
     sweeper.unref();
     done();

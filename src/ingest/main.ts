@@ -1,9 +1,11 @@
 import type { FastifyInstance } from "fastify";
 import { SentinelError } from "../errors.ts";
 import { createBatchingProducer } from "../kafka/batching-producer.ts";
+import { createDecisionListener, type DecisionListener } from "../kafka/decision-listener.ts";
 import { encodeTransaction } from "../kafka/transaction-codec.ts";
 import { dependenciesOf, type Runtime } from "../runtime.ts";
 import { buildIngest } from "./app.ts";
+import { createDecisionWaiters } from "./decision-waiters.ts";
 import type { Readiness } from "./routes/ops.ts";
 
 export type RunningIngest = { app: FastifyInstance; address: string; stop(): Promise<void> };
@@ -41,6 +43,22 @@ export async function startIngest(
     timeoutMs: config.producer.timeoutMs,
     metrics: rt.metrics.producer,
   });
+  // Sync decisions: a listener on the decisions topic feeds this process's waits.
+  let listener: DecisionListener | undefined;
+  let sync: { waiters: ReturnType<typeof createDecisionWaiters>; maxWaitMs: number } | undefined;
+  if (config.http.syncWaitMaxMs > 0) {
+    const waiters = createDecisionWaiters({ maxPending: config.http.syncMaxPending });
+    sync = { waiters, maxWaitMs: config.http.syncWaitMaxMs };
+    listener = createDecisionListener({
+      kafka: rt.kafka,
+      topics: config.kafka.topics,
+      groupPrefix: `${config.consumer.group}-ingest-waits`,
+      logger: rt.logger.child({ component: "decision-listener" }),
+      onDecision: (d) => waiters.deliver(d),
+      onConflict: (id, fingerprint) => waiters.conflict(id, fingerprint),
+    });
+    listener.start();
+  }
   const app = await buildIngest({
     config,
     logger: rt.logger,
@@ -51,7 +69,11 @@ export async function startIngest(
     timestampMaxAgeMs: config.kafka.timestampMaxAgeMs,
     profiles: rt.profiles,
     refreshCachedProfile: (p) => rt.profileCache.refresh(p),
-    onClose: () => batching.flush(),
+    sync,
+    onClose: async () => {
+      await batching.flush();
+      await listener?.stop();
+    },
   });
   const address = listen ? await app.listen({ host: config.http.host, port: config.http.port }) : "";
   return { app, address, stop: () => app.close() };

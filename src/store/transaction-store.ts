@@ -43,20 +43,6 @@ const StoredDecisionRow = DecisionRow.extend({ fingerprint: z.string() });
 /** A stored transaction's live decision, and what identifies its payload (see `payloadFingerprint`). */
 export type StoredDecision = { decision: Decision; fingerprint: string };
 
-/** An amount's numeric value as text without trailing fraction zeros ("12.50" → "12.5"), as trim_scale. */
-function trimScale(amount: string): string {
-  return amount.includes(".") ? amount.replace(/0+$/, "").replace(/\.$/, "") : amount;
-}
-
-/**
- * What makes two messages with one transaction_id the same request: user, amount (its value, not
- * its spelling), currency and merchant. The timestamp is not part of it: a body sent twice without
- * one gets two receive times and is still one request.
- */
-export function payloadFingerprint(tx: Pick<Transaction, "user_id" | "amount" | "currency" | "merchant_id">) {
-  return JSON.stringify([tx.user_id, trimScale(tx.amount), tx.currency, tx.merchant_id ?? null]);
-}
-
 const HistoryRow = z.object({
   transaction_id: z.string(),
   user_id: z.string(),

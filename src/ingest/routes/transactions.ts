@@ -1,13 +1,16 @@
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyReply } from "fastify";
 import { z } from "zod";
+import type { Decision } from "../../domain/decision.ts";
 import {
   createTransactionInputSchema,
+  payloadFingerprint,
   type Transaction,
   validateTransaction,
 } from "../../domain/transaction.ts";
 import { SentinelError } from "../../errors.ts";
 import type { Metrics } from "../../metrics.ts";
 import type { StoredTransaction } from "../../store/transaction-store.ts";
+import { type DecisionWaiters, preferredWaitMs, type Wait } from "../decision-waiters.ts";
 import { errorSchema, transactionInputJsonSchema, validationErrorSchema } from "../openapi.ts";
 import { uuidv7 } from "../uuid-v7.ts";
 
@@ -18,17 +21,76 @@ export type TransactionRoutesDeps = {
   metrics: Metrics;
   /** A `timestamp` older than this before receipt is refused (TIMESTAMP_MAX_AGE_HOURS). */
   timestampMaxAgeMs?: number;
+  /** Sync decisions (`Prefer: wait`): absent, the header is ignored. */
+  sync?: { waiters: DecisionWaiters; maxWaitMs: number };
   now?: () => number;
   newId?: () => string;
 };
 
 const Id = z.uuid();
 
+const decisionBody = {
+  type: "object",
+  properties: {
+    decision: { type: "string", enum: ["approve", "review", "decline"] },
+    score: { type: "integer" },
+    reasons: { type: "array", items: { type: "string" } },
+    rules_version: { type: "string" },
+    decided_at: { type: "string", format: "date-time" },
+  },
+};
+
+const preferHeader = {
+  type: "object",
+  properties: {
+    prefer: {
+      type: "string",
+      description:
+        "RFC 7240 `wait=N` (seconds, decimals allowed, capped by SYNC_WAIT_MAX_MS): answer with the " +
+        "decision if it comes within N seconds, else as without it.",
+    },
+  },
+};
+
+/** What a decided transaction's answer carries of its decision. */
+const decisionOf = (d: Decision) => ({
+  decision: d.decision,
+  score: d.score,
+  reasons: d.reasons,
+  rules_version: d.rules_version,
+  decided_at: d.decided_at,
+});
+
+const seconds = (ms: number) => String(Number((ms / 1000).toFixed(3)));
+
 export function registerTransactionRoutes(app: FastifyInstance, deps: TransactionRoutesDeps): void {
   const now = deps.now ?? Date.now;
   const newId = deps.newId ?? uuidv7;
   const schema = createTransactionInputSchema(now, deps.timestampMaxAgeMs);
-  const { accepted, rejected } = deps.metrics.http;
+  const { accepted, rejected, syncWaits, acceptToDecision } = deps.metrics.http;
+
+  /** A wait for `id` when the request prefers one and there is room; counted when shed. */
+  function startWait(
+    prefer: string | string[] | undefined,
+    id: string,
+    route: string,
+    fingerprint?: string,
+  ): { wait: Wait; ms: number } | undefined {
+    if (!deps.sync) return undefined;
+    const ms = preferredWaitMs(prefer, deps.sync.maxWaitMs);
+    if (ms === undefined) return undefined;
+    const wait = deps.sync.waiters.wait(id, ms, fingerprint);
+    if (!wait) {
+      syncWaits.inc({ route, outcome: "shed" });
+      return undefined;
+    }
+    return { wait, ms };
+  }
+
+  /** A client that goes away frees its wait at once. */
+  function cancelOnClose(reply: FastifyReply, wait: Wait): void {
+    reply.raw.once("close", () => wait.cancel());
+  }
 
   app.post(
     "/transaction",
@@ -37,11 +99,24 @@ export function registerTransactionRoutes(app: FastifyInstance, deps: Transactio
         summary: "Submit one transaction for scoring",
         description:
           "Answers 202 only once Kafka has acknowledged the write (acks=all). Retrying with the same " +
-          "transaction_id is safe: it is the idempotency key.",
+          "transaction_id is safe: it is the idempotency key. With `Prefer: wait=N`, answers 200 with " +
+          "the decision when it comes within N seconds (and `Preference-Applied`), else the same 202; " +
+          "409 when the transaction_id is already used by another payload.",
         security: [{ apiKey: [] }],
+        headers: preferHeader,
         body: transactionInputJsonSchema,
         response: {
+          200: {
+            description: "Decided within the wait (Prefer: wait)",
+            type: "object",
+            properties: {
+              transaction_id: { type: "string" },
+              status: { type: "string", enum: ["decided"] },
+              decision: decisionBody,
+            },
+          },
           202: {
+            description: "Durable in Kafka; the decision follows (GET /transaction/:id)",
             type: "object",
             properties: {
               transaction_id: { type: "string" },
@@ -50,6 +125,15 @@ export function registerTransactionRoutes(app: FastifyInstance, deps: Transactio
           },
           400: validationErrorSchema,
           401: errorSchema,
+          409: {
+            description: "Prefer: wait only: the transaction_id is stored with another payload",
+            type: "object",
+            properties: {
+              error: { type: "string", enum: ["transaction_id_conflict"] },
+              message: { type: "string" },
+              transaction_id: { type: "string" },
+            },
+          },
           413: errorSchema,
           415: errorSchema,
           503: {
@@ -75,9 +159,12 @@ export function registerTransactionRoutes(app: FastifyInstance, deps: Transactio
         transaction_id: input.transaction_id ?? newId(),
         timestamp: input.timestamp ?? new Date(now()).toISOString(),
       };
+      // Registered before the write, so a decision faster than our own ack is not missed.
+      const sync = startWait(request.headers.prefer, tx.transaction_id, "post", payloadFingerprint(tx));
       try {
         await deps.publishTransaction(tx);
       } catch (error) {
+        sync?.wait.cancel();
         rejected.inc({ reason: "unavailable" });
         request.log.warn(
           { err: (error as Error).message, transaction_id: tx.transaction_id },
@@ -94,6 +181,31 @@ export function registerTransactionRoutes(app: FastifyInstance, deps: Transactio
           });
       }
       accepted.inc();
+      if (sync) {
+        const acceptedAt = now();
+        cancelOnClose(reply, sync.wait);
+        const outcome = await sync.wait.promise;
+        syncWaits.inc({ route: "post", outcome: outcome.kind });
+        if (outcome.kind === "decided") {
+          acceptToDecision.observe((now() - acceptedAt) / 1000);
+          return reply
+            .code(200)
+            .header("preference-applied", `wait=${seconds(sync.ms)}`)
+            .send({
+              transaction_id: tx.transaction_id,
+              status: "decided",
+              decision: decisionOf(outcome.decision),
+            });
+        }
+        if (outcome.kind === "conflict") {
+          return reply.code(409).send({
+            error: "transaction_id_conflict",
+            message:
+              "this transaction_id is already used by a transaction with another user, amount, currency or merchant",
+            transaction_id: tx.transaction_id,
+          });
+        }
+      }
       return reply.code(202).send({ transaction_id: tx.transaction_id, status: "accepted" });
     },
   );
@@ -103,7 +215,11 @@ export function registerTransactionRoutes(app: FastifyInstance, deps: Transactio
     {
       schema: {
         summary: "A stored transaction with its decision",
+        description:
+          "With `Prefer: wait=N`, long-polls: answers as soon as the transaction is stored with its " +
+          "decision (even if it was not yet when asked), else 404 after N seconds.",
         security: [{ apiKey: [] }],
+        headers: preferHeader,
         params: { type: "object", properties: { id: { type: "string", format: "uuid" } } },
         response: { 400: validationErrorSchema, 404: errorSchema },
       },
@@ -114,7 +230,23 @@ export function registerTransactionRoutes(app: FastifyInstance, deps: Transactio
           .code(400)
           .send({ error: "validation_failed", issues: [{ path: "id", message: "must be a UUID" }] });
       }
-      const stored = await deps.transactions.getTransaction(request.params.id.toLowerCase());
+      const id = request.params.id.toLowerCase();
+      const sync = startWait(request.headers.prefer, id, "get");
+      let stored = await deps.transactions.getTransaction(id).catch((error: unknown) => {
+        sync?.wait.cancel();
+        throw error;
+      });
+      if (sync) {
+        if (stored?.decision) {
+          sync.wait.cancel();
+        } else {
+          cancelOnClose(reply, sync.wait);
+          const outcome = await sync.wait.promise;
+          syncWaits.inc({ route: "get", outcome: outcome.kind });
+          if (outcome.kind === "decided") stored = await deps.transactions.getTransaction(id);
+        }
+        if (stored?.decision) reply.header("preference-applied", `wait=${seconds(sync.ms)}`);
+      }
       if (!stored) return reply.code(404).send({ error: "not_found", message: "unknown transaction" });
       // Absent optional fields are left out, as they were sent.
       return Object.fromEntries(Object.entries(stored).filter(([, v]) => v !== null));

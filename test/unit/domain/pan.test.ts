@@ -30,10 +30,30 @@ describe("PAN detection", () => {
     expect(luhnValid("79927398713")).toBe(true);
   });
 
+  it("does not take UUIDs, hex hashes or digits glued to letters for card numbers", () => {
+    // A UUID whose digit groups hold a Luhn-valid 16-digit run (such UUIDs are generated at random).
+    expect(panSpans("41111111-1111-1111-abcd-0123456789ab")).toEqual([]);
+    expect(panSpans("user4111111111111111x")).toEqual([]);
+    expect(panSpans("a4111111111111111")).toEqual([]);
+    expect(panSpans("9f4111111111111111e0c")).toEqual([]);
+    // …but a separator before the number is enough to see it.
+    expect(panSpans("id-4111111111111111")).toEqual([[3, 19]]);
+  });
+
+  it("passes random UUIDs and hex hashes (property)", () => {
+    fc.assert(
+      fc.property(fc.uuid(), fc.stringMatching(/^[0-9a-f]{64}$/), (uuid, hash) => {
+        expect(panSpans(uuid)).toEqual([]);
+        expect(findPans({ transaction_id: uuid, device_id: hash })).toEqual([]);
+      }),
+      { numRuns: 2_000 },
+    );
+  });
+
   it("finds card numbers inside text, beside labels and expiry dates (issue 11)", () => {
     expect(panSpans("card 4111111111111111")).toEqual([[5, 21]]);
     expect(panSpans("user-4111111111111111")).toEqual([[5, 21]]);
-    expect(panSpans("user4111111111111111x")).toEqual([[4, 20]]);
+    expect(panSpans("user_4111111111111111")).toEqual([[5, 21]]);
     expect(panSpans("4111 1111 1111 1111 12/27")).toEqual([[0, 19]]);
     expect(panSpans("a 4111111111111111 b 5500-0000-0000-0004")).toEqual([
       [2, 18],

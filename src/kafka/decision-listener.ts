@@ -1,0 +1,124 @@
+import { randomBytes } from "node:crypto";
+import { hostname } from "node:os";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { Kafka } from "kafkajs";
+import type { Decision } from "../domain/decision.ts";
+import { payloadFingerprint } from "../domain/transaction.ts";
+import type { Logger } from "../logger.ts";
+import { DLQ_HEADERS, header } from "./dead-letter-codec.ts";
+
+/*
+ * What lets an ingress answer `Prefer: wait` with the decision: every ingress process reads the
+ * decisions topic (and the DLQ, for `id_conflict` letters) from its end, with a consumer group of
+ * its own, so several ingress processes behind one address each see every decision and answer their
+ * own waits. Nothing is committed; the group is deleted when the process stops (a SIGKILLed one is
+ * an empty group the coordinator forgets). Decisions published while the process starts are not
+ * seen: those waits end in 202, as any wait may.
+ */
+
+export type DecisionListener = {
+  /** Joins in the background, retrying while Kafka is away; never throws. */
+  start(): void;
+  /** True once the group is joined: decisions published from now on are seen. */
+  readonly ready: boolean;
+  stop(): Promise<void>;
+};
+
+export function createDecisionListener({
+  kafka,
+  topics,
+  groupPrefix,
+  logger,
+  onDecision,
+  onConflict,
+}: {
+  kafka: Kafka;
+  topics: { decisions: string; dlq: string };
+  groupPrefix: string;
+  logger: Logger;
+  onDecision(decision: Decision): void;
+  onConflict(transactionId: string, fingerprint: string): void;
+}): DecisionListener {
+  const groupId = `${groupPrefix}-${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`;
+  const consumer = kafka.consumer({
+    groupId,
+    // The fetch answers as soon as a decision is there; this only bounds an idle fetch.
+    maxWaitTimeInMs: 100,
+    sessionTimeout: 10_000,
+    heartbeatInterval: 2_000,
+    retry: { retries: 10, initialRetryTime: 300, maxRetryTime: 5_000 },
+  });
+  let ready = false;
+  let stopped = false;
+  consumer.on(consumer.events.GROUP_JOIN, () => {
+    ready = true;
+  });
+  consumer.on(consumer.events.CRASH, ({ payload }) => {
+    ready = false;
+    const { error, restart } = payload as { error: Error; restart: boolean };
+    logger.warn({ err: error.message, restart }, "decision listener crashed");
+    if (!restart && !stopped) void run(); // start again: sync waits must not silently stop working
+  });
+
+  async function run(): Promise<void> {
+    for (let attempt = 1; !stopped; attempt++) {
+      try {
+        await consumer.connect();
+        await consumer.subscribe({ topics: [topics.decisions, topics.dlq], fromBeginning: false });
+        await consumer.run({
+          autoCommit: false,
+          partitionsConsumedConcurrently: 4,
+          eachBatch: async ({ batch }) => {
+            if (batch.topic === topics.decisions) {
+              for (const m of batch.messages) {
+                if (!m.value) continue;
+                try {
+                  onDecision(JSON.parse(m.value.toString("utf8")) as Decision);
+                } catch {
+                  // not ours to judge: a reader of the topic skips what it cannot read
+                }
+              }
+              return;
+            }
+            for (const m of batch.messages) {
+              if (header(m.headers, DLQ_HEADERS.reason) !== "id_conflict" || !m.value) continue;
+              try {
+                const tx = JSON.parse(m.value.toString("utf8"));
+                onConflict(String(tx.transaction_id).toLowerCase(), payloadFingerprint(tx));
+              } catch {
+                // a letter that is not a transaction concerns no wait
+              }
+            }
+          },
+        });
+        return;
+      } catch (error) {
+        if (attempt === 1)
+          logger.warn({ err: (error as Error).message }, "decision listener waiting for Kafka");
+        await sleep(Math.min(250 * attempt, 2_000));
+      }
+    }
+  }
+
+  return {
+    start() {
+      void run();
+    },
+    get ready() {
+      return ready;
+    },
+    async stop() {
+      stopped = true;
+      await consumer.disconnect().catch(() => {});
+      const admin = kafka.admin();
+      try {
+        await admin.connect();
+        await admin.deleteGroups([groupId]);
+      } catch {
+        // an empty group without offsets is forgotten by the coordinator anyway
+      } finally {
+        await admin.disconnect().catch(() => {});
+      }
+    },
+  };
+}
