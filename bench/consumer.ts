@@ -12,6 +12,7 @@ import { createProfileStore } from "../src/store/profile-store.ts";
 import { type ConsumerPerf, consumerPerfTest } from "./lib/kafka-tools.ts";
 import { startNode } from "./lib/processes.ts";
 import { benchServices, log } from "./lib/services.ts";
+import { type StoreCeiling, storeCeiling } from "./lib/store-ceiling.ts";
 
 /*
  * The scoring consumer's drain rate against Kafka's own consumer on the same topic: preload
@@ -35,6 +36,10 @@ export type ConsumerBench = {
     cache: { hits: number; misses: number; fallbacks: number };
   };
   ratio: number;
+  /** The same rows written by a bare loop with the same driver and statement (bench/lib/store-ceiling.ts). */
+  storeCeiling: StoreCeiling;
+  /** Scorer tx/s over the store ceiling's rows/s. */
+  ratioOverStoreCeiling: number;
   /** `sentinel replay` of the whole drained topic (everything already stored), live group running. */
   replay: ReplayRun;
   /** `sentinel replay --redecide --dry-run` of the same range with a changed threshold. */
@@ -178,12 +183,19 @@ export async function benchConsumer(
       log(
         `redecide dry run: ${redecideDryRun.messages} messages in ${redecideDryRun.seconds.toFixed(1)} s = ${Math.round(redecideDryRun.msgPerSec)} msg/s`,
       );
+      log("persistence ceiling: the same rows, a bare storeDecided loop into an empty database");
+      const ceiling = await storeCeiling(services, sandbox.config.database.url);
+      log(
+        `store ceiling: ${ceiling.rows} rows in ${ceiling.seconds.toFixed(1)} s = ${Math.round(ceiling.rowsPerSec)} rows/s; scorer/ceiling ${(scorer.txPerSec / ceiling.rowsPerSec).toFixed(3)}`,
+      );
       return {
         users,
         transactions,
         raw,
         scorer,
         ratio: scorer.txPerSec / raw.msgPerSec,
+        storeCeiling: ceiling,
+        ratioOverStoreCeiling: scorer.txPerSec / ceiling.rowsPerSec,
         replay,
         redecideDryRun,
       };
@@ -200,10 +212,12 @@ if (import.meta.main) {
   const quick = process.argv.includes("--quick");
   const r = await benchConsumer(await benchServices(), quick ? { users: 10_000, transactions: 20_000 } : {});
   console.log(JSON.stringify(r, null, 2));
-  console.log(`scorer_tx_per_sec=${Math.round(r.scorer.txPerSec)} (target >= 10000)`);
+  console.log(`scorer_tx_per_sec=${Math.round(r.scorer.txPerSec)} (target >= 20000)`);
   console.log(`raw_consumer_msg_per_sec=${Math.round(r.raw.msgPerSec)}`);
   console.log(`scorer_over_raw=${r.ratio.toFixed(3)} (target >= 0.3)`);
   console.log(`scorer_peak_rss_mib=${r.scorer.peakRssMiB} (target <= 256)`);
+  console.log(`store_ceiling_rows_per_sec=${Math.round(r.storeCeiling.rowsPerSec)}`);
+  console.log(`ratio_scorer_over_store_ceiling=${r.ratioOverStoreCeiling.toFixed(3)} (target >= 0.5)`);
   console.log(`replay_msg_per_sec=${Math.round(r.replay.msgPerSec)}`);
   console.log(`redecide_dry_run_msg_per_sec=${Math.round(r.redecideDryRun.msgPerSec)}`);
 }

@@ -18,7 +18,7 @@ started=""
 if ! curl -fs "$host/healthz" >/dev/null 2>&1; then
   echo "nothing answers at $host: starting the local stack and sentinel all"
   npm run -s stack:up
-  LOG_LEVEL=warn node bin/sentinel.ts all > bench/results/locust-sentinel.log 2>&1 &
+  AUTH_DISABLED=true LOG_LEVEL=warn node bin/sentinel.ts all > bench/results/locust-sentinel.log 2>&1 &
   started=$!
   for _ in $(seq 1 60); do curl -fs "$host/readyz" >/dev/null 2>&1 && break; sleep 0.5; done
 fi

@@ -64,3 +64,28 @@ class PaymentGateway(HttpUser):
                 r.success()
             else:
                 r.failure(f"expected 400, got {r.status_code}")
+
+
+class SyncGateway(HttpUser):
+    """A gateway that needs the decision inside its authorisation call (issue 12): it posts with
+    `Prefer: wait=1` and checks the decision in the 200 body. A 202 (not decided within the wait)
+    is a failure here, so the failure rate is the share of payments that did not get their answer
+    in time."""
+
+    wait_time = between(0.0, 0.01)
+
+    @task
+    def post_and_wait(self):
+        body = valid_transaction()
+        with self.client.post("/transaction", json=body, headers={"Prefer": "wait=1"},
+                              name="POST /transaction (Prefer: wait=1)", catch_response=True) as r:
+            if r.status_code != 200:
+                r.failure(f"expected 200 with a decision, got {r.status_code}")
+                return
+            answer = r.json()
+            decision = answer.get("decision") or {}
+            if (answer.get("status") != "decided" or answer.get("transaction_id") != body["transaction_id"]
+                    or decision.get("decision") not in ("approve", "review", "decline")):
+                r.failure(f"not a decision for this transaction: {r.text[:200]}")
+            else:
+                r.success()

@@ -70,10 +70,18 @@ const lines = {
   raw_consumer_msg_per_sec: Math.round(consumer.raw.msgPerSec),
   ratio_scorer_over_raw_consumer: consumer.ratio.toFixed(3),
   scorer_peak_rss_mib: consumer.scorer.peakRssMiB,
+  store_ceiling_rows_per_sec: Math.round(consumer.storeCeiling.rowsPerSec),
+  ratio_scorer_over_store_ceiling: consumer.ratioOverStoreCeiling.toFixed(3),
   cache_hit_ratio: consumer.scorer.cacheHitRatio.toFixed(3),
   replay_msg_per_sec: Math.round(consumer.replay.msgPerSec),
   ratio_replay_over_scorer: (consumer.replay.msgPerSec / consumer.scorer.txPerSec).toFixed(3),
   redecide_dry_run_msg_per_sec: Math.round(consumer.redecideDryRun.msgPerSec),
-  ...Object.fromEntries(e2e.map((r) => [`e2e_p99_ms_at_${r.rate}`, r.latencyMs.p99])),
+  ...Object.fromEntries(
+    e2e.flatMap((r) => [
+      [`sync_p50_ms_at_${r.rate}`, r.latencyMs.p50],
+      [`sync_p99_ms_at_${r.rate}`, r.latencyMs.p99],
+      [`sync_decided_ratio_at_${r.rate}`, r.decidedRatio],
+    ]),
+  ),
 };
 for (const [k, v] of Object.entries(lines)) console.log(`${k}=${v}`);

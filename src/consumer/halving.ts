@@ -6,7 +6,8 @@ import type { ChunkResult } from "./score-chunk.ts";
 /*
  * Narrowing a refused chunk down to the messages PostgreSQL refuses (law 4), shared by the live
  * consumer and replay. A non-retryable failure splits the chunk in halves, scored in offset order,
- * down to single messages; each one still refused becomes a `store_rejected` dead letter and the
+ * down to single messages; each one still refused (tried once more alone, in case the fault cleared
+ * meanwhile) becomes a `store_rejected` dead letter and the
  * rest of the chunk is stored. When every message of a chunk of several is refused, the fault is
  * not in the messages (a revoked grant, a broken deploy): nothing is dead-lettered and the whole
  * chunk fails as an outage, to be retried. Retryable failures propagate at once.
@@ -22,13 +23,22 @@ export async function scoreHalving(
   score: (messages: KafkaMessage[]) => Promise<ChunkResult>,
   messages: KafkaMessage[],
 ): Promise<Halved> {
-  const refused: DeadLetter[] = [];
-  const result = await halve(score, messages, refused);
-  if (refused.length > 0 && refused.length === messages.length && messages.length > 1) {
+  const first: DeadLetter[] = [];
+  const result = await halve(score, messages, first);
+  if (first.length > 0 && first.length === messages.length && messages.length > 1) {
     throw new SentinelError(
       "store_unavailable",
-      `PostgreSQL refused every one of ${messages.length} messages (${refused[0]!.detail}): an outage, not poison`,
+      `PostgreSQL refused every one of ${messages.length} messages (${first[0]!.detail}): an outage, not poison`,
     );
+  }
+  // A fault that clears while the chunk is being halved (a constraint dropped, a grant restored)
+  // would leave good messages refused: each is tried once more, alone, before it is dead-lettered.
+  const refused: DeadLetter[] = [];
+  for (const letter of first) {
+    const again = await halve(score, [letter.message as KafkaMessage], refused);
+    result.decisions.push(...again.decisions);
+    result.deadLetters.push(...again.deadLetters);
+    result.redecided.push(...again.redecided);
   }
   return { result, refused };
 }

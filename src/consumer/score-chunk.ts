@@ -234,7 +234,11 @@ export async function scoreChunks(
     }
   }
 
-  // Phase 5: assemble, per chunk in topic order.
+  // Phase 5: assemble, per chunk in topic order (letters found in different phases too).
+  for (const r of results) {
+    if (r.deadLetters.length > 1)
+      r.deadLetters.sort((a, b) => Number(a.message.offset) - Number(b.message.offset));
+  }
   for (const v of valid) {
     const id = v.tx.transaction_id;
     const mine = decided.get(id);

@@ -8,7 +8,13 @@ import { buildIngest } from "./app.ts";
 import { createDecisionWaiters } from "./decision-waiters.ts";
 import type { Readiness } from "./routes/ops.ts";
 
-export type RunningIngest = { app: FastifyInstance; address: string; stop(): Promise<void> };
+export type RunningIngest = {
+  app: FastifyInstance;
+  address: string;
+  /** Whether the decision listener has joined (sync answers possible); false when sync is off. */
+  syncReady(): boolean;
+  stop(): Promise<void>;
+};
 
 /**
  * Wires the ingress onto a runtime and listens. stop() stops accepting, lets in-flight requests
@@ -76,5 +82,5 @@ export async function startIngest(
     },
   });
   const address = listen ? await app.listen({ host: config.http.host, port: config.http.port }) : "";
-  return { app, address, stop: () => app.close() };
+  return { app, address, syncReady: () => listener?.ready ?? false, stop: () => app.close() };
 }
