@@ -91,6 +91,7 @@ export async function replay(options: ReplayOptions): Promise<ReplaySummary> {
       return r!;
     }, messages);
     result.deadLetters.push(...refused);
+    result.deadLetters.sort((a, b) => Number(a.message.offset) - Number(b.message.offset));
     const letters = result.deadLetters.filter(
       (d) => !lettered.has(sourceKey(topics.transactions, partition, d.message.offset)),
     );
