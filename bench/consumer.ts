@@ -1,10 +1,10 @@
 import { execFile } from "node:child_process";
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
 import { Partitioners } from "kafkajs";
 import pg from "pg";
 import { prng, seedProfiles, userId } from "../src/cli/seed.ts";
+import { pollUntil } from "../src/poll.ts";
 import { REPO_ROOT } from "../src/stack/kafka-broker.ts";
 import { createSandbox, type Services } from "../src/stack/sandbox.ts";
 import { createDatabasePool } from "../src/store/pool.ts";
@@ -141,13 +141,15 @@ export async function benchConsumer(
     });
     let done = 0;
     try {
-      const deadline = Date.now() + 15 * 60_000;
-      while (Date.now() < deadline) {
-        done = Number((await db.query("SELECT count(*) AS n FROM decisions")).rows[0].n);
-        if (done >= transactions) break;
-        if (proc.child.exitCode !== null) throw new Error(`consumer exited: ${proc.output()}`);
-        await sleep(250);
-      }
+      await pollUntil(
+        async () => {
+          done = Number((await db.query("SELECT count(*) AS n FROM decisions")).rows[0].n);
+          return done >= transactions || proc.child.exitCode !== null;
+        },
+        { timeoutMs: 15 * 60_000, everyMs: 250 },
+      );
+      if (done < transactions && proc.child.exitCode !== null)
+        throw new Error(`consumer exited: ${proc.output()}`);
       const seconds = (Date.now() - started) / 1000;
       const metrics = await (await fetch(`http://127.0.0.1:${METRICS_PORT}/metrics`)).text();
       const hits = metric(metrics, "sentinel_profile_cache_hits_total");

@@ -1,7 +1,7 @@
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { Partitioners } from "kafkajs";
 import { DLQ_HEADERS } from "../src/kafka/dead-letter-codec.ts";
+import { pollUntil } from "../src/poll.ts";
 import { REPO_ROOT } from "../src/stack/kafka-broker.ts";
 import { createSandbox } from "../src/stack/sandbox.ts";
 import { startNode } from "./lib/processes.ts";
@@ -15,15 +15,24 @@ import { benchServices, log } from "./lib/services.ts";
  * Usage: node bench/dlq-scale.ts [--quick] [--letters N]
  */
 
+const HEAP_CAP_MIB = 96;
+
 export type ToolRun = { command: string; seconds: number; peakRssMiB: number; exitCode: number | null };
 
-async function runTool(args: string[], env: Record<string, string>): Promise<ToolRun> {
+async function runTool(args: string[], env: Record<string, string>, heapMiB?: number): Promise<ToolRun> {
   const started = Date.now();
-  const proc = startNode(join(REPO_ROOT, "bin/sentinel.ts"), args, { ...env, LOG_LEVEL: "warn" });
-  const deadline = Date.now() + 30 * 60_000;
-  while (proc.child.exitCode === null && proc.child.signalCode === null && Date.now() < deadline) await sleep(200);
+  const proc = startNode(join(REPO_ROOT, "bin/sentinel.ts"), args, {
+    ...env,
+    LOG_LEVEL: "warn",
+    // With a capped heap, a tool that held every letter would die; one that streams finishes.
+    ...(heapMiB ? { NODE_OPTIONS: `--max-old-space-size=${heapMiB}` } : {}),
+  });
+  await pollUntil(() => proc.child.exitCode !== null || proc.child.signalCode !== null, {
+    timeoutMs: 30 * 60_000,
+    everyMs: 200,
+  });
   const run = {
-    command: `sentinel ${args.join(" ")}`,
+    command: `${heapMiB ? `(heap capped at ${heapMiB} MiB) ` : ""}sentinel ${args.join(" ")}`,
     seconds: (Date.now() - started) / 1000,
     peakRssMiB: Math.round(proc.peakRssMiB()),
     exitCode: proc.child.exitCode,
@@ -36,7 +45,10 @@ async function runTool(args: string[], env: Record<string, string>): Promise<Too
 
 export async function benchDlqScale(letters: number): Promise<ToolRun[]> {
   const services = await benchServices();
-  const sandbox = await createSandbox(services, { prefix: "dlqscale", overrides: { TOPIC_TRANSACTIONS_PARTITIONS: "4" } });
+  const sandbox = await createSandbox(services, {
+    prefix: "dlqscale",
+    overrides: { TOPIC_TRANSACTIONS_PARTITIONS: "4" },
+  });
   try {
     log(`writing ${letters} dead letters`);
     const producer = sandbox.kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
@@ -65,7 +77,9 @@ export async function benchDlqScale(letters: number): Promise<ToolRun[]> {
     const runs: ToolRun[] = [];
     runs.push(await runTool(["dlq", "list", "--limit", "20"], sandbox.env));
     runs.push(await runTool(["dlq", "redrive", "--dry-run"], sandbox.env));
-    runs.push(await runTool(["dlq", "redrive", "--reason", "not_json"], sandbox.env));
+    runs.push(await runTool(["dlq", "list", "--limit", "20"], sandbox.env, HEAP_CAP_MIB));
+    runs.push(await runTool(["dlq", "redrive", "--dry-run"], sandbox.env, HEAP_CAP_MIB));
+    runs.push(await runTool(["dlq", "redrive", "--reason", "not_json"], sandbox.env, HEAP_CAP_MIB));
     return runs;
   } finally {
     await sandbox.cleanup();
@@ -74,10 +88,17 @@ export async function benchDlqScale(letters: number): Promise<ToolRun[]> {
 
 if (import.meta.main) {
   const i = process.argv.indexOf("--letters");
-  const letters = i > 0 ? Number(process.argv[i + 1]) : process.argv.includes("--quick") ? 100_000 : 1_000_000;
+  const letters =
+    i > 0 ? Number(process.argv[i + 1]) : process.argv.includes("--quick") ? 100_000 : 1_000_000;
   const runs = await benchDlqScale(letters);
   console.log(JSON.stringify({ letters, runs }, null, 2));
-  const names = ["dlq_list", "dlq_redrive_dry_run", "dlq_redrive"];
+  const names = [
+    "dlq_list",
+    "dlq_redrive_dry_run",
+    "dlq_list_capped",
+    "dlq_redrive_dry_run_capped",
+    "dlq_redrive_capped",
+  ];
   runs.forEach((r, k) => {
     console.log(`${names[k]}_seconds_${letters}=${r.seconds.toFixed(1)}`);
     console.log(`${names[k]}_peak_rss_mib_${letters}=${r.peakRssMiB}`);

@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
+import { pollUntil } from "../../src/poll.ts";
 
 export type Proc = { child: ChildProcess; stop(): Promise<void>; output(): string; peakRssMiB(): number };
 
@@ -42,14 +43,11 @@ export function startNode(script: string, args: string[], env: Record<string, st
 
 /** Polls `url` until it answers 2xx (bounded). */
 export async function waitForHttp(url: string, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    try {
-      if ((await fetch(url)).ok) return;
-    } catch {
-      // not up yet
-    }
-    await sleep(200);
-  }
-  throw new Error(`${url} not ready after ${timeoutMs} ms`);
+  await pollUntil(async () => (await fetch(url)).ok, {
+    timeoutMs,
+    everyMs: 200,
+    onTimeout: () => {
+      throw new Error(`${url} not ready after ${timeoutMs} ms`);
+    },
+  });
 }

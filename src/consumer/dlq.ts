@@ -129,8 +129,6 @@ export async function redrive(options: {
       notOriginal: 0,
       byReason: {},
     };
-    // A dry run records nothing, so it remembers what it would have moved (one key per letter).
-    const wouldMove = dryRun ? new Set<string>() : undefined;
     await forEachDeadLetter(options.kafka, topics.dlq, options.filter, async (letters) => {
       summary.matched += letters.length;
       const done = await redrivenSources(redrives, letters);
@@ -142,13 +140,14 @@ export async function redrive(options: {
           summary.alreadyRedriven++;
           continue;
         }
-        if (picked.has(k) || wouldMove?.has(k)) continue; // the same failure lettered twice moves once
+        // The same failure lettered twice moves once (within a piece here; across pieces the ledger
+        // says so — a dry run records nothing, so it may count such a letter twice).
+        if (picked.has(k)) continue;
         if (l.panMasked || l.truncated) {
           summary.notOriginal++;
           continue;
         }
         picked.add(k);
-        wouldMove?.add(k);
         todo.push(l);
         summary.byReason[l.reason] = (summary.byReason[l.reason] ?? 0) + 1;
       }

@@ -6,6 +6,7 @@ import { encodeDeadLetter, sourceKey } from "../kafka/dead-letter-codec.ts";
 import { createPublisher } from "../kafka/publisher.ts";
 import { type PartitionRange, readRanges } from "../kafka/range-reader.ts";
 import type { Logger } from "../logger.ts";
+import { backoffMs } from "../poll.ts";
 import { scoreHalving } from "./halving.ts";
 import { type ChunkResult, type ChunkScorerDeps, scoreChunks } from "./score-chunk.ts";
 
@@ -164,12 +165,12 @@ export async function replay(options: ReplayOptions): Promise<ReplaySummary> {
         return;
       } catch (error) {
         if (!isRetryable(error) || tries >= MAX_TRIES) throw error;
-        const backoffMs = Math.min(5_000, 200 * 2 ** tries);
+        const wait = backoffMs(tries, { baseMs: 200 });
         logger.warn(
-          { partition, tries, backoffMs, err: (error as Error).message },
+          { partition, tries, backoffMs: wait, err: (error as Error).message },
           "replay chunk failed; retrying",
         );
-        await sleep(backoffMs);
+        await sleep(wait);
       }
     }
   };

@@ -5,6 +5,7 @@ import { type DeadLetter, encodeDeadLetter } from "../kafka/dead-letter-codec.ts
 import { createPublisher } from "../kafka/publisher.ts";
 import type { Logger } from "../logger.ts";
 import type { Metrics } from "../metrics.ts";
+import { backoffMs } from "../poll.ts";
 import { scoreHalving } from "./halving.ts";
 import { type Chunk, type ChunkResult, type ChunkScorerDeps, scoreChunks } from "./score-chunk.ts";
 
@@ -36,7 +37,7 @@ export type Scorer = {
   readonly healthy: boolean;
 };
 
-const MAX_BACKOFF_MS = 5_000;
+const _MAX_BACKOFF_MS = 5_000;
 
 /**
  * The consumer group `sentinel-scorer`: each fetched batch is cut into chunks; a chunk is scored,
@@ -173,7 +174,7 @@ export function createScorer(options: ScorerOptions): Scorer {
           attempt++;
           const code = error instanceof SentinelError ? error.code : "internal";
           metrics.consumer.retries.inc({ code });
-          const backoff = Math.min(MAX_BACKOFF_MS, 100 * 2 ** Math.min(attempt, 6));
+          const backoff = backoffMs(attempt);
           logger.warn(
             {
               partition,

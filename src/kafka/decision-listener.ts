@@ -5,6 +5,7 @@ import type { Kafka } from "kafkajs";
 import type { Decision } from "../domain/decision.ts";
 import { payloadFingerprint } from "../domain/transaction.ts";
 import type { Logger } from "../logger.ts";
+import { backoffMs } from "../poll.ts";
 import { DLQ_HEADERS, header } from "./dead-letter-codec.ts";
 
 /*
@@ -95,7 +96,7 @@ export function createDecisionListener({
       } catch (error) {
         if (attempt === 1)
           logger.warn({ err: (error as Error).message }, "decision listener waiting for Kafka");
-        await sleep(Math.min(250 * attempt, 2_000));
+        await sleep(backoffMs(attempt, { baseMs: 125, maxMs: 2_000 }));
       }
     }
   }

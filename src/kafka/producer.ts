@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { type Kafka, Partitioners, type Producer } from "kafkajs";
 import type { Logger } from "../logger.ts";
+import { backoffMs } from "../poll.ts";
 
 export type ManagedProducer = {
   producer: Producer;
@@ -53,7 +54,7 @@ export function createManagedProducer(
       } catch (error) {
         if (attempt === 1)
           logger.warn({ err: (error as Error).message }, "kafka unavailable; retrying in background");
-        await sleep(Math.min(250 * attempt, 2_000));
+        await sleep(backoffMs(attempt, { baseMs: 125, maxMs: 2_000 }));
       }
     }
   })();

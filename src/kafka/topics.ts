@@ -1,6 +1,6 @@
-import { setTimeout as sleep } from "node:timers/promises";
 import type { Admin } from "kafkajs";
 import type { Config } from "../config.ts";
+import { pollUntil } from "../poll.ts";
 
 /**
  * Creates the pipeline's topics when missing (never alters existing ones), then waits until every
@@ -45,18 +45,17 @@ export async function ensureTopics(
   }
   // kafkajs's own waitForLeaders gives up on UNKNOWN_TOPIC_OR_PARTITION, which a fresh topic
   // briefly is while its metadata propagates; poll until every partition has a leader.
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
+  await pollUntil(
+    async () => {
       const meta = await admin.fetchTopicMetadata({ topics: all.map((t) => t.topic) });
-      if (meta.topics.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0)))
-        break;
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-    }
-    if (Date.now() > deadline)
-      throw new Error(`topics ${all.map((t) => t.topic).join(", ")} have no leaders`);
-    await sleep(100);
-  }
+      return meta.topics.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0));
+    },
+    {
+      timeoutMs,
+      onTimeout: (lastError) => {
+        throw lastError ?? new Error(`topics ${all.map((t) => t.topic).join(", ")} have no leaders`);
+      },
+    },
+  );
   return wanted.map((t) => t.topic);
 }

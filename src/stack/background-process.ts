@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
+import { pollUntil } from "../poll.ts";
 
 /*
  * The local stack's background servers (the Kafka broker, the schema registry): started detached
@@ -52,8 +52,7 @@ export async function stopOurs(pidFile: string, marker: string, graceMs: number)
   rmSync(pidFile, { force: true });
   if (pid === undefined) return false;
   process.kill(pid, "SIGTERM");
-  const deadline = Date.now() + graceMs;
-  while (isAlive(pid) && Date.now() < deadline) await sleep(100);
+  await pollUntil(() => !isAlive(pid), { timeoutMs: graceMs, everyMs: 100 });
   if (isAlive(pid)) process.kill(pid, "SIGKILL");
   return true;
 }

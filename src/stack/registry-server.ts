@@ -1,7 +1,7 @@
 import { spawnSync } from "node:child_process";
 import { cpSync, existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
+import { pollUntil } from "../poll.ts";
 import { ourPid, startDetached, stopOurs } from "./background-process.ts";
 import { REPO_ROOT } from "./kafka-broker.ts";
 
@@ -83,12 +83,13 @@ export async function registryReachable(url: string): Promise<boolean> {
 }
 
 export async function waitForRegistry(url: string, timeoutMs = 90_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await registryReachable(url)) return;
-    await sleep(250);
-  }
-  throw new Error(`schema registry at ${url} did not answer within ${timeoutMs / 1000} s`);
+  await pollUntil(() => registryReachable(url), {
+    timeoutMs,
+    everyMs: 250,
+    onTimeout: () => {
+      throw new Error(`schema registry at ${url} did not answer within ${timeoutMs / 1000} s`);
+    },
+  });
 }
 
 export function stopRegistry(paths: RegistryPaths, graceMs = 10_000): Promise<boolean> {

@@ -1,12 +1,12 @@
 import { connect } from "node:net";
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { Redis } from "ioredis";
 import { sql } from "slonik";
 import type { Config } from "../config.ts";
 import { createKafka } from "../kafka/client.ts";
 import { ensureTopics } from "../kafka/topics.ts";
 import type { Logger } from "../logger.ts";
+import { pollUntil } from "../poll.ts";
 import { migrate } from "../store/migrate.ts";
 import { createDatabasePool } from "../store/pool.ts";
 import {
@@ -69,23 +69,26 @@ export async function waitForKafka(
     clientId: "sentinel-stack",
     logger: logger.child({}, { level: "fatal" }),
   });
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  while (Date.now() < deadline) {
-    const admin = kafka.admin({ retry: { retries: 0 } });
-    try {
-      await admin.connect();
-      const cluster = await admin.describeCluster();
-      if (cluster.brokers.length > 0 && cluster.controller !== null) return;
-    } catch (error) {
-      lastError = error;
-    } finally {
-      await admin.disconnect().catch(() => {});
-    }
-    await sleep(500);
-  }
-  throw new Error(
-    `Kafka at ${brokers.join(",")} not ready after ${timeoutMs} ms: ${(lastError as Error)?.message}`,
+  await pollUntil(
+    async () => {
+      const admin = kafka.admin({ retry: { retries: 0 } });
+      try {
+        await admin.connect();
+        const cluster = await admin.describeCluster();
+        return cluster.brokers.length > 0 && cluster.controller !== null;
+      } finally {
+        await admin.disconnect().catch(() => {});
+      }
+    },
+    {
+      timeoutMs,
+      everyMs: 500,
+      onTimeout: (lastError) => {
+        throw new Error(
+          `Kafka at ${brokers.join(",")} not ready after ${timeoutMs} ms: ${(lastError as Error)?.message}`,
+        );
+      },
+    },
   );
 }
 

@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import type { Kafka, KafkaMessage } from "kafkajs";
+import { pollUntil } from "../../src/poll.ts";
 
 export type ReadMessage = KafkaMessage & { partition: number };
 
@@ -79,10 +80,5 @@ export async function eventually(
   timeoutMs = 60_000,
   everyMs = 250,
 ): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await probe()) return true;
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-  return probe();
+  return (await pollUntil(probe, { timeoutMs, everyMs })) ?? false;
 }

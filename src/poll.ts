@@ -1,0 +1,46 @@
+import { setTimeout as sleep } from "node:timers/promises";
+
+/*
+ * The two waiting shapes of the code base, once: an exponential backoff between retries of a
+ * fault (consumer chunks, replay, connects), and a bounded poll until something is true (a broker
+ * or registry answering, topic leaders, a process gone, a test's expectation).
+ */
+
+/** base·2^attempt ms, capped at maxMs (attempt 1 → 2·base). */
+export function backoffMs(
+  attempt: number,
+  { baseMs = 100, maxMs = 5_000 }: { baseMs?: number; maxMs?: number } = {},
+) {
+  return Math.min(maxMs, baseMs * 2 ** Math.min(Math.max(attempt, 0), 20));
+}
+
+/**
+ * Calls `probe` every `everyMs` until it returns something other than `undefined` or `false`, and
+ * returns that; returns `undefined` once `timeoutMs` has passed (the probe is asked one last time).
+ * A probe that throws counts as "not yet"; its last error is handed to `onTimeout`, if given,
+ * which may throw a better one.
+ */
+export async function pollUntil<T>(
+  probe: () => Promise<T | undefined | false> | T | undefined | false,
+  {
+    timeoutMs,
+    everyMs = 100,
+    onTimeout,
+  }: { timeoutMs: number; everyMs?: number; onTimeout?: (lastError: unknown) => never },
+): Promise<Exclude<T, false> | undefined> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    const last = Date.now() >= deadline;
+    try {
+      const value = await probe();
+      if (value !== undefined && value !== false) return value as Exclude<T, false>;
+    } catch (error) {
+      lastError = error;
+    }
+    if (last) break;
+    await sleep(Math.max(0, Math.min(everyMs, deadline - Date.now())));
+  }
+  if (onTimeout) onTimeout(lastError);
+  return undefined;
+}
