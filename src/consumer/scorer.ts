@@ -1,12 +1,13 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Consumer, EachBatchPayload, Kafka, KafkaMessage, Producer } from "kafkajs";
-import { isRetryable, SentinelError } from "../errors.ts";
+import { SentinelError } from "../errors.ts";
 import { type DeadLetter, encodeDeadLetter } from "../kafka/dead-letter-codec.ts";
 import { createPublisher } from "../kafka/publisher.ts";
 import type { Logger } from "../logger.ts";
 import type { Metrics } from "../metrics.ts";
 import { backoffMs } from "../poll.ts";
 import { scoreHalving } from "./halving.ts";
+import { createRoundCombiner } from "./round-combiner.ts";
 import { type Chunk, type ChunkResult, type ChunkScorerDeps, scoreChunks } from "./score-chunk.ts";
 
 export type ScorerOptions = {
@@ -59,57 +60,26 @@ export function createScorer(options: ScorerOptions): Scorer {
     retry: { retries: 10, initialRetryTime: 300, maxRetryTime: 5_000 },
   });
 
-  /*
-   * Partitions that have a chunk ready at the same moment are scored and published together: one
-   * set of queries and one produce request for all of them instead of one per partition, which is
-   * what bounded both throughput and latency when every partition paid four round trips of its own.
-   * Each partition still commits only its own offsets, after the round that carried its chunk.
-   */
-  type Waiting = Chunk & { resolve: (r: ChunkResult) => void; reject: (e: unknown) => void };
-  let waiting: Waiting[] = [];
-  let scheduled = false;
-
-  function scoreTogether(partition: number, messages: KafkaMessage[]): Promise<ChunkResult> {
-    return new Promise((resolve, reject) => {
-      waiting.push({ partition, messages, resolve, reject });
-      if (!scheduled) {
-        scheduled = true;
-        setImmediate(() => {
-          scheduled = false;
-          const round = waiting;
-          waiting = [];
-          void runRound(round);
-        });
-      }
-    });
+  /** Scores and publishes a round (round-combiner.ts gathers the chunks that are ready together). */
+  async function scoreAndPublish(round: Chunk[]): Promise<ChunkResult[]> {
+    const results = await scoreChunks(options.scoring, round);
+    const decisions = results.flatMap((r) => r.decisions);
+    const deadLetters = round.flatMap((c, i) => results[i]!.deadLetters.map((d) => letter(d, c.partition)));
+    await publisher.publish([
+      {
+        topic: topics.decisions,
+        messages: decisions.map(({ decision }) => ({
+          key: decision.user_id,
+          value: JSON.stringify(decision),
+        })),
+      },
+      { topic: topics.dlq, messages: deadLetters },
+    ]);
+    return results;
   }
-
-  async function runRound(round: Waiting[]): Promise<void> {
-    try {
-      const results = await scoreChunks(options.scoring, round);
-      const decisions = results.flatMap((r) => r.decisions);
-      const deadLetters = round.flatMap((c, i) => results[i]!.deadLetters.map((d) => letter(d, c.partition)));
-      await publisher.publish([
-        {
-          topic: topics.decisions,
-          messages: decisions.map(({ decision }) => ({
-            key: decision.user_id,
-            value: JSON.stringify(decision),
-          })),
-        },
-        { topic: topics.dlq, messages: deadLetters },
-      ]);
-      for (const [i, c] of round.entries()) c.resolve(results[i]!);
-    } catch (error) {
-      if (round.length > 1 && !isRetryable(error)) {
-        // Not an outage but something in the data or code: score each chunk on its own, so one
-        // partition's problem stalls that partition only.
-        await Promise.all(round.map((c) => runRound([c])));
-      } else {
-        for (const c of round) c.reject(error);
-      }
-    }
-  }
+  const rounds = createRoundCombiner<Chunk, ChunkResult>({ runRound: scoreAndPublish });
+  const scoreTogether = (partition: number, messages: KafkaMessage[]) =>
+    rounds.submit({ partition, messages });
 
   /**
    * A chunk PostgreSQL refuses is narrowed down to the refused messages (halving.ts), which are

@@ -1,0 +1,68 @@
+import { describe, expect, it } from "vitest";
+import { createRoundCombiner } from "../../../src/consumer/round-combiner.ts";
+import { SentinelError } from "../../../src/errors.ts";
+
+/* The round combiner with a hand-driven scheduler: rounds start when the test says so. */
+
+function manual() {
+  const pending: Array<() => void> = [];
+  return {
+    schedule: (fn: () => void) => void pending.push(fn),
+    tick: () => {
+      for (const fn of pending.splice(0)) fn();
+    },
+  };
+}
+
+describe("round combiner", () => {
+  it("scores the chunks submitted before a tick as one round, each submitter getting its own result", async () => {
+    const rounds: number[][] = [];
+    const clock = manual();
+    const c = createRoundCombiner<number, string>({
+      runRound: async (chunks) => {
+        rounds.push(chunks);
+        return chunks.map((n) => `r${n}`);
+      },
+      schedule: clock.schedule,
+    });
+    const a = c.submit(1);
+    const b = c.submit(2);
+    clock.tick();
+    const d = c.submit(3);
+    clock.tick();
+    expect(await Promise.all([a, b, d])).toEqual(["r1", "r2", "r3"]);
+    expect(rounds).toEqual([[1, 2], [3]]);
+  });
+
+  it("runs a round that fails for a non-retryable reason again chunk by chunk: only the bad chunk fails", async () => {
+    const clock = manual();
+    const c = createRoundCombiner<number, number>({
+      runRound: async (chunks) => {
+        if (chunks.includes(13)) throw new SentinelError("internal", "bad data");
+        return chunks.map((n) => n * 10);
+      },
+      schedule: clock.schedule,
+    });
+    const results = Promise.allSettled([c.submit(1), c.submit(13), c.submit(2)]);
+    clock.tick();
+    const settled = await results;
+    expect(settled.map((s) => s.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
+    expect(settled.map((s) => (s.status === "fulfilled" ? s.value : "x"))).toEqual([10, "x", 20]);
+  });
+
+  it("fails every chunk of a round on an outage (each is retried by its partition)", async () => {
+    const clock = manual();
+    let calls = 0;
+    const c = createRoundCombiner<number, number>({
+      runRound: async () => {
+        calls++;
+        throw new SentinelError("store_unavailable", "down");
+      },
+      schedule: clock.schedule,
+    });
+    const results = Promise.allSettled([c.submit(1), c.submit(2)]);
+    clock.tick();
+    expect((await results).map((s) => s.status)).toEqual(["rejected", "rejected"]);
+    expect(calls).toBe(1);
+  });
+});
