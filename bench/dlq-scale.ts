@@ -1,8 +1,8 @@
 import { join } from "node:path";
 import { Partitioners } from "kafkajs";
 import { DLQ_HEADERS } from "../src/kafka/dead-letter-codec.ts";
+import { REPO_ROOT } from "../src/paths.ts";
 import { pollUntil } from "../src/poll.ts";
-import { REPO_ROOT } from "../src/stack/kafka-broker.ts";
 import { createSandbox } from "../src/stack/sandbox.ts";
 import { startNode } from "./lib/processes.ts";
 import { benchServices, log } from "./lib/services.ts";

@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { REPO_ROOT } from "../src/stack/kafka-broker.ts";
+import { REPO_ROOT } from "../src/paths.ts";
 import { createSandbox, type Services } from "../src/stack/sandbox.ts";
 import { fixedRate, type LoadResult } from "./lib/http-load.ts";
 import { startNode, waitForHttp } from "./lib/processes.ts";

@@ -1,5 +1,7 @@
+import { join } from "node:path";
 import { z } from "zod";
 import { SentinelError } from "./errors.ts";
+import { REPO_ROOT } from "./paths.ts";
 
 /*
  * The only file that reads process.env. Everything is parsed once into a frozen object; a bad
@@ -74,6 +76,7 @@ const EnvSchema = z.object({
   REDIS_URL: url(["redis:", "rediss:"]).default("redis://127.0.0.1:6379"),
   REDIS_KEY_PREFIX: z.string().default("sentinel:"),
   SCHEMA_REGISTRY_URL: url(["http:", "https:", "mock:"]).optional(),
+  SENTINEL_STACK_DIR: z.string().min(1).default(join(REPO_ROOT, ".stack")),
   API_KEYS: z
     .string()
     .optional()
@@ -181,6 +184,8 @@ export type Config = Readonly<{
     fxRates: Readonly<Record<string, string>>;
   }>;
   shutdownTimeoutMs: number;
+  /** Where the local stack keeps Kafka's jars, data, logs and pid files. */
+  stackDir: string;
 }>;
 
 function deepFreeze<T>(value: T): T {
@@ -195,9 +200,15 @@ function deepFreeze<T>(value: T): T {
  * Parses the environment into a frozen Config.
  * @throws SentinelError(config_invalid) naming every offending variable.
  */
-export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
-  // An empty variable means "unset", as in most twelve-factor tooling.
-  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
+export function loadConfig(
+  env: Record<string, string | undefined> = process.env,
+  defaults: Record<string, string> = {},
+): Config {
+  // An empty variable means "unset", as in most twelve-factor tooling; `defaults` (a command's own,
+  // such as LOG_LEVEL=warn for one-shot tools) apply where the environment says nothing.
+  const cleaned = Object.fromEntries(
+    Object.entries({ ...defaults, ...env }).filter(([, v]) => v !== undefined && v !== ""),
+  );
   const parsed = EnvSchema.safeParse(cleaned);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => `  ${i.path.join(".") || "(env)"}: ${i.message}`);
@@ -273,5 +284,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       fxRates: e.FX_RATES,
     },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    stackDir: e.SENTINEL_STACK_DIR,
   });
 }

@@ -3,7 +3,7 @@ import { loadConfig } from "../src/config.ts";
 import { createLogger } from "../src/logger.ts";
 import { brokerPaths, runningPid, stopBroker } from "../src/stack/kafka-broker.ts";
 import { registryPaths, registryPid, stopRegistry } from "../src/stack/registry-server.ts";
-import { stackDir, stackUp, startRegistryIfNeeded } from "../src/stack/stack.ts";
+import { stackUp, startRegistryIfNeeded } from "../src/stack/stack.ts";
 
 /*
  * Resolves the services the integration tests talk to, in this order:
@@ -85,16 +85,16 @@ export default async function setup(project: TestProject): Promise<() => Promise
     teardown = started.stop;
   } else {
     const config = loadConfig(env);
-    const paths = brokerPaths(stackDir());
+    const paths = brokerPaths(config.stackDir);
     const wasRunning = runningPid(paths) !== undefined;
     await stackUp(config, logger);
     // The Schema Registry (Apicurio from Maven Central) is started too; if it cannot be built or
     // started, the tests that need a real one are skipped (visible in the skipped count) and the
     // rest use the library's in-memory registry.
-    const registryWasOurs = registryPid(registryPaths(stackDir())) !== undefined;
+    const registryWasOurs = registryPid(registryPaths(config.stackDir)) !== undefined;
     let schemaRegistryUrl: string | undefined;
     try {
-      schemaRegistryUrl = await startRegistryIfNeeded(logger);
+      schemaRegistryUrl = await startRegistryIfNeeded(logger, config.stackDir);
     } catch (error) {
       logger.error({ err: (error as Error).message }, "no schema registry: its tests will be skipped");
     }
@@ -106,10 +106,10 @@ export default async function setup(project: TestProject): Promise<() => Promise
       source: "local stack",
     };
     const startedKafka = !wasRunning && runningPid(paths) !== undefined;
-    const startedRegistry = !registryWasOurs && registryPid(registryPaths(stackDir())) !== undefined;
+    const startedRegistry = !registryWasOurs && registryPid(registryPaths(config.stackDir)) !== undefined;
     teardown = async () => {
       if (startedKafka) await stopBroker(paths);
-      if (startedRegistry) await stopRegistry(registryPaths(stackDir()));
+      if (startedRegistry) await stopRegistry(registryPaths(config.stackDir));
     };
   }
   logger.info({ services }, "integration tests use these services");

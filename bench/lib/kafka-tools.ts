@@ -1,6 +1,6 @@
 import { spawnSync } from "node:child_process";
+import { loadConfig } from "../../src/config.ts";
 import { brokerPaths } from "../../src/stack/kafka-broker.ts";
-import { stackDir } from "../../src/stack/stack.ts";
 
 /*
  * Kafka's own perf tools, run from the same jars the local stack's broker runs (so the stack must
@@ -8,7 +8,7 @@ import { stackDir } from "../../src/stack/stack.ts";
  */
 
 function runTool(mainClass: string, args: string[], timeoutMs: number): string {
-  const lib = brokerPaths(stackDir()).lib;
+  const lib = brokerPaths(loadConfig().stackDir).lib;
   const r = spawnSync("java", ["-Xmx512m", "-cp", `${lib}/*`, mainClass, ...args], {
     encoding: "utf8",
     timeout: timeoutMs,

@@ -8,7 +8,7 @@ import { stackUp } from "../../src/stack/stack.ts";
  * else the local stack (brought up if needed, left running).
  */
 export async function benchServices(): Promise<Services> {
-  const config = loadConfig(process.env);
+  const config = loadConfig();
   const env = process.env;
   if (!(env.KAFKA_BROKERS && env.DATABASE_URL && env.REDIS_URL)) {
     await stackUp(config, createLogger({ log: { level: "warn", pretty: false } }, "bench"));

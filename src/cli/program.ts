@@ -2,10 +2,11 @@ import { Command, InvalidArgumentError } from "commander";
 import { type Config, loadConfig } from "../config.ts";
 import { SentinelError } from "../errors.ts";
 import { createLogger, type Logger } from "../logger.ts";
-import { initialize, prepareDatabase, stackDown, stackStatus, stackUp } from "../stack/stack.ts";
+import type { DlqCliOptions, ReplayCliOptions } from "../ops/commands.ts";
+import { initialize, stackDown, stackStatus, stackUp } from "../stack/stack.ts";
+import { prepareDatabase } from "../store/database.ts";
 import { createDatabasePool } from "../store/pool.ts";
 import { createProfileStore } from "../store/profile-store.ts";
-import type { DlqCliOptions, ReplayCliOptions } from "./ops.ts";
 import { seedProfiles } from "./seed.ts";
 import { serve } from "./serve.ts";
 import { writeSchemas } from "./write-schemas.ts";
@@ -13,7 +14,7 @@ import { writeSchemas } from "./write-schemas.ts";
 /** Loads config or exits 2 naming every bad variable (the contract of `npm start` with bad env). */
 function configOrExit(overrides: Record<string, string> = {}): Config {
   try {
-    return loadConfig({ ...overrides, ...process.env });
+    return loadConfig(undefined, overrides);
   } catch (error) {
     if (error instanceof SentinelError && error.code === "config_invalid") {
       process.stderr.write(`sentinel: ${error.message}\n`);
@@ -30,12 +31,12 @@ function positiveInt(value: string): number {
 }
 
 /** The SRE commands' module, loaded only by them (tables, progress bars, the registry library). */
-const ops = () => import("./ops.ts");
+const ops = () => import("../ops/commands.ts");
 
 /** For commands that end: exits once done, whatever client timers are still pending. */
 function oneShot<A extends unknown[]>(run: (config: Config, logger: Logger, ...args: A) => Promise<void>) {
   return async (...args: A) => {
-    const config = configOrExit({ LOG_LEVEL: process.env.LOG_LEVEL ?? "warn" });
+    const config = configOrExit({ LOG_LEVEL: "warn" });
     await run(config, createLogger(config, "sentinel", { toStderr: true }), ...args);
     process.exit(0);
   };
@@ -204,7 +205,7 @@ export function buildProgram(): Command {
   stack
     .command("down")
     .description("stop the Kafka this stack started; nothing else")
-    .action(withConfig((_c, l) => stackDown(l)));
+    .action(withConfig((c, l) => stackDown(l, c.stackDir)));
   stack
     .command("status")
     .description("show what runs and what is reachable")

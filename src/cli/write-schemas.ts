@@ -1,7 +1,7 @@
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { jsonSchemas } from "../domain/json-schemas.ts";
-import { REPO_ROOT } from "../stack/kafka-broker.ts";
+import { REPO_ROOT } from "../paths.ts";
 
 export const SCHEMAS_DIR = join(REPO_ROOT, "schemas");
 

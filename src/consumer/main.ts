@@ -1,3 +1,4 @@
+import { withAdmin } from "../kafka/admin.ts";
 import { createDecodeOptions } from "../kafka/transaction-codec.ts";
 import { rulesVersion } from "../rules/rules.ts";
 import type { Runtime } from "../runtime.ts";
@@ -6,18 +7,12 @@ import { createScorer, type Scorer } from "./scorer.ts";
 
 /** Fails with a message an operator can act on, rather than kafkajs's metadata error. */
 async function requireTopics(rt: Runtime): Promise<void> {
-  const admin = rt.kafka.admin();
-  await admin.connect();
-  try {
-    const existing = new Set(await admin.listTopics());
-    const missing = Object.values(rt.config.kafka.topics).filter((t) => !existing.has(t));
-    if (missing.length > 0) {
-      throw new Error(
-        `Kafka topic(s) ${missing.join(", ")} do not exist: run \`npm run sentinel -- init\` (or \`npm run stack:up\`)`,
-      );
-    }
-  } finally {
-    await admin.disconnect();
+  const existing = new Set(await withAdmin(rt.kafka, (admin) => admin.listTopics()));
+  const missing = Object.values(rt.config.kafka.topics).filter((t) => !existing.has(t));
+  if (missing.length > 0) {
+    throw new Error(
+      `Kafka topic(s) ${missing.join(", ")} do not exist: run \`npm run sentinel -- init\` (or \`npm run stack:up\`)`,
+    );
   }
 }
 

@@ -13,6 +13,9 @@ import { findPans } from "./pan.ts";
 export const MAX_FUTURE_SKEW_MS = 5 * 60 * 1000;
 /** Default of TIMESTAMP_MAX_AGE_HOURS: a timestamp older than this (before receipt) is refused. */
 export const DEFAULT_MAX_AGE_MS = 7 * 24 * 3_600_000;
+/** A user id: the same rule for transactions, profiles (routes and the table's CHECK) and keys. */
+export const USER_ID_PATTERN = /^[A-Za-z0-9_.:-]{1,64}$/;
+export const USER_ID_RULE = "must be 1-64 characters of A-Z a-z 0-9 _ - . :";
 export const CHANNELS = ["card_present", "ecommerce", "transfer", "atm", "wallet"] as const;
 
 const AMOUNT_PATTERN = /^(0|[1-9]\d{0,17})(\.\d{1,4})?$/;
@@ -64,7 +67,7 @@ const metadata = z
 function fields(now: () => number, maxAgeMs: number) {
   return {
     transaction_id: z.uuid("must be a UUID"),
-    user_id: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, "must be 1-64 characters of A-Z a-z 0-9 _ - . :"),
+    user_id: z.string().regex(USER_ID_PATTERN, USER_ID_RULE),
     amount: z.union([amountString, amountNumber], { error: "must be a positive decimal string" }),
     currency: z.enum(currencies, "must be an ISO 4217 currency code such as USD"),
     timestamp: z.iso

@@ -6,6 +6,7 @@ import type { Decision } from "../domain/decision.ts";
 import { payloadFingerprint } from "../domain/transaction.ts";
 import type { Logger } from "../logger.ts";
 import { backoffMs } from "../poll.ts";
+import { withAdmin } from "./admin.ts";
 import { DLQ_HEADERS, header } from "./dead-letter-codec.ts";
 
 /*
@@ -111,15 +112,8 @@ export function createDecisionListener({
     async stop() {
       stopped = true;
       await consumer.disconnect().catch(() => {});
-      const admin = kafka.admin();
-      try {
-        await admin.connect();
-        await admin.deleteGroups([groupId]);
-      } catch {
-        // an empty group without offsets is forgotten by the coordinator anyway
-      } finally {
-        await admin.disconnect().catch(() => {});
-      }
+      // An empty group without offsets is forgotten by the coordinator anyway.
+      await withAdmin(kafka, (admin) => admin.deleteGroups([groupId])).catch(() => {});
     },
   };
 }

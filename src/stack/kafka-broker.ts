@@ -2,6 +2,7 @@ import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { REPO_ROOT } from "../paths.ts";
 import { ourPid, startDetached, stopOurs } from "./background-process.ts";
 
 /*
@@ -9,8 +10,6 @@ import { ourPid, startDetached, stopOurs } from "./background-process.ts";
  * machines without Docker. Everything lives under the stack directory (git-ignored): jars, data,
  * logs, and the pid file that marks the broker as ours.
  */
-
-export const REPO_ROOT = resolve(import.meta.dirname, "../..");
 
 export type BrokerPaths = {
   root: string;

@@ -1,9 +1,9 @@
 import { spawnSync } from "node:child_process";
 import { cpSync, existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import { REPO_ROOT } from "../paths.ts";
 import { pollUntil } from "../poll.ts";
 import { ourPid, startDetached, stopOurs } from "./background-process.ts";
-import { REPO_ROOT } from "./kafka-broker.ts";
 
 /*
  * A Confluent-compatible Schema Registry for machines without Docker: Apicurio Registry 2.4 (in

@@ -1,11 +1,14 @@
 import { randomBytes } from "node:crypto";
 import { Redis } from "ioredis";
-import { Kafka, logLevel } from "kafkajs";
+import type { Kafka } from "kafkajs";
 import pg from "pg";
 import { type Config, loadConfig } from "../config.ts";
+import { withAdmin } from "../kafka/admin.ts";
+import { createKafka } from "../kafka/client.ts";
 import { ensureTopics } from "../kafka/topics.ts";
+import { createLogger } from "../logger.ts";
+import { ensureDatabase } from "../store/database.ts";
 import { migrate } from "../store/migrate.ts";
-import { ensureDatabase } from "./stack.ts";
 
 /*
  * An isolated slice of the shared services for one test or benchmark run: its own database,
@@ -54,18 +57,12 @@ export async function createSandbox(
   const config = loadConfig(env);
   await ensureDatabase(config.database.url);
   await migrate(config.database.url);
-  const kafka = new Kafka({
+  const kafka = createKafka({
+    brokers: config.kafka.brokers,
     clientId: `${prefix}-${id}`,
-    brokers: [...config.kafka.brokers],
-    logLevel: logLevel.NOTHING,
+    logger: createLogger(config, prefix).child({}, { level: "fatal" }),
   });
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    await ensureTopics(admin, config.kafka);
-  } finally {
-    await admin.disconnect();
-  }
+  await withAdmin(kafka, (admin) => ensureTopics(admin, config.kafka));
 
   return {
     id,
@@ -73,12 +70,9 @@ export async function createSandbox(
     env,
     kafka,
     async cleanup() {
-      const a = kafka.admin();
-      await a.connect();
-      await a
-        .deleteTopics({ topics: Object.values(config.kafka.topics) })
-        .catch(() => {})
-        .finally(() => a.disconnect());
+      await withAdmin(kafka, (admin) =>
+        admin.deleteTopics({ topics: Object.values(config.kafka.topics) }),
+      ).catch(() => {});
       await deleteKeys(config.redis.url, config.redis.keyPrefix);
       const admin = new URL(config.database.url);
       const name = admin.pathname.slice(1);

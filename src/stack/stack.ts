@@ -1,19 +1,17 @@
 import { connect } from "node:net";
 import { join } from "node:path";
 import { Redis } from "ioredis";
-import { sql } from "slonik";
 import type { Config } from "../config.ts";
+import { withAdmin } from "../kafka/admin.ts";
 import { createKafka } from "../kafka/client.ts";
 import { ensureTopics } from "../kafka/topics.ts";
 import type { Logger } from "../logger.ts";
 import { pollUntil } from "../poll.ts";
-import { migrate } from "../store/migrate.ts";
-import { createDatabasePool } from "../store/pool.ts";
+import { prepareDatabase } from "../store/database.ts";
 import {
   brokerPaths,
   ensureJars,
   formatStorage,
-  REPO_ROOT,
   runningPid,
   startBroker,
   stopBroker,
@@ -35,10 +33,6 @@ import {
  * here (and only a Kafka started here is ever stopped); PostgreSQL and Redis are the machine's
  * running servers, which we only check, prepare (database, migrations) and never stop.
  */
-
-export function stackDir(env: Record<string, string | undefined> = process.env): string {
-  return env.SENTINEL_STACK_DIR ?? join(REPO_ROOT, ".stack");
-}
 
 function hostPort(broker: string): { host: string; port: number } {
   const i = broker.lastIndexOf(":");
@@ -71,14 +65,8 @@ export async function waitForKafka(
   });
   await pollUntil(
     async () => {
-      const admin = kafka.admin({ retry: { retries: 0 } });
-      try {
-        await admin.connect();
-        const cluster = await admin.describeCluster();
-        return cluster.brokers.length > 0 && cluster.controller !== null;
-      } finally {
-        await admin.disconnect().catch(() => {});
-      }
+      const cluster = await withAdmin(kafka, (admin) => admin.describeCluster(), { retry: { retries: 0 } });
+      return cluster.brokers.length > 0 && cluster.controller !== null;
     },
     {
       timeoutMs,
@@ -90,29 +78,6 @@ export async function waitForKafka(
       },
     },
   );
-}
-
-/** Creates the configured database when missing (connecting to the `postgres` one to do it). */
-export async function ensureDatabase(databaseUrl: string): Promise<boolean> {
-  const url = new URL(databaseUrl);
-  const name = decodeURIComponent(url.pathname.slice(1));
-  const admin = new URL(databaseUrl);
-  admin.pathname = "/postgres";
-  const pool = await createDatabasePool(admin.toString(), { maxPoolSize: 1, name: "sentinel-admin" });
-  try {
-    const exists = await pool.exists(sql.unsafe`SELECT 1 FROM pg_database WHERE datname = ${name}`);
-    if (exists) return false;
-    await pool.query(sql.unsafe`CREATE DATABASE ${sql.identifier([name])}`);
-    return true;
-  } finally {
-    await pool.end();
-  }
-}
-
-export async function prepareDatabase(config: Config, logger: Logger): Promise<string[]> {
-  if (await ensureDatabase(config.database.url))
-    logger.info({ database: config.database.url }, "database created");
-  return migrate(config.database.url, logger);
 }
 
 async function redisReachable(url: string): Promise<boolean> {
@@ -140,7 +105,7 @@ async function redisReachable(url: string): Promise<boolean> {
 export async function stackUp(
   config: Config,
   logger: Logger,
-  dir = stackDir(),
+  dir = config.stackDir,
   { registry = false }: { registry?: boolean } = {},
 ): Promise<void> {
   const paths = brokerPaths(dir);
@@ -170,7 +135,7 @@ export async function stackUp(
  * The local Schema Registry (Apicurio, src/stack/registry-server.ts): started unless one answers
  * already at 127.0.0.1:8081. Returns its Confluent-compatible URL once it answers.
  */
-export async function startRegistryIfNeeded(logger: Logger, dir = stackDir()): Promise<string> {
+export async function startRegistryIfNeeded(logger: Logger, dir: string): Promise<string> {
   const paths = registryPaths(dir);
   const url = registryUrl();
   const pid = registryPid(paths);
@@ -195,14 +160,8 @@ export async function startRegistryIfNeeded(logger: Logger, dir = stackDir()): P
 export async function initialize(config: Config, logger: Logger): Promise<void> {
   await waitForKafka(config.kafka.brokers, logger);
   const kafka = createKafka({ brokers: config.kafka.brokers, clientId: "sentinel-init", logger });
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    const created = await ensureTopics(admin, config.kafka);
-    logger.info({ created, topics: config.kafka.topics }, "kafka ready");
-  } finally {
-    await admin.disconnect();
-  }
+  const created = await withAdmin(kafka, (admin) => ensureTopics(admin, config.kafka));
+  logger.info({ created, topics: config.kafka.topics }, "kafka ready");
   const applied = await prepareDatabase(config, logger);
   logger.info({ applied }, "postgresql ready");
   if (await redisReachable(config.redis.url)) logger.info({ redis: config.redis.url }, "redis ready");
@@ -214,7 +173,7 @@ export async function initialize(config: Config, logger: Logger): Promise<void> 
 }
 
 /** Stops only the Kafka this stack started (pid file); removes nothing else. */
-export async function stackDown(logger: Logger, dir = stackDir()): Promise<void> {
+export async function stackDown(logger: Logger, dir: string): Promise<void> {
   const stopped = await stopBroker(brokerPaths(dir));
   logger.info(stopped ? "kafka stopped" : "kafka was not running (nothing of ours to stop)");
   if (await stopRegistry(registryPaths(dir))) logger.info("schema registry stopped");
@@ -227,7 +186,7 @@ export type StackStatus = {
   registry: { ours: number | null; reachable: boolean; url: string };
 };
 
-export async function stackStatus(config: Config, dir = stackDir()): Promise<StackStatus> {
+export async function stackStatus(config: Config, dir = config.stackDir): Promise<StackStatus> {
   const broker = config.kafka.brokers[0]!;
   const { host, port } = hostPort(broker);
   const db = new URL(config.database.url);

@@ -1,7 +1,7 @@
 import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { prng } from "../../src/cli/seed.ts";
-import type { ReplaySummary } from "../../src/consumer/replay.ts";
+import type { ReplaySummary } from "../../src/ops/replay.ts";
 import { createTestContext, sqlClient, type TestContext } from "../support/context.ts";
 import {
   DEFAULT_SETTINGS,

@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import type { Kafka, KafkaMessage } from "kafkajs";
+import { withAdmin } from "../../src/kafka/admin.ts";
 import { pollUntil } from "../../src/poll.ts";
 
 export type ReadMessage = KafkaMessage & { partition: number };
@@ -62,9 +63,7 @@ export function readTopic(
  * sees all of it however many there are; gives up after `timeoutMs` with what it has.
  */
 export async function readAll(kafka: Kafka, topic: string, timeoutMs = 60_000): Promise<ReadMessage[]> {
-  const admin = kafka.admin();
-  await admin.connect();
-  const ends = await admin.fetchTopicOffsets(topic).finally(() => admin.disconnect());
+  const ends = await withAdmin(kafka, (admin) => admin.fetchTopicOffsets(topic));
   const remaining = new Map(ends.filter((e) => Number(e.high) > 0).map((e) => [e.partition, BigInt(e.high)]));
   if (remaining.size === 0) return [];
   return consumeUntil(kafka, topic, timeoutMs, (_got, m) => {

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from "fastify";
 import { type Profile, ProfileInputSchema } from "../../domain/profile.ts";
-import { toIssues } from "../../domain/transaction.ts";
+import { toIssues, USER_ID_PATTERN as USER_ID, USER_ID_RULE } from "../../domain/transaction.ts";
 import type { ProfileStore } from "../../store/profile-store.ts";
 import { errorSchema, profileInputJsonSchema, validationErrorSchema } from "../openapi.ts";
 
@@ -10,11 +10,7 @@ export type ProfileRoutesDeps = {
   refreshCachedProfile: (profile: Profile) => Promise<void>;
 };
 
-const USER_ID = /^[A-Za-z0-9_.:-]{1,64}$/;
-const BAD_USER_ID = {
-  error: "validation_failed",
-  issues: [{ path: "id", message: "must be 1-64 characters of A-Z a-z 0-9 _ - . :" }],
-};
+const BAD_USER_ID = { error: "validation_failed", issues: [{ path: "id", message: USER_ID_RULE }] };
 
 export function registerProfileRoutes(app: FastifyInstance, deps: ProfileRoutesDeps): void {
   const params = { type: "object", properties: { id: { type: "string", pattern: USER_ID.source } } };

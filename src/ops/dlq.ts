@@ -1,5 +1,6 @@
 import type { Kafka, Producer } from "kafkajs";
 import { SentinelError } from "../errors.ts";
+import { withAdmin } from "../kafka/admin.ts";
 import {
   type DeadLetterRecord,
   DLQ_HEADERS,
@@ -39,10 +40,8 @@ export async function forEachDeadLetter(
   filter: DeadLetterFilter,
   onLetters: (letters: DeadLetterRecord[]) => Promise<void>,
 ): Promise<void> {
-  const admin = kafka.admin();
-  await admin.connect();
-  const ranges = await resolveRanges(admin, dlqTopic, { from: filter.since ?? { kind: "earliest" } }).finally(
-    () => admin.disconnect(),
+  const ranges = await withAdmin(kafka, (admin) =>
+    resolveRanges(admin, dlqTopic, { from: filter.since ?? { kind: "earliest" } }),
   );
   const reasons = filter.reasons ? new Set(filter.reasons) : undefined;
   await readRanges(kafka, dlqTopic, ranges, {

@@ -1,5 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Kafka, KafkaMessage, Producer } from "kafkajs";
+import { scoreHalving } from "../consumer/halving.ts";
+import { type ChunkResult, type ChunkScorerDeps, scoreChunks } from "../consumer/score-chunk.ts";
 import type { DecisionOutcome } from "../domain/decision.ts";
 import { isRetryable } from "../errors.ts";
 import { encodeDeadLetter, sourceKey } from "../kafka/dead-letter-codec.ts";
@@ -7,8 +9,6 @@ import { createPublisher } from "../kafka/publisher.ts";
 import { type PartitionRange, readRanges } from "../kafka/range-reader.ts";
 import type { Logger } from "../logger.ts";
 import { backoffMs } from "../poll.ts";
-import { scoreHalving } from "./halving.ts";
-import { type ChunkResult, type ChunkScorerDeps, scoreChunks } from "./score-chunk.ts";
 
 /*
  * `sentinel replay`: re-reads a range of `transactions` through the scoring pipeline with a group

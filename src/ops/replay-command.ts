@@ -1,0 +1,162 @@
+import { Presets, SingleBar } from "cli-progress";
+import type { Config } from "../config.ts";
+import { scoringDeps } from "../consumer/main.ts";
+import { withAdmin } from "../kafka/admin.ts";
+import { type PartitionRange, parsePartitions, parsePosition, resolveRanges } from "../kafka/range-reader.ts";
+import type { Logger } from "../logger.ts";
+import type { Runtime } from "../runtime.ts";
+import { deadLetteredSources } from "./dlq.ts";
+import { newTable, out, toJson, withRuntime } from "./output.ts";
+import { type ReplaySummary, replay } from "./replay.ts";
+
+/* `sentinel replay`: the command around the replay engine (./replay.ts). */
+
+export type ReplayCliOptions = {
+  from: string;
+  to?: string;
+  partitions?: string;
+  dryRun?: boolean;
+  redecide?: boolean;
+  json?: boolean;
+  progress?: boolean;
+};
+
+/** The human summary of a replay (pure: the text the command prints). */
+export function renderReplay(
+  summary: ReplaySummary,
+  {
+    topics,
+    ranges,
+    seconds,
+  }: { topics: Config["kafka"]["topics"]; ranges: readonly PartitionRange[]; seconds: number },
+): string[] {
+  const lines: string[] = [];
+  const wouldBe = summary.dryRun ? " (would be)" : "";
+  lines.push(`replay of ${topics.transactions}${summary.dryRun ? " (dry run: nothing written)" : ""}`);
+  const span = ranges
+    .filter((r) => r.end > r.start)
+    .map((r) => `${r.partition}:${r.start}-${r.end - 1n}`)
+    .join(" ");
+  lines.push(`  range          ${span || "(empty)"}`);
+  lines.push(`  read           ${summary.read} messages in ${seconds.toFixed(1)} s`);
+  lines.push(`  already stored ${summary.alreadyStored} (unchanged)`);
+  lines.push(`  newly stored   ${summary.newlyStored}${wouldBe}`);
+  lines.push(
+    `  dead-lettered  ${summary.deadLettered}${wouldBe}, ${summary.alreadyDeadLettered} already on ${topics.dlq}`,
+  );
+  if (summary.duplicates > 0)
+    lines.push(`  duplicates     ${summary.duplicates} (a transaction_id seen earlier in the range)`);
+  const r = summary.redecided;
+  if (r) {
+    lines.push("");
+    lines.push(
+      `re-decided with rules ${summary.rulesVersion}${summary.dryRun ? " (dry run: not stored)" : " (stored beside the live decisions)"}`,
+    );
+    lines.push(`  scored ${r.scored}, unchanged ${r.unchanged}, moved ${r.scored - r.unchanged}`);
+    if (r.moves.length > 0) {
+      const table = newTable(["move", "count", "examples"]);
+      for (const m of r.moves) table.push([`${m.from} → ${m.to}`, m.count, m.examples.join("\n")]);
+      lines.push(table.toString());
+    }
+  }
+  return lines;
+}
+
+/** The warning printed when a range reaches past what the live group has committed (pure). */
+export function renderBeyondCommitted(
+  group: string,
+  beyond: ReadonlyArray<{ partition: number; committed: string | null }>,
+): string | undefined {
+  if (beyond.length === 0) return undefined;
+  const where = beyond.map((b) => `${b.partition}:${b.committed ?? "none"}`).join(" ");
+  return (
+    `warning: the range reaches past what group ${group} has committed (${where}): ` +
+    "the history of transactions there may be incomplete until the live group catches up"
+  );
+}
+
+/** Partitions whose range ends past the live group's committed offset (history may be missing there). */
+async function beyondCommitted(
+  rt: Runtime,
+  ranges: readonly PartitionRange[],
+): Promise<Array<{ partition: number; committed: string | null }>> {
+  const [topicOffsets] = await withAdmin(rt.kafka, (admin) =>
+    admin.fetchOffsets({ groupId: rt.config.consumer.group, topics: [rt.config.kafka.topics.transactions] }),
+  );
+  const committed = new Map(
+    (topicOffsets?.partitions ?? []).map((p) => [p.partition, p.offset === "-1" ? null : BigInt(p.offset)]),
+  );
+  return ranges
+    .filter((r) => r.end > r.start)
+    .filter((r) => {
+      const c = committed.get(r.partition);
+      return c === undefined || c === null || r.end > c;
+    })
+    .map((r) => ({ partition: r.partition, committed: committed.get(r.partition)?.toString() ?? null }));
+}
+
+export async function replayCommand(config: Config, logger: Logger, opts: ReplayCliOptions): Promise<void> {
+  const from = parsePosition(opts.from);
+  const to = opts.to === undefined ? undefined : parsePosition(opts.to);
+  const partitions = opts.partitions === undefined ? undefined : parsePartitions(opts.partitions);
+  await withRuntime(config, logger, async (rt) => {
+    const { topics } = config.kafka;
+    const ranges = await withAdmin(rt.kafka, (admin) =>
+      resolveRanges(admin, topics.transactions, { from, to, partitions }),
+    );
+    const total = ranges.reduce((n, r) => n + Number(r.end - r.start), 0);
+    // Only the letters of this range are kept: bounded by its poison, not by the DLQ's length.
+    const byPartition = new Map(ranges.map((r) => [r.partition, r]));
+    const alreadyDeadLettered = await deadLetteredSources(rt.kafka, topics.dlq, (l) => {
+      const r = byPartition.get(l.sourcePartition);
+      if (!r || l.sourceTopic !== topics.transactions) return false;
+      const o = BigInt(l.sourceOffset);
+      return o >= r.start && o < r.end;
+    });
+    const warning = renderBeyondCommitted(config.consumer.group, await beyondCommitted(rt, ranges));
+    if (warning) {
+      logger.warn({ group: config.consumer.group }, "replay range beyond the live group");
+      process.stderr.write(`${warning}\n`);
+    }
+    const bar = new SingleBar(
+      {
+        format: "replay |{bar}| {value}/{total} messages | {rate} msg/s | ETA {eta_formatted}",
+        stream: process.stderr,
+        etaBuffer: 50,
+        // Not a terminal (CI, a log file): a plain line every 2 s instead of a redrawn bar.
+        noTTYOutput: true,
+        notTTYSchedule: 2_000,
+      },
+      Presets.shades_classic,
+    );
+    const showBar = opts.progress !== false;
+    const started = Date.now();
+    if (showBar) bar.start(total, 0, { rate: 0 });
+    const scoring = await scoringDeps(rt);
+    try {
+      const summary = await replay({
+        kafka: rt.kafka,
+        producer: rt.producer.producer,
+        topics,
+        ranges,
+        scoring,
+        redecide: opts.redecide ?? false,
+        dryRun: opts.dryRun ?? false,
+        chunkSize: config.consumer.chunkSize,
+        maxRequestBytes: config.producer.maxBatchBytes,
+        alreadyDeadLettered,
+        onProgress: (done) => {
+          if (showBar)
+            bar.update(done, { rate: Math.round(done / Math.max(0.001, (Date.now() - started) / 1000)) });
+        },
+        logger,
+      });
+      if (showBar) bar.stop();
+      if (opts.json) return out(toJson({ ranges, ...summary }));
+      for (const line of renderReplay(summary, { topics, ranges, seconds: (Date.now() - started) / 1000 }))
+        out(line);
+    } finally {
+      if (showBar) bar.stop();
+    }
+  });
+}
