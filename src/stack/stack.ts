@@ -1,5 +1,4 @@
 import { connect } from "node:net";
-import { join } from "node:path";
 import { Redis } from "ioredis";
 import type { Config } from "../config.ts";
 import { withAdmin } from "../kafka/admin.ts";
