@@ -1,11 +1,10 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Consumer, EachBatchPayload, Kafka, KafkaMessage, Producer } from "kafkajs";
-import { SentinelError } from "../errors.ts";
 import { type DeadLetter, encodeDeadLetter } from "../kafka/dead-letter-codec.ts";
 import { createPublisher } from "../kafka/publisher.ts";
 import type { Logger } from "../logger.ts";
 import type { Metrics } from "../metrics.ts";
-import { backoffMs } from "../poll.ts";
+import { processInChunks } from "./chunk-loop.ts";
 import { scoreHalving } from "./halving.ts";
 import { createRoundCombiner } from "./round-combiner.ts";
 import { type Chunk, type ChunkResult, type ChunkScorerDeps, scoreChunks } from "./score-chunk.ts";
@@ -37,8 +36,6 @@ export type Scorer = {
   /** False once the consumer crashed for good: it consumes nothing any more. */
   readonly healthy: boolean;
 };
-
-const _MAX_BACKOFF_MS = 5_000;
 
 /**
  * The consumer group `sentinel-scorer`: each fetched batch is cut into chunks; a chunk is scored,
@@ -130,63 +127,37 @@ export function createScorer(options: ScorerOptions): Scorer {
 
   async function processBatch(payload: EachBatchPayload): Promise<void> {
     const { batch, resolveOffset, heartbeat, isRunning, isStale } = payload;
-    const { partition } = batch;
-    const abandoned = () => stopping || !isRunning() || isStale();
-    for (let i = 0; i < batch.messages.length; i += options.chunkSize) {
-      const chunk = batch.messages.slice(i, i + options.chunkSize);
-      let attempt = 0;
-      for (;;) {
-        if (abandoned()) return; // nothing of this chunk is committed
-        try {
-          await handleChunk(partition, chunk);
-          break;
-        } catch (error) {
-          attempt++;
-          const code = error instanceof SentinelError ? error.code : "internal";
-          metrics.consumer.retries.inc({ code });
-          const backoff = backoffMs(attempt);
-          logger.warn(
-            {
-              partition,
-              offset: chunk[0]!.offset,
-              attempt,
-              code,
-              err: (error as Error).message,
-              backoffMs: backoff,
-            },
-            "chunk failed; retrying",
-          );
-          // A heartbeat refused because the group rebalances means the partition may be someone
-          // else's now: stop working on it (nothing of this chunk is committed) and let kafkajs
-          // rejoin, instead of writing on for a partition this member no longer owns.
-          try {
-            await heartbeat();
-          } catch (heartbeatError) {
-            logger.warn(
-              { partition, err: (heartbeatError as Error).message },
-              "heartbeat refused while retrying: leaving the chunk to the group",
-            );
-            throw heartbeatError;
-          }
-          await sleep(backoff);
-        }
-      }
-      const last = chunk[chunk.length - 1]!.offset;
-      if (isStale()) return; // the partition moved: its new owner commits
-      resolveOffset(last);
-      try {
-        await consumer.commitOffsets([{ topic: batch.topic, partition, offset: String(BigInt(last) + 1n) }]);
-      } catch (error) {
-        // The chunk is durable; an uncommitted offset only means a redelivery, which republishes.
-        logger.warn({ partition, offset: last, err: (error as Error).message }, "offset commit failed");
-        return;
-      }
-      metrics.consumer.lag.set(
-        { topic: batch.topic, partition: String(partition) },
-        Math.max(0, Number(batch.highWatermark) - Number(last) - 1),
-      );
-      await heartbeat();
-    }
+    const { partition, topic } = batch;
+    await processInChunks(batch.messages, {
+      chunkSize: options.chunkSize,
+      handleChunk: (chunk) => handleChunk(partition, chunk),
+      abandoned: () => stopping || !isRunning() || isStale(),
+      isStale,
+      resolveOffset,
+      commit: (next) => consumer.commitOffsets([{ topic, partition, offset: next }]),
+      heartbeat,
+      sleep: (ms) => sleep(ms),
+      onRetry: ({ offset, attempt, code, error, backoffMs }) => {
+        metrics.consumer.retries.inc({ code });
+        logger.warn(
+          { partition, offset, attempt, code, err: error.message, backoffMs },
+          "chunk failed; retrying",
+        );
+      },
+      onHeartbeatRefused: (error) =>
+        logger.warn(
+          { partition, err: error.message },
+          "heartbeat refused while retrying: leaving the chunk to the group",
+        ),
+      // The chunk is durable; an uncommitted offset only means a redelivery, which republishes.
+      onCommitFailed: (last, error) =>
+        logger.warn({ partition, offset: last, err: error.message }, "offset commit failed"),
+      onCommitted: (last) =>
+        metrics.consumer.lag.set(
+          { topic, partition: String(partition) },
+          Math.max(0, Number(batch.highWatermark) - Number(last) - 1),
+        ),
+    });
   }
 
   let healthy = true;

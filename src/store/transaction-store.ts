@@ -74,7 +74,7 @@ export type StoredTransaction = z.output<typeof StoredTransactionRow>;
 export type TransactionStore = ReturnType<typeof createTransactionStore>;
 
 /**
- * PostgreSQL persistence of transactions and decisions: one statement per batch, idempotent on
+ * PostgreSQL persistence of transactions and decisions: one statement per round, idempotent on
  * transaction_id (law 2). Every method throws SentinelError (store_unavailable is retryable).
  */
 export function createTransactionStore({ pool }: { pool: DatabasePool }) {
@@ -137,7 +137,7 @@ export function createTransactionStore({ pool }: { pool: DatabasePool }) {
       items: ReadonlyArray<{ source: SourcedTransaction; decision: Decision }>,
     ): Promise<Set<string>> {
       if (items.length === 0) return new Set();
-      // One JSON document per batch, unpacked by json_to_recordset: one string parameter instead of
+      // One JSON document per round, unpacked by json_to_recordset: one string parameter instead of
       // fourteen 2,000-element arrays for node-postgres to escape (it showed in the profile), bound
       // as plain text rather than sql.json (whose character scan showed too); PostgreSQL parses
       // the amounts from their decimal text, exactly.

@@ -1,0 +1,74 @@
+import type { KafkaMessage } from "kafkajs";
+import { SentinelError } from "../errors.ts";
+import { backoffMs } from "../poll.ts";
+
+/*
+ * The retry/commit loop of one batch (law 2): the batch is cut into chunks; each chunk is handled
+ * (scored, stored, published), retried with backoff while it fails, and only then is its offset
+ * resolved and committed. A chunk is abandoned uncommitted as soon as the partition is not ours to
+ * work on (stopping, the consumer not running, the batch stale after a rebalance), and a heartbeat
+ * refused while retrying ends the batch (the group is rebalancing: kafkajs rejoins), so a member
+ * stuck in an outage does not write on for partitions it lost.
+ */
+
+export type ChunkLoop = {
+  chunkSize: number;
+  handleChunk(messages: KafkaMessage[]): Promise<void>;
+  /** True once this partition's work must stop (nothing more is committed). */
+  abandoned(): boolean;
+  /** True when the batch is stale (its partition moved): its new owner commits. */
+  isStale(): boolean;
+  resolveOffset(offset: string): void;
+  /** Commits `next` (the offset after the chunk's last); a failure only means a redelivery. */
+  commit(next: string): Promise<void>;
+  heartbeat(): Promise<void>;
+  sleep(ms: number): Promise<void>;
+  onRetry?(event: { offset: string; attempt: number; code: string; error: Error; backoffMs: number }): void;
+  onCommitted?(last: string): void;
+  onCommitFailed?(last: string, error: Error): void;
+  onHeartbeatRefused?(error: Error): void;
+};
+
+/**
+ * Handles the batch's messages chunk by chunk.
+ * @throws the heartbeat's error when it is refused while a chunk is being retried.
+ */
+export async function processInChunks(messages: readonly KafkaMessage[], loop: ChunkLoop): Promise<void> {
+  for (let i = 0; i < messages.length; i += loop.chunkSize) {
+    const chunk = messages.slice(i, i + loop.chunkSize);
+    for (let attempt = 1; ; attempt++) {
+      if (loop.abandoned()) return; // nothing of this chunk is committed
+      try {
+        await loop.handleChunk(chunk);
+        break;
+      } catch (error) {
+        const wait = backoffMs(attempt);
+        loop.onRetry?.({
+          offset: chunk[0]!.offset,
+          attempt,
+          code: error instanceof SentinelError ? error.code : "internal",
+          error: error as Error,
+          backoffMs: wait,
+        });
+        try {
+          await loop.heartbeat();
+        } catch (heartbeatError) {
+          loop.onHeartbeatRefused?.(heartbeatError as Error);
+          throw heartbeatError;
+        }
+        await loop.sleep(wait);
+      }
+    }
+    const last = chunk[chunk.length - 1]!.offset;
+    if (loop.isStale()) return;
+    loop.resolveOffset(last);
+    try {
+      await loop.commit(String(BigInt(last) + 1n));
+    } catch (error) {
+      loop.onCommitFailed?.(last, error as Error);
+      return;
+    }
+    loop.onCommitted?.(last);
+    await loop.heartbeat();
+  }
+}
