@@ -40,6 +40,7 @@ describe("processInChunks", () => {
       "commit 13",
       "heartbeat",
     ]);
+    // The commit follows the chunk's durable work and never precedes its resolveOffset.
   });
 
   it("retries a failing chunk with backoff and heartbeats, and commits nothing until it passes", async () => {
@@ -99,16 +100,27 @@ describe("processInChunks", () => {
     expect(events).toEqual([]);
   });
 
-  it("does not commit a stale batch, and stops after a failed commit", async () => {
+  it("does not commit a stale batch; a failed commit is reported and the batch goes on", async () => {
     const stale = harness({ isStale: () => true });
     await processInChunks(messages(2), stale.loop);
     expect(stale.events).toEqual(["handle 10,11"]);
+    const failed: string[] = [];
     const failing = harness({
       commit: async () => {
         throw new Error("coordinator moved");
       },
+      onCommitFailed: (last) => void failed.push(last),
     });
     await processInChunks(messages(4), failing.loop);
-    expect(failing.events).toEqual(["handle 10,11", "resolve 11"]);
+    await new Promise((r) => setImmediate(r));
+    expect(failing.events).toEqual([
+      "handle 10,11",
+      "resolve 11",
+      "heartbeat",
+      "handle 12,13",
+      "resolve 13",
+      "heartbeat",
+    ]);
+    expect(failed).toEqual(["11", "13"]);
   });
 });
