@@ -8,6 +8,11 @@ import { REPO_ROOT } from "./paths.ts";
  * value stops start-up with every offending variable named.
  */
 
+/** What an API key may do: `ingest` posts and reads transactions; `analyst` works cases and labels
+ * and reads; `admin` everything (profiles, rules, lists). */
+export const ROLES = ["ingest", "analyst", "admin"] as const;
+export type Role = (typeof ROLES)[number];
+
 const int = (def: number, min: number, max: number) => z.coerce.number().int().min(min).max(max).default(def);
 const decimal = (def: string) =>
   z
@@ -77,6 +82,8 @@ const EnvSchema = z.object({
   REDIS_KEY_PREFIX: z.string().default("sentinel:"),
   SCHEMA_REGISTRY_URL: url(["http:", "https:", "mock:"]).optional(),
   SENTINEL_STACK_DIR: z.string().min(1).default(join(REPO_ROOT, ".stack")),
+  // "key" (an admin key: what every key was before roles), or "role:key" with role ingest,
+  // analyst or admin.
   API_KEYS: z
     .string()
     .optional()
@@ -84,12 +91,24 @@ const EnvSchema = z.object({
       (s ?? "")
         .split(",")
         .map((k) => k.trim())
-        .filter(Boolean),
+        .filter(Boolean)
+        .map((entry) => {
+          const m = /^(ingest|analyst|admin):(.*)$/.exec(entry);
+          return m ? { role: m[1] as Role, key: m[2]! } : { role: "admin" as Role, key: entry };
+        }),
     )
-    .pipe(z.array(z.string().min(16, "each API key must be at least 16 characters"))),
+    .pipe(
+      z.array(
+        z.object({
+          role: z.enum(ROLES),
+          key: z.string().min(16, "each API key must be at least 16 characters"),
+        }),
+      ),
+    ),
   TOPIC_TRANSACTIONS: topic("transactions"),
   TOPIC_DECISIONS: topic("transactions.decisions"),
   TOPIC_DLQ: topic("transactions.dlq"),
+  TOPIC_LABELS: topic("transactions.labels"),
   TOPIC_TRANSACTIONS_PARTITIONS: int(12, 1, 1000),
   TOPIC_TRANSACTIONS_TIMESTAMP_TYPE: z.enum(["LogAppendTime", "CreateTime"]).default("LogAppendTime"),
   TOPIC_REPLICATION_FACTOR: int(1, 1, 32),
@@ -133,7 +152,8 @@ export type Config = Readonly<{
     /** Where `sentinel consume` alone serves /metrics, /healthz and /readyz; 0 turns it off. */
     metricsPort: number;
     bodyLimitBytes: number;
-    apiKeys: readonly string[];
+    /** Keys and the role each one grants (a key without a role is an admin key). */
+    apiKeys: ReadonlyArray<{ role: Role; key: string }>;
     /** Explicitly no API keys (AUTH_DISABLED=true); without keys and without this, ingest refuses to start. */
     authDisabled: boolean;
     /** The whole request must arrive within this (slow-body clients cannot hold a connection). */
@@ -149,7 +169,7 @@ export type Config = Readonly<{
     brokers: readonly string[];
     clientId: string;
     schemaRegistryUrl: string | undefined;
-    topics: Readonly<{ transactions: string; decisions: string; dlq: string }>;
+    topics: Readonly<{ transactions: string; decisions: string; dlq: string; labels: string }>;
     transactionsPartitions: number;
     /** LogAppendTime: the broker stamps each transaction as it appends it (the rules' clock). */
     transactionsTimestampType: "LogAppendTime" | "CreateTime";
@@ -248,7 +268,12 @@ export function loadConfig(
       brokers: e.KAFKA_BROKERS,
       clientId: e.KAFKA_CLIENT_ID,
       schemaRegistryUrl: e.SCHEMA_REGISTRY_URL,
-      topics: { transactions: e.TOPIC_TRANSACTIONS, decisions: e.TOPIC_DECISIONS, dlq: e.TOPIC_DLQ },
+      topics: {
+        transactions: e.TOPIC_TRANSACTIONS,
+        decisions: e.TOPIC_DECISIONS,
+        dlq: e.TOPIC_DLQ,
+        labels: e.TOPIC_LABELS,
+      },
       transactionsPartitions: e.TOPIC_TRANSACTIONS_PARTITIONS,
       transactionsTimestampType: e.TOPIC_TRANSACTIONS_TIMESTAMP_TYPE,
       replicationFactor: e.TOPIC_REPLICATION_FACTOR,

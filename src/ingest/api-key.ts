@@ -1,18 +1,20 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 
 /**
- * Checks an API key against the configured ones in constant time (law 7): both sides are hashed
- * to equal length and every configured key is compared, so neither the length nor the position
- * of a match leaks through timing.
+ * Finds the role of a presented API key in constant time (law 7): both sides are hashed to equal
+ * length and every configured key is compared, so neither the length nor the position of a match
+ * leaks through timing. Undefined for an unknown or missing key.
  */
-export function createApiKeyCheck(keys: readonly string[]): (presented: string | undefined) => boolean {
-  const digests = keys.map((k) => createHash("sha256").update(k).digest());
+export function createApiKeyCheck<R extends string>(
+  keys: ReadonlyArray<{ role: R; key: string }>,
+): (presented: string | undefined) => R | undefined {
+  const digests = keys.map((k) => ({ role: k.role, digest: createHash("sha256").update(k.key).digest() }));
   return (presented) => {
     const candidate = createHash("sha256")
       .update(presented ?? "")
       .digest();
-    let ok = false;
-    for (const d of digests) ok = timingSafeEqual(d, candidate) || ok;
-    return ok && presented !== undefined;
+    let found: R | undefined;
+    for (const d of digests) if (timingSafeEqual(d.digest, candidate)) found ??= d.role;
+    return presented === undefined ? undefined : found;
   };
 }

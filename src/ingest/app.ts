@@ -7,18 +7,28 @@ import Fastify, {
   type FastifyInstance,
   LogController,
 } from "fastify";
-import type { Config } from "../config.ts";
+import type { Config, Role } from "../config.ts";
 import { httpStatusOf, SentinelError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import type { Metrics } from "../metrics.ts";
 import { createApiKeyCheck } from "./api-key.ts";
+import { type CaseRoutesDeps, registerCaseRoutes } from "./routes/cases.ts";
 import { type Readiness, registerOpsRoutes } from "./routes/ops.ts";
 import { type ProfileRoutesDeps, registerProfileRoutes } from "./routes/profiles.ts";
 import { registerTransactionRoutes, type TransactionRoutesDeps } from "./routes/transactions.ts";
 
+declare module "fastify" {
+  interface FastifyContextConfig {
+    /** The roles (besides admin) whose keys may call the route; none: admin only. */
+    roles?: readonly Role[];
+  }
+}
+
 export type IngestDeps = TransactionRoutesDeps &
   ProfileRoutesDeps & {
     config: Pick<Config, "http">;
+    /** The analyst's routes (cases, labels, rule performance); absent, they are not served. */
+    analyst?: Omit<CaseRoutesDeps, "transactions" | "refreshCachedProfile">;
     logger: Logger;
     metrics: Metrics;
     readiness: Readiness;
@@ -158,14 +168,33 @@ export async function buildIngest(deps: IngestDeps): Promise<FastifyInstance> {
       const check = createApiKeyCheck(config.http.apiKeys);
       scope.addHook("onRequest", async (request, reply) => {
         const presented = request.headers["x-api-key"];
-        if (!check(typeof presented === "string" ? presented : undefined)) {
+        const role = check(typeof presented === "string" ? presented : undefined);
+        if (!role) {
           metrics.http.rejected.inc({ reason: "unauthorized" });
           return reply.code(401).send({ error: "unauthorized", message: "missing or invalid x-api-key" });
+        }
+        // Each route names the roles it admits (config.roles); admin keys are admitted everywhere.
+        const allowed = request.routeOptions.config.roles ?? [];
+        if (role !== "admin" && !allowed.includes(role)) {
+          metrics.http.rejected.inc({ reason: "forbidden" });
+          const needed = allowed[0] ?? "admin";
+          return reply.code(403).send({
+            error: "forbidden",
+            message: `this route needs a key with the ${needed} role${needed === "admin" ? "" : " (or admin)"}; yours is ${role}`,
+            required_role: needed,
+          });
         }
       });
     }
     registerTransactionRoutes(scope, deps);
     registerProfileRoutes(scope, deps);
+    if (deps.analyst) {
+      registerCaseRoutes(scope, {
+        ...deps.analyst,
+        transactions: deps.transactions,
+        refreshCachedProfile: deps.refreshCachedProfile,
+      });
+    }
   });
 
   if (deps.onClose) {

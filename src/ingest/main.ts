@@ -4,6 +4,7 @@ import { createBatchingProducer } from "../kafka/batching-producer.ts";
 import { createDecisionListener, type DecisionListener } from "../kafka/decision-listener.ts";
 import { encodeTransaction } from "../kafka/transaction-codec.ts";
 import { dependenciesOf, type Runtime } from "../runtime.ts";
+import { createCaseStore } from "../store/case-store.ts";
 import { buildIngest } from "./app.ts";
 import { createDecisionWaiters } from "./decision-waiters.ts";
 import type { Readiness } from "./routes/ops.ts";
@@ -76,6 +77,28 @@ export async function startIngest(
     profiles: rt.profiles,
     refreshCachedProfile: (p) => rt.profileCache.refresh(p),
     sync,
+    analyst: {
+      cases: createCaseStore({ pool: rt.pool }),
+      profiles: rt.profiles,
+      publishLabel: async (label) => {
+        try {
+          await rt.producer.producer.send({
+            topic: config.kafka.topics.labels,
+            acks: -1,
+            timeout: config.producer.timeoutMs,
+            messages: [{ key: label.user_id, value: JSON.stringify(label) }],
+          });
+        } catch (error) {
+          throw new SentinelError(
+            "unavailable",
+            "label stored, but not yet published on the labels topic: retry",
+            {
+              cause: error,
+            },
+          );
+        }
+      },
+    },
     onClose: async () => {
       await batching.flush();
       await listener?.stop();

@@ -30,6 +30,7 @@ export async function ensureTopics(
     },
     { topic: kafka.topics.decisions, numPartitions: kafka.transactionsPartitions, extra: [] },
     { topic: kafka.topics.dlq, numPartitions: 1, extra: [] },
+    { topic: kafka.topics.labels, numPartitions: kafka.transactionsPartitions, extra: [] },
   ];
   const wanted = all.filter((t) => !existing.has(t.topic));
   if (wanted.length > 0) {

@@ -43,6 +43,16 @@ export function createProfileStore({ pool }: { pool: DatabasePool }) {
       );
     },
 
+    /** Sets a profile's status (an analyst blocking a user); null when the user has no profile. */
+    async setStatus(userId: string, status: Profile["status"]): Promise<Profile | null> {
+      return withDbErrors("set profile status", () =>
+        pool.maybeOne(sql.type(ProfileSchema)`
+          UPDATE user_profiles SET status = ${status}, version = version + 1, updated_at = now()
+          WHERE user_id = ${userId}
+          RETURNING ${COLUMNS}`),
+      );
+    },
+
     /** Bulk upsert for `sentinel seed`: one statement per call. */
     async upsertMany(rows: ReadonlyArray<{ userId: string; profile: ProfileInput }>): Promise<number> {
       if (rows.length === 0) return 0;

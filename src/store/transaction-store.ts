@@ -129,7 +129,8 @@ export function createTransactionStore({ pool }: { pool: DatabasePool }) {
     },
 
     /**
-     * Stores transactions and their live decisions in one statement. Rows whose transaction_id is
+     * Stores transactions and their live decisions in one statement, and opens a case for each one
+     * decided `review`. Rows whose transaction_id is
      * already stored are left untouched, and so are their decisions; returns the ids this call
      * inserted, so the caller can republish the stored decision for the others.
      */
@@ -182,6 +183,13 @@ export function createTransactionStore({ pool }: { pool: DatabasePool }) {
             INSERT INTO decisions (transaction_id, rules_version, live, decision, score, reasons, decided_at)
             SELECT id, v, true, dec, s, r, at FROM rows
             WHERE id IN (SELECT transaction_id FROM tx)
+          ), c AS (
+            -- A case for every review, opened with the transaction: exactly once, however often the
+            -- message is delivered or replayed.
+            INSERT INTO cases (transaction_id, user_id, opened_at)
+            SELECT id, u, at FROM rows
+            WHERE dec = 'review' AND id IN (SELECT transaction_id FROM tx)
+            ON CONFLICT (transaction_id) DO NOTHING
           )
           SELECT transaction_id::text FROM tx`),
       );

@@ -24,6 +24,7 @@ describe("loadConfig", () => {
       transactions: "transactions",
       decisions: "transactions.decisions",
       dlq: "transactions.dlq",
+      labels: "transactions.labels",
     });
   });
 
@@ -55,7 +56,23 @@ describe("loadConfig", () => {
     });
     expect(c.kafka.brokers).toEqual(["a:1", "b:2"]);
     expect(c.http.apiKeys).toHaveLength(2);
+    expect(c.http.apiKeys.map((k) => k.role)).toEqual(["admin", "admin"]);
     expect(c.rules.fxRates).toEqual({ "EUR:USD": "1.08", "GBP:USD": "1.27" });
+  });
+
+  it("reads API keys with roles; a key without one is an admin key (what every key was before roles)", () => {
+    const c = loadConfig({
+      API_KEYS: "ingest:gateway-key-000001,analyst:analyst-key-00001,plain-key-000000001",
+    });
+    expect(c.http.apiKeys).toEqual([
+      { role: "ingest", key: "gateway-key-000001" },
+      { role: "analyst", key: "analyst-key-00001" },
+      { role: "admin", key: "plain-key-000000001" },
+    ]);
+    expect(errorOf({ API_KEYS: "analyst:short" }).message).toContain("API_KEYS");
+    expect(errorOf({ TOPIC_REPLICATION_FACTOR: "1", TOPIC_MIN_INSYNC_REPLICAS: "2" }).message).toContain(
+      "TOPIC_MIN_INSYNC_REPLICAS",
+    );
   });
 
   it("refuses a review threshold above the decline threshold", () => {

@@ -18,6 +18,7 @@ export function registerProfileRoutes(app: FastifyInstance, deps: ProfileRoutesD
   app.get<{ Params: { id: string } }>(
     "/users/:id/profile",
     {
+      config: { roles: ["analyst"] },
       schema: {
         summary: "Read a user's profile",
         security: [{ apiKey: [] }],
@@ -35,6 +36,7 @@ export function registerProfileRoutes(app: FastifyInstance, deps: ProfileRoutesD
   app.put<{ Params: { id: string } }>(
     "/users/:id/profile",
     {
+      config: { roles: [] },
       schema: {
         summary: "Create or replace a user's profile",
         description: "The cached copy is replaced before the answer, so the next scored transaction sees it.",

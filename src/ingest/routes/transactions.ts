@@ -95,6 +95,7 @@ export function registerTransactionRoutes(app: FastifyInstance, deps: Transactio
   app.post(
     "/transaction",
     {
+      config: { roles: ["ingest"] },
       schema: {
         summary: "Submit one transaction for scoring",
         description:
@@ -213,6 +214,7 @@ export function registerTransactionRoutes(app: FastifyInstance, deps: Transactio
   app.get<{ Params: { id: string } }>(
     "/transaction/:id",
     {
+      config: { roles: ["ingest", "analyst"] },
       schema: {
         summary: "A stored transaction with its decision",
         description:

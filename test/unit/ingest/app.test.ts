@@ -139,6 +139,40 @@ describe("API keys", () => {
     expect((await app.inject({ method: "GET", url: "/healthz" })).statusCode).toBe(200);
     expect((await app.inject({ method: "GET", url: "/metrics" })).statusCode).toBe(200);
   });
+
+  it("admits each role to its routes and answers 403 naming the role needed", async () => {
+    const ingest = "i".repeat(20);
+    const analyst = "a".repeat(20);
+    await build({ API_KEYS: `ingest:${ingest},analyst:${analyst},${KEY}` });
+    const body = { user_id: "u1", amount: "1", currency: "USD" };
+    expect((await post(body, { "x-api-key": ingest })).statusCode).toBe(202);
+    const forbidden = await post(body, { "x-api-key": analyst });
+    expect(forbidden.statusCode).toBe(403);
+    expect(forbidden.json()).toMatchObject({ error: "forbidden", required_role: "ingest" });
+    expect(forbidden.json().message).toMatch(
+      /needs a key with the ingest role \(or admin\); yours is analyst/,
+    );
+    const profile = (key: string) =>
+      app.inject({
+        method: "PUT",
+        url: "/users/u1/profile",
+        headers: { "x-api-key": key },
+        payload: { home_country: "US", currency: "USD", per_transaction_limit: "1", daily_limit: "1" },
+      });
+    expect((await profile(analyst)).json()).toMatchObject({ error: "forbidden", required_role: "admin" });
+    expect((await profile(ingest)).statusCode).toBe(403);
+    // GET /transaction/:id: ingest and analyst both read; an admin key (no role) goes everywhere.
+    const get = (key: string) =>
+      app.inject({
+        method: "GET",
+        url: "/transaction/0190a6e4-8e3c-7c53-a2b1-1f2e3d4c5b6a",
+        headers: { "x-api-key": key },
+      });
+    expect((await get(ingest)).statusCode).toBe(404);
+    expect((await get(analyst)).statusCode).toBe(404);
+    expect((await get(KEY)).statusCode).toBe(404);
+    expect((await post(body, { "x-api-key": KEY })).statusCode).toBe(202);
+  });
 });
 
 describe("operations", () => {

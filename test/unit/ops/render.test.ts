@@ -6,7 +6,12 @@ import { renderBeyondCommitted, renderReplay } from "../../../src/ops/replay-com
 
 /* The SRE commands' text output, from their pure render functions. */
 
-const topics = { transactions: "transactions", decisions: "transactions.decisions", dlq: "transactions.dlq" };
+const topics = {
+  transactions: "transactions",
+  decisions: "transactions.decisions",
+  dlq: "transactions.dlq",
+  labels: "transactions.labels",
+};
 
 describe("render", () => {
   it("renders a replay summary with its range, counts and moves", () => {

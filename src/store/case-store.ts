@@ -1,0 +1,258 @@
+import { sql } from "slonik";
+import { z } from "zod";
+import { withDbErrors } from "./db-errors.ts";
+import type { DatabasePool } from "./pool.ts";
+
+/*
+ * Cases (one per transaction decided `review`, opened by the transaction store) and labels (every
+ * label kept; the latest per transaction wins), and what the labels say of each rule. Every method
+ * throws SentinelError.
+ */
+
+export const CASE_STATUSES = ["open", "claimed", "resolved"] as const;
+export const LABELS = ["fraud", "legitimate"] as const;
+export const LABEL_SOURCES = ["chargeback", "analyst", "customer"] as const;
+export type CaseStatus = (typeof CASE_STATUSES)[number];
+export type Label = (typeof LABELS)[number];
+export type LabelSource = (typeof LABEL_SOURCES)[number];
+
+const ISO_UTC = sql.fragment`'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'`;
+const ts = (column: string) =>
+  sql.fragment`to_char(${sql.identifier(column.split("."))} AT TIME ZONE 'UTC', ${ISO_UTC})`;
+
+const CaseRow = z.object({
+  case_id: z.string(),
+  transaction_id: z.string(),
+  user_id: z.string(),
+  status: z.enum(CASE_STATUSES),
+  assignee: z.string().nullable(),
+  label: z.enum(LABELS).nullable(),
+  note: z.string().nullable(),
+  opened_at: z.string(),
+  claimed_at: z.string().nullable(),
+  resolved_at: z.string().nullable(),
+  decision: z.string().nullable(),
+  score: z.number().nullable(),
+  reasons: z.array(z.string()).nullable(),
+  amount: z.string(),
+  currency: z.string(),
+  seq: z.number(),
+});
+export type Case = Omit<z.output<typeof CaseRow>, "seq">;
+
+const CASE_COLUMNS = sql.fragment`c.case_id::text, c.transaction_id::text, c.user_id, c.status, c.assignee, c.label,
+  c.note, ${ts("c.opened_at")} AS opened_at, ${ts("c.claimed_at")} AS claimed_at,
+  ${ts("c.resolved_at")} AS resolved_at, d.decision, d.score, d.reasons, t.amount::text, t.currency, c.seq`;
+const CASE_FROM = sql.fragment`cases c JOIN transactions t ON t.transaction_id = c.transaction_id
+  LEFT JOIN decisions d ON d.transaction_id = c.transaction_id AND d.live`;
+
+const HistoryItem = z.object({
+  transaction_id: z.string(),
+  amount: z.string(),
+  currency: z.string(),
+  timestamp: z.string(),
+  received_at: z.string(),
+  country: z.string().nullable(),
+  merchant_id: z.string().nullable(),
+  decision: z.string().nullable(),
+  score: z.number().nullable(),
+  reasons: z.array(z.string()).nullable(),
+  label: z.string().nullable(),
+});
+
+const PerformanceRow = z.object({
+  key: z.string(),
+  fired: z.number(),
+  fraud: z.number(),
+  legitimate: z.number(),
+});
+export type PerformanceLine = {
+  fired: number;
+  fraud: number;
+  legitimate: number;
+  unlabelled: number;
+  /** fraud / labelled; null while nothing it fired on is labelled. */
+  precision: number | null;
+};
+
+const toLine = (r: z.output<typeof PerformanceRow>): PerformanceLine => ({
+  fired: r.fired,
+  fraud: r.fraud,
+  legitimate: r.legitimate,
+  unlabelled: r.fired - r.fraud - r.legitimate,
+  precision:
+    r.fraud + r.legitimate === 0 ? null : Math.round((r.fraud / (r.fraud + r.legitimate)) * 10_000) / 10_000,
+});
+
+/** Why a case could not change: unknown, claimed by someone else, already resolved. */
+export type CaseRefusal = "not_found" | "claimed_by_other" | "resolved";
+
+export type CaseStore = ReturnType<typeof createCaseStore>;
+
+export function createCaseStore({ pool }: { pool: DatabasePool }) {
+  async function getCase(caseId: string): Promise<Case | null> {
+    const row = await withDbErrors("get case", () =>
+      pool.maybeOne(
+        sql.type(CaseRow)`SELECT ${CASE_COLUMNS} FROM ${CASE_FROM} WHERE c.case_id = ${caseId}::uuid`,
+      ),
+    );
+    if (!row) return null;
+    const { seq: _seq, ...rest } = row;
+    return rest;
+  }
+
+  /** Why `caseId` refused a change (after an UPDATE that matched nothing). */
+  async function refusal(caseId: string, analyst?: string): Promise<CaseRefusal> {
+    const c = await getCase(caseId);
+    if (!c) return "not_found";
+    if (c.status === "resolved") return "resolved";
+    return c.assignee !== null && c.assignee !== analyst ? "claimed_by_other" : "resolved";
+  }
+
+  return {
+    getCase,
+
+    /** Cases newest first; `cursor` is the `next_cursor` of the previous page. */
+    async list(q: {
+      status?: CaseStatus;
+      userId?: string;
+      limit: number;
+      cursor?: number;
+    }): Promise<{ cases: Case[]; nextCursor: number | null }> {
+      const where = [
+        q.status ? sql.fragment`c.status = ${q.status}` : sql.fragment`true`,
+        q.userId ? sql.fragment`c.user_id = ${q.userId}` : sql.fragment`true`,
+        q.cursor !== undefined ? sql.fragment`c.seq < ${q.cursor}` : sql.fragment`true`,
+      ];
+      const rows = await withDbErrors("list cases", () =>
+        pool.any(sql.type(CaseRow)`
+          SELECT ${CASE_COLUMNS} FROM ${CASE_FROM}
+          WHERE ${sql.join(where, sql.fragment` AND `)}
+          ORDER BY c.seq DESC LIMIT ${q.limit + 1}`),
+      );
+      const page = rows.slice(0, q.limit);
+      return {
+        cases: page.map(({ seq: _seq, ...c }) => c),
+        nextCursor: rows.length > q.limit ? page[page.length - 1]!.seq : null,
+      };
+    },
+
+    /** The user's most recent transactions with their live decisions and latest labels. */
+    async userHistory(userId: string, limit = 50) {
+      return withDbErrors("user history", () =>
+        pool.any(sql.type(HistoryItem)`
+          SELECT t.transaction_id::text, t.amount::text, t.currency, ${ts("t.event_time")} AS timestamp,
+                 ${ts("t.received_at")} AS received_at, t.country, t.merchant_id, d.decision, d.score, d.reasons,
+                 (SELECT l.label FROM labels l WHERE l.transaction_id = t.transaction_id
+                  ORDER BY l.label_id DESC LIMIT 1) AS label
+          FROM transactions t LEFT JOIN decisions d ON d.transaction_id = t.transaction_id AND d.live
+          WHERE t.user_id = ${userId}
+          ORDER BY t.received_at DESC, t.source_offset DESC LIMIT ${limit}`),
+      );
+    },
+
+    /** Claims an open case (or one this analyst holds already). */
+    async claim(caseId: string, analyst: string): Promise<Case | CaseRefusal> {
+      const done = await withDbErrors("claim case", () =>
+        pool.maybeOneFirst(sql.type(z.object({ case_id: z.string() }))`
+          UPDATE cases SET status = 'claimed', assignee = ${analyst}, claimed_at = now()
+          WHERE case_id = ${caseId}::uuid
+            AND (status = 'open' OR (status = 'claimed' AND assignee = ${analyst}))
+          RETURNING case_id::text`),
+      );
+      return done ? ((await getCase(caseId)) ?? "not_found") : refusal(caseId, analyst);
+    },
+
+    /** Gives a claimed case back to the queue (by its assignee, or anyone when none is named). */
+    async release(caseId: string, analyst?: string): Promise<Case | CaseRefusal> {
+      const done = await withDbErrors("release case", () =>
+        pool.maybeOneFirst(sql.type(z.object({ case_id: z.string() }))`
+          UPDATE cases SET status = 'open', assignee = NULL, claimed_at = NULL
+          WHERE case_id = ${caseId}::uuid AND status <> 'resolved'
+            AND (${analyst ?? null}::text IS NULL OR assignee IS NULL OR assignee = ${analyst ?? null})
+          RETURNING case_id::text`),
+      );
+      return done ? ((await getCase(caseId)) ?? "not_found") : refusal(caseId, analyst);
+    },
+
+    /**
+     * Resolves a case with a label (also recorded as an analyst label of its transaction, in the
+     * same statement). Refused when resolved already or claimed by another analyst.
+     */
+    async resolve(
+      caseId: string,
+      r: { label: Label; note?: string; analyst?: string },
+    ): Promise<Case | CaseRefusal> {
+      const done = await withDbErrors("resolve case", () =>
+        pool.maybeOneFirst(sql.type(z.object({ case_id: z.string() }))`
+          WITH c AS (
+            UPDATE cases SET status = 'resolved', label = ${r.label}, note = ${r.note ?? null},
+              resolved_at = now(), assignee = COALESCE(assignee, ${r.analyst ?? null})
+            WHERE case_id = ${caseId}::uuid AND status <> 'resolved'
+              AND (assignee IS NULL OR ${r.analyst ?? null}::text IS NULL OR assignee = ${r.analyst ?? null})
+            RETURNING case_id, transaction_id
+          ), l AS (
+            INSERT INTO labels (transaction_id, label, source, note)
+            SELECT transaction_id, ${r.label}, 'analyst', ${r.note ?? null} FROM c
+          )
+          SELECT case_id::text FROM c`),
+      );
+      return done ? ((await getCase(caseId)) ?? "not_found") : refusal(caseId, r.analyst);
+    },
+
+    /** Records a label; null when the transaction is unknown. */
+    async label(
+      transactionId: string,
+      l: { label: Label; source: LabelSource; note?: string },
+    ): Promise<{ label_id: number; transaction_id: string; user_id: string; created_at: string } | null> {
+      return withDbErrors("label transaction", () =>
+        pool.maybeOne(sql.type(
+          z.object({
+            label_id: z.number(),
+            transaction_id: z.string(),
+            user_id: z.string(),
+            created_at: z.string(),
+          }),
+        )`
+          INSERT INTO labels (transaction_id, label, source, note)
+          SELECT transaction_id, ${l.label}, ${l.source}, ${l.note ?? null}
+          FROM transactions WHERE transaction_id = ${transactionId}::uuid
+          RETURNING label_id, transaction_id::text,
+            (SELECT user_id FROM transactions WHERE transaction_id = ${transactionId}::uuid) AS user_id,
+            to_char(created_at AT TIME ZONE 'UTC', ${ISO_UTC}) AS created_at`),
+      );
+    },
+
+    /**
+     * Per rule (reason) and per outcome, over the live decisions made in [sinceMs, untilMs): how
+     * often it fired, and how its transactions are labelled (latest label of each).
+     */
+    async rulePerformance(sinceMs: number, untilMs: number) {
+      const scope = sql.fragment`
+        WITH latest AS (
+          SELECT DISTINCT ON (transaction_id) transaction_id, label FROM labels
+          ORDER BY transaction_id, label_id DESC
+        ), d AS (
+          SELECT d.decision, d.reasons, l.label FROM decisions d LEFT JOIN latest l USING (transaction_id)
+          WHERE d.live AND d.decided_at >= to_timestamp(${sinceMs / 1000})
+            AND d.decided_at < to_timestamp(${untilMs / 1000})
+        )`;
+      const counts = sql.fragment`count(*)::int AS fired, (count(*) FILTER (WHERE label = 'fraud'))::int AS fraud,
+        (count(*) FILTER (WHERE label = 'legitimate'))::int AS legitimate`;
+      const [rules, outcomes] = await Promise.all([
+        withDbErrors("rule performance", () =>
+          pool.any(sql.type(PerformanceRow)`${scope}
+            SELECT reason AS key, ${counts} FROM d, unnest(d.reasons) AS reason GROUP BY reason ORDER BY fired DESC, reason`),
+        ),
+        withDbErrors("outcome performance", () =>
+          pool.any(sql.type(PerformanceRow)`${scope}
+            SELECT decision AS key, ${counts} FROM d GROUP BY decision ORDER BY decision`),
+        ),
+      ]);
+      return {
+        rules: rules.map((r) => ({ reason: r.key, ...toLine(r) })),
+        outcomes: outcomes.map((r) => ({ decision: r.key, ...toLine(r) })),
+      };
+    },
+  };
+}
