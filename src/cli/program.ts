@@ -179,6 +179,19 @@ export function buildProgram(): Command {
     .option("--json", "print the summary as JSON")
     .action(oneShot(async (c, l, opts: DlqCliOptions) => (await ops()).dlqRedriveCommand(c, l, opts)));
 
+  const rules = program.command("rules").description("the fraud rules");
+  rules
+    .command("performance")
+    .description("per rule (reason) and outcome: fired, labelled fraud / legitimate, unlabelled, precision")
+    .option("--since <time>", "RFC 3339; default: 30 days before --until")
+    .option("--until <time>", "RFC 3339; default: now")
+    .option("--json", "print as JSON")
+    .action(
+      oneShot(async (c, l, opts: { since?: string; until?: string; json?: boolean }) =>
+        (await ops()).rulesPerformanceCommand(c, l, opts),
+      ),
+    );
+
   program
     .command("offsets")
     .description(

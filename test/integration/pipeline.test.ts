@@ -100,6 +100,15 @@ async function expectMatchesOracle(ctx: TestContext, db: pg.Client, profiles: Ma
 
   expect(await count(db, "SELECT count(*) AS n FROM transactions")).toBe(TRANSACTIONS);
   expect(await count(db, "SELECT count(*) AS n FROM decisions")).toBe(TRANSACTIONS);
+  // One case per review decision, exactly (issue 14), through the duplicates and crashes above.
+  const reviews = [...expected.values()].filter((d) => d.decision === "review").length;
+  expect(await count(db, "SELECT count(*) AS n FROM cases")).toBe(reviews);
+  expect(
+    await count(
+      db,
+      "SELECT count(*) AS n FROM cases c JOIN decisions d ON d.transaction_id = c.transaction_id AND d.live WHERE d.decision = 'review'",
+    ),
+  ).toBe(reviews);
   const { rows } = await db.query<{ id: string; decision: string; score: number; reasons: string[] }>(
     "SELECT transaction_id::text AS id, decision, score, reasons FROM decisions WHERE live",
   );

@@ -1,0 +1,269 @@
+import { randomUUID } from "node:crypto";
+import type pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { sqlClient, type TestContext } from "../support/context.ts";
+import { type InProcess, startInProcess } from "../support/in-process.ts";
+import { jsonLines, runSentinel } from "../support/processes.ts";
+import { eventually, readAll } from "../support/topics.ts";
+import { testProducer } from "../support/workload.ts";
+
+/*
+ * Issue 14, the analyst's side, against the real broker, PostgreSQL and Redis, with keys of each
+ * role: cases opened exactly once, the case workflow and its 403/409 paths, block-user reaching the
+ * next decision, labels (stored, published, latest wins) and rule performance (API and CLI).
+ */
+
+const INGEST = "ingest-key-0000000001";
+const ANALYST = "analyst-key-000000001";
+const ADMIN = "admin-key-00000000001";
+
+let app: InProcess;
+let ctx: TestContext;
+let base: string;
+let db: pg.Client;
+
+beforeAll(async () => {
+  app = await startInProcess({
+    ingest: true,
+    consumer: true,
+    overrides: {
+      TOPIC_TRANSACTIONS_PARTITIONS: "2",
+      AUTH_DISABLED: "",
+      API_KEYS: `ingest:${INGEST},analyst:${ANALYST},${ADMIN}`,
+    },
+  });
+  ctx = app.ctx;
+  base = app.ingest!.address;
+  db = await sqlClient(ctx.config);
+  expect(await eventually(async () => app.ingest!.syncReady(), 30_000, 100)).toBe(true);
+});
+afterAll(async () => {
+  await db?.end();
+  await app?.stop();
+});
+
+const call = (
+  key: string,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+) =>
+  fetch(`${base}${path}`, {
+    method,
+    headers: {
+      "x-api-key": key,
+      ...(body === undefined ? {} : { "content-type": "application/json" }),
+      ...headers,
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+
+async function highRiskProfile(user: string) {
+  const res = await call(ADMIN, "PUT", `/users/${user}/profile`, {
+    status: "active",
+    risk_tier: "high",
+    home_country: "US",
+    currency: "USD",
+    per_transaction_limit: "5000.00",
+    daily_limit: "100000.00",
+  });
+  expect(res.status).toBe(200);
+}
+
+/** Posts and waits for the decision (Prefer: wait); returns the transaction id and the decision. */
+async function decided(user: string, amount: string, id = randomUUID()) {
+  const res = await call(
+    INGEST,
+    "POST",
+    "/transaction",
+    { transaction_id: id, user_id: user, amount, currency: "USD" },
+    {
+      prefer: "wait=3",
+    },
+  );
+  expect(res.status).toBe(200);
+  const body = (await res.json()) as { decision: { decision: string; reasons: string[] } };
+  return { id, ...body.decision };
+}
+
+type CaseBody = {
+  case_id: string;
+  transaction_id: string;
+  status: string;
+  assignee: string | null;
+  label: string | null;
+};
+
+describe("cases", () => {
+  it("opens one case per review, exactly once through redelivery and replay", async () => {
+    await highRiskProfile("case-a");
+    const review = await decided("case-a", "1500.00");
+    expect(review.decision).toBe("review");
+    const approve = await decided("case-a", "10.00");
+    expect(approve.decision).toBe("approve");
+    // The same message again on the topic, then a replay of everything.
+    const producer = testProducer(ctx.kafka);
+    await producer.connect();
+    const copy = { transaction_id: review.id, user_id: "case-a", amount: "1500.00", currency: "USD" };
+    await producer.send({
+      topic: ctx.config.kafka.topics.transactions,
+      acks: -1,
+      messages: [{ key: "case-a", value: JSON.stringify(copy) }],
+    });
+    await producer.disconnect();
+    const replay = await runSentinel(["replay", "--from", "earliest", "--json", "--no-progress"], ctx.env);
+    expect(replay.code, replay.output).toBe(0);
+    const { rows } = await db.query("SELECT transaction_id::text AS id FROM cases WHERE user_id = 'case-a'");
+    expect(rows).toEqual([{ id: review.id }]);
+  });
+
+  it("lists cases newest first with a cursor, by status and user", async () => {
+    for (let i = 0; i < 3; i++) expect((await decided(`case-ghost-${i}`, "5.00")).decision).toBe("review");
+    const first = (await (await call(ANALYST, "GET", "/cases?status=open&limit=2")).json()) as {
+      cases: CaseBody[];
+      next_cursor: string | null;
+    };
+    expect(first.cases).toHaveLength(2);
+    expect(first.cases[0]!.transaction_id).not.toBe(first.cases[1]!.transaction_id);
+    expect(first.next_cursor).not.toBeNull();
+    const second = (await (
+      await call(ANALYST, "GET", `/cases?status=open&limit=2&cursor=${first.next_cursor}`)
+    ).json()) as {
+      cases: CaseBody[];
+    };
+    const ids = [...first.cases, ...second.cases].map((c) => c.case_id);
+    expect(new Set(ids).size).toBe(ids.length);
+    const ghost = (await (await call(ANALYST, "GET", "/cases?user_id=case-ghost-1")).json()) as {
+      cases: CaseBody[];
+    };
+    expect(ghost.cases).toHaveLength(1);
+    expect((await call(ANALYST, "GET", "/cases?status=nope")).status).toBe(400);
+  });
+
+  it("claims, refuses a second claimant (409), releases, resolves as fraud blocking the user; the next transaction is declined", async () => {
+    await highRiskProfile("case-b");
+    const review = await decided("case-b", "2000.00");
+    const { cases } = (await (await call(ANALYST, "GET", "/cases?user_id=case-b")).json()) as {
+      cases: CaseBody[];
+    };
+    const id = cases[0]!.case_id;
+    const detail = (await (await call(ANALYST, "GET", `/cases/${id}`)).json()) as {
+      case: CaseBody & { reasons: string[] };
+      transaction: { transaction_id: string };
+      history: Array<{ transaction_id: string; decision: string }>;
+    };
+    expect(detail.transaction.transaction_id).toBe(review.id);
+    expect(detail.case.reasons).toContain("high_risk_large_amount");
+    expect(detail.history.map((h) => h.transaction_id)).toContain(review.id);
+
+    expect((await call(ANALYST, "POST", `/cases/${id}/claim`, { analyst: "ann" })).status).toBe(200);
+    expect((await call(ANALYST, "POST", `/cases/${id}/claim`, { analyst: "ann" })).status).toBe(200);
+    const taken = await call(ANALYST, "POST", `/cases/${id}/claim`, { analyst: "bob" });
+    expect(taken.status).toBe(409);
+    expect(await taken.json()).toMatchObject({ error: "case_claimed" });
+    expect((await call(ANALYST, "POST", `/cases/${id}/release`, { analyst: "ann" })).status).toBe(200);
+    expect((await call(ANALYST, "POST", `/cases/${id}/claim`, { analyst: "bob" })).status).toBe(200);
+    const resolved = await call(ANALYST, "POST", `/cases/${id}/resolve`, {
+      label: "fraud",
+      block_user: true,
+      analyst: "bob",
+    });
+    expect(resolved.status).toBe(200);
+    expect(await resolved.json()).toMatchObject({ status: "resolved", label: "fraud", user_blocked: true });
+    const again = await call(ANALYST, "POST", `/cases/${id}/resolve`, { label: "legitimate" });
+    expect(again.status).toBe(409);
+    expect(await again.json()).toMatchObject({ error: "case_resolved" });
+
+    const next = await decided("case-b", "1.00");
+    expect(next.decision).toBe("decline");
+    expect(next.reasons).toContain("user_blocked");
+    expect((await call(ANALYST, "POST", `/cases/${randomUUID()}/claim`, { analyst: "x" })).status).toBe(404);
+    expect((await call(ANALYST, "POST", "/cases/not-a-uuid/claim", { analyst: "x" })).status).toBe(400);
+  });
+
+  it("keeps every label, publishes it on transactions.labels, and the latest wins in rule performance", async () => {
+    await highRiskProfile("case-c");
+    const t = await decided("case-c", "3000.00"); // review: high_risk_large_amount
+    expect(
+      (await call(ANALYST, "POST", `/transaction/${t.id}/label`, { label: "legitimate", source: "analyst" }))
+        .status,
+    ).toBe(201);
+    const chargeback = await call(ANALYST, "POST", `/transaction/${t.id}/label`, {
+      label: "fraud",
+      source: "chargeback",
+    });
+    expect(chargeback.status).toBe(201);
+    expect(
+      (
+        await call(ANALYST, "POST", `/transaction/${randomUUID()}/label`, {
+          label: "fraud",
+          source: "customer",
+        })
+      ).status,
+    ).toBe(404);
+    expect(
+      (await call(ANALYST, "POST", `/transaction/${t.id}/label`, { label: "maybe", source: "x" })).status,
+    ).toBe(400);
+    const { rows } = await db.query(
+      "SELECT label, source FROM labels WHERE transaction_id = $1 ORDER BY label_id",
+      [t.id],
+    );
+    expect(rows).toEqual([
+      { label: "legitimate", source: "analyst" },
+      { label: "fraud", source: "chargeback" },
+    ]);
+    const published = (await readAll(ctx.kafka, ctx.config.kafka.topics.labels)).filter(
+      (m) => JSON.parse(m.value!.toString()).transaction_id === t.id,
+    );
+    expect(published.map((m) => [m.key?.toString(), JSON.parse(m.value!.toString()).label])).toEqual([
+      ["case-c", "legitimate"],
+      ["case-c", "fraud"],
+    ]);
+
+    const perf = (await (await call(ANALYST, "GET", "/rules/performance")).json()) as {
+      rules: Array<{
+        reason: string;
+        fired: number;
+        fraud: number;
+        legitimate: number;
+        unlabelled: number;
+        precision: number | null;
+      }>;
+      outcomes: Array<{ decision: string; fired: number }>;
+    };
+    const rule = perf.rules.find((r) => r.reason === "high_risk_large_amount")!;
+    const { rows: fired } = await db.query(
+      "SELECT count(*)::int AS n FROM decisions WHERE live AND 'high_risk_large_amount' = ANY(reasons)",
+    );
+    expect(rule.fired).toBe(fired[0].n);
+    // case-b's case resolved fraud (test above) and case-c's latest label is fraud: both count fraud.
+    expect(rule.fraud).toBe(2);
+    expect(rule.legitimate).toBe(0);
+    expect(rule.unlabelled).toBe(rule.fired - 2);
+    expect(rule.precision).toBe(1);
+    expect(perf.outcomes.map((o) => o.decision)).toEqual(
+      expect.arrayContaining(["approve", "review", "decline"]),
+    );
+
+    const cli = await runSentinel(["rules", "performance", "--json"], ctx.env);
+    expect(cli.code, cli.output).toBe(0);
+    const fromCli = jsonLines<typeof perf>(cli)[0]!;
+    expect(fromCli.rules.find((r) => r.reason === "high_risk_large_amount")).toEqual(rule);
+    const table = await runSentinel(["rules", "performance"], ctx.env);
+    expect(table.stdout).toMatch(/high_risk_large_amount.*100\.0%/);
+    expect((await runSentinel(["rules", "performance", "--since", "yesterday"], ctx.env)).code).toBe(2);
+  });
+
+  it("answers 403 naming the role needed, 401 without a key", async () => {
+    const r = await call(INGEST, "GET", "/cases");
+    expect(r.status).toBe(403);
+    expect(await r.json()).toMatchObject({ error: "forbidden", required_role: "analyst" });
+    expect(
+      (await call(ANALYST, "POST", "/transaction", { user_id: "x", amount: "1", currency: "USD" })).status,
+    ).toBe(403);
+    expect((await call(ANALYST, "PUT", "/users/x/profile", {})).status).toBe(403);
+    expect((await fetch(`${base}/cases`)).status).toBe(401);
+    expect((await call(ADMIN, "GET", "/cases")).status).toBe(200);
+  });
+});
