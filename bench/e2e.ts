@@ -123,7 +123,10 @@ if (import.meta.main) {
   const quick = process.argv.includes("--quick");
   const i = process.argv.indexOf("--rates");
   const rates = i > 0 ? process.argv[i + 1]!.split(",").map(Number) : undefined;
-  const r = await benchE2e(await benchServices(), { ...(quick ? { seconds: 5 } : {}), ...(rates ? { rates } : {}) });
+  const r = await benchE2e(await benchServices(), {
+    ...(quick ? { seconds: 5 } : {}),
+    ...(rates ? { rates } : {}),
+  });
   console.log(JSON.stringify(r, null, 2));
   for (const x of r) {
     console.log(`sync_p50_ms_at_${x.rate}=${x.latencyMs.p50}`);

@@ -1,5 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { createServer } from "node:http";
+import { join } from "node:path";
+import fastifyStatic from "@fastify/static";
 import swagger from "@fastify/swagger";
 import Fastify, {
   type FastifyBaseLogger,
@@ -108,6 +110,7 @@ export async function buildIngest(deps: IngestDeps): Promise<FastifyInstance> {
   app.addHook("preClose", (done) => {
     // Requests waiting for a decision are answered now, with the 202 they would get on a timeout.
     deps.sync?.waiters.closeAll();
+    deps.analyst?.feed?.close();
     sweeper = setInterval(() => app.server.closeIdleConnections(), 50);
     sweeper.unref();
     done();
@@ -163,6 +166,17 @@ export async function buildIngest(deps: IngestDeps): Promise<FastifyInstance> {
   // Health, readiness and metrics are open; everything else lives in a scope of its own whose
   // hook asks for an API key (when keys are configured).
   registerOpsRoutes(app, deps);
+  // The analyst console: static files only (no data without an analyst key, which the page asks for).
+  if (deps.analyst) {
+    await app.register(fastifyStatic, {
+      root: join(import.meta.dirname, "console"),
+      prefix: "/console/",
+      redirect: true,
+      index: ["index.html"],
+      cacheControl: false,
+    });
+    app.get("/console", { schema: { hide: true } }, (_request, reply) => reply.redirect("/console/", 302));
+  }
   await app.register(async (scope) => {
     if (config.http.apiKeys.length > 0) {
       const check = createApiKeyCheck(config.http.apiKeys);

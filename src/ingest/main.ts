@@ -6,6 +6,7 @@ import { encodeTransaction } from "../kafka/transaction-codec.ts";
 import { dependenciesOf, type Runtime } from "../runtime.ts";
 import { createCaseStore } from "../store/case-store.ts";
 import { buildIngest } from "./app.ts";
+import { createCaseFeed } from "./case-feed.ts";
 import { createDecisionWaiters } from "./decision-waiters.ts";
 import type { Readiness } from "./routes/ops.ts";
 
@@ -50,22 +51,27 @@ export async function startIngest(
     timeoutMs: config.producer.timeoutMs,
     metrics: rt.metrics.producer,
   });
-  // Sync decisions: a listener on the decisions topic feeds this process's waits.
-  let listener: DecisionListener | undefined;
+  // A listener on the decisions topic feeds this process's sync waits and the console's live queue.
+  const feed = createCaseFeed();
   let sync: { waiters: ReturnType<typeof createDecisionWaiters>; maxWaitMs: number } | undefined;
   if (config.http.syncWaitMaxMs > 0) {
-    const waiters = createDecisionWaiters({ maxPending: config.http.syncMaxPending });
-    sync = { waiters, maxWaitMs: config.http.syncWaitMaxMs };
-    listener = createDecisionListener({
-      kafka: rt.kafka,
-      topics: config.kafka.topics,
-      groupPrefix: `${config.consumer.group}-ingest-waits`,
-      logger: rt.logger.child({ component: "decision-listener" }),
-      onDecision: (d) => waiters.deliver(d),
-      onConflict: (id, fingerprint) => waiters.conflict(id, fingerprint),
-    });
-    listener.start();
+    sync = {
+      waiters: createDecisionWaiters({ maxPending: config.http.syncMaxPending }),
+      maxWaitMs: config.http.syncWaitMaxMs,
+    };
   }
+  const listener: DecisionListener = createDecisionListener({
+    kafka: rt.kafka,
+    topics: config.kafka.topics,
+    groupPrefix: `${config.consumer.group}-ingest-waits`,
+    logger: rt.logger.child({ component: "decision-listener" }),
+    onDecision: (d) => {
+      sync?.waiters.deliver(d);
+      feed.decision(d);
+    },
+    onConflict: (id, fingerprint) => sync?.waiters.conflict(id, fingerprint),
+  });
+  listener.start();
   const app = await buildIngest({
     config,
     logger: rt.logger,
@@ -78,6 +84,7 @@ export async function startIngest(
     refreshCachedProfile: (p) => rt.profileCache.refresh(p),
     sync,
     analyst: {
+      feed,
       cases: createCaseStore({ pool: rt.pool }),
       profiles: rt.profiles,
       publishLabel: async (label) => {
@@ -101,9 +108,9 @@ export async function startIngest(
     },
     onClose: async () => {
       await batching.flush();
-      await listener?.stop();
+      await listener.stop();
     },
   });
   const address = listen ? await app.listen({ host: config.http.host, port: config.http.port }) : "";
-  return { app, address, syncReady: () => listener?.ready ?? false, stop: () => app.close() };
+  return { app, address, syncReady: () => listener.ready, stop: () => app.close() };
 }

@@ -12,6 +12,7 @@ import {
 } from "../../store/case-store.ts";
 import type { ProfileStore } from "../../store/profile-store.ts";
 import type { StoredTransaction } from "../../store/transaction-store.ts";
+import type { CaseFeed } from "../case-feed.ts";
 import { errorSchema, validationErrorSchema } from "../openapi.ts";
 
 /*
@@ -31,6 +32,8 @@ export type CaseRoutesDeps = {
   refreshCachedProfile: (profile: Profile) => Promise<void>;
   /** Publishes a label on `transactions.labels` (key user_id, acks=all); throws SentinelError. */
   publishLabel: (message: LabelMessage) => Promise<void>;
+  /** The live feed of new reviews (GET /cases/stream); absent, the stream route is not served. */
+  feed?: CaseFeed;
   now?: () => number;
 };
 
@@ -129,6 +132,39 @@ export function registerCaseRoutes(app: FastifyInstance, deps: CaseRoutesDeps): 
       return { cases, next_cursor: nextCursor === null ? null : String(nextCursor) };
     },
   );
+
+  const feed = deps.feed;
+  if (feed) {
+    // Server-Sent Events: `event: case` with each new review, a comment every 15 s to keep proxies
+    // from closing the stream. The console reads it with fetch (it sends the API key as a header).
+    app.get(
+      "/cases/stream",
+      {
+        config: analystOnly,
+        schema: { summary: "New reviews as Server-Sent Events (event: case)", security: [{ apiKey: [] }] },
+      },
+      (request, reply) => {
+        reply.hijack();
+        const res = reply.raw;
+        res.writeHead(200, {
+          "content-type": "text/event-stream; charset=utf-8",
+          "cache-control": "no-cache, no-transform",
+          connection: "keep-alive",
+          "x-accel-buffering": "no",
+        });
+        res.write(": connected\n\n");
+        const keepAlive = setInterval(() => res.write(": keep-alive\n\n"), 15_000);
+        const unsubscribe = feed.subscribe(
+          (event) => res.write(`event: case\ndata: ${JSON.stringify(event)}\n\n`),
+          () => res.end(), // shutdown: the console reconnects to another process
+        );
+        res.once("close", () => {
+          clearInterval(keepAlive);
+          unsubscribe();
+        });
+      },
+    );
+  }
 
   app.get<{ Params: { id: string } }>(
     "/cases/:id",

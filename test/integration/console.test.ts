@@ -1,0 +1,123 @@
+import { randomUUID } from "node:crypto";
+import { join } from "node:path";
+import { type Browser, chromium, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { REPO_ROOT } from "../../src/paths.ts";
+import { CHROMIUM_ARGS, findChromium } from "../support/browser.ts";
+import { type InProcess, startInProcess } from "../support/in-process.ts";
+import { eventually } from "../support/topics.ts";
+
+/*
+ * Issue 14: the analyst console in a real browser (Debian's chromium through playwright-core) —
+ * sign in with an analyst key, see a case appear live after a POST, open it, resolve it as fraud
+ * with block-user, and see the user's next transaction declined. Skipped (and counted as skipped)
+ * when no chromium can be had. CONSOLE_SCREENSHOT=1 writes docs/console.png for the README.
+ */
+
+const ANALYST = "analyst-key-000000001";
+const ADMIN = "admin-key-00000000001";
+const executablePath = findChromium({ install: false }); // .ci/run installs it when missing
+
+let app: InProcess | undefined;
+let browser: Browser | undefined;
+
+beforeAll(async () => {
+  if (!executablePath) return;
+  app = await startInProcess({
+    ingest: true,
+    consumer: true,
+    overrides: {
+      TOPIC_TRANSACTIONS_PARTITIONS: "2",
+      AUTH_DISABLED: "",
+      API_KEYS: `analyst:${ANALYST},${ADMIN}`,
+    },
+  });
+  expect(await eventually(async () => app!.ingest!.syncReady(), 30_000, 100)).toBe(true);
+  browser = await chromium.launch({ executablePath, args: CHROMIUM_ARGS });
+});
+afterAll(async () => {
+  await browser?.close();
+  await app?.stop();
+});
+
+const call = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) =>
+  fetch(`${app!.ingest!.address}${path}`, {
+    method,
+    headers: { "x-api-key": ADMIN, "content-type": "application/json", ...headers },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+
+async function post(user: string, amount: string) {
+  const res = await call(
+    "POST",
+    "/transaction",
+    { transaction_id: randomUUID(), user_id: user, amount, currency: "USD", country: "US" },
+    { prefer: "wait=3" },
+  );
+  expect(res.status).toBe(200);
+  return (await res.json()) as { transaction_id: string; decision: { decision: string; reasons: string[] } };
+}
+
+describe.skipIf(!executablePath)("the analyst console in Chromium", () => {
+  it("signs in, shows a new case live, resolves it as fraud blocking the user; the next transaction is declined", async () => {
+    const user = "console-user";
+    expect(
+      (
+        await call("PUT", `/users/${user}/profile`, {
+          risk_tier: "high",
+          home_country: "US",
+          currency: "USD",
+          per_transaction_limit: "5000.00",
+          daily_limit: "100000.00",
+        })
+      ).status,
+    ).toBe(200);
+    for (const amount of ["12.00", "80.00", "45.50"])
+      expect((await post(user, amount)).decision.decision).toBe("approve");
+
+    const page: Page = await browser!.newPage({ viewport: { width: 1400, height: 900 } });
+    const errors: string[] = [];
+    page.on("pageerror", (e) => errors.push(e.message));
+    await page.goto(`${app!.ingest!.address}/console`);
+    await page.fill("#key", "not-a-key-at-all-000");
+    await page.fill("#name", "ann");
+    await page.click("button[type=submit]");
+    await expect.poll(() => page.textContent("#sign-in-error")).toContain("Unknown key");
+    await page.fill("#key", ANALYST);
+    await page.click("button[type=submit]");
+    await page.waitForSelector("#app:not([hidden])");
+    await page.waitForSelector("#live.on", { timeout: 10_000 });
+
+    // A review arrives while the console is open: it appears without a reload.
+    const review = await post(user, "1800.00");
+    expect(review.decision.decision).toBe("review");
+    const row = page.locator(`#queue-rows tr[data-transaction-id="${review.transaction_id}"]`);
+    await row.waitFor({ timeout: 10_000 });
+    await row.click();
+    await page.waitForSelector("#case-body:not([hidden])");
+    await expect.poll(() => page.textContent("#case-reasons")).toContain("high_risk_large_amount");
+    await expect.poll(() => page.locator("#history-rows tr").count()).toBe(4);
+    await expect.poll(() => page.locator("#chart circle").count()).toBe(4);
+
+    await page.keyboard.press("c"); // claim
+    await expect.poll(() => page.textContent("#case-assignee")).toBe("ann");
+    if (process.env.CONSOLE_SCREENSHOT === "1") {
+      await page.screenshot({ path: join(REPO_ROOT, "docs/console.png"), fullPage: true });
+    }
+    await page.check("#block");
+    await page.click("#fraud");
+    await expect.poll(() => page.textContent("#case-status")).toContain("resolved · fraud");
+    await expect
+      .poll(() => page.locator(`#queue-rows tr[data-transaction-id="${review.transaction_id}"]`).count())
+      .toBe(0);
+
+    const next = await post(user, "5.00");
+    expect(next.decision.decision).toBe("decline");
+    expect(next.decision.reasons).toContain("user_blocked");
+
+    await page.keyboard.press("p");
+    await expect.poll(() => page.textContent("#perf-rows")).toContain("high_risk_large_amount");
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+});
