@@ -16,7 +16,7 @@ import { eventually } from "../support/topics.ts";
 
 const ANALYST = "analyst-key-000000001";
 const ADMIN = "admin-key-00000000001";
-const executablePath = findChromium({ install: false }); // .ci/run installs it when missing
+const executablePath = findChromium(); // .ci/run installs it when missing
 
 let app: InProcess | undefined;
 let browser: Browser | undefined;

@@ -1,33 +1,14 @@
-import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
 
 /*
  * A real browser for the console test: Debian's chromium (no browser download is possible here),
- * installed with apt when missing and allowed (root, CI). Undefined when none can be had: the test
- * is then skipped, and counted as skipped.
+ * which .ci/run installs with apt when missing. Undefined when there is none: the test is then
+ * skipped, and counted as skipped.
  */
 
 const CANDIDATES = ["/usr/bin/chromium", "/usr/bin/chromium-browser"];
 
-export function findChromium({ install = true } = {}): string | undefined {
-  const found = CANDIDATES.find((p) => existsSync(p));
-  if (found || !install || process.getuid?.() !== 0) return found;
-  try {
-    execFileSync("apt-get", ["install", "-y", "--no-install-recommends", "chromium"], {
-      stdio: "ignore",
-      timeout: 300_000,
-    });
-  } catch {
-    try {
-      execFileSync("apt-get", ["update"], { stdio: "ignore", timeout: 120_000 });
-      execFileSync("apt-get", ["install", "-y", "--no-install-recommends", "chromium"], {
-        stdio: "ignore",
-        timeout: 300_000,
-      });
-    } catch {
-      return undefined;
-    }
-  }
+export function findChromium(): string | undefined {
   return CANDIDATES.find((p) => existsSync(p));
 }
 

@@ -143,7 +143,7 @@ export function registerCaseRoutes(app: FastifyInstance, deps: CaseRoutesDeps): 
         config: analystOnly,
         schema: { summary: "New reviews as Server-Sent Events (event: case)", security: [{ apiKey: [] }] },
       },
-      (request, reply) => {
+      (_request, reply) => {
         reply.hijack();
         const res = reply.raw;
         res.writeHead(200, {
