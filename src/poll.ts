@@ -44,3 +44,24 @@ export async function pollUntil<T>(
   if (onTimeout) onTimeout(lastError);
   return undefined;
 }
+
+/**
+ * Runs `attempt` until it succeeds or `stopped()` says to give up, backing off between tries (125 ms
+ * doubling to 2 s) and reporting only the first failure: the shape of every "keep connecting in the
+ * background" of a process that must start (and answer 503) while Kafka is away.
+ */
+export async function retryInBackground(
+  attempt: () => Promise<void>,
+  { stopped, onFirstFailure }: { stopped: () => boolean; onFirstFailure: (error: Error) => void },
+): Promise<boolean> {
+  for (let n = 1; !stopped(); n++) {
+    try {
+      await attempt();
+      return true;
+    } catch (error) {
+      if (n === 1) onFirstFailure(error as Error);
+      await sleep(backoffMs(n, { baseMs: 125, maxMs: 2_000 }));
+    }
+  }
+  return false;
+}

@@ -1,11 +1,10 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
-import { setTimeout as sleep } from "node:timers/promises";
-import type { Kafka } from "kafkajs";
+import type { EachBatchPayload, Kafka } from "kafkajs";
 import type { Decision } from "../domain/decision.ts";
 import { payloadFingerprint } from "../domain/transaction.ts";
 import type { Logger } from "../logger.ts";
-import { backoffMs } from "../poll.ts";
+import { retryInBackground } from "../poll.ts";
 import { withAdmin } from "./admin.ts";
 import { DLQ_HEADERS, header } from "./dead-letter-codec.ts";
 
@@ -63,41 +62,38 @@ export function createDecisionListener({
   });
 
   async function run(): Promise<void> {
-    for (let attempt = 1; !stopped; attempt++) {
-      try {
+    await retryInBackground(
+      async () => {
         await consumer.connect();
         await consumer.subscribe({ topics: [topics.decisions, topics.dlq], fromBeginning: false });
-        await consumer.run({
-          autoCommit: false,
-          partitionsConsumedConcurrently: 4,
-          eachBatch: async ({ batch }) => {
-            if (batch.topic === topics.decisions) {
-              for (const m of batch.messages) {
-                if (!m.value) continue;
-                try {
-                  onDecision(JSON.parse(m.value.toString("utf8")) as Decision);
-                } catch {
-                  // not ours to judge: a reader of the topic skips what it cannot read
-                }
-              }
-              return;
-            }
-            for (const m of batch.messages) {
-              if (header(m.headers, DLQ_HEADERS.reason) !== "id_conflict" || !m.value) continue;
-              try {
-                const tx = JSON.parse(m.value.toString("utf8"));
-                onConflict(String(tx.transaction_id).toLowerCase(), payloadFingerprint(tx));
-              } catch {
-                // a letter that is not a transaction concerns no wait
-              }
-            }
-          },
-        });
-        return;
-      } catch (error) {
-        if (attempt === 1)
-          logger.warn({ err: (error as Error).message }, "decision listener waiting for Kafka");
-        await sleep(backoffMs(attempt, { baseMs: 125, maxMs: 2_000 }));
+        await consumer.run({ autoCommit: false, partitionsConsumedConcurrently: 4, eachBatch });
+      },
+      {
+        stopped: () => stopped,
+        onFirstFailure: (error) => logger.warn({ err: error.message }, "decision listener waiting for Kafka"),
+      },
+    );
+  }
+
+  async function eachBatch({ batch }: EachBatchPayload): Promise<void> {
+    if (batch.topic === topics.decisions) {
+      for (const m of batch.messages) {
+        if (!m.value) continue;
+        try {
+          onDecision(JSON.parse(m.value.toString("utf8")) as Decision);
+        } catch {
+          // not ours to judge: a reader of the topic skips what it cannot read
+        }
+      }
+      return;
+    }
+    for (const m of batch.messages) {
+      if (header(m.headers, DLQ_HEADERS.reason) !== "id_conflict" || !m.value) continue;
+      try {
+        const tx = JSON.parse(m.value.toString("utf8"));
+        onConflict(String(tx.transaction_id).toLowerCase(), payloadFingerprint(tx));
+      } catch {
+        // a letter that is not a transaction concerns no wait
       }
     }
   }

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { type Kafka, Partitioners, type Producer } from "kafkajs";
 import type { Logger } from "../logger.ts";
-import { backoffMs } from "../poll.ts";
+import { retryInBackground } from "../poll.ts";
 
 export type ManagedProducer = {
   producer: Producer;
@@ -45,19 +45,16 @@ export function createManagedProducer(
     connected = false;
   });
 
-  const connecting = (async () => {
-    for (let attempt = 1; !closed; attempt++) {
-      try {
-        await producer.connect();
-        if (attempt > 1) logger.info("kafka producer connected");
-        return;
-      } catch (error) {
-        if (attempt === 1)
-          logger.warn({ err: (error as Error).message }, "kafka unavailable; retrying in background");
-        await sleep(backoffMs(attempt, { baseMs: 125, maxMs: 2_000 }));
-      }
-    }
-  })();
+  let failedOnce = false;
+  const connecting = retryInBackground(() => producer.connect(), {
+    stopped: () => closed,
+    onFirstFailure: (error) => {
+      failedOnce = true;
+      logger.warn({ err: error.message }, "kafka unavailable; retrying in background");
+    },
+  }).then((ok) => {
+    if (ok && failedOnce) logger.info("kafka producer connected");
+  });
 
   return {
     producer,

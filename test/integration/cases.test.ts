@@ -1,10 +1,8 @@
 import { randomUUID } from "node:crypto";
-import type pg from "pg";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { sqlClient, type TestContext } from "../support/context.ts";
-import { type InProcess, startInProcess } from "../support/in-process.ts";
+import { describe, expect, it } from "vitest";
+import { usePipeline } from "../support/pipeline.ts";
 import { jsonLines, runSentinel } from "../support/processes.ts";
-import { eventually, readAll } from "../support/topics.ts";
+import { readAll } from "../support/topics.ts";
 import { testProducer } from "../support/workload.ts";
 
 /*
@@ -17,29 +15,10 @@ const INGEST = "ingest-key-0000000001";
 const ANALYST = "analyst-key-000000001";
 const ADMIN = "admin-key-00000000001";
 
-let app: InProcess;
-let ctx: TestContext;
-let base: string;
-let db: pg.Client;
-
-beforeAll(async () => {
-  app = await startInProcess({
-    ingest: true,
-    consumer: true,
-    overrides: {
-      TOPIC_TRANSACTIONS_PARTITIONS: "2",
-      AUTH_DISABLED: "",
-      API_KEYS: `ingest:${INGEST},analyst:${ANALYST},${ADMIN}`,
-    },
-  });
-  ctx = app.ctx;
-  base = app.ingest!.address;
-  db = await sqlClient(ctx.config);
-  expect(await eventually(async () => app.ingest!.syncReady(), 30_000, 100)).toBe(true);
-});
-afterAll(async () => {
-  await db?.end();
-  await app?.stop();
+const p = usePipeline({
+  TOPIC_TRANSACTIONS_PARTITIONS: "2",
+  AUTH_DISABLED: "",
+  API_KEYS: `ingest:${INGEST},analyst:${ANALYST},${ADMIN}`,
 });
 
 const call = (
@@ -48,16 +27,7 @@ const call = (
   path: string,
   body?: unknown,
   headers: Record<string, string> = {},
-) =>
-  fetch(`${base}${path}`, {
-    method,
-    headers: {
-      "x-api-key": key,
-      ...(body === undefined ? {} : { "content-type": "application/json" }),
-      ...headers,
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
+) => p.request(method, path, { key, body, headers });
 
 async function highRiskProfile(user: string) {
   const res = await call(ADMIN, "PUT", `/users/${user}/profile`, {
@@ -103,18 +73,20 @@ describe("cases", () => {
     const approve = await decided("case-a", "10.00");
     expect(approve.decision).toBe("approve");
     // The same message again on the topic, then a replay of everything.
-    const producer = testProducer(ctx.kafka);
+    const producer = testProducer(p.ctx.kafka);
     await producer.connect();
     const copy = { transaction_id: review.id, user_id: "case-a", amount: "1500.00", currency: "USD" };
     await producer.send({
-      topic: ctx.config.kafka.topics.transactions,
+      topic: p.ctx.config.kafka.topics.transactions,
       acks: -1,
       messages: [{ key: "case-a", value: JSON.stringify(copy) }],
     });
     await producer.disconnect();
-    const replay = await runSentinel(["replay", "--from", "earliest", "--json", "--no-progress"], ctx.env);
+    const replay = await runSentinel(["replay", "--from", "earliest", "--json", "--no-progress"], p.ctx.env);
     expect(replay.code, replay.output).toBe(0);
-    const { rows } = await db.query("SELECT transaction_id::text AS id FROM cases WHERE user_id = 'case-a'");
+    const { rows } = await p.db.query(
+      "SELECT transaction_id::text AS id FROM cases WHERE user_id = 'case-a'",
+    );
     expect(rows).toEqual([{ id: review.id }]);
   });
 
@@ -205,7 +177,7 @@ describe("cases", () => {
     expect(
       (await call(ANALYST, "POST", `/transaction/${t.id}/label`, { label: "maybe", source: "x" })).status,
     ).toBe(400);
-    const { rows } = await db.query(
+    const { rows } = await p.db.query(
       "SELECT label, source FROM labels WHERE transaction_id = $1 ORDER BY label_id",
       [t.id],
     );
@@ -213,7 +185,7 @@ describe("cases", () => {
       { label: "legitimate", source: "analyst" },
       { label: "fraud", source: "chargeback" },
     ]);
-    const published = (await readAll(ctx.kafka, ctx.config.kafka.topics.labels)).filter(
+    const published = (await readAll(p.ctx.kafka, p.ctx.config.kafka.topics.labels)).filter(
       (m) => JSON.parse(m.value!.toString()).transaction_id === t.id,
     );
     expect(published.map((m) => [m.key?.toString(), JSON.parse(m.value!.toString()).label])).toEqual([
@@ -233,7 +205,7 @@ describe("cases", () => {
       outcomes: Array<{ decision: string; fired: number }>;
     };
     const rule = perf.rules.find((r) => r.reason === "high_risk_large_amount")!;
-    const { rows: fired } = await db.query(
+    const { rows: fired } = await p.db.query(
       "SELECT count(*)::int AS n FROM decisions WHERE live AND 'high_risk_large_amount' = ANY(reasons)",
     );
     expect(rule.fired).toBe(fired[0].n);
@@ -246,13 +218,13 @@ describe("cases", () => {
       expect.arrayContaining(["approve", "review", "decline"]),
     );
 
-    const cli = await runSentinel(["rules", "performance", "--json"], ctx.env);
+    const cli = await runSentinel(["rules", "performance", "--json"], p.ctx.env);
     expect(cli.code, cli.output).toBe(0);
     const fromCli = jsonLines<typeof perf>(cli)[0]!;
     expect(fromCli.rules.find((r) => r.reason === "high_risk_large_amount")).toEqual(rule);
-    const table = await runSentinel(["rules", "performance"], ctx.env);
+    const table = await runSentinel(["rules", "performance"], p.ctx.env);
     expect(table.stdout).toMatch(/high_risk_large_amount.*100\.0%/);
-    expect((await runSentinel(["rules", "performance", "--since", "yesterday"], ctx.env)).code).toBe(2);
+    expect((await runSentinel(["rules", "performance", "--since", "yesterday"], p.ctx.env)).code).toBe(2);
   });
 
   it("answers 403 naming the role needed, 401 without a key", async () => {
@@ -263,7 +235,7 @@ describe("cases", () => {
       (await call(ANALYST, "POST", "/transaction", { user_id: "x", amount: "1", currency: "USD" })).status,
     ).toBe(403);
     expect((await call(ANALYST, "PUT", "/users/x/profile", {})).status).toBe(403);
-    expect((await fetch(`${base}/cases`)).status).toBe(401);
+    expect((await fetch(`${p.base}/cases`)).status).toBe(401);
     expect((await call(ADMIN, "GET", "/cases")).status).toBe(200);
   });
 });

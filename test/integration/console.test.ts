@@ -4,8 +4,7 @@ import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { REPO_ROOT } from "../../src/paths.ts";
 import { CHROMIUM_ARGS, findChromium } from "../support/browser.ts";
-import { type InProcess, startInProcess } from "../support/in-process.ts";
-import { eventually } from "../support/topics.ts";
+import { usePipeline } from "../support/pipeline.ts";
 
 /*
  * Issue 14: the analyst console in a real browser (Debian's chromium through playwright-core) —
@@ -18,47 +17,37 @@ const ANALYST = "analyst-key-000000001";
 const ADMIN = "admin-key-00000000001";
 const executablePath = findChromium(); // .ci/run installs it when missing
 
-let app: InProcess | undefined;
-let browser: Browser | undefined;
-
-beforeAll(async () => {
-  if (!executablePath) return;
-  app = await startInProcess({
-    ingest: true,
-    consumer: true,
-    overrides: {
-      TOPIC_TRANSACTIONS_PARTITIONS: "2",
-      AUTH_DISABLED: "",
-      API_KEYS: `analyst:${ANALYST},${ADMIN}`,
-    },
-  });
-  expect(await eventually(async () => app!.ingest!.syncReady(), 30_000, 100)).toBe(true);
-  browser = await chromium.launch({ executablePath, args: CHROMIUM_ARGS });
-});
-afterAll(async () => {
-  await browser?.close();
-  await app?.stop();
-});
-
-const call = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) =>
-  fetch(`${app!.ingest!.address}${path}`, {
-    method,
-    headers: { "x-api-key": ADMIN, "content-type": "application/json", ...headers },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-
-async function post(user: string, amount: string) {
-  const res = await call(
-    "POST",
-    "/transaction",
-    { transaction_id: randomUUID(), user_id: user, amount, currency: "USD", country: "US" },
-    { prefer: "wait=3" },
-  );
-  expect(res.status).toBe(200);
-  return (await res.json()) as { transaction_id: string; decision: { decision: string; reasons: string[] } };
-}
-
 describe.skipIf(!executablePath)("the analyst console in Chromium", () => {
+  const p = usePipeline({
+    TOPIC_TRANSACTIONS_PARTITIONS: "2",
+    AUTH_DISABLED: "",
+    API_KEYS: `analyst:${ANALYST},${ADMIN}`,
+  });
+  let browser: Browser;
+  beforeAll(async () => {
+    browser = await chromium.launch({ executablePath, args: CHROMIUM_ARGS });
+  });
+  afterAll(async () => {
+    await browser?.close();
+  });
+
+  const call = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) =>
+    p.request(method, path, { key: ADMIN, body, headers });
+
+  async function post(user: string, amount: string) {
+    const res = await call(
+      "POST",
+      "/transaction",
+      { transaction_id: randomUUID(), user_id: user, amount, currency: "USD", country: "US" },
+      { prefer: "wait=3" },
+    );
+    expect(res.status).toBe(200);
+    return (await res.json()) as {
+      transaction_id: string;
+      decision: { decision: string; reasons: string[] };
+    };
+  }
+
   it("signs in, shows a new case live, resolves it as fraud blocking the user; the next transaction is declined", async () => {
     const user = "console-user";
     expect(
@@ -75,10 +64,10 @@ describe.skipIf(!executablePath)("the analyst console in Chromium", () => {
     for (const amount of ["12.00", "80.00", "45.50"])
       expect((await post(user, amount)).decision.decision).toBe("approve");
 
-    const page: Page = await browser!.newPage({ viewport: { width: 1400, height: 900 } });
+    const page: Page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
     const errors: string[] = [];
     page.on("pageerror", (e) => errors.push(e.message));
-    await page.goto(`${app!.ingest!.address}/console`);
+    await page.goto(`${p.base}/console`);
     await page.fill("#key", "not-a-key-at-all-000");
     await page.fill("#name", "ann");
     await page.click("button[type=submit]");

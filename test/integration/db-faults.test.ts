@@ -28,6 +28,7 @@ beforeAll(async () => {
   admin = await sqlClient(ctx.config);
   await admin.query(`CREATE ROLE ${role} LOGIN`);
   await admin.query(`GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA public TO ${role}`);
+  await admin.query(`GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO ${role}`);
   const url = new URL(ctx.config.database.url);
   url.username = role;
   rt = await createRuntime(

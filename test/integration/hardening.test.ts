@@ -1,9 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { connect } from "node:net";
-import type pg from "pg";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { sqlClient, type TestContext } from "../support/context.ts";
-import { type InProcess, startInProcess } from "../support/in-process.ts";
+import { describe, expect, it } from "vitest";
+import { usePipeline } from "../support/pipeline.ts";
 import { eventually, readAll } from "../support/topics.ts";
 import { testProducer } from "../support/workload.ts";
 
@@ -13,32 +11,9 @@ import { testProducer } from "../support/workload.ts";
  * transaction_id with another payload is a conflict, and the ingress's readiness and timeouts.
  */
 
-let app: InProcess;
-let ctx: TestContext;
-let base: string;
-let db: pg.Client;
+const p = usePipeline({ TOPIC_TRANSACTIONS_PARTITIONS: "2", HTTP_REQUEST_TIMEOUT_MS: "500" });
 
-beforeAll(async () => {
-  app = await startInProcess({
-    ingest: true,
-    consumer: true,
-    overrides: { TOPIC_TRANSACTIONS_PARTITIONS: "2", HTTP_REQUEST_TIMEOUT_MS: "500" },
-  });
-  ctx = app.ctx;
-  base = app.ingest!.address;
-  db = await sqlClient(ctx.config);
-});
-afterAll(async () => {
-  await db?.end();
-  await app?.stop();
-});
-
-const call = (method: string, path: string, body?: unknown) =>
-  fetch(`${base}${path}`, {
-    method,
-    headers: body === undefined ? {} : { "content-type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
+const call = (method: string, path: string, body?: unknown) => p.request(method, path, { body });
 
 async function putProfile(user: string, daily: string) {
   const res = await call("PUT", `/users/${user}/profile`, {
@@ -56,12 +31,12 @@ async function decisionsOf(ids: readonly string[]) {
   expect(
     await eventually(
       async () =>
-        (await db.query("SELECT 1 FROM decisions WHERE live AND transaction_id = ANY($1::uuid[])", [ids]))
+        (await p.db.query("SELECT 1 FROM decisions WHERE live AND transaction_id = ANY($1::uuid[])", [ids]))
           .rowCount === ids.length,
       30_000,
     ),
   ).toBe(true);
-  const { rows } = await db.query<{ id: string; decision: string; reasons: string[] }>(
+  const { rows } = await p.db.query<{ id: string; decision: string; reasons: string[] }>(
     "SELECT transaction_id::text AS id, decision, reasons FROM decisions WHERE live AND transaction_id = ANY($1::uuid[])",
     [ids],
   );
@@ -130,7 +105,7 @@ describe("item 1: the windowed rules cannot be escaped by choosing timestamps", 
   });
 
   it("stores the Kafka timestamp it decided with (received_at), beside the client's event time", async () => {
-    const { rows } = await db.query<{ behind: boolean }>(
+    const { rows } = await p.db.query<{ behind: boolean }>(
       "SELECT received_at > event_time AS behind FROM transactions WHERE user_id = 'ts-down' ORDER BY source_offset",
     );
     expect(rows.map((r) => r.behind)).toEqual([true, true, true, true, true]);
@@ -165,21 +140,21 @@ describe("item 3: no card number reaches PostgreSQL, Kafka's DLQ or the answer i
       currency: "USD",
       metadata: { note: "card 5500 0000 0000 0004 exp 12/27" },
     };
-    const producer = testProducer(ctx.kafka);
+    const producer = testProducer(p.ctx.kafka);
     await producer.connect();
     await producer.send({
-      topic: ctx.config.kafka.topics.transactions,
+      topic: p.ctx.config.kafka.topics.transactions,
       acks: -1,
       messages: [{ key: value.user_id, value: JSON.stringify(value) }],
     });
     await producer.disconnect();
     expect(
       await eventually(async () => {
-        const dlq = await readAll(ctx.kafka, ctx.config.kafka.topics.dlq, 10_000);
+        const dlq = await readAll(p.ctx.kafka, p.ctx.config.kafka.topics.dlq, 10_000);
         return dlq.some((m) => m.value?.toString().includes(id));
       }, 30_000),
     ).toBe(true);
-    const letter = (await readAll(ctx.kafka, ctx.config.kafka.topics.dlq)).find((m) =>
+    const letter = (await readAll(p.ctx.kafka, p.ctx.config.kafka.topics.dlq)).find((m) =>
       m.value?.toString().includes(id),
     )!;
     const raw = `${letter.key} ${letter.value} ${JSON.stringify(letter.headers)}`;
@@ -188,7 +163,7 @@ describe("item 3: no card number reaches PostgreSQL, Kafka's DLQ or the answer i
     expect(JSON.parse(letter.value!.toString()).metadata.note).toBe("card 5500 00** **** 0004 exp 12/27");
     expect(letter.headers?.["x-pan-masked"]?.toString()).toBe("true");
     expect(letter.headers?.["x-error-reason"]?.toString()).toBe("pan_not_allowed");
-    const stored = await db.query("SELECT 1 FROM transactions WHERE transaction_id = $1", [id]);
+    const stored = await p.db.query("SELECT 1 FROM transactions WHERE transaction_id = $1", [id]);
     expect(stored.rowCount).toBe(0);
   });
 });
@@ -207,11 +182,11 @@ describe("item 4: a reused transaction_id with another payload is a conflict", (
     expect((await call("POST", "/transaction", { ...first, merchant_id: "m-other" })).status).toBe(202);
     expect(
       await eventually(async () => {
-        const dlq = await readAll(ctx.kafka, ctx.config.kafka.topics.dlq, 10_000);
+        const dlq = await readAll(p.ctx.kafka, p.ctx.config.kafka.topics.dlq, 10_000);
         return dlq.filter((m) => m.value?.toString().includes(id)).length >= 2;
       }, 30_000),
     ).toBe(true);
-    const letters = (await readAll(ctx.kafka, ctx.config.kafka.topics.dlq)).filter((m) =>
+    const letters = (await readAll(p.ctx.kafka, p.ctx.config.kafka.topics.dlq)).filter((m) =>
       m.value?.toString().includes(id),
     );
     expect(letters.map((m) => m.headers?.["x-error-reason"]?.toString())).toEqual([
@@ -219,14 +194,14 @@ describe("item 4: a reused transaction_id with another payload is a conflict", (
       "id_conflict",
     ]);
     expect(letters.map((m) => JSON.parse(m.value!.toString()).amount)).toEqual(["999.00", "10.00"]);
-    const { rows } = await db.query(
+    const { rows } = await p.db.query(
       "SELECT amount::text, merchant_id FROM transactions WHERE transaction_id = $1",
       [id],
     );
     expect(rows).toEqual([{ amount: "10.00", merchant_id: null }]);
     const [after] = await decisionsOf([id]);
     expect(after).toEqual(before);
-    const metrics = await app.rt.metrics.registry.getSingleMetricAsString("sentinel_dead_letters_total");
+    const metrics = await p.rt.metrics.registry.getSingleMetricAsString("sentinel_dead_letters_total");
     expect(metrics).toContain('reason="id_conflict"} 2');
   });
 });
@@ -239,7 +214,7 @@ describe("item 9: readiness and timeouts of the ingress", () => {
   });
 
   it("closes a connection whose body does not arrive within HTTP_REQUEST_TIMEOUT_MS", async () => {
-    const url = new URL(base);
+    const url = new URL(p.base);
     const started = Date.now();
     const answer = await new Promise<string>((resolve) => {
       const socket = connect(Number(url.port), url.hostname, () => {
@@ -259,12 +234,12 @@ describe("item 9: readiness and timeouts of the ingress", () => {
   });
 
   it("creates the transactions topic with broker timestamps and min.insync.replicas from config", async () => {
-    const admin = ctx.kafka.admin();
+    const admin = p.ctx.kafka.admin();
     await admin.connect();
     try {
       const { resources } = await admin.describeConfigs({
         includeSynonyms: false,
-        resources: [{ type: 2, name: ctx.config.kafka.topics.transactions }],
+        resources: [{ type: 2, name: p.ctx.config.kafka.topics.transactions }],
       });
       const entries = new Map(resources[0]!.configEntries.map((e) => [e.configName, e.configValue]));
       expect(entries.get("message.timestamp.type")).toBe("LogAppendTime");

@@ -1,9 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { request as httpRequest } from "node:http";
-import type pg from "pg";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestContext, sqlClient, type TestContext } from "../support/context.ts";
-import { type InProcess, startInProcess } from "../support/in-process.ts";
+import { describe, expect, it } from "vitest";
+import { createTestContext, sqlClient } from "../support/context.ts";
+import { usePipeline } from "../support/pipeline.ts";
 import { spawnSentinel } from "../support/processes.ts";
 import { eventually, readAll } from "../support/topics.ts";
 
@@ -13,39 +12,15 @@ import { eventually, readAll } from "../support/topics.ts";
  * as separate processes.
  */
 
-let app: InProcess;
-let ctx: TestContext;
-let base: string;
-let db: pg.Client;
-
-beforeAll(async () => {
-  app = await startInProcess({
-    ingest: true,
-    consumer: true,
-    overrides: { TOPIC_TRANSACTIONS_PARTITIONS: "4" },
-  });
-  ctx = app.ctx;
-  base = app.ingest!.address;
-  db = await sqlClient(ctx.config);
-  expect(await eventually(async () => app.ingest!.syncReady(), 30_000, 100)).toBe(true);
-});
-afterAll(async () => {
-  await db?.end();
-  await app?.stop();
-});
+const p = usePipeline({ TOPIC_TRANSACTIONS_PARTITIONS: "4" });
 
 const send = (
   method: string,
   path: string,
   body?: unknown,
   headers: Record<string, string> = {},
-  url = base,
-) =>
-  fetch(`${url}${path}`, {
-    method,
-    headers: { ...(body === undefined ? {} : { "content-type": "application/json" }), ...headers },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
+  url?: string,
+) => p.request(method, path, { body, headers, base: url });
 
 const tx = (user: string, amount = "10.00") => ({
   transaction_id: randomUUID(),
@@ -54,7 +29,7 @@ const tx = (user: string, amount = "10.00") => ({
   currency: "USD",
 });
 
-async function profile(user: string, status: "active" | "blocked" = "active", url = base) {
+async function profile(user: string, status: "active" | "blocked" = "active", url?: string) {
   const res = await send(
     "PUT",
     `/users/${user}/profile`,
@@ -91,7 +66,7 @@ describe("POST /transaction with Prefer: wait", () => {
       decision: Record<string, unknown>;
     };
     expect(stored.decision).toEqual(answer.decision);
-    const published = (await readAll(ctx.kafka, ctx.config.kafka.topics.decisions)).map((m) =>
+    const published = (await readAll(p.ctx.kafka, p.ctx.config.kafka.topics.decisions)).map((m) =>
       JSON.parse(m.value!.toString()),
     );
     const mine = published.filter((d) => d.transaction_id === body.transaction_id);
@@ -157,9 +132,9 @@ describe("GET /transaction/:id with Prefer: wait", () => {
 
 describe("waits that end without a decision", () => {
   it("frees the wait of a client that disconnects", async () => {
-    const before = app.rt.metrics.http.syncWaits;
+    const before = p.rt.metrics.http.syncWaits;
     const id = randomUUID();
-    const url = new URL(base);
+    const url = new URL(p.base);
     await new Promise<void>((resolve) => {
       const req = httpRequest({
         host: url.hostname,
