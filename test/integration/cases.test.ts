@@ -49,7 +49,7 @@ async function decided(user: string, amount: string, id = randomUUID()) {
     "/transaction",
     { transaction_id: id, user_id: user, amount, currency: "USD" },
     {
-      prefer: "wait=3",
+      prefer: "wait=10",
     },
   );
   expect(res.status).toBe(200);

@@ -39,7 +39,7 @@ describe.skipIf(!executablePath)("the analyst console in Chromium", () => {
       "POST",
       "/transaction",
       { transaction_id: randomUUID(), user_id: user, amount, currency: "USD", country: "US" },
-      { prefer: "wait=3" },
+      { prefer: "wait=10" },
     );
     expect(res.status).toBe(200);
     return (await res.json()) as {

@@ -51,9 +51,9 @@ describe("POST /transaction with Prefer: wait", () => {
   it("answers 200 with the decision that GET and the decisions topic carry", async () => {
     await profile("sync-a");
     const body = tx("sync-a", "600.00"); // over the per-transaction limit: decline
-    const res = await send("POST", "/transaction", body, { prefer: "wait=2" });
+    const res = await send("POST", "/transaction", body, { prefer: "wait=10" });
     expect(res.status).toBe(200);
-    expect(res.headers.get("preference-applied")).toBe("wait=2");
+    expect(res.headers.get("preference-applied")).toBe("wait=10");
     const answer = (await res.json()) as {
       transaction_id: string;
       status: string;
@@ -75,14 +75,14 @@ describe("POST /transaction with Prefer: wait", () => {
     expect(decision).toEqual(answer.decision);
 
     // The same request again: the same body (the stored decision, republished).
-    const again = await send("POST", "/transaction", body, { prefer: "wait=2" });
+    const again = await send("POST", "/transaction", body, { prefer: "wait=10" });
     expect(again.status).toBe(200);
     expect(((await again.json()) as { decision: unknown }).decision).toEqual(answer.decision);
   });
 
   it("declines a blocked user in the answer", async () => {
     await profile("sync-blocked", "blocked");
-    const res = await send("POST", "/transaction", tx("sync-blocked"), { prefer: "wait=2" });
+    const res = await send("POST", "/transaction", tx("sync-blocked"), { prefer: "wait=10" });
     expect(res.status).toBe(200);
     expect(
       ((await res.json()) as { decision: { decision: string; reasons: string[] } }).decision,
@@ -95,8 +95,8 @@ describe("POST /transaction with Prefer: wait", () => {
   it("answers 409 when the transaction_id is stored with another payload", async () => {
     await profile("sync-conflict");
     const body = tx("sync-conflict");
-    expect((await send("POST", "/transaction", body, { prefer: "wait=2" })).status).toBe(200);
-    const res = await send("POST", "/transaction", { ...body, amount: "11.00" }, { prefer: "wait=2" });
+    expect((await send("POST", "/transaction", body, { prefer: "wait=10" })).status).toBe(200);
+    const res = await send("POST", "/transaction", { ...body, amount: "11.00" }, { prefer: "wait=10" });
     expect(res.status).toBe(409);
     expect(await res.json()).toMatchObject({
       error: "transaction_id_conflict",
@@ -115,7 +115,7 @@ describe("GET /transaction/:id with Prefer: wait", () => {
   it("long-polls a transaction that is not stored yet, and 404s after the wait when it never comes", async () => {
     await profile("sync-poll");
     const body = tx("sync-poll");
-    const poll = send("GET", `/transaction/${body.transaction_id}`, undefined, { prefer: "wait=3" });
+    const poll = send("GET", `/transaction/${body.transaction_id}`, undefined, { prefer: "wait=10" });
     await new Promise((r) => setTimeout(r, 300));
     expect((await send("POST", "/transaction", body)).status).toBe(202);
     const res = await poll;
@@ -163,7 +163,7 @@ describe("waits that end without a decision", () => {
 describe("separate processes: two ingress processes and one consumer", () => {
   it("gives each ingress the decisions of its own requests; a stopped consumer means 202 in time; SIGTERM answers waits 202", async () => {
     // A sandbox of its own: no in-process consumer in this group.
-    const own = await createTestContext({ TOPIC_TRANSACTIONS_PARTITIONS: "4" });
+    const own = await createTestContext({ TOPIC_TRANSACTIONS_PARTITIONS: "4", SYNC_WAIT_MAX_MS: "15000" });
     const ownDb = await sqlClient(own.config);
     const ports = [0, 1].map(() => 20_000 + Math.floor(Math.random() * 20_000));
     const ingests = ports.map((port) =>
@@ -194,7 +194,7 @@ describe("separate processes: two ingress processes and one consumer", () => {
       const answers = await Promise.all(
         [...Array(40)].map((_, i) => {
           const body = tx(`sync-multi-${i % 8}`);
-          return send("POST", "/transaction", body, { prefer: "wait=2" }, urls[i % 2]).then(async (r) => ({
+          return send("POST", "/transaction", body, { prefer: "wait=10" }, urls[i % 2]).then(async (r) => ({
             status: r.status,
             id: body.transaction_id,
             json: (await r.json()) as { transaction_id: string },

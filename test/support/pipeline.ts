@@ -24,7 +24,12 @@ export type Pipeline = InProcess & {
 export function usePipeline(overrides: Record<string, string> = {}): Pipeline {
   const handle = {} as Pipeline;
   beforeAll(async () => {
-    const app = await startInProcess({ ingest: true, consumer: true, overrides });
+    // Waits long enough for a loaded CI machine: a test that asks for a decision must get one.
+    const app = await startInProcess({
+      ingest: true,
+      consumer: true,
+      overrides: { SYNC_WAIT_MAX_MS: "15000", ...overrides },
+    });
     Object.assign(handle, app, {
       base: app.ingest!.address,
       db: await sqlClient(app.ctx.config),
