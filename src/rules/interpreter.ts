@@ -1,0 +1,222 @@
+import type { DecisionOutcome } from "../domain/decision.ts";
+import { minorUnits } from "../domain/iso4217.ts";
+import { convertMinorUnits, parseDecimal, toMinorUnits } from "../domain/money.ts";
+import type { Profile } from "../domain/profile.ts";
+import type { AggField, Expr, FieldName, RuleSet } from "./ruleset.ts";
+
+/*
+ * Evaluates a rule set (ruleset.ts) for one transaction: a pure, total function of (rule set, the
+ * transaction, its profile, its earlier transactions, FX rates, named lists). Every expression has a
+ * value — a wrong type or a missing operand is null, and a comparison with null is false — so no
+ * document that validates can throw here. Money is exact: decimals are (units, scale) bigints.
+ */
+
+type Dec = { units: bigint; scale: number };
+type Value = null | boolean | string | Dec;
+
+/** What the rules see of a transaction. `receivedMs` (its Kafka timestamp) is the windows' clock. */
+export type RuleTransaction = {
+  transactionId: string;
+  amount: string;
+  currency: string;
+  receivedMs: number;
+} & Partial<Record<AggField | "merchant_category", string>>;
+
+/** An earlier transaction of the same user, in topic order; counted once per id by the caller. */
+export type RuleHistoryEntry = {
+  transactionId: string;
+  amount: string;
+  currency: string;
+  receivedMs: number;
+} & Partial<Record<AggField, string>>;
+
+export type RuleContext = {
+  fxRates: Readonly<Record<string, string>>;
+  lists: ReadonlyMap<string, ReadonlySet<string>>;
+};
+
+export type RuleVerdict = { decision: DecisionOutcome; score: number; reasons: string[] };
+
+const RANK: Record<DecisionOutcome, number> = { approve: 0, review: 1, decline: 2 };
+const OUTCOMES: DecisionOutcome[] = ["approve", "review", "decline"];
+
+const isDec = (v: Value): v is Dec => typeof v === "object" && v !== null;
+
+function dec(v: Value | number): Dec | null {
+  if (isDec(v as Value)) return v as Dec;
+  if (typeof v === "number") return Number.isSafeInteger(v) ? { units: BigInt(v), scale: 0 } : dec(String(v));
+  if (typeof v === "string" && /^-?\d+(\.\d+)?$/.test(v)) {
+    const negative = v.startsWith("-");
+    const { units, scale } = parseDecimal(negative ? v.slice(1) : v);
+    return { units: negative ? -units : units, scale };
+  }
+  return null;
+}
+
+function align(a: Dec, b: Dec): [bigint, bigint, number] {
+  const scale = Math.max(a.scale, b.scale);
+  return [a.units * 10n ** BigInt(scale - a.scale), b.units * 10n ** BigInt(scale - b.scale), scale];
+}
+
+function compare(op: string, x: Value, y: Value): boolean {
+  if (x === null || y === null) return false;
+  const a = dec(x);
+  const b = dec(y);
+  let c: number;
+  if (a && b) {
+    const [ua, ub] = align(a, b);
+    c = ua < ub ? -1 : ua > ub ? 1 : 0;
+  } else if (typeof x === "string" && typeof y === "string") {
+    c = x < y ? -1 : x > y ? 1 : 0;
+  } else if (typeof x === "boolean" && typeof y === "boolean") {
+    if (op !== "==" && op !== "!=") return false;
+    c = x === y ? 0 : 1;
+  } else {
+    return op === "!=";
+  }
+  switch (op) {
+    case "==":
+      return c === 0;
+    case "!=":
+      return c !== 0;
+    case "<":
+      return c < 0;
+    case "<=":
+      return c <= 0;
+    case ">":
+      return c > 0;
+    default:
+      return c >= 0;
+  }
+}
+
+function arithmetic(op: string, x: Value, y: Value): Value {
+  const a = dec(x);
+  const b = dec(y);
+  if (!a || !b) return null;
+  if (op === "*") return { units: a.units * b.units, scale: a.scale + b.scale };
+  const [ua, ub, scale] = align(a, b);
+  return { units: op === "+" ? ua + ub : ua - ub, scale };
+}
+
+/** Minor units of `amount` (in `currency`) in `target`, or undefined when no rate converts it. */
+function inCurrency(fx: RuleContext["fxRates"], amount: string, currency: string, target: string): bigint | undefined {
+  const units = toMinorUnits(amount, currency);
+  if (currency === target) return units;
+  const rate = fx[`${currency}:${target}`];
+  return rate === undefined ? undefined : convertMinorUnits(units, currency, target, rate);
+}
+
+/** Decides one transaction with `ruleSet`. */
+export function evaluateRuleSet(
+  ruleSet: RuleSet,
+  tx: RuleTransaction,
+  profile: Profile | null,
+  history: readonly RuleHistoryEntry[],
+  ctx: RuleContext,
+): RuleVerdict {
+  const scale = profile ? (minorUnits(profile.currency) ?? 2) : 0;
+  const money = (units: bigint | undefined): Value => (units === undefined ? null : { units, scale });
+  const inProfile = (amount: string, currency: string) =>
+    profile ? inCurrency(ctx.fxRates, amount, currency, profile.currency) : undefined;
+  const inWindow = (seconds: number) => {
+    const from = tx.receivedMs - seconds * 1000;
+    return history.filter((h) => h.receivedMs > from);
+  };
+
+  function field(name: FieldName): Value {
+    switch (name) {
+      case "tx.amount":
+        return dec(tx.amount);
+      case "tx.currency":
+        return tx.currency;
+      case "profile":
+        return profile ? profile.user_id : null;
+      case "profile.per_transaction_limit":
+        return profile ? money(toMinorUnits(profile.per_transaction_limit, profile.currency)) : null;
+      case "profile.daily_limit":
+        return profile ? money(toMinorUnits(profile.daily_limit, profile.currency)) : null;
+      default: {
+        const [scope, key] = name.split(".") as ["tx" | "profile", string];
+        const source = (scope === "tx" ? tx : profile) as Record<string, unknown> | null;
+        const v = source?.[key];
+        return typeof v === "string" ? v : null;
+      }
+    }
+  }
+
+  function value(e: Expr): Value {
+    if (e === null || typeof e === "boolean" || typeof e === "string") return e;
+    if (typeof e === "number") return dec(e);
+    if ("money" in e) return profile ? money(toMinorUnits(e.money.replace(/^-/, ""), profile.currency)) : null;
+    if ("agg" in e) {
+      const window = inWindow(e.window_seconds);
+      switch (e.agg) {
+        case "count":
+          return { units: BigInt(window.length), scale: 0 };
+        case "sum":
+        case "avg": {
+          if (!profile) return null;
+          let total = 0n;
+          let n = 0n;
+          for (const h of window) {
+            const u = inProfile(h.amount, h.currency);
+            if (u === undefined) continue; // flagged when it was decided; not counted here
+            total += u;
+            n++;
+          }
+          if (e.agg === "sum") return money(total);
+          return n === 0n ? null : money((total * 2n + n) / (2n * n)); // half up
+        }
+        case "count_distinct": {
+          const f = e.field ?? "country";
+          const values = new Set(window.map((h) => h[f]).filter((v): v is string => v !== undefined));
+          if (tx[f] !== undefined) values.add(tx[f]!);
+          return { units: BigInt(values.size), scale: 0 };
+        }
+        case "first_seen": {
+          const f = e.field ?? "device_id";
+          const mine = tx[f];
+          if (mine === undefined) return false;
+          return !window.some((h) => h[f] === mine);
+        }
+      }
+    }
+    if ("field" in e) return field(e.field);
+    switch (e.op) {
+      case "amount":
+        return money(inProfile(tx.amount, tx.currency));
+      case "and":
+        return e.args.every((a) => value(a) === true);
+      case "or":
+        return e.args.some((a) => value(a) === true);
+      case "not":
+        return value(e.arg) === false;
+      case "is_null":
+        return value(e.arg) === null;
+      case "in_list": {
+        const v = value(e.arg);
+        return typeof v === "string" && (ctx.lists.get(e.list)?.has(v) ?? false);
+      }
+      case "+":
+      case "-":
+      case "*":
+        return arithmetic(e.op, value(e.args[0]!), value(e.args[1]!));
+      default:
+        return compare(e.op, value(e.args[0]!), value(e.args[1]!));
+    }
+  }
+
+  const reasons: string[] = [];
+  let score = 0;
+  let floor = 0;
+  for (const rule of ruleSet.rules) {
+    if (value(rule.when) !== true) continue;
+    reasons.push(rule.id);
+    score += rule.score;
+    if (rule.at_least) floor = Math.max(floor, RANK[rule.at_least]);
+  }
+  score = Math.min(100, score);
+  const byScore = score >= ruleSet.thresholds.decline ? 2 : score >= ruleSet.thresholds.review ? 1 : 0;
+  return { decision: OUTCOMES[Math.max(byScore, floor)]!, score, reasons };
+}

@@ -1,0 +1,180 @@
+import { createHash } from "node:crypto";
+import { z } from "zod";
+import { DECISIONS } from "../domain/decision.ts";
+
+/*
+ * A rule set is data (issue 13): a JSON document validated here, published as
+ * schemas/ruleset.v1.json. `when` is an expression tree — never code, never eval:
+ *
+ *   literal        12, "US", true, null, {"money": "1000"} (in the profile's currency)
+ *   field          {"field": "tx.amount" | "tx.currency" | "tx.country" | "tx.merchant_id" |
+ *                   "tx.merchant_category" | "tx.channel" | "tx.device_id" | "tx.ip" |
+ *                   "profile" | "profile.status" | "profile.risk_tier" | "profile.home_country" |
+ *                   "profile.currency" | "profile.per_transaction_limit" | "profile.daily_limit"}
+ *   money          {"op": "amount"}: the transaction's amount in the profile's currency (FX_RATES),
+ *                   null when it cannot be converted or there is no profile
+ *   compare        {"op": "==" | "!=" | "<" | "<=" | ">" | ">=", "args": [a, b]}  (null: false)
+ *   logic          {"op": "and" | "or", "args": [...]}, {"op": "not", "arg": x}, {"op": "is_null", "arg": x}
+ *   arithmetic     {"op": "+" | "-" | "*", "args": [a, b]}: exact decimals (money never floats)
+ *   lists          {"op": "in_list", "arg": x, "list": "blocked_devices"}
+ *   aggregates     {"agg": "count" | "sum" | "avg" | "count_distinct" | "first_seen",
+ *                   "window_seconds": N, "field"?: "country" | "device_id" | "merchant_id" | ...}
+ *                  over the user's earlier transactions (topic order) received within the window;
+ *                  sum and avg convert to the profile's currency; first_seen is true when no earlier
+ *                  transaction in the window had this transaction's value of `field`.
+ */
+
+export const RULESET_FORMAT = 1;
+
+const FIELD_NAMES = [
+  "tx.amount",
+  "tx.currency",
+  "tx.country",
+  "tx.merchant_id",
+  "tx.merchant_category",
+  "tx.channel",
+  "tx.device_id",
+  "tx.ip",
+  "profile",
+  "profile.status",
+  "profile.risk_tier",
+  "profile.home_country",
+  "profile.currency",
+  "profile.per_transaction_limit",
+  "profile.daily_limit",
+] as const;
+export type FieldName = (typeof FIELD_NAMES)[number];
+
+export const AGG_FIELDS = ["country", "device_id", "merchant_id", "merchant_category", "channel", "ip", "currency"] as const;
+export type AggField = (typeof AGG_FIELDS)[number];
+
+const decimal = z.string().regex(/^-?\d{1,18}(\.\d{1,8})?$/, "must be a decimal string such as \"1000.00\"");
+
+export type Expr =
+  | number
+  | string
+  | boolean
+  | null
+  | { money: string }
+  | { field: FieldName }
+  | { op: "amount" }
+  | { op: "==" | "!=" | "<" | "<=" | ">" | ">=" | "+" | "-" | "*" | "and" | "or"; args: Expr[] }
+  | { op: "not" | "is_null"; arg: Expr }
+  | { op: "in_list"; arg: Expr; list: string }
+  | { agg: "count" | "sum" | "avg" | "count_distinct" | "first_seen"; window_seconds: number; field?: AggField };
+
+export const ExprSchema: z.ZodType<Expr> = z.lazy(() =>
+  z.union([
+    z.number(),
+    z.string(),
+    z.boolean(),
+    z.null(),
+    z.strictObject({ money: decimal }),
+    z.strictObject({ field: z.enum(FIELD_NAMES, `must be one of ${FIELD_NAMES.join(", ")}`) }),
+    z.strictObject({ op: z.literal("amount") }),
+    z.strictObject({
+      op: z.enum(["==", "!=", "<", "<=", ">", ">=", "+", "-", "*"]),
+      args: z.array(ExprSchema).length(2, "takes exactly 2 arguments"),
+    }),
+    z.strictObject({ op: z.enum(["and", "or"]), args: z.array(ExprSchema).min(1) }),
+    z.strictObject({ op: z.enum(["not", "is_null"]), arg: ExprSchema }),
+    z.strictObject({
+      op: z.literal("in_list"),
+      arg: ExprSchema,
+      list: z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, "must be a list name such as blocked_devices"),
+    }),
+    z.strictObject({
+      agg: z.enum(["count", "sum", "avg", "count_distinct", "first_seen"]),
+      window_seconds: z.int().min(1).max(366 * 86_400),
+      field: z.enum(AGG_FIELDS).optional(),
+    }),
+  ]),
+);
+
+export const RuleSchema = z.strictObject({
+  id: z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, "must be snake_case, such as over_daily_limit"),
+  description: z.string().min(1).max(500),
+  when: ExprSchema,
+  score: z.int().min(0).max(100),
+  at_least: z.enum(DECISIONS).optional(),
+});
+
+export const RuleSetSchema = z
+  .strictObject({
+    format: z.literal(RULESET_FORMAT),
+    description: z.string().max(2_000).optional(),
+    thresholds: z.strictObject({ review: z.int().min(1).max(100), decline: z.int().min(1).max(100) }),
+    rules: z.array(RuleSchema).min(1).max(500),
+  })
+  // Checked even when other parts are wrong, so one validation names every problem; hence the
+  // defensive reads of a document that may not have the right shape.
+  .superRefine(
+    (value, ctx) => {
+      const rs = value as { thresholds?: { review?: unknown; decline?: unknown }; rules?: unknown };
+      const t = rs?.thresholds;
+      if (typeof t?.review === "number" && typeof t.decline === "number" && t.review > t.decline) {
+        ctx.addIssue({ code: "custom", path: ["thresholds", "review"], message: "must not exceed thresholds.decline" });
+      }
+      if (!Array.isArray(rs?.rules)) return;
+      const seen = new Set<unknown>();
+      rs.rules.forEach((r: { id?: unknown } | null, i: number) => {
+        if (r && seen.has(r.id)) {
+          ctx.addIssue({ code: "custom", path: ["rules", i, "id"], message: `duplicate rule id ${String(r.id)}` });
+        }
+        seen.add(r?.id);
+      });
+    },
+    { when: () => true },
+  );
+export type RuleSet = z.output<typeof RuleSetSchema>;
+export type Rule = RuleSet["rules"][number];
+
+/** JSON with object keys sorted: the same document always has the same text, and so the same id. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_k, v) =>
+    v && typeof v === "object" && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : v,
+  );
+}
+
+/** The content address of a rule set: `rs-` and 12 hex digits of the SHA-256 of its canonical JSON. */
+export function ruleSetVersion(rs: RuleSet): string {
+  return `rs-${createHash("sha256").update(canonicalJson(rs)).digest("hex").slice(0, 12)}`;
+}
+
+/** Every validation problem with its JSON path ("rules.3.when.args.0.field"). */
+export function validateRuleSet(doc: unknown): { ok: true; ruleSet: RuleSet } | { ok: false; issues: Array<{ path: string; message: string }> } {
+  const parsed = RuleSetSchema.safeParse(doc);
+  if (parsed.success) return { ok: true, ruleSet: parsed.data };
+  return {
+    ok: false,
+    issues: parsed.error.issues.map((i) => ({ path: i.path.join(".") || "(document)", message: i.message })),
+  };
+}
+
+/** The widest aggregate window of a rule set (what history a round must load), ms. */
+export function widestWindowMs(rs: RuleSet): number {
+  let widest = 0;
+  const visit = (e: Expr): void => {
+    if (e === null || typeof e !== "object") return;
+    if ("agg" in e) widest = Math.max(widest, e.window_seconds * 1000);
+    else if ("args" in e) e.args.forEach(visit);
+    else if ("arg" in e) visit(e.arg);
+  };
+  for (const r of rs.rules) visit(r.when);
+  return widest;
+}
+
+/** The named lists a rule set refers to. */
+export function listsOf(rs: RuleSet): string[] {
+  const names = new Set<string>();
+  const visit = (e: Expr): void => {
+    if (e === null || typeof e !== "object") return;
+    if ("op" in e && e.op === "in_list") names.add(e.list);
+    if ("args" in e) e.args.forEach(visit);
+    else if ("arg" in e) visit(e.arg);
+  };
+  for (const r of rs.rules) visit(r.when);
+  return [...names].sort();
+}
