@@ -1,6 +1,7 @@
 import type { Decision } from "../domain/decision.ts";
 import type { Profile } from "../domain/profile.ts";
-import { evaluate, type HistoryEntry, type RuleSettings } from "../rules/rules.ts";
+import type { RuleHistoryEntry, RuleTransaction } from "../rules/interpreter.ts";
+import type { ScoringRules } from "../rules/scoring-rules.ts";
 import type { SourcedTransaction, StoredHistoryRow } from "../store/transaction-store.ts";
 
 /*
@@ -22,8 +23,7 @@ export type DecideInput = {
   profiles: ReadonlyMap<string, Profile | null>;
   /** Stored transactions of these users (any superset of the windows is fine). */
   history: readonly StoredHistoryRow[];
-  rules: RuleSettings;
-  rulesVersion: string;
+  rules: ScoringRules;
   decidedAt: string;
 };
 
@@ -41,18 +41,36 @@ function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
   else map.set(key, [value]);
 }
 
+/** What the rules see of a transaction: its amount, currency, Kafka timestamp and the fields aggregates count. */
+function ruleTransaction(v: SourcedTransaction): RuleTransaction {
+  const { tx } = v;
+  const out: RuleTransaction = {
+    transactionId: tx.transaction_id,
+    amount: tx.amount,
+    currency: tx.currency,
+    receivedMs: v.receivedMs,
+  };
+  if (tx.country !== undefined) out.country = tx.country;
+  if (tx.device_id !== undefined) out.device_id = tx.device_id;
+  if (tx.merchant_id !== undefined) out.merchant_id = tx.merchant_id;
+  if (tx.merchant_category !== undefined) out.merchant_category = tx.merchant_category;
+  if (tx.channel !== undefined) out.channel = tx.channel;
+  if (tx.ip !== undefined) out.ip = tx.ip;
+  return out;
+}
+
 export function decide(input: DecideInput): Map<string, Decision> {
-  const { transactions, profiles, rules, rulesVersion, decidedAt } = input;
+  const { transactions, profiles, rules, decidedAt } = input;
   const stored = new Map<string, StoredHistoryRow[]>();
   for (const row of input.history) push(stored, row.userId, row);
   // This round's transactions decided so far, per user, with where they were read.
-  const round = new Map<string, Array<HistoryEntry & Pick<SourcedTransaction, "partition" | "offset">>>();
+  const round = new Map<string, Array<RuleHistoryEntry & Pick<SourcedTransaction, "partition" | "offset">>>();
   const decided = new Map<string, Decision>();
 
   for (const v of transactions) {
     const { tx } = v;
     if (decided.has(tx.transaction_id)) continue;
-    const history: HistoryEntry[] = [];
+    const history: RuleHistoryEntry[] = [];
     const counted = new Set<string>([tx.transaction_id]);
     for (const h of stored.get(tx.user_id) ?? []) {
       if (isEarlier(h, v) && !counted.has(h.transactionId)) {
@@ -66,36 +84,18 @@ export function decide(input: DecideInput): Map<string, Decision> {
         history.push(h);
       }
     }
-    const verdict = evaluate(
-      rules,
-      {
-        transactionId: tx.transaction_id,
-        userId: tx.user_id,
-        amount: tx.amount,
-        currency: tx.currency,
-        country: tx.country,
-        receivedMs: v.receivedMs,
-      },
-      profiles.get(tx.user_id) ?? null,
-      history,
-    );
+    const self = ruleTransaction(v);
+    const verdict = rules.evaluate(self, profiles.get(tx.user_id) ?? null, history);
     decided.set(tx.transaction_id, {
       transaction_id: tx.transaction_id,
       user_id: tx.user_id,
       decision: verdict.decision,
       score: verdict.score,
       reasons: verdict.reasons,
-      rules_version: rulesVersion,
+      rules_version: rules.version,
       decided_at: decidedAt,
     });
-    push(round, tx.user_id, {
-      transactionId: tx.transaction_id,
-      amount: tx.amount,
-      currency: tx.currency,
-      receivedMs: v.receivedMs,
-      partition: v.partition,
-      offset: v.offset,
-    });
+    push(round, tx.user_id, { ...self, partition: v.partition, offset: v.offset });
   }
   return decided;
 }

@@ -1,6 +1,7 @@
 import { withAdmin } from "../kafka/admin.ts";
 import { createDecodeOptions } from "../kafka/transaction-codec.ts";
-import { rulesVersion } from "../rules/rules.ts";
+import { defaultRuleSet } from "../rules/default-ruleset.ts";
+import { scoringRules } from "../rules/scoring-rules.ts";
 import type { Runtime } from "../runtime.ts";
 import type { ChunkScorerDeps } from "./score-chunk.ts";
 import { createScorer, type Scorer } from "./scorer.ts";
@@ -34,8 +35,7 @@ export async function scoringDeps(rt: Runtime): Promise<ChunkScorerDeps> {
   return {
     store: rt.transactions,
     profiles: rt.profileCache,
-    rules: config.rules,
-    rulesVersion: rulesVersion(config.rules),
+    rules: scoringRules(defaultRuleSet(config.rules), config.rules.fxRates),
     decode: createDecodeOptions({
       maxBytes: config.kafka.messageMaxBytes,
       maxAgeMs: config.kafka.timestampMaxAgeMs,
@@ -75,6 +75,6 @@ export async function startConsumer(
     metrics: rt.metrics,
   });
   await scorer.start();
-  rt.logger.info({ group: config.consumer.group, rules_version: scoring.rulesVersion }, "scorer running");
+  rt.logger.info({ group: config.consumer.group, rules_version: scoring.rules.version }, "scorer running");
   return scorer;
 }

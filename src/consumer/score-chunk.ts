@@ -6,7 +6,7 @@ import { payloadFingerprint } from "../domain/transaction.ts";
 import type { DeadLetter } from "../kafka/dead-letter-codec.ts";
 import type { TransactionSchemaIds } from "../kafka/schema-registry.ts";
 import { type DecodeOptions, decodeTransaction, framedSchemaId } from "../kafka/transaction-codec.ts";
-import type { RuleSettings } from "../rules/rules.ts";
+import type { ScoringRules } from "../rules/scoring-rules.ts";
 import type {
   SourcedTransaction,
   StoredDecision,
@@ -41,8 +41,8 @@ export const LIVE: ScoreMode = { store: true, redecide: false };
 export type ChunkScorerDeps = {
   store: Pick<TransactionStore, "findLiveDecisions" | "findHistory" | "storeDecided" | "storeRedecided">;
   profiles: Pick<ProfileCache, "getMany">;
-  rules: RuleSettings;
-  rulesVersion: string;
+  /** The rule set to decide with (its version goes on every decision). */
+  rules: ScoringRules;
   decode: DecodeOptions;
   /** Set when a Schema Registry is configured: framed values are accepted under these ids. */
   schemaIds?: Pick<TransactionSchemaIds, "isKnown" | "resolve">;
@@ -129,11 +129,6 @@ function conflict(message: KafkaMessage, id: string): DeadLetter {
   };
 }
 
-/** The rules' widest window: history older than this before a round's earliest clock is not needed. */
-function widestWindowMs(rules: RuleSettings): number {
-  return Math.max(rules.spendWindowHours * 3_600_000, rules.velocityWindowSeconds * 1000);
-}
-
 /** Phase 2, load context: profiles and stored history of the users of `these`. */
 function loadContext(
   deps: ChunkScorerDeps,
@@ -145,7 +140,7 @@ function loadContext(
   for (const v of these) from = Math.min(from, v.receivedMs);
   return Promise.all([
     deps.profiles.getMany(users),
-    deps.store.findHistory(users, from - widestWindowMs(deps.rules)),
+    deps.store.findHistory(users, from - deps.rules.widestWindowMs),
   ]);
 }
 
@@ -212,7 +207,6 @@ export async function scoreChunks(
           profiles,
           history,
           rules: deps.rules,
-          rulesVersion: deps.rulesVersion,
           decidedAt: new Date(now()).toISOString(),
         });
 

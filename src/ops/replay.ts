@@ -63,7 +63,7 @@ export async function replay(options: ReplayOptions): Promise<ReplaySummary> {
   const { topics, ranges, dryRun, redecide, logger } = options;
   const total = ranges.reduce((n, r) => n + Number(r.end - r.start), 0);
   const summary: ReplaySummary = {
-    rulesVersion: options.scoring.rulesVersion,
+    rulesVersion: options.scoring.rules.version,
     dryRun,
     read: 0,
     alreadyStored: 0,

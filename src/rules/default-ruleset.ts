@@ -25,7 +25,10 @@ export function defaultRuleSet(s: RuleSettings): RuleSet {
         description: `more than ${s.velocityMax} transactions (this one included) within ${s.velocityWindowSeconds} s`,
         when: {
           op: ">",
-          args: [{ op: "+", args: [{ agg: "count", window_seconds: s.velocityWindowSeconds }, 1] }, s.velocityMax],
+          args: [
+            { op: "+", args: [{ agg: "count", window_seconds: s.velocityWindowSeconds }, 1] },
+            s.velocityMax,
+          ],
         },
         score: 50,
         at_least: "review",

@@ -100,7 +100,12 @@ function arithmetic(op: string, x: Value, y: Value): Value {
 }
 
 /** Minor units of `amount` (in `currency`) in `target`, or undefined when no rate converts it. */
-function inCurrency(fx: RuleContext["fxRates"], amount: string, currency: string, target: string): bigint | undefined {
+function inCurrency(
+  fx: RuleContext["fxRates"],
+  amount: string,
+  currency: string,
+  target: string,
+): bigint | undefined {
   const units = toMinorUnits(amount, currency);
   if (currency === target) return units;
   const rate = fx[`${currency}:${target}`];
@@ -148,7 +153,8 @@ export function evaluateRuleSet(
   function value(e: Expr): Value {
     if (e === null || typeof e === "boolean" || typeof e === "string") return e;
     if (typeof e === "number") return dec(e);
-    if ("money" in e) return profile ? money(toMinorUnits(e.money.replace(/^-/, ""), profile.currency)) : null;
+    if ("money" in e)
+      return profile ? money(toMinorUnits(e.money.replace(/^-/, ""), profile.currency)) : null;
     if ("agg" in e) {
       const window = inWindow(e.window_seconds);
       switch (e.agg) {

@@ -45,10 +45,18 @@ const FIELD_NAMES = [
 ] as const;
 export type FieldName = (typeof FIELD_NAMES)[number];
 
-export const AGG_FIELDS = ["country", "device_id", "merchant_id", "merchant_category", "channel", "ip", "currency"] as const;
+export const AGG_FIELDS = [
+  "country",
+  "device_id",
+  "merchant_id",
+  "merchant_category",
+  "channel",
+  "ip",
+  "currency",
+] as const;
 export type AggField = (typeof AGG_FIELDS)[number];
 
-const decimal = z.string().regex(/^-?\d{1,18}(\.\d{1,8})?$/, "must be a decimal string such as \"1000.00\"");
+const decimal = z.string().regex(/^-?\d{1,18}(\.\d{1,8})?$/, 'must be a decimal string such as "1000.00"');
 
 export type Expr =
   | number
@@ -61,7 +69,11 @@ export type Expr =
   | { op: "==" | "!=" | "<" | "<=" | ">" | ">=" | "+" | "-" | "*" | "and" | "or"; args: Expr[] }
   | { op: "not" | "is_null"; arg: Expr }
   | { op: "in_list"; arg: Expr; list: string }
-  | { agg: "count" | "sum" | "avg" | "count_distinct" | "first_seen"; window_seconds: number; field?: AggField };
+  | {
+      agg: "count" | "sum" | "avg" | "count_distinct" | "first_seen";
+      window_seconds: number;
+      field?: AggField;
+    };
 
 export const ExprSchema: z.ZodType<Expr> = z.lazy(() =>
   z.union([
@@ -85,7 +97,10 @@ export const ExprSchema: z.ZodType<Expr> = z.lazy(() =>
     }),
     z.strictObject({
       agg: z.enum(["count", "sum", "avg", "count_distinct", "first_seen"]),
-      window_seconds: z.int().min(1).max(366 * 86_400),
+      window_seconds: z
+        .int()
+        .min(1)
+        .max(366 * 86_400),
       field: z.enum(AGG_FIELDS).optional(),
     }),
   ]),
@@ -113,13 +128,21 @@ export const RuleSetSchema = z
       const rs = value as { thresholds?: { review?: unknown; decline?: unknown }; rules?: unknown };
       const t = rs?.thresholds;
       if (typeof t?.review === "number" && typeof t.decline === "number" && t.review > t.decline) {
-        ctx.addIssue({ code: "custom", path: ["thresholds", "review"], message: "must not exceed thresholds.decline" });
+        ctx.addIssue({
+          code: "custom",
+          path: ["thresholds", "review"],
+          message: "must not exceed thresholds.decline",
+        });
       }
       if (!Array.isArray(rs?.rules)) return;
       const seen = new Set<unknown>();
       rs.rules.forEach((r: { id?: unknown } | null, i: number) => {
         if (r && seen.has(r.id)) {
-          ctx.addIssue({ code: "custom", path: ["rules", i, "id"], message: `duplicate rule id ${String(r.id)}` });
+          ctx.addIssue({
+            code: "custom",
+            path: ["rules", i, "id"],
+            message: `duplicate rule id ${String(r.id)}`,
+          });
         }
         seen.add(r?.id);
       });
@@ -144,7 +167,9 @@ export function ruleSetVersion(rs: RuleSet): string {
 }
 
 /** Every validation problem with its JSON path ("rules.3.when.args.0.field"). */
-export function validateRuleSet(doc: unknown): { ok: true; ruleSet: RuleSet } | { ok: false; issues: Array<{ path: string; message: string }> } {
+export function validateRuleSet(
+  doc: unknown,
+): { ok: true; ruleSet: RuleSet } | { ok: false; issues: Array<{ path: string; message: string }> } {
   const parsed = RuleSetSchema.safeParse(doc);
   if (parsed.success) return { ok: true, ruleSet: parsed.data };
   return {

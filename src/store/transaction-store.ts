@@ -15,7 +15,7 @@ export type SourcedTransaction = {
   offset: number;
 };
 
-/** A user's stored transaction, as the history rules see it. */
+/** A user's stored transaction, as the history rules see it (the fields aggregates may count). */
 export type StoredHistoryRow = {
   transactionId: string;
   userId: string;
@@ -24,6 +24,12 @@ export type StoredHistoryRow = {
   receivedMs: number;
   partition: number;
   offset: number;
+  country?: string;
+  device_id?: string;
+  merchant_id?: string;
+  merchant_category?: string;
+  channel?: string;
+  ip?: string;
 };
 
 const ISO_UTC = sql.fragment`'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'`;
@@ -51,6 +57,12 @@ const HistoryRow = z.object({
   received_ms: z.number(),
   source_partition: z.number(),
   source_offset: z.number(),
+  country: z.string().nullable(),
+  device_id: z.string().nullable(),
+  merchant_id: z.string().nullable(),
+  merchant_category: z.string().nullable(),
+  channel: z.string().nullable(),
+  ip: z.string().nullable(),
 });
 
 const StoredTransactionRow = z.object({
@@ -112,7 +124,8 @@ export function createTransactionStore({ pool }: { pool: DatabasePool }) {
       const rows = await withDbErrors("find history", () =>
         pool.any(sql.type(HistoryRow)`
           SELECT transaction_id::text, user_id, amount::text, currency,
-                 (extract(epoch FROM received_at) * 1000)::int8 AS received_ms, source_partition, source_offset
+                 (extract(epoch FROM received_at) * 1000)::int8 AS received_ms, source_partition, source_offset,
+                 country, device_id, merchant_id, merchant_category, channel, host(ip) AS ip
           FROM transactions
           WHERE user_id = ANY(${sql.array(userIds, "text")})
             AND received_at > to_timestamp(${fromMs / 1000})`),
@@ -125,6 +138,12 @@ export function createTransactionStore({ pool }: { pool: DatabasePool }) {
         receivedMs: r.received_ms,
         partition: r.source_partition,
         offset: r.source_offset,
+        ...(r.country === null ? {} : { country: r.country }),
+        ...(r.device_id === null ? {} : { device_id: r.device_id }),
+        ...(r.merchant_id === null ? {} : { merchant_id: r.merchant_id }),
+        ...(r.merchant_category === null ? {} : { merchant_category: r.merchant_category }),
+        ...(r.channel === null ? {} : { channel: r.channel }),
+        ...(r.ip === null ? {} : { ip: r.ip }),
       }));
     },
 

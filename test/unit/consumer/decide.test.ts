@@ -3,6 +3,8 @@ import { describe, expect, it } from "vitest";
 import { loadConfig } from "../../../src/config.ts";
 import { decide } from "../../../src/consumer/decide.ts";
 import type { Profile } from "../../../src/domain/profile.ts";
+import { defaultRuleSet } from "../../../src/rules/default-ruleset.ts";
+import { scoringRules } from "../../../src/rules/scoring-rules.ts";
 import type { SourcedTransaction, StoredHistoryRow } from "../../../src/store/transaction-store.ts";
 
 /*
@@ -10,7 +12,8 @@ import type { SourcedTransaction, StoredHistoryRow } from "../../../src/store/tr
  * history, rule settings). The properties are the laws it carries without any database.
  */
 
-const rules = loadConfig({ RULES_VELOCITY_MAX: "2" }).rules;
+const settings = loadConfig({ RULES_VELOCITY_MAX: "2" }).rules;
+const rules = scoringRules(defaultRuleSet(settings), settings.fxRates);
 const T0 = Date.parse("2026-06-01T00:00:00Z");
 const USERS = ["u0", "u1", "u2"];
 const partitionOf = (user: string) => USERS.indexOf(user) % 2;
@@ -75,7 +78,6 @@ const run = (transactions: readonly SourcedTransaction[], history: readonly Stor
     profiles,
     history,
     rules,
-    rulesVersion: "test",
     decidedAt: "2026-06-01T00:00:00.000Z",
   });
 
