@@ -179,7 +179,61 @@ export function buildProgram(): Command {
     .option("--json", "print the summary as JSON")
     .action(oneShot(async (c, l, opts: DlqCliOptions) => (await ops()).dlqRedriveCommand(c, l, opts)));
 
-  const rules = program.command("rules").description("the fraud rules");
+  const rules = program.command("rules").description("the fraud rules: versions, activation, performance");
+  const ruleAction =
+    (action: "validate" | "publish" | "list" | "show" | "diff" | "activate" | "rollback") =>
+    (...args: unknown[]) => {
+      const opts = (args.find(
+        (a) => a && typeof a === "object" && !Array.isArray(a) && !("parent" in (a as object)),
+      ) ?? {}) as { json?: boolean };
+      const positional = args.filter((a): a is string => typeof a === "string");
+      return oneShot(async (c, l) => (await ops()).rulesCommand(c, l, action, positional, opts))();
+    };
+  rules
+    .command("validate <file>")
+    .description("check a rule set file; every problem with its JSON path")
+    .option("--json")
+    .action(ruleAction("validate"));
+  rules
+    .command("publish <file>")
+    .description("store a rule set version (content-addressed, immutable)")
+    .option("--json")
+    .action(ruleAction("publish"));
+  rules
+    .command("list")
+    .description("published versions, the active one marked")
+    .option("--json")
+    .action(ruleAction("list"));
+  rules
+    .command("show <version>")
+    .description("a version's document (or a .json file)")
+    .action(ruleAction("show"));
+  rules
+    .command("diff <a> <b>")
+    .description("what changed between two versions (or .json files)")
+    .option("--json")
+    .action(ruleAction("diff"));
+  rules
+    .command("activate <version>")
+    .description("make a published version the active one")
+    .action(ruleAction("activate"));
+  rules
+    .command("rollback")
+    .description("activate the version that was active before")
+    .action(ruleAction("rollback"));
+  const lists = program.command("lists").description("named lists the rules refer to (in_list)");
+  for (const action of ["add", "remove"] as const) {
+    lists
+      .command(`${action} <name> <values...>`)
+      .description(`${action} entries (consumers see it within seconds)`)
+      .action((name: string, values: string[]) =>
+        oneShot(async (c, l) => (await ops()).listsCommand(c, l, action, name, values))(),
+      );
+  }
+  lists
+    .command("show <name>")
+    .description("a list's entries")
+    .action((name: string) => oneShot(async (c, l) => (await ops()).listsCommand(c, l, "show", name, []))());
   rules
     .command("performance")
     .description("per rule (reason) and outcome: fired, labelled fraud / legitimate, unlabelled, precision")

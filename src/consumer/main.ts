@@ -1,8 +1,9 @@
 import { withAdmin } from "../kafka/admin.ts";
 import { createDecodeOptions } from "../kafka/transaction-codec.ts";
 import { defaultRuleSet } from "../rules/default-ruleset.ts";
-import { scoringRules } from "../rules/scoring-rules.ts";
+import { createRulesSource } from "../rules/rules-source.ts";
 import type { Runtime } from "../runtime.ts";
+import { createRulesStore } from "../store/rules-store.ts";
 import type { ChunkScorerDeps } from "./score-chunk.ts";
 import { createScorer, type Scorer } from "./scorer.ts";
 
@@ -32,10 +33,20 @@ export async function scoringDeps(rt: Runtime): Promise<ChunkScorerDeps> {
       "schema registry unreachable; framed values will wait for it",
     );
   });
+  const rules = createRulesSource({
+    store: createRulesStore({ pool: rt.pool }),
+    fallback: defaultRuleSet(config.rules),
+    fxRates: config.rules.fxRates,
+    logger: rt.logger.child({ component: "rules" }),
+  });
+  await rules.start();
   return {
     store: rt.transactions,
     profiles: rt.profileCache,
-    rules: scoringRules(defaultRuleSet(config.rules), config.rules.fxRates),
+    // The active rule set, switched within seconds of an activation (rules-source.ts).
+    get rules() {
+      return rules.current;
+    },
     decode: createDecodeOptions({
       maxBytes: config.kafka.messageMaxBytes,
       maxAgeMs: config.kafka.timestampMaxAgeMs,

@@ -132,6 +132,7 @@ function conflict(message: KafkaMessage, id: string): DeadLetter {
 /** Phase 2, load context: profiles and stored history of the users of `these`. */
 function loadContext(
   deps: ChunkScorerDeps,
+  rules: ScoringRules,
   these: readonly Candidate[],
 ): Promise<[Map<string, Profile | null>, StoredHistoryRow[]]> {
   if (these.length === 0) return Promise.resolve([new Map(), []]);
@@ -140,7 +141,7 @@ function loadContext(
   for (const v of these) from = Math.min(from, v.receivedMs);
   return Promise.all([
     deps.profiles.getMany(users),
-    deps.store.findHistory(users, from - deps.rules.widestWindowMs),
+    deps.store.findHistory(users, from - rules.widestWindowMs),
   ]);
 }
 
@@ -158,6 +159,8 @@ export async function scoreChunks(
   mode: ScoreMode = LIVE,
 ): Promise<ChunkResult[]> {
   const now = deps.now ?? Date.now;
+  // Read once: a rule set activated meanwhile applies from the next round on.
+  const rules = deps.rules;
   const results = emptyResults(chunks);
   const { valid: candidates, repeats } = await decodeRound(deps, chunks, results);
   if (candidates.length === 0) return results;
@@ -173,13 +176,14 @@ export async function scoreChunks(
     stored = await deps.store.findLiveDecisions(ids);
     [profiles, history] = await loadContext(
       deps,
+      rules,
       mode.redecide ? candidates : candidates.filter((v) => !stored.has(v.tx.transaction_id)),
     );
   } else {
     // Live: the reads do not depend on each other, so one round trip of latency, not two.
     [stored, [profiles, history]] = await Promise.all([
       deps.store.findLiveDecisions(ids),
-      loadContext(deps, candidates),
+      loadContext(deps, rules, candidates),
     ]);
   }
   // A stored transaction_id with another payload: the stored row and decision stay as they are.
@@ -206,7 +210,7 @@ export async function scoreChunks(
           transactions: toDecide,
           profiles,
           history,
-          rules: deps.rules,
+          rules,
           decidedAt: new Date(now()).toISOString(),
         });
 

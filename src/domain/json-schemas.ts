@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { DecisionSchema } from "./decision.ts";
+import { RuleSetSchema } from "../rules/ruleset.ts";
 import { createTransactionSchema } from "./transaction.ts";
 
 /*
@@ -26,6 +27,13 @@ export function jsonSchemas(): Record<string, unknown> {
         "not have more fraction digits than the currency's ISO 4217 minor unit; timestamp may not be more " +
         "than 5 minutes ahead of, nor more than 7 days (configurable) before, the message's Kafka timestamp; " +
         "no key or value may contain a card number (13-19 digits passing Luhn, grouped or inside text).",
+    ),
+    "ruleset.v1.json": generate(
+      RuleSetSchema,
+      "https://sentinelstream.dev/schemas/ruleset.v1.json",
+      "Rule set v1",
+      "A SentinelStream rule set: thresholds and rules whose `when` is an expression tree (README, The rule language). " +
+        "Beyond this schema: review must not exceed decline, and rule ids are unique.",
     ),
     "decision.v1.json": generate(
       DecisionSchema,

@@ -17,6 +17,7 @@ import { createApiKeyCheck } from "./api-key.ts";
 import { type CaseRoutesDeps, registerCaseRoutes } from "./routes/cases.ts";
 import { type Readiness, registerOpsRoutes } from "./routes/ops.ts";
 import { type ProfileRoutesDeps, registerProfileRoutes } from "./routes/profiles.ts";
+import { type RulesRoutesDeps, registerRulesRoutes } from "./routes/rules.ts";
 import { registerTransactionRoutes, type TransactionRoutesDeps } from "./routes/transactions.ts";
 
 declare module "fastify" {
@@ -31,6 +32,8 @@ export type IngestDeps = TransactionRoutesDeps &
     config: Pick<Config, "http">;
     /** The analyst's routes (cases, labels, rule performance); absent, they are not served. */
     analyst?: Omit<CaseRoutesDeps, "transactions" | "refreshCachedProfile">;
+    /** Rule sets and lists (admin); absent, they are not served. */
+    rules?: RulesRoutesDeps;
     logger: Logger;
     metrics: Metrics;
     readiness: Readiness;
@@ -202,6 +205,7 @@ export async function buildIngest(deps: IngestDeps): Promise<FastifyInstance> {
     }
     registerTransactionRoutes(scope, deps);
     registerProfileRoutes(scope, deps);
+    if (deps.rules) registerRulesRoutes(scope, deps.rules);
     if (deps.analyst) {
       registerCaseRoutes(scope, {
         ...deps.analyst,

@@ -5,6 +5,7 @@ import { createDecisionListener, type DecisionListener } from "../kafka/decision
 import { encodeTransaction } from "../kafka/transaction-codec.ts";
 import { dependenciesOf, type Runtime } from "../runtime.ts";
 import { createCaseStore } from "../store/case-store.ts";
+import { createRulesStore } from "../store/rules-store.ts";
 import { buildIngest } from "./app.ts";
 import { createCaseFeed } from "./case-feed.ts";
 import { createDecisionWaiters } from "./decision-waiters.ts";
@@ -83,6 +84,7 @@ export async function startIngest(
     profiles: rt.profiles,
     refreshCachedProfile: (p) => rt.profileCache.refresh(p),
     sync,
+    rules: { rulesStore: createRulesStore({ pool: rt.pool }) },
     analyst: {
       feed,
       cases: createCaseStore({ pool: rt.pool }),

@@ -6,5 +6,5 @@
 export { type DlqCliOptions, dlqListCommand, dlqRedriveCommand } from "./dlq-command.ts";
 export { offsetsCommand } from "./offsets-command.ts";
 export { type ReplayCliOptions, replayCommand } from "./replay-command.ts";
-export { rulesPerformanceCommand } from "./rules-command.ts";
+export { listsCommand, rulesCommand, rulesPerformanceCommand } from "./rules-command.ts";
 export { schemasRegisterCommand } from "./schemas-command.ts";

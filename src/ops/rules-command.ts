@@ -1,8 +1,12 @@
+import { readFile } from "node:fs/promises";
 import type { Config } from "../config.ts";
 import { SentinelError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
+import { diffRuleSets } from "../rules/diff.ts";
+import { type RuleSet, ruleSetVersion, validateRuleSet } from "../rules/ruleset.ts";
 import { createCaseStore, type PerformanceLine } from "../store/case-store.ts";
-import { createDatabasePool } from "../store/pool.ts";
+import { createDatabasePool, type DatabasePool } from "../store/pool.ts";
+import { createRulesStore } from "../store/rules-store.ts";
 import { newTable, out, toJson } from "./output.ts";
 
 /* `sentinel rules performance`: what the labels say of each rule, the same figures as the API. */
@@ -55,4 +59,129 @@ export async function rulesPerformanceCommand(
   } finally {
     await pool.end();
   }
+}
+
+/** Reads and validates a rule set file. @throws SentinelError validation_failed listing each problem with its JSON path. */
+export async function readRuleSetFile(file: string): Promise<RuleSet> {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(await readFile(file, "utf8"));
+  } catch (error) {
+    throw new SentinelError("validation_failed", `${file}: ${(error as Error).message}`);
+  }
+  const valid = validateRuleSet(doc);
+  if (!valid.ok) {
+    throw new SentinelError(
+      "validation_failed",
+      `${file} is not a valid rule set:\n${valid.issues.map((i) => `  ${i.path}: ${i.message}`).join("\n")}`,
+    );
+  }
+  return valid.ruleSet;
+}
+
+async function withPool<T>(config: Config, run: (pool: DatabasePool) => Promise<T>): Promise<T> {
+  const pool = await createDatabasePool(config.database.url, { maxPoolSize: 2 });
+  try {
+    return await run(pool);
+  } finally {
+    await pool.end();
+  }
+}
+
+/** A published version's document, or a local file (a path ending in .json). */
+async function resolveRuleSet(config: Config, ref: string): Promise<{ version: string; ruleSet: RuleSet }> {
+  if (ref.endsWith(".json")) {
+    const ruleSet = await readRuleSetFile(ref);
+    return { version: ruleSetVersion(ruleSet), ruleSet };
+  }
+  const doc = await withPool(config, (pool) => createRulesStore({ pool }).get(ref));
+  if (doc === null) throw new SentinelError("not_found", `no rule set version ${ref}: publish it first`);
+  const valid = validateRuleSet(doc);
+  if (!valid.ok) throw new SentinelError("internal", `stored rule set ${ref} is invalid`);
+  return { version: ref, ruleSet: valid.ruleSet };
+}
+
+export async function rulesCommand(
+  config: Config,
+  _logger: Logger,
+  action: "validate" | "publish" | "list" | "show" | "diff" | "activate" | "rollback",
+  args: string[],
+  opts: { json?: boolean },
+): Promise<void> {
+  switch (action) {
+    case "validate": {
+      const ruleSet = await readRuleSetFile(args[0]!);
+      return out(
+        opts.json
+          ? toJson({ valid: true, version: ruleSetVersion(ruleSet) })
+          : `valid: ${ruleSetVersion(ruleSet)} (${ruleSet.rules.length} rules)`,
+      );
+    }
+    case "publish": {
+      const ruleSet = await readRuleSetFile(args[0]!);
+      const version = ruleSetVersion(ruleSet);
+      const created = await withPool(config, (pool) => createRulesStore({ pool }).publish(version, ruleSet));
+      return out(
+        opts.json
+          ? toJson({ version, created })
+          : `${created ? "published" : "already published"}: ${version}`,
+      );
+    }
+    case "list": {
+      const versions = await withPool(config, (pool) => createRulesStore({ pool }).list());
+      if (opts.json) return out(toJson(versions));
+      const table = newTable(["version", "published", "active", "last activated"]);
+      for (const v of versions)
+        table.push([v.version, v.published_at, v.active ? "yes" : "", v.last_activated_at ?? ""]);
+      out(table.toString());
+      if (!versions.some((v) => v.active))
+        out("no version activated: consumers use the default rule set (RULES_*)");
+      return;
+    }
+    case "show": {
+      const { ruleSet } = await resolveRuleSet(config, args[0]!);
+      return out(JSON.stringify(ruleSet, null, 2));
+    }
+    case "diff": {
+      const [a, b] = await Promise.all([resolveRuleSet(config, args[0]!), resolveRuleSet(config, args[1]!)]);
+      const lines = diffRuleSets(a.ruleSet, b.ruleSet);
+      if (opts.json) return out(toJson({ from: a.version, to: b.version, changes: lines }));
+      out(`${a.version} → ${b.version}`);
+      for (const line of lines.length > 0 ? lines : ["(no difference)"]) out(`  ${line}`);
+      return;
+    }
+    case "activate": {
+      const ok = await withPool(config, (pool) => createRulesStore({ pool }).activate(args[0]!));
+      if (!ok) throw new SentinelError("not_found", `no rule set version ${args[0]}: publish it first`);
+      return out(`active: ${args[0]} (running consumers switch within seconds)`);
+    }
+    case "rollback": {
+      const version = await withPool(config, (pool) => createRulesStore({ pool }).rollback());
+      if (!version) throw new SentinelError("not_found", "no earlier active version to roll back to");
+      return out(`active: ${version} (rolled back)`);
+    }
+  }
+}
+
+export async function listsCommand(
+  config: Config,
+  _logger: Logger,
+  action: "add" | "remove" | "show",
+  name: string,
+  values: string[],
+): Promise<void> {
+  if (!/^[a-z][a-z0-9_]{0,63}$/.test(name))
+    throw new SentinelError("validation_failed", `"${name}" is not a list name such as blocked_devices`);
+  await withPool(config, async (pool) => {
+    const store = createRulesStore({ pool });
+    if (action === "show") {
+      for (const v of await store.listEntries(name)) out(v);
+      return;
+    }
+    const n =
+      action === "add" ? await store.addToList(name, values) : await store.removeFromList(name, values);
+    out(
+      `${action === "add" ? "added" : "removed"} ${n} of ${values.length} on ${name} (consumers see it within seconds)`,
+    );
+  });
 }

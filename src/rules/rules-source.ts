@@ -1,0 +1,87 @@
+import type { Logger } from "../logger.ts";
+import type { RulesStore } from "../store/rules-store.ts";
+import { type RuleSet, ruleSetVersion, validateRuleSet } from "./ruleset.ts";
+import { type ScoringRules, scoringRules } from "./scoring-rules.ts";
+
+/*
+ * The rules a consumer scores with, kept current without a restart: every `refreshMs` one small
+ * query asks PostgreSQL for the active version and the lists' change counter; when either moved,
+ * the active rule set and the lists are loaded and swapped in. A round reads `current` once when it
+ * starts, so a switch happens at a round boundary and a decision keeps the version that made it.
+ * Before any version was activated, the default rule set (from RULES_*) is the active one.
+ */
+
+export type RulesSource = {
+  readonly current: ScoringRules;
+  /** Loads the active rules once (tolerating an unreachable database), then refreshes in the background. */
+  start(): Promise<void>;
+  stop(): void;
+};
+
+export function createRulesSource({
+  store,
+  fallback,
+  fxRates,
+  refreshMs = 2_000,
+  logger,
+}: {
+  store: Pick<RulesStore, "stamp" | "active" | "allLists">;
+  fallback: RuleSet;
+  fxRates: Readonly<Record<string, string>>;
+  refreshMs?: number;
+  logger: Logger;
+}): RulesSource {
+  let current = scoringRules(fallback, fxRates);
+  let seen: string | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let refreshing = false;
+
+  async function refresh(): Promise<void> {
+    if (refreshing) return;
+    refreshing = true;
+    try {
+      const stamp = await store.stamp();
+      const key = `${stamp.version ?? "(default)"}|${stamp.lists}`;
+      if (key === seen) return;
+      const [active, lists] = await Promise.all([stamp.version ? store.active() : null, store.allLists()]);
+      let ruleSet = fallback;
+      let version = ruleSetVersion(fallback);
+      if (active) {
+        const valid = validateRuleSet(active.document);
+        if (!valid.ok) {
+          logger.error(
+            { version: active.version, issues: valid.issues },
+            "active rule set is invalid; keeping the current one",
+          );
+          seen = key;
+          return;
+        }
+        ruleSet = valid.ruleSet;
+        version = active.version;
+      }
+      const previous = current.version;
+      current = scoringRules(ruleSet, fxRates, lists, version);
+      if (seen !== undefined && previous !== version)
+        logger.info({ from: previous, to: version }, "rule set switched");
+      seen = key;
+    } catch (error) {
+      logger.warn({ err: (error as Error).message }, "could not refresh the rules; keeping the current ones");
+    } finally {
+      refreshing = false;
+    }
+  }
+
+  return {
+    get current() {
+      return current;
+    },
+    async start() {
+      await refresh();
+      timer = setInterval(() => void refresh(), refreshMs);
+      timer.unref();
+    },
+    stop() {
+      clearInterval(timer);
+    },
+  };
+}

@@ -1,0 +1,141 @@
+import { sql } from "slonik";
+import { z } from "zod";
+import { withDbErrors } from "./db-errors.ts";
+import type { DatabasePool } from "./pool.ts";
+
+/*
+ * Rule set versions (immutable, content-addressed: the caller computes the version from the
+ * document), the activation history, and named lists. Every method throws SentinelError.
+ */
+
+const ISO_UTC = sql.fragment`'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'`;
+
+const VersionRow = z.object({
+  version: z.string(),
+  published_at: z.string(),
+  active: z.boolean(),
+  last_activated_at: z.string().nullable(),
+});
+export type RuleSetVersionInfo = z.output<typeof VersionRow>;
+
+export type RulesStore = ReturnType<typeof createRulesStore>;
+
+export function createRulesStore({ pool }: { pool: DatabasePool }) {
+  const active = sql.fragment`(SELECT version FROM rule_set_activations ORDER BY activation_id DESC LIMIT 1)`;
+  return {
+    /** Stores a version (a no-op when it exists: same id, same document). Returns whether it was new. */
+    async publish(version: string, document: unknown): Promise<boolean> {
+      const rows = await withDbErrors("publish rule set", () =>
+        pool.anyFirst(sql.type(z.object({ version: z.string() }))`
+          INSERT INTO rule_sets (version, document) VALUES (${version}, ${JSON.stringify(document)}::jsonb)
+          ON CONFLICT (version) DO NOTHING RETURNING version`),
+      );
+      return rows.length > 0;
+    },
+
+    async list(): Promise<readonly RuleSetVersionInfo[]> {
+      return withDbErrors("list rule sets", () =>
+        pool.any(sql.type(VersionRow)`
+          SELECT r.version, to_char(r.published_at AT TIME ZONE 'UTC', ${ISO_UTC}) AS published_at,
+                 r.version = ${active} AS active,
+                 (SELECT to_char(max(a.activated_at) AT TIME ZONE 'UTC', ${ISO_UTC})
+                  FROM rule_set_activations a WHERE a.version = r.version) AS last_activated_at
+          FROM rule_sets r ORDER BY r.published_at DESC, r.version`),
+      );
+    },
+
+    async get(version: string): Promise<unknown | null> {
+      const row = await withDbErrors("get rule set", () =>
+        pool.maybeOneFirst(sql.type(z.object({ document: z.unknown() }))`
+          SELECT document FROM rule_sets WHERE version = ${version}`),
+      );
+      return row ?? null;
+    },
+
+    /** The active version and its document, or null while none was ever activated. */
+    async active(): Promise<{ version: string; document: unknown } | null> {
+      return withDbErrors("active rule set", () =>
+        pool.maybeOne(sql.type(z.object({ version: z.string(), document: z.unknown() }))`
+          SELECT r.version, r.document FROM rule_sets r WHERE r.version = ${active}`),
+      );
+    },
+
+    /** Makes `version` the active one; false when it is not published. */
+    async activate(version: string): Promise<boolean> {
+      const rows = await withDbErrors("activate rule set", () =>
+        pool.anyFirst(sql.type(z.object({ version: z.string() }))`
+          INSERT INTO rule_set_activations (version)
+          SELECT version FROM rule_sets WHERE version = ${version} RETURNING version`),
+      );
+      return rows.length > 0;
+    },
+
+    /** Activates the version that was active before the current one; its version, or null when none. */
+    async rollback(): Promise<string | null> {
+      return withDbErrors("roll back rule set", () =>
+        pool.maybeOneFirst(sql.type(z.object({ version: z.string() }))`
+          INSERT INTO rule_set_activations (version)
+          SELECT version FROM rule_set_activations
+          WHERE version <> ${active}
+            AND activation_id < (SELECT max(activation_id) FROM rule_set_activations)
+          ORDER BY activation_id DESC LIMIT 1
+          RETURNING version`),
+      );
+    },
+
+    /** What consumers poll: the active version and the lists' change counter, in one query. */
+    async stamp(): Promise<{ version: string | null; lists: number }> {
+      return withDbErrors("rules stamp", () =>
+        pool.one(sql.type(z.object({ version: z.string().nullable(), lists: z.number() }))`
+          SELECT ${active} AS version, (SELECT version FROM rule_lists_version)::int8 AS lists`),
+      );
+    },
+
+    async addToList(name: string, values: readonly string[]): Promise<number> {
+      return withDbErrors("add to list", () =>
+        pool.transaction(async (t) => {
+          const added = await t.anyFirst(sql.type(z.object({ value: z.string() }))`
+            INSERT INTO rule_lists (name, value) SELECT ${name}, v FROM unnest(${sql.array(values, "text")}) AS v
+            ON CONFLICT DO NOTHING RETURNING value`);
+          await t.query(sql.unsafe`UPDATE rule_lists_version SET version = version + 1`);
+          return added.length;
+        }),
+      );
+    },
+
+    async removeFromList(name: string, values: readonly string[]): Promise<number> {
+      return withDbErrors("remove from list", () =>
+        pool.transaction(async (t) => {
+          const removed = await t.anyFirst(sql.type(z.object({ value: z.string() }))`
+            DELETE FROM rule_lists WHERE name = ${name} AND value = ANY(${sql.array(values, "text")})
+            RETURNING value`);
+          await t.query(sql.unsafe`UPDATE rule_lists_version SET version = version + 1`);
+          return removed.length;
+        }),
+      );
+    },
+
+    async listEntries(name: string): Promise<readonly string[]> {
+      return withDbErrors("read list", () =>
+        pool.anyFirst(sql.type(z.object({ value: z.string() }))`
+          SELECT value FROM rule_lists WHERE name = ${name} ORDER BY value`),
+      );
+    },
+
+    /** Every list, for scoring. */
+    async allLists(): Promise<Map<string, Set<string>>> {
+      const rows = await withDbErrors("read lists", () =>
+        pool.any(
+          sql.type(z.object({ name: z.string(), value: z.string() }))`SELECT name, value FROM rule_lists`,
+        ),
+      );
+      const lists = new Map<string, Set<string>>();
+      for (const { name, value } of rows) {
+        const set = lists.get(name) ?? new Set<string>();
+        set.add(value);
+        lists.set(name, set);
+      }
+      return lists;
+    },
+  };
+}

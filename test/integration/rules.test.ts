@@ -1,0 +1,171 @@
+import { randomUUID } from "node:crypto";
+import { writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { loadConfig } from "../../src/config.ts";
+import { defaultRuleSet } from "../../src/rules/default-ruleset.ts";
+import { type RuleSet, ruleSetVersion } from "../../src/rules/ruleset.ts";
+import { usePipeline } from "../support/pipeline.ts";
+import { runSentinel } from "../support/processes.ts";
+import { eventually } from "../support/topics.ts";
+
+/*
+ * Issue 13, against the real broker, PostgreSQL and Redis: a rule set activated while traffic flows
+ * takes over within 5 s, nothing lost or decided twice; a list change blocks a device within 5 s;
+ * the lifecycle commands as an operator runs them.
+ */
+
+const p = usePipeline({ TOPIC_TRANSACTIONS_PARTITIONS: "2" });
+const base = defaultRuleSet(loadConfig({}).rules);
+const withRule = (rule: RuleSet["rules"][number]): RuleSet => ({ ...base, rules: [...base.rules, rule] });
+
+async function post(user: string, extra: Record<string, string> = {}) {
+  const id = randomUUID();
+  const res = await p.request("POST", "/transaction", {
+    body: { transaction_id: id, user_id: user, amount: "5.00", currency: "USD", ...extra },
+    headers: { prefer: "wait=10" },
+  });
+  expect(res.status).toBe(200);
+  const body = (await res.json()) as {
+    decision: { decision: string; reasons: string[]; rules_version: string };
+  };
+  return { id, ...body.decision };
+}
+
+describe("rule sets", () => {
+  it("switches running consumers to a newly activated version within 5 s, losing and doubling nothing", async () => {
+    const flagAll = withRule({
+      id: "flag_all",
+      description: "test: everything to review",
+      when: true,
+      score: 60,
+    });
+    const before = ruleSetVersion(base);
+    const publish = await p.request("POST", "/rules", { body: flagAll });
+    expect(publish.status).toBe(201);
+    const { version } = (await publish.json()) as { version: string };
+    expect(version).toBe(ruleSetVersion(flagAll));
+
+    const sent: Array<{ id: string; at: number; version: string }> = [];
+    let activatedAt = 0;
+    const traffic = (async () => {
+      for (let i = 0; i < 2_000 && (activatedAt === 0 || Date.now() - activatedAt < 7_000); i++) {
+        const d = await post(`rules-user-${i % 50}`);
+        sent.push({ id: d.id, at: Date.now(), version: d.rules_version });
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    })();
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect((await p.request("POST", `/rules/${version}/activate`)).status).toBe(200);
+    activatedAt = Date.now();
+    await traffic;
+
+    expect(sent.filter((s) => s.at < activatedAt).every((s) => s.version === before)).toBe(true);
+    expect(sent.filter((s) => s.at > activatedAt + 5_000).length).toBeGreaterThan(0);
+    expect(sent.filter((s) => s.at > activatedAt + 5_000).every((s) => s.version === version)).toBe(true);
+    const ids = sent.map((s) => s.id);
+    const { rows } = await p.db.query(
+      "SELECT transaction_id::text AS id, count(*)::int AS n, max(rules_version) AS v FROM decisions WHERE live AND transaction_id = ANY($1::uuid[]) GROUP BY transaction_id",
+      [ids],
+    );
+    expect(rows).toHaveLength(ids.length);
+    expect(rows.every((r) => r.n === 1)).toBe(true);
+    const stored = new Map(rows.map((r) => [r.id, r.v]));
+    expect(sent.every((s) => stored.get(s.id) === s.version)).toBe(true);
+
+    // Roll back: the earlier active version is… none was activated before, so nothing to roll back to.
+    expect((await p.request("POST", "/rules/rollback")).status).toBe(409);
+  });
+
+  it("blocks a device within 5 s of adding it to a list, without a restart", async () => {
+    const ruleSet = withRule({
+      id: "blocked_device",
+      description: "the device is on the blocked_devices list",
+      when: { op: "in_list", arg: { field: "tx.device_id" }, list: "blocked_devices" },
+      score: 100,
+      at_least: "decline",
+    });
+    const { version } = (await (await p.request("POST", "/rules", { body: ruleSet })).json()) as {
+      version: string;
+    };
+    expect((await p.request("POST", `/rules/${version}/activate`)).status).toBe(200);
+    const device = `dev-${randomUUID().slice(0, 8)}`;
+    expect(
+      await eventually(
+        async () => (await post("list-user", { device_id: device })).rules_version === version,
+        10_000,
+        200,
+      ),
+    ).toBe(true);
+    expect((await post("list-user", { device_id: device })).reasons).not.toContain("blocked_device");
+
+    const added = await p.request("POST", "/lists/blocked_devices", { body: { add: [device] } });
+    expect(await added.json()).toEqual({ name: "blocked_devices", added: 1, removed: 0 });
+    const listedAt = Date.now();
+    expect(
+      await eventually(
+        async () => (await post("list-user", { device_id: device })).reasons.includes("blocked_device"),
+        8_000,
+        100,
+      ),
+    ).toBe(true);
+    expect(Date.now() - listedAt).toBeLessThan(5_000 + 1_500);
+    const declined = await post("list-user", { device_id: device });
+    expect(declined.reasons).toContain("blocked_device");
+    expect(await (await p.request("GET", "/lists/blocked_devices")).json()).toEqual({
+      name: "blocked_devices",
+      values: [device],
+    });
+    // Rollback returns to the version active before (flag_all from the test above).
+    const rolled = (await (await p.request("POST", "/rules/rollback")).json()) as { active: string };
+    expect(rolled.active).not.toBe(version);
+  });
+
+  it("validates, publishes, lists, diffs and activates from the command line", async () => {
+    const dir = tmpdir();
+    const bad = join(dir, `bad-${randomUUID()}.json`);
+    await writeFile(
+      bad,
+      JSON.stringify({
+        format: 1,
+        thresholds: { review: 90, decline: 80 },
+        rules: [{ id: "x", description: "d", when: { op: ">", args: [1] }, score: 10 }],
+      }),
+    );
+    const invalid = await runSentinel(["rules", "validate", bad], p.ctx.env);
+    expect(invalid.code).toBe(2);
+    expect(invalid.output).toMatch(/thresholds\.review: must not exceed thresholds\.decline/);
+    expect(invalid.output).toMatch(/rules\.0\.when/);
+
+    const tighter: RuleSet = {
+      ...base,
+      rules: base.rules.map((r) =>
+        r.id === "velocity"
+          ? {
+              ...r,
+              when: { op: ">", args: [{ op: "+", args: [{ agg: "count", window_seconds: 60 }, 1] }, 3] },
+            }
+          : r,
+      ),
+    };
+    const file = join(dir, `tighter-${randomUUID()}.json`);
+    await writeFile(file, JSON.stringify(tighter));
+    expect((await runSentinel(["rules", "validate", file], p.ctx.env)).stdout).toContain(
+      ruleSetVersion(tighter),
+    );
+    expect((await runSentinel(["rules", "publish", file], p.ctx.env)).stdout).toContain(
+      `published: ${ruleSetVersion(tighter)}`,
+    );
+    const diff = await runSentinel(["rules", "diff", ruleSetVersion(tighter), file], p.ctx.env);
+    expect(diff.stdout).toContain("(no difference)");
+    const diff2 = await runSentinel(["rules", "diff", join("rulesets", "default.json"), file], p.ctx.env);
+    expect(diff2.stdout).toMatch(/~ velocity: when/);
+    expect((await runSentinel(["rules", "activate", ruleSetVersion(tighter)], p.ctx.env)).code).toBe(0);
+    expect((await runSentinel(["rules", "list"], p.ctx.env)).stdout).toMatch(
+      new RegExp(`${ruleSetVersion(tighter)}.*yes`),
+    );
+    expect((await runSentinel(["rules", "activate", "rs-000000000000"], p.ctx.env)).code).toBe(1);
+    expect((await runSentinel(["rules", "rollback"], p.ctx.env)).code).toBe(0);
+  });
+});
