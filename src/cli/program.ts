@@ -157,6 +157,14 @@ export function buildProgram(): Command {
       "score stored transactions again with the current rules, store those decisions beside the live ones, print the moves",
     )
     .option("--dry-run", "write nothing: count (and with --redecide, diff) only")
+    .option(
+      "--rules <version|file.json>",
+      "with --redecide: backtest this rule set (published or a local file) without activating it",
+    )
+    .option(
+      "--labels <csv>",
+      "with --redecide: transaction_id,label lines, over the labels table, for precision and recall",
+    )
     .option("--no-progress", "no progress bar")
     .option("--json", "print the summary as JSON")
     .action(oneShot(async (c, l, opts: ReplayCliOptions) => (await ops()).replayCommand(c, l, opts)));

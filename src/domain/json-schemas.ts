@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { DecisionSchema } from "./decision.ts";
 import { RuleSetSchema } from "../rules/ruleset.ts";
+import { DecisionSchema } from "./decision.ts";
 import { createTransactionSchema } from "./transaction.ts";
 
 /*

@@ -1,13 +1,18 @@
 import { Presets, SingleBar } from "cli-progress";
 import type { Config } from "../config.ts";
 import { scoringDeps } from "../consumer/main.ts";
+import type { DecisionOutcome } from "../domain/decision.ts";
 import { withAdmin } from "../kafka/admin.ts";
 import { type PartitionRange, parsePartitions, parsePosition, resolveRanges } from "../kafka/range-reader.ts";
 import type { Logger } from "../logger.ts";
+import { scoringRules } from "../rules/scoring-rules.ts";
 import type { Runtime } from "../runtime.ts";
+import { createCaseStore } from "../store/case-store.ts";
+import { type Backtest, backtest, readLabelsCsv, renderBacktest } from "./backtest.ts";
 import { deadLetteredSources } from "./dlq.ts";
 import { newTable, out, toJson, withRuntime } from "./output.ts";
 import { type ReplaySummary, replay } from "./replay.ts";
+import { resolveRuleSet } from "./rules-command.ts";
 
 /* `sentinel replay`: the command around the replay engine (./replay.ts). */
 
@@ -19,6 +24,10 @@ export type ReplayCliOptions = {
   redecide?: boolean;
   json?: boolean;
   progress?: boolean;
+  /** Backtest: decide with this rule set (a published version or a .json file) instead of the active one. */
+  rules?: string;
+  /** Backtest labels: a CSV of transaction_id,label, over the labels table. */
+  labels?: string;
 };
 
 /** The human summary of a replay (pure: the text the command prints). */
@@ -132,7 +141,21 @@ export async function replayCommand(config: Config, logger: Logger, opts: Replay
     const showBar = opts.progress !== false;
     const started = Date.now();
     if (showBar) bar.start(total, 0, { rate: 0 });
-    const scoring = await scoringDeps(rt);
+    const active = await scoringDeps(rt);
+    // A backtest decides with the rule set named on the command line, without activating it.
+    const candidate = opts.rules ? await resolveRuleSet(config, opts.rules) : undefined;
+    const scoring = candidate
+      ? {
+          ...active,
+          rules: scoringRules(
+            candidate.ruleSet,
+            config.rules.fxRates,
+            active.rules.context.lists,
+            candidate.version,
+          ),
+        }
+      : active;
+    const outcomes = new Map<string, { live: DecisionOutcome; candidate: DecisionOutcome }>();
     try {
       const summary = await replay({
         kafka: rt.kafka,
@@ -145,6 +168,9 @@ export async function replayCommand(config: Config, logger: Logger, opts: Replay
         chunkSize: config.consumer.chunkSize,
         maxRequestBytes: config.producer.maxBatchBytes,
         alreadyDeadLettered,
+        onRedecided: (before, after) => {
+          outcomes.set(before.transaction_id, { live: before.decision, candidate: after.decision });
+        },
         onProgress: (done) => {
           if (showBar)
             bar.update(done, { rate: Math.round(done / Math.max(0.001, (Date.now() - started) / 1000)) });
@@ -152,9 +178,17 @@ export async function replayCommand(config: Config, logger: Logger, opts: Replay
         logger,
       });
       if (showBar) bar.stop();
-      if (opts.json) return out(toJson({ ranges, ...summary }));
+      let verdict: Backtest | undefined;
+      if (opts.redecide) {
+        const labels = await createCaseStore({ pool: rt.pool }).latestLabels([...outcomes.keys()]);
+        if (opts.labels) for (const [id, label] of await readLabelsCsv(opts.labels)) labels.set(id, label);
+        verdict = backtest(outcomes, labels);
+      }
+      if (opts.json) return out(toJson({ ranges, ...summary, ...(verdict ? { backtest: verdict } : {}) }));
       for (const line of renderReplay(summary, { topics, ranges, seconds: (Date.now() - started) / 1000 }))
         out(line);
+      if (verdict)
+        for (const line of renderBacktest(verdict, "live decisions", summary.rulesVersion)) out(line);
     } finally {
       if (showBar) bar.stop();
     }

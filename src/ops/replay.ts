@@ -2,7 +2,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { Kafka, KafkaMessage, Producer } from "kafkajs";
 import { scoreHalving } from "../consumer/halving.ts";
 import { type ChunkResult, type ChunkScorerDeps, scoreChunks } from "../consumer/score-chunk.ts";
-import type { DecisionOutcome } from "../domain/decision.ts";
+import type { Decision, DecisionOutcome } from "../domain/decision.ts";
 import { isRetryable } from "../errors.ts";
 import { encodeDeadLetter, sourceKey } from "../kafka/dead-letter-codec.ts";
 import { createPublisher } from "../kafka/publisher.ts";
@@ -32,6 +32,8 @@ export type ReplayOptions = {
   /** Dead letters already on the DLQ, by source (see sourceKey): not published again. */
   alreadyDeadLettered: ReadonlySet<string>;
   onProgress?(done: number, total: number): void;
+  /** With `redecide`: each stored transaction's live decision and the one the replay made, once. */
+  onRedecided?(before: Decision, after: Decision): void;
   logger: Logger;
 };
 
@@ -130,6 +132,7 @@ export async function replay(options: ReplayOptions): Promise<ReplaySummary> {
     for (const { before, after } of result.redecided) {
       if (redecidedIds.has(after.transaction_id)) continue;
       redecidedIds.add(after.transaction_id);
+      options.onRedecided?.(before, after);
       scored++;
       if (before.decision === after.decision) {
         unchanged++;

@@ -89,7 +89,10 @@ async function withPool<T>(config: Config, run: (pool: DatabasePool) => Promise<
 }
 
 /** A published version's document, or a local file (a path ending in .json). */
-async function resolveRuleSet(config: Config, ref: string): Promise<{ version: string; ruleSet: RuleSet }> {
+export async function resolveRuleSet(
+  config: Config,
+  ref: string,
+): Promise<{ version: string; ruleSet: RuleSet }> {
   if (ref.endsWith(".json")) {
     const ruleSet = await readRuleSetFile(ref);
     return { version: ruleSetVersion(ruleSet), ruleSet };

@@ -200,6 +200,18 @@ export function createCaseStore({ pool }: { pool: DatabasePool }) {
       return done ? ((await getCase(caseId)) ?? "not_found") : refusal(caseId, r.analyst);
     },
 
+    /** The latest label of each of these transactions (those without one are absent). */
+    async latestLabels(ids: readonly string[]): Promise<Map<string, Label>> {
+      if (ids.length === 0) return new Map();
+      const rows = await withDbErrors("latest labels", () =>
+        pool.any(sql.type(z.object({ transaction_id: z.string(), label: z.enum(LABELS) }))`
+          SELECT DISTINCT ON (transaction_id) transaction_id::text, label FROM labels
+          WHERE transaction_id = ANY(${sql.array(ids, "uuid")})
+          ORDER BY transaction_id, label_id DESC`),
+      );
+      return new Map(rows.map((r) => [r.transaction_id, r.label]));
+    },
+
     /** Records a label; null when the transaction is unknown. */
     async label(
       transactionId: string,
