@@ -302,7 +302,11 @@ describe("sentinel replay, offsets and redecide", () => {
         else if (flagged) fp++;
         else if (label === "fraud") fn++;
       }
-      return { flagged: tp + fp, truePositives: tp };
+      return {
+        flagged: tp + fp,
+        truePositives: tp,
+        recall: tp + fn === 0 ? null : Math.round((tp / (tp + fn)) * 10_000) / 10_000,
+      };
     };
     expect(run.backtest.labelled).toBe(labels.size);
     expect(run.backtest.live).toMatchObject(quality(oldDecisions));
