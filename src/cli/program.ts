@@ -189,11 +189,22 @@ export function buildProgram(): Command {
 
   const rules = program.command("rules").description("the fraud rules: versions, activation, performance");
   const ruleAction =
-    (action: "validate" | "publish" | "list" | "show" | "diff" | "activate" | "rollback") =>
+    (
+      action:
+        | "validate"
+        | "publish"
+        | "list"
+        | "show"
+        | "diff"
+        | "activate"
+        | "rollback"
+        | "shadow"
+        | "compare",
+    ) =>
     (...args: unknown[]) => {
       const opts = (args.find(
         (a) => a && typeof a === "object" && !Array.isArray(a) && !("parent" in (a as object)),
-      ) ?? {}) as { json?: boolean };
+      ) ?? {}) as { json?: boolean; off?: boolean };
       const positional = args.filter((a): a is string => typeof a === "string");
       return oneShot(async (c, l) => (await ops()).rulesCommand(c, l, action, positional, opts))();
     };
@@ -225,6 +236,18 @@ export function buildProgram(): Command {
     .command("activate <version>")
     .description("make a published version the active one")
     .action(ruleAction("activate"));
+  rules
+    .command("shadow [version]")
+    .description(
+      "decide every new transaction with this version too, stored beside the live decision, not published",
+    )
+    .option("--off", "stop shadowing")
+    .action(ruleAction("shadow"));
+  rules
+    .command("compare")
+    .description("the shadow's moves against the live decisions since it started")
+    .option("--json")
+    .action(ruleAction("compare"));
   rules
     .command("rollback")
     .description("activate the version that was active before")

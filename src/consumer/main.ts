@@ -47,6 +47,9 @@ export async function scoringDeps(rt: Runtime): Promise<ChunkScorerDeps> {
     get rules() {
       return rules.current;
     },
+    get shadow() {
+      return rules.shadow;
+    },
     decode: createDecodeOptions({
       maxBytes: config.kafka.messageMaxBytes,
       maxAgeMs: config.kafka.timestampMaxAgeMs,

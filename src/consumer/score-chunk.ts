@@ -43,6 +43,8 @@ export type ChunkScorerDeps = {
   profiles: Pick<ProfileCache, "getMany">;
   /** The rule set to decide with (its version goes on every decision). */
   rules: ScoringRules;
+  /** A shadow rule set: new transactions are also decided with it, stored beside (never published). */
+  shadow?: ScoringRules;
   decode: DecodeOptions;
   /** Set when a Schema Registry is configured: framed values are accepted under these ids. */
   schemaIds?: Pick<TransactionSchemaIds, "isKnown" | "resolve">;
@@ -136,13 +138,11 @@ function loadContext(
   these: readonly Candidate[],
 ): Promise<[Map<string, Profile | null>, StoredHistoryRow[]]> {
   if (these.length === 0) return Promise.resolve([new Map(), []]);
+  const widest = Math.max(rules.widestWindowMs, deps.shadow?.widestWindowMs ?? 0);
   const users = [...new Set(these.map((v) => v.tx.user_id))];
   let from = Number.POSITIVE_INFINITY;
   for (const v of these) from = Math.min(from, v.receivedMs);
-  return Promise.all([
-    deps.profiles.getMany(users),
-    deps.store.findHistory(users, from - rules.widestWindowMs),
-  ]);
+  return Promise.all([deps.profiles.getMany(users), deps.store.findHistory(users, from - widest)]);
 }
 
 /**
@@ -161,6 +161,7 @@ export async function scoreChunks(
   const now = deps.now ?? Date.now;
   // Read once: a rule set activated meanwhile applies from the next round on.
   const rules = deps.rules;
+  const shadow = mode.redecide ? undefined : deps.shadow;
   const results = emptyResults(chunks);
   const { valid: candidates, repeats } = await decodeRound(deps, chunks, results);
   if (candidates.length === 0) return results;
@@ -224,6 +225,20 @@ export async function scoreChunks(
     const lost = fresh.filter((v) => !inserted.has(v.tx.transaction_id)).map((v) => v.tx.transaction_id);
     if (lost.length > 0) {
       for (const [id, d] of await deps.store.findLiveDecisions(lost)) stored.set(id, d);
+    }
+    if (shadow && fresh.length > 0) {
+      // The shadow decides what the live rules just decided, from the same history and profiles,
+      // stored beside (live = false, under its version), never published.
+      const shadowed = decide({
+        transactions: fresh,
+        profiles,
+        history,
+        rules: shadow,
+        decidedAt: new Date(now()).toISOString(),
+      });
+      await deps.store.storeRedecided(
+        fresh.filter((v) => inserted.has(v.tx.transaction_id)).map((v) => shadowed.get(v.tx.transaction_id)!),
+      );
     }
     if (mode.redecide) {
       await deps.store.storeRedecided(

@@ -107,9 +107,9 @@ export async function resolveRuleSet(
 export async function rulesCommand(
   config: Config,
   _logger: Logger,
-  action: "validate" | "publish" | "list" | "show" | "diff" | "activate" | "rollback",
+  action: "validate" | "publish" | "list" | "show" | "diff" | "activate" | "rollback" | "shadow" | "compare",
   args: string[],
-  opts: { json?: boolean },
+  opts: { json?: boolean; off?: boolean },
 ): Promise<void> {
   switch (action) {
     case "validate": {
@@ -157,6 +157,32 @@ export async function rulesCommand(
       const ok = await withPool(config, (pool) => createRulesStore({ pool }).activate(args[0]!));
       if (!ok) throw new SentinelError("not_found", `no rule set version ${args[0]}: publish it first`);
       return out(`active: ${args[0]} (running consumers switch within seconds)`);
+    }
+    case "shadow": {
+      const version = opts.off ? null : (args[0] ?? null);
+      if (!opts.off && !version)
+        throw new SentinelError("validation_failed", "name a version to shadow, or --off");
+      const ok = await withPool(config, (pool) => createRulesStore({ pool }).setShadow(version));
+      if (!ok) throw new SentinelError("not_found", `no rule set version ${version}: publish it first`);
+      return out(
+        version
+          ? `shadowing ${version}: new transactions are also decided by it (not published)`
+          : "shadow off",
+      );
+    }
+    case "compare": {
+      const c = await withPool(config, (pool) => createRulesStore({ pool }).compareShadow());
+      if (opts.json) return out(toJson(c));
+      if (!c.version) return out("no shadow running (sentinel rules shadow <version>)");
+      out(
+        `shadow ${c.version} since ${c.startedAt}: ${c.compared} transactions decided by both, ${c.moves.reduce((n, m) => n + m.count, 0)} moved`,
+      );
+      if (c.moves.length > 0) {
+        const table = newTable(["live → shadow", "count", "examples"]);
+        for (const m of c.moves) table.push([`${m.from} → ${m.to}`, m.count, m.examples.join("\n")]);
+        out(table.toString());
+      }
+      return;
     }
     case "rollback": {
       const version = await withPool(config, (pool) => createRulesStore({ pool }).rollback());

@@ -13,6 +13,8 @@ import { type ScoringRules, scoringRules } from "./scoring-rules.ts";
 
 export type RulesSource = {
   readonly current: ScoringRules;
+  /** The shadow rule set (`sentinel rules shadow <version>`), deciding beside the live one; or undefined. */
+  readonly shadow: ScoringRules | undefined;
   /** Loads the active rules once (tolerating an unreachable database), then refreshes in the background. */
   start(): Promise<void>;
   stop(): void;
@@ -25,13 +27,14 @@ export function createRulesSource({
   refreshMs = 2_000,
   logger,
 }: {
-  store: Pick<RulesStore, "stamp" | "active" | "allLists">;
+  store: Pick<RulesStore, "stamp" | "active" | "allLists" | "get">;
   fallback: RuleSet;
   fxRates: Readonly<Record<string, string>>;
   refreshMs?: number;
   logger: Logger;
 }): RulesSource {
   let current = scoringRules(fallback, fxRates);
+  let shadow: ScoringRules | undefined;
   let seen: string | undefined;
   let timer: NodeJS.Timeout | undefined;
   let refreshing = false;
@@ -41,9 +44,18 @@ export function createRulesSource({
     refreshing = true;
     try {
       const stamp = await store.stamp();
-      const key = `${stamp.version ?? "(default)"}|${stamp.lists}`;
+      const key = `${stamp.version ?? "(default)"}|${stamp.lists}|${stamp.shadow ?? ""}`;
       if (key === seen) return;
-      const [active, lists] = await Promise.all([stamp.version ? store.active() : null, store.allLists()]);
+      const [active, lists, shadowDoc] = await Promise.all([
+        stamp.version ? store.active() : null,
+        store.allLists(),
+        stamp.shadow ? store.get(stamp.shadow) : null,
+      ]);
+      const shadowValid = shadowDoc === null ? undefined : validateRuleSet(shadowDoc);
+      shadow =
+        shadowValid?.ok && stamp.shadow
+          ? scoringRules(shadowValid.ruleSet, fxRates, lists, stamp.shadow)
+          : undefined;
       let ruleSet = fallback;
       let version = ruleSetVersion(fallback);
       if (active) {
@@ -74,6 +86,9 @@ export function createRulesSource({
   return {
     get current() {
       return current;
+    },
+    get shadow() {
+      return shadow;
     },
     async start() {
       await refresh();

@@ -83,12 +83,65 @@ export function createRulesStore({ pool }: { pool: DatabasePool }) {
       );
     },
 
-    /** What consumers poll: the active version and the lists' change counter, in one query. */
-    async stamp(): Promise<{ version: string | null; lists: number }> {
+    /** What consumers poll: the active version, the lists' change counter and the shadow, in one query. */
+    async stamp(): Promise<{ version: string | null; lists: number; shadow: string | null }> {
       return withDbErrors("rules stamp", () =>
-        pool.one(sql.type(z.object({ version: z.string().nullable(), lists: z.number() }))`
-          SELECT ${active} AS version, (SELECT version FROM rule_lists_version)::int8 AS lists`),
+        pool.one(sql.type(
+          z.object({ version: z.string().nullable(), lists: z.number(), shadow: z.string().nullable() }),
+        )`
+          SELECT ${active} AS version, (SELECT version FROM rule_lists_version)::int8 AS lists,
+                 (SELECT version FROM rule_set_shadow) AS shadow`),
       );
+    },
+
+    /** Starts shadowing `version` (null stops it); false when the version is not published. */
+    async setShadow(version: string | null): Promise<boolean> {
+      const rows = await withDbErrors("set shadow", () =>
+        pool.anyFirst(sql.type(z.object({ id: z.boolean() }))`
+          UPDATE rule_set_shadow SET version = ${version}, started_at = CASE WHEN ${version}::text IS NULL THEN NULL ELSE now() END
+          WHERE ${version}::text IS NULL OR EXISTS (SELECT 1 FROM rule_sets WHERE version = ${version})
+          RETURNING id`),
+      );
+      return rows.length > 0;
+    },
+
+    async shadow(): Promise<{ version: string | null; startedAt: string | null }> {
+      const row = await withDbErrors("shadow", () =>
+        pool.one(sql.type(z.object({ version: z.string().nullable(), started_at: z.string().nullable() }))`
+          SELECT version, to_char(started_at AT TIME ZONE 'UTC', ${ISO_UTC}) AS started_at FROM rule_set_shadow`),
+      );
+      return { version: row.version, startedAt: row.started_at };
+    },
+
+    /**
+     * How the shadow's decisions differ from the live ones since it started: moves with counts and
+     * up to five example transactions each.
+     */
+    async compareShadow(): Promise<{
+      version: string | null;
+      startedAt: string | null;
+      compared: number;
+      moves: Array<{ from: string; to: string; count: number; examples: string[] }>;
+    }> {
+      const { version, startedAt } = await this.shadow();
+      if (!version) return { version, startedAt, compared: 0, moves: [] };
+      const rows = await withDbErrors("compare shadow", () =>
+        pool.any(sql.type(
+          z.object({ from: z.string(), to: z.string(), count: z.number(), examples: z.array(z.string()) }),
+        )`
+          SELECT l.decision AS from, s.decision AS to, count(*)::int AS count,
+                 (array_agg(l.transaction_id::text ORDER BY l.transaction_id))[1:5] AS examples
+          FROM decisions s JOIN decisions l ON l.transaction_id = s.transaction_id AND l.live
+          WHERE NOT s.live AND s.rules_version = ${version}
+            AND s.decided_at >= (SELECT started_at FROM rule_set_shadow)
+          GROUP BY l.decision, s.decision ORDER BY count DESC`),
+      );
+      return {
+        version,
+        startedAt,
+        compared: rows.reduce((n, r) => n + r.count, 0),
+        moves: rows.filter((r) => r.from !== r.to),
+      };
     },
 
     async addToList(name: string, values: readonly string[]): Promise<number> {

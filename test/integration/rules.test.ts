@@ -8,7 +8,7 @@ import { defaultRuleSet } from "../../src/rules/default-ruleset.ts";
 import { type RuleSet, ruleSetVersion } from "../../src/rules/ruleset.ts";
 import { usePipeline } from "../support/pipeline.ts";
 import { runSentinel } from "../support/processes.ts";
-import { eventually } from "../support/topics.ts";
+import { eventually, readAll } from "../support/topics.ts";
 
 /*
  * Issue 13, against the real broker, PostgreSQL and Redis: a rule set activated while traffic flows
@@ -167,5 +167,58 @@ describe("rule sets", () => {
     );
     expect((await runSentinel(["rules", "activate", "rs-000000000000"], p.ctx.env)).code).toBe(1);
     expect((await runSentinel(["rules", "rollback"], p.ctx.env)).code).toBe(0);
+  });
+
+  it("shadows a version: new transactions decided by it too, stored beside, never published; compare shows the moves", async () => {
+    const shadowSet = withRule({
+      id: "shadow_flag",
+      description: "test: all to review",
+      when: true,
+      score: 60,
+    });
+    const { version } = (await (await p.request("POST", "/rules", { body: shadowSet })).json()) as {
+      version: string;
+    };
+    const on = await runSentinel(["rules", "shadow", version], p.ctx.env);
+    expect(on.code, on.output).toBe(0);
+    // Within the refresh interval, new transactions get a shadow decision too.
+    let shadowed = "";
+    expect(
+      await eventually(
+        async () => {
+          const d = await post(`shadow-user-${randomUUID().slice(0, 6)}`);
+          const { rows } = await p.db.query(
+            "SELECT decision FROM decisions WHERE transaction_id = $1 AND NOT live AND rules_version = $2",
+            [d.id, version],
+          );
+          if (rows.length === 1) shadowed = d.id;
+          return rows.length === 1;
+        },
+        10_000,
+        200,
+      ),
+    ).toBe(true);
+    const more: string[] = [];
+    for (let i = 0; i < 5; i++) more.push((await post(`shadow-user-${i}`)).id);
+    const { rows } = await p.db.query(
+      "SELECT s.decision AS shadow, l.decision AS live, l.rules_version AS live_version FROM decisions s JOIN decisions l ON l.transaction_id = s.transaction_id AND l.live WHERE NOT s.live AND s.rules_version = $1 AND s.transaction_id = ANY($2::uuid[])",
+      [version, [shadowed, ...more]],
+    );
+    expect(rows).toHaveLength(6);
+    expect(rows.every((r) => r.shadow !== "approve" && r.live_version !== version)).toBe(true);
+    const published = (await readAll(p.ctx.kafka, p.ctx.config.kafka.topics.decisions)).map((m) =>
+      JSON.parse(m.value!.toString()),
+    );
+    expect(published.some((d) => d.rules_version === version)).toBe(false);
+    const compare = await runSentinel(["rules", "compare", "--json"], p.ctx.env);
+    const c = JSON.parse(compare.stdout) as {
+      version: string;
+      compared: number;
+      moves: Array<{ from: string; to: string; count: number; examples: string[] }>;
+    };
+    expect(c.version).toBe(version);
+    expect(c.compared).toBeGreaterThanOrEqual(6);
+    expect(c.moves.every((m) => m.to !== "approve")).toBe(true);
+    expect((await runSentinel(["rules", "shadow", "--off"], p.ctx.env)).code).toBe(0);
   });
 });
