@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { createSandbox } from "../src/stack/sandbox.ts";
 import { benchConsumer } from "./consumer.ts";
 import { benchE2e } from "./e2e.ts";
+import { benchRules } from "./rules.ts";
 import { benchIngest } from "./ingest.ts";
 import { producerPerfTest } from "./lib/kafka-tools.ts";
 import { benchServices, log } from "./lib/services.ts";
@@ -38,6 +39,9 @@ log(`raw producer: ${Math.round(kafkaProducer.recordsPerSec)} msg/s`);
 
 log("scoring consumer vs raw consumer");
 const consumer = await benchConsumer(services, quick ? { users: 10_000, transactions: 20_000 } : {});
+
+log("rules: interpreted (the default rule set) vs the compiled rules it replaced");
+const rules = benchRules(quick ? 20_000 : 100_000);
 
 log("end to end");
 const e2e = await benchE2e(services, quick ? { seconds: 5 } : {});
@@ -76,6 +80,13 @@ const lines = {
   replay_msg_per_sec: Math.round(consumer.replay.msgPerSec),
   ratio_replay_over_scorer: (consumer.replay.msgPerSec / consumer.scorer.txPerSec).toFixed(3),
   redecide_dry_run_msg_per_sec: Math.round(consumer.redecideDryRun.msgPerSec),
+  rules_compiled_tx_per_sec: Math.round(rules.compiledTxPerSec),
+  rules_interpreted_tx_per_sec: Math.round(rules.interpretedTxPerSec),
+  // The interpreter's extra CPU per transaction, as a share of the scorer's time per transaction.
+  rules_interpreted_cost_share_of_scorer: (
+    (1 / rules.interpretedTxPerSec - 1 / rules.compiledTxPerSec) *
+    consumer.scorer.txPerSec
+  ).toFixed(4),
   ...Object.fromEntries(
     e2e.flatMap((r) => [
       [`sync_p50_ms_at_${r.rate}`, r.latencyMs.p50],
