@@ -65,3 +65,19 @@ export function convertMinorUnits(units: bigint, from: string, to: string, rate:
   const r = parseDecimal(rate);
   return rescale(units * r.units, fromDigits + r.scale, toDigits);
 }
+
+/**
+ * Minor units of `amount` (in `currency`) in `target`, converted by `rates` ("EUR:USD" → "1.08"),
+ * or undefined when no rate converts it.
+ */
+export function minorUnitsIn(
+  rates: Readonly<Record<string, string>>,
+  amount: string,
+  currency: string,
+  target: string,
+): bigint | undefined {
+  const units = toMinorUnits(amount, currency);
+  if (currency === target) return units;
+  const rate = rates[`${currency}:${target}`];
+  return rate === undefined ? undefined : convertMinorUnits(units, currency, target, rate);
+}

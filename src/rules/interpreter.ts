@@ -1,6 +1,6 @@
 import type { DecisionOutcome } from "../domain/decision.ts";
 import { minorUnits } from "../domain/iso4217.ts";
-import { convertMinorUnits, parseDecimal, toMinorUnits } from "../domain/money.ts";
+import { minorUnitsIn, parseDecimal, toMinorUnits } from "../domain/money.ts";
 import type { Profile } from "../domain/profile.ts";
 import type { AggField, Expr, FieldName, RuleSet } from "./ruleset.ts";
 
@@ -99,19 +99,6 @@ function arithmetic(op: string, x: Value, y: Value): Value {
   return { units: op === "+" ? ua + ub : ua - ub, scale };
 }
 
-/** Minor units of `amount` (in `currency`) in `target`, or undefined when no rate converts it. */
-function inCurrency(
-  fx: RuleContext["fxRates"],
-  amount: string,
-  currency: string,
-  target: string,
-): bigint | undefined {
-  const units = toMinorUnits(amount, currency);
-  if (currency === target) return units;
-  const rate = fx[`${currency}:${target}`];
-  return rate === undefined ? undefined : convertMinorUnits(units, currency, target, rate);
-}
-
 /** Decides one transaction with `ruleSet`. */
 export function evaluateRuleSet(
   ruleSet: RuleSet,
@@ -123,7 +110,7 @@ export function evaluateRuleSet(
   const scale = profile ? (minorUnits(profile.currency) ?? 2) : 0;
   const money = (units: bigint | undefined): Value => (units === undefined ? null : { units, scale });
   const inProfile = (amount: string, currency: string) =>
-    profile ? inCurrency(ctx.fxRates, amount, currency, profile.currency) : undefined;
+    profile ? minorUnitsIn(ctx.fxRates, amount, currency, profile.currency) : undefined;
   const inWindow = (seconds: number) => {
     const from = tx.receivedMs - seconds * 1000;
     return history.filter((h) => h.receivedMs > from);

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import type { Config } from "../config.ts";
 import type { DecisionOutcome } from "../domain/decision.ts";
-import { convertMinorUnits, toMinorUnits } from "../domain/money.ts";
+import { minorUnitsIn, toMinorUnits } from "../domain/money.ts";
 import type { Profile } from "../domain/profile.ts";
 
 /*
@@ -69,18 +69,8 @@ export type Verdict = { decision: DecisionOutcome; score: number; reasons: Reaso
 
 const RANK: Record<DecisionOutcome, number> = { approve: 0, review: 1, decline: 2 };
 
-/** Minor units of `amount` in `target`, or undefined when no configured rate converts it. */
-function inCurrency(
-  settings: RuleSettings,
-  amount: string,
-  currency: string,
-  target: string,
-): bigint | undefined {
-  const units = toMinorUnits(amount, currency);
-  if (currency === target) return units;
-  const direct = settings.fxRates[`${currency}:${target}`];
-  return direct === undefined ? undefined : convertMinorUnits(units, currency, target, direct);
-}
+const inCurrency = (settings: RuleSettings, amount: string, currency: string, target: string) =>
+  minorUnitsIn(settings.fxRates, amount, currency, target);
 
 /**
  * Decides one transaction. `history` is what came before it in the topic; an entry counts in a

@@ -88,6 +88,22 @@ async function oracle(settings: OracleSettings): Promise<Map<string, OracleDecis
   return oracleDecideAll(settings, ordered, profiles);
 }
 
+/** How many transactions move from one outcome to another between two sets of decisions. */
+function movesBetween(
+  before: ReadonlyMap<string, OracleDecision>,
+  after: ReadonlyMap<string, OracleDecision>,
+): Map<string, number> {
+  const moves = new Map<string, number>();
+  for (const [id, b] of before) {
+    const a = after.get(id)!;
+    if (b.decision !== a.decision) {
+      const key = `${b.decision}→${a.decision}`;
+      moves.set(key, (moves.get(key) ?? 0) + 1);
+    }
+  }
+  return moves;
+}
+
 const same = (a: OracleDecision, b: { decision: string; score: number; reasons: string[] }) =>
   a.decision === b.decision && a.score === b.score && a.reasons.join() === [...b.reasons].sort().join();
 
@@ -216,14 +232,7 @@ describe("sentinel replay, offsets and redecide", () => {
 
   it("--redecide after a rule change: the moves the oracle predicts, stored beside the live decisions (dry run stores nothing)", async () => {
     const [oldDecisions, newDecisions] = await Promise.all([oracle(OLD), oracle(NEW)]);
-    const expectedMoves = new Map<string, number>();
-    for (const [id, before] of oldDecisions) {
-      const after = newDecisions.get(id)!;
-      if (before.decision !== after.decision) {
-        const key = `${before.decision}→${after.decision}`;
-        expectedMoves.set(key, (expectedMoves.get(key) ?? 0) + 1);
-      }
-    }
+    const expectedMoves = movesBetween(oldDecisions, newDecisions);
     expect(expectedMoves.size).toBeGreaterThan(0); // the change moves something
     const movesOf = (s: ReplaySummary) =>
       new Map(s.redecided!.moves.map((m) => [`${m.from}→${m.to}`, m.count] as [string, number]));
@@ -282,14 +291,7 @@ describe("sentinel replay, offsets and redecide", () => {
       ReplaySummary & { backtest: { labelled: number; live: Quality; candidate: Quality } }
     >(["replay", "--from", "earliest", "--redecide", "--dry-run", "--rules", file, "--labels", csv]);
     expect(run.rulesVersion).toBe(ruleSetVersion(candidate));
-    const expectedMoves = new Map<string, number>();
-    for (const [id, before] of oldDecisions) {
-      const after = newDecisions.get(id)!;
-      if (before.decision !== after.decision) {
-        const key = `${before.decision}→${after.decision}`;
-        expectedMoves.set(key, (expectedMoves.get(key) ?? 0) + 1);
-      }
-    }
+    const expectedMoves = movesBetween(oldDecisions, newDecisions);
     expect(new Map(run.redecided!.moves.map((m) => [`${m.from}→${m.to}`, m.count]))).toEqual(expectedMoves);
     // Precision and recall computed again here, from the oracle's decisions and the labels.
     const quality = (decisions: Map<string, { decision: string }>) => {
