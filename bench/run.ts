@@ -3,11 +3,11 @@ import { join } from "node:path";
 import { createSandbox } from "../src/stack/sandbox.ts";
 import { benchConsumer } from "./consumer.ts";
 import { benchE2e } from "./e2e.ts";
-import { benchRules } from "./rules.ts";
 import { benchIngest } from "./ingest.ts";
 import { producerPerfTest } from "./lib/kafka-tools.ts";
 import { benchServices, log } from "./lib/services.ts";
 import { type BenchReport, writeReport } from "./report.ts";
+import { benchRules } from "./rules.ts";
 
 /*
  * `npm run bench [-- --quick]`: every stage beside its baseline in one run, then
