@@ -40,7 +40,7 @@ const CaseRow = z.object({
 });
 export type Case = Omit<z.output<typeof CaseRow>, "seq">;
 
-const CASE_COLUMNS = sql.fragment`c.case_id::text, c.transaction_id::text, c.user_id, c.status, c.assignee, c.label,
+const CASE_COLUMNS = sql.fragment`c.transaction_id::text AS case_id, c.transaction_id::text, c.user_id, c.status, c.assignee, c.label,
   c.note, ${ts("c.opened_at")} AS opened_at, ${ts("c.claimed_at")} AS claimed_at,
   ${ts("c.resolved_at")} AS resolved_at, d.decision, d.score, d.reasons, t.amount::text, t.currency, c.seq`;
 const CASE_FROM = sql.fragment`cases c JOIN transactions t ON t.transaction_id = c.transaction_id
@@ -93,7 +93,7 @@ export function createCaseStore({ pool }: { pool: DatabasePool }) {
   async function getCase(caseId: string): Promise<Case | null> {
     const row = await withDbErrors("get case", () =>
       pool.maybeOne(
-        sql.type(CaseRow)`SELECT ${CASE_COLUMNS} FROM ${CASE_FROM} WHERE c.case_id = ${caseId}::uuid`,
+        sql.type(CaseRow)`SELECT ${CASE_COLUMNS} FROM ${CASE_FROM} WHERE c.transaction_id = ${caseId}::uuid`,
       ),
     );
     if (!row) return null;
@@ -156,9 +156,9 @@ export function createCaseStore({ pool }: { pool: DatabasePool }) {
       const done = await withDbErrors("claim case", () =>
         pool.maybeOneFirst(sql.type(z.object({ case_id: z.string() }))`
           UPDATE cases SET status = 'claimed', assignee = ${analyst}, claimed_at = now()
-          WHERE case_id = ${caseId}::uuid
+          WHERE transaction_id = ${caseId}::uuid
             AND (status = 'open' OR (status = 'claimed' AND assignee = ${analyst}))
-          RETURNING case_id::text`),
+          RETURNING transaction_id::text AS case_id`),
       );
       return done ? ((await getCase(caseId)) ?? "not_found") : refusal(caseId, analyst);
     },
@@ -168,9 +168,9 @@ export function createCaseStore({ pool }: { pool: DatabasePool }) {
       const done = await withDbErrors("release case", () =>
         pool.maybeOneFirst(sql.type(z.object({ case_id: z.string() }))`
           UPDATE cases SET status = 'open', assignee = NULL, claimed_at = NULL
-          WHERE case_id = ${caseId}::uuid AND status <> 'resolved'
+          WHERE transaction_id = ${caseId}::uuid AND status <> 'resolved'
             AND (${analyst ?? null}::text IS NULL OR assignee IS NULL OR assignee = ${analyst ?? null})
-          RETURNING case_id::text`),
+          RETURNING transaction_id::text AS case_id`),
       );
       return done ? ((await getCase(caseId)) ?? "not_found") : refusal(caseId, analyst);
     },
@@ -188,14 +188,14 @@ export function createCaseStore({ pool }: { pool: DatabasePool }) {
           WITH c AS (
             UPDATE cases SET status = 'resolved', label = ${r.label}, note = ${r.note ?? null},
               resolved_at = now(), assignee = COALESCE(assignee, ${r.analyst ?? null})
-            WHERE case_id = ${caseId}::uuid AND status <> 'resolved'
+            WHERE transaction_id = ${caseId}::uuid AND status <> 'resolved'
               AND (assignee IS NULL OR ${r.analyst ?? null}::text IS NULL OR assignee = ${r.analyst ?? null})
-            RETURNING case_id, transaction_id
+            RETURNING transaction_id
           ), l AS (
             INSERT INTO labels (transaction_id, label, source, note)
             SELECT transaction_id, ${r.label}, 'analyst', ${r.note ?? null} FROM c
           )
-          SELECT case_id::text FROM c`),
+          SELECT transaction_id::text AS case_id FROM c`),
       );
       return done ? ((await getCase(caseId)) ?? "not_found") : refusal(caseId, r.analyst);
     },
