@@ -45,6 +45,8 @@ const USERS = 5_000;
 const RATE = quick ? 400 : 800;
 const FUZZ = quick ? 1_000 : 10_000;
 const CUT_MS = 10_000;
+/** At most this many requests in flight: during the broker's absence the load queues, not the sockets. */
+const MAX_IN_FLIGHT = 1_000;
 
 type Fault = { at: number; name: string };
 
@@ -132,6 +134,7 @@ async function main(): Promise<number> {
     });
     await producer.connect();
     const direct: OracleTx[] = [];
+    const directIds = new Set<string>();
     const topic = sandbox.config.kafka.topics.transactions;
     const inflight = new Set<Promise<void>>();
 
@@ -239,6 +242,7 @@ async function main(): Promise<number> {
       const due = t0 + (i / RATE) * 1000;
       const wait = due - Date.now();
       if (wait > 0) await sleep(wait);
+      while (inflight.size >= MAX_IN_FLIGHT) await Promise.race(inflight);
       while (nextFault < schedule.length && Date.now() - t0 >= schedule[nextFault]![0] * duration) {
         faultRuns.push(schedule[nextFault]![1]());
         nextFault++;
@@ -248,6 +252,7 @@ async function main(): Promise<number> {
       if (i % 10 === 9) {
         const tx = body(id);
         direct.push(tx as OracleTx);
+        directIds.add(id);
         const p = producer
           .send({ topic, acks: -1, messages: [{ key: tx.user_id, value: JSON.stringify(tx) }] })
           .then(
@@ -355,7 +360,8 @@ async function main(): Promise<number> {
       [ids],
     );
     const stored = new Map(storedRows.map((r) => [r.id, r]));
-    const lost = ids.filter((id) => !stored.has(id)).length;
+    const lostIds = ids.filter((id) => !stored.has(id));
+    const lost = lostIds.length;
     const duplicated = storedRows.filter((r) => r.live !== 1).length;
     // The oracle, from the topic order and the profiles (rewritten with the same values).
     const messages = await readAll(sandbox.kafka, topic, 300_000);
@@ -415,6 +421,14 @@ async function main(): Promise<number> {
       ),
     );
     const unpublished = ids.filter((id) => !published.has(id)).length;
+    // Where each lost transaction is: on the topic (and not stored), dead-lettered, or nowhere.
+    for (const id of lostIds.slice(0, 10)) {
+      const onTopic = messages.find((m) => m.value?.toString().includes(id));
+      const letter = letters.find((l) => l.value?.toString().includes(id));
+      log(
+        `lost ${id} (${directIds.has(id) ? "direct" : "http"}): ${onTopic ? `on the topic at ${onTopic.partition}:${onTopic.offset}` : "not on the topic"}${letter ? `, dead-lettered: ${letter.headers?.["x-error"]?.toString()}` : ""}`,
+      );
+    }
     const figures = {
       accepted: accepted.size,
       lost,
