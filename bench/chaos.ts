@@ -228,6 +228,25 @@ async function main(): Promise<number> {
         () => {},
       );
     }, 500);
+    /** The group's lag on the transactions topic now, and the most seen so far. */
+    let maxLag = 0;
+    const lagNow = async () => {
+      const [ends, committed] = await withAdmin(
+        sandbox.kafka,
+        async (a) =>
+          [
+            await a.fetchTopicOffsets(topic),
+            (await a.fetchOffsets({ groupId: sandbox.config.consumer.group, topics: [topic] }))[0]!
+              .partitions,
+          ] as const,
+      );
+      const lag = ends.reduce((n, e) => {
+        const c = committed.find((x) => x.partition === e.partition);
+        return n + Math.max(0, Number(e.high) - Math.max(0, Number(c?.offset ?? 0)));
+      }, 0);
+      maxLag = Math.max(maxLag, lag);
+      return lag;
+    };
     const duration = (TOTAL / RATE) * 1000;
     let nextFault = 0;
     const faultRuns: Array<Promise<void> | void> = [];
@@ -442,6 +461,7 @@ async function main(): Promise<number> {
       fuzz_bodies: fuzzSent,
       profile_rewrites: rewrites,
       faults_injected: faults.length,
+      max_lag: maxLag,
       // From the broker's return to the first accepted post after it, or (when the load was over by
       // then) to the consumers' lag back at 0.
       recovery_s_after_broker_restart: Number.isNaN(recoveryS) ? "n/a" : recoveryS.toFixed(1),

@@ -3,6 +3,7 @@ import { type Config, loadConfig } from "../config.ts";
 import { SentinelError } from "../errors.ts";
 import { createLogger, type Logger } from "../logger.ts";
 import type { DlqCliOptions, ReplayCliOptions } from "../ops/commands.ts";
+import type { RulesAction } from "../ops/rules-command.ts";
 import { initialize, stackDown, stackStatus, stackUp } from "../stack/stack.ts";
 import { prepareDatabase } from "../store/database.ts";
 import { createDatabasePool } from "../store/pool.ts";
@@ -189,23 +190,11 @@ export function buildProgram(): Command {
 
   const rules = program.command("rules").description("the fraud rules: versions, activation, performance");
   const ruleAction =
-    (
-      action:
-        | "validate"
-        | "publish"
-        | "list"
-        | "show"
-        | "diff"
-        | "activate"
-        | "rollback"
-        | "shadow"
-        | "compare",
-    ) =>
+    (action: RulesAction) =>
     (...args: unknown[]) => {
-      const opts = (args.find(
-        (a) => a && typeof a === "object" && !Array.isArray(a) && !("parent" in (a as object)),
-      ) ?? {}) as { json?: boolean; off?: boolean };
-      const positional = args.filter((a): a is string => typeof a === "string");
+      // commander calls an action with its arguments, then the options, then the command.
+      const opts = args.at(-2) as { json?: boolean; off?: boolean };
+      const positional = args.slice(0, -2).filter((a): a is string => typeof a === "string");
       return oneShot(async (c, l) => (await ops()).rulesCommand(c, l, action, positional, opts))();
     };
   rules

@@ -135,10 +135,11 @@ function conflict(message: KafkaMessage, id: string): DeadLetter {
 function loadContext(
   deps: ChunkScorerDeps,
   rules: ScoringRules,
+  shadow: ScoringRules | undefined,
   these: readonly Candidate[],
 ): Promise<[Map<string, Profile | null>, StoredHistoryRow[]]> {
   if (these.length === 0) return Promise.resolve([new Map(), []]);
-  const widest = Math.max(rules.widestWindowMs, deps.shadow?.widestWindowMs ?? 0);
+  const widest = Math.max(rules.widestWindowMs, shadow?.widestWindowMs ?? 0);
   const users = [...new Set(these.map((v) => v.tx.user_id))];
   let from = Number.POSITIVE_INFINITY;
   for (const v of these) from = Math.min(from, v.receivedMs);
@@ -178,13 +179,14 @@ export async function scoreChunks(
     [profiles, history] = await loadContext(
       deps,
       rules,
+      shadow,
       mode.redecide ? candidates : candidates.filter((v) => !stored.has(v.tx.transaction_id)),
     );
   } else {
     // Live: the reads do not depend on each other, so one round trip of latency, not two.
     [stored, [profiles, history]] = await Promise.all([
       deps.store.findLiveDecisions(ids),
-      loadContext(deps, rules, candidates),
+      loadContext(deps, rules, shadow, candidates),
     ]);
   }
   // A stored transaction_id with another payload: the stored row and decision stay as they are.

@@ -104,10 +104,21 @@ export async function resolveRuleSet(
   return { version: ref, ruleSet: valid.ruleSet };
 }
 
+export type RulesAction =
+  | "validate"
+  | "publish"
+  | "list"
+  | "show"
+  | "diff"
+  | "activate"
+  | "rollback"
+  | "shadow"
+  | "compare";
+
 export async function rulesCommand(
   config: Config,
   _logger: Logger,
-  action: "validate" | "publish" | "list" | "show" | "diff" | "activate" | "rollback" | "shadow" | "compare",
+  action: RulesAction,
   args: string[],
   opts: { json?: boolean; off?: boolean },
 ): Promise<void> {

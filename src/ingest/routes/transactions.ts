@@ -74,12 +74,13 @@ export function registerTransactionRoutes(app: FastifyInstance, deps: Transactio
     prefer: string | string[] | undefined,
     id: string,
     route: string,
-    fingerprint?: string,
+    /** Computed only when the request asks to wait (not on every request). */
+    fingerprint?: () => string,
   ): { wait: Wait; ms: number } | undefined {
     if (!deps.sync) return undefined;
     const ms = preferredWaitMs(prefer, deps.sync.maxWaitMs);
     if (ms === undefined) return undefined;
-    const wait = deps.sync.waiters.wait(id, ms, fingerprint);
+    const wait = deps.sync.waiters.wait(id, ms, fingerprint?.());
     if (!wait) {
       syncWaits.inc({ route, outcome: "shed" });
       return undefined;
@@ -161,7 +162,7 @@ export function registerTransactionRoutes(app: FastifyInstance, deps: Transactio
         timestamp: input.timestamp ?? new Date(now()).toISOString(),
       };
       // Registered before the write, so a decision faster than our own ack is not missed.
-      const sync = startWait(request.headers.prefer, tx.transaction_id, "post", payloadFingerprint(tx));
+      const sync = startWait(request.headers.prefer, tx.transaction_id, "post", () => payloadFingerprint(tx));
       try {
         await deps.publishTransaction(tx);
       } catch (error) {
