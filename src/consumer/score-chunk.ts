@@ -2,7 +2,7 @@ import type { KafkaMessage } from "kafkajs";
 import type { ProfileCache } from "../cache/redis-profile-cache.ts";
 import type { Decision } from "../domain/decision.ts";
 import type { Profile } from "../domain/profile.ts";
-import { payloadFingerprint } from "../domain/transaction.ts";
+import { payloadFingerprint, type Transaction } from "../domain/transaction.ts";
 import type { DeadLetter } from "../kafka/dead-letter-codec.ts";
 import type { TransactionSchemaIds } from "../kafka/schema-registry.ts";
 import { type DecodeOptions, decodeTransaction, framedSchemaId } from "../kafka/transaction-codec.ts";
@@ -63,7 +63,7 @@ export type ChunkScorerDeps = {
 export type Chunk = { partition: number; messages: readonly KafkaMessage[] };
 
 /** A valid transaction of the round, with its chunk and message. */
-type Candidate = SourcedTransaction & { chunk: number; message: KafkaMessage; fingerprint: string };
+type Candidate = SourcedTransaction & { chunk: number; message: KafkaMessage };
 
 function emptyResults(chunks: readonly Chunk[]): ChunkResult[] {
   return chunks.map(() => ({ decisions: [], deadLetters: [], redecided: [] }));
@@ -88,7 +88,8 @@ async function decodeRound(deps: ChunkScorerDeps, chunks: readonly Chunk[], resu
     if (ids.size > 0) await schemaIds.resolve(ids); // a registry outage is retried, not dead-lettered
     decode = { ...decode, isKnownSchemaId: (id) => schemaIds.isKnown(id) };
   }
-  const seen = new Map<string, string>();
+  // The first transaction of each id: a repeat is compared with it (fingerprints only then, not per message).
+  const seen = new Map<string, Transaction>();
   const valid: Candidate[] = [];
   /** Later messages repeating a transaction_id with the same payload (dead-lettered with it on a conflict). */
   const repeats: Array<{ chunk: number; message: KafkaMessage; id: string }> = [];
@@ -100,14 +101,14 @@ async function decodeRound(deps: ChunkScorerDeps, chunks: readonly Chunk[], resu
         continue;
       }
       const tx = { ...decoded.tx, transaction_id: decoded.tx.transaction_id.toLowerCase() };
-      const fingerprint = payloadFingerprint(tx);
       const earlier = seen.get(tx.transaction_id);
       if (earlier !== undefined) {
-        if (earlier !== fingerprint) results[c]!.deadLetters.push(conflict(message, tx.transaction_id));
-        else repeats.push({ chunk: c, message, id: tx.transaction_id });
+        if (payloadFingerprint(earlier) !== payloadFingerprint(tx)) {
+          results[c]!.deadLetters.push(conflict(message, tx.transaction_id));
+        } else repeats.push({ chunk: c, message, id: tx.transaction_id });
         continue; // a retried post read again at once: one transaction, one decision
       }
-      seen.set(tx.transaction_id, fingerprint);
+      seen.set(tx.transaction_id, tx);
       valid.push({
         tx,
         eventTimeMs: decoded.eventTimeMs,
@@ -116,7 +117,6 @@ async function decodeRound(deps: ChunkScorerDeps, chunks: readonly Chunk[], resu
         offset: Number(message.offset),
         chunk: c,
         message,
-        fingerprint,
       });
     }
   });
@@ -193,7 +193,7 @@ export async function scoreChunks(
   const conflicting = new Set<string>();
   for (const v of candidates) {
     const old = stored.get(v.tx.transaction_id);
-    if (old && old.fingerprint !== v.fingerprint) {
+    if (old && old.fingerprint !== payloadFingerprint(v.tx)) {
       conflicting.add(v.tx.transaction_id);
       results[v.chunk]!.deadLetters.push(conflict(v.message, v.tx.transaction_id));
     }
