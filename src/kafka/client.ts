@@ -25,8 +25,6 @@ export const noDelaySocketFactory: ISocketFactory = ({ host, port, ssl, onConnec
   return socket;
 };
 
-const BOUNDED_RETRIES_WARNING = "Limiting retries for the idempotent producer may invalidate EoS guarantees";
-
 /** A kafkajs client whose logs go through pino, at warn and above unless debugging. */
 export function createKafka({
   brokers,
@@ -53,8 +51,6 @@ export function createKafka({
       () =>
       ({ level, namespace, log: entry }: LogEntry) => {
         const { message, ...rest } = entry;
-        // Our idempotent producer bounds its retries on purpose (see producer.ts): not news at every start.
-        if (message === BOUNDED_RETRIES_WARNING) return;
         log[LEVELS[level] ?? "info"]({ namespace, ...rest }, message);
       },
   });
