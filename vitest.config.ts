@@ -1,8 +1,10 @@
 import { defineConfig } from "vitest/config";
 
 /*
- * Two projects: `unit` (pure, no services) and `integration` (real Kafka, PostgreSQL, Redis,
- * resolved once by test/global-setup.ts). `npm test` runs both; `npm run test:unit` only the first.
+ * Three projects: `unit` (pure, no services), `integration` (real Kafka, PostgreSQL, Redis,
+ * resolved once by test/global-setup.ts) and `chaos` (the shortened chaos run, issue 15), which
+ * runs alone after the other two (groupOrder): it loads both cores and kills a broker of its own.
+ * `npm test` runs all three; `npm run test:unit` only the first.
  */
 export default defineConfig({
   test: {
@@ -12,6 +14,7 @@ export default defineConfig({
           name: "unit",
           include: ["test/unit/**/*.test.ts"],
           environment: "node",
+          sequence: { groupOrder: 0 },
         },
       },
       {
@@ -25,6 +28,18 @@ export default defineConfig({
           // The files share one 2-core machine with the broker; two at a time keeps them honest.
           maxWorkers: 2,
           fileParallelism: true,
+          sequence: { groupOrder: 0 },
+        },
+      },
+      {
+        test: {
+          name: "chaos",
+          include: ["test/chaos/**/*.test.ts"],
+          environment: "node",
+          globalSetup: ["test/global-setup.ts"],
+          testTimeout: 600_000,
+          hookTimeout: 180_000,
+          sequence: { groupOrder: 1 },
         },
       },
     ],
