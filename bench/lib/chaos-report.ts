@@ -41,7 +41,7 @@ export function timelineRates(result: ChaosResult) {
 function timelineSpec(result: ChaosResult): TopLevelSpec {
   const { rows, lag } = timelineRates(result);
   const faults = result.events.filter((e) => e.kind === "fault").map((e) => ({ t: e.atS, name: e.name }));
-  const x = { field: "t", type: "quantitative" as const, title: "seconds since the load started" };
+  const x = { field: "t", type: "quantitative" as const, title: "seconds since the run started" };
   const rule = {
     data: { values: faults },
     mark: { type: "rule" as const, color: "#c0392b", strokeDash: [4, 3] },
@@ -75,7 +75,12 @@ function timelineSpec(result: ChaosResult): TopLevelSpec {
             encoding: {
               x,
               y: { field: "value", type: "quantitative", title: "per second" },
-              color: { field: "series", type: "nominal", title: null, legend: { orient: "top" } },
+              color: {
+                field: "series",
+                type: "nominal",
+                title: null,
+                legend: { orient: "top", labelLimit: 400 },
+              },
             },
           },
           rule,
@@ -146,7 +151,8 @@ again (consumers committing, ingress accepting) ${f.recovery_s_after_broker_rest
 | t (s) | event |
 | --- | --- |
 ${result.events.map((e) => `| ${e.atS} | ${e.kind === "fault" ? "**" : ""}${e.name}${e.kind === "fault" ? "**" : ""} |`).join("\n")}
-${result.lostDetail.length > 0 ? `\nLost:\n\n${result.lostDetail.map((l) => `- ${l}`).join("\n")}\n` : ""}`,
+${[...result.lostDetail, ...result.wrongDetail].map((l) => `- ${l}`).join("\n")}
+`,
   );
   return { json, svg, markdown };
 }

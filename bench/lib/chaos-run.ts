@@ -80,7 +80,7 @@ export type ChaosSample = {
 
 export type ChaosFigures = {
   accepted: number;
-  /** Transactions the gateway gave up on (never accepted: not a loss). */
+  /** Transactions the gateway gave up on, or whose direct send failed (never accepted: not a loss). */
   gave_up: number;
   /** Messages on the transactions topic, and how many of them repeat a transaction_id (retries). */
   topic_messages: number;
@@ -110,6 +110,8 @@ export type ChaosResult = {
   broken: string[];
   /** Where each lost transaction was found (at most 20). */
   lostDetail: string[];
+  /** What each wrong decision was made from (at most 10). */
+  wrongDetail: string[];
 };
 
 /** A port free on 127.0.0.1 right now. */
@@ -297,6 +299,29 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     });
     await producer.connect();
     const directIds = new Set<string>();
+    // The direct producer batches what came in the last 20 ms into one request, as a service would.
+    let directQueue: Array<{ id: string; tx: ReturnType<typeof body>; done: () => void }> = [];
+    let directSending = false;
+    let directFailed = 0;
+    every(20, async () => {
+      if (directSending || directQueue.length === 0) return;
+      directSending = true;
+      const batch = directQueue;
+      directQueue = [];
+      try {
+        await producer.send({
+          topic,
+          acks: -1,
+          messages: batch.map((d) => ({ key: d.tx.user_id, value: JSON.stringify(d.tx) })),
+        });
+        for (const d of batch) accepted.add(d.id);
+      } catch {
+        directFailed += batch.length; // its retries ran out while the broker was away: never accepted
+      } finally {
+        directSending = false;
+        for (const d of batch) d.done();
+      }
+    });
     /** At most this many requests in flight: while the broker is away the load queues, not sockets. */
     const maxInFlight = 1_000;
     const inflight = new Set<Promise<void>>();
@@ -499,12 +524,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       if (i % 10 === 9) {
         const tx = body(id);
         directIds.add(id);
-        track(
-          producer.send({ topic, acks: -1, messages: [{ key: tx.user_id, value: JSON.stringify(tx) }] }).then(
-            () => void accepted.add(id),
-            () => {},
-          ),
-        );
+        track(new Promise<void>((done) => directQueue.push({ id, tx, done })));
         continue;
       }
       track(post(body(id)));
@@ -572,7 +592,9 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       )
         continue;
       const list = byPartition.get(m.partition) ?? [];
-      list.push({ offset: BigInt(m.offset), tx: { ...tx, receivedMs: Number(m.timestamp) } });
+      // An id is a UUID in any case (a fuzzed body may carry upper-case hex): one transaction.
+      const transaction_id = tx.transaction_id.toLowerCase();
+      list.push({ offset: BigInt(m.offset), tx: { ...tx, transaction_id, receivedMs: Number(m.timestamp) } });
       byPartition.set(m.partition, list);
     }
     const { rows: profileRows } = await db.query<OracleProfile & { user_id: string }>(
@@ -621,7 +643,30 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       return `lost ${id} (${directIds.has(id) ? "direct" : "http"}): ${onTopic ? `on the topic at ${onTopic.partition}:${onTopic.offset}` : "not on the topic"}${letter ? `, dead-lettered: ${letter.headers?.["x-error"]?.toString()}` : ""}`;
     });
     for (const line of lostDetail) log(line);
-    for (const id of wrongIds.slice(0, 5)) log(`wrong decision for ${id}`);
+    // What each wrong decision was made from: the stored row, every copy on the topic, and the
+    // user's earlier transactions as the topic and the table hold them.
+    const wrongDetail: string[] = [];
+    for (const id of wrongIds.slice(0, 10)) {
+      const d = decisions.find((x) => x.id === id)!;
+      const e = expected.get(id);
+      const { rows } = await db.query<{ user_id: string; p: number; o: string; r: Date }>(
+        "SELECT user_id, source_partition AS p, source_offset::text AS o, received_at AS r FROM transactions WHERE transaction_id = $1",
+        [id],
+      );
+      const row = rows[0];
+      const copies = messages
+        .filter((m) => m.value?.toString().toLowerCase().includes(id))
+        .map((m) => `${m.partition}:${m.offset}@${m.timestamp}`);
+      const { rows: before } = await db.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM transactions WHERE user_id = $1 AND source_partition = $2
+           AND source_offset < $3 AND received_at > $4::timestamptz - interval '60 seconds'`,
+        [row?.user_id, row?.p, row?.o, row?.r],
+      );
+      wrongDetail.push(
+        `wrong ${id} user ${row?.user_id}: stored ${d.decision}/${d.score}/${[...d.reasons].sort()} at ${row?.p}:${row?.o} received ${row?.r?.getTime()}; oracle ${e ? `${e.decision}/${e.score}/${e.reasons}` : "none"}; copies on the topic ${copies.join(" ")}; stored earlier within 60 s: ${before[0]?.n}`,
+      );
+    }
+    for (const line of wrongDetail) log(line);
 
     const seen = new Set<string>();
     let topicDuplicates = 0;
@@ -631,7 +676,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
         else seen.add(tx.transaction_id);
     const figures: ChaosFigures = {
       accepted: accepted.size,
-      gave_up: gaveUp,
+      gave_up: gaveUp + directFailed,
       topic_messages: messages.length,
       topic_duplicates: topicDuplicates,
       lost: lostIds.length,
@@ -680,6 +725,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       figures,
       broken,
       lostDetail,
+      wrongDetail,
     };
   } finally {
     for (const t of timers) clearInterval(t);
