@@ -225,6 +225,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     const accepted = new Set<string>();
     let maxLag = 0;
     let sampling = false;
+    let lastSampleError = "";
     const sample = async () => {
       if (sampling) return;
       sampling = true;
@@ -234,8 +235,11 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
         s.committed = p.committed;
         s.lag = p.lag;
         maxLag = Math.max(maxLag, p.lag);
-      } catch {
+      } catch (error) {
         // the broker is away: a gap in the lag line
+        const why = (error as Error).message;
+        if (why !== lastSampleError) log(`lag sample failed: ${why}`);
+        lastSampleError = why;
       } finally {
         timeline.push(s);
         sampling = false;
