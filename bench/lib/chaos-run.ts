@@ -114,13 +114,28 @@ export type ChaosResult = {
   wrongDetail: string[];
 };
 
-/** A port free on 127.0.0.1 right now. */
-export async function freePort(): Promise<number> {
+async function canListen(port: number): Promise<boolean> {
   const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
+  const ok = await new Promise<boolean>((resolve) => {
+    server.once("error", () => resolve(false));
+    server.listen(port, "127.0.0.1", () => resolve(true));
+  });
+  if (ok) await new Promise<void>((resolve) => server.close(() => resolve()));
+  return ok;
+}
+
+/**
+ * `count` consecutive ports free on 127.0.0.1, below Linux's ephemeral range (32768+): a port the
+ * kernel could hand to an outgoing connection meanwhile would be lost to a process restarted on it.
+ */
+export async function freePorts(count = 1): Promise<number> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const first = 20_000 + Math.floor(Math.random() * 12_000);
+    let ok = true;
+    for (let i = 0; i < count && ok; i++) ok = await canListen(first + i);
+    if (ok) return first;
+  }
+  throw new Error(`no ${count} consecutive free ports found between 20000 and 32000`);
 }
 
 /** The group's committed offsets (summed) and lag on `topic`, and the partitions still behind. */
@@ -206,7 +221,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       HOST: "127.0.0.1",
     };
     const bin = join(REPO_ROOT, "bin/sentinel.ts");
-    const ports = [await freePort(), await freePort()];
+    const ports = [await freePorts(), await freePorts()];
     const startIngest = (i: number) => startNode(bin, ["ingest"], { ...env, PORT: String(ports[i]) });
     const startConsumer = () => startNode(bin, ["consume"], env);
     const ingest = [startIngest(0), startIngest(1)];

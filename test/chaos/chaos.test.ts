@@ -1,9 +1,9 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, inject, it } from "vitest";
 import { writeChaosReport } from "../../bench/lib/chaos-report.ts";
-import { type ChaosResult, freePort, runChaos } from "../../bench/lib/chaos-run.ts";
+import { type ChaosResult, freePorts, runChaos } from "../../bench/lib/chaos-run.ts";
 import { loadConfig } from "../../src/config.ts";
 import { createLogger } from "../../src/logger.ts";
 import {
@@ -16,7 +16,7 @@ import {
   stopBroker,
   writeBrokerProperties,
 } from "../../src/stack/kafka-broker.ts";
-import { portOpen, waitForKafka } from "../../src/stack/stack.ts";
+import { waitForKafka } from "../../src/stack/stack.ts";
 
 /*
  * Issue 15 in CI: the chaos harness shortened (3,000 transactions, one fault of each kind). It
@@ -35,15 +35,24 @@ beforeAll(async () => {
   const stack = brokerPaths(loadConfig().stackDir);
   ensureJars(stack, () => {});
   paths = { ...brokerPaths(dir), lib: stack.lib };
-  // A port whose neighbour (the controller's) is free too.
-  for (let i = 0; i < 20; i++) {
-    port = await freePort();
-    if (!(await portOpen("127.0.0.1", port + 1))) break;
-  }
+  port = await freePorts(2); // the broker's and, next to it, the controller's
   writeBrokerProperties(paths, port);
   formatStorage(paths);
   startBroker(paths, "512m");
-  await waitForKafka([`127.0.0.1:${port}`], createLogger({ log: { level: "fatal", pretty: false } }), 90_000);
+  try {
+    await waitForKafka(
+      [`127.0.0.1:${port}`],
+      createLogger({ log: { level: "fatal", pretty: false } }),
+      90_000,
+    );
+  } catch (error) {
+    const tails = ["server.log", "stdout.log"].map((name) => {
+      const file = join(paths.logs, name);
+      const text = existsSync(file) ? readFileSync(file, "utf8").split("\n").slice(-30).join("\n") : "(none)";
+      return `--- the chaos broker's ${name} (last 30 lines) ---\n${text}`;
+    });
+    throw new Error([(error as Error).message, ...tails].join("\n"));
+  }
 }, 120_000);
 
 afterAll(async () => {
