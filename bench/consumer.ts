@@ -34,6 +34,8 @@ export type ConsumerBench = {
     peakRssMiB: number;
     cacheHitRatio: number;
     cache: { hits: number; misses: number; fallbacks: number };
+    /** Live decisions by outcome (reviews open cases, which costs the storing statement). */
+    decisions: Record<string, number>;
   };
   ratio: number;
   /** The same rows written by a bare loop with the same driver and statement (bench/lib/store-ceiling.ts). */
@@ -69,6 +71,10 @@ function metric(text: string, name: string): number {
     .filter((l) => l.startsWith(name))
     .reduce((s, l) => s + Number(l.split(" ").at(-1)), 0);
 }
+
+/** USD into each seeded market's currency (rounded mid-market rates; only their existence matters). */
+export const BENCH_FX_RATES =
+  "USD:EUR=0.92,USD:GBP=0.79,USD:CAD=1.36,USD:JPY=151.2,USD:AUD=1.52,USD:BRL=5.05,USD:INR=83.4,USD:MXN=17.1,USD:CHF=0.88";
 
 async function preload(
   kafka: import("kafkajs").Kafka,
@@ -111,7 +117,9 @@ export async function benchConsumer(
   services: Services,
   { users = 100_000, transactions = 200_000 } = {},
 ): Promise<ConsumerBench> {
-  const sandbox = await createSandbox(services, { prefix: "bench" });
+  // The seeded users live in 13 markets and the transactions are in USD: without rates most would
+  // be `currency_unconvertible` reviews, each opening a case — not the stream a scorer meets.
+  const sandbox = await createSandbox(services, { prefix: "bench", overrides: { FX_RATES: BENCH_FX_RATES } });
   const db = new pg.Client({ connectionString: sandbox.config.database.url });
   await db.connect();
   try {
@@ -159,6 +167,9 @@ export async function benchConsumer(
         "SELECT extract(epoch FROM max(stored_at) - min(stored_at)) AS s, count(*) AS n FROM transactions",
       );
       const steady = Number(rows[0].n) / Math.max(0.001, Number(rows[0].s));
+      const { rows: mix } = await db.query<{ decision: string; n: number }>(
+        "SELECT decision, count(*)::int AS n FROM decisions WHERE live GROUP BY decision",
+      );
       const scorer = {
         seconds,
         txPerSec: done / seconds,
@@ -166,6 +177,7 @@ export async function benchConsumer(
         peakRssMiB: Math.round(proc.peakRssMiB()),
         cacheHitRatio: hits / Math.max(1, hits + misses + fallbacks),
         cache: { hits, misses, fallbacks },
+        decisions: Object.fromEntries(mix.map((r) => [r.decision, r.n])),
       };
       log(
         `scorer: ${done} decisions in ${seconds.toFixed(1)} s = ${Math.round(scorer.txPerSec)} tx/s (steady ${Math.round(steady)} tx/s), peak RSS ${scorer.peakRssMiB} MiB`,
@@ -218,6 +230,7 @@ if (import.meta.main) {
   console.log(`raw_consumer_msg_per_sec=${Math.round(r.raw.msgPerSec)}`);
   console.log(`scorer_over_raw=${r.ratio.toFixed(3)} (target >= 0.3)`);
   console.log(`scorer_peak_rss_mib=${r.scorer.peakRssMiB} (target <= 256)`);
+  console.log(`scorer_decisions=${JSON.stringify(r.scorer.decisions)}`);
   console.log(`store_ceiling_rows_per_sec=${Math.round(r.storeCeiling.rowsPerSec)}`);
   console.log(`ratio_scorer_over_store_ceiling=${r.ratioOverStoreCeiling.toFixed(3)} (target >= 0.5)`);
   console.log(`replay_msg_per_sec=${Math.round(r.replay.msgPerSec)}`);
