@@ -1,9 +1,10 @@
 import { setTimeout as sleep } from "node:timers/promises";
 
 /*
- * The two waiting shapes of the code base, once: an exponential backoff between retries of a
- * fault (consumer chunks, replay, connects), and a bounded poll until something is true (a broker
- * or registry answering, topic leaders, a process gone, a test's expectation).
+ * The waiting shapes of the code base, once: an exponential backoff between retries of a fault
+ * (consumer chunks, replay, connects), a bounded poll until something is true (a broker or
+ * registry answering, topic leaders, a process gone, a test's expectation), and a deadline on one
+ * awaited thing (a produce batch, a connect, an admin call).
  */
 
 /** base·2^attempt ms, capped at maxMs (attempt 1 → 2·base). */
@@ -64,4 +65,21 @@ export async function retryInBackground(
     }
   }
   return false;
+}
+
+/**
+ * `promise`, or the error `onTimeout()` makes once `ms` have passed, whichever comes first. The
+ * timer is cleared either way; the promise itself runs on (a deadline ends the waiting, not the
+ * work), and its later failure is handled.
+ */
+export async function withDeadline<T>(promise: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(onTimeout()), ms);
+  });
+  try {
+    return await Promise.race([promise, expired]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -1,6 +1,7 @@
 import type { Message, Producer } from "kafkajs";
 import { SentinelError } from "../errors.ts";
 import type { Metrics } from "../metrics.ts";
+import { withDeadline } from "../poll.ts";
 
 /*
  * kafkajs has no linger.ms: each send() is its own produce request. The ingress gets thousands of
@@ -116,19 +117,13 @@ export function createBatchingProducer({
     const started = now();
     // The deadline belongs to the oldest request: it must hear back within timeoutMs of arriving.
     const remaining = Math.max(1, timeoutMs - (started - batch[0]!.enqueuedAt));
-    let deadline: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<never>((_, reject) => {
-      deadline = setTimeout(
-        () => reject(new SentinelError("unavailable", `Kafka did not acknowledge within ${timeoutMs} ms`)),
-        remaining,
-      );
-    });
     metrics?.batchSize.observe(batch.length);
     try {
-      await Promise.race([
+      await withDeadline(
         producer.send({ topic, acks: -1, timeout: remaining, messages: batch.map((p) => p.message) }),
-        timedOut,
-      ]);
+        remaining,
+        () => new SentinelError("unavailable", `Kafka did not acknowledge within ${timeoutMs} ms`),
+      );
       metrics?.batchDuration.observe({ outcome: "ok" }, (now() - started) / 1000);
       for (const p of batch) p.resolve();
     } catch (error) {
@@ -138,8 +133,6 @@ export function createBatchingProducer({
           ? error
           : new SentinelError("unavailable", "Kafka could not take the message", { cause: error });
       for (const p of batch) p.reject(failure);
-    } finally {
-      clearTimeout(deadline);
     }
   }
 

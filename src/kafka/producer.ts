@@ -1,7 +1,6 @@
-import { setTimeout as sleep } from "node:timers/promises";
 import { type Kafka, Partitioners, type Producer } from "kafkajs";
 import type { Logger } from "../logger.ts";
-import { retryInBackground } from "../poll.ts";
+import { retryInBackground, withDeadline } from "../poll.ts";
 
 export type ManagedProducer = {
   producer: Producer;
@@ -69,15 +68,11 @@ export function createManagedProducer(
       return connected;
     },
     async ready(timeoutMs) {
-      const abort = new AbortController();
-      const timeout = sleep(timeoutMs, undefined, { signal: abort.signal }).then(() => {
-        throw new Error(`Kafka not reachable within ${timeoutMs} ms`);
-      });
-      try {
-        await Promise.race([connecting, timeout]);
-      } finally {
-        abort.abort(); // Promise.race already handles the aborted timer's rejection
-      }
+      await withDeadline(
+        connecting,
+        timeoutMs,
+        () => new Error(`Kafka not reachable within ${timeoutMs} ms`),
+      );
       if (!connected) throw new Error("Kafka producer not connected");
     },
     async close() {

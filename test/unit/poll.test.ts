@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { backoffMs, pollUntil } from "../../src/poll.ts";
+import { backoffMs, pollUntil, withDeadline } from "../../src/poll.ts";
 
 describe("backoffMs", () => {
   it("doubles from the base and stops at the cap", () => {
@@ -37,5 +37,23 @@ describe("pollUntil", () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(45);
     expect(calls).toBeGreaterThan(2);
     expect(await pollUntil(() => false, { timeoutMs: 20, everyMs: 5 })).toBeUndefined();
+  });
+});
+
+describe("withDeadline", () => {
+  it("gives the promise's value when it comes first", async () => {
+    expect(await withDeadline(Promise.resolve("done"), 1_000, () => new Error("late"))).toBe("done");
+  });
+
+  it("fails with the deadline's error when the promise is slower, and the promise's own failure later is handled", async () => {
+    const slow = new Promise<string>((_, reject) => setTimeout(() => reject(new Error("slow failure")), 50));
+    await expect(withDeadline(slow, 5, () => new Error("deadline"))).rejects.toThrow("deadline");
+    await new Promise((resolve) => setTimeout(resolve, 80)); // an unhandled rejection would fail the run
+  });
+
+  it("passes the promise's own failure through when it comes first", async () => {
+    await expect(
+      withDeadline(Promise.reject(new Error("boom")), 1_000, () => new Error("late")),
+    ).rejects.toThrow("boom");
   });
 });
