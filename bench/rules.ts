@@ -1,9 +1,9 @@
 import { prng } from "../src/cli/seed.ts";
 import { loadConfig } from "../src/config.ts";
-import type { Profile } from "../src/domain/profile.ts";
 import { defaultRuleSet } from "../src/rules/default-ruleset.ts";
 import { evaluateRuleSet } from "../src/rules/interpreter.ts";
 import { evaluate } from "../src/rules/rules.ts";
+import { testProfile } from "../test/support/profiles.ts";
 import { log } from "./lib/services.ts";
 
 /*
@@ -20,17 +20,7 @@ const T = Date.parse("2026-06-01T12:00:00Z");
 
 function workload(n: number) {
   const rand = prng(9);
-  const profile: Profile = {
-    user_id: "u",
-    status: "active",
-    risk_tier: rand() < 0.5 ? "high" : "low",
-    home_country: "US",
-    currency: "USD",
-    per_transaction_limit: "500.00",
-    daily_limit: "1000.00",
-    version: 1,
-    updated_at: "2026-01-01T00:00:00Z",
-  };
+  const profile = testProfile({ user_id: "u", risk_tier: rand() < 0.5 ? "high" : "low" });
   return [...Array(n)].map((_, i) => {
     const history = [...Array(Math.floor(rand() * 20))].map((__, j) => ({
       transactionId: `h${i}-${j}`,

@@ -2,10 +2,10 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { loadConfig } from "../../../src/config.ts";
 import { decide } from "../../../src/consumer/decide.ts";
-import type { Profile } from "../../../src/domain/profile.ts";
 import { defaultRuleSet } from "../../../src/rules/default-ruleset.ts";
 import { scoringRules } from "../../../src/rules/scoring-rules.ts";
 import type { SourcedTransaction, StoredHistoryRow } from "../../../src/store/transaction-store.ts";
+import { testProfile } from "../../support/profiles.ts";
 
 /*
  * The decide phase alone: a pure function of (transactions in topic order, profiles, stored
@@ -18,17 +18,8 @@ const T0 = Date.parse("2026-06-01T00:00:00Z");
 const USERS = ["u0", "u1", "u2"];
 const partitionOf = (user: string) => USERS.indexOf(user) % 2;
 
-const profile = (user: string): Profile => ({
-  user_id: user,
-  status: "active",
-  risk_tier: "low",
-  home_country: "US",
-  currency: "USD",
-  per_transaction_limit: "100.00",
-  daily_limit: "150.00",
-  version: 1,
-  updated_at: "2026-01-01T00:00:00Z",
-});
+const profile = (user: string) =>
+  testProfile({ user_id: user, per_transaction_limit: "100.00", daily_limit: "150.00" });
 const profiles = new Map(USERS.map((u) => [u, profile(u)]));
 
 type Spec = { user: number; cents: number; gapMs: number; eventSkewMs: number };

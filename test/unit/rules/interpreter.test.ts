@@ -3,21 +3,12 @@ import { describe, expect, it } from "vitest";
 import type { Profile } from "../../../src/domain/profile.ts";
 import { evaluateRuleSet, type RuleHistoryEntry } from "../../../src/rules/interpreter.ts";
 import { type Expr, type RuleSet, validateRuleSet, widestWindowMs } from "../../../src/rules/ruleset.ts";
+import { testProfile } from "../../support/profiles.ts";
 
 /* The rule language: total, deterministic, exact on money; its validation names JSON paths. */
 
 const T = Date.parse("2026-06-01T12:00:00Z");
-const profile: Profile = {
-  user_id: "u1",
-  status: "active",
-  risk_tier: "low",
-  home_country: "US",
-  currency: "USD",
-  per_transaction_limit: "500.00",
-  daily_limit: "1000.00",
-  version: 1,
-  updated_at: "2026-01-01T00:00:00Z",
-};
+const profile = testProfile();
 const ctx = { fxRates: { "EUR:USD": "1.10" }, lists: new Map([["blocked_devices", new Set(["dev-bad"])]]) };
 const one = (when: Expr): RuleSet => ({
   format: 1,

@@ -1,27 +1,17 @@
 import { describe, expect, it } from "vitest";
 import { loadConfig } from "../../../src/config.ts";
-import type { Profile } from "../../../src/domain/profile.ts";
 import {
   evaluate,
   type HistoryEntry,
   rulesVersion,
   type ScoredTransaction,
 } from "../../../src/rules/rules.ts";
+import { testProfile } from "../../support/profiles.ts";
 
 const rules = loadConfig({ FX_RATES: "EUR:USD=1.10" }).rules;
 const T = Date.parse("2026-06-01T12:00:00Z");
 
-const profile: Profile = {
-  user_id: "u1",
-  status: "active",
-  risk_tier: "low",
-  home_country: "US",
-  currency: "USD",
-  per_transaction_limit: "500.00",
-  daily_limit: "1000.00",
-  version: 1,
-  updated_at: "2026-01-01T00:00:00Z",
-};
+const profile = testProfile();
 
 const tx = (over: Partial<ScoredTransaction> = {}): ScoredTransaction => ({
   transactionId: "t0",
