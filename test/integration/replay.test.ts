@@ -15,8 +15,9 @@ import {
   type OracleDecision,
   type OracleProfile,
   type OracleSettings,
-  type OracleTx,
   oracleDecideAll,
+  oracleInputFromTopic,
+  sameDecision,
 } from "../support/oracle.ts";
 import { jsonLines, runSentinel, type SentinelProcess, spawnSentinel } from "../support/processes.ts";
 import { eventually, readAll } from "../support/topics.ts";
@@ -69,23 +70,7 @@ async function digest(where = "true"): Promise<string> {
 /** The oracle's decisions for everything on the topic now, in topic order per partition. */
 async function oracle(settings: OracleSettings): Promise<Map<string, OracleDecision>> {
   const topic = await readAll(ctx.kafka, ctx.config.kafka.topics.transactions);
-  const byPartition = new Map<number, Array<{ offset: bigint; tx: OracleTx }>>();
-  for (const m of topic) {
-    let tx: OracleTx;
-    try {
-      tx = JSON.parse(m.value!.toString());
-    } catch {
-      continue; // the poison messages
-    }
-    if (m.key?.toString() !== tx.user_id) continue;
-    const list = byPartition.get(m.partition) ?? [];
-    list.push({ offset: BigInt(m.offset), tx: { ...tx, receivedMs: Number(m.timestamp) } });
-    byPartition.set(m.partition, list);
-  }
-  const ordered = new Map(
-    [...byPartition].map(([p, l]) => [p, l.sort((a, b) => (a.offset < b.offset ? -1 : 1)).map((x) => x.tx)]),
-  );
-  return oracleDecideAll(settings, ordered, profiles);
+  return oracleDecideAll(settings, oracleInputFromTopic(topic), profiles);
 }
 
 /** How many transactions move from one outcome to another between two sets of decisions. */
@@ -103,9 +88,6 @@ function movesBetween(
   }
   return moves;
 }
-
-const same = (a: OracleDecision, b: { decision: string; score: number; reasons: string[] }) =>
-  a.decision === b.decision && a.score === b.score && a.reasons.join() === [...b.reasons].sort().join();
 
 beforeAll(async () => {
   ctx = await createTestContext({ FX_RATES: FX, TOPIC_TRANSACTIONS_PARTITIONS: "4" });
@@ -220,7 +202,7 @@ describe("sentinel replay, offsets and redecide", () => {
     const { rows } = await db.query(
       "SELECT transaction_id::text AS id, decision, score, reasons FROM decisions WHERE live",
     );
-    const wrong = rows.filter((r) => !expected.has(r.id) || !same(expected.get(r.id)!, r));
+    const wrong = rows.filter((r) => !sameDecision(expected.get(r.id), r));
     expect(wrong.slice(0, 3)).toEqual([]);
     // Their decisions were published (the rest were not published again).
     const published = await readAll(ctx.kafka, ctx.config.kafka.topics.decisions);
@@ -265,7 +247,7 @@ describe("sentinel replay, offsets and redecide", () => {
     );
     expect(rows).toHaveLength(total);
     expect(new Set(rows.map((r) => r.rules_version))).toEqual(new Set([run.rulesVersion]));
-    const wrong = rows.filter((r) => !same(newDecisions.get(r.id)!, r));
+    const wrong = rows.filter((r) => !sameDecision(newDecisions.get(r.id), r));
     expect(wrong.slice(0, 3)).toEqual([]);
 
     // Once more: nothing new is stored (same rules_version).

@@ -4,6 +4,8 @@
  * in topic order. Integration tests compare every stored decision with what this computes.
  */
 
+import type { ReadMessage } from "./topics.ts";
+
 export type OracleProfile = {
   status: string;
   risk_tier: string;
@@ -148,4 +150,51 @@ export function oracleDecideAll(
     }
   }
   return out;
+}
+
+/**
+ * The oracle's input from the messages of a transactions topic (as `readAll` gives them): per
+ * partition, in offset order, each with its Kafka timestamp as `receivedMs` and its id in lower case
+ * (a UUID in any case is one transaction). Messages that are not JSON or whose key is not their
+ * user are poison, left out; `keep` can leave out more (what else the consumer dead-letters).
+ */
+export function oracleInputFromTopic(
+  messages: readonly ReadMessage[],
+  keep: (tx: OracleTx) => boolean = () => true,
+): Map<number, OracleTx[]> {
+  const byPartition = new Map<number, Array<{ offset: bigint; tx: OracleTx }>>();
+  for (const m of messages) {
+    let tx: OracleTx;
+    try {
+      tx = JSON.parse(m.value!.toString());
+    } catch {
+      continue;
+    }
+    if (typeof tx?.transaction_id !== "string" || m.key?.toString() !== tx.user_id || !keep(tx)) continue;
+    const list = byPartition.get(m.partition) ?? [];
+    list.push({
+      offset: BigInt(m.offset),
+      tx: { ...tx, transaction_id: tx.transaction_id.toLowerCase(), receivedMs: Number(m.timestamp) },
+    });
+    byPartition.set(m.partition, list);
+  }
+  return new Map(
+    [...byPartition].map(([p, list]) => [
+      p,
+      list.sort((a, b) => (a.offset < b.offset ? -1 : 1)).map((x) => x.tx),
+    ]),
+  );
+}
+
+/** A stored decision (reasons in any order) equals the oracle's. */
+export function sameDecision(
+  oracle: OracleDecision | undefined,
+  stored: { decision: string; score: number; reasons: readonly string[] },
+): boolean {
+  return (
+    oracle !== undefined &&
+    oracle.decision === stored.decision &&
+    oracle.score === stored.score &&
+    oracle.reasons.join() === [...stored.reasons].sort().join()
+  );
 }
