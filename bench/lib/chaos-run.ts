@@ -2,13 +2,14 @@ import { randomUUID } from "node:crypto";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { type Kafka, Partitioners } from "kafkajs";
+import { Partitioners } from "kafkajs";
 import pg from "pg";
 import { prng, seedProfiles } from "../../src/cli/seed.ts";
 import { withAdmin } from "../../src/kafka/admin.ts";
+import { describeOffsets, type GroupOffsets } from "../../src/kafka/offsets.ts";
 import { createLogger } from "../../src/logger.ts";
 import { REPO_ROOT } from "../../src/paths.ts";
-import { pollUntil } from "../../src/poll.ts";
+import { backoffMs, pollUntil, withDeadline } from "../../src/poll.ts";
 import { createSandbox, type Services } from "../../src/stack/sandbox.ts";
 import { waitForKafka } from "../../src/stack/stack.ts";
 import { createDatabasePool } from "../../src/store/pool.ts";
@@ -18,6 +19,8 @@ import {
   type OracleProfile,
   type OracleTx,
   oracleDecideAll,
+  oracleInputFromTopic,
+  sameDecision,
 } from "../../test/support/oracle.ts";
 import { startTcpProxy } from "../../test/support/tcp-proxy.ts";
 import { readAll } from "../../test/support/topics.ts";
@@ -138,40 +141,11 @@ export async function freePorts(count = 1): Promise<number> {
   throw new Error(`no ${count} consecutive free ports found between 20000 and 32000`);
 }
 
-/** The group's committed offsets (summed) and lag on `topic`, and the partitions still behind. */
-async function groupProgress(kafka: Kafka, group: string, topic: string) {
-  const [ends, committed] = await withAdmin(
-    kafka,
-    async (a) =>
-      [
-        await a.fetchTopicOffsets(topic),
-        (await a.fetchOffsets({ groupId: group, topics: [topic] }))[0]!.partitions,
-      ] as const,
-    { retry: { retries: 0 } },
-  );
-  let lag = 0;
-  let sum = 0;
-  const behind: number[] = [];
-  for (const e of ends) {
-    const c = Math.max(0, Number(committed.find((x) => x.partition === e.partition)?.offset ?? 0));
-    sum += c;
-    const l = Math.max(0, Number(e.high) - c);
-    lag += l;
-    if (l > 0) behind.push(e.partition);
-  }
-  return { committed: sum, lag, behind };
-}
+/** The committed position summed over the partitions (a partition never committed counts its start). */
+const committedSum = (g: GroupOffsets) => g.partitions.reduce((n, p) => n + Number(p.committed ?? p.low), 0);
 
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  return Promise.race([
-    p,
-    sleep(ms).then(() => {
-      throw new Error(`no answer in ${ms} ms`);
-    }),
-  ]);
-}
-
-export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
+export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
+  const o = { sampleMs: 2_000, gatewayPatienceMs: 90_000, ...options };
   const log = o.log ?? ((line: string) => process.stderr.write(`[chaos] ${line}\n`));
   const rand = prng(o.seed);
   const startedAt = new Date().toISOString();
@@ -181,6 +155,13 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
   });
   const topic = sandbox.config.kafka.topics.transactions;
   const group = sandbox.config.consumer.group;
+  /** The group on the transactions topic now (`sentinel offsets`' view), or a failure after `ms`. */
+  const groupNow = (ms: number) =>
+    withDeadline(
+      withAdmin(sandbox.kafka, (a) => describeOffsets(a, group, topic), { retry: { retries: 0 } }),
+      ms,
+      () => new Error(`no answer in ${ms} ms`),
+    );
   const db = new pg.Client({ connectionString: sandbox.config.database.url });
   await db.connect();
   const t0 = Date.now();
@@ -190,6 +171,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     events.push({ atS: atS(), name, kind });
     log(`${kind}: ${name}`);
   };
+  const faultCount = () => events.filter((e) => e.kind === "fault").length;
   const timeline: ChaosSample[] = [];
   let phase = "setup";
   const procs: Proc[] = [];
@@ -230,8 +212,8 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     for (const port of ports) await waitForHttp(`http://127.0.0.1:${port}/readyz`, 60_000);
     await pollUntil(
       async () => {
-        const d = await withAdmin(sandbox.kafka, (a) => a.describeGroups([group]));
-        return d.groups[0]?.state === "Stable" && d.groups[0].members.length === 3 ? true : undefined;
+        const g = await groupNow(5_000);
+        return g.state === "Stable" && g.members.length === 3;
       },
       { timeoutMs: 60_000, everyMs: 500 },
     );
@@ -246,10 +228,10 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       sampling = true;
       const s: ChaosSample = { atS: atS(), phase, accepted: accepted.size, committed: null, lag: null };
       try {
-        const p = await withTimeout(groupProgress(sandbox.kafka, group, topic), 2_000);
-        s.committed = p.committed;
-        s.lag = p.lag;
-        maxLag = Math.max(maxLag, p.lag);
+        const g = await groupNow(2_000);
+        s.committed = committedSum(g);
+        s.lag = Number(g.totalLag);
+        maxLag = Math.max(maxLag, s.lag);
       } catch (error) {
         // the broker is away: a gap in the lag line
         const why = (error as Error).message;
@@ -260,7 +242,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
         sampling = false;
       }
     };
-    every(o.sampleMs ?? 2_000, () => void sample());
+    every(o.sampleMs, () => void sample());
 
     // ---- load ----
     phase = "load";
@@ -287,7 +269,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
      * 250 ms to 2 s, for up to `gatewayPatienceMs` (then it gives up: not accepted, not counted).
      */
     const post = async (b: { transaction_id: string }): Promise<void> => {
-      const giveUpAt = Date.now() + (o.gatewayPatienceMs ?? 90_000);
+      const giveUpAt = Date.now() + o.gatewayPatienceMs;
       for (let t = 0; Date.now() < giveUpAt; t++) {
         try {
           const res = await fetch(`http://127.0.0.1:${ports[(t + sent) % 2]}/transaction`, {
@@ -305,7 +287,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
         } catch {
           // connection refused (a killed ingress) or timed out: the same id again
         }
-        await sleep(Math.min(2_000, 250 * 2 ** t));
+        await sleep(backoffMs(t, { baseMs: 250, maxMs: 2_000 }));
       }
       gaveUp++;
     };
@@ -382,14 +364,12 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
 
     // ---- the fault schedule (fractions of the load's duration, jittered by the seed) ----
     const duration = (o.total / o.rate) * 1000;
-    let faultsInjected = 0;
     let recoveryS: number | "n/a" = "n/a";
     const schedule: Array<{ at: number; run: () => Promise<void> }> = [];
     const at = (fraction: number, run: () => Promise<void>) =>
       schedule.push({ at: fraction * (0.9 + rand() * 0.2) * duration, run });
     const kill = (name: string, list: Proc[], index: number, restart: () => Proc) => async () => {
       list[index]!.child.kill("SIGKILL");
-      faultsInjected++;
       event("fault", `SIGKILL ${name}`);
       await sleep(2_000);
       list[index] = restart();
@@ -401,7 +381,6 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     });
     const cut = (name: string, proxy: typeof pgProxy) => async () => {
       proxy.down();
-      faultsInjected++;
       event("fault", `${name} cut`);
       await sleep(o.cutMs);
       proxy.up();
@@ -427,11 +406,8 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
         event("load", "broker restart skipped (no broker this harness may kill)");
         return;
       }
-      const before = await withTimeout(groupProgress(sandbox.kafka, group, topic), 5_000).catch(
-        () => undefined,
-      );
+      const before = await groupNow(5_000).then(committedSum, () => undefined);
       o.broker.kill();
-      faultsInjected++;
       event("fault", "SIGKILL broker");
       await sleep(2_000);
       o.broker.start();
@@ -445,24 +421,20 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       event("recovery", "broker answers");
       // Recovered = the consumers commit past where they were at the kill, and the ingress accepts
       // again (or nothing was waiting to be accepted).
-      await pollUntil(
+      const flowing = await pollUntil(
         async () => {
-          const now = await withTimeout(groupProgress(sandbox.kafka, group, topic), 2_000).catch(
-            () => undefined,
-          );
-          const consuming = now !== undefined && (before === undefined || now.committed > before.committed);
+          const now = await groupNow(2_000).then(committedSum, () => undefined);
+          const consuming = now !== undefined && (before === undefined || now > before);
           const ingesting = accepted.size > acceptedAtRestart || inflight.size === 0;
-          return consuming && ingesting ? true : undefined;
+          return consuming && ingesting;
         },
         { timeoutMs: 180_000, everyMs: 250 },
-      ).then((ok) => {
-        if (ok) recoveryS = Math.round((Date.now() - restarted) / 100) / 10;
-      });
+      );
+      if (flowing) recoveryS = Math.round((Date.now() - restarted) / 100) / 10;
       event("recovery", `pipeline flowing again (${recoveryS} s after the restart)`);
     });
     at(0.85, async () => {
       pgProxy.delay(o.delayMs);
-      faultsInjected++;
       event("fault", `PostgreSQL delayed ${o.delayMs} ms each way`);
       await sleep(o.delayForMs);
       pgProxy.delay(0);
@@ -516,7 +488,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       const last = timeline.at(-1);
       const lastEvent = events.at(-1);
       log(
-        `phase=${phase} t=${Math.round(atS())}s sent=${sent}/${o.total} accepted=${accepted.size} in_flight=${inflight.size} faults=${faultsInjected} lag=${last?.lag ?? "?"}${lastEvent ? ` last="${lastEvent.name}"` : ""}`,
+        `phase=${phase} t=${Math.round(atS())}s sent=${sent}/${o.total} accepted=${accepted.size} in_flight=${inflight.size} faults=${faultCount()} lag=${last?.lag ?? "?"}${lastEvent ? ` last="${lastEvent.name}"` : ""}`,
       );
     };
     every(5_000, progress);
@@ -571,9 +543,9 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     let behind: number[] = [];
     const drained = await pollUntil(
       async () => {
-        const p = await withTimeout(groupProgress(sandbox.kafka, group, topic), 5_000);
-        behind = p.behind;
-        return p.lag === 0 ? true : undefined;
+        const g = await groupNow(5_000);
+        behind = g.partitions.filter((p) => p.lag > 0n).map((p) => p.partition);
+        return g.totalLag === 0n;
       },
       { timeoutMs: 240_000, everyMs: 2_000 },
     );
@@ -595,38 +567,15 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     const duplicated = storedRows.filter((r) => r.live !== 1).length;
     // The oracle, from the topic order and the profiles (rewritten with the same values).
     const messages = await readAll(sandbox.kafka, topic, 300_000);
-    const byPartition = new Map<number, Array<{ offset: bigint; tx: OracleTx }>>();
-    for (const m of messages) {
-      let tx: OracleTx;
-      try {
-        tx = JSON.parse(m.value!.toString());
-      } catch {
-        continue;
-      }
-      if (
-        !tx.transaction_id ||
-        m.key?.toString() !== tx.user_id ||
-        Number(tx.amount) <= 0 ||
-        (tx as { device_id?: string }).device_id
-      )
-        continue;
-      const list = byPartition.get(m.partition) ?? [];
-      // An id is a UUID in any case (a fuzzed body may carry upper-case hex): one transaction.
-      const transaction_id = tx.transaction_id.toLowerCase();
-      list.push({ offset: BigInt(m.offset), tx: { ...tx, transaction_id, receivedMs: Number(m.timestamp) } });
-      byPartition.set(m.partition, list);
-    }
     const { rows: profileRows } = await db.query<OracleProfile & { user_id: string }>(
       "SELECT user_id, status, risk_tier, home_country, currency, per_transaction_limit::text, daily_limit::text FROM user_profiles",
     );
+    // What the consumer dead-letters besides (schema violations, card numbers) is not decided.
+    const valid = (tx: OracleTx) => Number(tx.amount) > 0 && !(tx as { device_id?: string }).device_id;
+    const inTopicOrder = oracleInputFromTopic(messages, valid);
     const expected = oracleDecideAll(
       DEFAULT_SETTINGS,
-      new Map(
-        [...byPartition].map(([p, l]) => [
-          p,
-          l.sort((a, b) => (a.offset < b.offset ? -1 : 1)).map((x) => x.tx),
-        ]),
-      ),
+      inTopicOrder,
       new Map(profileRows.map((r) => [r.user_id, r])),
     );
     const { rows: decisions } = await db.query<{
@@ -635,17 +584,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       score: number;
       reasons: string[];
     }>("SELECT transaction_id::text AS id, decision, score, reasons FROM decisions WHERE live");
-    const wrongIds = decisions
-      .filter((d) => {
-        const e = expected.get(d.id);
-        return (
-          !e ||
-          e.decision !== d.decision ||
-          e.score !== d.score ||
-          e.reasons.join() !== [...d.reasons].sort().join()
-        );
-      })
-      .map((d) => d.id);
+    const wrongIds = decisions.filter((d) => !sameDecision(expected.get(d.id), d)).map((d) => d.id);
     const letters = await readAll(sandbox.kafka, sandbox.config.kafka.topics.dlq, 60_000);
     const reasons = new Set(letters.map((l) => l.headers?.["x-error-reason"]?.toString()));
     const poisonLettered = poisonSent === 0 ? 0 : poison.filter((p) => reasons.has(p.reason)).length;
@@ -687,12 +626,8 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     }
     for (const line of wrongDetail) log(line);
 
-    const seen = new Set<string>();
-    let topicDuplicates = 0;
-    for (const list of byPartition.values())
-      for (const { tx } of list)
-        if (seen.has(tx.transaction_id)) topicDuplicates++;
-        else seen.add(tx.transaction_id);
+    // The oracle decides each id once: what the topic holds beyond that are repeats (retries).
+    const topicDuplicates = [...inTopicOrder.values()].reduce((n, l) => n + l.length, 0) - expected.size;
     const figures: ChaosFigures = {
       accepted: accepted.size,
       gave_up: gaveUp + directFailed,
@@ -708,7 +643,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       http_5xx: http5xx,
       fuzz_bodies: fuzzSent,
       profile_rewrites: rewrites,
-      faults_injected: faultsInjected,
+      faults_injected: faultCount(),
       max_lag: maxLag,
       recovery_s_after_broker_restart: recoveryS,
     };
@@ -723,22 +658,10 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       figures.http_5xx > 0 && `${figures.http_5xx} HTTP answers were a 5xx other than 503`,
       ...harnessErrors.map((e) => `the harness failed a step: ${e}`),
     ].filter((x): x is string => typeof x === "string");
+    const { services: _services, broker: _broker, log: _log, ...settings } = o;
     return {
       startedAt,
-      options: {
-        seed: o.seed,
-        total: o.total,
-        users: o.users,
-        rate: o.rate,
-        fuzz: o.fuzz,
-        cutMs: o.cutMs,
-        delayMs: o.delayMs,
-        delayForMs: o.delayForMs,
-        consumerKills: o.consumerKills,
-        sampleMs: o.sampleMs ?? 2_000,
-        gatewayPatienceMs: o.gatewayPatienceMs ?? 90_000,
-        brokerRestart: o.broker !== undefined,
-      },
+      options: { ...settings, brokerRestart: o.broker !== undefined },
       events,
       timeline,
       figures,
