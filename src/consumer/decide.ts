@@ -72,16 +72,13 @@ export function decide(input: DecideInput): Map<string, Decision> {
     if (decided.has(tx.transaction_id)) continue;
     const history: RuleHistoryEntry[] = [];
     const counted = new Set<string>([tx.transaction_id]);
-    for (const h of stored.get(tx.user_id) ?? []) {
-      if (isEarlier(h, v) && !counted.has(h.transactionId)) {
-        counted.add(h.transactionId);
-        history.push(h);
-      }
-    }
-    for (const h of round.get(tx.user_id) ?? []) {
-      if (isEarlier(h, v) && !counted.has(h.transactionId)) {
-        counted.add(h.transactionId);
-        history.push(h);
+    // Stored rows first, then this round's: each earlier transaction_id once.
+    for (const rows of [stored.get(tx.user_id), round.get(tx.user_id)]) {
+      for (const h of rows ?? []) {
+        if (isEarlier(h, v) && !counted.has(h.transactionId)) {
+          counted.add(h.transactionId);
+          history.push(h);
+        }
       }
     }
     const self = ruleTransaction(v);
