@@ -71,6 +71,7 @@ export async function startIngest(
       feed.decision(d);
     },
     onConflict: (id, fingerprint) => sync?.waiters.conflict(id, fingerprint),
+    wanted: () => (sync?.waiters.pending ?? 0) > 0 || feed.subscribers > 0,
   });
   listener.start();
   const app = await buildIngest({

@@ -32,6 +32,7 @@ export function createDecisionListener({
   logger,
   onDecision,
   onConflict,
+  wanted = () => true,
 }: {
   kafka: Kafka;
   topics: { decisions: string; dlq: string };
@@ -39,6 +40,11 @@ export function createDecisionListener({
   logger: Logger;
   onDecision(decision: Decision): void;
   onConflict(transactionId: string, fingerprint: string): void;
+  /**
+   * Whether anyone takes decisions now (a sync wait, a console). Every ingress reads the whole
+   * decisions topic; while nobody waits, its batches are skipped unparsed.
+   */
+  wanted?: () => boolean;
 }): DecisionListener {
   const groupId = `${groupPrefix}-${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`;
   const consumer = kafka.consumer({
@@ -77,6 +83,7 @@ export function createDecisionListener({
 
   async function eachBatch({ batch }: EachBatchPayload): Promise<void> {
     if (batch.topic === topics.decisions) {
+      if (!wanted()) return;
       for (const m of batch.messages) {
         if (!m.value) continue;
         try {
