@@ -73,7 +73,7 @@ function metric(text: string, name: string): number {
 }
 
 /** USD into each seeded market's currency (rounded mid-market rates; only their existence matters). */
-export const BENCH_FX_RATES =
+const BENCH_FX_RATES =
   "USD:EUR=0.92,USD:GBP=0.79,USD:CAD=1.36,USD:JPY=151.2,USD:AUD=1.52,USD:BRL=5.05,USD:INR=83.4,USD:MXN=17.1,USD:CHF=0.88";
 
 async function preload(

@@ -1,10 +1,10 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import * as vega from "vega";
-import { compile, type TopLevelSpec } from "vega-lite";
+import type { TopLevelSpec } from "vega-lite";
 import type { ConsumerBench } from "./consumer.ts";
 import type { E2eRate } from "./e2e.ts";
 import type { IngestBench } from "./ingest.ts";
+import { svg } from "./lib/charts.ts";
 import type { ProducerPerf } from "./lib/kafka-tools.ts";
 
 /* The benchmark report: JSON for scripts, Markdown with SVG charts (vega-lite) for people. */
@@ -18,11 +18,6 @@ export type BenchReport = {
   consumer: ConsumerBench;
   e2e: E2eRate[];
 };
-
-async function svg(spec: TopLevelSpec): Promise<string> {
-  const view = new vega.View(vega.parse(compile(spec).spec), { renderer: "none" });
-  return view.toSVG();
-}
 
 const round = (n: number) => Math.round(n);
 

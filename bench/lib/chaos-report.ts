@@ -1,8 +1,8 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import * as vega from "vega";
-import { compile, type TopLevelSpec } from "vega-lite";
+import type { TopLevelSpec } from "vega-lite";
 import type { ChaosResult } from "./chaos-run.ts";
+import { svg as renderSvg } from "./charts.ts";
 
 /*
  * The chaos run's report: `chaos-<ts>.json` (everything), `chaos-<ts>.svg` (the timeline: offered
@@ -11,7 +11,7 @@ import type { ChaosResult } from "./chaos-run.ts";
  */
 
 /** Per-interval rates from the cumulative samples: accepted/s (ingress) and committed/s (scorers). */
-export function timelineRates(result: ChaosResult) {
+function timelineRates(result: ChaosResult) {
   const rows: Array<{ t: number; series: string; value: number }> = [];
   const lag: Array<{ t: number; lag: number | null }> = [];
   let prev: ChaosResult["timeline"][number] | undefined;
@@ -120,9 +120,8 @@ export async function writeChaosReport(result: ChaosResult, dir: string) {
   const stamp = `chaos-${result.startedAt.replace(/[:.]/g, "-")}`;
   const json = join(dir, `${stamp}.json`);
   writeFileSync(json, `${JSON.stringify(result, null, 2)}\n`);
-  const view = new vega.View(vega.parse(compile(timelineSpec(result)).spec), { renderer: "none" });
   const svg = join(dir, `${stamp}.svg`);
-  writeFileSync(svg, await view.toSVG());
+  writeFileSync(svg, await renderSvg(timelineSpec(result)));
   const f = result.figures;
   const o = result.options;
   const markdown = join(dir, `${stamp}.md`);
