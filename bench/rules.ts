@@ -1,8 +1,8 @@
 import { prng } from "../src/cli/seed.ts";
 import { loadConfig } from "../src/config.ts";
-import { defaultRuleSet } from "../src/rules/default-ruleset.ts";
-import { evaluateRuleSet } from "../src/rules/interpreter.ts";
-import { evaluate } from "../src/rules/rules.ts";
+import { defaultRuleSet } from "../src/rules/default-rule-set.ts";
+import { evaluateRuleSet } from "../src/rules/evaluator.ts";
+import { evaluate } from "../test/support/compiled-rules.ts";
 import { testProfile } from "../test/support/profiles.ts";
 import { log } from "./lib/services.ts";
 

@@ -8,9 +8,9 @@ import { initialize, stackDown, stackStatus, stackUp } from "../stack/stack.ts";
 import { prepareDatabase } from "../store/database.ts";
 import { createDatabasePool } from "../store/pool.ts";
 import { createProfileStore } from "../store/profile-store.ts";
+import { writeGeneratedFiles } from "./generated-files.ts";
 import { seedProfiles } from "./seed.ts";
 import { serve } from "./serve.ts";
-import { writeSchemas } from "./write-schemas.ts";
 
 /** Loads config or exits 2 naming every bad variable (the contract of `npm start` with bad env). */
 function configOrExit(overrides: Record<string, string> = {}): Config {
@@ -128,9 +128,9 @@ export function buildProgram(): Command {
   const schemas = program.command("schemas").description("the JSON Schemas of the Kafka messages");
   schemas
     .command("write", { isDefault: true })
-    .description("write schemas/*.json from the zod schemas (the default)")
+    .description("write schemas/*.json and rulesets/default.json from the code (the default)")
     .action(async () => {
-      for (const file of await writeSchemas()) process.stdout.write(`wrote ${file}\n`);
+      for (const file of await writeGeneratedFiles()) process.stdout.write(`wrote ${file}\n`);
     });
   schemas
     .command("register")

@@ -1,6 +1,6 @@
 import type { Decision } from "../domain/decision.ts";
 import type { Profile } from "../domain/profile.ts";
-import type { RuleHistoryEntry, RuleTransaction } from "../rules/interpreter.ts";
+import type { RuleHistoryEntry, RuleTransaction } from "../rules/evaluator.ts";
 import type { ScoringRules } from "../rules/scoring-rules.ts";
 import type { SourcedTransaction, StoredHistoryRow } from "../store/transaction-store.ts";
 

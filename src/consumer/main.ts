@@ -1,7 +1,7 @@
 import { withAdmin } from "../kafka/admin.ts";
 import { createDecodeOptions } from "../kafka/transaction-codec.ts";
-import { defaultRuleSet } from "../rules/default-ruleset.ts";
-import { createRulesSource } from "../rules/rules-source.ts";
+import { createRulesSource } from "../rules/active-rules.ts";
+import { defaultRuleSet } from "../rules/default-rule-set.ts";
 import type { Runtime } from "../runtime.ts";
 import { createRulesStore } from "../store/rules-store.ts";
 import type { ChunkScorerDeps } from "./score-chunk.ts";

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { RuleSetSchema } from "../rules/ruleset.ts";
+import { RuleSetSchema } from "../rules/rule-language.ts";
 import { DecisionSchema } from "./decision.ts";
 import { createTransactionSchema } from "./transaction.ts";
 

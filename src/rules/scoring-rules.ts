@@ -5,8 +5,8 @@ import {
   type RuleHistoryEntry,
   type RuleTransaction,
   type RuleVerdict,
-} from "./interpreter.ts";
-import { type RuleSet, ruleSetVersion, widestWindowMs } from "./ruleset.ts";
+} from "./evaluator.ts";
+import { type RuleSet, ruleSetVersion, widestWindowMs } from "./rule-language.ts";
 
 /** A rule set ready to score with: its version, the history it needs, FX rates and named lists. */
 export type ScoringRules = {

@@ -7,8 +7,8 @@ import { prng } from "../../src/cli/seed.ts";
 import { loadConfig } from "../../src/config.ts";
 import type { Quality } from "../../src/ops/backtest.ts";
 import type { ReplaySummary } from "../../src/ops/replay.ts";
-import { defaultRuleSet } from "../../src/rules/default-ruleset.ts";
-import { ruleSetVersion } from "../../src/rules/ruleset.ts";
+import { defaultRuleSet } from "../../src/rules/default-rule-set.ts";
+import { ruleSetVersion } from "../../src/rules/rule-language.ts";
 import { createTestContext, sqlClient, type TestContext } from "../support/context.ts";
 import {
   DEFAULT_SETTINGS,

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
-import { ruleSetVersion, validateRuleSet } from "../../rules/ruleset.ts";
+import { ruleSetVersion, validateRuleSet } from "../../rules/rule-language.ts";
 import type { RulesStore } from "../../store/rules-store.ts";
 import { errorSchema } from "../openapi.ts";
 

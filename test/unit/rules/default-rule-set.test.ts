@@ -2,13 +2,13 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { loadConfig } from "../../../src/config.ts";
 import type { Profile } from "../../../src/domain/profile.ts";
-import { defaultRuleSet } from "../../../src/rules/default-ruleset.ts";
-import { evaluateRuleSet } from "../../../src/rules/interpreter.ts";
-import { evaluate } from "../../../src/rules/rules.ts";
-import { ruleSetVersion, validateRuleSet } from "../../../src/rules/ruleset.ts";
+import { defaultRuleSet } from "../../../src/rules/default-rule-set.ts";
+import { evaluateRuleSet } from "../../../src/rules/evaluator.ts";
+import { ruleSetVersion, validateRuleSet } from "../../../src/rules/rule-language.ts";
+import { evaluate } from "../../support/compiled-rules.ts";
 
 /*
- * The default rule set decides exactly as the compiled rules (src/rules/rules.ts) did, on generated
+ * The default rule set decides exactly as the compiled rules (test/support/compiled-rules.ts) did, on generated
  * transactions, profiles, histories and settings: same outcome, score and reasons in the same order.
  */
 

@@ -190,16 +190,3 @@ export function widestWindowMs(rs: RuleSet): number {
   for (const r of rs.rules) visit(r.when);
   return widest;
 }
-
-/** The named lists a rule set refers to. */
-export function listsOf(rs: RuleSet): string[] {
-  const names = new Set<string>();
-  const visit = (e: Expr): void => {
-    if (e === null || typeof e !== "object") return;
-    if ("op" in e && e.op === "in_list") names.add(e.list);
-    if ("args" in e) e.args.forEach(visit);
-    else if ("arg" in e) visit(e.arg);
-  };
-  for (const r of rs.rules) visit(r.when);
-  return [...names].sort();
-}

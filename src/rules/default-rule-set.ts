@@ -1,13 +1,14 @@
 import type { Config } from "../config.ts";
-import type { Expr, RuleSet } from "./ruleset.ts";
+import type { Expr, RuleSet } from "./rule-language.ts";
 
 /*
  * The default rule set: the eight rules SentinelStream shipped as code, written in the rule
- * language and deciding exactly as that code did (proven by rules/default-ruleset.test.ts and by the
+ * language and deciding exactly as that code did (proven by test/unit/rules/default-rule-set.test.ts against test/support/compiled-rules.ts and by the
  * oracle-checked integration tests), plus three behavioural rules the code could not express. The
  * RULES_* variables are its parameters.
  */
 
+/** The RULES_* parameters of the default set (the one definition). */
 export type RuleSettings = Config["rules"];
 
 const amount: Expr = { op: "amount" };

@@ -5,7 +5,7 @@ import {
   type HistoryEntry,
   rulesVersion,
   type ScoredTransaction,
-} from "../../../src/rules/rules.ts";
+} from "../../support/compiled-rules.ts";
 import { testProfile } from "../../support/profiles.ts";
 
 const rules = loadConfig({ FX_RATES: "EUR:USD=1.10" }).rules;

@@ -1,17 +1,19 @@
 import { createHash } from "node:crypto";
-import type { Config } from "../config.ts";
-import type { DecisionOutcome } from "../domain/decision.ts";
-import { minorUnitsIn, toMinorUnits } from "../domain/money.ts";
-import type { Profile } from "../domain/profile.ts";
+import type { DecisionOutcome } from "../../src/domain/decision.ts";
+import { minorUnitsIn, toMinorUnits } from "../../src/domain/money.ts";
+import type { Profile } from "../../src/domain/profile.ts";
+import type { RuleSettings } from "../../src/rules/default-rule-set.ts";
 
 /*
+ * The rules as SentinelStream first shipped them, as code: the reference the default rule set
+ * (src/rules/default-rule-set.ts) is proven equivalent to (test/unit/rules/default-rule-set.test.ts)
+ * and the rules bench's baseline. Not used by the product.
+ *
  * The fraud rules: pure functions of (transaction, profile, history, rule settings). No I/O, no
  * clock of their own. The windowed rules (velocity, rolling spend) run on the transactions' Kafka
  * timestamps (`receivedMs`), never on the client-chosen `timestamp`: a client cannot move a
  * transaction out of a window, and the log keeps those timestamps, so a replay decides the same way.
  */
-
-export type RuleSettings = Config["rules"];
 
 /** What a rule needs of a transaction. `receivedMs` is its Kafka timestamp: the rules' clock. */
 export type ScoredTransaction = {

@@ -1,8 +1,13 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { Profile } from "../../../src/domain/profile.ts";
-import { evaluateRuleSet, type RuleHistoryEntry } from "../../../src/rules/interpreter.ts";
-import { type Expr, type RuleSet, validateRuleSet, widestWindowMs } from "../../../src/rules/ruleset.ts";
+import { evaluateRuleSet, type RuleHistoryEntry } from "../../../src/rules/evaluator.ts";
+import {
+  type Expr,
+  type RuleSet,
+  validateRuleSet,
+  widestWindowMs,
+} from "../../../src/rules/rule-language.ts";
 import { testProfile } from "../../support/profiles.ts";
 
 /* The rule language: total, deterministic, exact on money; its validation names JSON paths. */

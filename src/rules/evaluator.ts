@@ -2,7 +2,7 @@ import type { DecisionOutcome } from "../domain/decision.ts";
 import { minorUnits } from "../domain/iso4217.ts";
 import { minorUnitsIn, parseDecimal, toMinorUnits } from "../domain/money.ts";
 import type { Profile } from "../domain/profile.ts";
-import type { AggField, Expr, FieldName, RuleSet } from "./ruleset.ts";
+import type { AggField, Expr, FieldName, RuleSet } from "./rule-language.ts";
 
 /*
  * Evaluates a rule set (ruleset.ts) for one transaction: a pure, total function of (rule set, the
