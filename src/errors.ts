@@ -1,7 +1,8 @@
 /**
  * The one error catalogue. Every error that crosses a module boundary is a SentinelError with a
- * stable `code` from the closed list below. `retryable` drives the consumer: retryable → back off
- * and do not commit; not retryable → the message is poison and is dead-lettered.
+ * stable `code` from the closed list below, and every HTTP error body carries one of these codes
+ * (src/http/error-handler.ts maps them, in one place). `retryable` drives the consumer: retryable →
+ * back off and do not commit; not retryable → the message is poison and is dead-lettered.
  */
 export const ERROR_CODES = {
   config_invalid: { status: 500, retryable: false },
@@ -10,8 +11,16 @@ export const ERROR_CODES = {
   malformed_json: { status: 400, retryable: false },
   unsupported_media_type: { status: 415, retryable: false },
   payload_too_large: { status: 413, retryable: false },
+  bad_request: { status: 400, retryable: false },
   unauthorized: { status: 401, retryable: false },
+  forbidden: { status: 403, retryable: false },
   not_found: { status: 404, retryable: false },
+  /** POST /transaction with Prefer: wait: the id is stored with another payload. */
+  transaction_id_conflict: { status: 409, retryable: false },
+  case_claimed: { status: 409, retryable: false },
+  case_resolved: { status: 409, retryable: false },
+  no_profile: { status: 409, retryable: false },
+  nothing_to_roll_back: { status: 409, retryable: false },
   decode_failed: { status: 400, retryable: false },
   unavailable: { status: 503, retryable: true },
   store_unavailable: { status: 503, retryable: true },
@@ -29,17 +38,20 @@ export class SentinelError extends Error {
   readonly code: ErrorCode;
   readonly retryable: boolean;
   readonly issues: readonly Issue[] | undefined;
+  /** Extra fields of the HTTP error body (the transaction_id of a 503, the role a 403 needed). */
+  readonly details: Readonly<Record<string, unknown>> | undefined;
 
   constructor(
     code: ErrorCode,
     message: string,
-    options: { cause?: unknown; issues?: readonly Issue[] } = {},
+    options: { cause?: unknown; issues?: readonly Issue[]; details?: Record<string, unknown> } = {},
   ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = "SentinelError";
     this.code = code;
     this.retryable = ERROR_CODES[code].retryable;
     this.issues = options.issues;
+    this.details = options.details;
   }
 
   get httpStatus(): number {

@@ -1,5 +1,4 @@
 import { randomUUID } from "node:crypto";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Partitioners } from "kafkajs";
@@ -22,6 +21,7 @@ import {
   oracleInputFromTopic,
   sameDecision,
 } from "../../test/support/oracle.ts";
+import { freePorts } from "../../test/support/ports.ts";
 import { startTcpProxy } from "../../test/support/tcp-proxy.ts";
 import { readAll } from "../../test/support/topics.ts";
 import { type Proc, startNode, waitForHttp } from "./processes.ts";
@@ -116,30 +116,6 @@ export type ChaosResult = {
   /** What each wrong decision was made from (at most 10). */
   wrongDetail: string[];
 };
-
-async function canListen(port: number): Promise<boolean> {
-  const server = createServer();
-  const ok = await new Promise<boolean>((resolve) => {
-    server.once("error", () => resolve(false));
-    server.listen(port, "127.0.0.1", () => resolve(true));
-  });
-  if (ok) await new Promise<void>((resolve) => server.close(() => resolve()));
-  return ok;
-}
-
-/**
- * `count` consecutive ports free on 127.0.0.1, below Linux's ephemeral range (32768+): a port the
- * kernel could hand to an outgoing connection meanwhile would be lost to a process restarted on it.
- */
-export async function freePorts(count = 1): Promise<number> {
-  for (let attempt = 0; attempt < 200; attempt++) {
-    const first = 20_000 + Math.floor(Math.random() * 12_000);
-    let ok = true;
-    for (let i = 0; i < count && ok; i++) ok = await canListen(first + i);
-    if (ok) return first;
-  }
-  throw new Error(`no ${count} consecutive free ports found between 20000 and 32000`);
-}
 
 /** The committed position summed over the partitions (a partition never committed counts its start). */
 const committedSum = (g: GroupOffsets) => g.partitions.reduce((n, p) => n + Number(p.committed ?? p.low), 0);

@@ -3,7 +3,7 @@ import { type Config, loadConfig } from "../config.ts";
 import { SentinelError } from "../errors.ts";
 import { createLogger, type Logger } from "../logger.ts";
 import type { DlqCliOptions, ReplayCliOptions } from "../ops/commands.ts";
-import type { RulesAction } from "../ops/rules-command.ts";
+import type { RulesAction } from "../rules/rules-command.ts";
 import { initialize, stackDown, stackStatus, stackUp } from "../stack/stack.ts";
 import { prepareDatabase } from "../store/database.ts";
 import { createDatabasePool } from "../store/pool.ts";

@@ -3,8 +3,8 @@ import type { Config } from "../config.ts";
 import { startConsumer } from "../consumer/main.ts";
 import type { Scorer } from "../consumer/scorer.ts";
 import { SentinelError } from "../errors.ts";
+import { opsPlugin } from "../http/ops-plugin.ts";
 import { startIngest } from "../ingest/main.ts";
-import { registerOpsRoutes } from "../ingest/routes/ops.ts";
 import type { Logger } from "../logger.ts";
 import { createRuntime, dependenciesOf } from "../runtime.ts";
 
@@ -87,7 +87,7 @@ export async function serve(config: Config, logger: Logger, parts: Parts): Promi
       loggerInstance: logger as FastifyBaseLogger,
       logController: new LogController({ disableRequestLogging: true }),
     });
-    registerOpsRoutes(ops, { readiness, metrics: rt.metrics });
+    await ops.register(opsPlugin, { readiness, metrics: rt.metrics });
     try {
       await ops.listen({ host: config.http.host, port: config.http.metricsPort });
       stops.push({ name: "metrics endpoint", stop: () => ops.close() });

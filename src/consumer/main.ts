@@ -2,8 +2,8 @@ import { withAdmin } from "../kafka/admin.ts";
 import { createDecodeOptions } from "../kafka/transaction-codec.ts";
 import { createRulesSource } from "../rules/active-rules.ts";
 import { defaultRuleSet } from "../rules/default-rule-set.ts";
+import { createRulesStore } from "../rules/rules-store.ts";
 import type { Runtime } from "../runtime.ts";
-import { createRulesStore } from "../store/rules-store.ts";
 import type { ChunkScorerDeps } from "./score-chunk.ts";
 import { createScorer, type Scorer } from "./scorer.ts";
 

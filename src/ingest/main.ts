@@ -1,15 +1,17 @@
 import type { FastifyInstance } from "fastify";
+import { createCaseFeed } from "../cases/case-feed.ts";
+import { createCaseStore } from "../cases/case-store.ts";
+import { createLabelPublisher } from "../cases/label-publisher.ts";
+import { rulePerformanceReport } from "../cases/rule-performance.ts";
 import { SentinelError } from "../errors.ts";
+import { buildHttp } from "../http/build.ts";
+import type { Readiness } from "../http/ops-plugin.ts";
 import { createBatchingProducer } from "../kafka/batching-producer.ts";
-import { createDecisionListener, type DecisionListener } from "../kafka/decision-listener.ts";
 import { encodeTransaction } from "../kafka/transaction-codec.ts";
+import { createRulesStore } from "../rules/rules-store.ts";
 import { dependenciesOf, type Runtime } from "../runtime.ts";
-import { createCaseStore } from "../store/case-store.ts";
-import { createRulesStore } from "../store/rules-store.ts";
-import { buildIngest } from "./app.ts";
-import { createCaseFeed } from "./case-feed.ts";
-import { createDecisionWaiters } from "./decision-waiters.ts";
-import type { Readiness } from "./routes/ops.ts";
+import { createDecisionListener } from "../sync/decision-listener.ts";
+import { createDecisionWaiters } from "../sync/decision-waiters.ts";
 
 export type RunningIngest = {
   app: FastifyInstance;
@@ -18,6 +20,22 @@ export type RunningIngest = {
   syncReady(): boolean;
   stop(): Promise<void>;
 };
+
+/** Refuses to start without keys unless AUTH_DISABLED=true. @throws SentinelError(config_invalid). */
+function checkAuthConfig(rt: Runtime): void {
+  const { http } = rt.config;
+  if (http.apiKeys.length === 0 && !http.authDisabled) {
+    throw new SentinelError(
+      "config_invalid",
+      "invalid configuration:\n  API_KEYS: required by the ingress; set AUTH_DISABLED=true to run without keys (development only)",
+    );
+  }
+  if (http.apiKeys.length === 0) {
+    rt.logger.warn(
+      "authentication is OFF (AUTH_DISABLED=true): every route is open to anyone who can reach it",
+    );
+  }
+}
 
 /**
  * Wires the ingress onto a runtime and listens. stop() stops accepting, lets in-flight requests
@@ -28,17 +46,7 @@ export async function startIngest(
   { listen = true, readiness }: { listen?: boolean; readiness?: Readiness } = {},
 ): Promise<RunningIngest> {
   const { config } = rt;
-  if (config.http.apiKeys.length === 0 && !config.http.authDisabled) {
-    throw new SentinelError(
-      "config_invalid",
-      "invalid configuration:\n  API_KEYS: required by the ingress; set AUTH_DISABLED=true to run without keys (development only)",
-    );
-  }
-  if (config.http.apiKeys.length === 0) {
-    rt.logger.warn(
-      "authentication is OFF (AUTH_DISABLED=true): every route is open to anyone who can reach it",
-    );
-  }
+  checkAuthConfig(rt);
   // With a registry, every value is written framed with the registered transaction.v1 id.
   // Fails start-up with a clear message when the registry cannot be reached: without the id the
   // ingress cannot write what it promised.
@@ -54,14 +62,14 @@ export async function startIngest(
   });
   // A listener on the decisions topic feeds this process's sync waits and the console's live queue.
   const feed = createCaseFeed();
-  let sync: { waiters: ReturnType<typeof createDecisionWaiters>; maxWaitMs: number } | undefined;
-  if (config.http.syncWaitMaxMs > 0) {
-    sync = {
-      waiters: createDecisionWaiters({ maxPending: config.http.syncMaxPending }),
-      maxWaitMs: config.http.syncWaitMaxMs,
-    };
-  }
-  const listener: DecisionListener = createDecisionListener({
+  const sync =
+    config.http.syncWaitMaxMs > 0
+      ? {
+          waiters: createDecisionWaiters({ maxPending: config.http.syncMaxPending }),
+          maxWaitMs: config.http.syncWaitMaxMs,
+        }
+      : undefined;
+  const listener = createDecisionListener({
     kafka: rt.kafka,
     topics: config.kafka.topics,
     groupPrefix: `${config.consumer.group}-ingest-waits`,
@@ -74,39 +82,40 @@ export async function startIngest(
     wanted: () => (sync?.waiters.pending ?? 0) > 0 || feed.subscribers > 0,
   });
   listener.start();
-  const app = await buildIngest({
+  const cases = createCaseStore({ pool: rt.pool });
+  const labels = createLabelPublisher({
+    producer: rt.producer.producer,
+    topic: config.kafka.topics.labels,
+    timeoutMs: config.producer.timeoutMs,
+  });
+  const refreshCachedProfile = (p: Parameters<typeof rt.profileCache.refresh>[0]) =>
+    rt.profileCache.refresh(p);
+  const app = await buildHttp({
     config,
     logger: rt.logger,
     metrics: rt.metrics,
     readiness: readiness ?? (() => rt.readiness(dependenciesOf(config, { ingest: true, consumer: false }))),
-    publishTransaction: (tx) => batching.send({ key: tx.user_id, value: encodeTransaction(tx, schemaId) }),
-    transactions: rt.transactions,
-    timestampMaxAgeMs: config.kafka.timestampMaxAgeMs,
-    profiles: rt.profiles,
-    refreshCachedProfile: (p) => rt.profileCache.refresh(p),
-    sync,
+    transactions: {
+      publishTransaction: (tx) => batching.send({ key: tx.user_id, value: encodeTransaction(tx, schemaId) }),
+      transactions: rt.transactions,
+      timestampMaxAgeMs: config.kafka.timestampMaxAgeMs,
+      sync,
+    },
+    profiles: { profiles: rt.profiles, refreshCachedProfile },
     rules: { rulesStore: createRulesStore({ pool: rt.pool }) },
     analyst: {
-      feed,
-      cases: createCaseStore({ pool: rt.pool }),
-      profiles: rt.profiles,
-      publishLabel: async (label) => {
-        try {
-          await rt.producer.producer.send({
-            topic: config.kafka.topics.labels,
-            acks: -1,
-            timeout: config.producer.timeoutMs,
-            messages: [{ key: label.user_id, value: JSON.stringify(label) }],
-          });
-        } catch (error) {
-          throw new SentinelError(
-            "unavailable",
-            "label stored, but not yet published on the labels topic: retry",
-            {
-              cause: error,
-            },
-          );
-        }
+      cases: {
+        cases,
+        transactions: rt.transactions,
+        profiles: rt.profiles,
+        refreshCachedProfile,
+        labels,
+        feed,
+      },
+      labels: {
+        cases,
+        labels,
+        rulePerformance: (since, until) => rulePerformanceReport(rt.pool, since, until),
       },
     },
     onClose: async () => {

@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
+import type { Label } from "../domain/case.ts";
 import type { DecisionOutcome } from "../domain/decision.ts";
 import { SentinelError } from "../errors.ts";
-import type { Label } from "../store/case-store.ts";
 
 /*
  * The backtest's verdict (issue 13): over the re-decided transactions that carry a label, how

@@ -1,10 +1,13 @@
 /*
- * The SRE commands (replay, dlq list/redrive, offsets, schemas register), loaded by the CLI only
+ * The operator commands (replay, dlq list/redrive, offsets, schemas register, rules, lists, rule
+ * performance), loaded by the CLI only
  * for those commands. Each prints a human summary on stdout (or JSON with --json) and logs to
  * stderr; exit code 1 with a one-line reason on a refused or failed operation.
  */
+
+export { rulesPerformanceCommand } from "../cases/rule-performance-command.ts";
+export { listsCommand, rulesCommand } from "../rules/rules-command.ts";
 export { type DlqCliOptions, dlqListCommand, dlqRedriveCommand } from "./dlq-command.ts";
 export { offsetsCommand } from "./offsets-command.ts";
 export { type ReplayCliOptions, replayCommand } from "./replay-command.ts";
-export { listsCommand, rulesCommand, rulesPerformanceCommand } from "./rules-command.ts";
 export { schemasRegisterCommand } from "./schemas-command.ts";

@@ -1,18 +1,18 @@
 import { Presets, SingleBar } from "cli-progress";
+import { createCaseStore } from "../cases/case-store.ts";
 import type { Config } from "../config.ts";
 import { scoringDeps } from "../consumer/main.ts";
 import type { DecisionOutcome } from "../domain/decision.ts";
 import { withAdmin } from "../kafka/admin.ts";
 import { type PartitionRange, parsePartitions, parsePosition, resolveRanges } from "../kafka/range-reader.ts";
 import type { Logger } from "../logger.ts";
+import { resolveRuleSet } from "../rules/rules-command.ts";
 import { scoringRules } from "../rules/scoring-rules.ts";
 import type { Runtime } from "../runtime.ts";
-import { createCaseStore } from "../store/case-store.ts";
 import { type Backtest, backtest, readLabelsCsv, renderBacktest } from "./backtest.ts";
 import { deadLetteredSources } from "./dlq.ts";
 import { newTable, out, toJson, withRuntime } from "./output.ts";
 import { type ReplaySummary, replay } from "./replay.ts";
-import { resolveRuleSet } from "./rules-command.ts";
 
 /* `sentinel replay`: the command around the replay engine (./replay.ts). */
 

@@ -1,6 +1,6 @@
 import type { Logger } from "../logger.ts";
-import type { RulesStore } from "../store/rules-store.ts";
 import { type RuleSet, ruleSetVersion, validateRuleSet } from "./rule-language.ts";
+import type { RulesStore } from "./rules-store.ts";
 import { type ScoringRules, scoringRules } from "./scoring-rules.ts";
 
 /*

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, inject, it } from "vitest";
 import { writeChaosReport } from "../../bench/lib/chaos-report.ts";
-import { freePorts, runChaos } from "../../bench/lib/chaos-run.ts";
+import { runChaos } from "../../bench/lib/chaos-run.ts";
 import { loadConfig } from "../../src/config.ts";
 import { createLogger } from "../../src/logger.ts";
 import {
@@ -17,6 +17,7 @@ import {
   writeBrokerProperties,
 } from "../../src/stack/kafka-broker.ts";
 import { waitForKafka } from "../../src/stack/stack.ts";
+import { freePorts } from "../support/ports.ts";
 
 /*
  * Issue 15 in CI: the chaos harness shortened (3,000 transactions, one fault of each kind). It

@@ -3,6 +3,7 @@ import { request as httpRequest } from "node:http";
 import { describe, expect, it } from "vitest";
 import { createTestContext, sqlClient } from "../support/context.ts";
 import { usePipeline } from "../support/pipeline.ts";
+import { freePorts } from "../support/ports.ts";
 import { spawnSentinel } from "../support/processes.ts";
 import { eventually, readAll } from "../support/topics.ts";
 
@@ -165,7 +166,8 @@ describe("separate processes: two ingress processes and one consumer", () => {
     // A sandbox of its own: no in-process consumer in this group.
     const own = await createTestContext({ TOPIC_TRANSACTIONS_PARTITIONS: "4", SYNC_WAIT_MAX_MS: "15000" });
     const ownDb = await sqlClient(own.config);
-    const ports = [0, 1].map(() => 20_000 + Math.floor(Math.random() * 20_000));
+    const first = await freePorts(2);
+    const ports = [first, first + 1];
     const ingests = ports.map((port) =>
       spawnSentinel(["ingest"], { ...own.env, PORT: String(port), HOST: "127.0.0.1", LOG_LEVEL: "info" }),
     );

@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from "vitest";
 import type { Decision } from "../../../src/domain/decision.ts";
-import { createDecisionWaiters, preferredWaitMs } from "../../../src/ingest/decision-waiters.ts";
+import { createDecisionWaiters, preferredWaitMs } from "../../../src/sync/decision-waiters.ts";
 
 const decision = (id: string): Decision => ({
   transaction_id: id,

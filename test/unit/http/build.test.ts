@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { loadConfig } from "../../../src/config.ts";
 import type { Transaction } from "../../../src/domain/transaction.ts";
 import { SentinelError } from "../../../src/errors.ts";
-import { buildIngest } from "../../../src/ingest/app.ts";
+import { buildHttp } from "../../../src/http/build.ts";
 import { createLogger } from "../../../src/logger.ts";
 import { createMetrics } from "../../../src/metrics.ts";
 
@@ -18,24 +18,28 @@ let app: FastifyInstance;
 async function build(env: Record<string, string> = {}, publish?: (tx: Transaction) => Promise<void>) {
   const config = loadConfig({ LOG_LEVEL: "silent", ...env });
   const published: Transaction[] = [];
-  app = await buildIngest({
+  app = await buildHttp({
     config,
     logger: createLogger(config),
     metrics: createMetrics({ defaults: false }),
     readiness: async () => ({ kafka: true, postgres: true, redis: false }),
-    publishTransaction:
-      publish ??
-      (async (tx) => {
-        published.push(tx);
-      }),
-    transactions: { getTransaction: async () => null },
-    profiles: {
-      get: async () => null,
-      upsert: async () => {
-        throw new Error("unused");
-      },
+    transactions: {
+      publishTransaction:
+        publish ??
+        (async (tx) => {
+          published.push(tx);
+        }),
+      transactions: { getTransaction: async () => null },
     },
-    refreshCachedProfile: async () => {},
+    profiles: {
+      profiles: {
+        get: async () => null,
+        upsert: async () => {
+          throw new Error("unused");
+        },
+      },
+      refreshCachedProfile: async () => {},
+    },
   });
   return published;
 }

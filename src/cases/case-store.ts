@@ -1,20 +1,14 @@
 import { sql } from "slonik";
 import { z } from "zod";
-import { withDbErrors } from "./db-errors.ts";
-import type { DatabasePool } from "./pool.ts";
+import { CASE_STATUSES, type CaseStatus, LABELS, type Label, type LabelSource } from "../domain/case.ts";
+import { withDbErrors } from "../store/db-errors.ts";
+import type { DatabasePool } from "../store/pool.ts";
 
 /*
  * Cases (one per transaction decided `review`, opened by the transaction store) and labels (every
- * label kept; the latest per transaction wins), and what the labels say of each rule. Every method
- * throws SentinelError.
+ * label kept; the latest per transaction wins), what the labels say of each rule lives in
+ * rule-performance.ts. Every method throws SentinelError.
  */
-
-export const CASE_STATUSES = ["open", "claimed", "resolved"] as const;
-export const LABELS = ["fraud", "legitimate"] as const;
-export const LABEL_SOURCES = ["chargeback", "analyst", "customer"] as const;
-export type CaseStatus = (typeof CASE_STATUSES)[number];
-export type Label = (typeof LABELS)[number];
-export type LabelSource = (typeof LABEL_SOURCES)[number];
 
 const ISO_UTC = sql.fragment`'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'`;
 const ts = (column: string) =>
@@ -60,31 +54,6 @@ const HistoryItem = z.object({
   label: z.string().nullable(),
 });
 
-const PerformanceRow = z.object({
-  key: z.string(),
-  fired: z.number(),
-  fraud: z.number(),
-  legitimate: z.number(),
-});
-export type PerformanceLine = {
-  fired: number;
-  fraud: number;
-  legitimate: number;
-  unlabelled: number;
-  /** fraud / labelled; null while nothing it fired on is labelled. */
-  precision: number | null;
-};
-
-const toLine = (r: z.output<typeof PerformanceRow>): PerformanceLine => ({
-  fired: r.fired,
-  fraud: r.fraud,
-  legitimate: r.legitimate,
-  unlabelled: r.fired - r.fraud - r.legitimate,
-  precision:
-    r.fraud + r.legitimate === 0 ? null : Math.round((r.fraud / (r.fraud + r.legitimate)) * 10_000) / 10_000,
-});
-
-/** Why a case could not change: unknown, claimed by someone else, already resolved. */
 export type CaseRefusal = "not_found" | "claimed_by_other" | "resolved";
 
 export type CaseStore = ReturnType<typeof createCaseStore>;
@@ -233,38 +202,6 @@ export function createCaseStore({ pool }: { pool: DatabasePool }) {
             (SELECT user_id FROM transactions WHERE transaction_id = ${transactionId}::uuid) AS user_id,
             to_char(created_at AT TIME ZONE 'UTC', ${ISO_UTC}) AS created_at`),
       );
-    },
-
-    /**
-     * Per rule (reason) and per outcome, over the live decisions made in [sinceMs, untilMs): how
-     * often it fired, and how its transactions are labelled (latest label of each).
-     */
-    async rulePerformance(sinceMs: number, untilMs: number) {
-      const scope = sql.fragment`
-        WITH latest AS (
-          SELECT DISTINCT ON (transaction_id) transaction_id, label FROM labels
-          ORDER BY transaction_id, label_id DESC
-        ), d AS (
-          SELECT d.decision, d.reasons, l.label FROM decisions d LEFT JOIN latest l USING (transaction_id)
-          WHERE d.live AND d.decided_at >= to_timestamp(${sinceMs / 1000})
-            AND d.decided_at < to_timestamp(${untilMs / 1000})
-        )`;
-      const counts = sql.fragment`count(*)::int AS fired, (count(*) FILTER (WHERE label = 'fraud'))::int AS fraud,
-        (count(*) FILTER (WHERE label = 'legitimate'))::int AS legitimate`;
-      const [rules, outcomes] = await Promise.all([
-        withDbErrors("rule performance", () =>
-          pool.any(sql.type(PerformanceRow)`${scope}
-            SELECT reason AS key, ${counts} FROM d, unnest(d.reasons) AS reason GROUP BY reason ORDER BY fired DESC, reason`),
-        ),
-        withDbErrors("outcome performance", () =>
-          pool.any(sql.type(PerformanceRow)`${scope}
-            SELECT decision AS key, ${counts} FROM d GROUP BY decision ORDER BY decision`),
-        ),
-      ]);
-      return {
-        rules: rules.map((r) => ({ reason: r.key, ...toLine(r) })),
-        outcomes: outcomes.map((r) => ({ decision: r.key, ...toLine(r) })),
-      };
     },
   };
 }

@@ -1,8 +1,10 @@
-import type { FastifyInstance } from "fastify";
+import type { FastifyPluginAsync } from "fastify";
 import { z } from "zod";
-import { ruleSetVersion, validateRuleSet } from "../../rules/rule-language.ts";
-import type { RulesStore } from "../../store/rules-store.ts";
-import { errorSchema } from "../openapi.ts";
+import { SentinelError } from "../errors.ts";
+import { errorSchema, jsonSchemaOf } from "../http/openapi.ts";
+import { parseParam, parseRequest } from "../http/validation.ts";
+import { ruleSetVersion, validateRuleSet } from "./rule-language.ts";
+import type { RulesStore } from "./rules-store.ts";
 
 /*
  * Rules as data over HTTP, for admins (issue 13): publish a version (validated, content-addressed),
@@ -10,7 +12,7 @@ import { errorSchema } from "../openapi.ts";
  * named lists the rules refer to.
  */
 
-export type RulesRoutesDeps = { rulesStore: RulesStore };
+export type RulesPluginDeps = { rulesStore: RulesStore };
 
 const adminOnly = { roles: [] as const };
 const ListName = z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, "must be a list name such as blocked_devices");
@@ -19,7 +21,7 @@ const ListChange = z.strictObject({
   remove: z.array(z.string().min(1).max(256)).max(10_000).default([]),
 });
 
-export function registerRulesRoutes(app: FastifyInstance, { rulesStore }: RulesRoutesDeps): void {
+export const rulesPlugin: FastifyPluginAsync<RulesPluginDeps> = async (app, { rulesStore }) => {
   app.get(
     "/rules",
     {
@@ -42,9 +44,10 @@ export function registerRulesRoutes(app: FastifyInstance, { rulesStore }: RulesR
         response: { 404: errorSchema },
       },
     },
-    async (request, reply) => {
+    async (request) => {
       const doc = await rulesStore.get(request.params.version);
-      return doc ?? reply.code(404).send({ error: "not_found", message: "unknown rule set version" });
+      if (!doc) throw new SentinelError("not_found", "unknown rule set version");
+      return doc;
     },
   );
 
@@ -59,7 +62,8 @@ export function registerRulesRoutes(app: FastifyInstance, { rulesStore }: RulesR
     },
     async (request, reply) => {
       const valid = validateRuleSet(request.body);
-      if (!valid.ok) return reply.code(400).send({ error: "validation_failed", issues: valid.issues });
+      if (!valid.ok)
+        throw new SentinelError("validation_failed", "invalid rule set", { issues: valid.issues });
       const version = ruleSetVersion(valid.ruleSet);
       const created = await rulesStore.publish(version, valid.ruleSet);
       return reply.code(created ? 201 : 200).send({ version, created });
@@ -75,11 +79,9 @@ export function registerRulesRoutes(app: FastifyInstance, { rulesStore }: RulesR
         security: [{ apiKey: [] }],
       },
     },
-    async (request, reply) => {
+    async (request) => {
       if (!(await rulesStore.activate(request.params.version))) {
-        return reply
-          .code(404)
-          .send({ error: "not_found", message: "unknown rule set version: publish it first" });
+        throw new SentinelError("not_found", "unknown rule set version: publish it first");
       }
       return { active: request.params.version };
     },
@@ -91,25 +93,19 @@ export function registerRulesRoutes(app: FastifyInstance, { rulesStore }: RulesR
       config: adminOnly,
       schema: { summary: "Activate the version that was active before", security: [{ apiKey: [] }] },
     },
-    async (_request, reply) => {
+    async () => {
       const version = await rulesStore.rollback();
-      return version
-        ? { active: version }
-        : reply.code(409).send({ error: "nothing_to_roll_back", message: "no earlier active version" });
+      if (!version) throw new SentinelError("nothing_to_roll_back", "no earlier active version");
+      return { active: version };
     },
   );
 
   app.get<{ Params: { name: string } }>(
     "/lists/:name",
     { config: adminOnly, schema: { summary: "A named list's entries", security: [{ apiKey: [] }] } },
-    async (request, reply) => {
-      const name = ListName.safeParse(request.params.name);
-      if (!name.success)
-        return reply.code(400).send({
-          error: "validation_failed",
-          issues: [{ path: "name", message: name.error.issues[0]!.message }],
-        });
-      return { name: name.data, values: await rulesStore.listEntries(name.data) };
+    async (request) => {
+      const name = parseParam(ListName, request.params.name, "name");
+      return { name, values: await rulesStore.listEntries(name) };
     },
   );
 
@@ -120,24 +116,15 @@ export function registerRulesRoutes(app: FastifyInstance, { rulesStore }: RulesR
       schema: {
         summary: "Add and remove entries (consumers see the change within seconds)",
         security: [{ apiKey: [] }],
+        body: jsonSchemaOf(ListChange),
       },
     },
-    async (request, reply) => {
-      const name = ListName.safeParse(request.params.name);
-      const change = ListChange.safeParse(request.body ?? {});
-      if (!name.success || !change.success) {
-        const issues = [
-          ...(name.success ? [] : [{ path: "name", message: name.error.issues[0]!.message }]),
-          ...(change.success
-            ? []
-            : change.error.issues.map((i) => ({ path: i.path.join("."), message: i.message }))),
-        ];
-        return reply.code(400).send({ error: "validation_failed", issues });
-      }
-      const added = change.data.add.length > 0 ? await rulesStore.addToList(name.data, change.data.add) : 0;
-      const removed =
-        change.data.remove.length > 0 ? await rulesStore.removeFromList(name.data, change.data.remove) : 0;
-      return { name: name.data, added, removed };
+    async (request) => {
+      const name = parseParam(ListName, request.params.name, "name");
+      const change = parseRequest(ListChange, request.body ?? {});
+      const added = change.add.length > 0 ? await rulesStore.addToList(name, change.add) : 0;
+      const removed = change.remove.length > 0 ? await rulesStore.removeFromList(name, change.remove) : 0;
+      return { name, added, removed };
     },
   );
-}
+};

@@ -1,13 +1,13 @@
-import type { FastifyInstance } from "fastify";
-import type { Metrics } from "../../metrics.ts";
+import type { FastifyPluginAsync } from "fastify";
+import type { Metrics } from "../metrics.ts";
 
 /** Named checks, each true when its dependency answers. */
 export type Readiness = () => Promise<Record<string, boolean>>;
 
-export function registerOpsRoutes(
-  app: FastifyInstance,
-  deps: { readiness: Readiness; metrics: Metrics },
-): void {
+export type OpsPluginDeps = { readiness: Readiness; metrics: Metrics };
+
+/** Health, readiness and Prometheus metrics: open routes, on the API port and the metrics port. */
+export const opsPlugin: FastifyPluginAsync<OpsPluginDeps> = async (app, deps) => {
   app.get("/healthz", { schema: { summary: "The process is alive" } }, async () => ({ status: "ok" }));
 
   app.get(
@@ -24,4 +24,4 @@ export function registerOpsRoutes(
     reply.header("content-type", deps.metrics.registry.contentType);
     return deps.metrics.registry.metrics();
   });
-}
+};

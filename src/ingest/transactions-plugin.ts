@@ -1,20 +1,21 @@
-import type { FastifyInstance, FastifyReply } from "fastify";
+import type { FastifyPluginAsync, FastifyReply } from "fastify";
 import { z } from "zod";
-import type { Decision } from "../../domain/decision.ts";
+import type { Decision } from "../domain/decision.ts";
 import {
   createTransactionInputSchema,
   payloadFingerprint,
   type Transaction,
   validateTransaction,
-} from "../../domain/transaction.ts";
-import { SentinelError } from "../../errors.ts";
-import type { Metrics } from "../../metrics.ts";
-import type { StoredTransaction } from "../../store/transaction-store.ts";
-import { type DecisionWaiters, preferredWaitMs, type Wait } from "../decision-waiters.ts";
-import { errorSchema, transactionInputJsonSchema, validationErrorSchema } from "../openapi.ts";
-import { uuidv7 } from "../uuid-v7.ts";
+} from "../domain/transaction.ts";
+import { SentinelError } from "../errors.ts";
+import { errorSchema, transactionInputJsonSchema, validationErrorSchema } from "../http/openapi.ts";
+import { parseParam } from "../http/validation.ts";
+import type { Metrics } from "../metrics.ts";
+import type { StoredTransaction } from "../store/transaction-store.ts";
+import { type DecisionWaiters, preferredWaitMs, type Wait } from "../sync/decision-waiters.ts";
+import { uuidv7 } from "./uuid-v7.ts";
 
-export type TransactionRoutesDeps = {
+export type TransactionsPluginDeps = {
   /** Resolves once the transaction is durable on the topic (acks=all); throws SentinelError otherwise. */
   publishTransaction: (tx: Transaction) => Promise<void>;
   transactions: { getTransaction(id: string): Promise<StoredTransaction | null> };
@@ -27,7 +28,7 @@ export type TransactionRoutesDeps = {
   newId?: () => string;
 };
 
-const Id = z.uuid();
+const Id = z.uuid("must be a UUID").transform((id) => id.toLowerCase());
 
 const decisionBody = {
   type: "object",
@@ -63,11 +64,20 @@ const decisionOf = (d: Decision) => ({
 
 const seconds = (ms: number) => String(Number((ms / 1000).toFixed(3)));
 
-export function registerTransactionRoutes(app: FastifyInstance, deps: TransactionRoutesDeps): void {
+/** POST /transaction (the ingress proper) and GET /transaction/:id, both with `Prefer: wait`. */
+export const transactionsPlugin: FastifyPluginAsync<TransactionsPluginDeps> = async (app, deps) => {
   const now = deps.now ?? Date.now;
   const newId = deps.newId ?? uuidv7;
   const schema = createTransactionInputSchema(now, deps.timestampMaxAgeMs);
   const { accepted, rejected, syncWaits, acceptToDecision } = deps.metrics.http;
+  const sync = deps.sync;
+  // Shutdown: requests waiting for a decision are answered now, with the 202 of a timeout.
+  if (sync) {
+    app.addHook("preClose", (done) => {
+      sync.waiters.closeAll();
+      done();
+    });
+  }
 
   /** A wait for `id` when the request prefers one and there is room; counted when shed. */
   function startWait(
@@ -153,7 +163,7 @@ export function registerTransactionRoutes(app: FastifyInstance, deps: Transactio
       const result = validateTransaction(schema, request.body);
       if (!result.ok) {
         rejected.inc({ reason: result.code });
-        return reply.code(400).send({ error: result.code, issues: result.issues });
+        throw new SentinelError(result.code, "invalid transaction", { issues: result.issues });
       }
       const input = result.value;
       const tx: Transaction = {
@@ -173,14 +183,11 @@ export function registerTransactionRoutes(app: FastifyInstance, deps: Transactio
           "produce failed",
         );
         // The id goes back so the client can retry without creating a second transaction.
-        return reply
-          .code(503)
-          .header("retry-after", "1")
-          .send({
-            error: "unavailable",
-            message: error instanceof SentinelError ? error.message : "Kafka unavailable",
-            transaction_id: tx.transaction_id,
-          });
+        throw new SentinelError(
+          "unavailable",
+          error instanceof SentinelError ? error.message : "Kafka unavailable",
+          { cause: error, details: { transaction_id: tx.transaction_id } },
+        );
       }
       accepted.inc();
       if (sync) {
@@ -200,12 +207,11 @@ export function registerTransactionRoutes(app: FastifyInstance, deps: Transactio
             });
         }
         if (outcome.kind === "conflict") {
-          return reply.code(409).send({
-            error: "transaction_id_conflict",
-            message:
-              "this transaction_id is already used by a transaction with another user, amount, currency or merchant",
-            transaction_id: tx.transaction_id,
-          });
+          throw new SentinelError(
+            "transaction_id_conflict",
+            "this transaction_id is already used by a transaction with another user, amount, currency or merchant",
+            { details: { transaction_id: tx.transaction_id } },
+          );
         }
       }
       return reply.code(202).send({ transaction_id: tx.transaction_id, status: "accepted" });
@@ -228,12 +234,7 @@ export function registerTransactionRoutes(app: FastifyInstance, deps: Transactio
       },
     },
     async (request, reply) => {
-      if (!Id.safeParse(request.params.id).success) {
-        return reply
-          .code(400)
-          .send({ error: "validation_failed", issues: [{ path: "id", message: "must be a UUID" }] });
-      }
-      const id = request.params.id.toLowerCase();
+      const id = parseParam(Id, request.params.id, "id");
       const sync = startWait(request.headers.prefer, id, "get");
       let stored = await deps.transactions.getTransaction(id).catch((error: unknown) => {
         sync?.wait.cancel();
@@ -250,9 +251,9 @@ export function registerTransactionRoutes(app: FastifyInstance, deps: Transactio
         }
         if (stored?.decision) reply.header("preference-applied", `wait=${seconds(sync.ms)}`);
       }
-      if (!stored) return reply.code(404).send({ error: "not_found", message: "unknown transaction" });
+      if (!stored) throw new SentinelError("not_found", "unknown transaction");
       // Absent optional fields are left out, as they were sent.
       return Object.fromEntries(Object.entries(stored).filter(([, v]) => v !== null));
     },
   );
-}
+};

@@ -8,19 +8,20 @@ import { createTransactionInputSchema } from "../domain/transaction.ts";
  * zod and described in text here.
  */
 
-const toJson = (schema: z.ZodType) =>
+/** A request schema (body, query string) for the OpenAPI document, from its zod schema. */
+export const jsonSchemaOf = (schema: z.ZodType) =>
   z.toJSONSchema(schema, { io: "input", unrepresentable: "any", target: "draft-7" }) as Record<
     string,
     unknown
   >;
 
 export const transactionInputJsonSchema = {
-  ...toJson(createTransactionInputSchema()),
+  ...jsonSchemaOf(createTransactionInputSchema()),
   description:
     "amount may not have more fraction digits than the currency's ISO 4217 minor unit; " +
     "timestamp may not be more than 5 minutes ahead; no value may look like a card number (pan_not_allowed).",
 };
-export const profileInputJsonSchema = toJson(ProfileInputSchema);
+export const profileInputJsonSchema = jsonSchemaOf(ProfileInputSchema);
 
 export const errorSchema = {
   type: "object",

@@ -1,7 +1,7 @@
 import { sql } from "slonik";
 import { z } from "zod";
-import { withDbErrors } from "./db-errors.ts";
-import type { DatabasePool } from "./pool.ts";
+import { withDbErrors } from "../store/db-errors.ts";
+import type { DatabasePool } from "../store/pool.ts";
 
 /*
  * Rule set versions (immutable, content-addressed: the caller computes the version from the

@@ -3,10 +3,10 @@ import { hostname } from "node:os";
 import type { EachBatchPayload, Kafka } from "kafkajs";
 import type { Decision } from "../domain/decision.ts";
 import { payloadFingerprint } from "../domain/transaction.ts";
+import { withAdmin } from "../kafka/admin.ts";
+import { DLQ_HEADERS, header } from "../kafka/dead-letter-codec.ts";
 import type { Logger } from "../logger.ts";
 import { retryInBackground } from "../poll.ts";
-import { withAdmin } from "./admin.ts";
-import { DLQ_HEADERS, header } from "./dead-letter-codec.ts";
 
 /*
  * What lets an ingress answer `Prefer: wait` with the decision: every ingress process reads the

@@ -1,0 +1,84 @@
+import type { FastifyPluginAsync } from "fastify";
+import { z } from "zod";
+import { LABEL_SOURCES, LABELS } from "../domain/case.ts";
+import { SentinelError } from "../errors.ts";
+import { errorSchema, jsonSchemaOf, validationErrorSchema } from "../http/openapi.ts";
+import { parseParam, parseRequest } from "../http/validation.ts";
+import type { CaseStore } from "./case-store.ts";
+import { analystOnly, CaseId, idParams } from "./cases-plugin.ts";
+import type { LabelPublisher } from "./label-publisher.ts";
+import type { RulePerformance } from "./rule-performance.ts";
+
+/*
+ * Labels for any stored transaction (chargebacks arrive weeks later; published on
+ * `transactions.labels`), and what the labels say of each rule.
+ */
+
+export type LabelsPluginDeps = {
+  cases: Pick<CaseStore, "label">;
+  labels: LabelPublisher;
+  /** Rule performance over [sinceMs, untilMs). */
+  rulePerformance: (sinceMs: number, untilMs: number) => Promise<RulePerformance>;
+  now?: () => number;
+};
+
+const LabelBody = z.strictObject({
+  label: z.enum(LABELS, `must be one of ${LABELS.join(", ")}`),
+  source: z.enum(LABEL_SOURCES, `must be one of ${LABEL_SOURCES.join(", ")}`),
+  note: z.string().max(2_000).optional(),
+});
+const Time = z.iso.datetime({ offset: true, error: "must be an RFC 3339 time with offset" });
+const PerformanceQuery = z.strictObject({ since: Time.optional(), until: Time.optional() });
+
+export const labelsPlugin: FastifyPluginAsync<LabelsPluginDeps> = async (app, deps) => {
+  const now = deps.now ?? Date.now;
+
+  app.post<{ Params: { id: string } }>(
+    "/transaction/:id/label",
+    {
+      config: analystOnly,
+      schema: {
+        summary: "Label a stored transaction (chargebacks arrive weeks later); the latest label wins",
+        security: [{ apiKey: [] }],
+        params: idParams,
+        body: jsonSchemaOf(LabelBody),
+        response: { 400: validationErrorSchema, 404: errorSchema },
+      },
+    },
+    async (request, reply) => {
+      const id = parseParam(CaseId, request.params.id, "id");
+      const body = parseRequest(LabelBody, request.body ?? {});
+      const stored = await deps.cases.label(id, body);
+      if (!stored) throw new SentinelError("not_found", "unknown transaction");
+      await deps.labels.publish({
+        transaction_id: stored.transaction_id,
+        user_id: stored.user_id,
+        label: body.label,
+        source: body.source,
+        ...(body.note ? { note: body.note } : {}),
+        labelled_at: stored.created_at,
+      });
+      return reply.code(201).send({ ...stored, label: body.label, source: body.source });
+    },
+  );
+
+  app.get(
+    "/rules/performance",
+    {
+      config: analystOnly,
+      schema: {
+        summary:
+          "Per rule (reason) and per outcome: fired, labelled fraud / legitimate, unlabelled, precision",
+        security: [{ apiKey: [] }],
+        querystring: jsonSchemaOf(PerformanceQuery),
+        response: { 400: validationErrorSchema },
+      },
+    },
+    async (request) => {
+      const q = parseRequest(PerformanceQuery, request.query);
+      const until = q.until ? Date.parse(q.until) : now() + 1;
+      const since = q.since ? Date.parse(q.since) : until - 30 * 86_400_000;
+      return deps.rulePerformance(since, until);
+    },
+  );
+};

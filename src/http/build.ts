@@ -1,0 +1,153 @@
+import { randomUUID } from "node:crypto";
+import { createServer } from "node:http";
+import swagger from "@fastify/swagger";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from "fastify";
+import { type CasesPluginDeps, casesPlugin } from "../cases/cases-plugin.ts";
+import { type LabelsPluginDeps, labelsPlugin } from "../cases/labels-plugin.ts";
+import type { Config } from "../config.ts";
+import { consolePlugin } from "../console/console-plugin.ts";
+import { type ProfilesPluginDeps, profilesPlugin } from "../ingest/profiles-plugin.ts";
+import { type TransactionsPluginDeps, transactionsPlugin } from "../ingest/transactions-plugin.ts";
+import type { Logger } from "../logger.ts";
+import type { Metrics } from "../metrics.ts";
+import { type RulesPluginDeps, rulesPlugin } from "../rules/rules-plugin.ts";
+import { requireApiKeys } from "./auth.ts";
+import { installErrorHandling } from "./error-handler.ts";
+import { opsPlugin, type Readiness } from "./ops-plugin.ts";
+
+/*
+ * The HTTP API: one Fastify plugin per feature, each in its feature's folder (transactions and
+ * profiles in src/ingest, rules in src/rules, cases and labels in src/cases, the console in
+ * src/console, health and metrics here). This file only registers them; errors are mapped in
+ * error-handler.ts, keys checked in auth.ts.
+ */
+
+export type HttpDeps = {
+  config: Pick<Config, "http">;
+  logger: Logger;
+  metrics: Metrics;
+  readiness: Readiness;
+  transactions: Omit<TransactionsPluginDeps, "metrics">;
+  profiles: ProfilesPluginDeps;
+  /** Rule sets and lists (admin); absent, they are not served. */
+  rules?: RulesPluginDeps;
+  /** The analyst's routes (cases, labels, rule performance, the console); absent, not served. */
+  analyst?: { cases: CasesPluginDeps; labels: LabelsPluginDeps };
+  /** Closed by the app's onClose hook, after in-flight requests are done. */
+  onClose?: () => Promise<void>;
+};
+
+/** The server under Fastify: a client that sends its request slowly cannot hold a connection for ever. */
+function serverFactory(http: Config["http"]) {
+  return (handler: Parameters<typeof createServer>[1]) => {
+    // Node answers 408 past requestTimeout, checked every half second (Node's default check is every
+    // 30 s), and closes a socket silent for connectionTimeout.
+    const server = createServer(
+      {
+        requestTimeout: http.requestTimeoutMs,
+        headersTimeout: Math.min(60_000, http.requestTimeoutMs),
+        connectionsCheckingInterval: 500,
+      },
+      handler,
+    );
+    server.timeout = http.connectionTimeoutMs;
+    return server;
+  };
+}
+
+/**
+ * Shutdown: requests in flight when close() starts still get their answer, but their keep-alive
+ * connections must not outlive it — Node's server.close() waits for every connection, and a
+ * client's idle keep-alive socket would hold the shutdown for its whole timeout (seen: past the
+ * 10 s budget). Fastify closes the idle ones once, at the start; connections that become idle
+ * afterwards are closed here every 50 ms until the server is closed. Nothing on the request path.
+ */
+function closeIdleConnectionsWhileClosing(app: FastifyInstance): void {
+  let sweeper: NodeJS.Timeout | undefined;
+  app.addHook("preClose", (done) => {
+    sweeper = setInterval(() => app.server.closeIdleConnections(), 50);
+    sweeper.unref();
+    done();
+  });
+  app.addHook("onClose", (_instance, done) => {
+    clearInterval(sweeper);
+    done();
+  });
+}
+
+/** Request metrics and logs. Callback-style hooks: no promise per request on the hot path. */
+function observeRequests(app: FastifyInstance, logger: Logger, metrics: Metrics): void {
+  app.addHook("onRequest", (_request, _reply, done) => {
+    metrics.http.inFlight.inc();
+    done();
+  });
+  app.addHook("onResponse", (request, reply, done) => {
+    metrics.http.inFlight.dec();
+    const seconds = reply.elapsedTime / 1000;
+    metrics.http.duration.observe(
+      { method: request.method, route: request.routeOptions.url ?? "unmatched", status: reply.statusCode },
+      seconds,
+    );
+    if (reply.statusCode >= 500) {
+      request.log.warn({ status: reply.statusCode, url: request.url, ms: seconds * 1000 }, "request failed");
+    } else if (logger.isLevelEnabled("debug")) {
+      request.log.debug({ status: reply.statusCode, url: request.url, ms: seconds * 1000 }, "request");
+    }
+    done();
+  });
+}
+
+/** The HTTP API as a Fastify instance that does not listen: tests drive it with inject(); main listens. */
+export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
+  const { config, logger, metrics } = deps;
+  const app = Fastify({
+    loggerInstance: logger as FastifyBaseLogger, // pino's Logger, seen through fastify's narrower type
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: config.http.bodyLimitBytes,
+    requestIdHeader: "x-request-id",
+    genReqId: () => randomUUID(),
+    return503OnClosing: true,
+    forceCloseConnections: "idle",
+    serverFactory: serverFactory(config.http),
+  });
+  // JSON only: anything else is 415 (fastify would otherwise accept text/plain as a string).
+  app.removeContentTypeParser(["text/plain"]);
+  // zod validates inside the handlers (one schema for HTTP and Kafka); route schemas exist for the
+  // OpenAPI document and for fast response serialization only.
+  app.setValidatorCompiler(() => () => true);
+  await app.register(swagger, {
+    openapi: {
+      info: {
+        title: "SentinelStream ingest",
+        version: "1.0.0",
+        description: "Payment transactions in, fraud decisions out.",
+      },
+      components: { securitySchemes: { apiKey: { type: "apiKey", in: "header", name: "x-api-key" } } },
+    },
+  });
+  app.get("/docs/json", { schema: { hide: true } }, async () => app.swagger());
+  closeIdleConnectionsWhileClosing(app);
+  observeRequests(app, logger, metrics);
+  installErrorHandling(app, metrics);
+
+  // Health, readiness, metrics and the console's static files are open; everything else lives in
+  // a scope whose hook asks for an API key (when keys are configured).
+  await app.register(opsPlugin, { readiness: deps.readiness, metrics });
+  if (deps.analyst) await app.register(consolePlugin);
+  await app.register(async (scope) => {
+    if (config.http.apiKeys.length > 0) requireApiKeys(scope, config.http.apiKeys, metrics);
+    await scope.register(transactionsPlugin, { ...deps.transactions, metrics });
+    await scope.register(profilesPlugin, deps.profiles);
+    if (deps.rules) await scope.register(rulesPlugin, deps.rules);
+    if (deps.analyst) {
+      await scope.register(casesPlugin, deps.analyst.cases);
+      await scope.register(labelsPlugin, deps.analyst.labels);
+    }
+  });
+
+  if (deps.onClose) {
+    const close = deps.onClose;
+    app.addHook("onClose", async () => close());
+  }
+  return app;
+}
