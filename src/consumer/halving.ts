@@ -1,7 +1,7 @@
 import type { KafkaMessage } from "kafkajs";
 import { isRetryable, SentinelError } from "../errors.ts";
 import type { DeadLetter } from "../kafka/dead-letter-codec.ts";
-import type { ChunkResult } from "./score-chunk.ts";
+import { type ChunkResult, emptyResult } from "./round.ts";
 
 /*
  * Narrowing a refused chunk down to the messages PostgreSQL refuses (law 4), shared by the live
@@ -54,7 +54,7 @@ async function halve(
     if (isRetryable(error)) throw error;
     if (messages.length === 1) {
       refused.push({ message: messages[0]!, reason: "store_rejected", detail: (error as Error).message });
-      return { decisions: [], deadLetters: [], redecided: [] };
+      return emptyResult();
     }
     const mid = Math.floor(messages.length / 2);
     const first = await halve(score, messages.slice(0, mid), refused);

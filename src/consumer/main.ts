@@ -4,7 +4,7 @@ import { createRulesSource } from "../rules/active-rules.ts";
 import { defaultRuleSet } from "../rules/default-rule-set.ts";
 import { createRulesStore } from "../rules/rules-store.ts";
 import type { Runtime } from "../runtime.ts";
-import type { ChunkScorerDeps } from "./score-chunk.ts";
+import type { ScoringDeps } from "./score-round.ts";
 import { createScorer, type Scorer } from "./scorer.ts";
 
 /** Fails with a message an operator can act on, rather than kafkajs's metadata error. */
@@ -24,7 +24,7 @@ async function requireTopics(rt: Runtime): Promise<void> {
  * processes and warms the cache; a registry that is down only delays framed values (retried), so
  * this never fails on it.
  */
-export async function scoringDeps(rt: Runtime): Promise<ChunkScorerDeps> {
+export async function scoringDeps(rt: Runtime): Promise<ScoringDeps> {
   const { config } = rt;
   const schemaIds = await rt.schemaIds();
   await schemaIds?.register().catch((error: unknown) => {

@@ -1,13 +1,13 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Consumer, EachBatchPayload, Kafka, KafkaMessage, Producer } from "kafkajs";
-import { type DeadLetter, encodeDeadLetter } from "../kafka/dead-letter-codec.ts";
-import { createPublisher } from "../kafka/publisher.ts";
 import type { Logger } from "../logger.ts";
 import type { Metrics } from "../metrics.ts";
 import { processInChunks } from "./chunk-loop.ts";
 import { scoreHalving } from "./halving.ts";
+import { createRoundPublisher, roundOutput } from "./publish-round.ts";
+import type { Chunk, ChunkResult } from "./round.ts";
 import { createRoundCombiner } from "./round-combiner.ts";
-import { type Chunk, type ChunkResult, type ChunkScorerDeps, scoreChunks } from "./score-chunk.ts";
+import { type ScoringDeps, scoreRound } from "./score-round.ts";
 
 export type ScorerOptions = {
   kafka: Kafka;
@@ -22,7 +22,7 @@ export type ScorerOptions = {
   fromBeginning?: boolean;
   /** The largest produce request to send (bytes); decisions and letters are split to fit. */
   maxRequestBytes: number;
-  scoring: ChunkScorerDeps;
+  scoring: ScoringDeps;
   logger: Logger;
   metrics: Metrics;
   /** Called once when kafkajs crashes the consumer for good (it will not restart by itself). */
@@ -44,10 +44,7 @@ export type Scorer = {
  * partition is taken away (then the chunk is abandoned uncommitted, for its new owner to redo).
  */
 export function createScorer(options: ScorerOptions): Scorer {
-  const { kafka, producer, topics, logger, metrics } = options;
-  const publisher = createPublisher({ producer, maxRequestBytes: options.maxRequestBytes });
-  const letter = (d: DeadLetter, partition: number) =>
-    encodeDeadLetter(d, topics.transactions, partition, options.maxRequestBytes);
+  const { kafka, topics, logger, metrics } = options;
   const consumer = kafka.consumer({
     groupId: options.groupId,
     sessionTimeout: options.sessionTimeoutMs,
@@ -56,46 +53,40 @@ export function createScorer(options: ScorerOptions): Scorer {
     maxBytesPerPartition: 2 * 1024 * 1024,
     retry: { retries: 10, initialRetryTime: 300, maxRetryTime: 5_000 },
   });
+  const publishRound = createRoundPublisher({
+    producer: options.producer,
+    topics,
+    maxRequestBytes: options.maxRequestBytes,
+  });
 
-  /** Scores and publishes a round (round-combiner.ts gathers the chunks that are ready together). */
-  async function scoreAndPublish(round: Chunk[]): Promise<ChunkResult[]> {
-    const results = await scoreChunks(options.scoring, round);
-    const decisions = results.flatMap((r) => r.decisions);
-    const deadLetters = round.flatMap((c, i) => results[i]!.deadLetters.map((d) => letter(d, c.partition)));
-    await publisher.publish([
-      {
-        topic: topics.decisions,
-        messages: decisions.map(({ decision }) => ({
-          key: decision.user_id,
-          value: JSON.stringify(decision),
-        })),
-      },
-      { topic: topics.dlq, messages: deadLetters },
-    ]);
-    return results;
-  }
-  const rounds = createRoundCombiner<Chunk, ChunkResult>({ runRound: scoreAndPublish });
-  const scoreTogether = (partition: number, messages: KafkaMessage[]) =>
-    rounds.submit({ partition, messages });
-
-  /**
-   * A chunk PostgreSQL refuses is narrowed down to the refused messages (halving.ts), which are
-   * dead-lettered as `store_rejected` once the rest is stored; the partition moves on (law 4).
+  /*
+   * The hot path, outside in: a batch is cut into chunks, each retried until durable and then
+   * committed (chunk-loop.ts); a chunk joins the round of the chunks other partitions have ready at
+   * the same moment (round-combiner.ts), scored and published together (score-round.ts,
+   * publish-round.ts); a chunk PostgreSQL refuses is narrowed down to the refused messages
+   * (halving.ts), dead-lettered as `store_rejected` once the rest is stored (law 4).
    */
-  async function scoreResilient(partition: number, messages: KafkaMessage[]): Promise<ChunkResult> {
-    const { result, refused } = await scoreHalving((m) => scoreTogether(partition, m), messages);
-    if (refused.length === 0) return result;
-    await publisher.publish([{ topic: topics.dlq, messages: refused.map((d) => letter(d, partition)) }]);
-    return { ...result, deadLetters: [...result.deadLetters, ...refused] };
-  }
+  const rounds = createRoundCombiner<Chunk, ChunkResult>({
+    runRound: async (chunks) => {
+      const results = await scoreRound(options.scoring, chunks);
+      await publishRound(roundOutput(chunks, results));
+      return results;
+    },
+  });
 
   async function handleChunk(partition: number, messages: KafkaMessage[]): Promise<void> {
     const started = process.hrtime.bigint();
-    const result = await scoreResilient(partition, messages);
+    const { result, refused } = await scoreHalving(
+      (part) => rounds.submit({ partition, messages: part }),
+      messages,
+    );
+    if (refused.length > 0) {
+      await publishRound({ decisions: [], deadLetters: refused.map((letter) => ({ partition, letter })) });
+    }
     for (const { decision, replayed } of result.decisions) {
       metrics.consumer.decisions.inc({ decision: decision.decision, replayed: String(replayed) });
     }
-    for (const d of result.deadLetters) {
+    for (const d of [...result.deadLetters, ...refused]) {
       metrics.consumer.deadLetters.inc({ reason: d.reason });
       logger.warn(
         { partition, offset: d.message.offset, reason: d.reason, detail: d.detail },

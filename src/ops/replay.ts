@@ -1,11 +1,12 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Kafka, KafkaMessage, Producer } from "kafkajs";
 import { scoreHalving } from "../consumer/halving.ts";
-import { type ChunkResult, type ChunkScorerDeps, scoreChunks } from "../consumer/score-chunk.ts";
+import { createRoundPublisher } from "../consumer/publish-round.ts";
+import type { ChunkResult } from "../consumer/round.ts";
+import { type ScoringDeps, scoreRound } from "../consumer/score-round.ts";
 import type { Decision, DecisionOutcome } from "../domain/decision.ts";
 import { isRetryable } from "../errors.ts";
-import { encodeDeadLetter, sourceKey } from "../kafka/dead-letter-codec.ts";
-import { createPublisher } from "../kafka/publisher.ts";
+import { sourceKey } from "../kafka/dead-letter-codec.ts";
 import { type PartitionRange, readRanges } from "../kafka/range-reader.ts";
 import type { Logger } from "../logger.ts";
 import { backoffMs } from "../poll.ts";
@@ -23,7 +24,7 @@ export type ReplayOptions = {
   producer: Producer;
   topics: { transactions: string; decisions: string; dlq: string };
   ranges: readonly PartitionRange[];
-  scoring: ChunkScorerDeps;
+  scoring: ScoringDeps;
   redecide: boolean;
   dryRun: boolean;
   chunkSize: number;
@@ -81,12 +82,16 @@ export async function replay(options: ReplayOptions): Promise<ReplaySummary> {
   const lettered = new Set(options.alreadyDeadLettered);
   const redecidedIds = new Set<string>();
 
-  const publisher = createPublisher({ producer: options.producer, maxRequestBytes: options.maxRequestBytes });
+  const publishRound = createRoundPublisher({
+    producer: options.producer,
+    topics,
+    maxRequestBytes: options.maxRequestBytes,
+  });
 
   /** One chunk: scored (a message PostgreSQL refuses is narrowed down and dead-lettered, as live). */
   const attempt = async (partition: number, messages: KafkaMessage[]) => {
     const { result, refused } = await scoreHalving(async (part) => {
-      const [r] = await scoreChunks(options.scoring, [{ partition, messages: part }], {
+      const [r] = await scoreRound(options.scoring, [{ partition, messages: part }], {
         store: !dryRun,
         redecide,
         storedFirst: !redecide,
@@ -100,18 +105,10 @@ export async function replay(options: ReplayOptions): Promise<ReplaySummary> {
     );
     const fresh = result.decisions.filter((d) => !d.replayed && !seen.has(d.decision.transaction_id));
     if (!dryRun) {
-      await publisher.publish([
-        {
-          topic: topics.decisions,
-          messages: fresh.map(({ decision: d }) => ({ key: d.user_id, value: JSON.stringify(d) })),
-        },
-        {
-          topic: topics.dlq,
-          messages: letters.map((d) =>
-            encodeDeadLetter(d, topics.transactions, partition, options.maxRequestBytes),
-          ),
-        },
-      ]);
+      await publishRound({
+        decisions: fresh.map((d) => d.decision),
+        deadLetters: letters.map((letter) => ({ partition, letter })),
+      });
     }
     return result;
   };

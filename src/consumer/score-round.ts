@@ -1,0 +1,66 @@
+import type { ProfileCache } from "../cache/redis-profile-cache.ts";
+import type { ScoringRules } from "../rules/scoring-rules.ts";
+import type { TransactionStore } from "../store/transaction-store.ts";
+import { type DecodeDeps, decodeRound } from "./decode-round.ts";
+import { loadContext } from "./load-context.ts";
+import { persistRound } from "./persist-round.ts";
+import { planRound, type RoundPlan } from "./plan-round.ts";
+import { type Chunk, type ChunkResult, emptyResult, LIVE, type ScoreMode } from "./round.ts";
+
+export type ScoringDeps = DecodeDeps & {
+  store: Pick<TransactionStore, "findLiveDecisions" | "findHistory" | "storeDecided" | "storeRedecided">;
+  profiles: Pick<ProfileCache, "getMany">;
+  /** The rule set to decide with (its version goes on every decision). */
+  rules: ScoringRules;
+  /** A shadow rule set: new transactions are also decided with it, stored beside (never published). */
+  shadow?: ScoringRules;
+  now?: () => number;
+};
+
+/**
+ * Turns chunks (each from one partition, messages in offset order; usually the chunks that several
+ * partitions have ready at the same moment) into stored transactions and decisions, in named
+ * phases: decode → load context → plan (decide) → persist → assemble. Four round trips whatever the
+ * number of chunks and messages: stored decisions, profiles and history in parallel, then one
+ * insert. Returns one result per chunk, in order.
+ * @throws SentinelError on infrastructure faults; the caller retries, which is safe because every
+ * write is idempotent on transaction_id.
+ */
+export async function scoreRound(
+  deps: ScoringDeps,
+  chunks: readonly Chunk[],
+  mode: ScoreMode = LIVE,
+): Promise<ChunkResult[]> {
+  // Read once: a rule set activated meanwhile applies from the next round on.
+  const rules = deps.rules;
+  const shadow = mode.store && !mode.redecide ? deps.shadow : undefined;
+  const results = chunks.map(emptyResult);
+  const decoded = await decodeRound(deps, chunks, results);
+  if (decoded.valid.length === 0) return results;
+  const context = await loadContext(deps, decoded.valid, [rules, shadow], mode);
+  const decidedAt = new Date((deps.now ?? Date.now)()).toISOString();
+  const plan = planRound({ decoded, context, results, rules, shadow, redecide: mode.redecide, decidedAt });
+  await persistRound(deps.store, plan, mode);
+  return assemble(plan, mode);
+}
+
+/** Phase 5: each chunk's decisions in topic order, and its letters (found in different phases) by offset. */
+function assemble(plan: RoundPlan, mode: ScoreMode): ChunkResult[] {
+  for (const r of plan.results) {
+    if (r.deadLetters.length > 1)
+      r.deadLetters.sort((a, b) => Number(a.message.offset) - Number(b.message.offset));
+  }
+  for (const v of plan.valid) {
+    const id = v.tx.transaction_id;
+    const mine = plan.decided.get(id);
+    const old = plan.stored.get(id)?.decision;
+    const result = plan.results[v.chunk]!;
+    if (old) {
+      result.decisions.push({ decision: old, replayed: true });
+      if (mode.redecide && mine) result.redecided.push({ before: old, after: mine });
+    } else if (mine) {
+      result.decisions.push({ decision: mine, replayed: false });
+    }
+  }
+  return plan.results;
+}
