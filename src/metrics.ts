@@ -1,5 +1,123 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 
+const MS = [0.5, 1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000].map((b) => b / 1000);
+type Registers = Registry[];
+
+/** The ingress: requests, accepted and refused transactions, sync waits. */
+const httpMetrics = (r: Registers) => ({
+  duration: new Histogram({
+    name: "sentinel_http_request_duration_seconds",
+    help: "HTTP request latency by route and status",
+    labelNames: ["method", "route", "status"],
+    buckets: MS,
+    registers: r,
+  }),
+  inFlight: new Gauge({
+    name: "sentinel_http_in_flight_requests",
+    help: "Requests being served",
+    registers: r,
+  }),
+  accepted: new Counter({
+    name: "sentinel_ingest_accepted_total",
+    help: "Transactions acknowledged by Kafka and answered 202",
+    registers: r,
+  }),
+  rejected: new Counter({
+    name: "sentinel_ingest_rejected_total",
+    help: "Transactions refused, by reason",
+    labelNames: ["reason"],
+    registers: r,
+  }),
+  syncWaits: new Counter({
+    name: "sentinel_sync_wait_total",
+    help: "Prefer: wait requests by outcome (decided, timed_out, shed, cancelled, conflict)",
+    labelNames: ["route", "outcome"],
+    registers: r,
+  }),
+  acceptToDecision: new Histogram({
+    name: "sentinel_accept_to_decision_seconds",
+    help: "Time from Kafka's acknowledgement of a transaction to its decision reaching the ingress",
+    buckets: MS,
+    registers: r,
+  }),
+});
+
+/** Produce requests to Kafka (the ingress's batching producer). */
+const producerMetrics = (r: Registers) => ({
+  batchSize: new Histogram({
+    name: "sentinel_produce_batch_messages",
+    help: "Messages per produce request to Kafka",
+    buckets: [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500],
+    registers: r,
+  }),
+  batchDuration: new Histogram({
+    name: "sentinel_produce_batch_duration_seconds",
+    help: "Time from sending a batch to Kafka's acknowledgement (acks=all)",
+    labelNames: ["outcome"],
+    buckets: MS,
+    registers: r,
+  }),
+});
+
+/** The scorer: chunks, decisions, dead letters, retries and lag. */
+const consumerMetrics = (r: Registers) => ({
+  batchSize: new Histogram({
+    name: "sentinel_consumer_batch_messages",
+    help: "Messages per processed chunk",
+    buckets: [1, 10, 50, 100, 250, 500, 1000, 2000, 5000],
+    registers: r,
+  }),
+  batchDuration: new Histogram({
+    name: "sentinel_consumer_batch_duration_seconds",
+    help: "Time to decode, score, persist and publish one chunk",
+    buckets: MS,
+    registers: r,
+  }),
+  decisions: new Counter({
+    name: "sentinel_decisions_total",
+    help: "Decisions published, by outcome (republished stored decisions included)",
+    labelNames: ["decision", "replayed"],
+    registers: r,
+  }),
+  deadLetters: new Counter({
+    name: "sentinel_dead_letters_total",
+    help: "Messages sent to the dead-letter topic, by reason",
+    labelNames: ["reason"],
+    registers: r,
+  }),
+  retries: new Counter({
+    name: "sentinel_consumer_retries_total",
+    help: "Chunks retried after a transient fault, by error code",
+    labelNames: ["code"],
+    registers: r,
+  }),
+  lag: new Gauge({
+    name: "sentinel_consumer_lag_messages",
+    help: "High watermark minus the next offset to process, per partition",
+    labelNames: ["topic", "partition"],
+    registers: r,
+  }),
+});
+
+/** The profile cache. */
+const cacheMetrics = (r: Registers) => ({
+  hits: new Counter({
+    name: "sentinel_profile_cache_hits_total",
+    help: "Profiles found in Redis",
+    registers: r,
+  }),
+  misses: new Counter({
+    name: "sentinel_profile_cache_misses_total",
+    help: "Profiles loaded from PostgreSQL after a Redis miss",
+    registers: r,
+  }),
+  fallbacks: new Counter({
+    name: "sentinel_profile_cache_fallbacks_total",
+    help: "Profiles loaded from PostgreSQL because Redis was unavailable",
+    registers: r,
+  }),
+});
+
 /*
  * Every metric of a process, created once in the composition root and passed to the parts that
  * record it. No global registry: two apps in one test process do not collide.
@@ -8,116 +126,12 @@ export function createMetrics({ defaults = true }: { defaults?: boolean } = {}) 
   const registry = new Registry();
   if (defaults) collectDefaultMetrics({ register: registry, prefix: "sentinel_" });
   const r = [registry];
-  const ms = [0.5, 1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000];
   return {
     registry,
-    http: {
-      duration: new Histogram({
-        name: "sentinel_http_request_duration_seconds",
-        help: "HTTP request latency by route and status",
-        labelNames: ["method", "route", "status"],
-        buckets: ms.map((b) => b / 1000),
-        registers: r,
-      }),
-      inFlight: new Gauge({
-        name: "sentinel_http_in_flight_requests",
-        help: "Requests being served",
-        registers: r,
-      }),
-      accepted: new Counter({
-        name: "sentinel_ingest_accepted_total",
-        help: "Transactions acknowledged by Kafka and answered 202",
-        registers: r,
-      }),
-      rejected: new Counter({
-        name: "sentinel_ingest_rejected_total",
-        help: "Transactions refused, by reason",
-        labelNames: ["reason"],
-        registers: r,
-      }),
-      syncWaits: new Counter({
-        name: "sentinel_sync_wait_total",
-        help: "Prefer: wait requests by outcome (decided, timed_out, shed, cancelled, conflict)",
-        labelNames: ["route", "outcome"],
-        registers: r,
-      }),
-      acceptToDecision: new Histogram({
-        name: "sentinel_accept_to_decision_seconds",
-        help: "Time from Kafka's acknowledgement of a transaction to its decision reaching the ingress",
-        buckets: ms.map((b) => b / 1000),
-        registers: r,
-      }),
-    },
-    producer: {
-      batchSize: new Histogram({
-        name: "sentinel_produce_batch_messages",
-        help: "Messages per produce request to Kafka",
-        buckets: [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500],
-        registers: r,
-      }),
-      batchDuration: new Histogram({
-        name: "sentinel_produce_batch_duration_seconds",
-        help: "Time from sending a batch to Kafka's acknowledgement (acks=all)",
-        labelNames: ["outcome"],
-        buckets: ms.map((b) => b / 1000),
-        registers: r,
-      }),
-    },
-    consumer: {
-      batchSize: new Histogram({
-        name: "sentinel_consumer_batch_messages",
-        help: "Messages per processed chunk",
-        buckets: [1, 10, 50, 100, 250, 500, 1000, 2000, 5000],
-        registers: r,
-      }),
-      batchDuration: new Histogram({
-        name: "sentinel_consumer_batch_duration_seconds",
-        help: "Time to decode, score, persist and publish one chunk",
-        buckets: ms.map((b) => b / 1000),
-        registers: r,
-      }),
-      decisions: new Counter({
-        name: "sentinel_decisions_total",
-        help: "Decisions published, by outcome (republished stored decisions included)",
-        labelNames: ["decision", "replayed"],
-        registers: r,
-      }),
-      deadLetters: new Counter({
-        name: "sentinel_dead_letters_total",
-        help: "Messages sent to the dead-letter topic, by reason",
-        labelNames: ["reason"],
-        registers: r,
-      }),
-      retries: new Counter({
-        name: "sentinel_consumer_retries_total",
-        help: "Chunks retried after a transient fault, by error code",
-        labelNames: ["code"],
-        registers: r,
-      }),
-      lag: new Gauge({
-        name: "sentinel_consumer_lag_messages",
-        help: "High watermark minus the next offset to process, per partition",
-        labelNames: ["topic", "partition"],
-        registers: r,
-      }),
-    },
-    cache: {
-      hits: new Counter({
-        name: "sentinel_profile_cache_hits_total",
-        help: "Profiles found in Redis",
-        registers: r,
-      }),
-      misses: new Counter({
-        name: "sentinel_profile_cache_misses_total",
-        help: "Profiles loaded from PostgreSQL after a Redis miss",
-        registers: r,
-      }),
-      fallbacks: new Counter({
-        name: "sentinel_profile_cache_fallbacks_total",
-        help: "Profiles loaded from PostgreSQL because Redis was unavailable",
-        registers: r,
-      }),
-    },
+    http: httpMetrics(r),
+    producer: producerMetrics(r),
+    consumer: consumerMetrics(r),
+    cache: cacheMetrics(r),
   };
 }
 

@@ -41,6 +41,19 @@ export type ProfileCache = {
   refresh(profile: Profile): Promise<void>;
 };
 
+/** Our own entries, written by encode(): parsed, not re-validated (that showed in the profile). */
+function decode(raw: string): Profile | null | undefined {
+  const bar = raw.indexOf("|");
+  if (bar < 0) return undefined;
+  const body = raw.slice(bar + 1);
+  if (body === "null") return null;
+  try {
+    return JSON.parse(body) as Profile;
+  } catch {
+    return undefined; // an unreadable entry is a miss
+  }
+}
+
 export function createProfileCache({
   redis,
   store,
@@ -79,19 +92,6 @@ export function createProfileCache({
           String(ttl(ttlSeconds)),
         ]
       : [key(userId), "0|null", "0", String(ttl(negativeTtlSeconds))];
-  }
-
-  /** Our own entries, written by encode(): parsed, not re-validated (that showed in the profile). */
-  function decode(raw: string): Profile | null | undefined {
-    const bar = raw.indexOf("|");
-    if (bar < 0) return undefined;
-    const body = raw.slice(bar + 1);
-    if (body === "null") return null;
-    try {
-      return JSON.parse(body) as Profile;
-    } catch {
-      return undefined; // an unreadable entry is a miss
-    }
   }
 
   async function writeBack(entries: Array<[string, Profile | null]>): Promise<void> {

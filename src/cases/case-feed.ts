@@ -1,3 +1,4 @@
+import type { ServerResponse } from "node:http";
 import type { Decision } from "../domain/decision.ts";
 
 /*
@@ -57,4 +58,29 @@ export function createCaseFeed(): CaseFeed {
       return listeners.size;
     },
   };
+}
+
+/**
+ * Serves the feed on a hijacked response as Server-Sent Events: `event: case` with each new review,
+ * a comment every 15 s to keep proxies from closing the stream. The console reads it with fetch
+ * (it sends the API key as a header). Ends when the client goes or the feed closes (shutdown: the
+ * console reconnects to another process).
+ */
+export function streamCases(feed: CaseFeed, res: ServerResponse): void {
+  res.writeHead(200, {
+    "content-type": "text/event-stream; charset=utf-8",
+    "cache-control": "no-cache, no-transform",
+    connection: "keep-alive",
+    "x-accel-buffering": "no",
+  });
+  res.write(": connected\n\n");
+  const keepAlive = setInterval(() => res.write(": keep-alive\n\n"), 15_000);
+  const unsubscribe = feed.subscribe(
+    (event) => res.write(`event: case\ndata: ${JSON.stringify(event)}\n\n`),
+    () => res.end(),
+  );
+  res.once("close", () => {
+    clearInterval(keepAlive);
+    unsubscribe();
+  });
 }

@@ -7,7 +7,7 @@ import { errorSchema, jsonSchemaOf, validationErrorSchema } from "../http/openap
 import { parseParam, parseRequest } from "../http/validation.ts";
 import type { ProfileStore } from "../store/profile-store.ts";
 import type { StoredTransaction } from "../store/transaction-store.ts";
-import type { CaseFeed } from "./case-feed.ts";
+import { type CaseFeed, streamCases } from "./case-feed.ts";
 import type { Case, CaseRefusal, CaseStore } from "./case-store.ts";
 import type { LabelPublisher } from "./label-publisher.ts";
 
@@ -57,6 +57,48 @@ function caseOrThrow(r: Case | CaseRefusal): Case {
   throw new SentinelError("case_claimed", "the case is claimed by another analyst");
 }
 
+/**
+ * Resolves a case with a label, blocking its user first when asked, then publishes the label.
+ * @throws SentinelError: not_found, case_resolved, case_claimed, no_profile, or an outage.
+ */
+async function resolveCase(
+  deps: CasesPluginDeps,
+  id: string,
+  body: z.output<typeof ResolveBody>,
+  nowMs: number,
+) {
+  const current = caseOrThrow((await deps.cases.getCase(id)) ?? "not_found");
+  if (current.status === "resolved") caseOrThrow("resolved");
+  let blocked: Profile | null = null;
+  if (body.block_user) {
+    // Blocked before the case is resolved: the user's next transaction is declined.
+    blocked = await deps.profiles.setStatus(current.user_id, "blocked");
+    if (!blocked) {
+      throw new SentinelError(
+        "no_profile",
+        `user ${current.user_id} has no profile to block; create one with PUT /users/:id/profile`,
+      );
+    }
+    await deps.refreshCachedProfile(blocked);
+  }
+  const r = caseOrThrow(
+    await deps.cases.resolve(current.case_id, {
+      label: body.label,
+      note: body.note,
+      analyst: body.analyst,
+    }),
+  );
+  await deps.labels.publish({
+    transaction_id: r.transaction_id,
+    user_id: r.user_id,
+    label: body.label,
+    source: "analyst",
+    ...(body.note ? { note: body.note } : {}),
+    labelled_at: new Date(nowMs).toISOString(),
+  });
+  return { ...r, user_blocked: blocked !== null };
+}
+
 export const casesPlugin: FastifyPluginAsync<CasesPluginDeps> = async (app, deps) => {
   const now = deps.now ?? Date.now;
 
@@ -85,8 +127,6 @@ export const casesPlugin: FastifyPluginAsync<CasesPluginDeps> = async (app, deps
 
   const feed = deps.feed;
   if (feed) {
-    // Server-Sent Events: `event: case` with each new review, a comment every 15 s to keep proxies
-    // from closing the stream. The console reads it with fetch (it sends the API key as a header).
     app.get(
       "/cases/stream",
       {
@@ -95,23 +135,7 @@ export const casesPlugin: FastifyPluginAsync<CasesPluginDeps> = async (app, deps
       },
       (_request, reply) => {
         reply.hijack();
-        const res = reply.raw;
-        res.writeHead(200, {
-          "content-type": "text/event-stream; charset=utf-8",
-          "cache-control": "no-cache, no-transform",
-          connection: "keep-alive",
-          "x-accel-buffering": "no",
-        });
-        res.write(": connected\n\n");
-        const keepAlive = setInterval(() => res.write(": keep-alive\n\n"), 15_000);
-        const unsubscribe = feed.subscribe(
-          (event) => res.write(`event: case\ndata: ${JSON.stringify(event)}\n\n`),
-          () => res.end(), // shutdown: the console reconnects to another process
-        );
-        res.once("close", () => {
-          clearInterval(keepAlive);
-          unsubscribe();
-        });
+        streamCases(feed, reply.raw);
       },
     );
     // Open streams must not hold the shutdown.
@@ -177,39 +201,12 @@ export const casesPlugin: FastifyPluginAsync<CasesPluginDeps> = async (app, deps
         params: idParams,
       },
     },
-    async (request) => {
-      const id = parseParam(CaseId, request.params.id, "id");
-      const body = parseRequest(ResolveBody, request.body ?? {});
-      const current = caseOrThrow((await deps.cases.getCase(id)) ?? "not_found");
-      if (current.status === "resolved") caseOrThrow("resolved");
-      let blocked: Profile | null = null;
-      if (body.block_user) {
-        // Blocked before the case is resolved: the user's next transaction is declined.
-        blocked = await deps.profiles.setStatus(current.user_id, "blocked");
-        if (!blocked) {
-          throw new SentinelError(
-            "no_profile",
-            `user ${current.user_id} has no profile to block; create one with PUT /users/:id/profile`,
-          );
-        }
-        await deps.refreshCachedProfile(blocked);
-      }
-      const r = caseOrThrow(
-        await deps.cases.resolve(current.case_id, {
-          label: body.label,
-          note: body.note,
-          analyst: body.analyst,
-        }),
-      );
-      await deps.labels.publish({
-        transaction_id: r.transaction_id,
-        user_id: r.user_id,
-        label: body.label,
-        source: "analyst",
-        ...(body.note ? { note: body.note } : {}),
-        labelled_at: new Date(now()).toISOString(),
-      });
-      return { ...r, user_blocked: blocked !== null };
-    },
+    async (request) =>
+      resolveCase(
+        deps,
+        parseParam(CaseId, request.params.id, "id"),
+        parseRequest(ResolveBody, request.body ?? {}),
+        now(),
+      ),
   );
 };

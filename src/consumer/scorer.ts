@@ -1,11 +1,11 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import type { Consumer, EachBatchPayload, Kafka, KafkaMessage, Producer } from "kafkajs";
+import type { Batch, Consumer, EachBatchPayload, Kafka, KafkaMessage, Producer } from "kafkajs";
 import type { Logger } from "../logger.ts";
 import type { Metrics } from "../metrics.ts";
-import { processInChunks } from "./chunk-loop.ts";
+import { type ChunkLoop, processInChunks } from "./chunk-loop.ts";
 import { scoreHalving } from "./halving.ts";
 import { createRoundPublisher, roundOutput } from "./publish-round.ts";
-import type { Chunk, ChunkResult } from "./round.ts";
+import type { Chunk, ChunkResult, DeadLetter } from "./round.ts";
 import { createRoundCombiner } from "./round-combiner.ts";
 import { type ScoringDeps, scoreRound } from "./score-round.ts";
 
@@ -36,6 +36,57 @@ export type Scorer = {
   /** False once the consumer crashed for good: it consumes nothing any more. */
   readonly healthy: boolean;
 };
+
+/** The chunk loop's events, in metrics and logs. */
+function chunkLoopEvents(
+  batch: Pick<Batch, "topic" | "partition" | "highWatermark">,
+  logger: Logger,
+  metrics: Metrics,
+): Pick<ChunkLoop, "onRetry" | "onHeartbeatRefused" | "onCommitFailed" | "onCommitted"> {
+  const { topic, partition } = batch;
+  return {
+    onRetry: ({ offset, attempt, code, error, backoffMs }) => {
+      metrics.consumer.retries.inc({ code });
+      logger.warn(
+        { partition, offset, attempt, code, err: error.message, backoffMs },
+        "chunk failed; retrying",
+      );
+    },
+    onHeartbeatRefused: (error) =>
+      logger.warn(
+        { partition, err: error.message },
+        "heartbeat refused while retrying: leaving the chunk to the group",
+      ),
+    // The chunk is durable; an uncommitted offset only means a redelivery, which republishes.
+    onCommitFailed: (last, error) =>
+      logger.warn({ partition, offset: last, err: error.message }, "offset commit failed"),
+    onCommitted: (last) =>
+      metrics.consumer.lag.set(
+        { topic, partition: String(partition) },
+        Math.max(0, Number(batch.highWatermark) - Number(last) - 1),
+      ),
+  };
+}
+
+/** A handled chunk's decisions, dead letters, size and duration, in metrics and logs. */
+function observeChunk(
+  chunk: { partition: number; size: number; started: bigint; result: ChunkResult; refused: DeadLetter[] },
+  logger: Logger,
+  metrics: Metrics,
+): void {
+  for (const { decision, replayed } of chunk.result.decisions) {
+    metrics.consumer.decisions.inc({ decision: decision.decision, replayed: String(replayed) });
+  }
+  for (const d of [...chunk.result.deadLetters, ...chunk.refused]) {
+    metrics.consumer.deadLetters.inc({ reason: d.reason });
+    logger.warn(
+      { partition: chunk.partition, offset: d.message.offset, reason: d.reason, detail: d.detail },
+      "dead-lettered",
+    );
+  }
+  metrics.consumer.batchSize.observe(chunk.size);
+  metrics.consumer.batchDuration.observe(Number(process.hrtime.bigint() - chunk.started) / 1e9);
+}
 
 /**
  * The consumer group `sentinel-scorer`: each fetched batch is cut into chunks; a chunk is scored,
@@ -83,18 +134,7 @@ export function createScorer(options: ScorerOptions): Scorer {
     if (refused.length > 0) {
       await publishRound({ decisions: [], deadLetters: refused.map((letter) => ({ partition, letter })) });
     }
-    for (const { decision, replayed } of result.decisions) {
-      metrics.consumer.decisions.inc({ decision: decision.decision, replayed: String(replayed) });
-    }
-    for (const d of [...result.deadLetters, ...refused]) {
-      metrics.consumer.deadLetters.inc({ reason: d.reason });
-      logger.warn(
-        { partition, offset: d.message.offset, reason: d.reason, detail: d.detail },
-        "dead-lettered",
-      );
-    }
-    metrics.consumer.batchSize.observe(messages.length);
-    metrics.consumer.batchDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
+    observeChunk({ partition, size: messages.length, started, result, refused }, logger, metrics);
   }
 
   /*
@@ -128,26 +168,7 @@ export function createScorer(options: ScorerOptions): Scorer {
       commit: (next) => consumer.commitOffsets([{ topic, partition, offset: next }]),
       heartbeat,
       sleep: (ms) => sleep(ms),
-      onRetry: ({ offset, attempt, code, error, backoffMs }) => {
-        metrics.consumer.retries.inc({ code });
-        logger.warn(
-          { partition, offset, attempt, code, err: error.message, backoffMs },
-          "chunk failed; retrying",
-        );
-      },
-      onHeartbeatRefused: (error) =>
-        logger.warn(
-          { partition, err: error.message },
-          "heartbeat refused while retrying: leaving the chunk to the group",
-        ),
-      // The chunk is durable; an uncommitted offset only means a redelivery, which republishes.
-      onCommitFailed: (last, error) =>
-        logger.warn({ partition, offset: last, err: error.message }, "offset commit failed"),
-      onCommitted: (last) =>
-        metrics.consumer.lag.set(
-          { topic, partition: String(partition) },
-          Math.max(0, Number(batch.highWatermark) - Number(last) - 1),
-        ),
+      ...chunkLoopEvents(batch, logger, metrics),
     });
   }
 

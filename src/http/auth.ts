@@ -1,5 +1,5 @@
 import type { FastifyInstance } from "fastify";
-import type { Role } from "../config.ts";
+import type { Role } from "../config-values.ts";
 import { SentinelError } from "../errors.ts";
 import type { Metrics } from "../metrics.ts";
 import { createApiKeyCheck } from "./api-key.ts";

@@ -53,6 +53,71 @@ const preferHeader = {
   },
 };
 
+/** POST /transaction in the OpenAPI document. */
+const postSchema = {
+  summary: "Submit one transaction for scoring",
+  description:
+    "Answers 202 only once Kafka has acknowledged the write (acks=all). Retrying with the same " +
+    "transaction_id is safe: it is the idempotency key. With `Prefer: wait=N`, answers 200 with " +
+    "the decision when it comes within N seconds (and `Preference-Applied`), else the same 202; " +
+    "409 when the transaction_id is already used by another payload.",
+  security: [{ apiKey: [] }],
+  headers: preferHeader,
+  body: transactionInputJsonSchema,
+  response: {
+    200: {
+      description: "Decided within the wait (Prefer: wait)",
+      type: "object",
+      properties: {
+        transaction_id: { type: "string" },
+        status: { type: "string", enum: ["decided"] },
+        decision: decisionBody,
+      },
+    },
+    202: {
+      description: "Durable in Kafka; the decision follows (GET /transaction/:id)",
+      type: "object",
+      properties: {
+        transaction_id: { type: "string" },
+        status: { type: "string", enum: ["accepted"] },
+      },
+    },
+    400: validationErrorSchema,
+    401: errorSchema,
+    409: {
+      description: "Prefer: wait only: the transaction_id is stored with another payload",
+      type: "object",
+      properties: {
+        error: { type: "string", enum: ["transaction_id_conflict"] },
+        message: { type: "string" },
+        transaction_id: { type: "string" },
+      },
+    },
+    413: errorSchema,
+    415: errorSchema,
+    503: {
+      type: "object",
+      properties: {
+        error: { type: "string" },
+        message: { type: "string" },
+        transaction_id: { type: "string" },
+      },
+    },
+  },
+};
+
+/** GET /transaction/:id in the OpenAPI document. */
+const getSchema = {
+  summary: "A stored transaction with its decision",
+  description:
+    "With `Prefer: wait=N`, long-polls: answers as soon as the transaction is stored with its " +
+    "decision (even if it was not yet when asked), else 404 after N seconds.",
+  security: [{ apiKey: [] }],
+  headers: preferHeader,
+  params: { type: "object", properties: { id: { type: "string", format: "uuid" } } },
+  response: { 400: validationErrorSchema, 404: errorSchema },
+};
+
 /** What a decided transaction's answer carries of its decision. */
 const decisionOf = (d: Decision) => ({
   decision: d.decision,
@@ -64,178 +129,115 @@ const decisionOf = (d: Decision) => ({
 
 const seconds = (ms: number) => String(Number((ms / 1000).toFixed(3)));
 
+/** A wait for `id` when the request prefers one and there is room; counted when shed. */
+function startWait(
+  deps: Pick<TransactionsPluginDeps, "sync" | "metrics">,
+  prefer: string | string[] | undefined,
+  id: string,
+  route: string,
+  /** Computed only when the request asks to wait (not on every request). */
+  fingerprint?: () => string,
+): { wait: Wait; ms: number } | undefined {
+  if (!deps.sync) return undefined;
+  const ms = preferredWaitMs(prefer, deps.sync.maxWaitMs);
+  if (ms === undefined) return undefined;
+  const wait = deps.sync.waiters.wait(id, ms, fingerprint?.());
+  if (!wait) {
+    deps.metrics.http.syncWaits.inc({ route, outcome: "shed" });
+    return undefined;
+  }
+  return { wait, ms };
+}
+
+/** A client that goes away frees its wait at once. */
+function cancelOnClose(reply: FastifyReply, wait: Wait): void {
+  reply.raw.once("close", () => wait.cancel());
+}
+
 /** POST /transaction (the ingress proper) and GET /transaction/:id, both with `Prefer: wait`. */
 export const transactionsPlugin: FastifyPluginAsync<TransactionsPluginDeps> = async (app, deps) => {
   const now = deps.now ?? Date.now;
   const newId = deps.newId ?? uuidv7;
   const schema = createTransactionInputSchema(now, deps.timestampMaxAgeMs);
   const { accepted, rejected, syncWaits, acceptToDecision } = deps.metrics.http;
-  const sync = deps.sync;
+  const waiters = deps.sync?.waiters;
   // Shutdown: requests waiting for a decision are answered now, with the 202 of a timeout.
-  if (sync) {
+  if (waiters) {
     app.addHook("preClose", (done) => {
-      sync.waiters.closeAll();
+      waiters.closeAll();
       done();
     });
   }
 
-  /** A wait for `id` when the request prefers one and there is room; counted when shed. */
-  function startWait(
-    prefer: string | string[] | undefined,
-    id: string,
-    route: string,
-    /** Computed only when the request asks to wait (not on every request). */
-    fingerprint?: () => string,
-  ): { wait: Wait; ms: number } | undefined {
-    if (!deps.sync) return undefined;
-    const ms = preferredWaitMs(prefer, deps.sync.maxWaitMs);
-    if (ms === undefined) return undefined;
-    const wait = deps.sync.waiters.wait(id, ms, fingerprint?.());
-    if (!wait) {
-      syncWaits.inc({ route, outcome: "shed" });
-      return undefined;
+  app.post("/transaction", { config: { roles: ["ingest"] }, schema: postSchema }, async (request, reply) => {
+    const result = validateTransaction(schema, request.body);
+    if (!result.ok) {
+      rejected.inc({ reason: result.code });
+      throw new SentinelError(result.code, "invalid transaction", { issues: result.issues });
     }
-    return { wait, ms };
-  }
-
-  /** A client that goes away frees its wait at once. */
-  function cancelOnClose(reply: FastifyReply, wait: Wait): void {
-    reply.raw.once("close", () => wait.cancel());
-  }
-
-  app.post(
-    "/transaction",
-    {
-      config: { roles: ["ingest"] },
-      schema: {
-        summary: "Submit one transaction for scoring",
-        description:
-          "Answers 202 only once Kafka has acknowledged the write (acks=all). Retrying with the same " +
-          "transaction_id is safe: it is the idempotency key. With `Prefer: wait=N`, answers 200 with " +
-          "the decision when it comes within N seconds (and `Preference-Applied`), else the same 202; " +
-          "409 when the transaction_id is already used by another payload.",
-        security: [{ apiKey: [] }],
-        headers: preferHeader,
-        body: transactionInputJsonSchema,
-        response: {
-          200: {
-            description: "Decided within the wait (Prefer: wait)",
-            type: "object",
-            properties: {
-              transaction_id: { type: "string" },
-              status: { type: "string", enum: ["decided"] },
-              decision: decisionBody,
-            },
-          },
-          202: {
-            description: "Durable in Kafka; the decision follows (GET /transaction/:id)",
-            type: "object",
-            properties: {
-              transaction_id: { type: "string" },
-              status: { type: "string", enum: ["accepted"] },
-            },
-          },
-          400: validationErrorSchema,
-          401: errorSchema,
-          409: {
-            description: "Prefer: wait only: the transaction_id is stored with another payload",
-            type: "object",
-            properties: {
-              error: { type: "string", enum: ["transaction_id_conflict"] },
-              message: { type: "string" },
-              transaction_id: { type: "string" },
-            },
-          },
-          413: errorSchema,
-          415: errorSchema,
-          503: {
-            type: "object",
-            properties: {
-              error: { type: "string" },
-              message: { type: "string" },
-              transaction_id: { type: "string" },
-            },
-          },
-        },
-      },
-    },
-    async (request, reply) => {
-      const result = validateTransaction(schema, request.body);
-      if (!result.ok) {
-        rejected.inc({ reason: result.code });
-        throw new SentinelError(result.code, "invalid transaction", { issues: result.issues });
+    const input = result.value;
+    const tx: Transaction = {
+      ...input,
+      transaction_id: input.transaction_id ?? newId(),
+      timestamp: input.timestamp ?? new Date(now()).toISOString(),
+    };
+    // Registered before the write, so a decision faster than our own ack is not missed.
+    const sync = startWait(deps, request.headers.prefer, tx.transaction_id, "post", () =>
+      payloadFingerprint(tx),
+    );
+    try {
+      await deps.publishTransaction(tx);
+    } catch (error) {
+      sync?.wait.cancel();
+      rejected.inc({ reason: "unavailable" });
+      request.log.warn(
+        { err: (error as Error).message, transaction_id: tx.transaction_id },
+        "produce failed",
+      );
+      // The id goes back so the client can retry without creating a second transaction.
+      throw new SentinelError(
+        "unavailable",
+        error instanceof SentinelError ? error.message : "Kafka unavailable",
+        { cause: error, details: { transaction_id: tx.transaction_id } },
+      );
+    }
+    accepted.inc();
+    if (sync) {
+      const acceptedAt = now();
+      cancelOnClose(reply, sync.wait);
+      const outcome = await sync.wait.promise;
+      syncWaits.inc({ route: "post", outcome: outcome.kind });
+      if (outcome.kind === "decided") {
+        acceptToDecision.observe((now() - acceptedAt) / 1000);
+        return reply
+          .code(200)
+          .header("preference-applied", `wait=${seconds(sync.ms)}`)
+          .send({
+            transaction_id: tx.transaction_id,
+            status: "decided",
+            decision: decisionOf(outcome.decision),
+          });
       }
-      const input = result.value;
-      const tx: Transaction = {
-        ...input,
-        transaction_id: input.transaction_id ?? newId(),
-        timestamp: input.timestamp ?? new Date(now()).toISOString(),
-      };
-      // Registered before the write, so a decision faster than our own ack is not missed.
-      const sync = startWait(request.headers.prefer, tx.transaction_id, "post", () => payloadFingerprint(tx));
-      try {
-        await deps.publishTransaction(tx);
-      } catch (error) {
-        sync?.wait.cancel();
-        rejected.inc({ reason: "unavailable" });
-        request.log.warn(
-          { err: (error as Error).message, transaction_id: tx.transaction_id },
-          "produce failed",
-        );
-        // The id goes back so the client can retry without creating a second transaction.
+      if (outcome.kind === "conflict") {
         throw new SentinelError(
-          "unavailable",
-          error instanceof SentinelError ? error.message : "Kafka unavailable",
-          { cause: error, details: { transaction_id: tx.transaction_id } },
+          "transaction_id_conflict",
+          "this transaction_id is already used by a transaction with another user, amount, currency or merchant",
+          { details: { transaction_id: tx.transaction_id } },
         );
       }
-      accepted.inc();
-      if (sync) {
-        const acceptedAt = now();
-        cancelOnClose(reply, sync.wait);
-        const outcome = await sync.wait.promise;
-        syncWaits.inc({ route: "post", outcome: outcome.kind });
-        if (outcome.kind === "decided") {
-          acceptToDecision.observe((now() - acceptedAt) / 1000);
-          return reply
-            .code(200)
-            .header("preference-applied", `wait=${seconds(sync.ms)}`)
-            .send({
-              transaction_id: tx.transaction_id,
-              status: "decided",
-              decision: decisionOf(outcome.decision),
-            });
-        }
-        if (outcome.kind === "conflict") {
-          throw new SentinelError(
-            "transaction_id_conflict",
-            "this transaction_id is already used by a transaction with another user, amount, currency or merchant",
-            { details: { transaction_id: tx.transaction_id } },
-          );
-        }
-      }
-      return reply.code(202).send({ transaction_id: tx.transaction_id, status: "accepted" });
-    },
-  );
+    }
+    return reply.code(202).send({ transaction_id: tx.transaction_id, status: "accepted" });
+  });
 
   app.get<{ Params: { id: string } }>(
     "/transaction/:id",
     {
       config: { roles: ["ingest", "analyst"] },
-      schema: {
-        summary: "A stored transaction with its decision",
-        description:
-          "With `Prefer: wait=N`, long-polls: answers as soon as the transaction is stored with its " +
-          "decision (even if it was not yet when asked), else 404 after N seconds.",
-        security: [{ apiKey: [] }],
-        headers: preferHeader,
-        params: { type: "object", properties: { id: { type: "string", format: "uuid" } } },
-        response: { 400: validationErrorSchema, 404: errorSchema },
-      },
+      schema: getSchema,
     },
     async (request, reply) => {
       const id = parseParam(Id, request.params.id, "id");
-      const sync = startWait(request.headers.prefer, id, "get");
+      const sync = startWait(deps, request.headers.prefer, id, "get");
       let stored = await deps.transactions.getTransaction(id).catch((error: unknown) => {
         sync?.wait.cancel();
         throw error;

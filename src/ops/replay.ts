@@ -62,6 +62,31 @@ export type ReplaySummary = {
 const EXAMPLES_PER_MOVE = 5;
 const MAX_TRIES = 8;
 
+/** How re-decided transactions moved between outcomes, with a few examples of each move. */
+function createMoveTally() {
+  const moves = new Map<string, Move>();
+  let scored = 0;
+  let unchanged = 0;
+  return {
+    add(before: Decision, after: Decision): void {
+      scored++;
+      if (before.decision === after.decision) {
+        unchanged++;
+        return;
+      }
+      const key = `${before.decision}→${after.decision}`;
+      let move = moves.get(key);
+      if (!move) {
+        move = { from: before.decision, to: after.decision, count: 0, examples: [] };
+        moves.set(key, move);
+      }
+      move.count++;
+      if (move.examples.length < EXAMPLES_PER_MOVE) move.examples.push(after.transaction_id);
+    },
+    summary: () => ({ scored, unchanged, moves: [...moves.values()].sort((a, b) => b.count - a.count) }),
+  };
+}
+
 export async function replay(options: ReplayOptions): Promise<ReplaySummary> {
   const { topics, ranges, dryRun, redecide, logger } = options;
   const total = ranges.reduce((n, r) => n + Number(r.end - r.start), 0);
@@ -76,9 +101,7 @@ export async function replay(options: ReplayOptions): Promise<ReplaySummary> {
     duplicates: 0,
   };
   const seen = new Set<string>();
-  const moves = new Map<string, Move>();
-  let scored = 0;
-  let unchanged = 0;
+  const moves = createMoveTally();
   const lettered = new Set(options.alreadyDeadLettered);
   const redecidedIds = new Set<string>();
 
@@ -130,19 +153,7 @@ export async function replay(options: ReplayOptions): Promise<ReplaySummary> {
       if (redecidedIds.has(after.transaction_id)) continue;
       redecidedIds.add(after.transaction_id);
       options.onRedecided?.(before, after);
-      scored++;
-      if (before.decision === after.decision) {
-        unchanged++;
-        continue;
-      }
-      const key = `${before.decision}→${after.decision}`;
-      let move = moves.get(key);
-      if (!move) {
-        move = { from: before.decision, to: after.decision, count: 0, examples: [] };
-        moves.set(key, move);
-      }
-      move.count++;
-      if (move.examples.length < EXAMPLES_PER_MOVE) move.examples.push(after.transaction_id);
+      moves.add(before, after);
     }
     for (const d of result.deadLetters) {
       const key = sourceKey(topics.transactions, partition, d.message.offset);
@@ -180,13 +191,7 @@ export async function replay(options: ReplayOptions): Promise<ReplaySummary> {
     chunkSize: options.chunkSize,
     groupPrefix: "sentinel-replay",
   });
-  if (redecide) {
-    summary.redecided = {
-      scored,
-      unchanged,
-      moves: [...moves.values()].sort((a, b) => b.count - a.count),
-    };
-  }
+  if (redecide) summary.redecided = moves.summary();
   logger.info({ summary }, "replay finished");
   return summary;
 }

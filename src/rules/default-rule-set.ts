@@ -15,6 +15,7 @@ const amount: Expr = { op: "amount" };
 const hasProfile: Expr = { op: "not", arg: { op: "is_null", arg: { field: "profile" } } };
 const present = (e: Expr): Expr => ({ op: "not", arg: { op: "is_null", arg: e } });
 
+// biome-ignore lint/complexity/noExcessiveLinesPerFunction: a data literal, the eleven rules one after the other
 export function defaultRuleSet(s: RuleSettings): RuleSet {
   return {
     format: 1,

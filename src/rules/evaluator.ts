@@ -99,6 +99,48 @@ function arithmetic(op: string, x: Value, y: Value): Value {
   return { units: op === "+" ? ua + ub : ua - ub, scale };
 }
 
+/** An aggregate over the history entries in its window (`profileMoney`: amounts in the profile's currency; null without a profile). */
+function aggregate(
+  e: Extract<Expr, { agg: unknown }>,
+  window: readonly RuleHistoryEntry[],
+  tx: RuleTransaction,
+  profileMoney: {
+    money: (units: bigint | undefined) => Value;
+    inProfile: (amount: string, currency: string) => bigint | undefined;
+  } | null,
+): Value {
+  switch (e.agg) {
+    case "count":
+      return { units: BigInt(window.length), scale: 0 };
+    case "sum":
+    case "avg": {
+      if (!profileMoney) return null;
+      let total = 0n;
+      let n = 0n;
+      for (const h of window) {
+        const u = profileMoney.inProfile(h.amount, h.currency);
+        if (u === undefined) continue; // flagged when it was decided; not counted here
+        total += u;
+        n++;
+      }
+      if (e.agg === "sum") return profileMoney.money(total);
+      return n === 0n ? null : profileMoney.money((total * 2n + n) / (2n * n)); // half up
+    }
+    case "count_distinct": {
+      const f = e.field ?? "country";
+      const values = new Set(window.map((h) => h[f]).filter((v): v is string => v !== undefined));
+      if (tx[f] !== undefined) values.add(tx[f]!);
+      return { units: BigInt(values.size), scale: 0 };
+    }
+    case "first_seen": {
+      const f = e.field ?? "device_id";
+      const mine = tx[f];
+      if (mine === undefined) return false;
+      return !window.some((h) => h[f] === mine);
+    }
+  }
+}
+
 /** Decides one transaction with `ruleSet`. */
 export function evaluateRuleSet(
   ruleSet: RuleSet,
@@ -142,39 +184,8 @@ export function evaluateRuleSet(
     if (typeof e === "number") return dec(e);
     if ("money" in e)
       return profile ? money(toMinorUnits(e.money.replace(/^-/, ""), profile.currency)) : null;
-    if ("agg" in e) {
-      const window = inWindow(e.window_seconds);
-      switch (e.agg) {
-        case "count":
-          return { units: BigInt(window.length), scale: 0 };
-        case "sum":
-        case "avg": {
-          if (!profile) return null;
-          let total = 0n;
-          let n = 0n;
-          for (const h of window) {
-            const u = inProfile(h.amount, h.currency);
-            if (u === undefined) continue; // flagged when it was decided; not counted here
-            total += u;
-            n++;
-          }
-          if (e.agg === "sum") return money(total);
-          return n === 0n ? null : money((total * 2n + n) / (2n * n)); // half up
-        }
-        case "count_distinct": {
-          const f = e.field ?? "country";
-          const values = new Set(window.map((h) => h[f]).filter((v): v is string => v !== undefined));
-          if (tx[f] !== undefined) values.add(tx[f]!);
-          return { units: BigInt(values.size), scale: 0 };
-        }
-        case "first_seen": {
-          const f = e.field ?? "device_id";
-          const mine = tx[f];
-          if (mine === undefined) return false;
-          return !window.some((h) => h[f] === mine);
-        }
-      }
-    }
+    if ("agg" in e)
+      return aggregate(e, inWindow(e.window_seconds), tx, profile ? { money, inProfile } : null);
     if ("field" in e) return field(e.field);
     switch (e.op) {
       case "amount":

@@ -2,10 +2,12 @@ import { sql } from "slonik";
 import { z } from "zod";
 import { withDbErrors } from "../store/db-errors.ts";
 import type { DatabasePool } from "../store/pool.ts";
+import { createListStore } from "./list-store.ts";
 
 /*
  * Rule set versions (immutable, content-addressed: the caller computes the version from the
- * document), the activation history, and named lists. Every method throws SentinelError.
+ * document), the activation history, the shadow, and the named lists (list-store.ts). Every method
+ * throws SentinelError.
  */
 
 const ISO_UTC = sql.fragment`'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'`;
@@ -21,6 +23,11 @@ export type RuleSetVersionInfo = z.output<typeof VersionRow>;
 export type RulesStore = ReturnType<typeof createRulesStore>;
 
 export function createRulesStore({ pool }: { pool: DatabasePool }) {
+  return { ...createRuleSetStore(pool), ...createListStore({ pool }) };
+}
+
+/** Versions, activations and the shadow. */
+function createRuleSetStore(pool: DatabasePool) {
   const active = sql.fragment`(SELECT version FROM rule_set_activations ORDER BY activation_id DESC LIMIT 1)`;
   return {
     /** Stores a version (a no-op when it exists: same id, same document). Returns whether it was new. */
@@ -142,53 +149,6 @@ export function createRulesStore({ pool }: { pool: DatabasePool }) {
         compared: rows.reduce((n, r) => n + r.count, 0),
         moves: rows.filter((r) => r.from !== r.to),
       };
-    },
-
-    async addToList(name: string, values: readonly string[]): Promise<number> {
-      return withDbErrors("add to list", () =>
-        pool.transaction(async (t) => {
-          const added = await t.anyFirst(sql.type(z.object({ value: z.string() }))`
-            INSERT INTO rule_lists (name, value) SELECT ${name}, v FROM unnest(${sql.array(values, "text")}) AS v
-            ON CONFLICT DO NOTHING RETURNING value`);
-          await t.query(sql.unsafe`UPDATE rule_lists_version SET version = version + 1`);
-          return added.length;
-        }),
-      );
-    },
-
-    async removeFromList(name: string, values: readonly string[]): Promise<number> {
-      return withDbErrors("remove from list", () =>
-        pool.transaction(async (t) => {
-          const removed = await t.anyFirst(sql.type(z.object({ value: z.string() }))`
-            DELETE FROM rule_lists WHERE name = ${name} AND value = ANY(${sql.array(values, "text")})
-            RETURNING value`);
-          await t.query(sql.unsafe`UPDATE rule_lists_version SET version = version + 1`);
-          return removed.length;
-        }),
-      );
-    },
-
-    async listEntries(name: string): Promise<readonly string[]> {
-      return withDbErrors("read list", () =>
-        pool.anyFirst(sql.type(z.object({ value: z.string() }))`
-          SELECT value FROM rule_lists WHERE name = ${name} ORDER BY value`),
-      );
-    },
-
-    /** Every list, for scoring. */
-    async allLists(): Promise<Map<string, Set<string>>> {
-      const rows = await withDbErrors("read lists", () =>
-        pool.any(
-          sql.type(z.object({ name: z.string(), value: z.string() }))`SELECT name, value FROM rule_lists`,
-        ),
-      );
-      const lists = new Map<string, Set<string>>();
-      for (const { name, value } of rows) {
-        const set = lists.get(name) ?? new Set<string>();
-        set.add(value);
-        lists.set(name, set);
-      }
-      return lists;
     },
   };
 }

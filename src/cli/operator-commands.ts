@@ -1,0 +1,85 @@
+import type { Command } from "commander";
+import type { DlqCliOptions, ReplayCliOptions } from "../ops/commands.ts";
+import { collect, oneShot, ops, positiveInt } from "./actions.ts";
+import { writeGeneratedFiles } from "./generated-files.ts";
+
+/** The operator's commands: schemas, replay, the dead-letter topic, offsets. */
+export function addOperatorCommands(program: Command): void {
+  const schemas = program.command("schemas").description("the JSON Schemas of the Kafka messages");
+  schemas
+    .command("write", { isDefault: true })
+    .description("write schemas/*.json and rulesets/default.json from the code (the default)")
+    .action(async () => {
+      for (const file of await writeGeneratedFiles()) process.stdout.write(`wrote ${file}\n`);
+    });
+  schemas
+    .command("register")
+    .description(
+      "register transaction.v1 and decision.v1 with SCHEMA_REGISTRY_URL; set BACKWARD compatibility",
+    )
+    .action(oneShot(async (c) => (await ops()).schemasRegisterCommand(c)));
+
+  const position =
+    "earliest | latest | RFC 3339 time (2026-11-28T10:00:00Z) | partition:offset[,partition:offset]";
+  program
+    .command("replay")
+    .description(
+      "re-read a range of the transactions topic through the pipeline with its own consumer group; " +
+        "stored rows are never changed",
+    )
+    .requiredOption("--from <position>", `where to start: ${position}`)
+    .option(
+      "--to <position>",
+      "where to stop: a time (exclusive) or partition:offset (inclusive); default: each partition's end now",
+    )
+    .option("--partitions <list>", "only these partitions, e.g. 0,3,5")
+    .option(
+      "--redecide",
+      "score stored transactions again with the current rules, store those decisions beside the live ones, print the moves",
+    )
+    .option("--dry-run", "write nothing: count (and with --redecide, diff) only")
+    .option(
+      "--rules <version|file.json>",
+      "with --redecide: backtest this rule set (published or a local file) without activating it",
+    )
+    .option(
+      "--labels <csv>",
+      "with --redecide: transaction_id,label lines, over the labels table, for precision and recall",
+    )
+    .option("--no-progress", "no progress bar")
+    .option("--json", "print the summary as JSON")
+    .action(oneShot(async (c, l, opts: ReplayCliOptions) => (await ops()).replayCommand(c, l, opts)));
+
+  const dlq = program.command("dlq").description("the dead-letter topic");
+  dlq
+    .command("list")
+    .description("list dead letters: reason, source partition:offset, time, redriven, value preview")
+    .option("--since <position>", `only letters from then on: ${position}`)
+    .option("--reason <reason>", "only this reason (repeatable, or comma-separated)", collect)
+    .option("--limit <n>", "show only the last n", positiveInt)
+    .option("--json", "one JSON object per line (value in base64)")
+    .action(oneShot(async (c, l, opts: DlqCliOptions) => (await ops()).dlqListCommand(c, l, opts)));
+  dlq
+    .command("redrive")
+    .description("publish dead letters back to the transactions topic, once each (recorded in PostgreSQL)")
+    .option("--since <position>", `only letters from then on: ${position}`)
+    .option("--reason <reason>", "only this reason (repeatable, or comma-separated)", collect)
+    .option("--dry-run", "show what would move; move nothing")
+    .option("--json", "print the summary as JSON")
+    .action(oneShot(async (c, l, opts: DlqCliOptions) => (await ops()).dlqRedriveCommand(c, l, opts)));
+
+  program
+    .command("offsets")
+    .description(
+      "the scorer group's committed offsets and lag per partition; reset them while the group is stopped",
+    )
+    .option("--group <id>", "consumer group (default: CONSUMER_GROUP)")
+    .option("--reset-to <position>", "earliest | latest | RFC 3339 time; refused while the group has members")
+    .option("--dry-run", "with --reset-to: show the new offsets, change nothing")
+    .option("--json", "print as JSON")
+    .action(
+      oneShot(async (c, l, opts: { group?: string; resetTo?: string; dryRun?: boolean; json?: boolean }) =>
+        (await ops()).offsetsCommand(c, l, opts),
+      ),
+    );
+}

@@ -1,0 +1,84 @@
+import type { Command } from "commander";
+import type { RulesAction } from "../rules/rules-command.ts";
+import { oneShot, ops } from "./actions.ts";
+
+/** Rule sets, lists and rule performance. */
+export function addRulesCommands(program: Command): void {
+  const rules = program.command("rules").description("the fraud rules: versions, activation, performance");
+  const ruleAction =
+    (action: RulesAction) =>
+    (...args: unknown[]) => {
+      // commander calls an action with its arguments, then the options, then the command.
+      const opts = args.at(-2) as { json?: boolean; off?: boolean };
+      const positional = args.slice(0, -2).filter((a): a is string => typeof a === "string");
+      return oneShot(async (c, l) => (await ops()).rulesCommand(c, l, action, positional, opts))();
+    };
+  rules
+    .command("validate <file>")
+    .description("check a rule set file; every problem with its JSON path")
+    .option("--json")
+    .action(ruleAction("validate"));
+  rules
+    .command("publish <file>")
+    .description("store a rule set version (content-addressed, immutable)")
+    .option("--json")
+    .action(ruleAction("publish"));
+  rules
+    .command("list")
+    .description("published versions, the active one marked")
+    .option("--json")
+    .action(ruleAction("list"));
+  rules
+    .command("show <version>")
+    .description("a version's document (or a .json file)")
+    .action(ruleAction("show"));
+  rules
+    .command("diff <a> <b>")
+    .description("what changed between two versions (or .json files)")
+    .option("--json")
+    .action(ruleAction("diff"));
+  rules
+    .command("activate <version>")
+    .description("make a published version the active one")
+    .action(ruleAction("activate"));
+  rules
+    .command("shadow [version]")
+    .description(
+      "decide every new transaction with this version too, stored beside the live decision, not published",
+    )
+    .option("--off", "stop shadowing")
+    .action(ruleAction("shadow"));
+  rules
+    .command("compare")
+    .description("the shadow's moves against the live decisions since it started")
+    .option("--json")
+    .action(ruleAction("compare"));
+  rules
+    .command("rollback")
+    .description("activate the version that was active before")
+    .action(ruleAction("rollback"));
+  const lists = program.command("lists").description("named lists the rules refer to (in_list)");
+  for (const action of ["add", "remove"] as const) {
+    lists
+      .command(`${action} <name> <values...>`)
+      .description(`${action} entries (consumers see it within seconds)`)
+      .action((name: string, values: string[]) =>
+        oneShot(async (c, l) => (await ops()).listsCommand(c, l, action, name, values))(),
+      );
+  }
+  lists
+    .command("show <name>")
+    .description("a list's entries")
+    .action((name: string) => oneShot(async (c, l) => (await ops()).listsCommand(c, l, "show", name, []))());
+  rules
+    .command("performance")
+    .description("per rule (reason) and outcome: fired, labelled fraud / legitimate, unlabelled, precision")
+    .option("--since <time>", "RFC 3339; default: 30 days before --until")
+    .option("--until <time>", "RFC 3339; default: now")
+    .option("--json", "print as JSON")
+    .action(
+      oneShot(async (c, l, opts: { since?: string; until?: string; json?: boolean }) =>
+        (await ops()).rulesPerformanceCommand(c, l, opts),
+      ),
+    );
+}

@@ -1,0 +1,107 @@
+import type { Command } from "commander";
+import { initialize, stackDown, stackStatus, stackUp } from "../stack/stack.ts";
+import { prepareDatabase } from "../store/database.ts";
+import { createDatabasePool } from "../store/pool.ts";
+import { createProfileStore } from "../store/profile-store.ts";
+import { configOrExit, positiveInt, withConfig } from "./actions.ts";
+import { seedProfiles } from "./seed.ts";
+import { serve } from "./serve.ts";
+
+/** The processes (all, ingest, consume, dev) and setting up what they need (migrate, init, seed). */
+export function addRunCommands(program: Command): void {
+  program
+    .command("all")
+    .description("run ingest and the scoring consumer in one process (npm start)")
+    .action(withConfig((c, l) => serve(c, l, { ingest: true, consumer: true })));
+  program
+    .command("ingest")
+    .description("run the HTTP ingress only")
+    .action(withConfig((c, l) => serve(c, l, { ingest: true, consumer: false })));
+  program
+    .command("consume")
+    .description("run the scoring consumer only (one member of the consumer group)")
+    .action(withConfig((c, l) => serve(c, l, { ingest: false, consumer: true })));
+
+  program
+    .command("dev")
+    .description("bring the local stack up if needed, migrate, and run the pipeline with readable logs")
+    .action(
+      withConfig(
+        async (c, l) => {
+          await stackUp(c, l);
+          await serve(c, l, { ingest: true, consumer: true });
+        },
+        { LOG_PRETTY: "true", AUTH_DISABLED: "true" },
+      ),
+    );
+
+  program
+    .command("migrate")
+    .description("create the database if missing and apply pending migrations")
+    .action(
+      withConfig(async (c, l) => {
+        const applied = await prepareDatabase(c, l);
+        l.info({ applied }, applied.length ? "migrations applied" : "schema up to date");
+      }),
+    );
+
+  program
+    .command("init")
+    .description("wait for Kafka, create the topics, create and migrate the database (no broker is started)")
+    .action(withConfig((c, l) => initialize(c, l)));
+
+  program
+    .command("seed")
+    .description("write synthetic user profiles (user-0000001 …)")
+    .requiredOption("--users <n>", "how many users", positiveInt)
+    .option("--batch <n>", "profiles per statement", positiveInt, 5_000)
+    .option("--seed <n>", "random seed (same seed, same profiles)", positiveInt, 42)
+    .action(async (opts: { users: number; batch: number; seed: number }) => {
+      const config = configOrExit();
+      const pool = await createDatabasePool(config.database.url, { maxPoolSize: 2 });
+      try {
+        const n = await seedProfiles(createProfileStore({ pool }), {
+          users: opts.users,
+          batchSize: opts.batch,
+          seed: opts.seed,
+        });
+        process.stdout.write(`seeded ${n} profiles\n`);
+      } finally {
+        await pool.end();
+      }
+    });
+}
+
+/** The local stack without Docker. */
+export function addStackCommands(program: Command): void {
+  const stack = program
+    .command("stack")
+    .description("the local stack without Docker (Kafka from Maven Central jars)");
+  stack
+    .command("up")
+    .description("start Kafka if needed, create topics, prepare PostgreSQL; idempotent")
+    .option("--registry", "also build and start a Schema Registry (Apicurio) at 127.0.0.1:8081")
+    .action((opts: { registry?: boolean }) => withConfig((c, l) => stackUp(c, l, undefined, opts))());
+  stack
+    .command("down")
+    .description("stop the Kafka this stack started; nothing else")
+    .action(withConfig((c, l) => stackDown(l, c.stackDir)));
+  stack
+    .command("status")
+    .description("show what runs and what is reachable")
+    .action(
+      withConfig(async (c) => {
+        const s = await stackStatus(c);
+        const yes = (b: boolean) => (b ? "reachable" : "NOT reachable");
+        process.stdout.write(
+          [
+            `kafka     ${s.kafka.broker}  ${yes(s.kafka.reachable)}  ${s.kafka.ours ? `(ours, pid ${s.kafka.ours})` : "(not started by this stack)"}`,
+            `postgres  ${yes(s.postgres.reachable)}`,
+            `redis     ${yes(s.redis.reachable)}`,
+            `registry  ${s.registry.url}  ${yes(s.registry.reachable)}  ${s.registry.ours ? `(ours, pid ${s.registry.ours})` : "(not started by this stack)"}`,
+            "",
+          ].join("\n"),
+        );
+      }),
+    );
+}
