@@ -3,14 +3,15 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { Partitioners } from "kafkajs";
 import pg from "pg";
-import { prng, seedProfiles, userId } from "../src/cli/seed.ts";
+import { seedProfiles, userId } from "../src/cli/seed.ts";
 import { REPO_ROOT } from "../src/paths.ts";
 import { pollUntil } from "../src/poll.ts";
+import { prng } from "../src/random.ts";
 import { createSandbox, type Services } from "../src/stack/sandbox.ts";
 import { createDatabasePool } from "../src/store/pool.ts";
 import { createProfileStore } from "../src/store/profile-store.ts";
+import { startNode } from "../test/support/processes.ts";
 import { type ConsumerPerf, consumerPerfTest } from "./lib/kafka-tools.ts";
-import { startNode } from "./lib/processes.ts";
 import { benchServices, log } from "./lib/services.ts";
 import { type StoreCeiling, storeCeiling } from "./lib/store-ceiling.ts";
 

@@ -4,7 +4,7 @@ import { DLQ_HEADERS } from "../src/kafka/dead-letter-codec.ts";
 import { REPO_ROOT } from "../src/paths.ts";
 import { pollUntil } from "../src/poll.ts";
 import { createSandbox } from "../src/stack/sandbox.ts";
-import { startNode } from "./lib/processes.ts";
+import { startNode } from "../test/support/processes.ts";
 import { benchServices, log } from "./lib/services.ts";
 
 /*

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { REPO_ROOT } from "../src/paths.ts";
 import { createSandbox, type Services } from "../src/stack/sandbox.ts";
-import { startNode, waitForHttp } from "./lib/processes.ts";
+import { startNode, waitForHttp } from "../test/support/processes.ts";
 import { benchServices, log } from "./lib/services.ts";
 
 /*

@@ -1,8 +1,8 @@
 import { join } from "node:path";
 import { REPO_ROOT } from "../src/paths.ts";
 import { createSandbox, type Services } from "../src/stack/sandbox.ts";
+import { startNode, waitForHttp } from "../test/support/processes.ts";
 import { fixedRate, type LoadResult } from "./lib/http-load.ts";
-import { startNode, waitForHttp } from "./lib/processes.ts";
 import { benchServices, log } from "./lib/services.ts";
 import { ensureWrk, wrkSaturate } from "./lib/wrk.ts";
 

@@ -1,5 +1,5 @@
-import { prng } from "../src/cli/seed.ts";
 import { loadConfig } from "../src/config.ts";
+import { prng } from "../src/random.ts";
 import { defaultRuleSet } from "../src/rules/default-rule-set.ts";
 import { evaluateRuleSet } from "../src/rules/evaluator.ts";
 import { evaluate } from "../test/support/compiled-rules.ts";

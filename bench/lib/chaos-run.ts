@@ -3,12 +3,13 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Partitioners } from "kafkajs";
 import pg from "pg";
-import { prng, seedProfiles } from "../../src/cli/seed.ts";
+import { seedProfiles } from "../../src/cli/seed.ts";
 import { withAdmin } from "../../src/kafka/admin.ts";
 import { describeOffsets, type GroupOffsets } from "../../src/kafka/offsets.ts";
 import { createLogger } from "../../src/logger.ts";
 import { REPO_ROOT } from "../../src/paths.ts";
 import { backoffMs, pollUntil, withDeadline } from "../../src/poll.ts";
+import { prng } from "../../src/random.ts";
 import { createSandbox, type Services } from "../../src/stack/sandbox.ts";
 import { waitForKafka } from "../../src/stack/stack.ts";
 import { createDatabasePool } from "../../src/store/pool.ts";
@@ -22,9 +23,9 @@ import {
   sameDecision,
 } from "../../test/support/oracle.ts";
 import { freePorts } from "../../test/support/ports.ts";
+import { type Proc, startNode, waitForHttp } from "../../test/support/processes.ts";
 import { startTcpProxy } from "../../test/support/tcp-proxy.ts";
 import { readAll } from "../../test/support/topics.ts";
-import { type Proc, startNode, waitForHttp } from "./processes.ts";
 
 /*
  * The chaos harness (issue 15), shared by `npm run chaos` and the shortened run inside `npm test`:

@@ -1,18 +1,7 @@
 import { Presets, SingleBar } from "cli-progress";
 import type { ProfileInput } from "../domain/profile.ts";
+import { prng } from "../random.ts";
 import type { ProfileStore } from "../store/profile-store.ts";
-
-/** A small deterministic PRNG (mulberry32) so a seed reproduces the same population. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // Home markets weighted roughly like a European/US card portfolio.
 const MARKETS: ReadonlyArray<[country: string, currency: string, weight: number]> = [

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestContext, sqlClient, type TestContext } from "../support/context.ts";
-import { jsonLines, runSentinel, type SentinelProcess, spawnSentinel } from "../support/processes.ts";
+import { jsonLines, type Proc, runSentinel, spawnSentinel } from "../support/processes.ts";
 import { eventually, readAll } from "../support/topics.ts";
 import { produceTransactions, testProducer } from "../support/workload.ts";
 
@@ -15,7 +15,7 @@ import { produceTransactions, testProducer } from "../support/workload.ts";
 
 let ctx: TestContext;
 let db: pg.Client;
-let live: SentinelProcess;
+let live: Proc;
 
 const GOOD = 20;
 const REFUSED = 3;

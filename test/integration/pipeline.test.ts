@@ -1,6 +1,6 @@
 import type pg from "pg";
 import { afterEach, describe, expect, it } from "vitest";
-import { prng } from "../../src/cli/seed.ts";
+import { prng } from "../../src/random.ts";
 import { createTestContext, sqlClient, type TestContext } from "../support/context.ts";
 import {
   DEFAULT_SETTINGS,
@@ -11,7 +11,7 @@ import {
   oracleInputFromTopic,
   sameDecision,
 } from "../support/oracle.ts";
-import { type SentinelProcess, spawnSentinel } from "../support/processes.ts";
+import { type Proc, spawnSentinel } from "../support/processes.ts";
 import { startTcpProxy } from "../support/tcp-proxy.ts";
 import { eventually, readAll, readTopic } from "../support/topics.ts";
 import { generateTransactions, produceTransactions } from "../support/workload.ts";
@@ -57,14 +57,14 @@ async function setup(overrides: Record<string, string> = {}) {
   return { ctx, db, profiles, messages };
 }
 
-function consumer(ctx: TestContext, env: Record<string, string> = {}): SentinelProcess {
+function consumer(ctx: TestContext, env: Record<string, string> = {}): Proc {
   const p = spawnSentinel(["consume"], { ...ctx.env, LOG_LEVEL: "info", ...env });
   cleanups.push(() => p.stop("SIGKILL"));
   return p;
 }
 
 /** Waits until the process has joined the group (its "scorer running" log line). */
-async function running(...procs: SentinelProcess[]): Promise<void> {
+async function running(...procs: Proc[]): Promise<void> {
   for (const p of procs) {
     expect(await eventually(async () => p.output().includes("scorer running"), 60_000), p.output()).toBe(
       true,

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { prng } from "../../src/cli/seed.ts";
+import { prng } from "../../src/random.ts";
 import { sqlClient, type TestContext } from "../support/context.ts";
 import { type InProcess, startInProcess } from "../support/in-process.ts";
 import { eventually } from "../support/topics.ts";

@@ -3,10 +3,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { prng } from "../../src/cli/seed.ts";
 import { loadConfig } from "../../src/config.ts";
 import type { Quality } from "../../src/ops/backtest.ts";
 import type { ReplaySummary } from "../../src/ops/replay.ts";
+import { prng } from "../../src/random.ts";
 import { defaultRuleSet } from "../../src/rules/default-rule-set.ts";
 import { ruleSetVersion } from "../../src/rules/rule-language.ts";
 import { createTestContext, sqlClient, type TestContext } from "../support/context.ts";
@@ -19,7 +19,7 @@ import {
   oracleInputFromTopic,
   sameDecision,
 } from "../support/oracle.ts";
-import { jsonLines, runSentinel, type SentinelProcess, spawnSentinel } from "../support/processes.ts";
+import { jsonLines, type Proc, runSentinel, spawnSentinel } from "../support/processes.ts";
 import { eventually, readAll } from "../support/topics.ts";
 import { generateTransactions, produceTransactions, testProducer } from "../support/workload.ts";
 
@@ -44,7 +44,7 @@ const NEW_ENV = { RULES_HIGH_RISK_AMOUNT: "200", RULES_REVIEW_THRESHOLD: "25" };
 let ctx: TestContext;
 let db: pg.Client;
 let profiles: Map<string, OracleProfile>;
-let live: SentinelProcess | undefined;
+let live: Proc | undefined;
 let poison = 0;
 
 const sentinel = (args: string[], env: Record<string, string> = {}) =>

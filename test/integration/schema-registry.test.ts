@@ -5,7 +5,7 @@ import { jsonSchemas } from "../../src/domain/json-schemas.ts";
 import { createRegistryClient, registerSchemas, subjectFor } from "../../src/kafka/schema-registry.ts";
 import { createTestContext, sqlClient, type TestContext } from "../support/context.ts";
 import { type InProcess, startInProcess } from "../support/in-process.ts";
-import { type SentinelProcess, spawnSentinel } from "../support/processes.ts";
+import { type Proc, spawnSentinel } from "../support/processes.ts";
 import { startTcpProxy } from "../support/tcp-proxy.ts";
 import { eventually, readAll } from "../support/topics.ts";
 import { produceTransactions, testProducer } from "../support/workload.ts";
@@ -194,7 +194,7 @@ const registryUrl = inject("services").schemaRegistryUrl;
 
 describe.skipIf(!registryUrl)("Schema Registry framing with a real registry (separate processes)", () => {
   let real: TestContext;
-  const procs: SentinelProcess[] = [];
+  const procs: Proc[] = [];
   beforeAll(async () => {
     real = await createTestContext({ SCHEMA_REGISTRY_URL: registryUrl!, TOPIC_TRANSACTIONS_PARTITIONS: "2" });
   });

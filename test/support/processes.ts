@@ -1,60 +1,98 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { pollUntil } from "../../src/poll.ts";
+
+/*
+ * The one way the tests, the benchmarks and the chaos harness start a process: this Node running a
+ * script (usually `bin/sentinel.ts <command>`), with its output kept for diagnostics and its peak
+ * RSS sampled from /proc.
+ */
 
 const BIN = join(import.meta.dirname, "../../bin/sentinel.ts");
 
-export type SentinelProcess = {
-  proc: ChildProcess;
+export type Proc = {
+  child: ChildProcess;
   /** stdout and stderr interleaved (the last 20,000 characters). */
   output(): string;
   /** stdout alone. */
   stdout(): string;
+  /** The highest resident set size seen (sampled every 500 ms), in MiB. */
+  peakRssMiB(): number;
   /** Waits for the process to end by itself; kills it after `timeoutMs`. Returns the exit code. */
   wait(timeoutMs?: number): Promise<number | null>;
-  /** Sends `signal` and waits for the exit code (null when killed by a signal). */
+  /** Sends `signal` and waits for the exit code (null when killed by a signal); SIGKILL after `timeoutMs`. */
   stop(signal?: NodeJS.Signals, timeoutMs?: number): Promise<number | null>;
 };
 
-/** Runs `sentinel <args>` as a real child process, the way an operator would. */
-export function spawnSentinel(args: string[], env: Record<string, string>): SentinelProcess {
-  const proc = spawn(process.execPath, [BIN, ...args], {
+/** Starts a Node process (this Node) running `script` with `args`. */
+export function startNode(script: string, args: string[], env: Record<string, string>): Proc {
+  const child = spawn(process.execPath, [script, ...args], {
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";
+  let stdout = "";
   const keep = (chunk: Buffer) => {
     out = (out + chunk.toString()).slice(-20_000);
   };
-  let stdout = "";
-  proc.stdout!.on("data", keep);
-  proc.stdout!.on("data", (chunk: Buffer) => {
+  child.stdout!.on("data", keep);
+  child.stdout!.on("data", (chunk: Buffer) => {
     stdout += chunk.toString();
   });
-  proc.stderr!.on("data", keep);
-  const exited = new Promise<number | null>((resolve) => proc.once("exit", (code) => resolve(code)));
+  child.stderr!.on("data", keep);
+  let peak = 0;
+  const sampler = setInterval(() => {
+    try {
+      const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, "utf8"));
+      if (m) peak = Math.max(peak, Number(m[1]) / 1024);
+    } catch {
+      // exited
+    }
+  }, 500);
+  sampler.unref();
+  const exited = new Promise<number | null>((resolve) =>
+    child.once("exit", (code) => {
+      clearInterval(sampler);
+      resolve(code);
+    }),
+  );
+  const waitOrKill = async (timeoutMs: number) => {
+    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+    try {
+      return await exited;
+    } finally {
+      clearTimeout(timer);
+    }
+  };
   return {
-    proc,
+    child,
     output: () => out,
     stdout: () => stdout,
-    async wait(timeoutMs = 60_000) {
-      const timer = setTimeout(() => proc.kill("SIGKILL"), timeoutMs);
-      try {
-        return await exited;
-      } finally {
-        clearTimeout(timer);
-      }
-    },
+    peakRssMiB: () => peak,
+    wait: (timeoutMs = 60_000) => waitOrKill(timeoutMs),
     async stop(signal = "SIGTERM", timeoutMs = 20_000) {
-      if (proc.exitCode !== null || proc.signalCode !== null) return proc.exitCode;
-      proc.kill(signal);
-      const timer = setTimeout(() => proc.kill("SIGKILL"), timeoutMs);
-      try {
-        return await exited;
-      } finally {
-        clearTimeout(timer);
-      }
+      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+      child.kill(signal);
+      return waitOrKill(timeoutMs);
     },
   };
+}
+
+/** Runs `sentinel <args>` as a real child process, the way an operator would. */
+export function spawnSentinel(args: string[], env: Record<string, string>): Proc {
+  return startNode(BIN, args, env);
+}
+
+/** Polls `url` until it answers 2xx (bounded). */
+export async function waitForHttp(url: string, timeoutMs = 30_000): Promise<void> {
+  await pollUntil(async () => (await fetch(url)).ok, {
+    timeoutMs,
+    everyMs: 200,
+    onTimeout: () => {
+      throw new Error(`${url} not ready after ${timeoutMs} ms`);
+    },
+  });
 }
 
 export type SentinelRun = { code: number | null; stdout: string; output: string };

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { type Kafka, Partitioners, type Producer } from "kafkajs";
-import { prng } from "../../src/cli/seed.ts";
+import { prng } from "../../src/random.ts";
 import type { OracleProfile, OracleTx } from "./oracle.ts";
 
 const COUNTRIES = ["US", "GB", "DE", "FR", "ES", "CA", "JP", "BR", "IN", "NG"];

@@ -1,0 +1,16 @@
+/*
+ * Seeded randomness: the same seed gives the same sequence, so `sentinel seed`, the tests, the
+ * benchmarks and the chaos harness reproduce a population or a schedule exactly.
+ */
+
+/** A small deterministic PRNG (mulberry32) so a seed reproduces the same population. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
