@@ -2,8 +2,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, inject, it } from "vitest";
-import { writeChaosReport } from "../../bench/lib/chaos-report.ts";
-import { runChaos } from "../../bench/lib/chaos-run.ts";
+import { writeChaosReport } from "../../chaos/report.ts";
+import { runChaos } from "../../chaos/run.ts";
 import { loadConfig } from "../../src/config.ts";
 import { createLogger } from "../../src/logger.ts";
 import {

@@ -1,16 +1,17 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { benchServices, log } from "../bench/lib/services.ts";
 import { loadConfig } from "../src/config.ts";
 import { REPO_ROOT } from "../src/paths.ts";
 import { brokerPaths, runningPid, startBroker } from "../src/stack/kafka-broker.ts";
-import { writeChaosReport } from "./lib/chaos-report.ts";
-import { type BrokerControl, runChaos } from "./lib/chaos-run.ts";
-import { benchServices, log } from "./lib/services.ts";
+import { writeChaosReport } from "./report.ts";
+import { runChaos } from "./run.ts";
+import type { BrokerControl } from "./types.ts";
 
 /*
  * `npm run chaos [-- --quick] [-- --seed S]` (issue 15): the pipeline under combined faults with an
- * independent checker (bench/lib/chaos-run.ts), on the local stack or the services in the
+ * independent checker (chaos/run.ts), on the local stack or the services in the
  * environment. The broker is SIGKILLed and restarted only when the local stack started it (its pid
  * file says so); elsewhere that fault is skipped and the run says so. Prints the closing
  * `name=value` lines, writes bench/results/chaos-<ts>.{json,md,svg}, exits 1 when a law broke.

@@ -1,8 +1,8 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { TopLevelSpec } from "vega-lite";
-import type { ChaosResult } from "./chaos-run.ts";
-import { svg as renderSvg } from "./charts.ts";
+import { svg as renderSvg } from "../bench/lib/charts.ts";
+import type { ChaosResult } from "./types.ts";
 
 /*
  * The chaos run's report: `chaos-<ts>.json` (everything), `chaos-<ts>.svg` (the timeline: offered

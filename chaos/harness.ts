@@ -1,0 +1,205 @@
+import { join } from "node:path";
+import pg from "pg";
+import { seedProfiles } from "../src/cli/seed.ts";
+import { withAdmin } from "../src/kafka/admin.ts";
+import { describeOffsets, type GroupOffsets } from "../src/kafka/offsets.ts";
+import { REPO_ROOT } from "../src/paths.ts";
+import { pollUntil, withDeadline } from "../src/poll.ts";
+import { prng } from "../src/random.ts";
+import { createSandbox, type Sandbox } from "../src/stack/sandbox.ts";
+import { createDatabasePool } from "../src/store/pool.ts";
+import { createProfileStore } from "../src/store/profile-store.ts";
+import { freePorts } from "../test/support/ports.ts";
+import { type Proc, startNode, waitForHttp } from "../test/support/processes.ts";
+import { startTcpProxy } from "../test/support/tcp-proxy.ts";
+import type { ChaosEvent, ChaosOptions, ChaosSample } from "./types.ts";
+
+/*
+ * The run's topology and its record: a sandbox with seeded profiles, PostgreSQL and Redis behind
+ * TCP proxies the faults cut and slow, two `sentinel ingest` and three `sentinel consume`
+ * processes, the event log and the timeline (accepted, committed and lag every sampleMs).
+ */
+
+export type Resolved = ChaosOptions & { sampleMs: number; gatewayPatienceMs: number };
+type TcpProxy = Awaited<ReturnType<typeof startTcpProxy>>;
+
+export type Harness = {
+  o: Resolved;
+  rand: () => number;
+  log: (line: string) => void;
+  sandbox: Sandbox;
+  topic: string;
+  db: pg.Client;
+  /** The group on the transactions topic now (`sentinel offsets`' view), or a failure after `ms`. */
+  groupNow(ms: number): Promise<GroupOffsets>;
+  /** Seconds since the start, to the tenth. */
+  atS(): number;
+  event(kind: ChaosEvent["kind"], name: string): void;
+  events: ChaosEvent[];
+  faultCount(): number;
+  phase: string;
+  timeline: ChaosSample[];
+  /** Transactions accepted (202/200 over HTTP, or acknowledged by Kafka for the direct producer). */
+  accepted: Set<string>;
+  maxLag: number;
+  /** Takes one timeline sample (skipped while one is pending). */
+  sample(): Promise<void>;
+  every(ms: number, fn: () => void): NodeJS.Timeout;
+  stopTimers(): void;
+  /** Steps of the harness itself that failed (a broker that never came back, …): the run is void. */
+  harnessErrors: string[];
+  ports: number[];
+  ingest: Proc[];
+  consumers: Proc[];
+  /** Every process started, restarted ones included (all stopped at the end). */
+  procs: Proc[];
+  startIngest(i: number): Proc;
+  startConsumer(): Proc;
+  pgProxy: TcpProxy;
+  redisProxy: TcpProxy;
+  close(): Promise<void>;
+};
+
+/** The committed position summed over the partitions (a partition never committed counts its start). */
+export const committedSum = (g: GroupOffsets) =>
+  g.partitions.reduce((n, p) => n + Number(p.committed ?? p.low), 0);
+
+/** Starts the topology; the caller closes it. */
+export async function startHarness(options: ChaosOptions): Promise<Harness> {
+  const o: Resolved = { sampleMs: 2_000, gatewayPatienceMs: 90_000, ...options };
+  const log = o.log ?? ((line: string) => process.stderr.write(`[chaos] ${line}\n`));
+  const sandbox = await createSandbox(o.services, {
+    prefix: "chaos",
+    overrides: { TOPIC_TRANSACTIONS_PARTITIONS: "6" },
+  });
+  const topic = sandbox.config.kafka.topics.transactions;
+  const group = sandbox.config.consumer.group;
+  const db = new pg.Client({ connectionString: sandbox.config.database.url });
+  await db.connect();
+  const t0 = Date.now();
+  const timers = new Set<NodeJS.Timeout>();
+  const proxies: TcpProxy[] = [];
+  const h = {
+    o,
+    rand: prng(o.seed),
+    log,
+    sandbox,
+    topic,
+    db,
+    groupNow: (ms: number) =>
+      withDeadline(
+        withAdmin(sandbox.kafka, (a) => describeOffsets(a, group, topic), { retry: { retries: 0 } }),
+        ms,
+        () => new Error(`no answer in ${ms} ms`),
+      ),
+    atS: () => Math.round((Date.now() - t0) / 100) / 10,
+    event(kind: ChaosEvent["kind"], name: string) {
+      h.events.push({ atS: h.atS(), name, kind });
+      log(`${kind}: ${name}`);
+    },
+    events: [] as ChaosEvent[],
+    faultCount: () => h.events.filter((e) => e.kind === "fault").length,
+    phase: "setup",
+    timeline: [] as ChaosSample[],
+    accepted: new Set<string>(),
+    maxLag: 0,
+    sample: async () => {},
+    every(ms: number, fn: () => void) {
+      const t = setInterval(fn, ms);
+      timers.add(t);
+      return t;
+    },
+    stopTimers: () => {
+      for (const t of timers) clearInterval(t);
+    },
+    harnessErrors: [] as string[],
+    procs: [] as Proc[],
+    async close() {
+      h.stopTimers();
+      await Promise.all(h.procs.map((p) => p.stop()));
+      await Promise.all(proxies.map((p) => p.close()));
+      await db.end();
+      await sandbox.cleanup();
+    },
+  } as Harness;
+  h.sample = sampler(h);
+  try {
+    await startTopology(h, proxies);
+  } catch (error) {
+    await h.close();
+    throw error;
+  }
+  return h;
+}
+
+/** Profiles, proxies and processes, ready: both ingress processes answer and the group is stable. */
+async function startTopology(h: Harness, proxies: TcpProxy[]): Promise<void> {
+  const { sandbox, o } = h;
+  const pool = await createDatabasePool(sandbox.config.database.url, { maxPoolSize: 2 });
+  await seedProfiles(createProfileStore({ pool }), { users: o.users, progress: false, seed: o.seed });
+  await pool.end();
+  const pgUrl = new URL(sandbox.config.database.url);
+  h.pgProxy = await startTcpProxy(pgUrl.hostname, Number(pgUrl.port || 5432));
+  const redisUrl = new URL(sandbox.config.redis.url);
+  h.redisProxy = await startTcpProxy(redisUrl.hostname, Number(redisUrl.port || 6379));
+  proxies.push(h.pgProxy, h.redisProxy);
+  const viaPg = new URL(sandbox.config.database.url);
+  viaPg.port = String(h.pgProxy.port);
+  const env = {
+    ...sandbox.env,
+    DATABASE_URL: viaPg.toString(),
+    REDIS_URL: `redis://127.0.0.1:${h.redisProxy.port}`,
+    LOG_LEVEL: "warn",
+    HOST: "127.0.0.1",
+  };
+  const bin = join(REPO_ROOT, "bin/sentinel.ts");
+  h.ports = [await freePorts(), await freePorts()];
+  h.startIngest = (i) => track(h, startNode(bin, ["ingest"], { ...env, PORT: String(h.ports[i]) }));
+  h.startConsumer = () => track(h, startNode(bin, ["consume"], env));
+  h.ingest = [h.startIngest(0), h.startIngest(1)];
+  h.consumers = [h.startConsumer(), h.startConsumer(), h.startConsumer()];
+  for (const port of h.ports) await waitForHttp(`http://127.0.0.1:${port}/readyz`, 60_000);
+  await pollUntil(
+    async () => {
+      const g = await h.groupNow(5_000);
+      return g.state === "Stable" && g.members.length === 3;
+    },
+    { timeoutMs: 60_000, everyMs: 500 },
+  );
+}
+
+function track(h: Harness, p: Proc): Proc {
+  h.procs.push(p);
+  return p;
+}
+
+/** Accepted, committed and lag, one sample at a time (a sample pending when the next is due is skipped). */
+function sampler(h: Harness): () => Promise<void> {
+  let sampling = false;
+  let lastError = "";
+  return async () => {
+    if (sampling) return;
+    sampling = true;
+    const s: ChaosSample = {
+      atS: h.atS(),
+      phase: h.phase,
+      accepted: h.accepted.size,
+      committed: null,
+      lag: null,
+    };
+    try {
+      const g = await h.groupNow(2_000);
+      s.committed = committedSum(g);
+      s.lag = Number(g.totalLag);
+      h.maxLag = Math.max(h.maxLag, s.lag);
+    } catch (error) {
+      // the broker is away: a gap in the lag line
+      const why = (error as Error).message;
+      if (why !== lastError) h.log(`lag sample failed: ${why}`);
+      lastError = why;
+    } finally {
+      h.timeline.push(s);
+      sampling = false;
+    }
+  };
+}

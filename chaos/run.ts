@@ -1,0 +1,51 @@
+import { check, drain } from "./checker.ts";
+import { faultSchedule } from "./faults.ts";
+import { type Harness, startHarness } from "./harness.ts";
+import { type Load, startLoad } from "./load.ts";
+import type { ChaosOptions, ChaosResult } from "./types.ts";
+
+/*
+ * The chaos harness (issue 15), shared by `npm run chaos` (chaos/main.ts) and the shortened run
+ * inside `npm test` (test/chaos/chaos.test.ts): the pipeline under combined faults with a checker
+ * of its own. harness.ts starts the topology and keeps the record, load.ts offers the load,
+ * faults.ts schedules the faults, checker.ts drains and checks, report.ts writes the report.
+ */
+
+export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
+  const startedAt = new Date().toISOString();
+  const h = await startHarness(options);
+  try {
+    h.every(h.o.sampleMs, () => void h.sample());
+    h.phase = "load";
+    h.event("load", "load starts");
+    const load = await startLoad(h);
+    const faults = faultSchedule(h, load);
+    h.every(5_000, () => progress(h, load));
+    await load.run(faults.schedule);
+    const behind = await drain(h);
+    await h.sample();
+    h.phase = "check";
+    h.stopTimers();
+    progress(h, load);
+    const verdict = await check(h, load, { behind, recoveryS: faults.recoveryS() });
+    const { services: _services, broker: _broker, log: _log, ...settings } = h.o;
+    return {
+      startedAt,
+      options: { ...settings, brokerRestart: h.o.broker !== undefined },
+      events: h.events,
+      timeline: h.timeline,
+      ...verdict,
+    };
+  } finally {
+    await h.close();
+  }
+}
+
+/** The progress line, every 5 s. */
+function progress(h: Harness, load: Load): void {
+  const last = h.timeline.at(-1);
+  const lastEvent = h.events.at(-1);
+  h.log(
+    `phase=${h.phase} t=${Math.round(h.atS())}s sent=${load.stats.sent}/${h.o.total} accepted=${h.accepted.size} in_flight=${load.inflight.size} faults=${h.faultCount()} lag=${last?.lag ?? "?"}${lastEvent ? ` last="${lastEvent.name}"` : ""}`,
+  );
+}

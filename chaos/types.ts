@@ -1,0 +1,83 @@
+import type { Services } from "../src/stack/sandbox.ts";
+
+/* What a chaos run is given, what it records and what it returns. */
+
+export type BrokerControl = {
+  /** SIGKILL the broker. */
+  kill(): void;
+  /** Start it again (on the same data); the harness waits until it answers. */
+  start(): void;
+};
+
+export type ChaosOptions = {
+  seed: number;
+  /** Transactions sent (HTTP and direct). */
+  total: number;
+  users: number;
+  /** Transactions per second offered. */
+  rate: number;
+  /** Fuzzed HTTP bodies spread over the load. */
+  fuzz: number;
+  /** How long PostgreSQL and Redis are cut. */
+  cutMs: number;
+  /** The delay added in each direction on the PostgreSQL proxy, and for how long. */
+  delayMs: number;
+  delayForMs: number;
+  /** Consumers SIGKILLed (and restarted), 1 to 3, one after the other. */
+  consumerKills: number;
+  services: Services;
+  /** The broker to kill and restart; without it that fault is skipped (and not counted). */
+  broker?: BrokerControl;
+  /** How long the simulated gateway keeps retrying one transaction (default 90 s). */
+  gatewayPatienceMs?: number;
+  /** Timeline sample period. */
+  sampleMs?: number;
+  log?: (line: string) => void;
+};
+
+export type ChaosEvent = { atS: number; name: string; kind: "fault" | "recovery" | "load" };
+export type ChaosSample = {
+  atS: number;
+  phase: string;
+  /** Transactions accepted (202/200 or acked by Kafka) so far. */
+  accepted: number;
+  /** Sum of the group's committed offsets on the transactions topic (null: broker unreachable). */
+  committed: number | null;
+  lag: number | null;
+};
+
+export type ChaosFigures = {
+  accepted: number;
+  /** Transactions the gateway gave up on, or whose direct send failed (never accepted: not a loss). */
+  gave_up: number;
+  /** Messages on the transactions topic, and how many of them repeat a transaction_id (retries). */
+  topic_messages: number;
+  topic_duplicates: number;
+  lost: number;
+  duplicated: number;
+  wrong_decisions: number;
+  unpublished: number;
+  poison_sent: number;
+  poison_dead_lettered: number;
+  stalled_partitions: number;
+  http_5xx: number;
+  fuzz_bodies: number;
+  profile_rewrites: number;
+  faults_injected: number;
+  max_lag: number;
+  recovery_s_after_broker_restart: number | "n/a";
+};
+
+export type ChaosResult = {
+  startedAt: string;
+  options: Omit<ChaosOptions, "services" | "broker" | "log"> & { brokerRestart: boolean };
+  events: ChaosEvent[];
+  timeline: ChaosSample[];
+  figures: ChaosFigures;
+  /** One line per law that broke (empty: every law held). */
+  broken: string[];
+  /** Where each lost transaction was found (at most 20). */
+  lostDetail: string[];
+  /** What each wrong decision was made from (at most 10). */
+  wrongDetail: string[];
+};
