@@ -124,6 +124,11 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
       },
       components: { securitySchemes: { apiKey: { type: "apiKey", in: "header", name: "x-api-key" } } },
     },
+    // The roles whose keys may call each keyed route (admin keys call every route), as `x-roles`.
+    transform: ({ schema, url, route }) => ({
+      schema: schema?.security ? { ...schema, "x-roles": ["admin", ...(route.config?.roles ?? [])] } : schema,
+      url,
+    }),
   });
   app.get("/docs/json", { schema: { hide: true } }, async () => app.swagger());
   closeIdleConnectionsWhileClosing(app);
