@@ -65,25 +65,56 @@ export const fxRates = z
     return rates;
   });
 
-/** API_KEYS: "key" (an admin key: what every key was before roles), or "role:key" with role ingest,
- * analyst or admin; comma-separated. */
+/** A key's name, who the audit trail says did what: letters, digits and . _ @ - only. */
+export const KEY_NAME = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
+
+export type ApiKey = { role: Role; name: string; key: string };
+
+/**
+ * One API_KEYS entry: "role:name:key" (the name is who the audit trail says acted), "role:key"
+ * (named after its role), or a bare "key" (an admin key named admin: what every key was before
+ * roles). An entry whose first part is not a role (a misspelt `analyts:…`) is refused, never an
+ * admin key. Issues name the entry by position, never by its key.
+ */
+function parseKey(entry: string, index: number, ctx: z.RefinementCtx): ApiKey | undefined {
+  const parts = entry.split(":");
+  if (parts.length === 1) return { role: "admin", name: "admin", key: entry };
+  const role = parts[0]!;
+  if (!(ROLES as readonly string[]).includes(role)) {
+    ctx.addIssue({
+      code: "custom",
+      message: `entry ${index + 1} has the unknown role "${role.slice(0, 16)}" (roles: ${ROLES.join(", ")})`,
+    });
+    return undefined;
+  }
+  const name = parts.length === 2 ? role : parts[1]!;
+  if (!KEY_NAME.test(name)) {
+    ctx.addIssue({
+      code: "custom",
+      message: `entry ${index + 1}: the name must be letters, digits and . _ @ - (1–64)`,
+    });
+    return undefined;
+  }
+  return { role: role as Role, name, key: parts.length === 2 ? parts[1]! : parts.slice(2).join(":") };
+}
+
+/** API_KEYS: comma-separated entries, each "role:name:key", "role:key" or "key" (see parseKey). */
 export const apiKeys = z
   .string()
   .optional()
-  .transform((s) =>
+  .transform((s, ctx) =>
     (s ?? "")
       .split(",")
       .map((k) => k.trim())
       .filter(Boolean)
-      .map((entry) => {
-        const m = /^(ingest|analyst|admin):(.*)$/.exec(entry);
-        return m ? { role: m[1] as Role, key: m[2]! } : { role: "admin" as Role, key: entry };
-      }),
+      .map((entry, i) => parseKey(entry, i, ctx))
+      .filter((k): k is ApiKey => k !== undefined),
   )
   .pipe(
     z.array(
       z.object({
         role: z.enum(ROLES),
+        name: z.string(),
         key: z.string().min(16, "each API key must be at least 16 characters"),
       }),
     ),

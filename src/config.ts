@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import { z } from "zod";
-import { apiKeys, brokers, decimal, fxRates, int, type Role, topic, url } from "./config-values.ts";
+import { type ApiKey, apiKeys, brokers, decimal, fxRates, int, topic, url } from "./config-values.ts";
 import { SentinelError } from "./errors.ts";
 import { REPO_ROOT } from "./paths.ts";
 
@@ -39,6 +39,7 @@ const EnvSchema = z.object({
   TIMESTAMP_MAX_AGE_HOURS: int(168, 1, 24 * 366),
   SYNC_WAIT_MAX_MS: int(2000, 0, 60_000),
   SYNC_MAX_PENDING: int(10_000, 1, 1_000_000),
+  CASES_STREAM_MAX: int(100, 1, 10_000),
   CONSUMER_GROUP: z.string().min(1).default("sentinel-scorer"),
   CONSUMER_PARTITIONS_CONCURRENCY: int(12, 1, 64),
   CONSUMER_CHUNK_SIZE: int(1000, 1, 50_000),
@@ -73,7 +74,7 @@ export type Config = Readonly<{
     metricsPort: number;
     bodyLimitBytes: number;
     /** Keys and the role each one grants (a key without a role is an admin key). */
-    apiKeys: ReadonlyArray<{ role: Role; key: string }>;
+    apiKeys: ReadonlyArray<ApiKey>;
     /** Explicitly no API keys (AUTH_DISABLED=true); without keys and without this, ingest refuses to start. */
     authDisabled: boolean;
     /** The whole request must arrive within this (slow-body clients cannot hold a connection). */
@@ -84,6 +85,8 @@ export type Config = Readonly<{
     syncWaitMaxMs: number;
     /** Open waits per process; beyond, a `Prefer: wait` request is answered at once (202). */
     syncMaxPending: number;
+    /** Open GET /cases/stream streams per ingress process (beyond: 503). */
+    casesStreamMax: number;
   }>;
   kafka: Readonly<{
     brokers: readonly string[];
@@ -183,6 +186,7 @@ export function loadConfig(
       connectionTimeoutMs: e.HTTP_CONNECTION_TIMEOUT_MS,
       syncWaitMaxMs: e.SYNC_WAIT_MAX_MS,
       syncMaxPending: e.SYNC_MAX_PENDING,
+      casesStreamMax: e.CASES_STREAM_MAX,
     },
     kafka: {
       brokers: e.KAFKA_BROKERS,

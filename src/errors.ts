@@ -19,6 +19,8 @@ export const ERROR_CODES = {
   transaction_id_conflict: { status: 409, retryable: false },
   case_claimed: { status: 409, retryable: false },
   case_resolved: { status: 409, retryable: false },
+  /** A release or a resolve of a case nobody claimed: claim it first. */
+  case_not_claimed: { status: 409, retryable: false },
   no_profile: { status: 409, retryable: false },
   nothing_to_roll_back: { status: 409, retryable: false },
   decode_failed: { status: 400, retryable: false },

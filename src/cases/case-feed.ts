@@ -5,6 +5,10 @@ import type { Decision } from "../domain/decision.ts";
  * The live feed of the analyst console: every `review` decision the ingress's decision listener
  * sees becomes an event for the open console streams (Server-Sent Events). Nothing is polled; a
  * console that is away misses events and reloads the queue when it comes back.
+ *
+ * Streams cannot eat the ingress (issue 20): at most `maxSubscribers` per process, and a stream
+ * whose socket stops draining is dropped (more than `maxBufferedBytes` waiting to be sent) instead
+ * of buffering every event for it; the console reconnects and reloads.
  */
 
 export type CaseEvent = {
@@ -18,14 +22,18 @@ export type CaseEvent = {
 export type CaseFeed = {
   /** A decision seen on the decisions topic; only reviews become events. */
   decision(d: Decision): void;
-  /** Adds a listener; `onClose` is called when the feed closes (shutdown). Returns an unsubscribe. */
-  subscribe(listener: (event: CaseEvent) => void, onClose?: () => void): () => void;
+  /**
+   * Adds a listener; `onClose` is called when the feed closes (shutdown). Returns an unsubscribe,
+   * or undefined when the feed is full (maxSubscribers).
+   */
+  subscribe(listener: (event: CaseEvent) => void, onClose?: () => void): (() => void) | undefined;
   /** Ends every subscription (the process is stopping: open streams must not hold it). */
   close(): void;
   readonly subscribers: number;
+  readonly maxSubscribers: number;
 };
 
-export function createCaseFeed(): CaseFeed {
+export function createCaseFeed({ maxSubscribers = 100 }: { maxSubscribers?: number } = {}): CaseFeed {
   const listeners = new Set<(event: CaseEvent) => void>();
   const closers = new Map<(event: CaseEvent) => void, () => void>();
   return {
@@ -41,6 +49,7 @@ export function createCaseFeed(): CaseFeed {
       for (const l of listeners) l(event);
     },
     subscribe(listener, onClose) {
+      if (listeners.size >= maxSubscribers) return undefined;
       listeners.add(listener);
       if (onClose) closers.set(listener, onClose);
       return () => {
@@ -57,30 +66,45 @@ export function createCaseFeed(): CaseFeed {
     get subscribers() {
       return listeners.size;
     },
+    maxSubscribers,
   };
 }
 
 /**
  * Serves the feed on a hijacked response as Server-Sent Events: `event: case` with each new review,
  * a comment every 15 s to keep proxies from closing the stream. The console reads it with fetch
- * (it sends the API key as a header). Ends when the client goes or the feed closes (shutdown: the
- * console reconnects to another process).
+ * (it sends the API key as a header). Ends when the client goes, when the feed closes (shutdown:
+ * the console reconnects to another process), or when the client stops reading (more than
+ * `maxBufferedBytes` waiting: the socket is destroyed, nothing more is buffered for it). False
+ * when the feed is full (the caller answers 503 before hijacking).
  */
-export function streamCases(feed: CaseFeed, res: ServerResponse): void {
+export function streamCases(
+  feed: CaseFeed,
+  res: ServerResponse,
+  { maxBufferedBytes = 256 * 1024 }: { maxBufferedBytes?: number } = {},
+): boolean {
+  let keepAlive: NodeJS.Timeout | undefined;
+  const send = (text: string) => {
+    if (res.destroyed) return;
+    res.write(text);
+    if (res.writableLength > maxBufferedBytes) res.destroy(); // a client that does not read
+  };
+  const unsubscribe = feed.subscribe(
+    (event) => send(`event: case\ndata: ${JSON.stringify(event)}\n\n`),
+    () => res.end(),
+  );
+  if (!unsubscribe) return false;
   res.writeHead(200, {
     "content-type": "text/event-stream; charset=utf-8",
     "cache-control": "no-cache, no-transform",
     connection: "keep-alive",
     "x-accel-buffering": "no",
   });
-  res.write(": connected\n\n");
-  const keepAlive = setInterval(() => res.write(": keep-alive\n\n"), 15_000);
-  const unsubscribe = feed.subscribe(
-    (event) => res.write(`event: case\ndata: ${JSON.stringify(event)}\n\n`),
-    () => res.end(),
-  );
+  send(": connected\n\n");
+  keepAlive = setInterval(() => send(": keep-alive\n\n"), 15_000);
   res.once("close", () => {
     clearInterval(keepAlive);
     unsubscribe();
   });
+  return true;
 }

@@ -1,12 +1,12 @@
 import { sql } from "slonik";
 import { z } from "zod";
-import { CASE_STATUSES, type CaseStatus, LABELS, type Label, type LabelSource } from "../domain/case.ts";
+import { CASE_STATUSES, type CaseStatus, LABELS, type Label } from "../domain/case.ts";
 import { withDbErrors } from "../store/db-errors.ts";
 import type { DatabasePool } from "../store/pool.ts";
 
 /*
- * Cases (one per transaction decided `review`, opened by the transaction store) and labels (every
- * label kept; the latest per transaction wins), what the labels say of each rule lives in
+ * Reading cases (one per transaction decided `review`, opened by the transaction store) and labels
+ * (every label kept; the latest per transaction wins); what analysts do to them is case-actions.ts, what the labels say of each rule lives in
  * rule-performance.ts. Every method throws SentinelError.
  */
 
@@ -54,8 +54,6 @@ const HistoryItem = z.object({
   label: z.string().nullable(),
 });
 
-export type CaseRefusal = "not_found" | "claimed_by_other" | "resolved";
-
 export type CaseStore = ReturnType<typeof createCaseStore>;
 
 export function createCaseStore({ pool }: { pool: DatabasePool }) {
@@ -68,14 +66,6 @@ export function createCaseStore({ pool }: { pool: DatabasePool }) {
     if (!row) return null;
     const { seq: _seq, ...rest } = row;
     return rest;
-  }
-
-  /** Why `caseId` refused a change (after an UPDATE that matched nothing). */
-  async function refusal(caseId: string, analyst?: string): Promise<CaseRefusal> {
-    const c = await getCase(caseId);
-    if (!c) return "not_found";
-    if (c.status === "resolved") return "resolved";
-    return c.assignee !== null && c.assignee !== analyst ? "claimed_by_other" : "resolved";
   }
 
   return {
@@ -120,55 +110,6 @@ export function createCaseStore({ pool }: { pool: DatabasePool }) {
       );
     },
 
-    /** Claims an open case (or one this analyst holds already). */
-    async claim(caseId: string, analyst: string): Promise<Case | CaseRefusal> {
-      const done = await withDbErrors("claim case", () =>
-        pool.maybeOneFirst(sql.type(z.object({ case_id: z.string() }))`
-          UPDATE cases SET status = 'claimed', assignee = ${analyst}, claimed_at = now()
-          WHERE transaction_id = ${caseId}::uuid
-            AND (status = 'open' OR (status = 'claimed' AND assignee = ${analyst}))
-          RETURNING transaction_id::text AS case_id`),
-      );
-      return done ? ((await getCase(caseId)) ?? "not_found") : refusal(caseId, analyst);
-    },
-
-    /** Gives a claimed case back to the queue (by its assignee, or anyone when none is named). */
-    async release(caseId: string, analyst?: string): Promise<Case | CaseRefusal> {
-      const done = await withDbErrors("release case", () =>
-        pool.maybeOneFirst(sql.type(z.object({ case_id: z.string() }))`
-          UPDATE cases SET status = 'open', assignee = NULL, claimed_at = NULL
-          WHERE transaction_id = ${caseId}::uuid AND status <> 'resolved'
-            AND (${analyst ?? null}::text IS NULL OR assignee IS NULL OR assignee = ${analyst ?? null})
-          RETURNING transaction_id::text AS case_id`),
-      );
-      return done ? ((await getCase(caseId)) ?? "not_found") : refusal(caseId, analyst);
-    },
-
-    /**
-     * Resolves a case with a label (also recorded as an analyst label of its transaction, in the
-     * same statement). Refused when resolved already or claimed by another analyst.
-     */
-    async resolve(
-      caseId: string,
-      r: { label: Label; note?: string; analyst?: string },
-    ): Promise<Case | CaseRefusal> {
-      const done = await withDbErrors("resolve case", () =>
-        pool.maybeOneFirst(sql.type(z.object({ case_id: z.string() }))`
-          WITH c AS (
-            UPDATE cases SET status = 'resolved', label = ${r.label}, note = ${r.note ?? null},
-              resolved_at = now(), assignee = COALESCE(assignee, ${r.analyst ?? null})
-            WHERE transaction_id = ${caseId}::uuid AND status <> 'resolved'
-              AND (assignee IS NULL OR ${r.analyst ?? null}::text IS NULL OR assignee = ${r.analyst ?? null})
-            RETURNING transaction_id
-          ), l AS (
-            INSERT INTO labels (transaction_id, label, source, note)
-            SELECT transaction_id, ${r.label}, 'analyst', ${r.note ?? null} FROM c
-          )
-          SELECT transaction_id::text AS case_id FROM c`),
-      );
-      return done ? ((await getCase(caseId)) ?? "not_found") : refusal(caseId, r.analyst);
-    },
-
     /** The latest label of each of these transactions (those without one are absent). */
     async latestLabels(ids: readonly string[]): Promise<Map<string, Label>> {
       if (ids.length === 0) return new Map();
@@ -179,29 +120,6 @@ export function createCaseStore({ pool }: { pool: DatabasePool }) {
           ORDER BY transaction_id, label_id DESC`),
       );
       return new Map(rows.map((r) => [r.transaction_id, r.label]));
-    },
-
-    /** Records a label; null when the transaction is unknown. */
-    async label(
-      transactionId: string,
-      l: { label: Label; source: LabelSource; note?: string },
-    ): Promise<{ label_id: number; transaction_id: string; user_id: string; created_at: string } | null> {
-      return withDbErrors("label transaction", () =>
-        pool.maybeOne(sql.type(
-          z.object({
-            label_id: z.number(),
-            transaction_id: z.string(),
-            user_id: z.string(),
-            created_at: z.string(),
-          }),
-        )`
-          INSERT INTO labels (transaction_id, label, source, note)
-          SELECT transaction_id, ${l.label}, ${l.source}, ${l.note ?? null}
-          FROM transactions WHERE transaction_id = ${transactionId}::uuid
-          RETURNING label_id, transaction_id::text,
-            (SELECT user_id FROM transactions WHERE transaction_id = ${transactionId}::uuid) AS user_id,
-            to_char(created_at AT TIME ZONE 'UTC', ${ISO_UTC}) AS created_at`),
-      );
     },
   };
 }

@@ -1,15 +1,19 @@
-import type { FastifyPluginAsync } from "fastify";
+import type { FastifyPluginAsync, FastifyRequest } from "fastify";
 import { z } from "zod";
+import type { Actor } from "../audit/audit-store.ts";
 import { CASE_STATUSES, LABELS } from "../domain/case.ts";
+import { FreeText } from "../domain/free-text.ts";
+import { containsPanText } from "../domain/pan.ts";
 import type { Profile } from "../domain/profile.ts";
 import { SentinelError } from "../errors.ts";
+import { whoIs } from "../http/auth.ts";
 import { errorSchema, jsonSchemaOf, validationErrorSchema } from "../http/openapi.ts";
 import { parseParam, parseRequest } from "../http/validation.ts";
-import type { ProfileStore } from "../store/profile-store.ts";
 import type { StoredTransaction } from "../store/transaction-store.ts";
+import type { CaseActions, CaseRefusal } from "./case-actions.ts";
 import { type CaseFeed, streamCases } from "./case-feed.ts";
-import type { Case, CaseRefusal, CaseStore } from "./case-store.ts";
-import type { LabelPublisher } from "./label-publisher.ts";
+import type { Case, CaseStore } from "./case-store.ts";
+import type { LabelOutbox } from "./label-publisher.ts";
 
 /*
  * The analyst's cases (issue 14): one for every `review`, claimed, released and resolved with a
@@ -17,15 +21,14 @@ import type { LabelPublisher } from "./label-publisher.ts";
  */
 
 export type CasesPluginDeps = {
-  cases: Pick<CaseStore, "list" | "getCase" | "userHistory" | "claim" | "release" | "resolve">;
+  cases: Pick<CaseStore, "list" | "getCase" | "userHistory">;
+  actions: Pick<CaseActions, "claim" | "release" | "resolve">;
   transactions: { getTransaction(id: string): Promise<StoredTransaction | null> };
-  profiles: Pick<ProfileStore, "setStatus">;
   /** Puts a just-written profile in the cache; throws SentinelError(cache_unavailable). */
   refreshCachedProfile: (profile: Profile) => Promise<void>;
-  labels: LabelPublisher;
+  labels: Pick<LabelOutbox, "publishPending">;
   /** The live feed of new reviews (GET /cases/stream); absent, the stream route is not served. */
   feed?: CaseFeed;
-  now?: () => number;
 };
 
 export const CaseId = z.uuid("must be a UUID").transform((id) => id.toLowerCase());
@@ -35,73 +38,76 @@ const ListQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(500).default(50),
   cursor: z.coerce.number().int().positive("must be the next_cursor of a previous page").optional(),
 });
-const Analyst = z.string().min(1).max(128);
-const ClaimBody = z.strictObject({ analyst: Analyst });
-const ReleaseBody = z.strictObject({ analyst: Analyst.optional() }).default({});
+/** An analyst's name: shown to other analysts, so plain words only (issue 20). */
+export const AnalystName = z
+  .string()
+  .regex(/^[\p{L}\p{N}][\p{L}\p{N} ._@'-]{0,63}$/u, "letters, digits, spaces and . _ @ ' - only, at most 64")
+  .refine((s) => !containsPanText(s), "looks like a card number");
+// The analyst is the API key's name; a body may still name it (older clients), and must name it.
+const Analyst = AnalystName.optional();
+const ClaimBody = z.strictObject({ analyst: Analyst }).default({});
+const ReleaseBody = z.strictObject({ analyst: Analyst }).default({});
 const ResolveBody = z.strictObject({
   label: z.enum(LABELS, `must be one of ${LABELS.join(", ")}`),
-  note: z.string().max(2_000).optional(),
+  note: FreeText.optional(),
   block_user: z.boolean().default(false),
-  analyst: Analyst.optional(),
+  analyst: Analyst,
 });
 
 export const analystOnly = { roles: ["analyst"] as const };
 export const idParams = { type: "object", properties: { id: { type: "string", format: "uuid" } } };
 const secured = { security: [{ apiKey: [] }] };
 
-/** A case, or the refusal as a SentinelError (404 unknown case, 409 resolved or claimed by another). */
-function caseOrThrow(r: Case | CaseRefusal): Case {
-  if (typeof r === "object") return r;
+/** A refusal as a SentinelError: 404 unknown case, 409 resolved, claimed by another, not claimed. */
+function refuse(r: CaseRefusal): never {
   if (r === "not_found") throw new SentinelError("not_found", "unknown case");
   if (r === "resolved") throw new SentinelError("case_resolved", "the case is resolved already");
+  if (r === "not_claimed") throw new SentinelError("case_not_claimed", "claim the case first");
   throw new SentinelError("case_claimed", "the case is claimed by another analyst");
 }
 
+/** The case as it is now; 404 when unknown. */
+async function currentCase(deps: CasesPluginDeps, id: string): Promise<Case> {
+  return (await deps.cases.getCase(id)) ?? refuse("not_found");
+}
+
 /**
- * Resolves a case with a label, blocking its user first when asked, then publishes the label.
- * @throws SentinelError: not_found, case_resolved, case_claimed, no_profile, or an outage.
+ * The acting analyst: the API key's name. A body that names another analyst is refused: nobody
+ * acts under another's name (issue 20).
+ */
+function actorOf(request: FastifyRequest, named: string | undefined): Actor {
+  const who = whoIs(request);
+  if (named !== undefined && named !== who.name) {
+    throw new SentinelError("forbidden", `this key acts as ${who.name}, not ${named}`);
+  }
+  return who;
+}
+
+/**
+ * Resolves a case the analyst claimed, with a label and, when asked, the user blocked — one
+ * transaction (case-actions.ts); then the cached profile is replaced and the label published.
+ * @throws SentinelError: not_found, case_resolved, case_claimed, case_not_claimed, no_profile, or an outage.
  */
 async function resolveCase(
   deps: CasesPluginDeps,
   id: string,
   body: z.output<typeof ResolveBody>,
-  nowMs: number,
+  actor: Actor,
 ) {
-  const current = caseOrThrow((await deps.cases.getCase(id)) ?? "not_found");
-  if (current.status === "resolved") caseOrThrow("resolved");
-  let blocked: Profile | null = null;
-  if (body.block_user) {
-    // Blocked before the case is resolved: the user's next transaction is declined.
-    blocked = await deps.profiles.setStatus(current.user_id, "blocked");
-    if (!blocked) {
-      throw new SentinelError(
-        "no_profile",
-        `user ${current.user_id} has no profile to block; create one with PUT /users/:id/profile`,
-      );
-    }
-    await deps.refreshCachedProfile(blocked);
-  }
-  const r = caseOrThrow(
-    await deps.cases.resolve(current.case_id, {
-      label: body.label,
-      note: body.note,
-      analyst: body.analyst,
-    }),
+  const r = await deps.actions.resolve(
+    id,
+    { label: body.label, note: body.note, blockUser: body.block_user },
+    actor,
   );
-  await deps.labels.publish({
-    transaction_id: r.transaction_id,
-    user_id: r.user_id,
-    label: body.label,
-    source: "analyst",
-    ...(body.note ? { note: body.note } : {}),
-    labelled_at: new Date(nowMs).toISOString(),
-  });
-  return { ...r, user_blocked: blocked !== null };
+  if (typeof r === "string") refuse(r);
+  // Committed: the user's next transaction is declined even if Redis is away (the scorer falls
+  // back to PostgreSQL), and the label is in the outbox even if the broker is.
+  if (r.blocked) await deps.refreshCachedProfile(r.blocked);
+  void deps.labels.publishPending();
+  return { ...(await currentCase(deps, id)), user_blocked: r.blocked !== null };
 }
 
 export const casesPlugin: FastifyPluginAsync<CasesPluginDeps> = async (app, deps) => {
-  const now = deps.now ?? Date.now;
-
   app.get(
     "/cases",
     {
@@ -134,8 +140,11 @@ export const casesPlugin: FastifyPluginAsync<CasesPluginDeps> = async (app, deps
         schema: { summary: "New reviews as Server-Sent Events (event: case)", ...secured },
       },
       (_request, reply) => {
+        if (feed.subscribers >= feed.maxSubscribers) {
+          throw new SentinelError("unavailable", "too many live streams on this process: retry later");
+        }
         reply.hijack();
-        streamCases(feed, reply.raw);
+        if (!streamCases(feed, reply.raw)) reply.raw.destroy(); // filled meanwhile
       },
     );
     // Open streams must not hold the shutdown.
@@ -157,9 +166,7 @@ export const casesPlugin: FastifyPluginAsync<CasesPluginDeps> = async (app, deps
       },
     },
     async (request) => {
-      const c = caseOrThrow(
-        (await deps.cases.getCase(parseParam(CaseId, request.params.id, "id"))) ?? "not_found",
-      );
+      const c = await currentCase(deps, parseParam(CaseId, request.params.id, "id"));
       const [transaction, history] = await Promise.all([
         deps.transactions.getTransaction(c.transaction_id),
         deps.cases.userHistory(c.user_id),
@@ -173,8 +180,9 @@ export const casesPlugin: FastifyPluginAsync<CasesPluginDeps> = async (app, deps
     { config: analystOnly, schema: { summary: "Claim a case", ...secured, params: idParams } },
     async (request) => {
       const id = parseParam(CaseId, request.params.id, "id");
-      const body = parseRequest(ClaimBody, request.body ?? {});
-      return caseOrThrow(await deps.cases.claim(id, body.analyst));
+      const actor = actorOf(request, parseRequest(ClaimBody, request.body ?? {}).analyst);
+      const refused = await deps.actions.claim(id, actor);
+      return refused ? refuse(refused) : currentCase(deps, id);
     },
   );
 
@@ -186,8 +194,9 @@ export const casesPlugin: FastifyPluginAsync<CasesPluginDeps> = async (app, deps
     },
     async (request) => {
       const id = parseParam(CaseId, request.params.id, "id");
-      const body = parseRequest(ReleaseBody, request.body ?? {});
-      return caseOrThrow(await deps.cases.release(id, body.analyst));
+      const actor = actorOf(request, parseRequest(ReleaseBody, request.body ?? {}).analyst);
+      const refused = await deps.actions.release(id, actor);
+      return refused ? refuse(refused) : currentCase(deps, id);
     },
   );
 
@@ -201,12 +210,10 @@ export const casesPlugin: FastifyPluginAsync<CasesPluginDeps> = async (app, deps
         params: idParams,
       },
     },
-    async (request) =>
-      resolveCase(
-        deps,
-        parseParam(CaseId, request.params.id, "id"),
-        parseRequest(ResolveBody, request.body ?? {}),
-        now(),
-      ),
+    async (request) => {
+      const id = parseParam(CaseId, request.params.id, "id");
+      const body = parseRequest(ResolveBody, request.body ?? {});
+      return resolveCase(deps, id, body, actorOf(request, body.analyst));
+    },
   );
 };

@@ -1,13 +1,22 @@
 import type { Producer } from "kafkajs";
-import type { Label, LabelSource } from "../domain/case.ts";
-import { SentinelError } from "../errors.ts";
+import { sql } from "slonik";
+import { z } from "zod";
+import { LABEL_SOURCES, LABELS, type Label, type LabelSource } from "../domain/case.ts";
+import type { Logger } from "../logger.ts";
+import { withDbErrors } from "../store/db-errors.ts";
+import type { DatabasePool } from "../store/pool.ts";
 
 /*
- * Labels on `transactions.labels` (key user_id, acks=all): what downstream systems (and the model
- * training of a later issue) learn from. The message is the label as stored, with its source.
+ * Labels on `transactions.labels` (key user_id, acks=all), from the label outbox (issue 20): a
+ * label is stored with its outbox row in the transaction that makes it, and published from here —
+ * at once after the answer's commit, and every `intervalMs` for whatever is still pending (the
+ * broker was away, the process died). At least once: a label may be published twice; readers
+ * deduplicate by `label_id`.
  */
 
 export type LabelMessage = {
+  /** The label's id: the idempotency key of readers of the labels topic. */
+  label_id: number;
   transaction_id: string;
   user_id: string;
   label: Label;
@@ -16,38 +25,92 @@ export type LabelMessage = {
   labelled_at: string;
 };
 
-export type LabelPublisher = {
-  /** @throws SentinelError(unavailable) when Kafka did not acknowledge it in time: the caller retries. */
-  publish(label: LabelMessage): Promise<void>;
+const Pending = z.object({
+  label_id: z.number(),
+  transaction_id: z.string(),
+  user_id: z.string(),
+  label: z.enum(LABELS),
+  source: z.enum(LABEL_SOURCES),
+  note: z.string().nullable(),
+  labelled_at: z.string(),
+});
+
+export type LabelOutbox = {
+  /** Publishes what is pending (up to `batch` labels); returns how many were published. Never throws. */
+  publishPending(): Promise<number>;
+  /** Publishes pending labels every intervalMs until stop(). */
+  start(): void;
+  stop(): Promise<void>;
 };
 
-export function createLabelPublisher({
+export function createLabelOutbox({
+  pool,
   producer,
   topic,
   timeoutMs,
+  logger,
+  intervalMs = 2_000,
+  batch = 500,
 }: {
+  pool: DatabasePool;
   producer: Producer;
   topic: string;
   timeoutMs: number;
-}): LabelPublisher {
+  logger: Logger;
+  intervalMs?: number;
+  batch?: number;
+}): LabelOutbox {
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<number> | undefined;
+
+  async function drain(): Promise<number> {
+    const pending = await withDbErrors("pending labels", () =>
+      pool.any(sql.type(Pending)`
+        SELECT o.label_id, l.transaction_id::text, t.user_id, l.label, l.source, l.note,
+          to_char(l.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS labelled_at
+        FROM label_outbox o JOIN labels l USING (label_id) JOIN transactions t USING (transaction_id)
+        WHERE o.published_at IS NULL ORDER BY o.label_id LIMIT ${batch}`),
+    );
+    if (pending.length === 0) return 0;
+    await producer.send({
+      topic,
+      acks: -1,
+      timeout: timeoutMs,
+      messages: pending.map(({ note, ...l }) => ({
+        key: l.user_id,
+        value: JSON.stringify(note === null ? l : { ...l, note }),
+      })),
+    });
+    const ids = pending.map((p) => p.label_id);
+    await withDbErrors("mark labels published", () =>
+      pool.query(sql.unsafe`
+        UPDATE label_outbox SET published_at = now() WHERE label_id = ANY(${sql.array(ids, "int8")})`),
+    );
+    return pending.length;
+  }
+
+  const publishPending = async (): Promise<number> => {
+    // One drain at a time: two would publish the same labels twice (harmless, but wasteful).
+    running ??= drain()
+      .catch((error: unknown) => {
+        logger.warn({ err: (error as Error).message }, "labels not published yet; retrying from the outbox");
+        return 0;
+      })
+      .finally(() => {
+        running = undefined;
+      });
+    return running;
+  };
+
   return {
-    async publish(label) {
-      try {
-        await producer.send({
-          topic,
-          acks: -1,
-          timeout: timeoutMs,
-          messages: [{ key: label.user_id, value: JSON.stringify(label) }],
-        });
-      } catch (error) {
-        throw new SentinelError(
-          "unavailable",
-          "label stored, but not yet published on the labels topic: retry",
-          {
-            cause: error,
-          },
-        );
-      }
+    publishPending,
+    start() {
+      timer = setInterval(() => void publishPending(), intervalMs);
+      timer.unref();
+    },
+    async stop() {
+      clearInterval(timer);
+      await running;
     },
   };
 }

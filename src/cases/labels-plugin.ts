@@ -1,12 +1,14 @@
 import type { FastifyPluginAsync } from "fastify";
 import { z } from "zod";
 import { LABEL_SOURCES, LABELS } from "../domain/case.ts";
+import { FreeText } from "../domain/free-text.ts";
 import { SentinelError } from "../errors.ts";
+import { whoIs } from "../http/auth.ts";
 import { errorSchema, jsonSchemaOf, validationErrorSchema } from "../http/openapi.ts";
 import { parseParam, parseRequest } from "../http/validation.ts";
-import type { CaseStore } from "./case-store.ts";
+import type { CaseActions } from "./case-actions.ts";
 import { analystOnly, CaseId, idParams } from "./cases-plugin.ts";
-import type { LabelPublisher } from "./label-publisher.ts";
+import type { LabelOutbox } from "./label-publisher.ts";
 import type { RulePerformance } from "./rule-performance.ts";
 
 /*
@@ -15,8 +17,8 @@ import type { RulePerformance } from "./rule-performance.ts";
  */
 
 export type LabelsPluginDeps = {
-  cases: Pick<CaseStore, "label">;
-  labels: LabelPublisher;
+  actions: Pick<CaseActions, "label">;
+  labels: Pick<LabelOutbox, "publishPending">;
   /** Rule performance over [sinceMs, untilMs). */
   rulePerformance: (sinceMs: number, untilMs: number) => Promise<RulePerformance>;
   now?: () => number;
@@ -25,7 +27,7 @@ export type LabelsPluginDeps = {
 const LabelBody = z.strictObject({
   label: z.enum(LABELS, `must be one of ${LABELS.join(", ")}`),
   source: z.enum(LABEL_SOURCES, `must be one of ${LABEL_SOURCES.join(", ")}`),
-  note: z.string().max(2_000).optional(),
+  note: FreeText.optional(),
 });
 const Time = z.iso.datetime({ offset: true, error: "must be an RFC 3339 time with offset" });
 const PerformanceQuery = z.strictObject({ since: Time.optional(), until: Time.optional() });
@@ -48,17 +50,11 @@ export const labelsPlugin: FastifyPluginAsync<LabelsPluginDeps> = async (app, de
     async (request, reply) => {
       const id = parseParam(CaseId, request.params.id, "id");
       const body = parseRequest(LabelBody, request.body ?? {});
-      const stored = await deps.cases.label(id, body);
+      const stored = await deps.actions.label(id, body, whoIs(request));
       if (!stored) throw new SentinelError("not_found", "unknown transaction");
-      await deps.labels.publish({
-        transaction_id: stored.transaction_id,
-        user_id: stored.user_id,
-        label: body.label,
-        source: body.source,
-        ...(body.note ? { note: body.note } : {}),
-        labelled_at: stored.created_at,
-      });
-      return reply.code(201).send({ ...stored, label: body.label, source: body.source });
+      void deps.labels.publishPending(); // from the outbox: at once, or later if the broker is away
+      const { message: _message, ...row } = stored;
+      return reply.code(201).send({ ...row, label: body.label, source: body.source });
     },
   );
 

@@ -1,5 +1,6 @@
 import { sql } from "slonik";
 import { z } from "zod";
+import { SentinelError } from "../errors.ts";
 import { withDbErrors } from "../store/db-errors.ts";
 import type { DatabasePool } from "../store/pool.ts";
 
@@ -46,12 +47,14 @@ export type RulePerformance = {
  * often it fired, and how its transactions are labelled (latest label of each).
  */
 async function rulePerformance(pool: DatabasePool, sinceMs: number, untilMs: number) {
+  // The latest label of each decision's transaction, by index (labels_transaction), not a scan of
+  // every label; the decisions by their time index (decisions_live_decided_at).
   const scope = sql.fragment`
-    WITH latest AS (
-      SELECT DISTINCT ON (transaction_id) transaction_id, label FROM labels
-      ORDER BY transaction_id, label_id DESC
-    ), d AS (
-      SELECT d.decision, d.reasons, l.label FROM decisions d LEFT JOIN latest l USING (transaction_id)
+    WITH d AS (
+      SELECT d.decision, d.reasons,
+        (SELECT l.label FROM labels l WHERE l.transaction_id = d.transaction_id
+         ORDER BY l.label_id DESC LIMIT 1) AS label
+      FROM decisions d
       WHERE d.live AND d.decided_at >= to_timestamp(${sinceMs / 1000})
         AND d.decided_at < to_timestamp(${untilMs / 1000})
     )`;
@@ -73,12 +76,28 @@ async function rulePerformance(pool: DatabasePool, sinceMs: number, untilMs: num
   };
 }
 
-/** The report over [sinceMs, untilMs). @throws SentinelError(store_unavailable). */
+/** The widest range a report may cover: what it reads is bounded, whatever `since` says. */
+export const MAX_RANGE_DAYS = 92;
+
+/** @throws SentinelError(validation_failed) when the range is empty or wider than MAX_RANGE_DAYS. */
+export function checkRange(sinceMs: number, untilMs: number): void {
+  const issue = (message: string) =>
+    new SentinelError("validation_failed", message, { issues: [{ path: "since", message }] });
+  if (sinceMs >= untilMs) throw issue("must be before until");
+  if (untilMs - sinceMs > MAX_RANGE_DAYS * 86_400_000)
+    throw issue(`the range may span at most ${MAX_RANGE_DAYS} days`);
+}
+
+/**
+ * The report over [sinceMs, untilMs).
+ * @throws SentinelError(validation_failed) for a range checkRange refuses; store_unavailable.
+ */
 export async function rulePerformanceReport(
   pool: DatabasePool,
   sinceMs: number,
   untilMs: number,
 ): Promise<RulePerformance> {
+  checkRange(sinceMs, untilMs);
   const perf = await rulePerformance(pool, sinceMs, untilMs);
   return { since: new Date(sinceMs).toISOString(), until: new Date(untilMs).toISOString(), ...perf };
 }

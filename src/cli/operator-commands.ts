@@ -1,10 +1,32 @@
 import type { Command } from "commander";
+import { auditCommand } from "../audit/audit-command.ts";
 import type { DlqCliOptions, ReplayCliOptions } from "../ops/commands.ts";
 import { collect, oneShot, ops, positiveInt } from "./actions.ts";
 import { writeGeneratedFiles } from "./generated-files.ts";
 
-/** The operator's commands: schemas, replay, the dead-letter topic, offsets. */
+/** The operator's commands: schemas, replay, the dead-letter topic, offsets, the audit trail. */
 export function addOperatorCommands(program: Command): void {
+  addAuditCommand(program);
+  addSchemaAndReplayCommands(program);
+}
+
+/** `sentinel audit`. */
+function addAuditCommand(program: Command): void {
+  program
+    .command("audit")
+    .description("the audit trail: who changed what, when, before and after (newest first)")
+    .option("--since <time>", "RFC 3339")
+    .option("--until <time>", "RFC 3339")
+    .option("--actor <name>", "only this key name (or operating-system user, for the CLI)")
+    .option("--action <action>", "only this action (case.resolve, rules.activate, …)")
+    .option("--target <id>", "only this case, user, version or list")
+    .option("--limit <n>", "how many (default 100)")
+    .option("--json", "one JSON object per line")
+    .action(oneShot(async (c, l, opts: Parameters<typeof auditCommand>[2]) => auditCommand(c, l, opts)));
+}
+
+/** Schemas, replay, dead letters, offsets. */
+function addSchemaAndReplayCommands(program: Command): void {
   const schemas = program.command("schemas").description("the JSON Schemas of the Kafka messages");
   schemas
     .command("write", { isDefault: true })

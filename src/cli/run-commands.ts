@@ -31,7 +31,7 @@ export function addRunCommands(program: Command): void {
           await stackUp(c, l);
           await serve(c, l, { ingest: true, consumer: true });
         },
-        { LOG_PRETTY: "true", AUTH_DISABLED: "true" },
+        { LOG_PRETTY: "true", AUTH_DISABLED: "true", HOST: "127.0.0.1" },
       ),
     );
 

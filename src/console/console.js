@@ -2,52 +2,27 @@
 // The API key lives in sessionStorage (this tab only) and goes out as the x-api-key header; the live
 // queue is the /cases/stream Server-Sent Events, read with fetch so the key stays in a header.
 
+import { drawChart } from "./chart.js";
+import { api as apiWithKey, cell, text, when } from "./dom.js";
+
 const $ = (id) => document.getElementById(id);
+const api = (path, options) => apiWithKey(state.key, path, options);
 const state = {
   key: sessionStorage.getItem("sentinel.key"),
-  analyst: sessionStorage.getItem("sentinel.analyst"),
+  analyst: null,
   cases: [],
   selected: 0,
   open: null,
   stream: null,
 };
 
-async function api(path, options = {}) {
-  const res = await fetch(path, {
-    ...options,
-    headers: {
-      "x-api-key": state.key,
-      ...(options.body ? { "content-type": "application/json" } : {}),
-      ...options.headers,
-    },
-  });
-  const body = res.headers.get("content-type")?.includes("json") ? await res.json() : null;
-  if (!res.ok)
-    throw Object.assign(new Error(body?.message ?? `HTTP ${res.status}`), { status: res.status, body });
-  return body;
-}
-
-const text = (el, value) => {
-  el.textContent = value ?? "—";
-};
-const when = (iso) =>
-  iso ? new Date(iso).toLocaleString(undefined, { dateStyle: "short", timeStyle: "medium" }) : "—";
-function cell(row, value, cls) {
-  const td = row.insertCell();
-  td.textContent = value ?? "—";
-  if (cls) td.className = cls;
-  return td;
-}
-
 // ---- sign in ----
 $("sign-in-form").addEventListener("submit", async (e) => {
   e.preventDefault();
   state.key = $("key").value.trim();
-  state.analyst = $("name").value.trim();
   try {
     await api("/cases?limit=1");
     sessionStorage.setItem("sentinel.key", state.key);
-    sessionStorage.setItem("sentinel.analyst", state.analyst);
     start();
   } catch (err) {
     text(
@@ -64,28 +39,63 @@ $("sign-out").addEventListener("click", () => {
   sessionStorage.clear();
   location.reload();
 });
-$("analyst").addEventListener("change", () => {
-  state.analyst = $("analyst").value.trim();
-  sessionStorage.setItem("sentinel.analyst", state.analyst);
-});
 
 function start() {
   $("sign-in").hidden = true;
   $("app").hidden = false;
   $("who").hidden = false;
-  $("analyst").value = state.analyst ?? "";
+  // Who this key is: the name the server records on claims and in the audit trail.
+  api("/me").then((me) => {
+    state.analyst = me.name;
+    text($("analyst"), me.name);
+  });
   loadQueue();
   listen();
 }
 
 // ---- the queue, live ----
+/** Every open and claimed case (issue 20: not only those among the newest 200), newest first. */
+async function fetchQueue() {
+  const all = [];
+  for (const status of ["open", "claimed"]) {
+    let cursor = "";
+    for (let page = 0; page < 40; page++) {
+      const { cases, next_cursor } = await api(`/cases?status=${status}&limit=500${cursor}`);
+      all.push(...cases);
+      if (!next_cursor) break;
+      cursor = `&cursor=${encodeURIComponent(next_cursor)}`;
+    }
+  }
+  return all.sort((a, b) => b.opened_at.localeCompare(a.opened_at));
+}
+
 async function loadQueue(flash) {
-  const { cases } = await api("/cases?limit=200");
+  const cases = await fetchQueue();
   const previous = state.cases[state.selected]?.case_id;
-  state.cases = cases.filter((c) => c.status !== "resolved");
+  state.cases = cases;
   const idx = state.cases.findIndex((c) => c.case_id === previous);
   state.selected = idx >= 0 ? idx : Math.min(state.selected, Math.max(0, state.cases.length - 1));
   renderQueue(flash);
+}
+
+/** A burst of new reviews reloads the queue at most once a second, not once per event. */
+const reload = { timer: null, last: 0, flash: new Set() };
+function scheduleReload(transactionId) {
+  reload.flash.add(transactionId);
+  if (reload.timer) return;
+  reload.timer = setTimeout(
+    async () => {
+      const flash = reload.flash;
+      reload.flash = new Set();
+      reload.last = Date.now();
+      try {
+        await loadQueue(flash);
+      } finally {
+        reload.timer = null;
+      }
+    },
+    Math.max(0, 1000 - (Date.now() - reload.last)),
+  );
 }
 
 function renderQueue(flash = new Set()) {
@@ -101,8 +111,11 @@ function renderQueue(flash = new Set()) {
     cell(row, c.user_id);
     cell(row, `${c.amount} ${c.currency}`);
     cell(row, c.score);
-    const st = cell(row, c.status);
-    st.innerHTML = `<span class="status ${c.status}">${c.status}${c.assignee ? ` · ${c.assignee}` : ""}</span>`;
+    // Data never becomes HTML: the assignee is whatever a client sent (issue 20).
+    const badge = document.createElement("span");
+    badge.className = `status ${c.status}`;
+    badge.textContent = c.status + (c.assignee ? ` · ${c.assignee}` : "");
+    row.insertCell().append(badge);
     row.addEventListener("click", () => {
       state.selected = i;
       renderQueue();
@@ -130,8 +143,7 @@ async function listen() {
           buffer = buffer.slice(end + 2);
           const data = frame.split("\n").find((l) => l.startsWith("data: "));
           if (frame.includes("event: case") && data) {
-            const event = JSON.parse(data.slice(6));
-            await loadQueue(new Set([event.transaction_id]));
+            scheduleReload(JSON.parse(data.slice(6)).transaction_id);
           }
         }
       }
@@ -189,49 +201,7 @@ function renderCase() {
     cell(row, (h.reasons ?? []).join(", "));
     cell(row, h.label);
   }
-  drawChart(history);
-}
-
-function drawChart(history) {
-  const svg = $("chart");
-  const W = 560,
-    H = 140,
-    P = 24;
-  const points = history
-    .map((h) => ({ t: Date.parse(h.received_at), a: Number(h.amount), d: h.decision }))
-    .filter((p) => Number.isFinite(p.a));
-  svg.replaceChildren();
-  if (points.length === 0) return;
-  const t0 = Math.min(...points.map((p) => p.t)),
-    t1 = Math.max(...points.map((p) => p.t));
-  const aMax = Math.max(...points.map((p) => p.a), 1);
-  const x = (t) => P + ((t - t0) / Math.max(1, t1 - t0)) * (W - 2 * P);
-  const y = (a) => H - P - (a / aMax) * (H - 2 * P);
-  const ns = "http://www.w3.org/2000/svg";
-  const axis = document.createElementNS(ns, "path");
-  axis.setAttribute("d", `M${P} ${P / 2} V${H - P} H${W - P / 2}`);
-  axis.setAttribute("stroke", "#c4cbd6");
-  axis.setAttribute("fill", "none");
-  svg.append(axis);
-  const label = document.createElementNS(ns, "text");
-  label.setAttribute("x", 2);
-  label.setAttribute("y", 12);
-  label.setAttribute("font-size", "10");
-  label.setAttribute("fill", "#667085");
-  label.textContent = `max ${aMax}`;
-  svg.append(label);
-  const colors = { approve: "#067647", review: "#b54708", decline: "#b42318" };
-  for (const p of points) {
-    const dot = document.createElementNS(ns, "circle");
-    dot.setAttribute("cx", x(p.t));
-    dot.setAttribute("cy", y(p.a));
-    dot.setAttribute("r", 4);
-    dot.setAttribute("fill", colors[p.d] ?? "#667085");
-    const title = document.createElementNS(ns, "title");
-    title.textContent = `${p.a} · ${p.d} · ${new Date(p.t).toLocaleString()}`;
-    dot.append(title);
-    svg.append(dot);
-  }
+  drawChart($("chart"), history);
 }
 
 async function act(path, body, done) {
@@ -248,15 +218,14 @@ async function act(path, body, done) {
   renderCase();
 }
 
-const analyst = () => state.analyst || "analyst";
-const claim = () => act("claim", { analyst: analyst() }, "Claimed.");
-const release = () => act("release", { analyst: analyst() }, "Released to the queue.");
+const claim = () => act("claim", {}, "Claimed.");
+const release = () => act("release", {}, "Released to the queue.");
 const resolve = (label) => {
   const note = $("note").value.trim();
   const block = $("block").checked;
   return act(
     "resolve",
-    { label, analyst: analyst(), block_user: block, ...(note ? { note } : {}) },
+    { label, block_user: block, ...(note ? { note } : {}) },
     `Resolved as ${label}${block ? "; user blocked" : ""}.`,
   );
 };

@@ -44,12 +44,15 @@ const storeRedecided: PersistStep = async (store, plan) => {
 const STEPS = {
   live: [storeFresh, storeShadow],
   redecide: [storeFresh, storeRedecided],
+  // A candidate nobody activated stores no transaction and no live decision.
+  backtest: [storeRedecided],
   dryRun: [],
 } as const satisfies Record<string, readonly PersistStep[]>;
 
-/** The writes of a mode: live, re-decide (replay --redecide) or dry run (nothing). */
+/** The writes of a mode: live, re-decide (replay --redecide), backtest (--rules) or dry run (nothing). */
 export function persistSteps(mode: ScoreMode): readonly PersistStep[] {
   if (!mode.store) return STEPS.dryRun;
+  if (mode.backtest) return STEPS.backtest;
   return mode.redecide ? STEPS.redecide : STEPS.live;
 }
 

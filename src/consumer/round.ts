@@ -29,6 +29,11 @@ export type ChunkResult = {
 export type ScoreMode = {
   store: boolean;
   redecide: boolean;
+  /**
+   * A backtest (replay --rules): the rules are a candidate nobody activated, so nothing it decides
+   * is stored as live or published — only its decisions of stored transactions, beside (issue 20).
+   */
+  backtest?: boolean;
   /** Look up stored decisions before loading profiles and history (replays: mostly stored). */
   storedFirst?: boolean;
 };

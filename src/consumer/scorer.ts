@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Batch, Consumer, EachBatchPayload, Kafka, KafkaMessage, Producer } from "kafkajs";
+import { maskPans } from "../domain/pan.ts";
 import type { Logger } from "../logger.ts";
 import type { Metrics } from "../metrics.ts";
 import { type ChunkLoop, processInChunks } from "./chunk-loop.ts";
@@ -80,7 +81,8 @@ function observeChunk(
   for (const d of [...chunk.result.deadLetters, ...chunk.refused]) {
     metrics.consumer.deadLetters.inc({ reason: d.reason });
     logger.warn(
-      { partition: chunk.partition, offset: d.message.offset, reason: d.reason, detail: d.detail },
+      // A detail may quote the message (a key_mismatch names the Kafka key): masked like the letter.
+      { partition: chunk.partition, offset: d.message.offset, reason: d.reason, detail: maskPans(d.detail) },
       "dead-lettered",
     );
   }

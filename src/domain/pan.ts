@@ -2,20 +2,23 @@
  * Law 7: no raw card number (PAN) is accepted, stored, published, dead-lettered in clear or logged.
  *
  * A PAN here is 13–19 digits passing the Luhn check, written as consecutive groups of digits with
- * one space, dash, dot, slash or underscore between groups ("4111 1111 1111 1111",
- * "4111.1111.1111.1111", "4111111111111111"), standalone or inside any text ("card
- * 4111111111111111", "user4111111111111111", "4111 1111 1111 1111 12/27" — the groups holding
- * 13–19 digits are checked, so an expiry or a label around the number does not hide it). Not a
- * card number: a single run of more than 19 digits without separators, digits glued to letters
- * (part of an identifier or a hex hash: "a1234567890123456b"), and a string that is one UUID —
- * random UUIDs and hashes hold Luhn-valid digit runs often enough that refusing them would refuse
- * real traffic (about one random UUID in a hundred did, before this rule).
+ * one to three spaces, dashes, dots, slashes or underscores between groups ("4111 1111 1111 1111",
+ * "4111  1111  1111  1111", "4111.1111.1111.1111", "4111111111111111"), standalone or inside any
+ * text ("card 4111111111111111", "cc4111111111111111", "4111 1111 1111 1111 12/27" — the groups
+ * holding 13–19 digits are checked, so an expiry or a label around the number does not hide it).
+ * Not a card number: a single run of more than 19 digits without separators, digits inside an
+ * identifier that holds other digits too (a hex hash: "9f4111111111111111e0c"), and a string that
+ * is one UUID — random UUIDs and hashes hold Luhn-valid digit runs often enough that refusing them
+ * would refuse real traffic (about one random UUID in a hundred did, before this rule). Letters
+ * alone glued to the digits ("cc", "card", "x") do not hide a number.
  *
  * The trade-off: a 15-digit IMEI and some 13–19 digit reference numbers pass Luhn too and are
  * refused (about one random number in ten passes Luhn); send hashed device ids and references.
  */
 
 const SEPARATORS = new Set([" ", "-", ".", "/", "_"]);
+/** At most this many separators between two groups of one number ("4111 - 1111 - …"). */
+const MAX_SEPARATORS = 3;
 const MIN_DIGITS = 13;
 const MAX_DIGITS = 19;
 
@@ -39,6 +42,17 @@ const isDigit = (c: number) => c >= 48 && c <= 57;
 const isLetter = (c: number) => (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+/** Whether the letters and digits glued to a digit run at `from` (walking by `step`) hold a digit. */
+function gluedToDigits(text: string, from: number, step: 1 | -1): boolean {
+  if (!isLetter(text.charCodeAt(from))) return false;
+  for (let k = from; k >= 0 && k < text.length; k += step) {
+    const c = text.charCodeAt(k);
+    if (isDigit(c)) return true;
+    if (!isLetter(c)) return false;
+  }
+  return false;
+}
+
 /** [start, end) of each PAN in `text` (character offsets), left to right, not overlapping. */
 export function panSpans(text: string): Array<[number, number]> {
   // Quick exit: fewer than 13 digits in all cannot hold a PAN (most strings, on the request path).
@@ -59,15 +73,17 @@ export function panSpans(text: string): Array<[number, number]> {
     for (;;) {
       while (i < text.length && isDigit(text.charCodeAt(i))) i++;
       groups.push([start, i]);
-      if (i + 1 < text.length && SEPARATORS.has(text[i]!) && isDigit(text.charCodeAt(i + 1))) {
-        start = ++i;
+      let j = i;
+      while (j < text.length && j - i < MAX_SEPARATORS && SEPARATORS.has(text[j]!)) j++;
+      if (j > i && isDigit(text.charCodeAt(j))) {
+        start = i = j;
         continue;
       }
       break;
     }
-    // Groups glued to letters belong to an identifier or a hash, not to a card number.
-    if (isLetter(text.charCodeAt(groups[0]![0] - 1))) groups.shift();
-    if (groups.length > 0 && isLetter(text.charCodeAt(groups[groups.length - 1]![1]))) groups.pop();
+    // Groups inside an identifier that holds other digits too (a hex hash) are not a card number.
+    if (gluedToDigits(text, groups[0]![0] - 1, -1)) groups.shift();
+    if (groups.length > 0 && gluedToDigits(text, groups[groups.length - 1]![1], 1)) groups.pop();
     for (let g = 0; g < groups.length; g++) {
       let count = 0;
       let joined = "";
@@ -153,35 +169,62 @@ function numberHasPan(n: number): boolean {
   return Number.isInteger(n) && Math.abs(n) >= 1e12 && containsPanText(String(n));
 }
 
-/** Whether any key, string or number in `body` holds a PAN (no allocation when none: per request). */
-function containsPan(body: unknown): boolean {
-  if (typeof body === "string") return body.length >= MIN_DIGITS && containsPanText(body);
-  if (typeof body === "number") return numberHasPan(body);
-  if (Array.isArray(body)) {
-    for (const v of body) if (containsPan(v)) return true;
-  } else if (body && typeof body === "object") {
-    for (const [k, v] of Object.entries(body)) if (containsPan(k) || containsPan(v)) return true;
+/** A path as a chain to its parent: pushing a child copies nothing, whatever the depth. */
+type PathNode = { seg: string; parent: PathNode | null } | null;
+const pathOf = (node: PathNode): string[] => {
+  const segs: string[] = [];
+  for (let n = node; n; n = n.parent) segs.push(n.seg);
+  return segs.reverse();
+};
+
+/**
+ * Every string, number and key of a JSON value with its path, in document order (a key before
+ * what it holds), without recursion: any depth of nesting is walked without growing the call stack.
+ */
+function* leaves(body: unknown): Generator<{ value: unknown; at: PathNode; key: boolean }> {
+  const stack: Array<{ value: unknown; at: PathNode; key: boolean }> = [
+    { value: body, at: null, key: false },
+  ];
+  while (stack.length > 0) {
+    const item = stack.pop()!;
+    const { value, at } = item;
+    if (item.key) yield item;
+    else if (Array.isArray(value)) {
+      for (let i = value.length - 1; i >= 0; i--)
+        stack.push({ value: value[i], at: { seg: String(i), parent: at }, key: false });
+    } else if (value && typeof value === "object") {
+      const entries = Object.entries(value);
+      for (let i = entries.length - 1; i >= 0; i--) {
+        const [k, v] = entries[i]!;
+        const here = { seg: k, parent: at };
+        stack.push({ value: v, at: here, key: false });
+        stack.push({ value: k, at: here, key: true });
+      }
+    } else yield item;
   }
-  return false;
+}
+
+function holdsPan(value: unknown): boolean {
+  if (typeof value === "string") return value.length >= MIN_DIGITS && containsPanText(value);
+  return typeof value === "number" && numberHasPan(value);
 }
 
 /**
  * Paths ("metadata.note") of every key, string or number in `body` that holds a PAN; a PAN in a
- * key is reported at that key's path, masked, so the path itself never carries the number.
+ * key is reported at that key's path, masked, so the path itself never carries the number (and
+ * what is under that key is not reported again). Iterative: any depth of nesting is scanned
+ * without growing the call stack.
  */
 export function findPans(body: unknown): string[] {
-  return containsPan(body) ? pathsOfPans(body, []) : [];
-}
-
-function pathsOfPans(body: unknown, path: string[]): string[] {
-  if (typeof body === "string") return containsPanText(body) ? [path.join(".")] : [];
-  if (typeof body === "number") return numberHasPan(body) ? [path.join(".")] : [];
-  if (Array.isArray(body)) return body.flatMap((v, i) => pathsOfPans(v, [...path, String(i)]));
-  if (body && typeof body === "object") {
-    return Object.entries(body).flatMap(([k, v]) => {
-      const here = [...path, maskPans(k)];
-      return containsPanText(k) ? [here.join(".")] : pathsOfPans(v, here);
-    });
+  const found: string[] = [];
+  const panKeys = new Set<PathNode>();
+  for (const { value, at, key } of leaves(body)) {
+    if (!holdsPan(value)) continue;
+    let under = false;
+    for (let n = at; n && !under; n = n.parent) under = panKeys.has(n) && !(key && n === at);
+    if (under) continue;
+    found.push(pathOf(at).map(maskPans).join("."));
+    if (key) panKeys.add(at);
   }
-  return [];
+  return found;
 }

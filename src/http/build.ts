@@ -2,16 +2,19 @@ import { randomUUID } from "node:crypto";
 import { createServer } from "node:http";
 import swagger from "@fastify/swagger";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from "fastify";
+import { type AuditPluginDeps, auditPlugin } from "../audit/audit-plugin.ts";
 import { type CasesPluginDeps, casesPlugin } from "../cases/cases-plugin.ts";
 import { type LabelsPluginDeps, labelsPlugin } from "../cases/labels-plugin.ts";
 import type { Config } from "../config.ts";
 import { consolePlugin } from "../console/console-plugin.ts";
+import { MAX_JSON_DEPTH, nestedDeeperThan } from "../domain/json-depth.ts";
+import { SentinelError } from "../errors.ts";
 import { type ProfilesPluginDeps, profilesPlugin } from "../ingest/profiles-plugin.ts";
 import { type TransactionsPluginDeps, transactionsPlugin } from "../ingest/transactions-plugin.ts";
 import type { Logger } from "../logger.ts";
 import type { Metrics } from "../metrics.ts";
 import { type RulesPluginDeps, rulesPlugin } from "../rules/rules-plugin.ts";
-import { requireApiKeys } from "./auth.ts";
+import { decorateIdentity, requireApiKeys, whoIs } from "./auth.ts";
 import { installErrorHandling } from "./error-handler.ts";
 import { opsPlugin, type Readiness } from "./ops-plugin.ts";
 
@@ -33,6 +36,8 @@ export type HttpDeps = {
   rules?: RulesPluginDeps;
   /** The analyst's routes (cases, labels, rule performance, the console); absent, not served. */
   analyst?: { cases: CasesPluginDeps; labels: LabelsPluginDeps };
+  /** The audit trail (admin); absent, not served. */
+  audit?: AuditPluginDeps;
   /** Closed by the app's onClose hook, after in-flight requests are done. */
   onClose?: () => Promise<void>;
 };
@@ -97,6 +102,26 @@ function observeRequests(app: FastifyInstance, logger: Logger, metrics: Metrics)
   });
 }
 
+/**
+ * A body nested deeper than MAX_JSON_DEPTH is refused with 400 before any route scans it: every
+ * scan of a body is iterative, and none has to walk a hostile depth (issue 20).
+ */
+function refuseDeepBodies(app: FastifyInstance, metrics: Metrics): void {
+  app.addHook("preValidation", (request, _reply, done) => {
+    const body = request.body;
+    if (body !== null && typeof body === "object" && nestedDeeperThan(body, MAX_JSON_DEPTH)) {
+      metrics.http.rejected.inc({ reason: "too_deep" });
+      done(
+        new SentinelError("validation_failed", "body nested too deep", {
+          issues: [{ path: "(body)", message: `nested deeper than ${MAX_JSON_DEPTH} levels` }],
+        }),
+      );
+      return;
+    }
+    done();
+  });
+}
+
 /** The HTTP API as a Fastify instance that does not listen: tests drive it with inject(); main listens. */
 export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
   const { config, logger, metrics } = deps;
@@ -133,6 +158,8 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
   app.get("/docs/json", { schema: { hide: true } }, async () => app.swagger());
   closeIdleConnectionsWhileClosing(app);
   observeRequests(app, logger, metrics);
+  refuseDeepBodies(app, metrics);
+  decorateIdentity(app);
   installErrorHandling(app, metrics);
 
   // Health, readiness, metrics and the console's static files are open; everything else lives in
@@ -141,6 +168,14 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
   if (deps.analyst) await app.register(consolePlugin);
   await app.register(async (scope) => {
     if (config.http.apiKeys.length > 0) requireApiKeys(scope, config.http.apiKeys, metrics);
+    scope.get(
+      "/me",
+      {
+        config: { roles: ["ingest", "analyst"] },
+        schema: { summary: "Who this key is: its role and name", security: [{ apiKey: [] }] },
+      },
+      async (request) => whoIs(request),
+    );
     await scope.register(transactionsPlugin, { ...deps.transactions, metrics });
     await scope.register(profilesPlugin, deps.profiles);
     if (deps.rules) await scope.register(rulesPlugin, deps.rules);
@@ -148,6 +183,7 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
       await scope.register(casesPlugin, deps.analyst.cases);
       await scope.register(labelsPlugin, deps.analyst.labels);
     }
+    if (deps.audit) await scope.register(auditPlugin, deps.audit);
   });
 
   if (deps.onClose) {

@@ -26,16 +26,17 @@ export async function routeTableMarkdown(): Promise<string> {
     transactions: { publishTransaction: unused, transactions: unused },
     profiles: { profiles: unused, refreshCachedProfile: unused },
     rules: { rulesStore: unused },
+    audit: { listAudit: unused },
     analyst: {
       cases: {
         cases: unused,
+        actions: unused,
         transactions: unused,
-        profiles: unused,
         refreshCachedProfile: unused,
         labels: unused,
         feed: createCaseFeed(),
       },
-      labels: { cases: unused, labels: unused, rulePerformance: unused },
+      labels: { actions: unused, labels: unused, rulePerformance: unused },
     },
   });
   await app.ready();

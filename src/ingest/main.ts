@@ -1,7 +1,9 @@
 import type { FastifyInstance } from "fastify";
+import { listAudit } from "../audit/audit-store.ts";
+import { createCaseActions } from "../cases/case-actions.ts";
 import { createCaseFeed } from "../cases/case-feed.ts";
 import { createCaseStore } from "../cases/case-store.ts";
-import { createLabelPublisher } from "../cases/label-publisher.ts";
+import { createLabelOutbox } from "../cases/label-publisher.ts";
 import { rulePerformanceReport } from "../cases/rule-performance.ts";
 import { SentinelError } from "../errors.ts";
 import { buildHttp } from "../http/build.ts";
@@ -21,7 +23,15 @@ export type RunningIngest = {
   stop(): Promise<void>;
 };
 
-/** Refuses to start without keys unless AUTH_DISABLED=true. @throws SentinelError(config_invalid). */
+/** Whether `host` is a loopback address (or name): nothing outside this machine reaches it. */
+export function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || /^127(\.\d{1,3}){3}$/.test(host);
+}
+
+/**
+ * Refuses to start without keys unless AUTH_DISABLED=true, and then only on a loopback address.
+ * @throws SentinelError(config_invalid).
+ */
 function checkAuthConfig(rt: Runtime): void {
   const { http } = rt.config;
   if (http.apiKeys.length === 0 && !http.authDisabled) {
@@ -30,10 +40,14 @@ function checkAuthConfig(rt: Runtime): void {
       "invalid configuration:\n  API_KEYS: required by the ingress; set AUTH_DISABLED=true to run without keys (development only)",
     );
   }
-  if (http.apiKeys.length === 0) {
-    rt.logger.warn(
-      "authentication is OFF (AUTH_DISABLED=true): every route is open to anyone who can reach it",
+  if (http.apiKeys.length === 0 && !isLoopback(http.host)) {
+    throw new SentinelError(
+      "config_invalid",
+      `invalid configuration:\n  HOST: AUTH_DISABLED=true listens on loopback only (127.0.0.1, ::1, localhost), not ${http.host}; set API_KEYS to listen elsewhere`,
     );
+  }
+  if (http.apiKeys.length === 0) {
+    rt.logger.warn("authentication is OFF (AUTH_DISABLED=true): every route is open to this machine");
   }
 }
 
@@ -61,7 +75,7 @@ export async function startIngest(
     metrics: rt.metrics.producer,
   });
   // A listener on the decisions topic feeds this process's sync waits and the console's live queue.
-  const feed = createCaseFeed();
+  const feed = createCaseFeed({ maxSubscribers: config.http.casesStreamMax });
   const sync =
     config.http.syncWaitMaxMs > 0
       ? {
@@ -83,11 +97,15 @@ export async function startIngest(
   });
   listener.start();
   const cases = createCaseStore({ pool: rt.pool });
-  const labels = createLabelPublisher({
+  const actions = createCaseActions({ pool: rt.pool });
+  const labels = createLabelOutbox({
+    pool: rt.pool,
     producer: rt.producer.producer,
     topic: config.kafka.topics.labels,
     timeoutMs: config.producer.timeoutMs,
+    logger: rt.logger.child({ component: "label-outbox" }),
   });
+  labels.start();
   const refreshCachedProfile = (p: Parameters<typeof rt.profileCache.refresh>[0]) =>
     rt.profileCache.refresh(p);
   const app = await buildHttp({
@@ -103,23 +121,18 @@ export async function startIngest(
     },
     profiles: { profiles: rt.profiles, refreshCachedProfile },
     rules: { rulesStore: createRulesStore({ pool: rt.pool }) },
+    audit: { listAudit: (q) => listAudit(rt.pool, q) },
     analyst: {
-      cases: {
-        cases,
-        transactions: rt.transactions,
-        profiles: rt.profiles,
-        refreshCachedProfile,
-        labels,
-        feed,
-      },
+      cases: { cases, actions, transactions: rt.transactions, refreshCachedProfile, labels, feed },
       labels: {
-        cases,
+        actions,
         labels,
         rulePerformance: (since, until) => rulePerformanceReport(rt.pool, since, until),
       },
     },
     onClose: async () => {
       await batching.flush();
+      await labels.stop();
       await listener.stop();
     },
   });

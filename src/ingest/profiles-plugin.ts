@@ -1,8 +1,10 @@
 import type { FastifyPluginAsync } from "fastify";
 import { z } from "zod";
+import { containsPanText } from "../domain/pan.ts";
 import { type Profile, ProfileInputSchema } from "../domain/profile.ts";
 import { USER_ID_PATTERN as USER_ID, USER_ID_RULE } from "../domain/transaction.ts";
 import { SentinelError } from "../errors.ts";
+import { whoIs } from "../http/auth.ts";
 import { errorSchema, profileInputJsonSchema, validationErrorSchema } from "../http/openapi.ts";
 import { parseParam, parseRequest } from "../http/validation.ts";
 import type { ProfileStore } from "../store/profile-store.ts";
@@ -13,7 +15,11 @@ export type ProfilesPluginDeps = {
   refreshCachedProfile: (profile: Profile) => Promise<void>;
 };
 
-const UserId = z.string().regex(USER_ID, USER_ID_RULE);
+// A user id is also refused when it looks like a card number (issue 20: the path was not scanned).
+const UserId = z
+  .string()
+  .regex(USER_ID, USER_ID_RULE)
+  .refine((s) => !containsPanText(s), "looks like a card number; send a token, never a PAN");
 const params = { type: "object", properties: { id: { type: "string", pattern: USER_ID.source } } };
 
 /** GET|PUT /users/:id/profile: a write replaces the cached copy before it answers. */
@@ -51,7 +57,8 @@ export const profilesPlugin: FastifyPluginAsync<ProfilesPluginDeps> = async (app
     },
     async (request) => {
       const id = parseParam(UserId, request.params.id, "id");
-      const profile = await deps.profiles.upsert(id, parseRequest(ProfileInputSchema, request.body));
+      const body = parseRequest(ProfileInputSchema, request.body);
+      const profile = await deps.profiles.upsert(id, body, whoIs(request));
       await deps.refreshCachedProfile(profile);
       return profile;
     },

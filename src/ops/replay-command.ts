@@ -50,6 +50,8 @@ export function renderReplay(
   lines.push(`  read           ${summary.read} messages in ${seconds.toFixed(1)} s`);
   lines.push(`  already stored ${summary.alreadyStored} (unchanged)`);
   lines.push(`  newly stored   ${summary.newlyStored}${wouldBe}`);
+  if (summary.notStored > 0)
+    lines.push(`  not stored     ${summary.notStored} (a backtest leaves them to the live group)`);
   lines.push(
     `  dead-lettered  ${summary.deadLettered}${wouldBe}, ${summary.alreadyDeadLettered} already on ${topics.dlq}`,
   );
@@ -165,6 +167,7 @@ export async function replayCommand(config: Config, logger: Logger, opts: Replay
         scoring,
         redecide: opts.redecide ?? false,
         dryRun: opts.dryRun ?? false,
+        backtest: candidate !== undefined,
         chunkSize: config.consumer.chunkSize,
         maxRequestBytes: config.producer.maxBatchBytes,
         alreadyDeadLettered,

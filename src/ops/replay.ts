@@ -27,6 +27,8 @@ export type ReplayOptions = {
   scoring: ScoringDeps;
   redecide: boolean;
   dryRun: boolean;
+  /** The rules are a candidate (--rules): nothing is stored as live or published (implies redecide). */
+  backtest?: boolean;
   chunkSize: number;
   /** The largest produce request (bytes): decisions and letters are split to fit. */
   maxRequestBytes: number;
@@ -49,6 +51,8 @@ export type ReplaySummary = {
   alreadyStored: number;
   /** Transactions the replay stored (or would store, dry run), with their decisions published. */
   newlyStored: number;
+  /** A backtest's transactions the live group has not stored yet: left to it, not stored here. */
+  notStored: number;
   /** Poison messages dead-lettered by this replay (would be, dry run). */
   deadLettered: number;
   /** Poison messages whose dead letter was already on the DLQ. */
@@ -61,6 +65,20 @@ export type ReplaySummary = {
 
 const EXAMPLES_PER_MOVE = 5;
 const MAX_TRIES = 8;
+
+function emptySummary(rulesVersion: string, dryRun: boolean): ReplaySummary {
+  return {
+    rulesVersion,
+    dryRun,
+    read: 0,
+    alreadyStored: 0,
+    newlyStored: 0,
+    notStored: 0,
+    deadLettered: 0,
+    alreadyDeadLettered: 0,
+    duplicates: 0,
+  };
+}
 
 /** How re-decided transactions moved between outcomes, with a few examples of each move. */
 function createMoveTally() {
@@ -88,18 +106,11 @@ function createMoveTally() {
 }
 
 export async function replay(options: ReplayOptions): Promise<ReplaySummary> {
-  const { topics, ranges, dryRun, redecide, logger } = options;
+  const { topics, ranges, dryRun, logger } = options;
+  const backtest = options.backtest ?? false;
+  const redecide = options.redecide || backtest;
   const total = ranges.reduce((n, r) => n + Number(r.end - r.start), 0);
-  const summary: ReplaySummary = {
-    rulesVersion: options.scoring.rules.version,
-    dryRun,
-    read: 0,
-    alreadyStored: 0,
-    newlyStored: 0,
-    deadLettered: 0,
-    alreadyDeadLettered: 0,
-    duplicates: 0,
-  };
+  const summary = emptySummary(options.scoring.rules.version, dryRun);
   const seen = new Set<string>();
   const moves = createMoveTally();
   const lettered = new Set(options.alreadyDeadLettered);
@@ -117,6 +128,7 @@ export async function replay(options: ReplayOptions): Promise<ReplaySummary> {
       const [r] = await scoreRound(options.scoring, [{ partition, messages: part }], {
         store: !dryRun,
         redecide,
+        backtest,
         storedFirst: !redecide,
       });
       return r!;
@@ -127,7 +139,8 @@ export async function replay(options: ReplayOptions): Promise<ReplaySummary> {
       (d) => !lettered.has(sourceKey(topics.transactions, partition, d.message.offset)),
     );
     const fresh = result.decisions.filter((d) => !d.replayed && !seen.has(d.decision.transaction_id));
-    if (!dryRun) {
+    // A backtest publishes nothing: its decisions are not of record, its letters the live group's.
+    if (!dryRun && !backtest) {
       await publishRound({
         decisions: fresh.map((d) => d.decision),
         deadLetters: letters.map((letter) => ({ partition, letter })),
@@ -146,6 +159,7 @@ export async function replay(options: ReplayOptions): Promise<ReplaySummary> {
       }
       seen.add(id);
       if (replayed) summary.alreadyStored++;
+      else if (backtest) summary.notStored++;
       else summary.newlyStored++;
     }
     summary.duplicates += messages.length - result.decisions.length - result.deadLetters.length;

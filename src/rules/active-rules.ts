@@ -1,4 +1,6 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "../logger.ts";
+import { backoffMs } from "../poll.ts";
 import { type RuleSet, ruleSetVersion, validateRuleSet } from "./rule-language.ts";
 import type { RulesStore } from "./rules-store.ts";
 import { type ScoringRules, scoringRules } from "./scoring-rules.ts";
@@ -9,13 +11,21 @@ import { type ScoringRules, scoringRules } from "./scoring-rules.ts";
  * the active rule set and the lists are loaded and swapped in. A round reads `current` once when it
  * starts, so a switch happens at a round boundary and a decision keeps the version that made it.
  * Before any version was activated, the default rule set (from RULES_*) is the active one.
+ *
+ * A consumer never scores before the active set and the lists are loaded: start() retries until
+ * they are (PostgreSQL down at start-up is an outage to wait out, not a reason to decide with the
+ * built-in set and empty lists — issue 20).
  */
 
 export type RulesSource = {
   readonly current: ScoringRules;
   /** The shadow rule set (`sentinel rules shadow <version>`), deciding beside the live one; or undefined. */
   readonly shadow: ScoringRules | undefined;
-  /** Loads the active rules once (tolerating an unreachable database), then refreshes in the background. */
+  /**
+   * Loads the active rules, retrying with backoff until PostgreSQL answers (or stop() is called),
+   * then refreshes in the background.
+   * @throws Error when stopped before the rules were ever loaded.
+   */
   start(): Promise<void>;
   stop(): void;
 };
@@ -38,14 +48,16 @@ export function createRulesSource({
   let seen: string | undefined;
   let timer: NodeJS.Timeout | undefined;
   let refreshing = false;
+  let stopped = false;
 
-  async function refresh(): Promise<void> {
-    if (refreshing) return;
+  /** True once the active set and the lists are loaded (now or earlier). */
+  async function refresh(): Promise<boolean> {
+    if (refreshing) return false;
     refreshing = true;
     try {
       const stamp = await store.stamp();
       const key = `${stamp.version ?? "(default)"}|${stamp.lists}|${stamp.shadow ?? ""}`;
-      if (key === seen) return;
+      if (key === seen) return true;
       const [active, lists, shadowDoc] = await Promise.all([
         stamp.version ? store.active() : null,
         store.allLists(),
@@ -66,7 +78,7 @@ export function createRulesSource({
             "active rule set is invalid; keeping the current one",
           );
           seen = key;
-          return;
+          return true;
         }
         ruleSet = valid.ruleSet;
         version = active.version;
@@ -76,8 +88,10 @@ export function createRulesSource({
       if (seen !== undefined && previous !== version)
         logger.info({ from: previous, to: version }, "rule set switched");
       seen = key;
+      return true;
     } catch (error) {
       logger.warn({ err: (error as Error).message }, "could not refresh the rules; keeping the current ones");
+      return false;
     } finally {
       refreshing = false;
     }
@@ -91,11 +105,17 @@ export function createRulesSource({
       return shadow;
     },
     async start() {
-      await refresh();
+      for (let attempt = 1; !(await refresh()); attempt++) {
+        if (stopped) throw new Error("stopped before the rules were loaded");
+        const wait = backoffMs(attempt, { baseMs: 250, maxMs: 5_000 });
+        logger.warn({ attempt, retryInMs: wait }, "rules not loaded yet: not scoring until they are");
+        await sleep(wait);
+      }
       timer = setInterval(() => void refresh(), refreshMs);
       timer.unref();
     },
     stop() {
+      stopped = true;
       clearInterval(timer);
     },
   };

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
 import { DECISIONS } from "../domain/decision.ts";
+import { findPans } from "../domain/pan.ts";
 
 /*
  * A rule set is data (issue 13): a JSON document validated here, published as
@@ -170,6 +171,17 @@ export function ruleSetVersion(rs: RuleSet): string {
 export function validateRuleSet(
   doc: unknown,
 ): { ok: true; ruleSet: RuleSet } | { ok: false; issues: Array<{ path: string; message: string }> } {
+  // Literals, descriptions and ids are scanned for card numbers like any client text (issue 20).
+  const pans = findPans(doc);
+  if (pans.length > 0) {
+    return {
+      ok: false,
+      issues: pans.map((path) => ({
+        path: path || "(document)",
+        message: "looks like a card number; never put a PAN in a rule",
+      })),
+    };
+  }
   const parsed = RuleSetSchema.safeParse(doc);
   if (parsed.success) return { ok: true, ruleSet: parsed.data };
   return {
@@ -189,4 +201,20 @@ export function widestWindowMs(rs: RuleSet): number {
   };
   for (const r of rs.rules) visit(r.when);
   return widest;
+}
+
+/** The named lists a rule set refers to (`in_list`), each with the id of the first rule naming it. */
+export function listsOf(rs: RuleSet): Map<string, string> {
+  const names = new Map<string, string>();
+  for (const rule of rs.rules) {
+    const stack: Expr[] = [rule.when];
+    while (stack.length > 0) {
+      const e = stack.pop()!;
+      if (e === null || typeof e !== "object") continue;
+      if ("op" in e && e.op === "in_list" && !names.has(e.list)) names.set(e.list, rule.id);
+      if ("args" in e) stack.push(...e.args);
+      else if ("arg" in e) stack.push(e.arg);
+    }
+  }
+  return names;
 }

@@ -1,9 +1,12 @@
 import { readFile } from "node:fs/promises";
+import { cliActor } from "../audit/audit-command.ts";
 import type { Config } from "../config.ts";
+import { containsPanText } from "../domain/pan.ts";
 import { SentinelError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import { newTable, out, toJson } from "../ops/output.ts";
 import { createDatabasePool, type DatabasePool } from "../store/pool.ts";
+import { publishRuleSet } from "./publish-rule-set.ts";
 import { type RuleSet, ruleSetVersion, validateRuleSet } from "./rule-language.ts";
 import { diffRuleSets } from "./rule-set-diff.ts";
 import { createRulesStore } from "./rules-store.ts";
@@ -80,8 +83,9 @@ export async function rulesCommand(
     }
     case "publish": {
       const ruleSet = await readRuleSetFile(args[0]!);
-      const version = ruleSetVersion(ruleSet);
-      const created = await withPool(config, (pool) => createRulesStore({ pool }).publish(version, ruleSet));
+      const { version, created } = await withPool(config, (pool) =>
+        publishRuleSet(createRulesStore({ pool }), ruleSet, cliActor()),
+      );
       return out(
         opts.json
           ? toJson({ version, created })
@@ -112,7 +116,7 @@ export async function rulesCommand(
       return;
     }
     case "activate": {
-      const ok = await withPool(config, (pool) => createRulesStore({ pool }).activate(args[0]!));
+      const ok = await withPool(config, (pool) => createRulesStore({ pool }).activate(args[0]!, cliActor()));
       if (!ok) throw new SentinelError("not_found", `no rule set version ${args[0]}: publish it first`);
       return out(`active: ${args[0]} (running consumers switch within seconds)`);
     }
@@ -120,7 +124,7 @@ export async function rulesCommand(
       const version = opts.off ? null : (args[0] ?? null);
       if (!opts.off && !version)
         throw new SentinelError("validation_failed", "name a version to shadow, or --off");
-      const ok = await withPool(config, (pool) => createRulesStore({ pool }).setShadow(version));
+      const ok = await withPool(config, (pool) => createRulesStore({ pool }).setShadow(version, cliActor()));
       if (!ok) throw new SentinelError("not_found", `no rule set version ${version}: publish it first`);
       return out(
         version
@@ -143,7 +147,7 @@ export async function rulesCommand(
       return;
     }
     case "rollback": {
-      const version = await withPool(config, (pool) => createRulesStore({ pool }).rollback());
+      const version = await withPool(config, (pool) => createRulesStore({ pool }).rollback(cliActor()));
       if (!version) throw new SentinelError("not_found", "no earlier active version to roll back to");
       return out(`active: ${version} (rolled back)`);
     }
@@ -165,8 +169,15 @@ export async function listsCommand(
       for (const v of await store.listEntries(name)) out(v);
       return;
     }
+    if (values.some(containsPanText))
+      throw new SentinelError(
+        "validation_failed",
+        "a value looks like a card number; send a token, never a PAN",
+      );
     const n =
-      action === "add" ? await store.addToList(name, values) : await store.removeFromList(name, values);
+      action === "add"
+        ? await store.addToList(name, values, cliActor())
+        : await store.removeFromList(name, values, cliActor());
     out(
       `${action === "add" ? "added" : "removed"} ${n} of ${values.length} on ${name} (consumers see it within seconds)`,
     );

@@ -1,9 +1,12 @@
 import type { FastifyPluginAsync } from "fastify";
 import { z } from "zod";
+import { textWithoutPan } from "../domain/free-text.ts";
 import { SentinelError } from "../errors.ts";
+import { whoIs } from "../http/auth.ts";
 import { errorSchema, jsonSchemaOf } from "../http/openapi.ts";
 import { parseParam, parseRequest } from "../http/validation.ts";
-import { ruleSetVersion, validateRuleSet } from "./rule-language.ts";
+import { publishRuleSet } from "./publish-rule-set.ts";
+import { validateRuleSet } from "./rule-language.ts";
 import type { RulesStore } from "./rules-store.ts";
 
 /*
@@ -16,9 +19,11 @@ export type RulesPluginDeps = { rulesStore: RulesStore };
 
 const adminOnly = { roles: [] as const };
 const ListName = z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, "must be a list name such as blocked_devices");
+// List values are scanned for card numbers like any free text (issue 20).
+const ListValue = textWithoutPan(256).pipe(z.string().min(1));
 const ListChange = z.strictObject({
-  add: z.array(z.string().min(1).max(256)).max(10_000).default([]),
-  remove: z.array(z.string().min(1).max(256)).max(10_000).default([]),
+  add: z.array(ListValue).max(10_000).default([]),
+  remove: z.array(ListValue).max(10_000).default([]),
 });
 
 export const rulesPlugin: FastifyPluginAsync<RulesPluginDeps> = async (app, { rulesStore }) => {
@@ -64,8 +69,7 @@ export const rulesPlugin: FastifyPluginAsync<RulesPluginDeps> = async (app, { ru
       const valid = validateRuleSet(request.body);
       if (!valid.ok)
         throw new SentinelError("validation_failed", "invalid rule set", { issues: valid.issues });
-      const version = ruleSetVersion(valid.ruleSet);
-      const created = await rulesStore.publish(version, valid.ruleSet);
+      const { version, created } = await publishRuleSet(rulesStore, valid.ruleSet, whoIs(request));
       return reply.code(created ? 201 : 200).send({ version, created });
     },
   );
@@ -80,7 +84,7 @@ export const rulesPlugin: FastifyPluginAsync<RulesPluginDeps> = async (app, { ru
       },
     },
     async (request) => {
-      if (!(await rulesStore.activate(request.params.version))) {
+      if (!(await rulesStore.activate(request.params.version, whoIs(request)))) {
         throw new SentinelError("not_found", "unknown rule set version: publish it first");
       }
       return { active: request.params.version };
@@ -93,8 +97,8 @@ export const rulesPlugin: FastifyPluginAsync<RulesPluginDeps> = async (app, { ru
       config: adminOnly,
       schema: { summary: "Activate the version that was active before", security: [{ apiKey: [] }] },
     },
-    async () => {
-      const version = await rulesStore.rollback();
+    async (request) => {
+      const version = await rulesStore.rollback(whoIs(request));
       if (!version) throw new SentinelError("nothing_to_roll_back", "no earlier active version");
       return { active: version };
     },
@@ -122,8 +126,9 @@ export const rulesPlugin: FastifyPluginAsync<RulesPluginDeps> = async (app, { ru
     async (request) => {
       const name = parseParam(ListName, request.params.name, "name");
       const change = parseRequest(ListChange, request.body ?? {});
-      const added = change.add.length > 0 ? await rulesStore.addToList(name, change.add) : 0;
-      const removed = change.remove.length > 0 ? await rulesStore.removeFromList(name, change.remove) : 0;
+      const added = change.add.length > 0 ? await rulesStore.addToList(name, change.add, whoIs(request)) : 0;
+      const removed =
+        change.remove.length > 0 ? await rulesStore.removeFromList(name, change.remove, whoIs(request)) : 0;
       return { name, added, removed };
     },
   );

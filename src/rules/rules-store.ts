@@ -1,5 +1,6 @@
-import { sql } from "slonik";
+import { type DatabaseTransactionConnection, sql } from "slonik";
 import { z } from "zod";
+import { type Actor, type AuditEntry, recordAudit } from "../audit/audit-store.ts";
 import { withDbErrors } from "../store/db-errors.ts";
 import type { DatabasePool } from "../store/pool.ts";
 import { createListStore } from "./list-store.ts";
@@ -20,24 +21,42 @@ const VersionRow = z.object({
 });
 export type RuleSetVersionInfo = z.output<typeof VersionRow>;
 
+/** Runs `act` in a transaction with the audit rows it returns. */
+const audited = <T>(
+  pool: DatabasePool,
+  what: string,
+  actor: Actor,
+  act: (t: DatabaseTransactionConnection) => Promise<[T, AuditEntry[]]>,
+) =>
+  withDbErrors(what, () =>
+    pool.transaction(async (t) => {
+      const [result, entries] = await act(t);
+      await recordAudit(t, actor, entries);
+      return result;
+    }),
+  );
+
 export type RulesStore = ReturnType<typeof createRulesStore>;
 
 export function createRulesStore({ pool }: { pool: DatabasePool }) {
-  return { ...createRuleSetStore(pool), ...createListStore({ pool }) };
+  return { ...createRuleSetStore(pool), ...createShadowStore(pool), ...createListStore({ pool }) };
 }
 
 /** Versions, activations and the shadow. */
 function createRuleSetStore(pool: DatabasePool) {
-  const active = sql.fragment`(SELECT version FROM rule_set_activations ORDER BY activation_id DESC LIMIT 1)`;
+  // The active version: the latest activation not rolled back (a rollback undoes one activation).
+  const active = sql.fragment`(SELECT version FROM rule_set_activations WHERE rolled_back_at IS NULL
+    ORDER BY activation_id DESC LIMIT 1)`;
   return {
     /** Stores a version (a no-op when it exists: same id, same document). Returns whether it was new. */
-    async publish(version: string, document: unknown): Promise<boolean> {
-      const rows = await withDbErrors("publish rule set", () =>
-        pool.anyFirst(sql.type(z.object({ version: z.string() }))`
+    async publish(version: string, document: unknown, actor: Actor): Promise<boolean> {
+      return audited(pool, "publish rule set", actor, async (t) => {
+        const rows = await t.anyFirst(sql.type(z.object({ version: z.string() }))`
           INSERT INTO rule_sets (version, document) VALUES (${version}, ${JSON.stringify(document)}::jsonb)
-          ON CONFLICT (version) DO NOTHING RETURNING version`),
-      );
-      return rows.length > 0;
+          ON CONFLICT (version) DO NOTHING RETURNING version`);
+        const created = rows.length > 0;
+        return [created, created ? [{ action: "rules.publish", target: version, after: document }] : []];
+      });
     },
 
     async list(): Promise<readonly RuleSetVersionInfo[]> {
@@ -68,26 +87,63 @@ function createRuleSetStore(pool: DatabasePool) {
     },
 
     /** Makes `version` the active one; false when it is not published. */
-    async activate(version: string): Promise<boolean> {
-      const rows = await withDbErrors("activate rule set", () =>
-        pool.anyFirst(sql.type(z.object({ version: z.string() }))`
+    async activate(version: string, actor: Actor): Promise<boolean> {
+      return audited(pool, "activate rule set", actor, async (t) => {
+        const before = await t.maybeOneFirst(
+          sql.type(z.object({ version: z.string().nullable() }))`SELECT ${active} AS version`,
+        );
+        const rows = await t.anyFirst(sql.type(z.object({ version: z.string() }))`
           INSERT INTO rule_set_activations (version)
-          SELECT version FROM rule_sets WHERE version = ${version} RETURNING version`),
-      );
-      return rows.length > 0;
+          SELECT version FROM rule_sets WHERE version = ${version} RETURNING version`);
+        const done = rows.length > 0;
+        return [
+          done,
+          done
+            ? [
+                {
+                  action: "rules.activate",
+                  target: version,
+                  before: { active: before },
+                  after: { active: version },
+                },
+              ]
+            : [],
+        ];
+      });
     },
 
-    /** Activates the version that was active before the current one; its version, or null when none. */
-    async rollback(): Promise<string | null> {
-      return withDbErrors("roll back rule set", () =>
-        pool.maybeOneFirst(sql.type(z.object({ version: z.string() }))`
-          INSERT INTO rule_set_activations (version)
+    /**
+     * Undoes the latest activation not undone yet: the version active before it is active again.
+     * Two rollbacks walk two activations back (they never flip between two versions). Its version,
+     * or null when no earlier activation is left.
+     */
+    async rollback(actor: Actor): Promise<string | null> {
+      return audited(pool, "roll back rule set", actor, async (t) => {
+        const current = await t.maybeOne(sql.type(
+          z.object({ activation_id: z.number(), version: z.string() }),
+        )`
+          SELECT activation_id, version FROM rule_set_activations WHERE rolled_back_at IS NULL
+          ORDER BY activation_id DESC LIMIT 1 FOR UPDATE`);
+        if (!current) return [null, []];
+        const previous = await t.maybeOneFirst(sql.type(z.object({ version: z.string() }))`
           SELECT version FROM rule_set_activations
-          WHERE version <> ${active}
-            AND activation_id < (SELECT max(activation_id) FROM rule_set_activations)
-          ORDER BY activation_id DESC LIMIT 1
-          RETURNING version`),
-      );
+          WHERE rolled_back_at IS NULL AND activation_id < ${current.activation_id}
+          ORDER BY activation_id DESC LIMIT 1`);
+        if (previous === null) return [null, []];
+        await t.query(sql.unsafe`
+          UPDATE rule_set_activations SET rolled_back_at = now() WHERE activation_id = ${current.activation_id}`);
+        return [
+          previous,
+          [
+            {
+              action: "rules.rollback",
+              target: current.version,
+              before: { active: current.version },
+              after: { active: previous },
+            },
+          ],
+        ];
+      });
     },
 
     /** What consumers poll: the active version, the lists' change counter and the shadow, in one query. */
@@ -100,16 +156,36 @@ function createRuleSetStore(pool: DatabasePool) {
                  (SELECT version FROM rule_set_shadow) AS shadow`),
       );
     },
+  };
+}
 
+/** The shadow: a version deciding beside the live one, stored not published, and how it compares. */
+function createShadowStore(pool: DatabasePool) {
+  return {
     /** Starts shadowing `version` (null stops it); false when the version is not published. */
-    async setShadow(version: string | null): Promise<boolean> {
-      const rows = await withDbErrors("set shadow", () =>
-        pool.anyFirst(sql.type(z.object({ id: z.boolean() }))`
+    async setShadow(version: string | null, actor: Actor): Promise<boolean> {
+      return audited(pool, "set shadow", actor, async (t) => {
+        const before = await t.oneFirst(sql.type(z.object({ version: z.string().nullable() }))`
+          SELECT version FROM rule_set_shadow FOR UPDATE`);
+        const rows = await t.anyFirst(sql.type(z.object({ id: z.boolean() }))`
           UPDATE rule_set_shadow SET version = ${version}, started_at = CASE WHEN ${version}::text IS NULL THEN NULL ELSE now() END
           WHERE ${version}::text IS NULL OR EXISTS (SELECT 1 FROM rule_sets WHERE version = ${version})
-          RETURNING id`),
-      );
-      return rows.length > 0;
+          RETURNING id`);
+        const done = rows.length > 0;
+        return [
+          done,
+          done
+            ? [
+                {
+                  action: "rules.shadow",
+                  target: version ?? before ?? "(none)",
+                  before: { shadow: before },
+                  after: { shadow: version },
+                },
+              ]
+            : [],
+        ];
+      });
     },
 
     async shadow(): Promise<{ version: string | null; startedAt: string | null }> {

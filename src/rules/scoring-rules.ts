@@ -18,6 +18,21 @@ export type ScoringRules = {
   evaluate(tx: RuleTransaction, profile: Profile | null, history: readonly RuleHistoryEntry[]): RuleVerdict;
 };
 
+/**
+ * A blocked user is declined whatever the rule set says (issue 20): a set that dropped or changed
+ * the `user_blocked` rule cannot let a user an analyst blocked through. The decision is decline,
+ * `user_blocked` is among the reasons and the score is 100; a verdict that already says so is
+ * returned as it is (the default set's own rule does).
+ */
+export function enforceBlock(verdict: RuleVerdict, profile: Profile | null): RuleVerdict {
+  if (profile?.status !== "blocked") return verdict;
+  if (verdict.decision === "decline" && verdict.reasons.includes("user_blocked")) return verdict;
+  const reasons = verdict.reasons.includes("user_blocked")
+    ? verdict.reasons
+    : [...verdict.reasons, "user_blocked"];
+  return { decision: "decline", score: 100, reasons };
+}
+
 export function scoringRules(
   ruleSet: RuleSet,
   fxRates: Readonly<Record<string, string>>,
@@ -30,6 +45,7 @@ export function scoringRules(
     ruleSet,
     widestWindowMs: widestWindowMs(ruleSet),
     context,
-    evaluate: (tx, profile, history) => evaluateRuleSet(ruleSet, tx, profile, history, context),
+    evaluate: (tx, profile, history) =>
+      enforceBlock(evaluateRuleSet(ruleSet, tx, profile, history, context), profile),
   };
 }

@@ -51,8 +51,10 @@ export async function createSandbox(
     TOPIC_LABELS: `${prefix}-${id}.labels`,
     CONSUMER_GROUP: `scorer-${prefix}-${id}`,
     METRICS_PORT: "0",
-    // Tests and benchmarks run without API keys, explicitly (the ingress refuses otherwise).
+    // Tests and benchmarks run without API keys, explicitly (the ingress refuses otherwise), and so
+    // on loopback only.
     AUTH_DISABLED: "true",
+    HOST: "127.0.0.1",
     ...overrides,
   };
   const config = loadConfig(env);

@@ -1,10 +1,11 @@
 import { sql } from "slonik";
+import { type Actor, recordAudit } from "../audit/audit-store.ts";
 import type { Profile, ProfileInput } from "../domain/profile.ts";
 import { ProfileSchema } from "../domain/profile.ts";
 import { withDbErrors } from "./db-errors.ts";
 import type { DatabasePool } from "./pool.ts";
 
-const COLUMNS = sql.fragment`user_id, status, risk_tier, home_country, currency,
+export const PROFILE_COLUMNS = sql.fragment`user_id, status, risk_tier, home_country, currency,
   per_transaction_limit::text, daily_limit::text, version,
   to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS updated_at`;
 
@@ -18,7 +19,7 @@ export function createProfileStore({ pool }: { pool: DatabasePool }) {
       if (userIds.length === 0) return [];
       const rows = await withDbErrors("get profiles", () =>
         pool.any(sql.type(ProfileSchema)`
-          SELECT ${COLUMNS} FROM user_profiles WHERE user_id = ANY(${sql.array(userIds, "text")})`),
+          SELECT ${PROFILE_COLUMNS} FROM user_profiles WHERE user_id = ANY(${sql.array(userIds, "text")})`),
       );
       return [...rows];
     },
@@ -27,29 +28,28 @@ export function createProfileStore({ pool }: { pool: DatabasePool }) {
       return (await this.getMany([userId]))[0] ?? null;
     },
 
-    /** Inserts or replaces a profile; its version grows by one. */
-    async upsert(userId: string, p: ProfileInput): Promise<Profile> {
+    /**
+     * Inserts or replaces a profile (its version grows by one), with its audit row (the profile
+     * before and after) in the same transaction.
+     */
+    async upsert(userId: string, p: ProfileInput, actor: Actor): Promise<Profile> {
       return withDbErrors("upsert profile", () =>
-        pool.one(sql.type(ProfileSchema)`
-          INSERT INTO user_profiles AS u (user_id, status, risk_tier, home_country, currency,
-            per_transaction_limit, daily_limit)
-          VALUES (${userId}, ${p.status}, ${p.risk_tier}, ${p.home_country}, ${p.currency},
-            ${p.per_transaction_limit}::numeric, ${p.daily_limit}::numeric)
-          ON CONFLICT (user_id) DO UPDATE SET status = EXCLUDED.status, risk_tier = EXCLUDED.risk_tier,
-            home_country = EXCLUDED.home_country, currency = EXCLUDED.currency,
-            per_transaction_limit = EXCLUDED.per_transaction_limit, daily_limit = EXCLUDED.daily_limit,
-            version = u.version + 1, updated_at = now()
-          RETURNING ${COLUMNS}`),
-      );
-    },
-
-    /** Sets a profile's status (an analyst blocking a user); null when the user has no profile. */
-    async setStatus(userId: string, status: Profile["status"]): Promise<Profile | null> {
-      return withDbErrors("set profile status", () =>
-        pool.maybeOne(sql.type(ProfileSchema)`
-          UPDATE user_profiles SET status = ${status}, version = version + 1, updated_at = now()
-          WHERE user_id = ${userId}
-          RETURNING ${COLUMNS}`),
+        pool.transaction(async (t) => {
+          const before = await t.maybeOne(sql.type(ProfileSchema)`
+            SELECT ${PROFILE_COLUMNS} FROM user_profiles WHERE user_id = ${userId} FOR UPDATE`);
+          const after = await t.one(sql.type(ProfileSchema)`
+            INSERT INTO user_profiles AS u (user_id, status, risk_tier, home_country, currency,
+              per_transaction_limit, daily_limit)
+            VALUES (${userId}, ${p.status}, ${p.risk_tier}, ${p.home_country}, ${p.currency},
+              ${p.per_transaction_limit}::numeric, ${p.daily_limit}::numeric)
+            ON CONFLICT (user_id) DO UPDATE SET status = EXCLUDED.status, risk_tier = EXCLUDED.risk_tier,
+              home_country = EXCLUDED.home_country, currency = EXCLUDED.currency,
+              per_transaction_limit = EXCLUDED.per_transaction_limit, daily_limit = EXCLUDED.daily_limit,
+              version = u.version + 1, updated_at = now()
+            RETURNING ${PROFILE_COLUMNS}`);
+          await recordAudit(t, actor, [{ action: "profile.upsert", target: userId, before, after }]);
+          return after;
+        }),
       );
     },
 

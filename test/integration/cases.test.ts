@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { usePipeline } from "../support/pipeline.ts";
 import { jsonLines, runSentinel } from "../support/processes.ts";
-import { readAll } from "../support/topics.ts";
+import { eventually, readAll } from "../support/topics.ts";
 import { testProducer } from "../support/workload.ts";
 
 /*
@@ -14,11 +14,13 @@ import { testProducer } from "../support/workload.ts";
 const INGEST = "ingest-key-0000000001";
 const ANALYST = "analyst-key-000000001";
 const ADMIN = "admin-key-00000000001";
+const ANN = "ann-key-00000000000001";
+const BOB = "bob-key-00000000000001";
 
 const p = usePipeline({
   TOPIC_TRANSACTIONS_PARTITIONS: "2",
   AUTH_DISABLED: "",
-  API_KEYS: `ingest:${INGEST},analyst:${ANALYST},${ADMIN}`,
+  API_KEYS: `ingest:${INGEST},analyst:${ANALYST},analyst:ann:${ANN},analyst:bob:${BOB},${ADMIN}`,
 });
 
 const call = (
@@ -129,29 +131,88 @@ describe("cases", () => {
     expect(detail.case.reasons).toContain("high_risk_large_amount");
     expect(detail.history.map((h) => h.transaction_id)).toContain(review.id);
 
-    expect((await call(ANALYST, "POST", `/cases/${id}/claim`, { analyst: "ann" })).status).toBe(200);
-    expect((await call(ANALYST, "POST", `/cases/${id}/claim`, { analyst: "ann" })).status).toBe(200);
-    const taken = await call(ANALYST, "POST", `/cases/${id}/claim`, { analyst: "bob" });
+    // Identity comes from the key (issue 20): a claim is ann's because ann's key made it.
+    expect((await call(ANN, "POST", `/cases/${id}/claim`)).status).toBe(200);
+    expect((await call(ANN, "POST", `/cases/${id}/claim`)).status).toBe(200);
+    const taken = await call(BOB, "POST", `/cases/${id}/claim`);
     expect(taken.status).toBe(409);
     expect(await taken.json()).toMatchObject({ error: "case_claimed" });
-    expect((await call(ANALYST, "POST", `/cases/${id}/release`, { analyst: "ann" })).status).toBe(200);
-    expect((await call(ANALYST, "POST", `/cases/${id}/claim`, { analyst: "bob" })).status).toBe(200);
-    const resolved = await call(ANALYST, "POST", `/cases/${id}/resolve`, {
-      label: "fraud",
-      block_user: true,
-      analyst: "bob",
-    });
+    // Nobody acts under another's name: a body naming bob with ann's key is refused.
+    expect((await call(ANN, "POST", `/cases/${id}/release`, { analyst: "bob" })).status).toBe(403);
+    expect((await call(BOB, "POST", `/cases/${id}/release`)).status).toBe(409);
+    // A resolve refused with 409 changes nothing: before issue 20 it blocked the user anyway.
+    const refused = await call(BOB, "POST", `/cases/${id}/resolve`, { label: "fraud", block_user: true });
+    expect(refused.status).toBe(409);
+    expect(await refused.json()).toMatchObject({ error: "case_claimed" });
+    expect(
+      ((await (await call(ADMIN, "GET", "/users/case-b/profile")).json()) as { status: string }).status,
+    ).toBe("active");
+    expect((await call(ANN, "POST", `/cases/${id}/release`)).status).toBe(200);
+    // A resolve needs a claim by the same analyst.
+    const unclaimed = await call(BOB, "POST", `/cases/${id}/resolve`, { label: "fraud" });
+    expect(unclaimed.status).toBe(409);
+    expect(await unclaimed.json()).toMatchObject({ error: "case_not_claimed" });
+    expect((await call(BOB, "POST", `/cases/${id}/claim`)).status).toBe(200);
+    const resolved = await call(BOB, "POST", `/cases/${id}/resolve`, { label: "fraud", block_user: true });
     expect(resolved.status).toBe(200);
-    expect(await resolved.json()).toMatchObject({ status: "resolved", label: "fraud", user_blocked: true });
-    const again = await call(ANALYST, "POST", `/cases/${id}/resolve`, { label: "legitimate" });
+    expect(await resolved.json()).toMatchObject({
+      status: "resolved",
+      label: "fraud",
+      assignee: "bob",
+      user_blocked: true,
+    });
+    const again = await call(BOB, "POST", `/cases/${id}/resolve`, { label: "legitimate" });
     expect(again.status).toBe(409);
     expect(await again.json()).toMatchObject({ error: "case_resolved" });
 
     const next = await decided("case-b", "1.00");
     expect(next.decision).toBe("decline");
     expect(next.reasons).toContain("user_blocked");
-    expect((await call(ANALYST, "POST", `/cases/${randomUUID()}/claim`, { analyst: "x" })).status).toBe(404);
-    expect((await call(ANALYST, "POST", "/cases/not-a-uuid/claim", { analyst: "x" })).status).toBe(400);
+    expect((await call(ANN, "POST", `/cases/${randomUUID()}/claim`)).status).toBe(404);
+    expect((await call(ANN, "POST", "/cases/not-a-uuid/claim")).status).toBe(400);
+
+    // The audit trail, in the same transactions: who did what to this case, and the block.
+    const audit = (await (await call(ADMIN, "GET", `/audit?target=${id}&limit=50`)).json()) as {
+      entries: Array<{ actor: string; action: string; before: unknown; after: unknown }>;
+    };
+    expect(audit.entries.map((e) => `${e.actor} ${e.action}`).reverse()).toEqual([
+      "ann case.claim",
+      "ann case.release",
+      "bob case.claim",
+      "bob case.resolve",
+      "bob label.create",
+    ]);
+    const block = (await (await call(ADMIN, "GET", "/audit?action=profile.block&target=case-b")).json()) as {
+      entries: Array<{ actor: string; before: unknown; after: unknown }>;
+    };
+    expect(block.entries).toEqual([
+      expect.objectContaining({ actor: "bob", before: { status: "active" }, after: { status: "blocked" } }),
+    ]);
+    expect((await call(ANN, "GET", "/audit")).status).toBe(403);
+    const cli = await runSentinel(["audit", "--target", id, "--json"], p.ctx.env);
+    expect(cli.code, cli.output).toBe(0);
+    expect(jsonLines<{ action: string }>(cli).map((e) => e.action)).toContain("case.resolve");
+    // Append-only: PostgreSQL refuses to change or delete it.
+    await expect(p.db.query("DELETE FROM audit_log")).rejects.toThrow(/append-only/);
+    await expect(p.db.query("UPDATE audit_log SET actor = 'x'")).rejects.toThrow(/append-only/);
+  });
+
+  it("publishes a label committed before its publish ever happened, from the outbox (issue 20)", async () => {
+    // As if the process died between the commit and the publish: before issue 20 such a label was
+    // never published (and a retry got 409 case_resolved).
+    await highRiskProfile("case-o");
+    const t = await decided("case-o", "10.00"); // approved: fires no rule the performance test counts
+    const { rows } = await p.db.query(
+      "INSERT INTO labels (transaction_id, label, source) VALUES ($1, 'fraud', 'chargeback') RETURNING label_id",
+      [t.id],
+    );
+    const labelId = Number(rows[0].label_id);
+    await p.db.query("INSERT INTO label_outbox (label_id) VALUES ($1)", [labelId]);
+    const published = async () =>
+      (await readAll(p.ctx.kafka, p.ctx.config.kafka.topics.labels, 5_000))
+        .map((m) => JSON.parse(m.value!.toString()) as { label_id: number; transaction_id: string })
+        .filter((l) => l.label_id === labelId && l.transaction_id === t.id).length;
+    expect(await eventually(async () => (await published()) >= 1, 20_000)).toBe(true);
   });
 
   it("keeps every label, publishes it on transactions.labels, and the latest wins in rule performance", async () => {
@@ -185,10 +246,21 @@ describe("cases", () => {
       { label: "legitimate", source: "analyst" },
       { label: "fraud", source: "chargeback" },
     ]);
-    const published = (await readAll(p.ctx.kafka, p.ctx.config.kafka.topics.labels)).filter(
-      (m) => JSON.parse(m.value!.toString()).transaction_id === t.id,
-    );
-    expect(published.map((m) => [m.key?.toString(), JSON.parse(m.value!.toString()).label])).toEqual([
+    // Published from the outbox, at least once: readers deduplicate by label_id.
+    const labelsOf = async () => {
+      const seen = new Map<number, [string | undefined, string]>();
+      for (const m of await readAll(p.ctx.kafka, p.ctx.config.kafka.topics.labels)) {
+        const l = JSON.parse(m.value!.toString()) as {
+          label_id: number;
+          transaction_id: string;
+          label: string;
+        };
+        if (l.transaction_id === t.id) seen.set(l.label_id, [m.key?.toString(), l.label]);
+      }
+      return [...seen.entries()].sort(([a], [b]) => a - b).map(([, v]) => v);
+    };
+    expect(await eventually(async () => (await labelsOf()).length === 2, 20_000)).toBe(true);
+    expect(await labelsOf()).toEqual([
       ["case-c", "legitimate"],
       ["case-c", "fraud"],
     ]);
@@ -225,6 +297,16 @@ describe("cases", () => {
     const table = await runSentinel(["rules", "performance"], p.ctx.env);
     expect(table.stdout).toMatch(/high_risk_large_amount.*100\.0%/);
     expect((await runSentinel(["rules", "performance", "--since", "yesterday"], p.ctx.env)).code).toBe(2);
+    // A range is bounded (issue 20: since=1970 read every decision and every label).
+    const wide = await call(ANALYST, "GET", "/rules/performance?since=1970-01-01T00:00:00Z");
+    expect(wide.status).toBe(400);
+    expect(await wide.json()).toEqual({
+      error: "validation_failed",
+      issues: [{ path: "since", message: "the range may span at most 92 days" }],
+    });
+    const cliWide = await runSentinel(["rules", "performance", "--since", "1970-01-01T00:00:00Z"], p.ctx.env);
+    expect(cliWide.code).toBe(2);
+    expect(cliWide.output).toMatch(/at most 92 days/);
   });
 
   it("answers 403 naming the role needed, 401 without a key", async () => {

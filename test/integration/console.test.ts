@@ -21,7 +21,7 @@ describe.skipIf(!executablePath)("the analyst console in Chromium", () => {
   const p = usePipeline({
     TOPIC_TRANSACTIONS_PARTITIONS: "2",
     AUTH_DISABLED: "",
-    API_KEYS: `analyst:${ANALYST},${ADMIN}`,
+    API_KEYS: `analyst:ann:${ANALYST},${ADMIN}`,
   });
   let browser: Browser;
   beforeAll(async () => {
@@ -69,12 +69,13 @@ describe.skipIf(!executablePath)("the analyst console in Chromium", () => {
     page.on("pageerror", (e) => errors.push(e.message));
     await page.goto(`${p.base}/console`);
     await page.fill("#key", "not-a-key-at-all-000");
-    await page.fill("#name", "ann");
     await page.click("button[type=submit]");
     await expect.poll(() => page.textContent("#sign-in-error")).toContain("Unknown key");
     await page.fill("#key", ANALYST);
     await page.click("button[type=submit]");
     await page.waitForSelector("#app:not([hidden])");
+    // The name is the key's (issue 20), shown as who is signed in.
+    await expect.poll(() => page.textContent("#analyst")).toBe("ann");
     await page.waitForSelector("#live.on", { timeout: 10_000 });
 
     // A review arrives while the console is open: it appears without a reload.
@@ -106,6 +107,43 @@ describe.skipIf(!executablePath)("the analyst console in Chromium", () => {
 
     await page.keyboard.press("p");
     await expect.poll(() => page.textContent("#perf-rows")).toContain("high_risk_large_amount");
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it("shows a hostile name as text and runs no script from data; /console sends a strict policy (issue 20)", async () => {
+    // Before issue 20 the assignee went through innerHTML in every open console: the image's
+    // onerror ran in another analyst's page, which holds that analyst's key.
+    const hostile = "<img src=x onerror=window.__xss=1>";
+    const review = await post(`xss-user-${randomUUID().slice(0, 8)}`, "10.00"); // no profile: review
+    expect(review.decision.decision).toBe("review");
+    const refused = await call("POST", `/cases/${review.transaction_id}/claim`, { analyst: hostile });
+    expect(refused.status).toBe(400);
+    // However it got there (an older version, a direct write), data is shown as text.
+    await p.db.query("UPDATE cases SET status = 'claimed', assignee = $1 WHERE transaction_id = $2", [
+      hostile,
+      review.transaction_id,
+    ]);
+
+    const res = await fetch(`${p.base}/console/`);
+    const csp = res.headers.get("content-security-policy") ?? "";
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).toContain("frame-ancestors 'none'");
+    expect(csp).not.toContain("unsafe-inline");
+    expect(res.headers.get("x-content-type-options")).toBe("nosniff");
+
+    const page: Page = await browser.newPage();
+    const errors: string[] = [];
+    page.on("pageerror", (e) => errors.push(e.message));
+    await page.goto(`${p.base}/console`);
+    await page.fill("#key", ANALYST);
+    await page.click("button[type=submit]");
+    const row = page.locator(`#queue-rows tr[data-transaction-id="${review.transaction_id}"]`);
+    await row.waitFor({ timeout: 10_000 });
+    expect(await row.textContent()).toContain(hostile);
+    expect(await page.locator("#queue-rows img").count()).toBe(0);
+    await page.waitForTimeout(300); // an image error would have fired by now
+    expect(await page.evaluate("window.__xss")).toBeUndefined();
     expect(errors).toEqual([]);
     await page.close();
   });

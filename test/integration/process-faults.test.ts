@@ -72,6 +72,13 @@ describe("the ingress without API keys", () => {
     expect(p.output()).toMatch(/API_KEYS: required by the ingress; set AUTH_DISABLED=true/);
   });
 
+  it("refuses AUTH_DISABLED=true on an address other than loopback, naming HOST (issue 20)", async () => {
+    // Before issue 20 it listened on every interface with every route open.
+    const p = spawnSentinel(["ingest"], { ...ctx.env, AUTH_DISABLED: "true", API_KEYS: "", HOST: "0.0.0.0" });
+    expect(await p.wait(60_000)).toBe(2);
+    expect(p.output()).toMatch(/HOST: AUTH_DISABLED=true listens on loopback only/);
+  });
+
   it("starts with AUTH_DISABLED=true and says in its log that authentication is off", async () => {
     const p = spawnSentinel(["ingest"], { ...ctx.env, AUTH_DISABLED: "true", LOG_LEVEL: "info" });
     try {

@@ -14,6 +14,9 @@ import { eventually } from "../support/topics.ts";
 let ctx: TestContext;
 let pool: DatabasePool;
 let store: ProfileStore;
+/** Who the audit trail says wrote these profiles. */
+const TESTER = { name: "profile-cache-test", role: "admin" };
+
 const input: ProfileInput = {
   status: "active",
   risk_tier: "low",
@@ -61,8 +64,8 @@ const counted = async (m: ReturnType<typeof createMetrics>, name: string) =>
 
 describe("redis profile cache", () => {
   it("loads misses from PostgreSQL in one query, then serves hits from Redis", async () => {
-    await store.upsert("c1", input);
-    await store.upsert("c2", input);
+    await store.upsert("c1", input, TESTER);
+    await store.upsert("c2", input, TESTER);
     let queries = 0;
     const { cache, redis, metrics } = makeCache(countingStore(() => queries++));
     await eventually(async () => redis.status === "ready", 5_000, 50);
@@ -83,7 +86,7 @@ describe("redis profile cache", () => {
   });
 
   it("coalesces concurrent misses for the same user into one query", async () => {
-    await store.upsert("c3", input);
+    await store.upsert("c3", input, TESTER);
     let queries = 0;
     // The query is held 300 ms so that all ten misses overlap it (on a loaded machine the first
     // query could otherwise finish before the last MGET answered: a later miss, not a concurrent one).
@@ -106,7 +109,7 @@ describe("redis profile cache", () => {
   });
 
   it("never lets a slow reader put back an older profile than a write refreshed", async () => {
-    await store.upsert("c4", input); // version 1
+    await store.upsert("c4", input, TESTER); // version 1
     let release!: () => void;
     const gate = new Promise<void>((r) => {
       release = r;
@@ -128,7 +131,7 @@ describe("redis profile cache", () => {
     try {
       const pending = cache.getMany(["c4"]);
       await read;
-      const v2 = await store.upsert("c4", { ...input, per_transaction_limit: "5.00" });
+      const v2 = await store.upsert("c4", { ...input, per_transaction_limit: "5.00" }, TESTER);
       expect(v2.version).toBe(2);
       await cache.refresh(v2);
       release();
@@ -140,7 +143,7 @@ describe("redis profile cache", () => {
   });
 
   it("falls back to PostgreSQL when Redis is unreachable, and refresh says so", async () => {
-    await store.upsert("c5", input);
+    await store.upsert("c5", input, TESTER);
     const { cache, redis, metrics } = makeCache(store, "redis://127.0.0.1:1");
     try {
       const got = await cache.getMany(["c5", "nobody"]);

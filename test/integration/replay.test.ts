@@ -310,6 +310,58 @@ describe("sentinel replay, offsets and redecide", () => {
     expect(text.stdout).toMatch(/backtest on 400 labelled transactions/);
   }, 240_000);
 
+  it("a backtest with --rules never stores or publishes a decision of record, even without --dry-run (issue 20)", async () => {
+    // Before issue 20, transactions the live group had not stored yet were decided by the candidate,
+    // stored as live and published.
+    const candidate = defaultRuleSet(loadConfig({ ...ctx.env, ...NEW_ENV }).rules);
+    const file = join(tmpdir(), `candidate-record-${ctx.id}.json`);
+    await writeFile(file, JSON.stringify(candidate));
+    // No live group runs here (the offsets test stopped it): these 50 are not stored yet.
+    if (live) expect(await live.stop()).toBe(0);
+    live = undefined;
+    const fresh = generateTransactions(50, [...profiles.keys()], profiles, 99);
+    await produceTransactions(ctx.kafka, ctx.config.kafka.topics.transactions, fresh);
+    const ids = fresh.map((t) => t.transaction_id);
+    const published = async () =>
+      (await readAll(ctx.kafka, ctx.config.kafka.topics.decisions, 20_000)).filter((m) =>
+        ids.includes(JSON.parse(m.value!.toString()).transaction_id),
+      ).length;
+    const before = await published();
+    const run = await json<ReplaySummary>(["replay", "--from", "earliest", "--redecide", "--rules", file]);
+    expect(run.newlyStored).toBe(0);
+    expect(run.notStored).toBe(50);
+    const stored = await db.query(
+      "SELECT count(*)::int AS n FROM transactions WHERE transaction_id = ANY($1::uuid[])",
+      [ids],
+    );
+    expect(stored.rows[0].n).toBe(0);
+    expect(await published()).toBe(before);
+    // The candidate's decisions of the stored transactions are kept beside, never live.
+    const version = ruleSetVersion(candidate);
+    expect(
+      await count(`SELECT count(*) AS n FROM decisions WHERE rules_version = '${version}' AND live`),
+    ).toBe(0);
+    expect(
+      await count(`SELECT count(*) AS n FROM decisions WHERE rules_version = '${version}'`),
+    ).toBeGreaterThan(0);
+    // The live group, back, stores and publishes them with the live rules.
+    live = spawnSentinel(["consume"], { ...ctx.env, LOG_LEVEL: "info" });
+    expect(
+      await eventually(
+        async () =>
+          Number(
+            (
+              await db.query(
+                "SELECT count(*)::int AS n FROM decisions WHERE live AND transaction_id = ANY($1::uuid[])",
+                [ids],
+              )
+            ).rows[0].n,
+          ) === 50,
+        60_000,
+      ),
+    ).toBe(true);
+  }, 240_000);
+
   it("refuses bad positions with a clear message", async () => {
     const bad = await sentinel(["replay", "--from", "yesterday"]);
     expect(bad.code).toBe(2);

@@ -86,6 +86,16 @@ describe("rule sets", () => {
       score: 100,
       at_least: "decline",
     });
+    // A list that does not exist is refused at publish (issue 20: before, `in_list` on it was
+    // silently false), naming the list and the rule.
+    const misspelt = JSON.parse(JSON.stringify(ruleSet).replace('"blocked_devices"', '"blocked_devicez"'));
+    const refused = await p.request("POST", "/rules", { body: misspelt });
+    expect(refused.status).toBe(400);
+    expect(JSON.stringify(await refused.json())).toMatch(
+      /rule blocked_device names the list blocked_devicez/,
+    );
+    // The list exists once it has an entry.
+    await p.request("POST", "/lists/blocked_devices", { body: { add: ["0-placeholder"] } });
     const { version } = (await (await p.request("POST", "/rules", { body: ruleSet })).json()) as {
       version: string;
     };
@@ -115,11 +125,39 @@ describe("rule sets", () => {
     expect(declined.reasons).toContain("blocked_device");
     expect(await (await p.request("GET", "/lists/blocked_devices")).json()).toEqual({
       name: "blocked_devices",
-      values: [device],
+      values: ["0-placeholder", device],
     });
     // Rollback returns to the version active before (flag_all from the test above).
     const rolled = (await (await p.request("POST", "/rules/rollback")).json()) as { active: string };
     expect(rolled.active).not.toBe(version);
+  });
+
+  it("rolls back along the activation history: two rollbacks go two versions back (issue 20)", async () => {
+    // Before issue 20 a second rollback flipped back to the version the first one undid.
+    const versions: string[] = [];
+    for (const n of [1, 2, 3]) {
+      const set = { ...base, description: `rollback walk ${n} ${randomUUID()}` };
+      const { version } = (await (await p.request("POST", "/rules", { body: set })).json()) as {
+        version: string;
+      };
+      expect((await p.request("POST", `/rules/${version}/activate`)).status).toBe(200);
+      versions.push(version);
+    }
+    const rollback = async () =>
+      ((await (await p.request("POST", "/rules/rollback")).json()) as { active: string }).active;
+    expect(await rollback()).toBe(versions[1]);
+    expect(await rollback()).toBe(versions[0]);
+    const listed = (await (await p.request("GET", "/rules")).json()) as { active: string };
+    expect(listed.active).toBe(versions[0]);
+    // Each step is in the audit trail (with auth off, the local admin acted).
+    const audit = (await (await p.request("GET", "/audit?action=rules.rollback&limit=2")).json()) as {
+      entries: Array<{ actor: string; before: unknown; after: unknown }>;
+    };
+    expect(audit.entries.map((e) => [e.before, e.after])).toEqual([
+      [{ active: versions[1] }, { active: versions[0] }],
+      [{ active: versions[2] }, { active: versions[1] }],
+    ]);
+    expect(audit.entries.every((e) => e.actor === "local")).toBe(true);
   });
 
   it("validates, publishes, lists, diffs and activates from the command line", async () => {

@@ -65,14 +65,27 @@ describe("loadConfig", () => {
       API_KEYS: "ingest:gateway-key-000001,analyst:analyst-key-00001,plain-key-000000001",
     });
     expect(c.http.apiKeys).toEqual([
-      { role: "ingest", key: "gateway-key-000001" },
-      { role: "analyst", key: "analyst-key-00001" },
-      { role: "admin", key: "plain-key-000000001" },
+      { role: "ingest", name: "ingest", key: "gateway-key-000001" },
+      { role: "analyst", name: "analyst", key: "analyst-key-00001" },
+      { role: "admin", name: "admin", key: "plain-key-000000001" },
     ]);
     expect(errorOf({ API_KEYS: "analyst:short" }).message).toContain("API_KEYS");
     expect(errorOf({ TOPIC_REPLICATION_FACTOR: "1", TOPIC_MIN_INSYNC_REPLICAS: "2" }).message).toContain(
       "TOPIC_MIN_INSYNC_REPLICAS",
     );
+  });
+
+  it("reads a key's name (role:name:key) and refuses an unknown role instead of an admin key (issue 20)", () => {
+    const c = loadConfig({ API_KEYS: "analyst:alice:alice-key-0000001,admin:ops.team:key:with:colons01" });
+    expect(c.http.apiKeys).toEqual([
+      { role: "analyst", name: "alice", key: "alice-key-0000001" },
+      { role: "admin", name: "ops.team", key: "key:with:colons01" },
+    ]);
+    // Before issue 20 a misspelt role made an admin key of the whole entry.
+    const misspelt = errorOf({ API_KEYS: "analyts:bob:bob-key-000000001" }).message;
+    expect(misspelt).toMatch(/API_KEYS: entry 1 has the unknown role "analyts"/);
+    expect(misspelt).not.toContain("bob-key");
+    expect(errorOf({ API_KEYS: "analyst:<img>:k-000000000000001" }).message).toMatch(/the name must be/);
   });
 
   it("refuses a review threshold above the decline threshold", () => {

@@ -30,14 +30,32 @@ describe("PAN detection", () => {
     expect(luhnValid("79927398713")).toBe(true);
   });
 
-  it("does not take UUIDs, hex hashes or digits glued to letters for card numbers", () => {
+  it("does not take UUIDs or hex hashes for card numbers", () => {
     // A UUID whose digit groups hold a Luhn-valid 16-digit run (such UUIDs are generated at random).
     expect(panSpans("41111111-1111-1111-abcd-0123456789ab")).toEqual([]);
-    expect(panSpans("user4111111111111111x")).toEqual([]);
-    expect(panSpans("a4111111111111111")).toEqual([]);
+    // Digits inside an identifier that holds other digits too: a hash, not a card number.
     expect(panSpans("9f4111111111111111e0c")).toEqual([]);
-    // …but a separator before the number is enough to see it.
     expect(panSpans("id-4111111111111111")).toEqual([[3, 19]]);
+  });
+
+  it("sees card numbers with letters glued to them or doubled separators (issue 20)", () => {
+    // Each of these passed before issue 20.
+    expect(panSpans("cc4111111111111111")).toEqual([[2, 18]]);
+    expect(panSpans("user4111111111111111x")).toEqual([[4, 20]]);
+    expect(panSpans("a4111111111111111")).toEqual([[1, 17]]);
+    expect(panSpans("4111  1111  1111  1111")).toEqual([[0, 22]]);
+    expect(panSpans("card 4111 - 1111 - 1111 - 1111")).toEqual([[5, 30]]);
+    expect(maskPans("cc4111  1111  1111  1111")).toBe("cc4111  11**  ****  1111");
+  });
+
+  it("scans any depth of nesting without recursion (issue 20)", () => {
+    // 100,000 levels overflowed the recursive scan (a 500 over HTTP).
+    let deep: unknown = "4111111111111111";
+    for (let i = 0; i < 100_000; i++) deep = [deep];
+    expect(findPans({ a: deep }).length).toBe(1);
+    let clean: unknown = "x";
+    for (let i = 0; i < 100_000; i++) clean = { k: clean };
+    expect(findPans(clean)).toEqual([]);
   });
 
   it("passes random UUIDs and hex hashes (property)", () => {

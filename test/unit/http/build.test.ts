@@ -1,3 +1,4 @@
+import fc from "fast-check";
 import type { FastifyInstance } from "fastify";
 import { afterEach, describe, expect, it } from "vitest";
 import { loadConfig } from "../../../src/config.ts";
@@ -123,6 +124,40 @@ describe("POST /transaction", () => {
     expect(res.headers["retry-after"]).toBe("1");
     expect(res.json().error).toBe("unavailable");
     expect(res.json().transaction_id).toBeTypeOf("string");
+  });
+});
+
+describe("hostile bodies (issue 20)", () => {
+  const nested = (depth: number, open: string, close: string, inner = '"4111111111111111"') =>
+    open.repeat(depth) + inner + close.repeat(depth);
+
+  it("answers 400 naming the depth, never 500, to a body nested 100,000 levels", async () => {
+    // Before issue 20 the recursive card-number scan overflowed the stack here: 500.
+    await build({ BODY_LIMIT_BYTES: "1048576" });
+    for (const body of [nested(100_000, "[", "]"), `{"user_id":${nested(100_000, '{"a":', "}")}}`]) {
+      const res = await post(body, { "content-type": "application/json" });
+      expect(res.statusCode).toBe(400);
+      expect(res.json()).toEqual({
+        error: "validation_failed",
+        issues: [{ path: "(body)", message: "nested deeper than 64 levels" }],
+      });
+    }
+  });
+
+  it("answers every nesting depth up to 100,000 with a 4xx (fuzz)", async () => {
+    await build({ BODY_LIMIT_BYTES: "1048576" });
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 100_000 }),
+        fc.constantFrom(["[", "]"], ['{"k":', "}"], ['{"metadata":', "}"]),
+        async (depth, [open, close]) => {
+          const res = await post(nested(depth, open!, close!), { "content-type": "application/json" });
+          expect(res.statusCode).toBeGreaterThanOrEqual(400);
+          expect(res.statusCode).toBeLessThan(500);
+        },
+      ),
+      { numRuns: 40 },
+    );
   });
 });
 

@@ -22,6 +22,7 @@ describe("render", () => {
         read: 30,
         alreadyStored: 25,
         newlyStored: 3,
+        notStored: 0,
         deadLettered: 1,
         alreadyDeadLettered: 1,
         duplicates: 0,

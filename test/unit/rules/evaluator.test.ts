@@ -2,12 +2,14 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { Profile } from "../../../src/domain/profile.ts";
 import { evaluateRuleSet, type RuleHistoryEntry } from "../../../src/rules/evaluator.ts";
+import { publishRuleSet } from "../../../src/rules/publish-rule-set.ts";
 import {
   type Expr,
   type RuleSet,
   validateRuleSet,
   widestWindowMs,
 } from "../../../src/rules/rule-language.ts";
+import { scoringRules } from "../../../src/rules/scoring-rules.ts";
 import { testProfile } from "../../support/profiles.ts";
 
 /* The rule language: total, deterministic, exact on money; its validation names JSON paths. */
@@ -174,5 +176,59 @@ describe("the rule language", () => {
         }),
       ),
     ).toBe(7_200_000);
+  });
+});
+
+describe("a block is a block (issue 20)", () => {
+  const lenient: RuleSet = {
+    format: 1,
+    thresholds: { review: 50, decline: 80 },
+    // A set that dropped the user_blocked rule: before issue 20 a blocked user was approved by it.
+    rules: [
+      {
+        id: "large",
+        description: "large amounts",
+        when: { op: ">", args: [{ field: "tx.amount" }, 10_000] },
+        score: 60,
+      },
+    ],
+  };
+  const tx = { transactionId: "t1", amount: "12.50", currency: "USD", receivedMs: T };
+
+  it("declines a blocked user whatever the active set says, with user_blocked among the reasons", () => {
+    const rules = scoringRules(lenient, {});
+    expect(rules.evaluate(tx, { ...profile, status: "active" }, [])).toMatchObject({ decision: "approve" });
+    expect(rules.evaluate(tx, { ...profile, status: "blocked" }, [])).toEqual({
+      decision: "decline",
+      score: 100,
+      reasons: ["user_blocked"],
+    });
+  });
+
+  it("refuses to publish a set naming a list that does not exist", async () => {
+    const set: RuleSet = {
+      ...lenient,
+      rules: [
+        {
+          id: "dev",
+          description: "d",
+          when: { op: "in_list", arg: { field: "tx.device_id" }, list: "blocked_devicez" },
+          score: 90,
+        },
+      ],
+    };
+    let published = false;
+    const store = {
+      listNames: async () => new Set(["blocked_devices"]),
+      publish: async () => {
+        published = true;
+        return true;
+      },
+    };
+    await expect(publishRuleSet(store, set, { name: "test", role: "admin" })).rejects.toMatchObject({
+      code: "validation_failed",
+      issues: [{ path: "rules.0.when", message: expect.stringMatching(/names the list blocked_devicez/) }],
+    });
+    expect(published).toBe(false);
   });
 });
