@@ -93,8 +93,8 @@ function createRuleSetStore(pool: DatabasePool) {
           sql.type(z.object({ version: z.string().nullable() }))`SELECT ${active} AS version`,
         );
         const rows = await t.anyFirst(sql.type(z.object({ version: z.string() }))`
-          INSERT INTO rule_set_activations (version)
-          SELECT version FROM rule_sets WHERE version = ${version} RETURNING version`);
+          INSERT INTO rule_set_activations (version, activated_by)
+          SELECT version, ${`${actor.role}:${actor.name}`} FROM rule_sets WHERE version = ${version} RETURNING version`);
         const done = rows.length > 0;
         return [
           done,
@@ -144,6 +144,16 @@ function createRuleSetStore(pool: DatabasePool) {
           ],
         ];
       });
+    },
+
+    /** The active version and who activated it ("role:name"), or null while none is. */
+    async activeActivation(): Promise<{ version: string; activatedBy: string | null } | null> {
+      const row = await withDbErrors("active activation", () =>
+        pool.maybeOne(sql.type(z.object({ version: z.string(), activated_by: z.string().nullable() }))`
+          SELECT version, activated_by FROM rule_set_activations WHERE rolled_back_at IS NULL
+          ORDER BY activation_id DESC LIMIT 1`),
+      );
+      return row ? { version: row.version, activatedBy: row.activated_by } : null;
     },
 
     /** What consumers poll: the active version, the lists' change counter and the shadow, in one query. */

@@ -1,6 +1,9 @@
 import { sql } from "slonik";
 import type { Config } from "../config.ts";
 import type { Logger } from "../logger.ts";
+import { activateDefaultRuleSet } from "../rules/default-activation.ts";
+import { defaultRuleSet } from "../rules/default-rule-set.ts";
+import { createRulesStore } from "../rules/rules-store.ts";
 import { migrate } from "./migrate.ts";
 import { createDatabasePool } from "./pool.ts";
 
@@ -21,8 +24,23 @@ export async function ensureDatabase(databaseUrl: string): Promise<boolean> {
   }
 }
 
+/**
+ * Creates the database when missing, applies pending migrations, and makes sure a rule set is
+ * active (the default set of RULES_*, while no operator activated one: rules/default-activation.ts).
+ */
 export async function prepareDatabase(config: Config, logger: Logger): Promise<string[]> {
   if (await ensureDatabase(config.database.url))
     logger.info({ database: config.database.url }, "database created");
-  return migrate(config.database.url, logger);
+  const applied = await migrate(config.database.url, logger);
+  const pool = await createDatabasePool(config.database.url, { maxPoolSize: 1, name: "sentinel-migrate" });
+  try {
+    const { version, activated } = await activateDefaultRuleSet(
+      createRulesStore({ pool }),
+      defaultRuleSet(config.rules),
+    );
+    if (activated) logger.info({ version }, "default rule set published and activated");
+  } finally {
+    await pool.end();
+  }
+  return applied;
 }

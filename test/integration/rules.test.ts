@@ -6,8 +6,9 @@ import { describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config.ts";
 import { defaultRuleSet } from "../../src/rules/default-rule-set.ts";
 import { type RuleSet, ruleSetVersion } from "../../src/rules/rule-language.ts";
+import { createTestContext } from "../support/context.ts";
 import { usePipeline } from "../support/pipeline.ts";
-import { runSentinel } from "../support/processes.ts";
+import { jsonLines, runSentinel } from "../support/processes.ts";
 import { eventually, readAll } from "../support/topics.ts";
 
 /*
@@ -258,5 +259,31 @@ describe("rule sets", () => {
     expect(c.compared).toBeGreaterThanOrEqual(6);
     expect(c.moves.every((m) => m.to !== "approve")).toBe(true);
     expect((await runSentinel(["rules", "shadow", "--off"], p.ctx.env)).code).toBe(0);
+  });
+
+  it("migrate publishes and activates the default set until an operator activates one (issue 20)", async () => {
+    // Before issue 20 a fresh install decided with a version `rules list` did not know.
+    const fresh = await createTestContext();
+    try {
+      const versions = async () =>
+        jsonLines<Array<{ version: string; active: boolean }>>(
+          await runSentinel(["rules", "list", "--json"], fresh.env),
+        ).at(-1)!;
+      const activeOf = async () => (await versions()).find((v) => v.active)?.version;
+      expect((await runSentinel(["migrate"], fresh.env)).code).toBe(0);
+      const first = ruleSetVersion(defaultRuleSet(loadConfig(fresh.env).rules));
+      expect(await activeOf()).toBe(first);
+      // RULES_* still move the default set while no operator activated a version of their own…
+      const tighter = { ...fresh.env, RULES_VELOCITY_MAX: "9" };
+      expect((await runSentinel(["migrate"], tighter)).code).toBe(0);
+      const second = ruleSetVersion(defaultRuleSet(loadConfig(tighter).rules));
+      expect(await activeOf()).toBe(second);
+      // …and no longer once one did.
+      expect((await runSentinel(["rules", "activate", first], fresh.env)).code).toBe(0);
+      expect((await runSentinel(["migrate"], { ...fresh.env, RULES_VELOCITY_MAX: "7" })).code).toBe(0);
+      expect(await activeOf()).toBe(first);
+    } finally {
+      await fresh.cleanup();
+    }
   });
 });
