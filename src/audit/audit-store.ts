@@ -2,6 +2,7 @@ import { type CommonQueryMethods, sql } from "slonik";
 import { z } from "zod";
 import { withDbErrors } from "../store/db-errors.ts";
 import type { DatabasePool } from "../store/pool.ts";
+import { ISO_UTC } from "../store/sql-time.ts";
 
 /*
  * The audit trail (issue 20): every change an analyst, an admin or an operator makes — claim,
@@ -78,7 +79,7 @@ export async function listAudit(
   ].filter((f) => f !== null);
   const rows = await withDbErrors("read audit", () =>
     pool.any(sql.type(AuditRow)`
-      SELECT audit_id::int8 AS audit_id, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS at,
+      SELECT audit_id::int8 AS audit_id, to_char(at AT TIME ZONE 'UTC', ${ISO_UTC}) AS at,
         actor, role, action, target, before, after
       FROM audit_log
       ${where.length > 0 ? sql.fragment`WHERE ${sql.join(where, sql.fragment` AND `)}` : sql.fragment``}

@@ -7,6 +7,7 @@ import { SentinelError } from "../errors.ts";
 import { withDbErrors } from "../store/db-errors.ts";
 import type { DatabasePool } from "../store/pool.ts";
 import { PROFILE_COLUMNS } from "../store/profile-store.ts";
+import { ISO_UTC } from "../store/sql-time.ts";
 import type { LabelMessage } from "./label-publisher.ts";
 
 /*
@@ -20,7 +21,6 @@ import type { LabelMessage } from "./label-publisher.ts";
 export type CaseRefusal = "not_found" | "claimed_by_other" | "resolved" | "not_claimed";
 type Row = { status: string; assignee: string | null };
 
-const ISO_UTC = sql.fragment`'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'`;
 const CaseState = z.object({ status: z.string(), assignee: z.string().nullable(), user_id: z.string() });
 const StoredLabel = z.object({
   label_id: z.number(),

@@ -3,6 +3,7 @@ import { z } from "zod";
 import { CASE_STATUSES, type CaseStatus, LABELS, type Label } from "../domain/case.ts";
 import { withDbErrors } from "../store/db-errors.ts";
 import type { DatabasePool } from "../store/pool.ts";
+import { ISO_UTC } from "../store/sql-time.ts";
 
 /*
  * Reading cases (one per transaction decided `review`, opened by the transaction store) and labels
@@ -10,7 +11,6 @@ import type { DatabasePool } from "../store/pool.ts";
  * rule-performance.ts. Every method throws SentinelError.
  */
 
-const ISO_UTC = sql.fragment`'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'`;
 const ts = (column: string) =>
   sql.fragment`to_char(${sql.identifier(column.split("."))} AT TIME ZONE 'UTC', ${ISO_UTC})`;
 

@@ -5,6 +5,7 @@ import { LABEL_SOURCES, LABELS, type Label, type LabelSource } from "../domain/c
 import type { Logger } from "../logger.ts";
 import { withDbErrors } from "../store/db-errors.ts";
 import type { DatabasePool } from "../store/pool.ts";
+import { ISO_UTC } from "../store/sql-time.ts";
 
 /*
  * Labels on `transactions.labels` (key user_id, acks=all), from the label outbox (issue 20): a
@@ -67,7 +68,7 @@ export function createLabelOutbox({
     const pending = await withDbErrors("pending labels", () =>
       pool.any(sql.type(Pending)`
         SELECT o.label_id, l.transaction_id::text, t.user_id, l.label, l.source, l.note,
-          to_char(l.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS labelled_at
+          to_char(l.created_at AT TIME ZONE 'UTC', ${ISO_UTC}) AS labelled_at
         FROM label_outbox o JOIN labels l USING (label_id) JOIN transactions t USING (transaction_id)
         WHERE o.published_at IS NULL ORDER BY o.label_id LIMIT ${batch}`),
     );

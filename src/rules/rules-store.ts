@@ -3,6 +3,7 @@ import { z } from "zod";
 import { type Actor, type AuditEntry, recordAudit } from "../audit/audit-store.ts";
 import { withDbErrors } from "../store/db-errors.ts";
 import type { DatabasePool } from "../store/pool.ts";
+import { ISO_UTC } from "../store/sql-time.ts";
 import { createListStore } from "./list-store.ts";
 
 /*
@@ -10,8 +11,6 @@ import { createListStore } from "./list-store.ts";
  * document), the activation history, the shadow, and the named lists (list-store.ts). Every method
  * throws SentinelError.
  */
-
-const ISO_UTC = sql.fragment`'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'`;
 
 const VersionRow = z.object({
   version: z.string(),

@@ -4,10 +4,11 @@ import type { Profile, ProfileInput } from "../domain/profile.ts";
 import { ProfileSchema } from "../domain/profile.ts";
 import { withDbErrors } from "./db-errors.ts";
 import type { DatabasePool } from "./pool.ts";
+import { ISO_UTC } from "./sql-time.ts";
 
 export const PROFILE_COLUMNS = sql.fragment`user_id, status, risk_tier, home_country, currency,
   per_transaction_limit::text, daily_limit::text, version,
-  to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS updated_at`;
+  to_char(updated_at AT TIME ZONE 'UTC', ${ISO_UTC}) AS updated_at`;
 
 export type ProfileStore = ReturnType<typeof createProfileStore>;
 

@@ -4,6 +4,7 @@ import { DECISIONS, type Decision } from "../domain/decision.ts";
 import type { Transaction } from "../domain/transaction.ts";
 import { withDbErrors } from "./db-errors.ts";
 import type { DatabasePool } from "./pool.ts";
+import { ISO_UTC } from "./sql-time.ts";
 
 /** A validated transaction as read from the topic, with where it was read. */
 export type SourcedTransaction = {
@@ -31,8 +32,6 @@ export type StoredHistoryRow = {
   channel?: string;
   ip?: string;
 };
-
-const ISO_UTC = sql.fragment`'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'`;
 
 const DecisionRow = z.object({
   transaction_id: z.string(),

@@ -1,0 +1,4 @@
+import { sql } from "slonik";
+
+/** The to_char format of every timestamp we read: RFC 3339 in UTC with milliseconds. */
+export const ISO_UTC = sql.fragment`'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'`;
