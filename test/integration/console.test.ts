@@ -147,4 +147,37 @@ describe.skipIf(!executablePath)("the analyst console in Chromium", () => {
     expect(errors).toEqual([]);
     await page.close();
   });
+
+  it("shows every open case, not the newest 200, and reloads at most once a second in a burst (issue 20)", async () => {
+    // Before issue 20 the queue read the newest 200 cases and reloaded once per event.
+    const page: Page = await browser.newPage();
+    await page.goto(`${p.base}/console`);
+    await page.fill("#key", ANALYST);
+    await page.click("button[type=submit]");
+    await page.waitForSelector("#live.on", { timeout: 10_000 });
+    let reloads = 0;
+    page.on("request", (r) => {
+      if (r.url().includes("/cases?status=open")) reloads++;
+    });
+    const started = Date.now();
+    const ids: string[] = [];
+    for (let batch = 0; batch < 5; batch++) {
+      // 50 reviews at once (users without a profile), five times: 250 open cases.
+      const posted = await Promise.all(
+        Array.from(
+          { length: 50 },
+          async () => (await post(`burst-${randomUUID().slice(0, 12)}`, "10.00")).transaction_id,
+        ),
+      );
+      ids.push(...posted);
+    }
+    const last = page.locator(`#queue-rows tr[data-transaction-id="${ids.at(-1)}"]`);
+    await last.waitFor({ timeout: 15_000 });
+    const first = page.locator(`#queue-rows tr[data-transaction-id="${ids[0]}"]`);
+    await expect.poll(() => first.count(), { timeout: 10_000 }).toBe(1);
+    expect(await page.locator("#queue-rows tr").count()).toBeGreaterThanOrEqual(250);
+    const seconds = (Date.now() - started) / 1000;
+    expect(reloads).toBeLessThanOrEqual(Math.ceil(seconds) + 2);
+    await page.close();
+  });
 });
