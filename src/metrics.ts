@@ -118,6 +118,16 @@ const cacheMetrics = (r: Registers) => ({
   }),
 });
 
+/** What alerts read: each readiness check as 1 (ready) or 0, sampled in the background. */
+const opsMetrics = (r: Registers) => ({
+  ready: new Gauge({
+    name: "sentinel_ready",
+    help: "Readiness checks of this process (kafka, postgres, redis, registry, consumer): 1 ready, 0 not",
+    labelNames: ["check"],
+    registers: r,
+  }),
+});
+
 /*
  * Every metric of a process, created once in the composition root and passed to the parts that
  * record it. No global registry: two apps in one test process do not collide.
@@ -132,6 +142,7 @@ export function createMetrics({ defaults = true }: { defaults?: boolean } = {}) 
     producer: producerMetrics(r),
     consumer: consumerMetrics(r),
     cache: cacheMetrics(r),
+    ops: opsMetrics(r),
   };
 }
 

@@ -3,7 +3,7 @@ import type { Config } from "../config.ts";
 import { startConsumer } from "../consumer/main.ts";
 import type { Scorer } from "../consumer/scorer.ts";
 import { SentinelError } from "../errors.ts";
-import { opsPlugin } from "../http/ops-plugin.ts";
+import { opsPlugin, sampleReadiness } from "../http/ops-plugin.ts";
 import { startIngest } from "../ingest/main.ts";
 import type { Logger } from "../logger.ts";
 import { createRuntime, dependenciesOf } from "../runtime.ts";
@@ -67,6 +67,9 @@ export async function serve(config: Config, logger: Logger, parts: Parts): Promi
     ...(await rt.readiness(needs)),
     ...(parts.consumer ? { consumer: scorer?.healthy ?? false } : {}),
   });
+
+  const stopSampling = sampleReadiness(readiness, rt.metrics);
+  stops.push({ name: "readiness sampler", stop: async () => stopSampling() });
 
   if (parts.ingest) {
     let ingest: Awaited<ReturnType<typeof startIngest>>;

@@ -25,3 +25,27 @@ export const opsPlugin: FastifyPluginAsync<OpsPluginDeps> = async (app, deps) =>
     return deps.metrics.registry.metrics();
   });
 };
+
+/**
+ * Samples the readiness checks every `everyMs` into the `sentinel_ready` gauge, for alerts (a
+ * scrape never waits on the checks). Returns the stop function.
+ */
+export function sampleReadiness(readiness: Readiness, metrics: Metrics, everyMs = 10_000): () => void {
+  let running = false;
+  const sample = async () => {
+    if (running) return;
+    running = true;
+    try {
+      for (const [check, ok] of Object.entries(await readiness()))
+        metrics.ops.ready.set({ check }, ok ? 1 : 0);
+    } catch {
+      // a check that throws is reported by the next sample
+    } finally {
+      running = false;
+    }
+  };
+  void sample();
+  const timer = setInterval(() => void sample(), everyMs);
+  timer.unref();
+  return () => clearInterval(timer);
+}

@@ -1,6 +1,7 @@
 import { AssignerProtocol, type PartitionAssigner } from "kafkajs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestContext, type TestContext } from "../support/context.ts";
+import { freePorts } from "../support/ports.ts";
 import { spawnSentinel } from "../support/processes.ts";
 import { eventually } from "../support/topics.ts";
 
@@ -79,13 +80,24 @@ describe("the ingress without API keys", () => {
     expect(p.output()).toMatch(/HOST: AUTH_DISABLED=true listens on loopback only/);
   });
 
-  it("starts with AUTH_DISABLED=true and says in its log that authentication is off", async () => {
-    const p = spawnSentinel(["ingest"], { ...ctx.env, AUTH_DISABLED: "true", LOG_LEVEL: "info" });
+  it("starts with AUTH_DISABLED=true and says in its log that authentication is off; exports its readiness", async () => {
+    const port = await freePorts();
+    const p = spawnSentinel(["ingest"], {
+      ...ctx.env,
+      AUTH_DISABLED: "true",
+      LOG_LEVEL: "info",
+      PORT: String(port),
+    });
     try {
       expect(await eventually(async () => p.output().includes("ingest listening"), 60_000), p.output()).toBe(
         true,
       );
       expect(p.output()).toMatch(/authentication is OFF/);
+      // What the alert rules read (ops/prometheus/alerts.yml): each readiness check as a gauge.
+      const metrics = async () => (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      expect(
+        await eventually(async () => /sentinel_ready\{check="kafka"\} 1/.test(await metrics()), 20_000),
+      ).toBe(true);
     } finally {
       expect(await p.stop()).toBe(0);
     }

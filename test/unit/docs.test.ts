@@ -71,7 +71,7 @@ describe("the docs", () => {
     const missing: string[] = [];
     for (const span of code(page)) {
       for (const [path] of span.matchAll(
-        /\b(?:src|test|bench|chaos|docs|schemas|rulesets|infra|bin)\/[\w./-]*\.(?:ts|js|json|sql|md|py|sh|xml|html|css|svg|png)\b/g,
+        /\b(?:src|test|bench|chaos|docs|schemas|rulesets|infra|bin|ops)\/[\w./-]*\.(?:ts|js|json|sql|md|py|sh|xml|html|css|svg|png|yml)\b/g,
       )) {
         // bench/results is written by the benchmarks, not kept in git.
         if (!path.includes("*") && !path.startsWith("bench/results/") && !existsSync(join(REPO_ROOT, path)))
