@@ -204,6 +204,29 @@ function* leaves(body: unknown): Generator<{ value: unknown; at: PathNode; key: 
   }
 }
 
+/** Whether any key, string or number in `body` holds a PAN: iterative, one stack, no paths (per request). */
+function anyPan(body: unknown): boolean {
+  if (typeof body !== "object" || body === null) return holdsPan(body);
+  const stack: unknown[] = [body];
+  while (stack.length > 0) {
+    const value = stack.pop();
+    if (Array.isArray(value)) {
+      for (const v of value)
+        if (typeof v === "object" && v !== null) stack.push(v);
+        else if (holdsPan(v)) return true;
+    } else if (value && typeof value === "object") {
+      for (const k in value) {
+        if (!Object.hasOwn(value, k)) continue;
+        if (holdsPan(k)) return true;
+        const v = (value as Record<string, unknown>)[k];
+        if (typeof v === "object" && v !== null) stack.push(v);
+        else if (holdsPan(v)) return true;
+      }
+    }
+  }
+  return false;
+}
+
 function holdsPan(value: unknown): boolean {
   if (typeof value === "string") return value.length >= MIN_DIGITS && containsPanText(value);
   return typeof value === "number" && numberHasPan(value);
@@ -216,6 +239,7 @@ function holdsPan(value: unknown): boolean {
  * without growing the call stack.
  */
 export function findPans(body: unknown): string[] {
+  if (!anyPan(body)) return []; // the common case: no path is built
   const found: string[] = [];
   const panKeys = new Set<PathNode>();
   for (const { value, at, key } of leaves(body)) {
