@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { containsPanText } from "./domain/pan.ts";
 
 /*
  * The value types of the environment variables (src/config.ts parses them): each refuses a bad
@@ -88,10 +89,10 @@ function parseKey(entry: string, index: number, ctx: z.RefinementCtx): ApiKey | 
     return undefined;
   }
   const name = parts.length === 2 ? role : parts[1]!;
-  if (!KEY_NAME.test(name)) {
+  if (!KEY_NAME.test(name) || containsPanText(name)) {
     ctx.addIssue({
       code: "custom",
-      message: `entry ${index + 1}: the name must be letters, digits and . _ @ - (1–64)`,
+      message: `entry ${index + 1}: the name must be letters, digits and . _ @ - (1–64), and no card number`,
     });
     return undefined;
   }

@@ -16,7 +16,7 @@ export type ProfilesPluginDeps = {
 };
 
 // A user id is also refused when it looks like a card number (issue 20: the path was not scanned).
-const UserId = z
+export const UserIdParam = z
   .string()
   .regex(USER_ID, USER_ID_RULE)
   .refine((s) => !containsPanText(s), "looks like a card number; send a token, never a PAN");
@@ -36,7 +36,7 @@ export const profilesPlugin: FastifyPluginAsync<ProfilesPluginDeps> = async (app
       },
     },
     async (request) => {
-      const profile = await deps.profiles.get(parseParam(UserId, request.params.id, "id"));
+      const profile = await deps.profiles.get(parseParam(UserIdParam, request.params.id, "id"));
       if (!profile) throw new SentinelError("not_found", "unknown user");
       return profile;
     },
@@ -56,7 +56,7 @@ export const profilesPlugin: FastifyPluginAsync<ProfilesPluginDeps> = async (app
       },
     },
     async (request) => {
-      const id = parseParam(UserId, request.params.id, "id");
+      const id = parseParam(UserIdParam, request.params.id, "id");
       const body = parseRequest(ProfileInputSchema, request.body);
       const profile = await deps.profiles.upsert(id, body, whoIs(request));
       await deps.refreshCachedProfile(profile);
