@@ -34,6 +34,13 @@ const httpMetrics = (r: Registers) => ({
     labelNames: ["route", "outcome"],
     registers: r,
   }),
+  syncStage: new Histogram({
+    name: "sentinel_sync_stage_seconds",
+    help: "A decided Prefer: wait request by stage: ack (request to Kafka's ack), decide (ack to decided_at), deliver (decided_at to the answer)",
+    labelNames: ["stage"],
+    buckets: MS,
+    registers: r,
+  }),
   acceptToDecision: new Histogram({
     name: "sentinel_accept_to_decision_seconds",
     help: "Time from Kafka's acknowledgement of a transaction to its decision reaching the ingress",
@@ -70,6 +77,13 @@ const consumerMetrics = (r: Registers) => ({
   batchDuration: new Histogram({
     name: "sentinel_consumer_batch_duration_seconds",
     help: "Time to decode, score, persist and publish one chunk",
+    buckets: MS,
+    registers: r,
+  }),
+  stage: new Histogram({
+    name: "sentinel_scorer_stage_seconds",
+    help: "A scored round by stage: queued (the oldest message's broker time to the round's start), decode, load_context, decide, persist, publish",
+    labelNames: ["stage"],
     buckets: MS,
     registers: r,
   }),

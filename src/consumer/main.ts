@@ -55,6 +55,7 @@ export async function scoringDeps(rt: Runtime): Promise<ScoringDeps> {
       maxAgeMs: config.kafka.timestampMaxAgeMs,
     }),
     schemaIds,
+    observeStage: (stage, seconds) => rt.metrics.consumer.stage.observe({ stage }, seconds),
   };
 }
 

@@ -15,7 +15,21 @@ export type ScoringDeps = DecodeDeps & {
   /** A shadow rule set: new transactions are also decided with it, stored beside (never published). */
   shadow?: ScoringRules;
   now?: () => number;
+  /** Where a round's time goes (seconds per stage); absent, nothing is measured. */
+  observeStage?: (stage: RoundStage, seconds: number) => void;
 };
+
+export type RoundStage = "queued" | "decode" | "load_context" | "decide" | "persist" | "publish";
+
+/** The oldest message's broker timestamp of the round (LogAppendTime on the transactions topic). */
+function oldestTimestamp(chunks: readonly Chunk[]): number {
+  let oldest = Number.POSITIVE_INFINITY;
+  for (const c of chunks) {
+    const first = c.messages[0];
+    if (first) oldest = Math.min(oldest, Number(first.timestamp));
+  }
+  return oldest;
+}
 
 /**
  * Turns chunks (each from one partition, messages in offset order; usually the chunks that several
@@ -35,13 +49,31 @@ export async function scoreRound(
   const rules = deps.rules;
   const shadow = mode.store && !mode.redecide ? deps.shadow : undefined;
   const results = chunks.map(emptyResult);
+  const stage = stageClock(deps.observeStage);
+  if (deps.observeStage)
+    deps.observeStage("queued", Math.max(0, Date.now() - oldestTimestamp(chunks)) / 1000);
   const decoded = await decodeRound(deps, chunks, results);
+  stage("decode");
   if (decoded.valid.length === 0) return results;
   const context = await loadContext(deps, decoded.valid, [rules, shadow], mode);
+  stage("load_context");
   const decidedAt = new Date((deps.now ?? Date.now)()).toISOString();
   const plan = planRound({ decoded, context, results, rules, shadow, redecide: mode.redecide, decidedAt });
+  stage("decide");
   await persistRound(deps.store, plan, mode);
+  stage("persist");
   return assemble(plan, mode);
+}
+
+/** Observes the time since the previous stage ended (nothing when not observed). */
+function stageClock(observe: ScoringDeps["observeStage"]): (stage: RoundStage) => void {
+  if (!observe) return () => {};
+  let last = performance.now();
+  return (stage) => {
+    const now = performance.now();
+    observe(stage, (now - last) / 1000);
+    last = now;
+  };
 }
 
 /** Phase 5: each chunk's decisions in topic order, and its letters (found in different phases) by offset. */

@@ -122,7 +122,9 @@ export function createScorer(options: ScorerOptions): Scorer {
   const rounds = createRoundCombiner<Chunk, ChunkResult>({
     runRound: async (chunks) => {
       const results = await scoreRound(options.scoring, chunks);
+      const started = performance.now();
       await publishRound(roundOutput(chunks, results));
+      metrics.consumer.stage.observe({ stage: "publish" }, (performance.now() - started) / 1000);
       return results;
     },
   });

@@ -149,9 +149,56 @@ function startWait(
   return { wait, ms };
 }
 
+/**
+ * Where a decided sync request's time went: ack (received → Kafka's ack), decide (ack → the
+ * scorer's decided_at: broker, fetch, queue, decode, context), deliver (decided_at → answered:
+ * persist, publish, the listener). Wall clocks of two processes: one host's, or NTP's.
+ */
+function observeSyncStages(
+  metrics: Metrics,
+  received: number,
+  acked: number,
+  decided: number,
+  answered: number,
+) {
+  const stage = metrics.http.syncStage;
+  stage.observe({ stage: "ack" }, Math.max(0, acked - received) / 1000);
+  stage.observe({ stage: "decide" }, Math.max(0, decided - acked) / 1000);
+  stage.observe({ stage: "deliver" }, Math.max(0, answered - decided) / 1000);
+}
+
 /** A client that goes away frees its wait at once. */
 function cancelOnClose(reply: FastifyReply, wait: Wait): void {
   reply.raw.once("close", () => wait.cancel());
+}
+
+/** GET /transaction/:id: the stored transaction, long-polled with `Prefer: wait`. */
+async function getTransaction(
+  deps: TransactionsPluginDeps,
+  idParam: string,
+  prefer: string | string[] | undefined,
+  reply: FastifyReply,
+) {
+  const id = parseParam(Id, idParam, "id");
+  const sync = startWait(deps, prefer, id, "get");
+  let stored = await deps.transactions.getTransaction(id).catch((error: unknown) => {
+    sync?.wait.cancel();
+    throw error;
+  });
+  if (sync) {
+    if (stored?.decision) {
+      sync.wait.cancel();
+    } else {
+      cancelOnClose(reply, sync.wait);
+      const outcome = await sync.wait.promise;
+      deps.metrics.http.syncWaits.inc({ route: "get", outcome: outcome.kind });
+      if (outcome.kind === "decided") stored = await deps.transactions.getTransaction(id);
+    }
+    if (stored?.decision) reply.header("preference-applied", `wait=${seconds(sync.ms)}`);
+  }
+  if (!stored) throw new SentinelError("not_found", "unknown transaction");
+  // Absent optional fields are left out, as they were sent.
+  return Object.fromEntries(Object.entries(stored).filter(([, v]) => v !== null));
 }
 
 /** POST /transaction (the ingress proper) and GET /transaction/:id, both with `Prefer: wait`. */
@@ -170,6 +217,7 @@ export const transactionsPlugin: FastifyPluginAsync<TransactionsPluginDeps> = as
   }
 
   app.post("/transaction", { config: { roles: ["ingest"] }, schema: postSchema }, async (request, reply) => {
+    const receivedAt = now();
     const result = validateTransaction(schema, request.body);
     if (!result.ok) {
       rejected.inc({ reason: result.code });
@@ -208,7 +256,15 @@ export const transactionsPlugin: FastifyPluginAsync<TransactionsPluginDeps> = as
       const outcome = await sync.wait.promise;
       syncWaits.inc({ route: "post", outcome: outcome.kind });
       if (outcome.kind === "decided") {
-        acceptToDecision.observe((now() - acceptedAt) / 1000);
+        const answeredAt = now();
+        acceptToDecision.observe((answeredAt - acceptedAt) / 1000);
+        observeSyncStages(
+          deps.metrics,
+          receivedAt,
+          acceptedAt,
+          Date.parse(outcome.decision.decided_at),
+          answeredAt,
+        );
         return reply
           .code(200)
           .header("preference-applied", `wait=${seconds(sync.ms)}`)
@@ -235,27 +291,6 @@ export const transactionsPlugin: FastifyPluginAsync<TransactionsPluginDeps> = as
       config: { roles: ["ingest", "analyst"] },
       schema: getSchema,
     },
-    async (request, reply) => {
-      const id = parseParam(Id, request.params.id, "id");
-      const sync = startWait(deps, request.headers.prefer, id, "get");
-      let stored = await deps.transactions.getTransaction(id).catch((error: unknown) => {
-        sync?.wait.cancel();
-        throw error;
-      });
-      if (sync) {
-        if (stored?.decision) {
-          sync.wait.cancel();
-        } else {
-          cancelOnClose(reply, sync.wait);
-          const outcome = await sync.wait.promise;
-          syncWaits.inc({ route: "get", outcome: outcome.kind });
-          if (outcome.kind === "decided") stored = await deps.transactions.getTransaction(id);
-        }
-        if (stored?.decision) reply.header("preference-applied", `wait=${seconds(sync.ms)}`);
-      }
-      if (!stored) throw new SentinelError("not_found", "unknown transaction");
-      // Absent optional fields are left out, as they were sent.
-      return Object.fromEntries(Object.entries(stored).filter(([, v]) => v !== null));
-    },
+    (request, reply) => getTransaction(deps, request.params.id, request.headers.prefer, reply),
   );
 };

@@ -79,6 +79,16 @@ describe("POST /transaction with Prefer: wait", () => {
     const again = await send("POST", "/transaction", body, { prefer: "wait=10" });
     expect(again.status).toBe(200);
     expect(((await again.json()) as { decision: unknown }).decision).toEqual(answer.decision);
+
+    // Where the time went, per stage (issue 21's first step): the sync request's three stages and
+    // the scorer's round stages are counted (ingress and scorer share this process's metrics).
+    const metrics = await (await send("GET", "/metrics")).text();
+    const count = (name: string, stage: string) =>
+      Number(new RegExp(`^${name}_count\\{stage="${stage}"\\} (\\d+)`, "m").exec(metrics)?.[1] ?? 0);
+    for (const stage of ["ack", "decide", "deliver"])
+      expect(count("sentinel_sync_stage_seconds", stage)).toBeGreaterThan(0);
+    for (const stage of ["queued", "decode", "load_context", "decide", "persist", "publish"])
+      expect(count("sentinel_scorer_stage_seconds", stage)).toBeGreaterThan(0);
   });
 
   it("declines a blocked user in the answer", async () => {
