@@ -3,8 +3,10 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { REPO_ROOT } from "../src/paths.ts";
 import { createSandbox, type Services } from "../src/stack/sandbox.ts";
+import { freePorts } from "../test/support/ports.ts";
 import { startNode, waitForHttp } from "../test/support/processes.ts";
 import { benchServices, log } from "./lib/services.ts";
+import { type Buckets, parseBuckets, type StageTimes, stageTimes } from "./lib/stages.ts";
 
 /*
  * End to end, as a payment gateway sees it: POST /transaction with `Prefer: wait=1` at a fixed rate
@@ -25,7 +27,23 @@ export type E2eRate = {
   decided: number;
   decidedRatio: number;
   latencyMs: { p50: number; p90: number; p99: number; max: number };
+  /** Where the time went at this rate, from the processes' stage histograms (ms). */
+  stages: { sync: StageTimes; scorer: StageTimes };
 };
+
+/** Both processes' stage histograms now. */
+async function scrapeStages(
+  ingestPort: number,
+  consumerPort: number,
+): Promise<{ sync: Buckets; scorer: Buckets }> {
+  const [ingest, consumer] = await Promise.all(
+    [ingestPort, consumerPort].map(async (port) => (await fetch(`http://127.0.0.1:${port}/metrics`)).text()),
+  );
+  return {
+    sync: parseBuckets(ingest!, "sentinel_sync_stage_seconds"),
+    scorer: parseBuckets(consumer!, "sentinel_scorer_stage_seconds"),
+  };
+}
 
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
@@ -38,14 +56,16 @@ export async function benchE2e(
 ): Promise<E2eRate[]> {
   const sandbox = await createSandbox(services, { prefix: "bench" });
   const env = { ...sandbox.env, PORT: String(PORT), HOST: "127.0.0.1", LOG_LEVEL: "warn" };
+  const metricsPort = await freePorts();
   // Ingest and consumer as two processes, as deployed (one event loop each).
   const procs = [
     startNode(join(REPO_ROOT, "bin/sentinel.ts"), ["ingest"], env),
-    startNode(join(REPO_ROOT, "bin/sentinel.ts"), ["consume"], env),
+    startNode(join(REPO_ROOT, "bin/sentinel.ts"), ["consume"], { ...env, METRICS_PORT: String(metricsPort) }),
   ];
   const latencies: number[] = [];
   try {
     await waitForHttp(`http://127.0.0.1:${PORT}/readyz`);
+    await waitForHttp(`http://127.0.0.1:${metricsPort}/healthz`);
     // A warm-up round first, not reported: the scorer and the ingress's decision listener join
     // their groups, JIT and pools settle.
     const results: E2eRate[] = [];
@@ -56,6 +76,7 @@ export async function benchE2e(
       let accepted = 0;
       const tickMs = 10;
       const perTick = rate / (1000 / tickMs);
+      const before = await scrapeStages(PORT, metricsPort);
       const started = performance.now();
       const inflight: Promise<void>[] = [];
       // A fixed schedule: tick i sends until i·perTick requests are out, whatever the answers do.
@@ -89,6 +110,7 @@ export async function benchE2e(
         if (wait > 0) await sleep(wait);
       }
       await Promise.all(inflight);
+      const after = await scrapeStages(PORT, metricsPort);
       const sorted = [...latencies].sort((a, b) => a - b);
       const r: E2eRate = {
         rate,
@@ -102,6 +124,10 @@ export async function benchE2e(
           p99: Math.round(percentile(sorted, 99) * 10) / 10,
           max: Math.round((sorted.at(-1) ?? Number.NaN) * 10) / 10,
         },
+        stages: {
+          sync: stageTimes(before.sync, after.sync),
+          scorer: stageTimes(before.scorer, after.scorer),
+        },
       };
       if (warmUp) {
         log(`warm-up at ${rate}/s: ${r.decided}/${r.sent} decided (not reported)`);
@@ -109,6 +135,13 @@ export async function benchE2e(
       }
       log(
         `sync e2e at ${rate}/s: ${r.decided}/${r.sent} decided within 1 s, p50 ${r.latencyMs.p50} ms, p99 ${r.latencyMs.p99} ms`,
+      );
+      const line = (t: StageTimes) =>
+        Object.entries(t)
+          .map(([k, v]) => `${k} ${v.p50}/${v.p99}`)
+          .join(", ");
+      log(
+        `  stages p50/p99 ms — sync request: ${line(r.stages.sync)}; scorer round: ${line(r.stages.scorer)}`,
       );
       results.push(r);
     }

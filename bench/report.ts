@@ -45,6 +45,24 @@ function latencyChart(
   };
 }
 
+const STAGES = [
+  "sync ack",
+  "sync decide",
+  "sync deliver",
+  "scorer queued",
+  "scorer decode",
+  "scorer load_context",
+  "scorer decide",
+  "scorer persist",
+  "scorer publish",
+];
+
+function stageCell(r: E2eRate, column: string): string {
+  const [side, stage] = column.split(" ") as ["sync" | "scorer", string];
+  const t = r.stages?.[side]?.[stage];
+  return t ? `${t.p50} / ${t.p99}` : "—";
+}
+
 export async function writeReport(
   report: BenchReport,
   dir: string,
@@ -171,6 +189,13 @@ End to end (\`sentinel ingest\` + \`sentinel consume\`: request sent → decisio
 | rate | sent | decided | p50 | p90 | p99 | max |
 | --- | --- | --- | --- | --- | --- | --- |
 ${e2e.map((r) => `| ${r.rate} | ${r.sent} | ${r.decided} | ${r.latencyMs.p50} | ${r.latencyMs.p90} | ${r.latencyMs.p99} | ${r.latencyMs.max} |`).join("\n")}
+
+Where the time goes, per stage (p50 / p99 ms, from the processes' own histograms; sync: received →
+Kafka's ack → the scorer's decided_at → answered; scorer: per round):
+
+| rate | ${STAGES.join(" | ")} |
+| --- | ${STAGES.map(() => "---").join(" | ")} |
+${e2e.map((r) => `| ${r.rate} | ${STAGES.map((s) => stageCell(r, s)).join(" | ")} |`).join("\n")}
 `,
   );
   return { json, markdown };
