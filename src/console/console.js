@@ -45,10 +45,13 @@ function start() {
   $("app").hidden = false;
   $("who").hidden = false;
   // Who this key is: the name the server records on claims and in the audit trail.
-  api("/me").then((me) => {
-    state.analyst = me.name;
-    text($("analyst"), me.name);
-  });
+  api("/me").then(
+    (me) => {
+      state.analyst = me.name;
+      text($("analyst"), me.name);
+    },
+    () => text($("analyst"), "—"),
+  );
   loadQueue();
   listen();
 }
