@@ -47,7 +47,7 @@ export async function drain(h: Harness): Promise<number[]> {
 export async function check(
   h: Harness,
   load: Load,
-  { behind, recoveryS }: { behind: number[]; recoveryS: number | "n/a" },
+  { behind, recoveryS, stallS }: { behind: number[]; recoveryS: number | "n/a"; stallS: number | "n/a" },
 ): Promise<Verdict> {
   const { db, sandbox } = h;
   const ids = [...h.accepted];
@@ -111,8 +111,30 @@ export async function check(
     faults_injected: h.faultCount(),
     max_lag: h.maxLag,
     recovery_s_after_broker_restart: recoveryS,
+    stall_s_after_consumer_kill: stallS,
+    max_commit_gap_s: maxCommitGapS(h.timeline),
   };
   return { figures, broken: brokenLaws(figures, h.harnessErrors), lostDetail, wrongDetail };
+}
+
+/**
+ * The longest stretch in which the group committed nothing while it had lag, from the timeline:
+ * from the last sample that showed progress (or no lag) to a later one that still shows none; a
+ * sample without an answer (the broker away) shows none. Resolution: the sample period.
+ */
+export function maxCommitGapS(
+  timeline: ReadonlyArray<{ atS: number; committed: number | null; lag: number | null }>,
+): number {
+  let max = 0;
+  let lastProgressAt: number | undefined;
+  let last: number | undefined;
+  for (const s of timeline) {
+    const progressed = s.committed !== null && last !== undefined && s.committed > last;
+    if (s.committed !== null) last = s.committed;
+    if (lastProgressAt === undefined || progressed || s.lag === 0) lastProgressAt = s.atS;
+    else max = Math.max(max, s.atS - lastProgressAt);
+  }
+  return Math.round(max * 10) / 10;
 }
 
 /** One line per law that broke (empty: every law held). */

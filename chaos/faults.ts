@@ -16,17 +16,27 @@ export type Faults = {
   schedule: Step[];
   /** Seconds from the broker's restart until the pipeline flows again ("n/a": no broker restart). */
   recoveryS(): number | "n/a";
+  /** The longest stall of a consumer's partitions after its SIGKILL ("n/a": none measured). */
+  stallS(): number | "n/a";
 };
 
 export function faultSchedule(h: Harness, load: Load): Faults {
   const { o } = h;
   const duration = (o.total / o.rate) * 1000;
   let recoveryS: number | "n/a" = "n/a";
+  let stallS: number | "n/a" = "n/a";
+  const stalled = (seconds: number | undefined) => {
+    if (seconds !== undefined) stallS = Math.max(stallS === "n/a" ? 0 : stallS, seconds);
+  };
   const schedule: Step[] = [];
   const at = (fraction: number, run: () => Promise<void>) =>
     schedule.push({ at: fraction * (0.9 + h.rand() * 0.2) * duration, run });
   [0.15, 0.4, 0.8].slice(0, Math.max(1, Math.min(3, o.consumerKills))).forEach((f, i) => {
-    at(f, kill(h, `consumer ${i + 1}`, h.consumers, i, h.startConsumer));
+    at(f, async () => {
+      const measuring = measureStall(h);
+      await kill(h, `consumer ${i + 1}`, h.consumers, i, h.startConsumer)();
+      stalled(await measuring);
+    });
   });
   at(0.25, cut(h, "PostgreSQL", h.pgProxy));
   at(0.3, () => load.sendPoison());
@@ -47,7 +57,7 @@ export function faultSchedule(h: Harness, load: Load): Faults {
     h.event("recovery", "PostgreSQL delay removed");
   });
   schedule.sort((a, b) => a.at - b.at);
-  return { schedule, recoveryS: () => recoveryS };
+  return { schedule, recoveryS: () => recoveryS, stallS: () => stallS };
 }
 
 function kill(h: Harness, name: string, list: Proc[], index: number, restart: () => Proc) {
@@ -58,6 +68,34 @@ function kill(h: Harness, name: string, list: Proc[], index: number, restart: ()
     list[index] = restart();
     h.event("recovery", `${name} restarted`);
   };
+}
+
+/**
+ * Started just before a consumer's SIGKILL: the seconds until every partition that had lag then has
+ * committed past where it stood — the dead member's partitions wait for the session timeout and a
+ * rebalance. Undefined when it could not be measured (the broker away, 90 s passed).
+ */
+async function measureStall(h: Harness): Promise<number | undefined> {
+  const before = await h.groupNow(2_000).catch(() => undefined);
+  if (!before) return undefined;
+  const killedAt = Date.now();
+  const waiting = new Map(
+    before.partitions.filter((p) => p.lag > 0n).map((p) => [p.partition, p.committed ?? p.low]),
+  );
+  if (waiting.size === 0) return 0;
+  const done = await pollUntil(
+    async () => {
+      const now = await h.groupNow(2_000).catch(() => undefined);
+      if (!now) return false;
+      for (const p of now.partitions) {
+        const at = waiting.get(p.partition);
+        if (at !== undefined && (p.committed ?? p.low) > at) waiting.delete(p.partition);
+      }
+      return waiting.size === 0;
+    },
+    { timeoutMs: 90_000, everyMs: 250 },
+  );
+  return done ? Math.round((Date.now() - killedAt) / 100) / 10 : undefined;
 }
 
 function cut(h: Harness, name: string, proxy: Harness["pgProxy"]) {

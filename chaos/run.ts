@@ -27,7 +27,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     h.phase = "check";
     h.stopTimers();
     progress(h, load);
-    const verdict = await check(h, load, { behind, recoveryS: faults.recoveryS() });
+    const verdict = await check(h, load, { behind, recoveryS: faults.recoveryS(), stallS: faults.stallS() });
     const { services: _services, broker: _broker, log: _log, ...settings } = h.o;
     return {
       startedAt,

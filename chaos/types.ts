@@ -66,6 +66,14 @@ export type ChaosFigures = {
   faults_injected: number;
   max_lag: number;
   recovery_s_after_broker_restart: number | "n/a";
+  /**
+   * The longest a consumer's SIGKILL stalled its partitions: from the kill until every partition
+   * that had lag then has committed past where it stood (the group's session timeout, then a
+   * rebalance). Over the kills of the run.
+   */
+  stall_s_after_consumer_kill: number | "n/a";
+  /** The longest stretch (sampleMs resolution) in which the group committed nothing while it had lag. */
+  max_commit_gap_s: number;
 };
 
 export type ChaosResult = {
