@@ -39,6 +39,8 @@ export default defineConfig({
           globalSetup: ["test/global-setup.ts"],
           testTimeout: 600_000,
           hookTimeout: 180_000,
+          // One file at a time: each loads both cores (the chaos run; a three-broker cluster).
+          fileParallelism: false,
           sequence: { groupOrder: 1 },
         },
       },

@@ -31,8 +31,9 @@ const EnvSchema = z.object({
   TOPIC_LABELS: topic("transactions.labels"),
   TOPIC_TRANSACTIONS_PARTITIONS: int(12, 1, 1000),
   TOPIC_TRANSACTIONS_TIMESTAMP_TYPE: z.enum(["LogAppendTime", "CreateTime"]).default("LogAppendTime"),
-  TOPIC_REPLICATION_FACTOR: int(1, 1, 32),
-  TOPIC_MIN_INSYNC_REPLICAS: int(1, 1, 32),
+  // Unset: chosen by the cluster's size when `init` creates the topics (src/kafka/topics.ts).
+  TOPIC_REPLICATION_FACTOR: z.coerce.number().int().min(1).max(32).optional(),
+  TOPIC_MIN_INSYNC_REPLICAS: z.coerce.number().int().min(1).max(32).optional(),
   AUTH_DISABLED: z.stringbool().default(false),
   HTTP_REQUEST_TIMEOUT_MS: int(10_000, 100, 600_000),
   HTTP_CONNECTION_TIMEOUT_MS: int(30_000, 100, 3_600_000),
@@ -96,8 +97,10 @@ export type Config = Readonly<{
     transactionsPartitions: number;
     /** LogAppendTime: the broker stamps each transaction as it appends it (the rules' clock). */
     transactionsTimestampType: "LogAppendTime" | "CreateTime";
-    replicationFactor: number;
-    minInsyncReplicas: number;
+    /** Undefined: min(3, the cluster's brokers), when the topics are created. */
+    replicationFactor: number | undefined;
+    /** Undefined: 2 with a replication factor of 3 or more, else 1. */
+    minInsyncReplicas: number | undefined;
     messageMaxBytes: number;
     /** A transaction `timestamp` older than this before its receipt is refused. */
     timestampMaxAgeMs: number;
@@ -160,7 +163,10 @@ export function loadConfig(
     });
   }
   const e = parsed.data;
-  if (e.TOPIC_MIN_INSYNC_REPLICAS > e.TOPIC_REPLICATION_FACTOR) {
+  if (
+    e.TOPIC_MIN_INSYNC_REPLICAS !== undefined &&
+    e.TOPIC_MIN_INSYNC_REPLICAS > (e.TOPIC_REPLICATION_FACTOR ?? Number.POSITIVE_INFINITY)
+  ) {
     throw new SentinelError(
       "config_invalid",
       "invalid configuration:\n  TOPIC_MIN_INSYNC_REPLICAS: must not exceed TOPIC_REPLICATION_FACTOR",

@@ -81,7 +81,15 @@ export function addStackCommands(program: Command): void {
     .command("up")
     .description("start Kafka if needed, create topics, prepare PostgreSQL; idempotent")
     .option("--registry", "also build and start a Schema Registry (Apicurio) at 127.0.0.1:8081")
-    .action((opts: { registry?: boolean }) => withConfig((c, l) => stackUp(c, l, undefined, opts))());
+    .option(
+      "--brokers <n>",
+      "a local cluster of n KRaft nodes (ports 9092, 9094, …; topics replicated 3 times, 2 in sync)",
+      positiveInt,
+      1,
+    )
+    .action((opts: { registry?: boolean; brokers: number }) =>
+      withConfig(async (c, l) => void (await stackUp(c, l, undefined, opts)))(),
+    );
   stack
     .command("down")
     .description("stop the Kafka this stack started; nothing else")
@@ -96,6 +104,9 @@ export function addStackCommands(program: Command): void {
         process.stdout.write(
           [
             `kafka     ${s.kafka.broker}  ${yes(s.kafka.reachable)}  ${s.kafka.ours ? `(ours, pid ${s.kafka.ours})` : "(not started by this stack)"}`,
+            ...s.nodes.map(
+              (n) => `kafka-node-${n.nodeId}  ${n.broker}  ${yes(n.reachable)}  (ours, pid ${n.ours})`,
+            ),
             `postgres  ${yes(s.postgres.reachable)}`,
             `redis     ${yes(s.redis.reachable)}`,
             `registry  ${s.registry.url}  ${yes(s.registry.reachable)}  ${s.registry.ours ? `(ours, pid ${s.registry.ours})` : "(not started by this stack)"}`,

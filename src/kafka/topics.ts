@@ -3,6 +3,20 @@ import type { Config } from "../config.ts";
 import { pollUntil } from "../poll.ts";
 
 /**
+ * How the topics are replicated: as configured, else by the cluster's size — three replicas with
+ * `min.insync.replicas=2` on three brokers or more (with acks=all a write then survives one broker's
+ * loss, and a second loss refuses writes instead of keeping a single copy), one on a single broker.
+ */
+export function replicationFor(
+  brokers: number,
+  kafka: Pick<Config["kafka"], "replicationFactor" | "minInsyncReplicas">,
+): { replicationFactor: number; minInsyncReplicas: number } {
+  const replicationFactor = kafka.replicationFactor ?? Math.max(1, Math.min(3, brokers));
+  const minInsyncReplicas = kafka.minInsyncReplicas ?? (replicationFactor >= 3 ? 2 : 1);
+  return { replicationFactor, minInsyncReplicas };
+}
+
+/**
  * Creates the pipeline's topics when missing (never alters existing ones), then waits until every
  * partition has a leader. Idempotent.
  * @throws kafkajs errors when the cluster is unreachable, or Error when leaders do not appear in time.
@@ -34,13 +48,17 @@ export async function ensureTopics(
   ];
   const wanted = all.filter((t) => !existing.has(t.topic));
   if (wanted.length > 0) {
+    const { replicationFactor, minInsyncReplicas } = replicationFor(
+      (await admin.describeCluster()).brokers.length,
+      kafka,
+    );
     await admin.createTopics({
       waitForLeaders: false,
       topics: wanted.map(({ topic, numPartitions, extra }) => ({
         topic,
         numPartitions,
-        replicationFactor: kafka.replicationFactor,
-        configEntries: [{ name: "min.insync.replicas", value: String(kafka.minInsyncReplicas) }, ...extra],
+        replicationFactor,
+        configEntries: [{ name: "min.insync.replicas", value: String(minInsyncReplicas) }, ...extra],
       })),
     });
   }

@@ -9,8 +9,11 @@ import { pollUntil } from "../poll.ts";
 import { prepareDatabase } from "../store/database.ts";
 import {
   brokerPaths,
+  clusterId,
   ensureJars,
   formatStorage,
+  formattedClusterId,
+  nodePorts,
   runningPid,
   startBroker,
   stopBroker,
@@ -51,11 +54,12 @@ export function portOpen(host: string, port: number, timeoutMs = 500): Promise<b
   });
 }
 
-/** Waits until kafkajs can describe the cluster. @throws after `timeoutMs`. */
+/** Waits until kafkajs can describe the cluster with at least `size` brokers. @throws after `timeoutMs`. */
 export async function waitForKafka(
   brokers: readonly string[],
   logger: Logger,
   timeoutMs = 90_000,
+  size = 1,
 ): Promise<void> {
   const kafka = createKafka({
     brokers,
@@ -65,7 +69,7 @@ export async function waitForKafka(
   await pollUntil(
     async () => {
       const cluster = await withAdmin(kafka, (admin) => admin.describeCluster(), { retry: { retries: 0 } });
-      return cluster.brokers.length > 0 && cluster.controller !== null;
+      return cluster.brokers.length >= size && cluster.controller !== null;
     },
     {
       timeoutMs,
@@ -97,16 +101,36 @@ async function redisReachable(url: string): Promise<boolean> {
   }
 }
 
+/** The largest local cluster `stack up --brokers` starts. */
+export const MAX_LOCAL_BROKERS = 5;
+
 /**
- * Brings the stack up; idempotent. Starts Kafka only when nothing listens on its port yet.
+ * Brings the stack up; idempotent. Starts Kafka only when nothing listens on its port yet: one
+ * broker, or with `brokers` > 1 a local cluster of that many KRaft nodes (ports from the first of
+ * KAFKA_BROKERS on, two apart), whose topics `init` creates replicated (src/kafka/topics.ts).
  * @throws when Kafka cannot be started or reached, or PostgreSQL cannot be prepared.
  */
 export async function stackUp(
   config: Config,
   logger: Logger,
   dir = config.stackDir,
-  { registry = false }: { registry?: boolean } = {},
-): Promise<void> {
+  { registry = false, brokers = 1 }: { registry?: boolean; brokers?: number } = {},
+): Promise<readonly string[]> {
+  const { host, port } = hostPort(config.kafka.brokers[0]!);
+  if (!["127.0.0.1", "localhost"].includes(host) && brokers > 1) {
+    throw new Error(`KAFKA_BROKERS points at ${host}: the local stack only starts brokers on 127.0.0.1`);
+  }
+  const addresses =
+    brokers > 1 ? await startCluster(logger, dir, port, brokers) : await startSingle(config, logger, dir);
+  const registryStarting = registry ? startRegistryIfNeeded(logger, dir) : undefined;
+  await initialize({ ...config, kafka: { ...config.kafka, brokers: addresses } }, logger);
+  if (registryStarting) await registryStarting;
+  if (brokers > 1)
+    logger.info({ brokers: addresses }, `cluster ready: export KAFKA_BROKERS=${addresses.join(",")}`);
+  return addresses;
+}
+
+async function startSingle(config: Config, logger: Logger, dir: string): Promise<readonly string[]> {
   const paths = brokerPaths(dir);
   const broker = config.kafka.brokers[0]!;
   const { host, port } = hostPort(broker);
@@ -125,9 +149,39 @@ export async function stackUp(
     const started = startBroker(paths);
     logger.info({ pid: started, broker, logs: paths.logs }, "kafka starting");
   }
-  const registryStarting = registry ? startRegistryIfNeeded(logger, dir) : undefined;
-  await initialize(config, logger);
-  if (registryStarting) await registryStarting;
+  return config.kafka.brokers;
+}
+
+/** Starts the nodes of a local cluster that are not running yet; the addresses of all of them. */
+async function startCluster(logger: Logger, dir: string, basePort: number, size: number): Promise<string[]> {
+  if (!Number.isInteger(size) || size < 2 || size > MAX_LOCAL_BROKERS)
+    throw new Error(`--brokers must be 1 to ${MAX_LOCAL_BROKERS}`);
+  const nodes = Array.from({ length: size }, (_, i) => i + 1);
+  const voters = nodes.map((nodeId) => ({
+    nodeId,
+    controllerPort: nodePorts(basePort, nodeId).controllerPort,
+  }));
+  // One cluster id for every node: an already formatted node's, else a new one.
+  const id =
+    nodes.map((n) => formattedClusterId(brokerPaths(dir, n))).find((x) => x !== undefined) ?? clusterId();
+  for (const nodeId of nodes) {
+    const paths = brokerPaths(dir, nodeId);
+    const { port } = nodePorts(basePort, nodeId);
+    const pid = runningPid(paths);
+    if (pid !== undefined) {
+      logger.info({ pid, nodeId, port }, "kafka node already running (started by this stack)");
+      continue;
+    }
+    if (await portOpen("127.0.0.1", port)) {
+      throw new Error(`127.0.0.1:${port} is taken by something this stack did not start: stop it first`);
+    }
+    ensureJars(paths, (line) => logger.info(line));
+    writeBrokerProperties(paths, port, { nodeId, voters });
+    formatStorage(paths, id);
+    const started = startBroker(paths, "512m");
+    logger.info({ pid: started, nodeId, port, logs: paths.logs }, "kafka node starting");
+  }
+  return nodes.map((n) => `127.0.0.1:${nodePorts(basePort, n).port}`);
 }
 
 /**
@@ -171,15 +225,24 @@ export async function initialize(config: Config, logger: Logger): Promise<void> 
     );
 }
 
-/** Stops only the Kafka this stack started (pid file); removes nothing else. */
+/** Stops only the Kafka this stack started (pid files: the single broker and any cluster node). */
 export async function stackDown(logger: Logger, dir: string): Promise<void> {
   const stopped = await stopBroker(brokerPaths(dir));
-  logger.info(stopped ? "kafka stopped" : "kafka was not running (nothing of ours to stop)");
+  const nodes = await Promise.all(
+    Array.from({ length: MAX_LOCAL_BROKERS }, (_, i) => stopBroker(brokerPaths(dir, i + 1))),
+  );
+  const nodesStopped = nodes.filter(Boolean).length;
+  if (nodesStopped > 0) logger.info({ nodes: nodesStopped }, "kafka cluster nodes stopped");
+  logger.info(
+    stopped || nodesStopped > 0 ? "kafka stopped" : "kafka was not running (nothing of ours to stop)",
+  );
   if (await stopRegistry(registryPaths(dir))) logger.info("schema registry stopped");
 }
 
 export type StackStatus = {
   kafka: { ours: number | null; reachable: boolean; broker: string };
+  /** The nodes of a local cluster this stack started (none for the single broker). */
+  nodes: Array<{ nodeId: number; broker: string; ours: number; reachable: boolean }>;
   postgres: { reachable: boolean };
   redis: { reachable: boolean };
   registry: { ours: number | null; reachable: boolean; url: string };
@@ -196,8 +259,21 @@ export async function stackStatus(config: Config, dir = config.stackDir): Promis
     redisReachable(config.redis.url),
     registryReachable(url),
   ]);
+  const nodes = [];
+  for (let nodeId = 1; nodeId <= MAX_LOCAL_BROKERS; nodeId++) {
+    const pid = runningPid(brokerPaths(dir, nodeId));
+    if (pid === undefined) continue;
+    const { port: nodePort } = nodePorts(port, nodeId);
+    nodes.push({
+      nodeId,
+      broker: `${host}:${nodePort}`,
+      ours: pid,
+      reachable: await portOpen(host, nodePort),
+    });
+  }
   return {
     kafka: { ours: runningPid(brokerPaths(dir)) ?? null, reachable: kafkaUp, broker },
+    nodes,
     postgres: { reachable: pgUp },
     redis: { reachable: redisUp },
     registry: { ours: registryPid(registryPaths(dir)) ?? null, reachable: registryUp, url },
