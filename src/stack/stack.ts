@@ -122,6 +122,9 @@ export async function stackUp(
   }
   const addresses =
     brokers > 1 ? await startCluster(logger, dir, port, brokers) : await startSingle(config, logger, dir);
+  // Every node registered and listening before the topics are created with their replicas (a
+  // KRaft broker registers with the controllers before it opens its listener).
+  if (brokers > 1) await waitForCluster(addresses, logger);
   const registryStarting = registry ? startRegistryIfNeeded(logger, dir) : undefined;
   await initialize({ ...config, kafka: { ...config.kafka, brokers: addresses } }, logger);
   if (registryStarting) await registryStarting;
@@ -150,6 +153,21 @@ async function startSingle(config: Config, logger: Logger, dir: string): Promise
     logger.info({ pid: started, broker, logs: paths.logs }, "kafka starting");
   }
   return config.kafka.brokers;
+}
+
+/** Waits (bounded) until every node is registered with the cluster and accepts connections. */
+async function waitForCluster(addresses: readonly string[], logger: Logger): Promise<void> {
+  await waitForKafka(addresses, logger, 120_000, addresses.length);
+  for (const address of addresses) {
+    const { host, port } = hostPort(address);
+    await pollUntil(() => portOpen(host, port), {
+      timeoutMs: 120_000,
+      everyMs: 250,
+      onTimeout: () => {
+        throw new Error(`kafka node ${address} registered but does not listen after 120 s`);
+      },
+    });
+  }
 }
 
 /** Starts the nodes of a local cluster that are not running yet; the addresses of all of them. */
