@@ -3,6 +3,7 @@ import { join } from "node:path";
 import type { TopLevelSpec } from "vega-lite";
 import type { ConsumerBench } from "./consumer.ts";
 import type { E2eRate } from "./e2e.ts";
+import type { HotUser } from "./hot-user.ts";
 import type { IngestBench } from "./ingest.ts";
 import { svg } from "./lib/charts.ts";
 import type { ProducerPerf } from "./lib/kafka-tools.ts";
@@ -17,6 +18,7 @@ export type BenchReport = {
   kafkaProducer: ProducerPerf;
   consumer: ConsumerBench;
   e2e: E2eRate[];
+  hotUser: HotUser;
 };
 
 const round = (n: number) => Math.round(n);
@@ -196,6 +198,14 @@ Kafka's ack → the scorer's decided_at → answered; scorer: per round):
 | rate | ${STAGES.join(" | ")} |
 | --- | ${STAGES.map(() => "---").join(" | ")} |
 ${e2e.map((r) => `| ${r.rate} | ${STAGES.map((s) => stageCell(r, s)).join(" | ")} |`).join("\n")}
+
+A user's history (issue 21): new transactions of a user with that many earlier ones in the window,
+scored through the real round (PostgreSQL, default rules), 100 a round — cost at 100,000 over the
+cost at 0: **${report.hotUser.costRatio100k}** (target ≤ 2).
+
+| earlier transactions | ms per transaction | history rows read per transaction |
+| --- | --- | --- |
+${report.hotUser.sizes.map((h) => `| ${h.history} | ${h.msPerTx} | ${h.historyRowsPerTx} |`).join("\n")}
 `,
   );
   return { json, markdown };

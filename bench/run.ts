@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { createSandbox } from "../src/stack/sandbox.ts";
 import { benchConsumer } from "./consumer.ts";
 import { benchE2e } from "./e2e.ts";
+import { benchHotUser } from "./hot-user.ts";
 import { benchIngest } from "./ingest.ts";
 import { producerPerfTest } from "./lib/kafka-tools.ts";
 import { benchServices, log } from "./lib/services.ts";
@@ -43,6 +44,9 @@ const consumer = await benchConsumer(services, quick ? { users: 10_000, transact
 log("rules: interpreted (the default rule set) vs the compiled rules it replaced");
 const rules = benchRules(quick ? 20_000 : 100_000);
 
+log("a user's history: the cost per transaction at 0, 10,000 and 100,000 earlier ones");
+const hotUser = await benchHotUser(services, quick ? { perSize: 200 } : {});
+
 log("end to end");
 const e2e = await benchE2e(services, quick ? { seconds: 5 } : {});
 
@@ -60,6 +64,7 @@ const report: BenchReport = {
   kafkaProducer,
   consumer,
   e2e,
+  hotUser,
 };
 const written = await writeReport(report, join(import.meta.dirname, "results"));
 log(`wrote ${written.json} and ${written.markdown}`);
@@ -87,6 +92,7 @@ const lines = {
     (1 / rules.interpretedTxPerSec - 1 / rules.compiledTxPerSec) *
     consumer.scorer.txPerSec
   ).toFixed(4),
+  hot_user_cost_ratio_100k: hotUser.costRatio100k,
   ...Object.fromEntries(
     e2e.flatMap((r) => [
       [`sync_p50_ms_at_${r.rate}`, r.latencyMs.p50],
