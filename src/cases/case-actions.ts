@@ -8,7 +8,7 @@ import { withDbErrors } from "../store/db-errors.ts";
 import type { DatabasePool } from "../store/pool.ts";
 import { PROFILE_COLUMNS } from "../store/profile-store.ts";
 import { ISO_UTC } from "../store/sql-time.ts";
-import type { LabelMessage } from "./label-publisher.ts";
+import type { LabelMessage } from "./label-outbox.ts";
 
 /*
  * What analysts do to cases, each action one PostgreSQL transaction with its audit rows (issue 20):

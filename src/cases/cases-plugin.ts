@@ -13,7 +13,7 @@ import type { StoredTransaction } from "../store/transaction-store.ts";
 import type { CaseActions, CaseRefusal } from "./case-actions.ts";
 import { type CaseFeed, streamCases } from "./case-feed.ts";
 import type { Case, CaseStore } from "./case-store.ts";
-import type { LabelOutbox } from "./label-publisher.ts";
+import type { LabelOutbox } from "./label-outbox.ts";
 
 /*
  * The analyst's cases (issue 14): one for every `review`, claimed, released and resolved with a

@@ -8,7 +8,7 @@ import { errorSchema, jsonSchemaOf, validationErrorSchema } from "../http/openap
 import { parseParam, parseRequest } from "../http/validation.ts";
 import type { CaseActions } from "./case-actions.ts";
 import { analystOnly, CaseId, idParams } from "./cases-plugin.ts";
-import type { LabelOutbox } from "./label-publisher.ts";
+import type { LabelOutbox } from "./label-outbox.ts";
 import type { RulePerformance } from "./rule-performance.ts";
 
 /*

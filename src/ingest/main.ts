@@ -3,7 +3,7 @@ import { listAudit } from "../audit/audit-store.ts";
 import { createCaseActions } from "../cases/case-actions.ts";
 import { createCaseFeed } from "../cases/case-feed.ts";
 import { createCaseStore } from "../cases/case-store.ts";
-import { createLabelOutbox } from "../cases/label-publisher.ts";
+import { createLabelOutbox } from "../cases/label-outbox.ts";
 import { rulePerformanceReport } from "../cases/rule-performance.ts";
 import { SentinelError } from "../errors.ts";
 import { buildHttp } from "../http/build.ts";
