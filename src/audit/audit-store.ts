@@ -1,4 +1,4 @@
-import { type CommonQueryMethods, sql } from "slonik";
+import { type CommonQueryMethods, type DatabaseTransactionConnection, sql } from "slonik";
 import { z } from "zod";
 import { withDbErrors } from "../store/db-errors.ts";
 import type { DatabasePool } from "../store/pool.ts";
@@ -51,6 +51,27 @@ export async function recordAudit(
     SELECT actor, role, action, target, before::jsonb, after::jsonb
     FROM ${sql.unnest(rows, ["text", "text", "text", "text", "text", "text"])}
       AS a(actor, role, action, target, before, after)`);
+}
+
+/**
+ * Runs `act` in a PostgreSQL transaction and writes the audit entries it pushed in the same one:
+ * the change and its record commit or roll back together. The one way stores audit a change.
+ * @throws SentinelError (store_unavailable, or what `act` throws: nothing is written then).
+ */
+export function withAudit<T>(
+  pool: DatabasePool,
+  what: string,
+  actor: Actor,
+  act: (t: DatabaseTransactionConnection, audit: AuditEntry[]) => Promise<T>,
+): Promise<T> {
+  return withDbErrors(what, () =>
+    pool.transaction(async (t) => {
+      const audit: AuditEntry[] = [];
+      const result = await act(t, audit);
+      await recordAudit(t, actor, audit);
+      return result;
+    }),
+  );
 }
 
 export type AuditQuery = {

@@ -1,10 +1,9 @@
 import { type CommonQueryMethods, type DatabaseTransactionConnection, sql } from "slonik";
 import { z } from "zod";
-import { type Actor, type AuditEntry, recordAudit } from "../audit/audit-store.ts";
+import { type Actor, withAudit } from "../audit/audit-store.ts";
 import type { Label, LabelSource } from "../domain/case.ts";
 import { type Profile, ProfileSchema } from "../domain/profile.ts";
 import { SentinelError } from "../errors.ts";
-import { withDbErrors } from "../store/db-errors.ts";
 import type { DatabasePool } from "../store/pool.ts";
 import { PROFILE_COLUMNS } from "../store/profile-store.ts";
 import { ISO_UTC } from "../store/sql-time.ts";
@@ -94,25 +93,10 @@ export type Resolution = { blocked: Profile | null; label: LabelMessage };
 export type CaseActions = ReturnType<typeof createCaseActions>;
 
 export function createCaseActions({ pool }: { pool: DatabasePool }) {
-  /** Runs `act` in a transaction; its audit entries are written in the same one. */
-  const inTransaction = <T>(
-    what: string,
-    actor: Actor,
-    act: (t: DatabaseTransactionConnection, audit: AuditEntry[]) => Promise<T>,
-  ) =>
-    withDbErrors(what, () =>
-      pool.transaction(async (t) => {
-        const audit: AuditEntry[] = [];
-        const result = await act(t, audit);
-        await recordAudit(t, actor, audit);
-        return result;
-      }),
-    );
-
   return {
     /** Claims an open case (or one this analyst holds already: nothing changes). */
     claim(caseId: string, actor: Actor): Promise<CaseRefusal | undefined> {
-      return inTransaction("claim case", actor, async (t, audit) => {
+      return withAudit(pool, "claim case", actor, async (t, audit) => {
         const row = await lockCase(t, caseId);
         if (!row) return "not_found";
         if (row.status === "resolved") return "resolved";
@@ -132,7 +116,7 @@ export function createCaseActions({ pool }: { pool: DatabasePool }) {
 
     /** Gives a case this analyst claimed back to the queue. */
     release(caseId: string, actor: Actor): Promise<CaseRefusal | undefined> {
-      return inTransaction("release case", actor, async (t, audit) => {
+      return withAudit(pool, "release case", actor, async (t, audit) => {
         const row = await lockCase(t, caseId);
         const refused = notHolder(row, actor.name);
         if (refused) return refused;
@@ -158,7 +142,7 @@ export function createCaseActions({ pool }: { pool: DatabasePool }) {
       r: { label: Label; note?: string; blockUser: boolean },
       actor: Actor,
     ): Promise<CaseRefusal | Resolution> {
-      return inTransaction("resolve case", actor, async (t, audit) => {
+      return withAudit(pool, "resolve case", actor, async (t, audit) => {
         const row = await lockCase(t, caseId);
         const refused = notHolder(row, actor.name);
         if (refused || !row) return refused ?? "not_found";
@@ -196,7 +180,7 @@ export function createCaseActions({ pool }: { pool: DatabasePool }) {
       l: { label: Label; source: LabelSource; note?: string },
       actor: Actor,
     ): Promise<(z.output<typeof StoredLabel> & { message: LabelMessage }) | null> {
-      return inTransaction("label transaction", actor, async (t, audit) => {
+      return withAudit(pool, "label transaction", actor, async (t, audit) => {
         const stored = await insertLabel(t, transactionId, l);
         if (stored) audit.push({ action: "label.create", target: transactionId, after: stored.message });
         return stored;

@@ -1,6 +1,6 @@
 import { sql } from "slonik";
 import { z } from "zod";
-import { type Actor, recordAudit } from "../audit/audit-store.ts";
+import { type Actor, withAudit } from "../audit/audit-store.ts";
 import { withDbErrors } from "../store/db-errors.ts";
 import type { DatabasePool } from "../store/pool.ts";
 
@@ -14,32 +14,26 @@ export function createListStore({ pool }: { pool: DatabasePool }) {
   return {
     /** Adds values (those present already are kept); how many were new. Audited. */
     async addToList(name: string, values: readonly string[], actor: Actor): Promise<number> {
-      return withDbErrors("add to list", () =>
-        pool.transaction(async (t) => {
-          const added = await t.anyFirst(sql.type(z.object({ value: z.string() }))`
+      return withAudit(pool, "add to list", actor, async (t, audit) => {
+        const added = await t.anyFirst(sql.type(z.object({ value: z.string() }))`
             INSERT INTO rule_lists (name, value) SELECT ${name}, v FROM unnest(${sql.array(values, "text")}) AS v
             ON CONFLICT DO NOTHING RETURNING value`);
-          await t.query(sql.unsafe`UPDATE rule_lists_version SET version = version + 1`);
-          if (added.length > 0)
-            await recordAudit(t, actor, [{ action: "list.add", target: name, after: added }]);
-          return added.length;
-        }),
-      );
+        await t.query(sql.unsafe`UPDATE rule_lists_version SET version = version + 1`);
+        if (added.length > 0) audit.push({ action: "list.add", target: name, after: added });
+        return added.length;
+      });
     },
 
     /** Removes values; how many were there. Audited. */
     async removeFromList(name: string, values: readonly string[], actor: Actor): Promise<number> {
-      return withDbErrors("remove from list", () =>
-        pool.transaction(async (t) => {
-          const removed = await t.anyFirst(sql.type(z.object({ value: z.string() }))`
+      return withAudit(pool, "remove from list", actor, async (t, audit) => {
+        const removed = await t.anyFirst(sql.type(z.object({ value: z.string() }))`
             DELETE FROM rule_lists WHERE name = ${name} AND value = ANY(${sql.array(values, "text")})
             RETURNING value`);
-          await t.query(sql.unsafe`UPDATE rule_lists_version SET version = version + 1`);
-          if (removed.length > 0)
-            await recordAudit(t, actor, [{ action: "list.remove", target: name, before: removed }]);
-          return removed.length;
-        }),
-      );
+        await t.query(sql.unsafe`UPDATE rule_lists_version SET version = version + 1`);
+        if (removed.length > 0) audit.push({ action: "list.remove", target: name, before: removed });
+        return removed.length;
+      });
     },
 
     async listEntries(name: string): Promise<readonly string[]> {

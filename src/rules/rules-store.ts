@@ -1,6 +1,6 @@
-import { type DatabaseTransactionConnection, sql } from "slonik";
+import { sql } from "slonik";
 import { z } from "zod";
-import { type Actor, type AuditEntry, recordAudit } from "../audit/audit-store.ts";
+import { type Actor, withAudit } from "../audit/audit-store.ts";
 import { withDbErrors } from "../store/db-errors.ts";
 import type { DatabasePool } from "../store/pool.ts";
 import { ISO_UTC } from "../store/sql-time.ts";
@@ -20,21 +20,6 @@ const VersionRow = z.object({
 });
 export type RuleSetVersionInfo = z.output<typeof VersionRow>;
 
-/** Runs `act` in a transaction with the audit rows it returns. */
-const audited = <T>(
-  pool: DatabasePool,
-  what: string,
-  actor: Actor,
-  act: (t: DatabaseTransactionConnection) => Promise<[T, AuditEntry[]]>,
-) =>
-  withDbErrors(what, () =>
-    pool.transaction(async (t) => {
-      const [result, entries] = await act(t);
-      await recordAudit(t, actor, entries);
-      return result;
-    }),
-  );
-
 export type RulesStore = ReturnType<typeof createRulesStore>;
 
 export function createRulesStore({ pool }: { pool: DatabasePool }) {
@@ -49,12 +34,13 @@ function createRuleSetStore(pool: DatabasePool) {
   return {
     /** Stores a version (a no-op when it exists: same id, same document). Returns whether it was new. */
     async publish(version: string, document: unknown, actor: Actor): Promise<boolean> {
-      return audited(pool, "publish rule set", actor, async (t) => {
+      return withAudit(pool, "publish rule set", actor, async (t, audit) => {
         const rows = await t.anyFirst(sql.type(z.object({ version: z.string() }))`
           INSERT INTO rule_sets (version, document) VALUES (${version}, ${JSON.stringify(document)}::jsonb)
           ON CONFLICT (version) DO NOTHING RETURNING version`);
         const created = rows.length > 0;
-        return [created, created ? [{ action: "rules.publish", target: version, after: document }] : []];
+        if (created) audit.push({ action: "rules.publish", target: version, after: document });
+        return created;
       });
     },
 
@@ -87,7 +73,7 @@ function createRuleSetStore(pool: DatabasePool) {
 
     /** Makes `version` the active one; false when it is not published. */
     async activate(version: string, actor: Actor): Promise<boolean> {
-      return audited(pool, "activate rule set", actor, async (t) => {
+      return withAudit(pool, "activate rule set", actor, async (t, audit) => {
         const before = await t.maybeOneFirst(
           sql.type(z.object({ version: z.string().nullable() }))`SELECT ${active} AS version`,
         );
@@ -95,19 +81,14 @@ function createRuleSetStore(pool: DatabasePool) {
           INSERT INTO rule_set_activations (version, activated_by)
           SELECT version, ${`${actor.role}:${actor.name}`} FROM rule_sets WHERE version = ${version} RETURNING version`);
         const done = rows.length > 0;
-        return [
-          done,
-          done
-            ? [
-                {
-                  action: "rules.activate",
-                  target: version,
-                  before: { active: before },
-                  after: { active: version },
-                },
-              ]
-            : [],
-        ];
+        if (done)
+          audit.push({
+            action: "rules.activate",
+            target: version,
+            before: { active: before },
+            after: { active: version },
+          });
+        return done;
       });
     },
 
@@ -117,31 +98,27 @@ function createRuleSetStore(pool: DatabasePool) {
      * or null when no earlier activation is left.
      */
     async rollback(actor: Actor): Promise<string | null> {
-      return audited(pool, "roll back rule set", actor, async (t) => {
+      return withAudit(pool, "roll back rule set", actor, async (t, audit) => {
         const current = await t.maybeOne(sql.type(
           z.object({ activation_id: z.number(), version: z.string() }),
         )`
           SELECT activation_id, version FROM rule_set_activations WHERE rolled_back_at IS NULL
           ORDER BY activation_id DESC LIMIT 1 FOR UPDATE`);
-        if (!current) return [null, []];
+        if (!current) return null;
         const previous = await t.maybeOneFirst(sql.type(z.object({ version: z.string() }))`
           SELECT version FROM rule_set_activations
           WHERE rolled_back_at IS NULL AND activation_id < ${current.activation_id}
           ORDER BY activation_id DESC LIMIT 1`);
-        if (previous === null) return [null, []];
+        if (previous === null) return null;
         await t.query(sql.unsafe`
           UPDATE rule_set_activations SET rolled_back_at = now() WHERE activation_id = ${current.activation_id}`);
-        return [
-          previous,
-          [
-            {
-              action: "rules.rollback",
-              target: current.version,
-              before: { active: current.version },
-              after: { active: previous },
-            },
-          ],
-        ];
+        audit.push({
+          action: "rules.rollback",
+          target: current.version,
+          before: { active: current.version },
+          after: { active: previous },
+        });
+        return previous;
       });
     },
 
@@ -173,7 +150,7 @@ function createShadowStore(pool: DatabasePool) {
   return {
     /** Starts shadowing `version` (null stops it); false when the version is not published. */
     async setShadow(version: string | null, actor: Actor): Promise<boolean> {
-      return audited(pool, "set shadow", actor, async (t) => {
+      return withAudit(pool, "set shadow", actor, async (t, audit) => {
         const before = await t.oneFirst(sql.type(z.object({ version: z.string().nullable() }))`
           SELECT version FROM rule_set_shadow FOR UPDATE`);
         const rows = await t.anyFirst(sql.type(z.object({ id: z.boolean() }))`
@@ -181,19 +158,15 @@ function createShadowStore(pool: DatabasePool) {
           WHERE ${version}::text IS NULL OR EXISTS (SELECT 1 FROM rule_sets WHERE version = ${version})
           RETURNING id`);
         const done = rows.length > 0;
-        return [
-          done,
-          done
-            ? [
-                {
-                  action: "rules.shadow",
-                  target: version ?? before ?? "(none)",
-                  before: { shadow: before },
-                  after: { shadow: version },
-                },
-              ]
-            : [],
-        ];
+        if (done) {
+          audit.push({
+            action: "rules.shadow",
+            target: version ?? before ?? "(none)",
+            before: { shadow: before },
+            after: { shadow: version },
+          });
+        }
+        return done;
       });
     },
 

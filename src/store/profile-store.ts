@@ -1,5 +1,5 @@
 import { sql } from "slonik";
-import { type Actor, recordAudit } from "../audit/audit-store.ts";
+import { type Actor, withAudit } from "../audit/audit-store.ts";
 import type { Profile, ProfileInput } from "../domain/profile.ts";
 import { ProfileSchema } from "../domain/profile.ts";
 import { withDbErrors } from "./db-errors.ts";
@@ -34,11 +34,10 @@ export function createProfileStore({ pool }: { pool: DatabasePool }) {
      * before and after) in the same transaction.
      */
     async upsert(userId: string, p: ProfileInput, actor: Actor): Promise<Profile> {
-      return withDbErrors("upsert profile", () =>
-        pool.transaction(async (t) => {
-          const before = await t.maybeOne(sql.type(ProfileSchema)`
+      return withAudit(pool, "upsert profile", actor, async (t, audit) => {
+        const before = await t.maybeOne(sql.type(ProfileSchema)`
             SELECT ${PROFILE_COLUMNS} FROM user_profiles WHERE user_id = ${userId} FOR UPDATE`);
-          const after = await t.one(sql.type(ProfileSchema)`
+        const after = await t.one(sql.type(ProfileSchema)`
             INSERT INTO user_profiles AS u (user_id, status, risk_tier, home_country, currency,
               per_transaction_limit, daily_limit)
             VALUES (${userId}, ${p.status}, ${p.risk_tier}, ${p.home_country}, ${p.currency},
@@ -48,10 +47,9 @@ export function createProfileStore({ pool }: { pool: DatabasePool }) {
               per_transaction_limit = EXCLUDED.per_transaction_limit, daily_limit = EXCLUDED.daily_limit,
               version = u.version + 1, updated_at = now()
             RETURNING ${PROFILE_COLUMNS}`);
-          await recordAudit(t, actor, [{ action: "profile.upsert", target: userId, before, after }]);
-          return after;
-        }),
-      );
+        audit.push({ action: "profile.upsert", target: userId, before, after });
+        return after;
+      });
     },
 
     /** Bulk upsert for `sentinel seed`: one statement per call. */
