@@ -2,6 +2,7 @@ import type { Producer } from "kafkajs";
 import { sql } from "slonik";
 import { z } from "zod";
 import { LABEL_SOURCES, LABELS, type Label, type LabelSource } from "../domain/case.ts";
+import { createPublisher } from "../kafka/publisher.ts";
 import type { Logger } from "../logger.ts";
 import { withDbErrors } from "../store/db-errors.ts";
 import type { DatabasePool } from "../store/pool.ts";
@@ -48,19 +49,21 @@ export function createLabelOutbox({
   pool,
   producer,
   topic,
-  timeoutMs,
+  maxRequestBytes,
   logger,
   intervalMs = 2_000,
   batch = 500,
 }: {
   pool: DatabasePool;
-  producer: Producer;
+  producer: Pick<Producer, "sendBatch">;
   topic: string;
-  timeoutMs: number;
+  /** The largest produce request (bytes): labels are split to fit. */
+  maxRequestBytes: number;
   logger: Logger;
   intervalMs?: number;
   batch?: number;
 }): LabelOutbox {
+  const publisher = createPublisher({ producer, maxRequestBytes });
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<number> | undefined;
 
@@ -73,15 +76,17 @@ export function createLabelOutbox({
         WHERE o.published_at IS NULL ORDER BY o.label_id LIMIT ${batch}`),
     );
     if (pending.length === 0) return 0;
-    await producer.send({
-      topic,
-      acks: -1,
-      timeout: timeoutMs,
-      messages: pending.map(({ note, ...l }) => ({
-        key: l.user_id,
-        value: JSON.stringify(note === null ? l : { ...l, note }),
-      })),
-    });
+    // Through the project's publish boundary: split to fit the broker's limits by bytes (500 labels
+    // with long notes would not fit one request, and a refused request would be retried for ever).
+    await publisher.publish([
+      {
+        topic,
+        messages: pending.map(({ note, ...l }) => ({
+          key: l.user_id,
+          value: JSON.stringify(note === null ? l : { ...l, note }),
+        })),
+      },
+    ]);
     const ids = pending.map((p) => p.label_id);
     await withDbErrors("mark labels published", () =>
       pool.query(sql.unsafe`

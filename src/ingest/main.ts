@@ -102,7 +102,7 @@ export async function startIngest(
     pool: rt.pool,
     producer: rt.producer.producer,
     topic: config.kafka.topics.labels,
-    timeoutMs: config.producer.timeoutMs,
+    maxRequestBytes: config.producer.maxBatchBytes,
     logger: rt.logger.child({ component: "label-outbox" }),
   });
   labels.start();

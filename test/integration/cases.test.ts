@@ -213,6 +213,26 @@ describe("cases", () => {
         .map((m) => JSON.parse(m.value!.toString()) as { label_id: number; transaction_id: string })
         .filter((l) => l.label_id === labelId && l.transaction_id === t.id).length;
     expect(await eventually(async () => (await published()) >= 1, 20_000)).toBe(true);
+
+    // 500 pending labels with 2,000-character notes (~1.1 MB) do not fit one produce request: they
+    // are split to fit, not refused for ever.
+    const { rows: many } = await p.db.query(
+      `INSERT INTO labels (transaction_id, label, source, note)
+       SELECT $1, 'legitimate', 'customer', repeat('n', 2000) FROM generate_series(1, 500) RETURNING label_id`,
+      [t.id],
+    );
+    const ids = many.map((r) => Number(r.label_id));
+    await p.db.query("INSERT INTO label_outbox (label_id) SELECT unnest($1::int8[])", [ids]);
+    const pendingNow = async () =>
+      Number(
+        (
+          await p.db.query(
+            "SELECT count(*)::int AS n FROM label_outbox WHERE published_at IS NULL AND label_id = ANY($1::int8[])",
+            [ids],
+          )
+        ).rows[0].n,
+      );
+    expect(await eventually(async () => (await pendingNow()) === 0, 30_000)).toBe(true);
   });
 
   it("keeps every label, publishes it on transactions.labels, and the latest wins in rule performance", async () => {
