@@ -109,7 +109,7 @@ export async function check(
     fuzz_bodies: load.stats.fuzzSent,
     profile_rewrites: load.stats.rewrites,
     faults_injected: h.faultCount(),
-    max_lag: h.maxLag,
+    max_lag: Math.max(0, ...h.timeline.map((s) => s.lag ?? 0)),
     recovery_s_after_broker_restart: recoveryS,
     stall_s_after_consumer_kill: stallS,
     max_commit_gap_s: maxCommitGapS(h.timeline),

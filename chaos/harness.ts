@@ -41,7 +41,6 @@ export type Harness = {
   timeline: ChaosSample[];
   /** Transactions accepted (202/200 over HTTP, or acknowledged by Kafka for the direct producer). */
   accepted: Set<string>;
-  maxLag: number;
   /** Takes one timeline sample (skipped while one is pending). */
   sample(): Promise<void>;
   every(ms: number, fn: () => void): NodeJS.Timeout;
@@ -102,7 +101,6 @@ export async function startHarness(options: ChaosOptions): Promise<Harness> {
     phase: "setup",
     timeline: [] as ChaosSample[],
     accepted: new Set<string>(),
-    maxLag: 0,
     sample: async () => {},
     every(ms: number, fn: () => void) {
       const t = setInterval(fn, ms);
@@ -191,7 +189,6 @@ function sampler(h: Harness): () => Promise<void> {
       const g = await h.groupNow(2_000);
       s.committed = committedSum(g);
       s.lag = Number(g.totalLag);
-      h.maxLag = Math.max(h.maxLag, s.lag);
     } catch (error) {
       // the broker is away: a gap in the lag line
       const why = (error as Error).message;

@@ -13,6 +13,16 @@ export function cliActor(): Actor {
   return { name: userInfo().username, role: "cli" };
 }
 
+export type AuditCliOptions = {
+  since?: string;
+  until?: string;
+  actor?: string;
+  action?: string;
+  target?: string;
+  limit?: string;
+  json?: boolean;
+};
+
 /* `sentinel audit`: the audit trail, as GET /audit shows it. */
 export async function auditCommand(
   config: Config,

@@ -2,8 +2,7 @@ import type { FastifyPluginAsync, FastifyRequest } from "fastify";
 import { z } from "zod";
 import type { Actor } from "../audit/audit-store.ts";
 import { CASE_STATUSES, LABELS } from "../domain/case.ts";
-import { FreeText } from "../domain/free-text.ts";
-import { containsPanText } from "../domain/pan.ts";
+import { FreeText, textWithoutPan } from "../domain/free-text.ts";
 import type { Profile } from "../domain/profile.ts";
 import { SentinelError } from "../errors.ts";
 import { whoIs } from "../http/auth.ts";
@@ -39,14 +38,14 @@ const ListQuery = z.strictObject({
   cursor: z.coerce.number().int().positive("must be the next_cursor of a previous page").optional(),
 });
 /** An analyst's name: shown to other analysts, so plain words only (issue 20). */
-export const AnalystName = z
-  .string()
-  .regex(/^[\p{L}\p{N}][\p{L}\p{N} ._@'-]{0,63}$/u, "letters, digits, spaces and . _ @ ' - only, at most 64")
-  .refine((s) => !containsPanText(s), "looks like a card number");
+export const AnalystName = textWithoutPan(256).regex(
+  /^[\p{L}\p{N}][\p{L}\p{N} ._@'-]{0,63}$/u,
+  "letters, digits, spaces and . _ @ ' - only, at most 64",
+);
 // The analyst is the API key's name; a body may still name it (older clients), and must name it.
 const Analyst = AnalystName.optional();
-const ClaimBody = z.strictObject({ analyst: Analyst }).default({});
-const ReleaseBody = z.strictObject({ analyst: Analyst }).default({});
+/** The body of a claim or a release: nothing, or the key's own name. */
+const ActorBody = z.strictObject({ analyst: Analyst }).default({});
 const ResolveBody = z.strictObject({
   label: z.enum(LABELS, `must be one of ${LABELS.join(", ")}`),
   note: FreeText.optional(),
@@ -175,30 +174,23 @@ export const casesPlugin: FastifyPluginAsync<CasesPluginDeps> = async (app, deps
     },
   );
 
-  app.post<{ Params: { id: string } }>(
-    "/cases/:id/claim",
-    { config: analystOnly, schema: { summary: "Claim a case", ...secured, params: idParams } },
-    async (request) => {
-      const id = parseParam(CaseId, request.params.id, "id");
-      const actor = actorOf(request, parseRequest(ClaimBody, request.body ?? {}).analyst);
-      const refused = await deps.actions.claim(id, actor);
-      return refused ? refuse(refused) : currentCase(deps, id);
-    },
-  );
-
-  app.post<{ Params: { id: string } }>(
-    "/cases/:id/release",
-    {
-      config: analystOnly,
-      schema: { summary: "Give a claimed case back to the queue", ...secured, params: idParams },
-    },
-    async (request) => {
-      const id = parseParam(CaseId, request.params.id, "id");
-      const actor = actorOf(request, parseRequest(ReleaseBody, request.body ?? {}).analyst);
-      const refused = await deps.actions.release(id, actor);
-      return refused ? refuse(refused) : currentCase(deps, id);
-    },
-  );
+  // Claim and release: the same shape, one action each.
+  const moves = [
+    ["claim", "Claim a case"],
+    ["release", "Give a claimed case back to the queue (only by the analyst who claimed it)"],
+  ] as const;
+  for (const [action, summary] of moves) {
+    app.post<{ Params: { id: string } }>(
+      `/cases/:id/${action}`,
+      { config: analystOnly, schema: { summary, ...secured, params: idParams } },
+      async (request) => {
+        const id = parseParam(CaseId, request.params.id, "id");
+        const actor = actorOf(request, parseRequest(ActorBody, request.body ?? {}).analyst);
+        const refused = await deps.actions[action](id, actor);
+        return refused ? refuse(refused) : currentCase(deps, id);
+      },
+    );
+  }
 
   app.post<{ Params: { id: string } }>(
     "/cases/:id/resolve",

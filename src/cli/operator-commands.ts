@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { auditCommand } from "../audit/audit-command.ts";
+import type { AuditCliOptions } from "../audit/audit-command.ts";
 import type { DlqCliOptions, ReplayCliOptions } from "../ops/commands.ts";
 import { collect, oneShot, ops, positiveInt } from "./actions.ts";
 import { writeGeneratedFiles } from "./generated-files.ts";
@@ -22,7 +22,7 @@ function addAuditCommand(program: Command): void {
     .option("--target <id>", "only this case, user, version or list")
     .option("--limit <n>", "how many (default 100)")
     .option("--json", "one JSON object per line")
-    .action(oneShot(async (c, l, opts: Parameters<typeof auditCommand>[2]) => auditCommand(c, l, opts)));
+    .action(oneShot(async (c, l, opts: AuditCliOptions) => (await ops()).auditCommand(c, l, opts)));
 }
 
 /** Schemas, replay, dead letters, offsets. */

@@ -1,6 +1,5 @@
 import type { FastifyPluginAsync } from "fastify";
-import { z } from "zod";
-import { containsPanText } from "../domain/pan.ts";
+import { textWithoutPan } from "../domain/free-text.ts";
 import { type Profile, ProfileInputSchema } from "../domain/profile.ts";
 import { USER_ID_PATTERN as USER_ID, USER_ID_RULE } from "../domain/transaction.ts";
 import { SentinelError } from "../errors.ts";
@@ -16,10 +15,8 @@ export type ProfilesPluginDeps = {
 };
 
 // A user id is also refused when it looks like a card number (issue 20: the path was not scanned).
-export const UserIdParam = z
-  .string()
-  .regex(USER_ID, USER_ID_RULE)
-  .refine((s) => !containsPanText(s), "looks like a card number; send a token, never a PAN");
+// The pattern bounds the length (its message is the one a client sees); the scan refuses a card number.
+export const UserIdParam = textWithoutPan(256).regex(USER_ID, USER_ID_RULE);
 const params = { type: "object", properties: { id: { type: "string", pattern: USER_ID.source } } };
 
 /** GET|PUT /users/:id/profile: a write replaces the cached copy before it answers. */

@@ -5,6 +5,7 @@
  * stderr; exit code 1 with a one-line reason on a refused or failed operation.
  */
 
+export { auditCommand } from "../audit/audit-command.ts";
 export { rulesPerformanceCommand } from "../cases/rule-performance-command.ts";
 export { listsCommand, rulesCommand } from "../rules/rules-command.ts";
 export { type DlqCliOptions, dlqListCommand, dlqRedriveCommand } from "./dlq-command.ts";
