@@ -1,12 +1,12 @@
 import { pollUntil } from "../src/poll.ts";
 import {
   DEFAULT_SETTINGS,
-  type OracleProfile,
   type OracleTx,
   oracleDecideAll,
   oracleInputFromTopic,
   sameDecision,
 } from "../test/support/oracle.ts";
+import { storedProfiles } from "../test/support/profiles.ts";
 import type { ReadMessage } from "../test/support/topics.ts";
 import { readAll } from "../test/support/topics.ts";
 import type { Harness } from "./harness.ts";
@@ -62,9 +62,7 @@ export async function check(
   const duplicated = storedRows.filter((r) => r.live !== 1).length;
   // The oracle, from the topic order and the profiles (rewritten with the same values).
   const messages = await readAll(sandbox.kafka, h.topic, 300_000);
-  const { rows: profileRows } = await db.query<OracleProfile & { user_id: string }>(
-    "SELECT user_id, status, risk_tier, home_country, currency, per_transaction_limit::text, daily_limit::text FROM user_profiles",
-  );
+  const profileRows = await storedProfiles(db);
   // What the consumer dead-letters besides (schema violations, card numbers) is not decided.
   const valid = (tx: OracleTx) => Number(tx.amount) > 0 && !(tx as { device_id?: string }).device_id;
   const inTopicOrder = oracleInputFromTopic(messages, valid);

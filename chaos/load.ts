@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Partitioners, type Producer } from "kafkajs";
 import { backoffMs } from "../src/poll.ts";
+import { storedProfiles } from "../test/support/profiles.ts";
 import type { Harness } from "./harness.ts";
 
 /*
@@ -242,9 +243,7 @@ async function startRewrites(
   stats: Load["stats"],
   count5xx: (r: Response) => Promise<number>,
 ): Promise<NodeJS.Timeout> {
-  const { rows: current } = await h.db.query<Record<string, string>>(
-    "SELECT user_id, status, risk_tier, home_country, currency, per_transaction_limit::text, daily_limit::text FROM user_profiles",
-  );
+  const current = await storedProfiles(h.db);
   return h.every(500, () => {
     const { user_id, ...profile } = current[Math.floor(h.rand() * current.length)]!;
     stats.rewrites++;

@@ -1,4 +1,5 @@
 import { userInfo } from "node:os";
+import type { z } from "zod";
 import type { Config } from "../config.ts";
 import { toIssues } from "../domain/transaction.ts";
 import { SentinelError } from "../errors.ts";
@@ -13,13 +14,8 @@ export function cliActor(): Actor {
   return { name: userInfo().username, role: "cli" };
 }
 
-export type AuditCliOptions = {
-  since?: string;
-  until?: string;
-  actor?: string;
-  action?: string;
-  target?: string;
-  limit?: string;
+/** The command's options: the filters of GET /audit (as text, parsed by the same schema) and --json. */
+export type AuditCliOptions = Partial<Record<keyof z.input<typeof AuditQuerySchema>, string>> & {
   json?: boolean;
 };
 

@@ -12,6 +12,7 @@ import {
   sameDecision,
 } from "../support/oracle.ts";
 import { type Proc, spawnSentinel } from "../support/processes.ts";
+import { storedProfiles } from "../support/profiles.ts";
 import { startTcpProxy } from "../support/tcp-proxy.ts";
 import { eventually, readAll, readTopic } from "../support/topics.ts";
 import { generateTransactions, produceTransactions } from "../support/workload.ts";
@@ -41,9 +42,7 @@ async function setup(overrides: Record<string, string> = {}) {
   expect(await seed.wait(60_000), seed.output()).toBe(0);
   const db = await sqlClient(ctx.config);
   cleanups.push(() => db.end());
-  const { rows } = await db.query<OracleProfile & { user_id: string }>(
-    "SELECT user_id, status, risk_tier, home_country, currency, per_transaction_limit::text, daily_limit::text FROM user_profiles",
-  );
+  const rows = await storedProfiles(db);
   expect(rows).toHaveLength(USERS);
   const profiles = new Map(rows.map((r) => [r.user_id, r]));
   const txs = generateTransactions(TRANSACTIONS, [...profiles.keys()], profiles);

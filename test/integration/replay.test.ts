@@ -20,6 +20,7 @@ import {
   sameDecision,
 } from "../support/oracle.ts";
 import { jsonLines, type Proc, runSentinel, spawnSentinel } from "../support/processes.ts";
+import { storedProfiles } from "../support/profiles.ts";
 import { eventually, readAll } from "../support/topics.ts";
 import { generateTransactions, produceTransactions, testProducer } from "../support/workload.ts";
 
@@ -94,10 +95,7 @@ beforeAll(async () => {
   const seed = await sentinel(["seed", "--users", String(USERS)]);
   expect(seed.code, seed.output).toBe(0);
   db = await sqlClient(ctx.config);
-  const { rows } = await db.query<OracleProfile & { user_id: string }>(
-    "SELECT user_id, status, risk_tier, home_country, currency, per_transaction_limit::text, daily_limit::text FROM user_profiles",
-  );
-  profiles = new Map(rows.map((r) => [r.user_id, r]));
+  profiles = new Map((await storedProfiles(db)).map((r) => [r.user_id, r]));
   const txs = generateTransactions(TRANSACTIONS, [...profiles.keys()], profiles, 21);
   const rand = prng(5);
   const messages = [...txs];

@@ -1,4 +1,6 @@
+import type pg from "pg";
 import type { Profile } from "../../src/domain/profile.ts";
+import type { OracleProfile } from "./oracle.ts";
 
 /**
  * A user profile for rule tests and benches: an active low-risk US customer with a 500.00 USD
@@ -17,4 +19,12 @@ export function testProfile(over: Partial<Profile> = {}): Profile {
     updated_at: "2026-01-01T00:00:00Z",
     ...over,
   };
+}
+
+/** Every stored profile, as the oracle reads them (the checker's own read of PostgreSQL). */
+export async function storedProfiles(db: pg.Client): Promise<Array<OracleProfile & { user_id: string }>> {
+  const { rows } = await db.query<OracleProfile & { user_id: string }>(
+    "SELECT user_id, status, risk_tier, home_country, currency, per_transaction_limit::text, daily_limit::text FROM user_profiles",
+  );
+  return rows;
 }
