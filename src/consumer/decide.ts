@@ -1,8 +1,9 @@
 import type { Decision } from "../domain/decision.ts";
 import type { Profile } from "../domain/profile.ts";
-import type { RuleHistoryEntry, RuleTransaction } from "../rules/evaluator.ts";
+import type { RuleHistoryEntry, RuleTransaction, RuleVerdict } from "../rules/evaluator.ts";
 import type { ScoringRules } from "../rules/scoring-rules.ts";
 import type { SourcedTransaction, StoredHistoryRow } from "../store/transaction-store.ts";
+import { getOrSet, type StoredState, UserState } from "./user-state.ts";
 
 /*
  * The decide phase of a round: a pure function of (transactions in topic order, profiles, stored
@@ -21,8 +22,13 @@ export type DecideInput = {
   /** Each partition's transactions in offset order (partitions may interleave). */
   transactions: readonly SourcedTransaction[];
   profiles: ReadonlyMap<string, Profile | null>;
-  /** Stored transactions of these users (any superset of the windows is fine). */
+  /** Stored transactions of the users decided from rows (any superset of the windows is fine). */
   history: readonly StoredHistoryRow[];
+  /**
+   * The state of the users decided from it: every stored transaction of theirs is earlier than
+   * these (see `eligible`); each call builds its own, so a shadow set decides from the same.
+   */
+  states?: ReadonlyMap<string, StoredState>;
   rules: ScoringRules;
   decidedAt: string;
 };
@@ -61,15 +67,40 @@ function ruleTransaction(v: SourcedTransaction): RuleTransaction {
 
 export function decide(input: DecideInput): Map<string, Decision> {
   const { transactions, profiles, rules, decidedAt } = input;
+  const decision = ({ tx }: SourcedTransaction, verdict: RuleVerdict): Decision => ({
+    transaction_id: tx.transaction_id,
+    user_id: tx.user_id,
+    decision: verdict.decision,
+    score: verdict.score,
+    reasons: verdict.reasons,
+    rules_version: rules.version,
+    decided_at: decidedAt,
+  });
   const stored = new Map<string, StoredHistoryRow[]>();
   for (const row of input.history) push(stored, row.userId, row);
   // This round's transactions decided so far, per user, with where they were read.
   const round = new Map<string, Array<RuleHistoryEntry & Pick<SourcedTransaction, "partition" | "offset">>>();
   const decided = new Map<string, Decision>();
+  const states = new Map<string, UserState>();
+  const stateOf = (user: string): UserState | undefined => {
+    const stored = input.states?.get(user);
+    if (!stored) return undefined;
+    return getOrSet(states, user, () => new UserState(stored));
+  };
 
   for (const v of transactions) {
     const { tx } = v;
     if (decided.has(tx.transaction_id)) continue;
+    const self = ruleTransaction(v);
+    const state = stateOf(tx.user_id);
+    if (state) {
+      decided.set(
+        tx.transaction_id,
+        decision(v, rules.evaluate(self, profiles.get(tx.user_id) ?? null, state)),
+      );
+      state.apply(self);
+      continue;
+    }
     const history: RuleHistoryEntry[] = [];
     const counted = new Set<string>([tx.transaction_id]);
     // Stored rows first, then this round's: each earlier transaction_id once.
@@ -81,17 +112,10 @@ export function decide(input: DecideInput): Map<string, Decision> {
         }
       }
     }
-    const self = ruleTransaction(v);
-    const verdict = rules.evaluate(self, profiles.get(tx.user_id) ?? null, history);
-    decided.set(tx.transaction_id, {
-      transaction_id: tx.transaction_id,
-      user_id: tx.user_id,
-      decision: verdict.decision,
-      score: verdict.score,
-      reasons: verdict.reasons,
-      rules_version: rules.version,
-      decided_at: decidedAt,
-    });
+    decided.set(
+      tx.transaction_id,
+      decision(v, rules.evaluate(self, profiles.get(tx.user_id) ?? null, history)),
+    );
     push(round, tx.user_id, { ...self, partition: v.partition, offset: v.offset });
   }
   return decided;

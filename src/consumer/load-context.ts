@@ -3,47 +3,67 @@ import type { Profile } from "../domain/profile.ts";
 import type { ScoringRules } from "../rules/scoring-rules.ts";
 import type { StoredDecision, StoredHistoryRow, TransactionStore } from "../store/transaction-store.ts";
 import type { Candidate } from "./decode-round.ts";
+import { eligible, emptyStoredState, planStateRequest, type StoredState } from "./user-state.ts";
 
 /*
- * Phase 2 of a round, load context: what is stored already, and the profiles and stored history of
- * the users of what is not. One query each, whatever the number of chunks and messages.
+ * Phase 2 of a round, load context: what is stored already, the profiles of the users of what is
+ * not, and what the rules need of their earlier transactions. One query each, whatever the number
+ * of chunks and messages.
  *
- * History lives in PostgreSQL, not in Redis sorted sets: the transactions table already holds every
- * transaction exactly once (primary key transaction_id) with where it was read, and it is written
- * in the same statement as the decision, so history and decisions can never disagree after a
- * crash, and a replay counts each transaction once without a second store to keep idempotent.
- * Redis holds only a cache of profiles, which may be lost at any time. One query per round reads
- * the history of every user in it (index on user_id, received_at).
+ * The transactions table holds every transaction exactly once (primary key transaction_id) with
+ * where it was read, written in the same statement as the decision and the per-user state
+ * (src/consumer/user-state.ts: time buckets and last-seen values), so neither can disagree with the
+ * decisions after a crash, and a replay counts each transaction once. A live round reads the
+ * state: a bounded number of rows per user, however long its history (issue 21). Users whose state
+ * does not stand for "everything earlier in the topic" (stored rows from another partition or at a
+ * later offset: a partition-count change, a replay of an older range) and every user of a
+ * re-deciding replay are read from their rows, as before; both answer alike (src/rules/history.ts).
+ * Redis holds only a cache of profiles, which may be lost at any time.
  */
 
 export type RoundContext = {
   stored: Map<string, StoredDecision>;
   profiles: Map<string, Profile | null>;
+  /** Stored rows of the users decided from rows. */
   history: readonly StoredHistoryRow[];
+  /** The state of the users decided from their state. */
+  states: ReadonlyMap<string, StoredState>;
 };
 
 export type ContextDeps = {
-  store: Pick<TransactionStore, "findLiveDecisions" | "findHistory">;
+  store: Pick<TransactionStore, "findLiveDecisions" | "findHistory" | "loadUserState">;
   profiles: Pick<ProfileCache, "getMany">;
 };
 
-/** Profiles and stored history of the users of `these`, as far back as the widest window needs. */
-function profilesAndHistory(
-  deps: ContextDeps,
-  widestWindowMs: number,
-  these: readonly Candidate[],
-): Promise<[Map<string, Profile | null>, StoredHistoryRow[]]> {
-  if (these.length === 0) return Promise.resolve([new Map(), []]);
-  const users = [...new Set(these.map((v) => v.tx.user_id))];
+const byUser = (these: readonly Candidate[]) => {
+  const users = new Map<string, Candidate[]>();
+  for (const v of these) {
+    const list = users.get(v.tx.user_id);
+    if (list) list.push(v);
+    else users.set(v.tx.user_id, [v]);
+  }
+  return users;
+};
+
+/** Stored rows of `these`' users, as far back as the widest window needs. */
+function rowsOf(deps: ContextDeps, widestWindowMs: number, these: readonly Candidate[]) {
+  if (these.length === 0) return Promise.resolve([]);
   let from = Number.POSITIVE_INFINITY;
   for (const v of these) from = Math.min(from, v.receivedMs);
-  return Promise.all([deps.profiles.getMany(users), deps.store.findHistory(users, from - widestWindowMs)]);
+  return deps.store.findHistory([...new Set(these.map((v) => v.tx.user_id))], from - widestWindowMs);
 }
 
+const stateTx = (v: Candidate) => ({
+  ...v.tx,
+  receivedMs: v.receivedMs,
+  partition: v.partition,
+  offset: v.offset,
+});
+
 /**
- * Live: the reads do not depend on each other, so one round trip of latency, not two. A replay of a
- * processed range (`storedFirst`) is mostly stored already, so it asks that first and loads the
- * context of the rest only (of all, when re-deciding).
+ * Live: the reads do not depend on each other, so one round trip of latency (two for a user that
+ * needs its rows). A replay of a processed range (`storedFirst`) is mostly stored already, so it
+ * asks that first and loads the context of the rest only (of all, from rows, when re-deciding).
  * @throws SentinelError(store_unavailable | cache_unavailable).
  */
 export async function loadContext(
@@ -52,17 +72,36 @@ export async function loadContext(
   rules: readonly (ScoringRules | undefined)[],
   { storedFirst = false, redecide = false }: { storedFirst?: boolean; redecide?: boolean },
 ): Promise<RoundContext> {
-  const widest = Math.max(0, ...rules.map((r) => r?.widestWindowMs ?? 0));
+  const sets = rules.filter((r): r is ScoringRules => r !== undefined);
+  const widest = Math.max(0, ...sets.map((r) => r.widestWindowMs));
   const ids = candidates.map((v) => v.tx.transaction_id);
-  if (!storedFirst) {
-    const [stored, [profiles, history]] = await Promise.all([
-      deps.store.findLiveDecisions(ids),
-      profilesAndHistory(deps, widest, candidates),
-    ]);
-    return { stored, profiles, history };
+  const profilesOf = (these: readonly Candidate[]) =>
+    these.length === 0 ? new Map() : deps.profiles.getMany([...new Set(these.map((v) => v.tx.user_id))]);
+  if (redecide) {
+    const stored = await deps.store.findLiveDecisions(ids);
+    const [profiles, history] = await Promise.all([profilesOf(candidates), rowsOf(deps, widest, candidates)]);
+    return { stored, profiles, history, states: new Map() };
   }
-  const stored = await deps.store.findLiveDecisions(ids);
-  const these = redecide ? candidates : candidates.filter((v) => !stored.has(v.tx.transaction_id));
-  const [profiles, history] = await profilesAndHistory(deps, widest, these);
-  return { stored, profiles, history };
+  const storedNow = storedFirst ? await deps.store.findLiveDecisions(ids) : undefined;
+  const these = storedNow ? candidates.filter((v) => !storedNow.has(v.tx.transaction_id)) : candidates;
+  const users = byUser(these);
+  const request = planStateRequest(
+    new Map([...users].map(([u, list]) => [u, list.map(stateTx)])),
+    sets.flatMap((r) => r.terms),
+  );
+  const [stored, profiles, loaded] = await Promise.all([
+    storedNow ?? deps.store.findLiveDecisions(ids),
+    profilesOf(these),
+    these.length === 0 ? new Map<string, StoredState>() : deps.store.loadUserState(request),
+  ]);
+  const states = new Map<string, StoredState>();
+  const fromRows: Candidate[] = [];
+  for (const [user, list] of users) {
+    const fresh = list.filter((v) => !stored.has(v.tx.transaction_id));
+    if (fresh.length === 0) continue;
+    const state = loaded.get(user);
+    if (eligible(state, fresh)) states.set(user, state ?? emptyStoredState());
+    else fromRows.push(...fresh);
+  }
+  return { stored, profiles, history: await rowsOf(deps, widest, fromRows), states };
 }

@@ -60,7 +60,14 @@ export function planRound(input: PlanInput): RoundPlan {
   const decideWith = (transactions: readonly Candidate[], set: ScoringRules) =>
     transactions.length === 0
       ? new Map<string, Decision>()
-      : decide({ transactions, profiles: context.profiles, history: context.history, rules: set, decidedAt });
+      : decide({
+          transactions,
+          profiles: context.profiles,
+          history: context.history,
+          states: context.states,
+          rules: set,
+          decidedAt,
+        });
   return {
     results,
     valid,

@@ -8,7 +8,10 @@ import { planRound, type RoundPlan } from "./plan-round.ts";
 import { type Chunk, type ChunkResult, emptyResult, LIVE, type ScoreMode } from "./round.ts";
 
 export type ScoringDeps = DecodeDeps & {
-  store: Pick<TransactionStore, "findLiveDecisions" | "findHistory" | "storeDecided" | "storeRedecided">;
+  store: Pick<
+    TransactionStore,
+    "findLiveDecisions" | "findHistory" | "loadUserState" | "storeDecided" | "storeRedecided"
+  >;
   profiles: Pick<ProfileCache, "getMany">;
   /** The rule set to decide with (its version goes on every decision). */
   rules: ScoringRules;

@@ -76,7 +76,16 @@ export function minorUnitsIn(
   currency: string,
   target: string,
 ): bigint | undefined {
-  const units = toMinorUnits(amount, currency);
+  return unitsIn(rates, toMinorUnits(amount, currency), currency, target);
+}
+
+/** `units` minor units of `currency` in minor units of `target`, or undefined when no rate converts them. */
+export function unitsIn(
+  rates: Readonly<Record<string, string>>,
+  units: bigint,
+  currency: string,
+  target: string,
+): bigint | undefined {
   if (currency === target) return units;
   const rate = rates[`${currency}:${target}`];
   return rate === undefined ? undefined : convertMinorUnits(units, currency, target, rate);

@@ -1,8 +1,11 @@
 import type { DecisionOutcome } from "../domain/decision.ts";
 import { minorUnits } from "../domain/iso4217.ts";
-import { minorUnitsIn, parseDecimal, toMinorUnits } from "../domain/money.ts";
+import { minorUnitsIn, parseDecimal, toMinorUnits, unitsIn } from "../domain/money.ts";
 import type { Profile } from "../domain/profile.ts";
+import { DISTINCT_CAP, type RuleHistory, type RuleHistoryEntry, rowHistory } from "./history.ts";
 import type { AggField, Expr, FieldName, RuleSet } from "./rule-language.ts";
+
+export type { RuleHistoryEntry } from "./history.ts";
 
 /*
  * Evaluates a rule set (ruleset.ts) for one transaction: a pure, total function of (rule set, the
@@ -21,14 +24,6 @@ export type RuleTransaction = {
   currency: string;
   receivedMs: number;
 } & Partial<Record<AggField | "merchant_category", string>>;
-
-/** An earlier transaction of the same user, in topic order; counted once per id by the caller. */
-export type RuleHistoryEntry = {
-  transactionId: string;
-  amount: string;
-  currency: string;
-  receivedMs: number;
-} & Partial<Record<AggField, string>>;
 
 export type RuleContext = {
   fxRates: Readonly<Record<string, string>>;
@@ -99,44 +94,49 @@ function arithmetic(op: string, x: Value, y: Value): Value {
   return { units: op === "+" ? ua + ub : ua - ub, scale };
 }
 
-/** An aggregate over the history entries in its window (`profileMoney`: amounts in the profile's currency; null without a profile). */
+/**
+ * An aggregate over the earlier transactions received after `fromMs` (`profileMoney`: amounts in
+ * the profile's currency; null without a profile). Sums convert each currency's total once.
+ */
 function aggregate(
   e: Extract<Expr, { agg: unknown }>,
-  window: readonly RuleHistoryEntry[],
+  history: RuleHistory,
+  fromMs: number,
   tx: RuleTransaction,
   profileMoney: {
     money: (units: bigint | undefined) => Value;
-    inProfile: (amount: string, currency: string) => bigint | undefined;
+    inProfile: (units: bigint, currency: string) => bigint | undefined;
   } | null,
 ): Value {
   switch (e.agg) {
     case "count":
-      return { units: BigInt(window.length), scale: 0 };
+      return { units: BigInt(history.totals(fromMs).n), scale: 0 };
     case "sum":
     case "avg": {
       if (!profileMoney) return null;
       let total = 0n;
       let n = 0n;
-      for (const h of window) {
-        const u = profileMoney.inProfile(h.amount, h.currency);
+      for (const [currency, t] of history.totals(fromMs).byCurrency) {
+        const u = profileMoney.inProfile(t.units, currency);
         if (u === undefined) continue; // flagged when it was decided; not counted here
         total += u;
-        n++;
+        n += BigInt(t.n);
       }
       if (e.agg === "sum") return profileMoney.money(total);
       return n === 0n ? null : profileMoney.money((total * 2n + n) / (2n * n)); // half up
     }
     case "count_distinct": {
       const f = e.field ?? "country";
-      const values = new Set(window.map((h) => h[f]).filter((v): v is string => v !== undefined));
-      if (tx[f] !== undefined) values.add(tx[f]!);
-      return { units: BigInt(values.size), scale: 0 };
+      const mine = tx[f];
+      const others = history.distinctCount(f, fromMs);
+      const own = mine !== undefined && !history.seen(f, mine, fromMs) ? 1 : 0;
+      return { units: BigInt(Math.min(DISTINCT_CAP, others + own)), scale: 0 };
     }
     case "first_seen": {
       const f = e.field ?? "device_id";
       const mine = tx[f];
       if (mine === undefined) return false;
-      return !window.some((h) => h[f] === mine);
+      return !history.seen(f, mine, fromMs);
     }
   }
 }
@@ -146,17 +146,16 @@ export function evaluateRuleSet(
   ruleSet: RuleSet,
   tx: RuleTransaction,
   profile: Profile | null,
-  history: readonly RuleHistoryEntry[],
+  earlier: readonly RuleHistoryEntry[] | RuleHistory,
   ctx: RuleContext,
 ): RuleVerdict {
+  const history = Array.isArray(earlier) ? rowHistory(earlier) : (earlier as RuleHistory);
   const scale = profile ? (minorUnits(profile.currency) ?? 2) : 0;
   const money = (units: bigint | undefined): Value => (units === undefined ? null : { units, scale });
   const inProfile = (amount: string, currency: string) =>
     profile ? minorUnitsIn(ctx.fxRates, amount, currency, profile.currency) : undefined;
-  const inWindow = (seconds: number) => {
-    const from = tx.receivedMs - seconds * 1000;
-    return history.filter((h) => h.receivedMs > from);
-  };
+  const unitsInProfile = (units: bigint, currency: string) =>
+    profile ? unitsIn(ctx.fxRates, units, currency, profile.currency) : undefined;
 
   function field(name: FieldName): Value {
     switch (name) {
@@ -185,7 +184,13 @@ export function evaluateRuleSet(
     if ("money" in e)
       return profile ? money(toMinorUnits(e.money.replace(/^-/, ""), profile.currency)) : null;
     if ("agg" in e)
-      return aggregate(e, inWindow(e.window_seconds), tx, profile ? { money, inProfile } : null);
+      return aggregate(
+        e,
+        history,
+        tx.receivedMs - e.window_seconds * 1000,
+        tx,
+        profile ? { money, inProfile: unitsInProfile } : null,
+      );
     if ("field" in e) return field(e.field);
     switch (e.op) {
       case "amount":

@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { z } from "zod";
 import { DECISIONS } from "../domain/decision.ts";
 import { findPans } from "../domain/pan.ts";
+import { DISTINCT_CAP } from "./history.ts";
 
 /*
  * A rule set is data (issue 13): a JSON document validated here, published as
@@ -21,8 +22,10 @@ import { findPans } from "../domain/pan.ts";
  *   aggregates     {"agg": "count" | "sum" | "avg" | "count_distinct" | "first_seen",
  *                   "window_seconds": N, "field"?: "country" | "device_id" | "merchant_id" | ...}
  *                  over the user's earlier transactions (topic order) received within the window;
- *                  sum and avg convert to the profile's currency; first_seen is true when no earlier
- *                  transaction in the window had this transaction's value of `field`.
+ *                  sum and avg convert each currency's total to the profile's currency once;
+ *                  count_distinct counts at most 1,000; first_seen is true when no earlier
+ *                  transaction in the window had this transaction's value of `field`
+ *                  (docs/rules.md#aggregates; a set's aggregates have a cost budget).
  */
 
 export const RULESET_FORMAT = 1;
@@ -183,7 +186,19 @@ export function validateRuleSet(
     };
   }
   const parsed = RuleSetSchema.safeParse(doc);
-  if (parsed.success) return { ok: true, ruleSet: parsed.data };
+  if (parsed.success) {
+    const cost = aggregateCost(parsed.data);
+    if (cost <= MAX_AGGREGATE_COST) return { ok: true, ruleSet: parsed.data };
+    return {
+      ok: false,
+      issues: [
+        {
+          path: "rules",
+          message: `the aggregates may read ${cost} rows per user and round, over the budget of ${MAX_AGGREGATE_COST}: use fewer distinct windows or count_distinct fields`,
+        },
+      ],
+    };
+  }
   return {
     ok: false,
     issues: parsed.error.issues.map((i) => ({ path: i.path.join(".") || "(document)", message: i.message })),
@@ -201,6 +216,56 @@ export function widestWindowMs(rs: RuleSet): number {
   };
   for (const r of rs.rules) visit(r.when);
   return widest;
+}
+
+/** One aggregate a rule set computes: what, over which window, of which field. */
+export type AggregateTerm = {
+  agg: Extract<Expr, { agg: unknown }>["agg"];
+  windowMs: number;
+  field?: AggField;
+};
+
+/** The distinct aggregates of a rule set (what a round must be able to answer for each user). */
+export function aggregateTerms(rs: RuleSet): AggregateTerm[] {
+  const terms = new Map<string, AggregateTerm>();
+  const visit = (e: Expr): void => {
+    if (e === null || typeof e !== "object") return;
+    if ("agg" in e) {
+      const field =
+        e.agg === "count_distinct"
+          ? (e.field ?? "country")
+          : e.agg === "first_seen"
+            ? (e.field ?? "device_id")
+            : undefined;
+      const term: AggregateTerm = {
+        agg: e.agg,
+        windowMs: e.window_seconds * 1000,
+        ...(field ? { field } : {}),
+      };
+      terms.set(`${term.agg}:${term.windowMs}:${field ?? ""}`, term);
+    } else if ("args" in e) e.args.forEach(visit);
+    else if ("arg" in e) visit(e.arg);
+  };
+  for (const r of rs.rules) visit(r.when);
+  return [...terms.values()];
+}
+
+/**
+ * The most rows a round may read per user for a rule set's aggregates (docs/rules.md#aggregates):
+ * each distinct window of count/sum/avg reads at most 60 minute, 24 hour and (days + 1) day
+ * buckets; each field counted by count_distinct at most 1,000 last-seen values; each first_seen one.
+ */
+export const MAX_AGGREGATE_COST = 10_000;
+
+export function aggregateCost(rs: RuleSet): number {
+  const terms = aggregateTerms(rs);
+  const windows = new Set(
+    terms.filter((t) => ["count", "sum", "avg"].includes(t.agg)).map((t) => t.windowMs),
+  );
+  const distinctFields = new Set(terms.filter((t) => t.agg === "count_distinct").map((t) => t.field));
+  let cost = terms.filter((t) => t.agg === "first_seen").length + distinctFields.size * DISTINCT_CAP;
+  for (const w of windows) cost += 60 + 24 + Math.ceil(w / 86_400_000) + 1;
+  return cost;
 }
 
 /** The named lists a rule set refers to (`in_list`), each with the id of the first rule naming it. */

@@ -6,7 +6,14 @@ import {
   type RuleTransaction,
   type RuleVerdict,
 } from "./evaluator.ts";
-import { type RuleSet, ruleSetVersion, widestWindowMs } from "./rule-language.ts";
+import type { RuleHistory } from "./history.ts";
+import {
+  type AggregateTerm,
+  aggregateTerms,
+  type RuleSet,
+  ruleSetVersion,
+  widestWindowMs,
+} from "./rule-language.ts";
 
 /** A rule set ready to score with: its version, the history it needs, FX rates and named lists. */
 export type ScoringRules = {
@@ -14,8 +21,14 @@ export type ScoringRules = {
   ruleSet: RuleSet;
   /** How far back a round must load history for the widest aggregate window. */
   widestWindowMs: number;
+  /** The aggregates it computes (what the per-user state must answer). */
+  terms: readonly AggregateTerm[];
   context: RuleContext;
-  evaluate(tx: RuleTransaction, profile: Profile | null, history: readonly RuleHistoryEntry[]): RuleVerdict;
+  evaluate(
+    tx: RuleTransaction,
+    profile: Profile | null,
+    history: readonly RuleHistoryEntry[] | RuleHistory,
+  ): RuleVerdict;
 };
 
 /**
@@ -44,6 +57,7 @@ export function scoringRules(
     version,
     ruleSet,
     widestWindowMs: widestWindowMs(ruleSet),
+    terms: aggregateTerms(ruleSet),
     context,
     evaluate: (tx, profile, history) =>
       enforceBlock(evaluateRuleSet(ruleSet, tx, profile, history, context), profile),

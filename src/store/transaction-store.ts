@@ -1,10 +1,13 @@
 import { sql } from "slonik";
 import { z } from "zod";
+import type { StateRequest, StoredState } from "../consumer/user-state.ts";
 import { DECISIONS, type Decision } from "../domain/decision.ts";
 import type { Transaction } from "../domain/transaction.ts";
 import { withDbErrors } from "./db-errors.ts";
 import type { DatabasePool } from "./pool.ts";
 import { ISO_UTC } from "./sql-time.ts";
+import { storeDecided } from "./store-decided.ts";
+import { loadUserState } from "./user-state-store.ts";
 
 /** A validated transaction as read from the topic, with where it was read. */
 export type SourcedTransaction = {
@@ -146,72 +149,19 @@ export function createTransactionStore({ pool }: { pool: DatabasePool }) {
       }));
     },
 
+    /** The per-user state of a round's users (src/consumer/user-state.ts). */
+    loadUserState(request: StateRequest): Promise<Map<string, StoredState>> {
+      return loadUserState(pool, request);
+    },
+
     /**
-     * Stores transactions and their live decisions in one statement, and opens a case for each one
-     * decided `review`. Rows whose transaction_id is
-     * already stored are left untouched, and so are their decisions; returns the ids this call
-     * inserted, so the caller can republish the stored decision for the others.
+     * Stores transactions, their live decisions, their cases and their users' state in one
+     * statement (src/store/store-decided.ts); returns the ids it inserted.
      */
-    async storeDecided(
+    storeDecided(
       items: ReadonlyArray<{ source: SourcedTransaction; decision: Decision }>,
     ): Promise<Set<string>> {
-      if (items.length === 0) return new Set();
-      // One JSON document per round, unpacked by json_to_recordset: one string parameter instead of
-      // fourteen 2,000-element arrays for node-postgres to escape (it showed in the profile), bound
-      // as plain text rather than sql.json (whose character scan showed too); PostgreSQL parses
-      // the amounts from their decimal text, exactly.
-      const rows = items.map(
-        ({ source: { tx, eventTimeMs, receivedMs, partition, offset }, decision: d }) => ({
-          id: tx.transaction_id,
-          u: tx.user_id,
-          a: tx.amount,
-          c: tx.currency,
-          ts: new Date(eventTimeMs).toISOString(),
-          rc: new Date(receivedMs).toISOString(),
-          m: tx.merchant_id,
-          mc: tx.merchant_category,
-          co: tx.country,
-          ch: tx.channel,
-          dv: tx.device_id,
-          ip: tx.ip,
-          md: tx.metadata,
-          p: partition,
-          o: offset,
-          v: d.rules_version,
-          dec: d.decision,
-          s: d.score,
-          r: d.reasons,
-          at: d.decided_at,
-        }),
-      );
-      const inserted = await withDbErrors("store batch", () =>
-        pool.anyFirst(sql.type(z.object({ transaction_id: z.string() }))`
-          WITH rows AS (
-            SELECT * FROM json_to_recordset(${JSON.stringify(rows)}::json) AS r(id uuid, u text, a numeric, c text,
-              ts timestamptz, rc timestamptz, m text, mc text, co text, ch text, dv text, ip inet, md jsonb, p int4, o int8,
-              v text, dec text, s int2, r text[], at timestamptz)
-          ), tx AS (
-            INSERT INTO transactions (transaction_id, user_id, amount, currency, event_time, received_at,
-              merchant_id, merchant_category, country, channel, device_id, ip, metadata, source_partition,
-              source_offset)
-            SELECT id, u, a, c, ts, rc, m, mc, co, ch, dv, ip, md, p, o FROM rows
-            ON CONFLICT (transaction_id) DO NOTHING
-            RETURNING transaction_id
-          ), d AS (
-            INSERT INTO decisions (transaction_id, rules_version, live, decision, score, reasons, decided_at)
-            SELECT id, v, true, dec, s, r, at FROM rows
-            WHERE id IN (SELECT transaction_id FROM tx)
-          ), c AS (
-            -- A case for every review, opened with the transaction: exactly once, however often the
-            -- message is delivered or replayed.
-            INSERT INTO cases (transaction_id, user_id, opened_at)
-            SELECT id, u, at FROM rows
-            WHERE dec = 'review' AND id IN (SELECT transaction_id FROM tx)
-            ON CONFLICT (transaction_id) DO NOTHING
-          )
-          SELECT transaction_id::text FROM tx`),
-      );
-      return new Set(inserted);
+      return storeDecided(pool, items);
     },
 
     /**

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import type { DecisionOutcome } from "../../src/domain/decision.ts";
-import { minorUnitsIn, toMinorUnits } from "../../src/domain/money.ts";
+import { minorUnitsIn, toMinorUnits, unitsIn } from "../../src/domain/money.ts";
 import type { Profile } from "../../src/domain/profile.ts";
 import type { RuleSettings } from "../../src/rules/default-rule-set.ts";
 
@@ -80,7 +80,7 @@ const inCurrency = (settings: RuleSettings, amount: string, currency: string, ta
  * one's (came earlier, so it counts even if a producer's clock put it later). Entries outside the
  * windows are ignored here, so callers may pass the widest window. History in a currency that
  * cannot be converted is left out of the rolling spend (that transaction was flagged when it was
- * decided).
+ * decided); each currency's total in the window is converted once.
  */
 export function evaluate(
   settings: RuleSettings,
@@ -108,11 +108,15 @@ export function evaluate(
       if (amount > toMinorUnits(profile.per_transaction_limit, profile.currency)) {
         reasons.push("over_transaction_limit");
       }
-      let spent = 0n;
+      // Each currency's total in the window, converted once (docs/rules.md#aggregates).
+      const totals = new Map<string, bigint>();
       for (const h of history) {
         if (h.receivedMs <= spendFrom) continue;
-        spent += inCurrency(settings, h.amount, h.currency, profile.currency) ?? 0n;
+        totals.set(h.currency, (totals.get(h.currency) ?? 0n) + toMinorUnits(h.amount, h.currency));
       }
+      let spent = 0n;
+      for (const [currency, units] of totals)
+        spent += unitsIn(settings.fxRates, units, currency, profile.currency) ?? 0n;
       if (spent + amount > toMinorUnits(profile.daily_limit, profile.currency))
         reasons.push("over_daily_limit");
       if (profile.risk_tier === "high" && amount >= toMinorUnits(settings.highRiskAmount, profile.currency)) {

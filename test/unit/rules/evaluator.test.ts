@@ -4,6 +4,7 @@ import type { Profile } from "../../../src/domain/profile.ts";
 import { evaluateRuleSet, type RuleHistoryEntry } from "../../../src/rules/evaluator.ts";
 import { publishRuleSet } from "../../../src/rules/publish-rule-set.ts";
 import {
+  aggregateCost,
   type Expr,
   type RuleSet,
   validateRuleSet,
@@ -230,5 +231,37 @@ describe("a block is a block (issue 20)", () => {
       issues: [{ path: "rules.0.when", message: expect.stringMatching(/names the list blocked_devicez/) }],
     });
     expect(published).toBe(false);
+  });
+
+  it("refuses a set whose aggregates could read more than the cost budget per user and round (issue 21)", () => {
+    const windows = (n: number): RuleSet => ({
+      format: 1,
+      thresholds: { review: 50, decline: 80 },
+      rules: Array.from({ length: n }, (_, i) => ({
+        id: `r${i}`,
+        description: "test",
+        when: { op: ">", args: [{ agg: "count" as const, window_seconds: 86_400 * (i + 1) }, 1] },
+        score: 1,
+      })),
+    });
+    // 40 windows of 1..40 days: 40 × (85 + days) = 4,220 rows; 100 of 1..100 days: 13,550.
+    expect(aggregateCost(windows(40))).toBe(4_220);
+    expect(validateRuleSet(windows(40)).ok).toBe(true);
+    expect(validateRuleSet(windows(100))).toEqual({
+      ok: false,
+      issues: [
+        {
+          path: "rules",
+          message: expect.stringMatching(/read 13550 rows per user and round, over the budget of 10000/),
+        },
+      ],
+    });
+  });
+
+  it("sums each currency's total in the window once, then converts it (docs/rules.md#aggregates)", () => {
+    // 3 × 0.05 EUR at 1.10: each converted is 0.055 → 0.06, ×3 = 0.18; the total 0.15 → 0.165 → 0.17.
+    const h = [1, 2, 3].map((s) => past(s, { amount: "0.05", currency: "EUR" }));
+    const sum = { agg: "sum" as const, window_seconds: 60 };
+    expect(fires({ op: "==", args: [sum, { money: "0.17" }] }, {}, h)).toBe(true);
   });
 });

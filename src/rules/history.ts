@@ -1,0 +1,78 @@
+import { toMinorUnits } from "../domain/money.ts";
+import type { AggField } from "./rule-language.ts";
+
+/*
+ * What the aggregates ask of a user's earlier transactions (issue 21). Two implementations answer
+ * exactly alike: `rowHistory` from the rows themselves (tests, the rules bench, replay --redecide)
+ * and the consumer's per-user state (src/consumer/user-state.ts: time buckets, last-seen values),
+ * whose cost does not grow with the history. Every question is about the earlier transactions
+ * received strictly after `fromMs` (a window's start), with no upper bound.
+ */
+
+/** count_distinct counts at most this many distinct values in a window (docs/rules.md#aggregates). */
+export const DISTINCT_CAP = 1_000;
+
+/** An earlier transaction of the same user, in topic order; counted once per id by the caller. */
+export type RuleHistoryEntry = {
+  transactionId: string;
+  amount: string;
+  currency: string;
+  receivedMs: number;
+} & Partial<Record<AggField, string>>;
+
+/** Number and total (in the currency's minor units) of the transactions in one currency. */
+export type CurrencyTotal = { n: number; units: bigint };
+
+export type WindowTotals = { n: number; byCurrency: ReadonlyMap<string, CurrencyTotal> };
+
+export interface RuleHistory {
+  /** How many earlier transactions were received after `fromMs`, and their totals per currency. */
+  totals(fromMs: number): WindowTotals;
+  /** How many distinct values of `field` they carry, at most DISTINCT_CAP. */
+  distinctCount(field: AggField, fromMs: number): number;
+  /** Whether one of them carries `value` in `field`. */
+  seen(field: AggField, value: string, fromMs: number): boolean;
+}
+
+/** Adds one transaction to per-currency totals. */
+export function addTotal(
+  totals: Map<string, CurrencyTotal>,
+  currency: string,
+  n: number,
+  units: bigint,
+): void {
+  const t = totals.get(currency);
+  if (t) {
+    t.n += n;
+    t.units += units;
+  } else {
+    totals.set(currency, { n, units });
+  }
+}
+
+/** The history as a list of rows: a walk of the list per question. */
+export function rowHistory(entries: readonly RuleHistoryEntry[]): RuleHistory {
+  return {
+    totals(fromMs) {
+      const byCurrency = new Map<string, CurrencyTotal>();
+      let n = 0;
+      for (const h of entries) {
+        if (h.receivedMs <= fromMs) continue;
+        n++;
+        addTotal(byCurrency, h.currency, 1, toMinorUnits(h.amount, h.currency));
+      }
+      return { n, byCurrency };
+    },
+    distinctCount(field, fromMs) {
+      const values = new Set<string>();
+      for (const h of entries) {
+        const v = h[field];
+        if (v !== undefined && h.receivedMs > fromMs) values.add(v);
+      }
+      return Math.min(values.size, DISTINCT_CAP);
+    },
+    seen(field, value, fromMs) {
+      return entries.some((h) => h.receivedMs > fromMs && h[field] === value);
+    },
+  };
+}

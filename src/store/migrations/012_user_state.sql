@@ -1,0 +1,58 @@
+-- Per-user state for the rules' aggregates (issue 21): a round reads a bounded number of rows per
+-- user and window, however long the user's history. Written in the statement that stores the
+-- transactions (law 2: the state and the rows never disagree after a crash); the transactions
+-- table stays the record, and replay --redecide still reads rows. docs/rules.md#aggregates says
+-- how each aggregate is read from here.
+
+-- Number and total amount of a user's transactions per currency, per UTC minute, hour and day of
+-- their Kafka timestamp (grain in seconds; bucket = floor(received ms / grain ms)).
+CREATE TABLE user_buckets (
+  user_id text NOT NULL,
+  grain int4 NOT NULL CHECK (grain IN (60, 3600, 86400)),
+  bucket int8 NOT NULL,
+  currency text NOT NULL,
+  n int8 NOT NULL,
+  total numeric NOT NULL,
+  PRIMARY KEY (user_id, grain, bucket, currency)
+);
+
+-- The last time (received ms) each value of an aggregated field was seen for a user.
+CREATE TABLE user_values (
+  user_id text NOT NULL,
+  field text NOT NULL,
+  value text NOT NULL,
+  last_ms int8 NOT NULL,
+  PRIMARY KEY (user_id, field, value)
+);
+CREATE INDEX user_values_recent ON user_values (user_id, field, last_ms DESC);
+
+-- Where a user's stored transactions were read: the state stands for "everything earlier in the
+-- topic" only while every stored one sits in one partition below the offsets being decided.
+CREATE TABLE user_positions (
+  user_id text PRIMARY KEY,
+  source_partition int4 NOT NULL,
+  max_offset int8 NOT NULL,
+  mixed boolean NOT NULL DEFAULT false
+);
+
+-- What is stored already.
+WITH t AS (
+  SELECT user_id, currency, amount, (extract(epoch FROM received_at) * 1000)::int8 AS ms FROM transactions
+)
+INSERT INTO user_buckets (user_id, grain, bucket, currency, n, total)
+SELECT user_id, g.grain, floor(ms / (g.grain * 1000.0))::int8, currency, count(*), sum(amount)
+FROM t CROSS JOIN (VALUES (60), (3600), (86400)) AS g (grain)
+GROUP BY 1, 2, 3, 4;
+
+INSERT INTO user_values (user_id, field, value, last_ms)
+SELECT t.user_id, f.field, f.value, max((extract(epoch FROM t.received_at) * 1000)::int8)
+FROM transactions t CROSS JOIN LATERAL (VALUES
+  ('country', t.country), ('device_id', t.device_id), ('merchant_id', t.merchant_id),
+  ('merchant_category', t.merchant_category), ('channel', t.channel), ('ip', host(t.ip)),
+  ('currency', t.currency)) AS f (field, value)
+WHERE f.value IS NOT NULL
+GROUP BY 1, 2, 3;
+
+INSERT INTO user_positions (user_id, source_partition, max_offset, mixed)
+SELECT user_id, min(source_partition), max(source_offset), min(source_partition) <> max(source_partition)
+FROM transactions GROUP BY user_id;
