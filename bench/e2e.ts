@@ -5,6 +5,7 @@ import { REPO_ROOT } from "../src/paths.ts";
 import { createSandbox, type Services } from "../src/stack/sandbox.ts";
 import { freePorts } from "../test/support/ports.ts";
 import { startNode, waitForHttp } from "../test/support/processes.ts";
+import { cpuSpent, sampleCpu, stackPids } from "./lib/cpu.ts";
 import { benchServices, log } from "./lib/services.ts";
 import { type Buckets, parseBuckets, type StageTimes, stageTimes } from "./lib/stages.ts";
 
@@ -14,6 +15,12 @@ import { type Buckets, parseBuckets, type StageTimes, stageTimes } from "./lib/s
  * sending each request to its `200` with the decision (stored and published before the answer).
  * A request not decided within the wait (202) counts against the decided ratio. Sender in this
  * process; the pipeline in its own.
+ *
+ * A figure is a measurement, not a sample (issue 21): after a warm-up (200/s, then the highest
+ * rate, neither reported) every rate runs `rounds` times, the rates interleaved, and the median
+ * round is reported with the spread of all. The CPU time of every process of the stack (ingress,
+ * consumer, broker, PostgreSQL, Redis; not this load generator) over each round, from /proc, is
+ * divided by the transactions decided in it.
  */
 
 const PORT = 18083;
@@ -29,7 +36,14 @@ export type E2eRate = {
   latencyMs: { p50: number; p90: number; p99: number; max: number };
   /** Where the time went at this rate, from the processes' stage histograms (ms). */
   stages: { sync: StageTimes; scorer: StageTimes };
+  /** CPU ms per decided transaction, all the stack's processes, and per process role. */
+  cpuMsPerTx: number;
+  cpuMsPerTxByRole: Record<string, number>;
+  /** Every round at this rate (the figures above are the median round's, by p99). */
+  rounds: Array<{ p50: number; p99: number; decidedRatio: number; cpuMsPerTx: number }>;
 };
+
+export type E2eRun = { rates: E2eRate[]; ingressPeakRssMiB: number; consumerPeakRssMiB: number };
 
 /** Both processes' stage histograms now. */
 async function scrapeStages(
@@ -50,10 +64,26 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
+/** The median round (by p99) with every round's figures beside it. */
+function medianRound(runs: E2eRate[]): E2eRate {
+  const sorted = [...runs].sort((a, b) => a.latencyMs.p99 - b.latencyMs.p99);
+  return {
+    ...sorted[Math.floor((sorted.length - 1) / 2)]!,
+    rounds: runs.map((r) => ({
+      p50: r.latencyMs.p50,
+      p99: r.latencyMs.p99,
+      decidedRatio: r.decidedRatio,
+      cpuMsPerTx: r.cpuMsPerTx,
+    })),
+  };
+}
+
+const ms = (x: number) => Math.round(x * 1000) / 1000;
+
 export async function benchE2e(
   services: Services,
-  { rates = [500, 1000, 2000], seconds = 10 } = {},
-): Promise<E2eRate[]> {
+  { rates = [500, 1000, 2000], seconds = 10, rounds = 3 } = {},
+): Promise<E2eRun> {
   const sandbox = await createSandbox(services, { prefix: "bench" });
   const env = { ...sandbox.env, PORT: String(PORT), HOST: "127.0.0.1", LOG_LEVEL: "warn" };
   const metricsPort = await freePorts();
@@ -66,17 +96,23 @@ export async function benchE2e(
   try {
     await waitForHttp(`http://127.0.0.1:${PORT}/readyz`);
     await waitForHttp(`http://127.0.0.1:${metricsPort}/healthz`);
-    // A warm-up round first, not reported: the scorer and the ingress's decision listener join
-    // their groups, JIT and pools settle.
-    const results: E2eRate[] = [];
-    const rounds = [{ rate: 200, warmUp: true }, ...rates.map((rate) => ({ rate, warmUp: false }))];
-    for (const { rate, warmUp } of rounds) {
+    // Warm-up first, not reported: the scorer and the ingress's decision listener join their
+    // groups, JIT, pools and PostgreSQL's caches settle at the highest rate.
+    const results = new Map<number, E2eRate[]>();
+    const schedule = [
+      { rate: 200, warmUp: true },
+      { rate: Math.max(...rates), warmUp: true },
+      ...Array.from({ length: rounds }, () => rates.map((rate) => ({ rate, warmUp: false }))).flat(),
+    ];
+    const pids = { ingest: procs[0]!.child.pid, consumer: procs[1]!.child.pid };
+    for (const { rate, warmUp } of schedule) {
       latencies.length = 0;
       let sent = 0;
       let accepted = 0;
       const tickMs = 10;
       const perTick = rate / (1000 / tickMs);
       const before = await scrapeStages(PORT, metricsPort);
+      const cpuBefore = sampleCpu(stackPids(pids));
       const started = performance.now();
       const inflight: Promise<void>[] = [];
       // A fixed schedule: tick i sends until i·perTick requests are out, whatever the answers do.
@@ -110,6 +146,7 @@ export async function benchE2e(
         if (wait > 0) await sleep(wait);
       }
       await Promise.all(inflight);
+      const cpu = cpuSpent(cpuBefore, sampleCpu(stackPids(pids)));
       const after = await scrapeStages(PORT, metricsPort);
       const sorted = [...latencies].sort((a, b) => a - b);
       const r: E2eRate = {
@@ -128,13 +165,18 @@ export async function benchE2e(
           sync: stageTimes(before.sync, after.sync),
           scorer: stageTimes(before.scorer, after.scorer),
         },
+        cpuMsPerTx: ms(Object.values(cpu).reduce((a, b) => a + b, 0) / Math.max(1, sorted.length)),
+        cpuMsPerTxByRole: Object.fromEntries(
+          Object.entries(cpu).map(([role, t]) => [role, ms(t / Math.max(1, sorted.length))]),
+        ),
+        rounds: [],
       };
       if (warmUp) {
         log(`warm-up at ${rate}/s: ${r.decided}/${r.sent} decided (not reported)`);
         continue;
       }
       log(
-        `sync e2e at ${rate}/s: ${r.decided}/${r.sent} decided within 1 s, p50 ${r.latencyMs.p50} ms, p99 ${r.latencyMs.p99} ms`,
+        `sync e2e at ${rate}/s: ${r.decided}/${r.sent} decided within 1 s, p50 ${r.latencyMs.p50} ms, p99 ${r.latencyMs.p99} ms, CPU ${r.cpuMsPerTx} ms/tx ${JSON.stringify(r.cpuMsPerTxByRole)}`,
       );
       const line = (t: StageTimes) =>
         Object.entries(t)
@@ -143,13 +185,38 @@ export async function benchE2e(
       log(
         `  stages p50/p99 ms — sync request: ${line(r.stages.sync)}; scorer round: ${line(r.stages.scorer)}`,
       );
-      results.push(r);
+      results.set(rate, [...(results.get(rate) ?? []), r]);
     }
-    return results;
+    return {
+      rates: rates.map((rate) => medianRound(results.get(rate)!)),
+      ingressPeakRssMiB: Math.round(procs[0]!.peakRssMiB()),
+      consumerPeakRssMiB: Math.round(procs[1]!.peakRssMiB()),
+    };
   } finally {
     await Promise.all(procs.map((p) => p.stop()));
     await sandbox.cleanup();
   }
+}
+
+/** The closing `name=value` lines of the end-to-end stage (the median round of each rate). */
+export function e2eLines(run: E2eRun): Record<string, number | string> {
+  const at1000 = run.rates.find((r) => r.rate === 1000) ?? run.rates[0];
+  return {
+    ...Object.fromEntries(
+      run.rates.flatMap((r) => [
+        [`sync_p50_ms_at_${r.rate}`, r.latencyMs.p50],
+        [`sync_p99_ms_at_${r.rate}`, r.latencyMs.p99],
+        [
+          `sync_p99_ms_spread_at_${r.rate}`,
+          `${Math.min(...r.rounds.map((x) => x.p99))}-${Math.max(...r.rounds.map((x) => x.p99))}`,
+        ],
+        [`sync_decided_ratio_at_${r.rate}`, r.decidedRatio],
+      ]),
+    ),
+    e2e_cpu_ms_per_tx: at1000?.cpuMsPerTx ?? Number.NaN,
+    ingress_peak_rss_mib: run.ingressPeakRssMiB,
+    e2e_consumer_peak_rss_mib: run.consumerPeakRssMiB,
+  };
 }
 
 if (import.meta.main) {
@@ -161,9 +228,5 @@ if (import.meta.main) {
     ...(rates ? { rates } : {}),
   });
   console.log(JSON.stringify(r, null, 2));
-  for (const x of r) {
-    console.log(`sync_p50_ms_at_${x.rate}=${x.latencyMs.p50}`);
-    console.log(`sync_p99_ms_at_${x.rate}=${x.latencyMs.p99}`);
-    console.log(`sync_decided_ratio_at_${x.rate}=${x.decidedRatio}`);
-  }
+  for (const [k, v] of Object.entries(e2eLines(r))) console.log(`${k}=${v}`);
 }

@@ -2,7 +2,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { TopLevelSpec } from "vega-lite";
 import type { ConsumerBench } from "./consumer.ts";
-import type { E2eRate } from "./e2e.ts";
+import type { E2eRate, E2eRun } from "./e2e.ts";
 import type { HotUser } from "./hot-user.ts";
 import type { IngestBench } from "./ingest.ts";
 import { svg } from "./lib/charts.ts";
@@ -17,7 +17,7 @@ export type BenchReport = {
   ingest: IngestBench;
   kafkaProducer: ProducerPerf;
   consumer: ConsumerBench;
-  e2e: E2eRate[];
+  e2e: E2eRun;
   hotUser: HotUser;
 };
 
@@ -73,7 +73,8 @@ export async function writeReport(
   const json = join(dir, `${stamp}.json`);
   writeFileSync(json, `${JSON.stringify(report, null, 2)}\n`);
 
-  const { ingest, consumer, e2e, kafkaProducer } = report;
+  const { ingest, consumer, kafkaProducer } = report;
+  const e2e = report.e2e.rates;
   const throughput = [
     { stage: "HTTP ingest (req/s)", run: "SentinelStream", value: round(ingest.ingest.saturation.rps) },
     {
@@ -188,9 +189,23 @@ ${rows(ingest.bare.rates)}
 
 End to end (\`sentinel ingest\` + \`sentinel consume\`: request sent → decision on \`transactions.decisions\`), ms:
 
-| rate | sent | decided | p50 | p90 | p99 | max |
-| --- | --- | --- | --- | --- | --- | --- |
-${e2e.map((r) => `| ${r.rate} | ${r.sent} | ${r.decided} | ${r.latencyMs.p50} | ${r.latencyMs.p90} | ${r.latencyMs.p99} | ${r.latencyMs.max} |`).join("\n")}
+The median of ${e2e[0]?.rounds.length ?? 0} rounds per rate (by p99), with every round's p99 beside it, and the CPU time
+of every process of the stack (ingress, consumer, broker, PostgreSQL, Redis) per decided transaction:
+
+| rate | sent | decided | p50 | p90 | p99 | max | p99 of each round | CPU ms/tx | CPU by process (ms/tx) |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
+${e2e
+  .map(
+    (r) =>
+      `| ${r.rate} | ${r.sent} | ${r.decided} | ${r.latencyMs.p50} | ${r.latencyMs.p90} | ${r.latencyMs.p99} | ${r.latencyMs.max} | ${r.rounds.map((x) => x.p99).join(" · ")} | ${r.cpuMsPerTx} | ${Object.entries(
+        r.cpuMsPerTxByRole,
+      )
+        .map(([k, v]) => `${k} ${v}`)
+        .join(", ")} |`,
+  )
+  .join("\n")}
+
+Peak RSS during the end-to-end stage: ingress ${report.e2e.ingressPeakRssMiB} MiB (target ≤ 192), consumer ${report.e2e.consumerPeakRssMiB} MiB.
 
 Where the time goes, per stage (p50 / p99 ms, from the processes' own histograms; sync: received →
 Kafka's ack → the scorer's decided_at → answered; scorer: per round):

@@ -2,7 +2,7 @@ import { cpus, totalmem } from "node:os";
 import { join } from "node:path";
 import { createSandbox } from "../src/stack/sandbox.ts";
 import { benchConsumer } from "./consumer.ts";
-import { benchE2e } from "./e2e.ts";
+import { benchE2e, e2eLines } from "./e2e.ts";
 import { benchHotUser } from "./hot-user.ts";
 import { benchIngest } from "./ingest.ts";
 import { producerPerfTest } from "./lib/kafka-tools.ts";
@@ -93,12 +93,6 @@ const lines = {
     consumer.scorer.txPerSec
   ).toFixed(4),
   hot_user_cost_ratio_100k: hotUser.costRatio100k,
-  ...Object.fromEntries(
-    e2e.flatMap((r) => [
-      [`sync_p50_ms_at_${r.rate}`, r.latencyMs.p50],
-      [`sync_p99_ms_at_${r.rate}`, r.latencyMs.p99],
-      [`sync_decided_ratio_at_${r.rate}`, r.decidedRatio],
-    ]),
-  ),
+  ...e2eLines(e2e),
 };
 for (const [k, v] of Object.entries(lines)) console.log(`${k}=${v}`);

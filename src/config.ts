@@ -45,6 +45,7 @@ const EnvSchema = z.object({
   CONSUMER_PARTITIONS_CONCURRENCY: int(12, 1, 64),
   CONSUMER_CHUNK_SIZE: int(1000, 1, 50_000),
   CONSUMER_SESSION_TIMEOUT_MS: int(15_000, 6_000, 300_000),
+  CONSUMER_MAX_IN_FLIGHT_MIB: int(16, 1, 1024),
   MESSAGE_MAX_BYTES: int(16_384, 256, 1_048_576),
   BODY_LIMIT_BYTES: int(16_384, 256, 1_048_576),
   PRODUCE_TIMEOUT_MS: int(2000, 50, 60_000),
@@ -116,6 +117,8 @@ export type Config = Readonly<{
     partitionsConcurrency: number;
     chunkSize: number;
     sessionTimeoutMs: number;
+    /** Message payload fetched and not yet durable, at most (the next fetch waits above it). */
+    maxInFlightBytes: number;
   }>;
   database: Readonly<{ url: string; poolSize: number }>;
   redis: Readonly<{ url: string; keyPrefix: string }>;
@@ -222,6 +225,7 @@ export function loadConfig(
       partitionsConcurrency: e.CONSUMER_PARTITIONS_CONCURRENCY,
       chunkSize: e.CONSUMER_CHUNK_SIZE,
       sessionTimeoutMs: e.CONSUMER_SESSION_TIMEOUT_MS,
+      maxInFlightBytes: e.CONSUMER_MAX_IN_FLIGHT_MIB * 1024 * 1024,
     },
     database: { url: e.DATABASE_URL, poolSize: e.DATABASE_POOL_SIZE },
     redis: { url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX },

@@ -105,6 +105,17 @@ const consumerMetrics = (r: Registers) => ({
     labelNames: ["code"],
     registers: r,
   }),
+  inFlight: new Gauge({
+    name: "sentinel_consumer_in_flight_bytes",
+    help: "Message payload fetched and not yet durable (bounded by CONSUMER_MAX_IN_FLIGHT_MIB)",
+    registers: r,
+  }),
+  dropped: new Counter({
+    name: "sentinel_consumer_dropped_batches_total",
+    help: "Fetched batches dropped unworked, to be fetched again (a batch left undone, a rejoin)",
+    labelNames: ["reason"],
+    registers: r,
+  }),
   lag: new Gauge({
     name: "sentinel_consumer_lag_messages",
     help: "High watermark minus the next offset to process, per partition",

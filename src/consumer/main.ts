@@ -83,6 +83,7 @@ export async function startConsumer(
     partitionsConcurrency: config.consumer.partitionsConcurrency,
     chunkSize: config.consumer.chunkSize,
     sessionTimeoutMs: config.consumer.sessionTimeoutMs,
+    maxInFlightBytes: config.consumer.maxInFlightBytes,
     maxRequestBytes: config.producer.maxBatchBytes,
     scoring,
     onFatal,

@@ -3,8 +3,9 @@ import type { Batch, Consumer, EachBatchPayload, Kafka, KafkaMessage, Producer }
 import { maskPans } from "../domain/pan.ts";
 import type { Logger } from "../logger.ts";
 import type { Metrics } from "../metrics.ts";
-import { type ChunkLoop, processInChunks } from "./chunk-loop.ts";
+import { type BatchOutcome, type ChunkLoop, processInChunks } from "./chunk-loop.ts";
 import { scoreHalving } from "./halving.ts";
+import { createPartitionPipelines, type PartitionPipelines } from "./partition-pipeline.ts";
 import { createRoundPublisher, roundOutput } from "./publish-round.ts";
 import type { Chunk, ChunkResult, DeadLetter } from "./round.ts";
 import { createRoundCombiner } from "./round-combiner.ts";
@@ -20,6 +21,8 @@ export type ScorerOptions = {
   chunkSize: number;
   /** A member silent this long is presumed dead and its partitions move (after a SIGKILL, say). */
   sessionTimeoutMs: number;
+  /** Message payload fetched and not yet durable, at most (partition-pipeline.ts). */
+  maxInFlightBytes: number;
   fromBeginning?: boolean;
   /** The largest produce request to send (bytes); decisions and letters are split to fit. */
   maxRequestBytes: number;
@@ -90,6 +93,32 @@ function observeChunk(
   metrics.consumer.batchDuration.observe(Number(process.hrtime.bigint() - chunk.started) / 1e9);
 }
 
+/** The next fetch overlaps this round's persistence (partition-pipeline.ts); a rejoin resets it. */
+function pipelinesFor(
+  consumer: Consumer,
+  processBatch: (payload: EachBatchPayload) => Promise<BatchOutcome>,
+  stopping: () => boolean,
+  { maxInFlightBytes, logger, metrics }: Pick<ScorerOptions, "maxInFlightBytes" | "logger" | "metrics">,
+): PartitionPipelines {
+  const pipelines = createPartitionPipelines({
+    maxInFlightBytes,
+    process: async (payload) => {
+      const outcome = await processBatch(payload);
+      metrics.consumer.inFlight.set(pipelines.inFlightBytes);
+      return outcome;
+    },
+    seek: (topic, partition, offset) => {
+      if (!stopping()) consumer.seek({ topic, partition, offset });
+    },
+    onDropped: ({ partition, batches, reason }) => {
+      metrics.consumer.dropped.inc({ reason }, batches);
+      logger.info({ partition, batches, reason }, "queued batches dropped; they are fetched again");
+    },
+  });
+  consumer.on(consumer.events.GROUP_JOIN, () => pipelines.reset());
+  return pipelines;
+}
+
 /**
  * The consumer group `sentinel-scorer`: each fetched batch is cut into chunks; a chunk is scored,
  * stored, its decisions and dead letters published, and only then is its offset committed (law 2).
@@ -148,33 +177,31 @@ export function createScorer(options: ScorerOptions): Scorer {
    * abandoned uncommitted instead.
    */
   let stopping = false;
-  const running = new Set<Promise<void>>();
 
-  async function eachBatch(payload: EachBatchPayload): Promise<void> {
-    const run = processBatch(payload);
-    running.add(run);
-    try {
-      await run;
-    } finally {
-      running.delete(run);
-    }
-  }
-
-  async function processBatch(payload: EachBatchPayload): Promise<void> {
-    const { batch, resolveOffset, heartbeat, isRunning, isStale } = payload;
+  function processBatch(payload: EachBatchPayload) {
+    const { batch, heartbeat, isRunning, isStale } = payload;
     const { partition, topic } = batch;
-    await processInChunks(batch.messages, {
+    return processInChunks(batch.messages, {
       chunkSize: options.chunkSize,
       handleChunk: (chunk) => handleChunk(partition, chunk),
       abandoned: () => stopping || !isRunning() || isStale(),
       isStale,
-      resolveOffset,
+      // The pipeline moved kafkajs's fetch position when it queued the batch; moving it here
+      // would move it back.
+      resolveOffset: () => {},
       commit: (next) => consumer.commitOffsets([{ topic, partition, offset: next }]),
       heartbeat,
       sleep: (ms) => sleep(ms),
       ...chunkLoopEvents(batch, logger, metrics),
     });
   }
+
+  const pipelines = pipelinesFor(consumer, processBatch, () => stopping, options);
+  const eachBatch = async (payload: EachBatchPayload) => {
+    if (stopping) return;
+    await pipelines.enqueue(payload);
+    metrics.consumer.inFlight.set(pipelines.inFlightBytes);
+  };
 
   let healthy = true;
   consumer.on(consumer.events.CRASH, ({ payload }) => {
@@ -207,7 +234,7 @@ export function createScorer(options: ScorerOptions): Scorer {
     },
     async stop() {
       stopping = true;
-      await Promise.allSettled([...running]);
+      await pipelines.idle();
       await consumer.disconnect();
     },
   };

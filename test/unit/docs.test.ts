@@ -56,7 +56,7 @@ describe("the docs", () => {
     const sub = (cmd: Command, name: string) => cmd.commands.find((c) => c.name() === name);
     const missing: string[] = [];
     for (const span of code(page)) {
-      for (const [, script] of span.matchAll(/npm run ([a-z][\w:]*)/g))
+      for (const [, script] of span.matchAll(/npm run ([a-z][\w:-]*)/g))
         if (!(script! in scripts)) missing.push(`npm run ${script}`);
       for (const [, name, next] of span.matchAll(/\bsentinel(?: --)? ([a-z]+)(?: ([a-z]+))?/g)) {
         const cmd = sub(program, name!);

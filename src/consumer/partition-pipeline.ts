@@ -1,0 +1,150 @@
+import type { EachBatchPayload } from "kafkajs";
+import type { BatchOutcome } from "./chunk-loop.ts";
+
+/*
+ * A consumer that does not wait on itself (issue 21). kafkajs fetches again only once every batch
+ * of the previous fetch has been handled, so the next fetch used to wait for this round's
+ * PostgreSQL write and produce. Here kafkajs's handler only queues the batch and moves kafkajs's
+ * fetch position past it; each partition's queue is worked in order by one worker, which commits
+ * a chunk's offset only once it is durable (law 2, unchanged). So the next fetch, and the rounds of
+ * the other partitions, overlap this round's persistence; order per partition is unchanged.
+ *
+ * Bounded: at most `maxInFlightBytes` of message payload queued or being worked on; kafkajs's
+ * handler waits (and so its next fetch) while it is over.
+ *
+ * When a worker leaves a batch undone (a heartbeat refused: the group rebalances; stale; stopping)
+ * the partition's queued batches are dropped; the fetch position is moved back to the first offset
+ * not durable (`seek`), and batches fetched before that takes effect (they start later) are
+ * dropped too, so nothing after a gap is ever committed. A rejoin (`reset`) starts every partition
+ * again from its committed offset, which is never after an offset not durable.
+ */
+
+export type PipelineOptions = {
+  maxInFlightBytes: number;
+  /** Handles one batch (the chunk loop); never throws. */
+  process(payload: EachBatchPayload): Promise<BatchOutcome>;
+  /** Moves kafkajs's fetch position of a partition back to `offset`. */
+  seek(topic: string, partition: number, offset: string): void;
+  onDropped?(event: { topic: string; partition: number; batches: number; reason: string }): void;
+};
+
+type Entry = { payload: EachBatchPayload; bytes: number };
+type Lane = { queue: Entry[]; busy: boolean; working: Promise<void>; floor: bigint | null };
+
+export type PartitionPipelines = {
+  /** kafkajs's eachBatch: queues the batch (or drops it, see above); waits while over the bound. */
+  enqueue(payload: EachBatchPayload): Promise<void>;
+  /** A new generation: queued batches are dropped, every partition refetches from its commit. */
+  reset(): void;
+  /** Resolves once every worker is idle (queued batches of a stopping consumer are left). */
+  idle(): Promise<void>;
+  readonly inFlightBytes: number;
+};
+
+const bytesOf = (payload: EachBatchPayload) =>
+  payload.batch.messages.reduce((n, m) => n + (m.value?.length ?? 0) + (m.key?.length ?? 0), 0);
+
+export function createPartitionPipelines(options: PipelineOptions): PartitionPipelines {
+  const lanes = new Map<string, Lane>();
+  let inFlight = 0;
+  let wake: (() => void) | null = null;
+  let waiting: Promise<void> | null = null;
+
+  const release = (bytes: number) => {
+    inFlight -= bytes;
+    wake?.();
+  };
+
+  const drop = (lane: Lane, topic: string, partition: number, reason: string) => {
+    if (lane.queue.length === 0) return;
+    options.onDropped?.({ topic, partition, batches: lane.queue.length, reason });
+    for (const e of lane.queue) release(e.bytes);
+    lane.queue = [];
+  };
+
+  /** Works a lane's queue in order; `busy` is cleared in the same turn the queue is seen empty. */
+  async function work(lane: Lane, topic: string, partition: number): Promise<void> {
+    for (;;) {
+      const entry = lane.queue.shift();
+      if (!entry) {
+        lane.busy = false;
+        return;
+      }
+      let outcome: BatchOutcome;
+      try {
+        outcome = await options.process(entry.payload);
+      } catch {
+        outcome = { done: false, resumeAt: entry.payload.batch.messages[0]!.offset };
+      }
+      release(entry.bytes);
+      if (outcome.done) continue;
+      drop(lane, topic, partition, "batch left undone");
+      if (outcome.resumeAt !== null) {
+        lane.floor = BigInt(outcome.resumeAt);
+        options.seek(topic, partition, outcome.resumeAt);
+      }
+      lane.busy = false;
+      return;
+    }
+  }
+
+  /** Resolves when some payload is released (or after 200 ms: the caller checks again). */
+  function released(): Promise<void> {
+    waiting ??= new Promise<void>((resolve) => {
+      const timer = setTimeout(() => done(), 200);
+      const done = () => {
+        clearTimeout(timer);
+        wake = null;
+        waiting = null;
+        resolve();
+      };
+      wake = done;
+    });
+    return waiting;
+  }
+
+  return {
+    get inFlightBytes() {
+      return inFlight;
+    },
+    async enqueue(payload) {
+      const { batch } = payload;
+      const first = batch.messages[0];
+      if (!first) return;
+      const key = `${batch.topic}\u0000${batch.partition}`;
+      let lane = lanes.get(key);
+      if (!lane) {
+        lane = { queue: [], busy: false, working: Promise.resolve(), floor: null };
+        lanes.set(key, lane);
+      }
+      if (lane.floor !== null) {
+        // Fetched before the partition was moved back: its messages come again.
+        if (BigInt(first.offset) > lane.floor) return;
+        lane.floor = null;
+      }
+      const bytes = bytesOf(payload);
+      payload.resolveOffset(batch.messages.at(-1)!.offset);
+      lane.queue.push({ payload, bytes });
+      inFlight += bytes;
+      if (!lane.busy) {
+        lane.busy = true;
+        lane.working = work(lane, batch.topic, batch.partition);
+      }
+      while (inFlight > options.maxInFlightBytes && payload.isRunning()) await released();
+    },
+    reset() {
+      for (const [key, lane] of lanes) {
+        const [topic, partition] = key.split("\u0000") as [string, string];
+        drop(lane, topic, Number(partition), "rejoined");
+        lane.floor = null;
+      }
+    },
+    async idle() {
+      for (;;) {
+        const busy = [...lanes.values()].filter((l) => l.busy).map((l) => l.working);
+        if (busy.length === 0) return;
+        await Promise.allSettled(busy);
+      }
+    },
+  };
+}

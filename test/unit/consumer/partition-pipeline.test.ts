@@ -1,0 +1,130 @@
+import type { EachBatchPayload } from "kafkajs";
+import { describe, expect, it } from "vitest";
+import type { BatchOutcome } from "../../../src/consumer/chunk-loop.ts";
+import { createPartitionPipelines, type PipelineOptions } from "../../../src/consumer/partition-pipeline.ts";
+
+/* Issue 21: the next fetch overlaps persistence; order per partition, bounds and gaps kept. */
+
+function batch(partition: number, first: number, count: number, resolved: string[], bytes = 10) {
+  return {
+    batch: {
+      topic: "t",
+      partition,
+      messages: Array.from({ length: count }, (_, i) => ({
+        offset: String(first + i),
+        value: Buffer.alloc(bytes),
+        key: null,
+      })),
+    },
+    resolveOffset: (o: string) => resolved.push(`${partition}:${o}`),
+    isRunning: () => true,
+  } as unknown as EachBatchPayload;
+}
+
+const gate = () => {
+  let open!: () => void;
+  const opened = new Promise<void>((r) => {
+    open = r;
+  });
+  return { open, opened };
+};
+
+function harness(outcomes: Record<string, BatchOutcome> = {}, maxInFlightBytes = 1_000_000) {
+  const events: string[] = [];
+  const gates = new Map<string, ReturnType<typeof gate>>();
+  const gateOf = (key: string) => {
+    if (!gates.has(key)) gates.set(key, gate());
+    return gates.get(key)!;
+  };
+  const seeks: string[] = [];
+  const options: PipelineOptions = {
+    maxInFlightBytes,
+    process: async (payload) => {
+      const key = `${payload.batch.partition}:${payload.batch.messages[0]!.offset}`;
+      events.push(`start ${key}`);
+      await gateOf(key).opened;
+      events.push(`end ${key}`);
+      return outcomes[key] ?? { done: true };
+    },
+    seek: (_topic, partition, offset) => seeks.push(`${partition}:${offset}`),
+  };
+  return {
+    pipelines: createPartitionPipelines(options),
+    events,
+    seeks,
+    finish: (key: string) => gateOf(key).open(),
+  };
+}
+
+const tick = () => new Promise((r) => setImmediate(r));
+
+describe("partition pipelines", () => {
+  it("returns to kafkajs at once (its fetch position moved past the batch), works each partition in order, partitions side by side", async () => {
+    const resolved: string[] = [];
+    const { pipelines, events, finish } = harness();
+    await pipelines.enqueue(batch(0, 0, 2, resolved));
+    await pipelines.enqueue(batch(0, 2, 2, resolved));
+    await pipelines.enqueue(batch(1, 0, 2, resolved));
+    expect(resolved).toEqual(["0:1", "0:3", "1:1"]);
+    await tick();
+    expect(events).toEqual(["start 0:0", "start 1:0"]);
+    finish("1:0");
+    finish("0:2");
+    await tick();
+    expect(events).toEqual(["start 0:0", "start 1:0", "end 1:0"]);
+    finish("0:0");
+    await pipelines.idle();
+    expect(events).toEqual(["start 0:0", "start 1:0", "end 1:0", "end 0:0", "start 0:2", "end 0:2"]);
+    expect(pipelines.inFlightBytes).toBe(0);
+  });
+
+  it("holds kafkajs (and its next fetch) while more than the bound is in flight", async () => {
+    const resolved: string[] = [];
+    const { pipelines, finish } = harness({}, 25);
+    await pipelines.enqueue(batch(0, 0, 2, resolved)); // 20 bytes
+    let returned = false;
+    const second = pipelines.enqueue(batch(1, 0, 1, resolved)).then(() => {
+      returned = true;
+    }); // 30 > 25
+    await tick();
+    expect(returned).toBe(false);
+    finish("0:0");
+    await second;
+    expect(returned).toBe(true);
+    finish("1:0");
+    await pipelines.idle();
+  });
+
+  it("after a batch left undone: drops the queued ones, moves the fetch back, and takes nothing after the gap until it comes again", async () => {
+    const resolved: string[] = [];
+    const { pipelines, events, seeks, finish } = harness({ "0:0": { done: false, resumeAt: "1" } });
+    await pipelines.enqueue(batch(0, 0, 2, resolved));
+    await pipelines.enqueue(batch(0, 2, 2, resolved));
+    finish("0:0");
+    await pipelines.idle();
+    expect(seeks).toEqual(["0:1"]);
+    expect(events).toEqual(["start 0:0", "end 0:0"]);
+    // Fetched before the seek took effect: dropped, not resolved.
+    await pipelines.enqueue(batch(0, 4, 2, resolved));
+    expect(resolved).toEqual(["0:1", "0:3"]);
+    // The refetch from offset 1: taken.
+    await pipelines.enqueue(batch(0, 1, 5, resolved));
+    finish("0:1");
+    await pipelines.idle();
+    expect(events).toEqual(["start 0:0", "end 0:0", "start 0:1", "end 0:1"]);
+    expect(resolved).toEqual(["0:1", "0:3", "0:5"]);
+  });
+
+  it("a rejoin drops what is queued (the batch being worked on finishes)", async () => {
+    const resolved: string[] = [];
+    const { pipelines, events, finish } = harness();
+    await pipelines.enqueue(batch(0, 0, 1, resolved));
+    await pipelines.enqueue(batch(0, 1, 1, resolved));
+    await tick();
+    pipelines.reset();
+    finish("0:0");
+    await pipelines.idle();
+    expect(events).toEqual(["start 0:0", "end 0:0"]);
+    expect(pipelines.inFlightBytes).toBe(0);
+  });
+});
