@@ -46,6 +46,7 @@ const EnvSchema = z.object({
   CONSUMER_CHUNK_SIZE: int(1000, 1, 50_000),
   CONSUMER_SESSION_TIMEOUT_MS: int(15_000, 6_000, 300_000),
   CONSUMER_MAX_IN_FLIGHT_MIB: int(16, 1, 1024),
+  CONSUMER_ROUNDS_IN_FLIGHT: int(2, 1, 8),
   MESSAGE_MAX_BYTES: int(16_384, 256, 1_048_576),
   BODY_LIMIT_BYTES: int(16_384, 256, 1_048_576),
   PRODUCE_TIMEOUT_MS: int(2000, 50, 60_000),
@@ -119,6 +120,8 @@ export type Config = Readonly<{
     sessionTimeoutMs: number;
     /** Message payload fetched and not yet durable, at most (the next fetch waits above it). */
     maxInFlightBytes: number;
+    /** Rounds scored at once (the next decodes and loads while one persists). */
+    roundsInFlight: number;
   }>;
   database: Readonly<{ url: string; poolSize: number }>;
   redis: Readonly<{ url: string; keyPrefix: string }>;
@@ -226,6 +229,7 @@ export function loadConfig(
       chunkSize: e.CONSUMER_CHUNK_SIZE,
       sessionTimeoutMs: e.CONSUMER_SESSION_TIMEOUT_MS,
       maxInFlightBytes: e.CONSUMER_MAX_IN_FLIGHT_MIB * 1024 * 1024,
+      roundsInFlight: e.CONSUMER_ROUNDS_IN_FLIGHT,
     },
     database: { url: e.DATABASE_URL, poolSize: e.DATABASE_POOL_SIZE },
     redis: { url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX },

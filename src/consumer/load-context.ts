@@ -1,9 +1,16 @@
 import type { ProfileCache } from "../cache/redis-profile-cache.ts";
 import type { Profile } from "../domain/profile.ts";
+import type { AggregateTerm } from "../rules/rule-language.ts";
 import type { ScoringRules } from "../rules/scoring-rules.ts";
 import type { StoredDecision, StoredHistoryRow, TransactionStore } from "../store/transaction-store.ts";
 import type { Candidate } from "./decode-round.ts";
-import { eligible, emptyStoredState, planStateRequest, type StoredState } from "./user-state.ts";
+import {
+  eligible,
+  type KnownStateUsers,
+  planStateRequest,
+  STATE_AFTER,
+  type StoredState,
+} from "./user-state.ts";
 
 /*
  * Phase 2 of a round, load context: what is stored already, the profiles of the users of what is
@@ -31,7 +38,9 @@ export type RoundContext = {
 };
 
 export type ContextDeps = {
-  store: Pick<TransactionStore, "findLiveDecisions" | "findHistory" | "loadUserState">;
+  /** Users known to have state; absent, every round asks the state of every user. */
+  knownState?: KnownStateUsers;
+  store: Pick<TransactionStore, "findLiveDecisions" | "findHistory" | "loadUserState" | "buildUserState">;
   profiles: Pick<ProfileCache, "getMany">;
 };
 
@@ -45,12 +54,38 @@ const byUser = (these: readonly Candidate[]) => {
   return users;
 };
 
-/** Stored rows of `these`' users, as far back as the widest window needs. */
-function rowsOf(deps: ContextDeps, widestWindowMs: number, these: readonly Candidate[]) {
+/** Stored rows of `these`' users (of those without state), as far back as the widest window needs. */
+function rowsOf(
+  deps: ContextDeps,
+  widestWindowMs: number,
+  these: readonly Candidate[],
+  withoutState = false,
+) {
   if (these.length === 0) return Promise.resolve([]);
   let from = Number.POSITIVE_INFINITY;
   for (const v of these) from = Math.min(from, v.receivedMs);
-  return deps.store.findHistory([...new Set(these.map((v) => v.tx.user_id))], from - widestWindowMs);
+  const users = [...new Set(these.map((v) => v.tx.user_id))];
+  return deps.store.findHistory(users, from - widestWindowMs, { withoutState });
+}
+
+/** The state of users found to have one that this process did not know of (once per user). */
+async function loadLate(
+  deps: ContextDeps,
+  known: KnownStateUsers,
+  loaded: Map<string, StoredState>,
+  txsOf: (users: Iterable<string>) => Map<string, ReturnType<typeof stateTx>[]>,
+  terms: readonly AggregateTerm[],
+): Promise<void> {
+  const late: string[] = [];
+  for (const [user, state] of loaded) {
+    if (!state.position?.ready) known.delete(user);
+    else if (!known.has(user)) late.push(user);
+  }
+  if (late.length === 0) return;
+  for (const [user, state] of await deps.store.loadUserState(planStateRequest(txsOf(late), terms))) {
+    loaded.set(user, state);
+    known.add(user);
+  }
 }
 
 const stateTx = (v: Candidate) => ({
@@ -85,23 +120,32 @@ export async function loadContext(
   const storedNow = storedFirst ? await deps.store.findLiveDecisions(ids) : undefined;
   const these = storedNow ? candidates.filter((v) => !storedNow.has(v.tx.transaction_id)) : candidates;
   const users = byUser(these);
-  const request = planStateRequest(
-    new Map([...users].map(([u, list]) => [u, list.map(stateTx)])),
-    sets.flatMap((r) => r.terms),
-  );
-  const [stored, profiles, loaded] = await Promise.all([
+  const terms = sets.flatMap((r) => r.terms);
+  const txsOf = (only: Iterable<string>) => new Map([...only].map((u) => [u, users.get(u)!.map(stateTx)]));
+  const known = deps.knownState;
+  const request = planStateRequest(txsOf(users.keys()), terms, (u) => known?.has(u) ?? true);
+  const [stored, profiles, loaded, rows] = await Promise.all([
     storedNow ?? deps.store.findLiveDecisions(ids),
     profilesOf(these),
     these.length === 0 ? new Map<string, StoredState>() : deps.store.loadUserState(request),
+    rowsOf(deps, widest, these, true),
   ]);
+  if (known) await loadLate(deps, known, loaded, txsOf, terms);
   const states = new Map<string, StoredState>();
-  const fromRows: Candidate[] = [];
+  const notEligible: Candidate[] = [];
+  const toBuild: string[] = [];
   for (const [user, list] of users) {
     const fresh = list.filter((v) => !stored.has(v.tx.transaction_id));
     if (fresh.length === 0) continue;
     const state = loaded.get(user);
-    if (eligible(state, fresh)) states.set(user, state ?? emptyStoredState());
-    else fromRows.push(...fresh);
+    const position = state?.position;
+    if (state && eligible(state, fresh)) states.set(user, state);
+    else if (position?.ready)
+      notEligible.push(...fresh); // its rows were not read
+    else if ((position?.count ?? 0) > STATE_AFTER) toBuild.push(user); // decided from rows this once
   }
-  return { stored, profiles, history: await rowsOf(deps, widest, fromRows), states };
+  const more = await rowsOf(deps, widest, notEligible);
+  // Its rows are read this round; the next ones read its state. Before this round stores anything.
+  if (toBuild.length > 0) for (const u of await deps.store.buildUserState(toBuild)) known?.add(u);
+  return { stored, profiles, history: more.length > 0 ? [...rows, ...more] : rows, states };
 }

@@ -6,6 +6,7 @@ import { createRulesStore } from "../rules/rules-store.ts";
 import type { Runtime } from "../runtime.ts";
 import type { ScoringDeps } from "./score-round.ts";
 import { createScorer, type Scorer } from "./scorer.ts";
+import { KnownStateUsers } from "./user-state.ts";
 
 /** Fails with a message an operator can act on, rather than kafkajs's metadata error. */
 async function requireTopics(rt: Runtime): Promise<void> {
@@ -43,6 +44,7 @@ export async function scoringDeps(rt: Runtime): Promise<ScoringDeps> {
   return {
     store: rt.transactions,
     profiles: rt.profileCache,
+    knownState: new KnownStateUsers(),
     // The active rule set, switched within seconds of an activation (rules-source.ts).
     get rules() {
       return rules.current;
@@ -84,6 +86,7 @@ export async function startConsumer(
     chunkSize: config.consumer.chunkSize,
     sessionTimeoutMs: config.consumer.sessionTimeoutMs,
     maxInFlightBytes: config.consumer.maxInFlightBytes,
+    roundsInFlight: config.consumer.roundsInFlight,
     maxRequestBytes: config.producer.maxBatchBytes,
     scoring,
     onFatal,

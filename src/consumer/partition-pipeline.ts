@@ -21,6 +21,8 @@ import type { BatchOutcome } from "./chunk-loop.ts";
 
 export type PipelineOptions = {
   maxInFlightBytes: number;
+  /** Batches queued for a partition are worked as one of at most this many messages. */
+  maxMessages: number;
   /** Handles one batch (the chunk loop); never throws. */
   process(payload: EachBatchPayload): Promise<BatchOutcome>;
   /** Moves kafkajs's fetch position of a partition back to `offset`. */
@@ -44,6 +46,29 @@ export type PartitionPipelines = {
 const bytesOf = (payload: EachBatchPayload) =>
   payload.batch.messages.reduce((n, m) => n + (m.value?.length ?? 0) + (m.key?.length ?? 0), 0);
 
+/**
+ * The next queued batches of a lane as one (at most `maxMessages`, or one batch): while a round
+ * runs, fetches go on and queue small batches; worked one by one, each would be a chunk of its
+ * own in the next round, and the rounds would not keep up.
+ */
+function take(lane: Lane, maxMessages: number): Entry | undefined {
+  const first = lane.queue.shift();
+  if (!first) return undefined;
+  let count = first.payload.batch.messages.length;
+  const taken = [first];
+  while (lane.queue[0] && count + lane.queue[0].payload.batch.messages.length <= maxMessages) {
+    const next = lane.queue.shift()!;
+    count += next.payload.batch.messages.length;
+    taken.push(next);
+  }
+  if (taken.length === 1) return first;
+  const last = taken.at(-1)!.payload;
+  const batch = Object.assign(Object.create(Object.getPrototypeOf(last.batch)), last.batch, {
+    messages: taken.flatMap((e) => e.payload.batch.messages),
+  });
+  return { payload: { ...last, batch }, bytes: taken.reduce((n, e) => n + e.bytes, 0) };
+}
+
 export function createPartitionPipelines(options: PipelineOptions): PartitionPipelines {
   const lanes = new Map<string, Lane>();
   let inFlight = 0;
@@ -65,7 +90,7 @@ export function createPartitionPipelines(options: PipelineOptions): PartitionPip
   /** Works a lane's queue in order; `busy` is cleared in the same turn the queue is seen empty. */
   async function work(lane: Lane, topic: string, partition: number): Promise<void> {
     for (;;) {
-      const entry = lane.queue.shift();
+      const entry = take(lane, options.maxMessages);
       if (!entry) {
         lane.busy = false;
         return;

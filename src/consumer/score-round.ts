@@ -6,13 +6,21 @@ import { loadContext } from "./load-context.ts";
 import { persistRound } from "./persist-round.ts";
 import { planRound, type RoundPlan } from "./plan-round.ts";
 import { type Chunk, type ChunkResult, emptyResult, LIVE, type ScoreMode } from "./round.ts";
+import type { KnownStateUsers } from "./user-state.ts";
 
 export type ScoringDeps = DecodeDeps & {
   store: Pick<
     TransactionStore,
-    "findLiveDecisions" | "findHistory" | "loadUserState" | "storeDecided" | "storeRedecided"
+    | "findLiveDecisions"
+    | "findHistory"
+    | "loadUserState"
+    | "buildUserState"
+    | "storeDecided"
+    | "storeRedecided"
   >;
   profiles: Pick<ProfileCache, "getMany">;
+  /** Users known to have per-user state (load-context.ts); absent, every round asks for all. */
+  knownState?: KnownStateUsers;
   /** The rule set to decide with (its version goes on every decision). */
   rules: ScoringRules;
   /** A shadow rule set: new transactions are also decided with it, stored beside (never published). */

@@ -23,6 +23,8 @@ export type ScorerOptions = {
   sessionTimeoutMs: number;
   /** Message payload fetched and not yet durable, at most (partition-pipeline.ts). */
   maxInFlightBytes: number;
+  /** Rounds scored at once: the next decodes and loads while this one persists (round-combiner.ts). */
+  roundsInFlight: number;
   fromBeginning?: boolean;
   /** The largest produce request to send (bytes); decisions and letters are split to fit. */
   maxRequestBytes: number;
@@ -98,10 +100,16 @@ function pipelinesFor(
   consumer: Consumer,
   processBatch: (payload: EachBatchPayload) => Promise<BatchOutcome>,
   stopping: () => boolean,
-  { maxInFlightBytes, logger, metrics }: Pick<ScorerOptions, "maxInFlightBytes" | "logger" | "metrics">,
+  {
+    maxInFlightBytes,
+    chunkSize,
+    logger,
+    metrics,
+  }: Pick<ScorerOptions, "maxInFlightBytes" | "chunkSize" | "logger" | "metrics">,
 ): PartitionPipelines {
   const pipelines = createPartitionPipelines({
     maxInFlightBytes,
+    maxMessages: chunkSize,
     process: async (payload) => {
       const outcome = await processBatch(payload);
       metrics.consumer.inFlight.set(pipelines.inFlightBytes);
@@ -149,6 +157,7 @@ export function createScorer(options: ScorerOptions): Scorer {
    * (halving.ts), dead-lettered as `store_rejected` once the rest is stored (law 4).
    */
   const rounds = createRoundCombiner<Chunk, ChunkResult>({
+    maxInFlight: options.roundsInFlight,
     runRound: async (chunks) => {
       const results = await scoreRound(options.scoring, chunks);
       const started = performance.now();

@@ -40,9 +40,48 @@ export type StateRequest = {
   values: Array<{ userId: string; field: AggField; value: string }>;
 };
 
+/**
+ * A user gets state once it has more stored transactions than this (its rows are read until then:
+ * at most this many per round). Building it is one transaction per user (buildUserState).
+ */
+export const STATE_AFTER = 256;
+
+/**
+ * The users this process has seen with state, most recent last, at most `cap`: a round asks the
+ * state of these only (the others' positions tell whether they have one), so the usual round — of
+ * users with few transactions — does not send ranges for every user. One that is not known costs
+ * one more query, once.
+ */
+export class KnownStateUsers {
+  readonly #users = new Set<string>();
+  readonly cap: number;
+  constructor(cap = 100_000) {
+    this.cap = cap;
+  }
+  has(user: string): boolean {
+    return this.#users.has(user);
+  }
+  add(user: string): void {
+    this.#users.delete(user);
+    this.#users.add(user);
+    if (this.#users.size > this.cap) this.#users.delete(this.#users.values().next().value!);
+  }
+  delete(user: string): void {
+    this.#users.delete(user);
+  }
+}
+
 /** What the store answers, per user. */
 export type StoredState = {
-  position?: { partition: number; maxOffset: number; mixed: boolean };
+  position?: {
+    partition: number;
+    maxOffset: number;
+    mixed: boolean;
+    /** Stored transactions of the user. */
+    count: number;
+    /** Whether the user has state (buckets and values); without, its rows are read. */
+    ready: boolean;
+  };
   buckets: Array<{ grain: Grain; bucket: number; currency: string; n: number; total: string }>;
   edges: Array<{ receivedMs: number; currency: string; amount: string }>;
   /**
@@ -95,6 +134,7 @@ function merge(ranges: Array<[number, number]>): Array<[number, number]> {
 export function planStateRequest(
   byUser: ReadonlyMap<string, readonly Transaction[]>,
   terms: readonly AggregateTerm[],
+  withState: (user: string) => boolean = () => true,
 ): StateRequest {
   const request: StateRequest = {
     users: [...byUser.keys()],
@@ -110,6 +150,7 @@ export function planStateRequest(
     if (t.agg === "count_distinct" && t.field)
       distinctWidest.set(t.field, Math.max(distinctWidest.get(t.field) ?? 0, t.windowMs));
   for (const [userId, txs] of byUser) {
+    if (!withState(userId)) continue;
     let first = Number.POSITIVE_INFINITY;
     let last = Number.NEGATIVE_INFINITY;
     for (const v of txs) {
@@ -140,14 +181,13 @@ export function planStateRequest(
 
 /**
  * Whether the state of a user stands for its earlier transactions when deciding `txs` (its fresh
- * transactions of a round): every stored one was read from the same partition at a lower offset.
+ * transactions of a round): it has state, and every stored one was read from the same partition at
+ * a lower offset.
  */
 export function eligible(state: StoredState | undefined, txs: readonly Transaction[]): boolean {
-  const partition = txs[0]?.partition;
-  if (txs.some((v) => v.partition !== partition)) return false;
   const p = state?.position;
-  if (!p) return true;
-  return !p.mixed && p.partition === partition && txs.every((v) => v.offset > p.maxOffset);
+  if (!p?.ready || p.mixed) return false;
+  return txs.every((v) => v.partition === p.partition && v.offset > p.maxOffset);
 }
 
 type Row = { ms: number; currency: string; units: bigint };

@@ -7,8 +7,8 @@ import type { SourcedTransaction } from "./transaction-store.ts";
 
 /**
  * Stores transactions and their live decisions in one statement, opens a case for each one decided
- * `review`, and adds what it inserted to its users' state (migration 012: buckets, last-seen values,
- * positions), so the state never disagrees with the rows. Rows whose transaction_id is already
+ * `review`, and adds what it inserted to its users' positions and, for the users that have one,
+ * their state (migration 012: buckets, last-seen values), so the state never disagrees with the rows. Rows whose transaction_id is already
  * stored are left untouched, and so are their decisions and the state; returns the ids this call
  * inserted, so the caller can republish the stored decision for the others.
  */
@@ -70,30 +70,36 @@ export async function storeDecided(
         ON CONFLICT (transaction_id) DO NOTHING
       ), new AS (
         SELECT * FROM rows WHERE id IN (SELECT transaction_id FROM tx)
+      ), pos AS (
+        -- Where each user's transactions were read, and how many (migration 012), in key order so
+        -- that two statements never wait on each other's rows in opposite orders. The row lock
+        -- also orders this statement against buildUserState: state_ready is read after it.
+        INSERT INTO user_positions (user_id, source_partition, max_offset, mixed, n)
+        SELECT u, min(p), max(o), min(p) <> max(p), count(*) FROM new GROUP BY u ORDER BY u
+        ON CONFLICT (user_id) DO UPDATE SET
+          max_offset = greatest(user_positions.max_offset, excluded.max_offset),
+          mixed = user_positions.mixed OR excluded.mixed
+            OR user_positions.source_partition <> excluded.source_partition,
+          n = user_positions.n + excluded.n
+        RETURNING user_id, state_ready
+      ), src AS (
+        SELECT * FROM new WHERE u IN (SELECT user_id FROM pos WHERE state_ready)
       ), b AS (
-        -- The per-user state (migration 012) of what this statement inserted, in key order so
-        -- that two statements never wait on each other's rows in opposite orders.
+        -- The state of the users that have one (past a few hundred transactions).
         INSERT INTO user_buckets (user_id, grain, bucket, currency, n, total)
         SELECT u, g.grain, floor(ms / (g.grain * 1000.0))::int8, c, count(*), sum(a)
-        FROM new CROSS JOIN (VALUES (60), (3600), (86400)) AS g (grain)
+        FROM src CROSS JOIN (VALUES (60), (3600), (86400)) AS g (grain)
         GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
         ON CONFLICT (user_id, grain, bucket, currency)
           DO UPDATE SET n = user_buckets.n + excluded.n, total = user_buckets.total + excluded.total
       ), v AS (
         INSERT INTO user_values (user_id, field, value, last_ms)
         SELECT u, f.field, f.value, max(ms)
-        FROM new CROSS JOIN LATERAL (VALUES ('country', co), ('device_id', dv), ('merchant_id', m),
+        FROM src CROSS JOIN LATERAL (VALUES ('country', co), ('device_id', dv), ('merchant_id', m),
           ('merchant_category', mc), ('channel', ch), ('ip', host(ip)), ('currency', c)) AS f (field, value)
         WHERE f.value IS NOT NULL
         GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
         ON CONFLICT (user_id, field, value) DO UPDATE SET last_ms = greatest(user_values.last_ms, excluded.last_ms)
-      ), pos AS (
-        INSERT INTO user_positions (user_id, source_partition, max_offset, mixed)
-        SELECT u, min(p), max(o), min(p) <> max(p) FROM new GROUP BY u ORDER BY u
-        ON CONFLICT (user_id) DO UPDATE SET
-          max_offset = greatest(user_positions.max_offset, excluded.max_offset),
-          mixed = user_positions.mixed OR excluded.mixed
-            OR user_positions.source_partition <> excluded.source_partition
       )
       SELECT transaction_id::text FROM tx`),
   );

@@ -7,7 +7,7 @@ import { withDbErrors } from "./db-errors.ts";
 import type { DatabasePool } from "./pool.ts";
 import { ISO_UTC } from "./sql-time.ts";
 import { storeDecided } from "./store-decided.ts";
-import { loadUserState } from "./user-state-store.ts";
+import { buildUserState, loadUserState } from "./user-state-store.ts";
 
 /** A validated transaction as read from the topic, with where it was read. */
 export type SourcedTransaction = {
@@ -121,7 +121,11 @@ export function createTransactionStore({ pool }: { pool: DatabasePool }) {
      * what came earlier in the topic): the raw material of the velocity and rolling-spend rules.
      * One query per round.
      */
-    async findHistory(userIds: readonly string[], fromMs: number): Promise<StoredHistoryRow[]> {
+    async findHistory(
+      userIds: readonly string[],
+      fromMs: number,
+      { withoutState = false }: { withoutState?: boolean } = {},
+    ): Promise<StoredHistoryRow[]> {
       if (userIds.length === 0) return [];
       const rows = await withDbErrors("find history", () =>
         pool.any(sql.type(HistoryRow)`
@@ -130,7 +134,8 @@ export function createTransactionStore({ pool }: { pool: DatabasePool }) {
                  country, device_id, merchant_id, merchant_category, channel, host(ip) AS ip
           FROM transactions
           WHERE user_id = ANY(${sql.array(userIds, "text")})
-            AND received_at > to_timestamp(${fromMs / 1000})`),
+            AND received_at > to_timestamp(${fromMs / 1000})
+            ${withoutState ? sql.fragment`AND user_id NOT IN (SELECT user_id FROM user_positions WHERE user_id = ANY(${sql.array(userIds, "text")}) AND state_ready)` : sql.fragment``}`),
       );
       return rows.map((r) => ({
         transactionId: r.transaction_id,
@@ -152,6 +157,11 @@ export function createTransactionStore({ pool }: { pool: DatabasePool }) {
     /** The per-user state of a round's users (src/consumer/user-state.ts). */
     loadUserState(request: StateRequest): Promise<Map<string, StoredState>> {
       return loadUserState(pool, request);
+    },
+
+    /** Builds the state of users past STATE_AFTER that have none (user-state-store.ts). */
+    buildUserState(users: readonly string[]): Promise<string[]> {
+      return buildUserState(pool, users);
     },
 
     /**

@@ -1,6 +1,12 @@
 import { sql } from "slonik";
 import { z } from "zod";
-import { emptyStoredState, type Grain, type StateRequest, type StoredState } from "../consumer/user-state.ts";
+import {
+  emptyStoredState,
+  type Grain,
+  STATE_AFTER,
+  type StateRequest,
+  type StoredState,
+} from "../consumer/user-state.ts";
 import { DISTINCT_CAP } from "../rules/history.ts";
 import type { AggField } from "../rules/rule-language.ts";
 import { withDbErrors } from "./db-errors.ts";
@@ -43,14 +49,17 @@ export async function loadUserState(
   });
   const rows = await withDbErrors("load user state", () =>
     pool.any(sql.type(StateRow)`
-      WITH q AS (SELECT ${doc}::json AS d)
-      SELECT 'p' AS kind, p.user_id, NULL::text AS a, NULL::text AS b,
+      WITH q AS (SELECT ${doc}::json AS d), ready AS (
+        SELECT p.user_id, p.source_partition, p.max_offset, p.mixed, p.n, p.state_ready FROM user_positions p
+        WHERE p.user_id IN (SELECT json_array_elements_text(d->'u') FROM q)
+      )
+      SELECT 'p' AS kind, p.user_id, p.state_ready::text AS a, p.n::text AS b,
              p.source_partition::int8 AS x, p.max_offset AS y, p.mixed::int4::int8 AS z
-      FROM user_positions p
-      WHERE p.user_id IN (SELECT json_array_elements_text(d->'u') FROM q)
+      FROM ready p
       UNION ALL
       SELECT 'b', r.u, s.currency, s.total::text, s.bucket, s.n, r.g::int8
       FROM json_to_recordset((SELECT d->'b' FROM q)) AS r(u text, g int4, lo int8, hi int8)
+      JOIN ready ON ready.user_id = r.u AND ready.state_ready
       CROSS JOIN LATERAL (
         SELECT currency, total, bucket, n FROM user_buckets
         WHERE user_id = r.u AND grain = r.g AND bucket BETWEEN r.lo AND r.hi OFFSET 0
@@ -58,6 +67,7 @@ export async function loadUserState(
       UNION ALL
       SELECT 'e', r.u, t.currency, t.amount::text, (extract(epoch FROM t.received_at) * 1000)::int8, NULL, NULL
       FROM json_to_recordset((SELECT d->'e' FROM q)) AS r(u text, lo int8, hi int8)
+      JOIN ready ON ready.user_id = r.u AND ready.state_ready
       CROSS JOIN LATERAL (
         SELECT currency, amount, received_at FROM transactions
         WHERE user_id = r.u
@@ -68,6 +78,7 @@ export async function loadUserState(
       UNION ALL
       SELECT 'r', r.u, r.f, v.value, v.last_ms, NULL, NULL
       FROM json_to_recordset((SELECT d->'r' FROM q)) AS r(u text, f text, lo int8)
+      JOIN ready ON ready.user_id = r.u AND ready.state_ready
       CROSS JOIN LATERAL (
         SELECT value, last_ms FROM user_values
         WHERE user_id = r.u AND field = r.f AND last_ms > r.lo
@@ -76,6 +87,7 @@ export async function loadUserState(
       UNION ALL
       SELECT 'v', r.u, r.f, r.v, s.last_ms, NULL, NULL
       FROM json_to_recordset((SELECT d->'v' FROM q)) AS r(u text, f text, v text)
+      JOIN ready ON ready.user_id = r.u AND ready.state_ready
       CROSS JOIN LATERAL (
         SELECT last_ms FROM user_values WHERE user_id = r.u AND field = r.f AND value = r.v OFFSET 0
       ) s`),
@@ -84,7 +96,13 @@ export async function loadUserState(
     const state = out.get(row.user_id)!;
     switch (row.kind) {
       case "p":
-        state.position = { partition: row.x!, maxOffset: row.y!, mixed: row.z === 1 };
+        state.position = {
+          partition: row.x!,
+          maxOffset: row.y!,
+          mixed: row.z === 1,
+          count: Number(row.b),
+          ready: row.a === "true",
+        };
         break;
       case "b":
         state.buckets.push({
@@ -103,4 +121,45 @@ export async function loadUserState(
     }
   }
   return out;
+}
+
+/**
+ * Builds the state of these users from their stored rows, for those past STATE_AFTER that have
+ * none yet, in one transaction: their positions rows are locked first, so a statement storing
+ * their transactions meanwhile either committed before (its rows are read here) or waits, then
+ * sees state_ready and adds its own rows (store-decided.ts) — none is counted twice or missed.
+ * Returns the users built. @throws SentinelError(store_unavailable).
+ */
+export async function buildUserState(pool: DatabasePool, users: readonly string[]): Promise<string[]> {
+  if (users.length === 0) return [];
+  return withDbErrors("build user state", () =>
+    pool.transaction(async (tx) => {
+      const locked = await tx.anyFirst(sql.type(z.object({ user_id: z.string() }))`
+        SELECT user_id FROM user_positions
+        WHERE user_id = ANY(${sql.array(users, "text")}) AND NOT state_ready AND n > ${STATE_AFTER}
+        ORDER BY user_id FOR UPDATE`);
+      if (locked.length === 0) return [];
+      const ids = sql.array(locked, "text");
+      // New statements: their snapshot is taken after the locks, so it holds every row committed
+      // by a statement that updated these positions before.
+      await tx.query(sql.unsafe`
+        INSERT INTO user_buckets (user_id, grain, bucket, currency, n, total)
+        SELECT user_id, g.grain, floor(ms / (g.grain * 1000.0))::int8, currency, count(*), sum(amount)
+        FROM (SELECT user_id, currency, amount, (extract(epoch FROM received_at) * 1000)::int8 AS ms
+              FROM transactions WHERE user_id = ANY(${ids})) t
+        CROSS JOIN (VALUES (60), (3600), (86400)) AS g (grain)
+        GROUP BY 1, 2, 3, 4`);
+      await tx.query(sql.unsafe`
+        INSERT INTO user_values (user_id, field, value, last_ms)
+        SELECT t.user_id, f.field, f.value, max((extract(epoch FROM t.received_at) * 1000)::int8)
+        FROM transactions t CROSS JOIN LATERAL (VALUES
+          ('country', t.country), ('device_id', t.device_id), ('merchant_id', t.merchant_id),
+          ('merchant_category', t.merchant_category), ('channel', t.channel), ('ip', host(t.ip)),
+          ('currency', t.currency)) AS f (field, value)
+        WHERE f.value IS NOT NULL AND t.user_id = ANY(${ids})
+        GROUP BY 1, 2, 3`);
+      await tx.query(sql.unsafe`UPDATE user_positions SET state_ready = true WHERE user_id = ANY(${ids})`);
+      return [...locked];
+    }),
+  );
 }

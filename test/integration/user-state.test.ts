@@ -150,7 +150,12 @@ describe("per-user state (issue 21)", () => {
         ),
       );
     }
-    await storeAll(history);
+    // The first half stored, then the state built from the rows (buildUserState), then the second
+    // half stored with the state written beside the rows (store-decided.ts): both ways counted.
+    await storeAll(history.slice(0, 3_000));
+    expect((await store.buildUserState(users)).sort()).toEqual(users);
+    expect(await store.buildUserState(users)).toEqual([]); // once
+    await storeAll(history.slice(3_000));
     // A round of new transactions for them, in topic order.
     const round = Array.from({ length: 60 }, (_, i) =>
       sourced(
@@ -175,6 +180,8 @@ describe("per-user state (issue 21)", () => {
     const loaded = await store.loadUserState(request);
     const rows = await store.findHistory(users, NOW - 50 * DAY);
     expect(rows).toHaveLength(6_000);
+    expect(await store.findHistory(users, NOW - 50 * DAY, { withoutState: true })).toEqual([]);
+    for (const u of users) expect(loaded.get(u)!.position).toMatchObject({ ready: true, partition: 0 });
 
     let saturated = 0;
     for (const user of users) {
@@ -206,24 +213,55 @@ describe("per-user state (issue 21)", () => {
     expect(fromState).toEqual(fromRows);
   });
 
+  it("builds a user's state while its transactions are being stored: none counted twice, none missed", async () => {
+    const user = "crossing";
+    const list = Array.from({ length: 1_200 }, (_, i) =>
+      sourced(
+        { user_id: user, amount: "1.00", currency: "USD", country: "US" } as Omit<
+          Transaction,
+          "transaction_id"
+        >,
+        NOW - DAY + i * 1000,
+        i,
+      ),
+    );
+    await storeAll(list.slice(0, 400));
+    // Ten statements of 80 racing one build.
+    const parts = Array.from({ length: 10 }, (_, k) => list.slice(400 + k * 80, 480 + k * 80));
+    await Promise.all([
+      ...parts.map((part) =>
+        store.storeDecided(part.map((source) => ({ source, decision: decisionOf(source.tx) }))),
+      ),
+      store.buildUserState([user]),
+    ]);
+    const loaded = await store.loadUserState(
+      planStateRequest(new Map([[user, [{ user_id: user, receivedMs: NOW, partition: 0, offset: 2_000 }]]]), [
+        { agg: "count", windowMs: 2 * DAY },
+      ]),
+    );
+    expect(loaded.get(user)!.position).toMatchObject({ ready: true, count: 1_200 });
+    expect(new UserState(loaded.get(user)!).totals(NOW - 2 * DAY).n).toBe(1_200);
+  });
+
   it("reads a bounded number of rows per user, however long its history (rows counted, not time)", async () => {
     const rules = scoringRules(defaultRuleSet(ctx.config.rules), {});
     const read = async (size: number) => {
       const user = `hot-${size}`;
       // `size` earlier transactions spread evenly over the last 25 days.
       const spacing = Math.floor((25 * DAY) / size);
-      await storeAll(
-        Array.from({ length: size }, (_, i) =>
-          sourced(
-            { user_id: user, amount: "5.00", currency: "USD", country: "US", device_id: "d1" } as Omit<
-              Transaction,
-              "transaction_id"
-            >,
-            NOW - (size - i) * spacing,
-            i,
-          ),
+      const all = Array.from({ length: size }, (_, i) =>
+        sourced(
+          { user_id: user, amount: "5.00", currency: "USD", country: "US", device_id: "d1" } as Omit<
+            Transaction,
+            "transaction_id"
+          >,
+          NOW - (size - i) * spacing,
+          i,
         ),
       );
+      await storeAll(all.slice(0, size / 2));
+      await store.buildUserState([user]);
+      await storeAll(all.slice(size / 2));
       const round = Array.from({ length: 20 }, (_, i) => ({
         user_id: user,
         receivedMs: NOW + i * 50,

@@ -26,18 +26,29 @@ CREATE TABLE user_values (
 );
 CREATE INDEX user_values_recent ON user_values (user_id, field, last_ms DESC);
 
--- Where a user's stored transactions were read: the state stands for "everything earlier in the
--- topic" only while every stored one sits in one partition below the offsets being decided.
+-- Where a user's stored transactions were read, and how many: the state stands for "everything
+-- earlier in the topic" only while every stored one sits in one partition below the offsets being
+-- decided. A user has state (buckets, values) once it has more than a few hundred transactions
+-- (state_ready, set by buildUserState in one transaction that locks this row first); the others
+-- are read from their rows, which are few.
 CREATE TABLE user_positions (
   user_id text PRIMARY KEY,
   source_partition int4 NOT NULL,
   max_offset int8 NOT NULL,
-  mixed boolean NOT NULL DEFAULT false
+  mixed boolean NOT NULL DEFAULT false,
+  n int8 NOT NULL,
+  state_ready boolean NOT NULL DEFAULT false
 );
 
--- What is stored already.
+-- What is stored already: positions for every user, state for the users past the threshold (256).
+INSERT INTO user_positions (user_id, source_partition, max_offset, mixed, n, state_ready)
+SELECT user_id, min(source_partition), max(source_offset), min(source_partition) <> max(source_partition),
+       count(*), count(*) > 256
+FROM transactions GROUP BY user_id;
+
 WITH t AS (
   SELECT user_id, currency, amount, (extract(epoch FROM received_at) * 1000)::int8 AS ms FROM transactions
+  WHERE user_id IN (SELECT user_id FROM user_positions WHERE state_ready)
 )
 INSERT INTO user_buckets (user_id, grain, bucket, currency, n, total)
 SELECT user_id, g.grain, floor(ms / (g.grain * 1000.0))::int8, currency, count(*), sum(amount)
@@ -50,9 +61,5 @@ FROM transactions t CROSS JOIN LATERAL (VALUES
   ('country', t.country), ('device_id', t.device_id), ('merchant_id', t.merchant_id),
   ('merchant_category', t.merchant_category), ('channel', t.channel), ('ip', host(t.ip)),
   ('currency', t.currency)) AS f (field, value)
-WHERE f.value IS NOT NULL
+WHERE f.value IS NOT NULL AND t.user_id IN (SELECT user_id FROM user_positions WHERE state_ready)
 GROUP BY 1, 2, 3;
-
-INSERT INTO user_positions (user_id, source_partition, max_offset, mixed)
-SELECT user_id, min(source_partition), max(source_offset), min(source_partition) <> max(source_partition)
-FROM transactions GROUP BY user_id;

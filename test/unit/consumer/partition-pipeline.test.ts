@@ -39,6 +39,7 @@ function harness(outcomes: Record<string, BatchOutcome> = {}, maxInFlightBytes =
   const seeks: string[] = [];
   const options: PipelineOptions = {
     maxInFlightBytes,
+    maxMessages: 3,
     process: async (payload) => {
       const key = `${payload.batch.partition}:${payload.batch.messages[0]!.offset}`;
       events.push(`start ${key}`);
@@ -126,5 +127,21 @@ describe("partition pipelines", () => {
     await pipelines.idle();
     expect(events).toEqual(["start 0:0", "end 0:0"]);
     expect(pipelines.inFlightBytes).toBe(0);
+  });
+
+  it("works the batches queued meanwhile for a partition as one (at most maxMessages)", async () => {
+    const resolved: string[] = [];
+    const { pipelines, events, finish } = harness();
+    await pipelines.enqueue(batch(0, 0, 1, resolved));
+    await pipelines.enqueue(batch(0, 1, 1, resolved));
+    await pipelines.enqueue(batch(0, 2, 1, resolved));
+    await pipelines.enqueue(batch(0, 3, 1, resolved));
+    await pipelines.enqueue(batch(0, 4, 1, resolved));
+    finish("0:0");
+    finish("0:1");
+    finish("0:4");
+    await pipelines.idle();
+    // 0 alone (it started at once), then 1–3 (three: maxMessages), then 4.
+    expect(events).toEqual(["start 0:0", "end 0:0", "start 0:1", "end 0:1", "start 0:4", "end 0:4"]);
   });
 });

@@ -65,4 +65,31 @@ describe("round combiner", () => {
     expect((await results).map((s) => s.status)).toEqual(["rejected", "rejected"]);
     expect(calls).toBe(1);
   });
+
+  it("runs at most maxInFlight rounds at once; what is submitted meanwhile forms the next round", async () => {
+    const clock = manual();
+    const rounds: number[][] = [];
+    const ends: Array<() => void> = [];
+    const c = createRoundCombiner<number, number>({
+      runRound: async (chunks) => {
+        rounds.push(chunks);
+        await new Promise<void>((r) => ends.push(r));
+        return chunks;
+      },
+      schedule: clock.schedule,
+      maxInFlight: 1,
+    });
+    const first = c.submit(1);
+    clock.tick();
+    const rest = [c.submit(2), c.submit(3)];
+    clock.tick();
+    expect(rounds).toEqual([[1]]);
+    ends.shift()!();
+    await first;
+    await new Promise((r) => setImmediate(r)); // the round's end is seen
+    clock.tick();
+    expect(rounds).toEqual([[1], [2, 3]]);
+    ends.shift()!();
+    expect(await Promise.all(rest)).toEqual([2, 3]);
+  });
 });
