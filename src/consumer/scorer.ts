@@ -23,7 +23,7 @@ export type ScorerOptions = {
   sessionTimeoutMs: number;
   /** Message payload fetched and not yet durable, at most (partition-pipeline.ts). */
   maxInFlightBytes: number;
-  /** Rounds scored at once: the next decodes and loads while this one persists (round-combiner.ts). */
+  /** Rounds scored at once (2: the next decodes and loads while one persists; round-combiner.ts). */
   roundsInFlight: number;
   fromBeginning?: boolean;
   /** The largest produce request to send (bytes); decisions and letters are split to fit. */

@@ -41,7 +41,6 @@ export async function loadUserState(
   if (request.users.length === 0) return out;
   for (const u of request.users) out.set(u, emptyStoredState());
   const doc = JSON.stringify({
-    u: request.users,
     b: request.buckets.map((r) => ({ u: r.userId, g: r.grain, lo: r.lo, hi: r.hi })),
     e: request.edges.map((r) => ({ u: r.userId, lo: r.fromMs, hi: r.toMs })),
     r: request.recentValues.map((r) => ({ u: r.userId, f: r.field, lo: r.fromMs })),
@@ -51,7 +50,7 @@ export async function loadUserState(
     pool.any(sql.type(StateRow)`
       WITH q AS (SELECT ${doc}::json AS d), ready AS (
         SELECT p.user_id, p.source_partition, p.max_offset, p.mixed, p.n, p.state_ready FROM user_positions p
-        WHERE p.user_id IN (SELECT json_array_elements_text(d->'u') FROM q)
+        WHERE p.user_id = ANY(${sql.array(request.users, "text")})
       )
       SELECT 'p' AS kind, p.user_id, p.state_ready::text AS a, p.n::text AS b,
              p.source_partition::int8 AS x, p.max_offset AS y, p.mixed::int4::int8 AS z
