@@ -7,6 +7,7 @@ import { opsPlugin, sampleReadiness } from "../http/ops-plugin.ts";
 import { startIngest } from "../ingest/main.ts";
 import type { Logger } from "../logger.ts";
 import { createRuntime, dependenciesOf } from "../runtime.ts";
+import { startTracing } from "../tracing.ts";
 
 export type Parts = { ingest: boolean; consumer: boolean };
 
@@ -56,8 +57,15 @@ export async function serve(config: Config, logger: Logger, parts: Parts): Promi
   process.on("SIGTERM", () => void shutdown("SIGTERM"));
   process.on("SIGINT", () => void shutdown("SIGINT"));
 
+  // Spans exported over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set (src/tracing.ts).
+  const stopTracing = startTracing(
+    parts.ingest && parts.consumer ? "sentinel" : parts.ingest ? "sentinel-ingest" : "sentinel-consume",
+  );
   const rt = await createRuntime(config, logger);
-  close = () => rt.close();
+  close = async () => {
+    await rt.close();
+    await stopTracing();
+  };
   if (stopping) return;
 
   // /readyz: what this process's parts need, and a consumer that is still consuming.

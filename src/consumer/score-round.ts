@@ -55,12 +55,14 @@ export async function scoreRound(
   deps: ScoringDeps,
   chunks: readonly Chunk[],
   mode: ScoreMode = LIVE,
+  /** When given, each phase's start and end (ms since the epoch) are added to it (traces). */
+  timings?: PhaseTiming[],
 ): Promise<ChunkResult[]> {
   // Read once: a rule set activated meanwhile applies from the next round on.
   const rules = deps.rules;
   const shadow = mode.store && !mode.redecide ? deps.shadow : undefined;
   const results = chunks.map(emptyResult);
-  const stage = stageClock(deps.observeStage);
+  const stage = stageClock(deps.observeStage, timings);
   if (deps.observeStage)
     deps.observeStage("queued", Math.max(0, Date.now() - oldestTimestamp(chunks)) / 1000);
   const decoded = await decodeRound(deps, chunks, results);
@@ -76,13 +78,27 @@ export async function scoreRound(
   return assemble(plan, mode);
 }
 
-/** Observes the time since the previous stage ended (nothing when not observed). */
-function stageClock(observe: ScoringDeps["observeStage"]): (stage: RoundStage) => void {
-  if (!observe) return () => {};
+/** A phase of a round, in ms since the epoch. */
+export type PhaseTiming = { name: string; startMs: number; endMs: number };
+
+/** Milliseconds since the epoch, with a fraction. */
+export const epochMs = () => performance.timeOrigin + performance.now();
+
+/** Observes the time since the previous stage ended (nothing when neither observed nor timed). */
+function stageClock(
+  observe: ScoringDeps["observeStage"],
+  timings?: PhaseTiming[],
+): (stage: RoundStage) => void {
+  if (!observe && !timings) return () => {};
   let last = performance.now();
   return (stage) => {
     const now = performance.now();
-    observe(stage, (now - last) / 1000);
+    observe?.(stage, (now - last) / 1000);
+    timings?.push({
+      name: stage,
+      startMs: performance.timeOrigin + last,
+      endMs: performance.timeOrigin + now,
+    });
     last = now;
   };
 }

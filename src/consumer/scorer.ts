@@ -3,13 +3,15 @@ import type { Batch, Consumer, EachBatchPayload, Kafka, KafkaMessage, Producer }
 import { maskPans } from "../domain/pan.ts";
 import type { Logger } from "../logger.ts";
 import type { Metrics } from "../metrics.ts";
+import { contextFrom, recordPhases, tracingEnabled } from "../tracing.ts";
 import { type BatchOutcome, type ChunkLoop, processInChunks } from "./chunk-loop.ts";
 import { scoreHalving } from "./halving.ts";
 import { createPartitionPipelines, type PartitionPipelines } from "./partition-pipeline.ts";
 import { createRoundPublisher, roundOutput } from "./publish-round.ts";
 import type { Chunk, ChunkResult, DeadLetter } from "./round.ts";
+import { LIVE } from "./round.ts";
 import { createRoundCombiner } from "./round-combiner.ts";
-import { type ScoringDeps, scoreRound } from "./score-round.ts";
+import { epochMs, type PhaseTiming, type ScoringDeps, scoreRound } from "./score-round.ts";
 
 export type ScorerOptions = {
   kafka: Kafka;
@@ -72,6 +74,28 @@ function chunkLoopEvents(
         Math.max(0, Number(batch.highWatermark) - Number(last) - 1),
       ),
   };
+}
+
+/** Each traced transaction of a round (a `traceparent` header) gets its round's phases as spans. */
+function traceRound(
+  chunks: readonly Chunk[],
+  startMs: number,
+  timings: PhaseTiming[],
+  publishStartMs: number,
+) {
+  const endMs = epochMs();
+  const phases = [...timings, { name: "publish", startMs: publishStartMs, endMs }];
+  for (const { partition, messages } of chunks) {
+    for (const m of messages) {
+      const parent = contextFrom(m.headers);
+      if (!parent) continue;
+      recordPhases("score transaction", parent, startMs, phases, endMs, {
+        "messaging.system": "kafka",
+        "messaging.kafka.partition": partition,
+        "messaging.kafka.offset": m.offset,
+      });
+    }
+  }
 }
 
 /** A handled chunk's decisions, dead letters, size and duration, in metrics and logs. */
@@ -159,10 +183,13 @@ export function createScorer(options: ScorerOptions): Scorer {
   const rounds = createRoundCombiner<Chunk, ChunkResult>({
     maxInFlight: options.roundsInFlight,
     runRound: async (chunks) => {
-      const results = await scoreRound(options.scoring, chunks);
+      const timings = tracingEnabled() ? [] : undefined;
+      const roundStart = epochMs();
+      const results = await scoreRound(options.scoring, chunks, LIVE, timings);
       const started = performance.now();
       await publishRound(roundOutput(chunks, results));
       metrics.consumer.stage.observe({ stage: "publish" }, (performance.now() - started) / 1000);
+      if (timings) traceRound(chunks, roundStart, timings, performance.timeOrigin + started);
       return results;
     },
   });

@@ -14,6 +14,7 @@ import { createRulesStore } from "../rules/rules-store.ts";
 import { dependenciesOf, type Runtime } from "../runtime.ts";
 import { createDecisionListener } from "../sync/decision-listener.ts";
 import { createDecisionWaiters } from "../sync/decision-waiters.ts";
+import { endSpan, SpanKind, startSpan, traceHeaders } from "../tracing.ts";
 
 export type RunningIngest = {
   app: FastifyInstance;
@@ -114,7 +115,19 @@ export async function startIngest(
     metrics: rt.metrics,
     readiness: readiness ?? (() => rt.readiness(dependenciesOf(config, { ingest: true, consumer: false }))),
     transactions: {
-      publishTransaction: (tx) => batching.send({ key: tx.user_id, value: encodeTransaction(tx, schemaId) }),
+      publishTransaction: async (tx, trace) => {
+        const produce = startSpan("produce transactions", { kind: SpanKind.PRODUCER }, trace?.ctx);
+        const headers = traceHeaders(produce);
+        try {
+          await batching.send({
+            key: tx.user_id,
+            value: encodeTransaction(tx, schemaId),
+            ...(headers ? { headers } : {}),
+          });
+        } finally {
+          endSpan(produce);
+        }
+      },
       transactions: rt.transactions,
       timestampMaxAgeMs: config.kafka.timestampMaxAgeMs,
       sync,

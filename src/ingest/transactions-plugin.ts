@@ -13,11 +13,13 @@ import { parseParam } from "../http/validation.ts";
 import type { Metrics } from "../metrics.ts";
 import type { StoredTransaction } from "../store/transaction-store.ts";
 import { type DecisionWaiters, preferredWaitMs, type Wait } from "../sync/decision-waiters.ts";
+import { contextFrom, endSpan, SpanKind, startSpan, type Traced } from "../tracing.ts";
 import { uuidv7 } from "./uuid-v7.ts";
 
 export type TransactionsPluginDeps = {
   /** Resolves once the transaction is durable on the topic (acks=all); throws SentinelError otherwise. */
-  publishTransaction: (tx: Transaction) => Promise<void>;
+  /** Produces the transaction; `trace`, when tracing, is the request's span (the produce is its child). */
+  publishTransaction: (tx: Transaction, trace?: Traced) => Promise<void>;
   transactions: { getTransaction(id: string): Promise<StoredTransaction | null> };
   metrics: Metrics;
   /** A `timestamp` older than this before receipt is refused (TIMESTAMP_MAX_AGE_HOURS). */
@@ -218,6 +220,8 @@ export const transactionsPlugin: FastifyPluginAsync<TransactionsPluginDeps> = as
 
   app.post("/transaction", { config: { roles: ["ingest"] }, schema: postSchema }, async (request, reply) => {
     const receivedAt = now();
+    const span = startSpan("POST /transaction", { kind: SpanKind.SERVER }, contextFrom(request.headers));
+    if (span) reply.raw.once("finish", () => endSpan(span, { "http.response.status_code": reply.statusCode }));
     const result = validateTransaction(schema, request.body);
     if (!result.ok) {
       rejected.inc({ reason: result.code });
@@ -234,7 +238,8 @@ export const transactionsPlugin: FastifyPluginAsync<TransactionsPluginDeps> = as
       payloadFingerprint(tx),
     );
     try {
-      await deps.publishTransaction(tx);
+      span?.span.setAttribute("transaction.id", tx.transaction_id);
+      await deps.publishTransaction(tx, span);
     } catch (error) {
       sync?.wait.cancel();
       rejected.inc({ reason: "unavailable" });
@@ -253,7 +258,9 @@ export const transactionsPlugin: FastifyPluginAsync<TransactionsPluginDeps> = as
     if (sync) {
       const acceptedAt = now();
       cancelOnClose(reply, sync.wait);
+      const waiting = startSpan("sync wait", {}, span?.ctx);
       const outcome = await sync.wait.promise;
+      endSpan(waiting, { "sync.outcome": outcome.kind });
       syncWaits.inc({ route: "post", outcome: outcome.kind });
       if (outcome.kind === "decided") {
         const answeredAt = now();
