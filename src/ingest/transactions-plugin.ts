@@ -221,7 +221,8 @@ export const transactionsPlugin: FastifyPluginAsync<TransactionsPluginDeps> = as
   app.post("/transaction", { config: { roles: ["ingest"] }, schema: postSchema }, async (request, reply) => {
     const receivedAt = now();
     const span = startSpan("POST /transaction", { kind: SpanKind.SERVER }, contextFrom(request.headers));
-    if (span) reply.raw.once("finish", () => endSpan(span, { "http.response.status_code": reply.statusCode }));
+    if (span)
+      reply.raw.once("finish", () => endSpan(span, { "http.response.status_code": reply.statusCode }));
     const result = validateTransaction(schema, request.body);
     if (!result.ok) {
       rejected.inc({ reason: result.code });
