@@ -47,7 +47,12 @@ export async function drain(h: Harness): Promise<number[]> {
 export async function check(
   h: Harness,
   load: Load,
-  { behind, recoveryS, stallS }: { behind: number[]; recoveryS: number | "n/a"; stallS: number | "n/a" },
+  {
+    behind,
+    recoveryS,
+    killRecoveryS,
+    stallS,
+  }: { behind: number[]; recoveryS: number | "n/a"; killRecoveryS: number | "n/a"; stallS: number | "n/a" },
 ): Promise<Verdict> {
   const { db, sandbox } = h;
   const ids = [...h.accepted];
@@ -109,6 +114,7 @@ export async function check(
     faults_injected: h.faultCount(),
     max_lag: Math.max(0, ...h.timeline.map((s) => s.lag ?? 0)),
     recovery_s_after_broker_restart: recoveryS,
+    recovery_s_after_broker_kill: killRecoveryS,
     stall_s_after_consumer_kill: stallS,
     max_commit_gap_s: maxCommitGapS(h.timeline),
   };

@@ -16,6 +16,8 @@ export type Faults = {
   schedule: Step[];
   /** Seconds from the broker's restart until the pipeline flows again ("n/a": no broker restart). */
   recoveryS(): number | "n/a";
+  /** Cluster runs: the longest time from a broker's SIGKILL until the pipeline flows again. */
+  killRecoveryS(): number | "n/a";
   /** The longest stall of a consumer's partitions after its SIGKILL ("n/a": none measured). */
   stallS(): number | "n/a";
 };
@@ -24,7 +26,11 @@ export function faultSchedule(h: Harness, load: Load): Faults {
   const { o } = h;
   const duration = (o.total / o.rate) * 1000;
   let recoveryS: number | "n/a" = "n/a";
+  let killRecoveryS: number | "n/a" = "n/a";
   let stallS: number | "n/a" = "n/a";
+  const killRecovered = (seconds: number | undefined) => {
+    if (seconds !== undefined) killRecoveryS = Math.max(killRecoveryS === "n/a" ? 0 : killRecoveryS, seconds);
+  };
   const stalled = (seconds: number | undefined) => {
     if (seconds !== undefined) stallS = Math.max(stallS === "n/a" ? 0 : stallS, seconds);
   };
@@ -45,10 +51,20 @@ export function faultSchedule(h: Harness, load: Load): Faults {
     0.55,
     kill(h, "ingest 1", h.ingest, 0, () => h.startIngest(0)),
   );
-  at(0.65, async () => {
-    const seconds = await restartBroker(h, load);
-    if (seconds !== undefined) recoveryS = seconds;
-  });
+  if (o.cluster) {
+    // One node at a time (two of three down would stop the controllers' quorum), each started
+    // again once the pipeline flows without it.
+    at(0.3, async () => {
+      killRecovered(await killNode(h, load, "the partition leaders' broker"));
+      killRecovered(await killNode(h, load, "the active controller"));
+      killRecovered(await killNode(h, load, "a broker during a rebalance"));
+    });
+  } else {
+    at(0.65, async () => {
+      const seconds = await restartBroker(h, load);
+      if (seconds !== undefined) recoveryS = seconds;
+    });
+  }
   at(0.85, async () => {
     h.pgProxy.delay(o.delayMs);
     h.event("fault", `PostgreSQL delayed ${o.delayMs} ms each way`);
@@ -57,7 +73,7 @@ export function faultSchedule(h: Harness, load: Load): Faults {
     h.event("recovery", "PostgreSQL delay removed");
   });
   schedule.sort((a, b) => a.at - b.at);
-  return { schedule, recoveryS: () => recoveryS, stallS: () => stallS };
+  return { schedule, recoveryS: () => recoveryS, killRecoveryS: () => killRecoveryS, stallS: () => stallS };
 }
 
 function kill(h: Harness, name: string, list: Proc[], index: number, restart: () => Proc) {
@@ -143,5 +159,48 @@ async function restartBroker(h: Harness, load: Load): Promise<number | undefined
   );
   const seconds = flowing ? Math.round((Date.now() - restarted) / 100) / 10 : undefined;
   h.event("recovery", `pipeline flowing again (${seconds ?? "n/a"} s after the restart)`);
+  return seconds;
+}
+
+/**
+ * Cluster runs: SIGKILLs one node (`which`: the leaders' broker, the active controller, or one
+ * during a rebalance: 1 s after a consumer's) and measures, without starting it again, until the
+ * pipeline flows: the group commits past where it stood and the ingress accepts (or nothing
+ * waited). Then starts it again and waits until it is registered. Undefined when it did not flow
+ * within 60 s.
+ */
+async function killNode(h: Harness, load: Load, which: string): Promise<number | undefined> {
+  const cluster = h.o.cluster!;
+  if (which === "a broker during a rebalance") {
+    // A consumer SIGKILLed (restarted 2 s later): the group rebalances when its session expires.
+    void kill(h, "consumer 1 (before a broker kill)", h.consumers, 0, h.startConsumer)();
+    await sleep(1_000);
+  }
+  const topic = h.sandbox.config.kafka.topics.transactions;
+  const node =
+    which === "the active controller"
+      ? ((await cluster.activeController().catch(() => undefined)) ?? cluster.nodes[0]!)
+      : await cluster.leaderOf(h.sandbox.kafka, topic).catch(() => cluster.nodes[0]!);
+  const before = await h.groupNow(5_000).then(committedSum, () => undefined);
+  const acceptedBefore = h.accepted.size;
+  cluster.kill(node);
+  const killedAt = Date.now();
+  h.event("fault", `SIGKILL ${which} (node ${node})`);
+  const flowing = await pollUntil(
+    async () => {
+      const now = await h.groupNow(2_000).catch(() => undefined);
+      // Consuming: committed past where it stood, or nothing left to consume.
+      const consuming =
+        now !== undefined &&
+        (before === undefined || committedSum(now) > before || now.partitions.every((p) => p.lag === 0n));
+      const ingesting = h.accepted.size > acceptedBefore || load.inflight.size === 0;
+      return consuming && ingesting;
+    },
+    { timeoutMs: 60_000, everyMs: 250 },
+  );
+  const seconds = flowing ? Math.round((Date.now() - killedAt) / 100) / 10 : undefined;
+  h.event("recovery", `pipeline flowing again ${seconds ?? "n/a"} s after node ${node}'s SIGKILL`);
+  await cluster.start(node);
+  h.event("recovery", `node ${node} back`);
   return seconds;
 }

@@ -5,12 +5,13 @@ import { benchServices, log } from "../bench/lib/services.ts";
 import { loadConfig } from "../src/config.ts";
 import { REPO_ROOT } from "../src/paths.ts";
 import { brokerPaths, runningPid, startBroker } from "../src/stack/kafka-broker.ts";
+import { startChaosCluster } from "./cluster.ts";
 import { writeChaosReport } from "./report.ts";
 import { runChaos } from "./run.ts";
 import type { BrokerControl } from "./types.ts";
 
 /*
- * `npm run chaos [-- --quick] [-- --seed S]` (issue 15): the pipeline under combined faults with an
+ * `npm run chaos [-- --quick] [-- --seed S] [-- --brokers 3]` (issues 15 and 22): the pipeline under combined faults with an
  * independent checker (chaos/run.ts), on the local stack or the services in the
  * environment. The broker is SIGKILLed and restarted only when the local stack started it (its pid
  * file says so); elsewhere that fault is skipped and the run says so. Prints the closing
@@ -21,18 +22,27 @@ const { values } = parseArgs({
   options: {
     quick: { type: "boolean", default: false },
     seed: { type: "string", default: "15" },
+    brokers: { type: "string", default: "1" },
   },
 });
+const brokerCount = Number(values.brokers);
+if (!Number.isInteger(brokerCount) || brokerCount < 1 || brokerCount > 5 || brokerCount === 2) {
+  log(`--brokers must be 1, 3, 4 or 5 (got ${values.brokers})`);
+  process.exit(2);
+}
 const seed = Number(values.seed);
 if (!Number.isInteger(seed)) {
   log(`--seed must be an integer (got ${values.seed})`);
   process.exit(2);
 }
 const quick = values.quick;
-const services = await benchServices();
+// --brokers 3: a cluster of its own; its brokers are killed one at a time (chaos/cluster.ts).
+const cluster = brokerCount > 1 ? await startChaosCluster(brokerCount) : undefined;
+const local = await benchServices();
+const services = cluster ? { ...local, kafkaBrokers: cluster.brokers.join(",") } : local;
 const paths = brokerPaths(loadConfig().stackDir);
 const broker: BrokerControl | undefined =
-  runningPid(paths) === undefined
+  cluster || runningPid(paths) === undefined
     ? undefined
     : {
         kill: () => {
@@ -53,8 +63,9 @@ const result = await runChaos({
   consumerKills: 3,
   services,
   broker,
+  ...(cluster ? { cluster: cluster.control } : {}),
   log: (line) => log(line),
-});
+}).finally(() => cluster?.stop());
 const dir = join(REPO_ROOT, "bench/results");
 mkdirSync(dir, { recursive: true });
 const report = await writeChaosReport(result, dir);

@@ -143,7 +143,8 @@ Raw data: \`${stamp}.json\`.
 ${LAWS.map(([k, want, law]) => `| ${law} | \`${k}\` ${want} | ${f[k]} |`).join("\n")}
 
 Accepted ${f.accepted.toLocaleString("en")}; max lag ${f.max_lag.toLocaleString("en")} messages; the pipeline flowed
-again (consumers committing, ingress accepting) ${f.recovery_s_after_broker_restart} s after the broker was restarted;
+again (consumers committing, ingress accepting) ${f.recovery_s_after_broker_restart} s after the broker was restarted
+(one broker), ${f.recovery_s_after_broker_kill} s at most after a broker of the cluster was killed (not restarted first);
 a consumer's SIGKILL stalled its partitions for up to ${f.stall_s_after_consumer_kill} s; the longest stretch without a
 commit while there was lag: ${f.max_commit_gap_s} s.
 

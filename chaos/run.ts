@@ -27,11 +27,16 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     h.phase = "check";
     h.stopTimers();
     progress(h, load);
-    const verdict = await check(h, load, { behind, recoveryS: faults.recoveryS(), stallS: faults.stallS() });
-    const { services: _services, broker: _broker, log: _log, ...settings } = h.o;
+    const verdict = await check(h, load, {
+      behind,
+      recoveryS: faults.recoveryS(),
+      killRecoveryS: faults.killRecoveryS(),
+      stallS: faults.stallS(),
+    });
+    const { services: _services, broker: _broker, cluster, log: _log, ...settings } = h.o;
     return {
       startedAt,
-      options: { ...settings, brokerRestart: h.o.broker !== undefined },
+      options: { ...settings, brokerRestart: h.o.broker !== undefined, brokers: cluster?.nodes.length ?? 1 },
       events: h.events,
       timeline: h.timeline,
       ...verdict,

@@ -1,3 +1,4 @@
+import type { Kafka } from "kafkajs";
 import type { Services } from "../src/stack/sandbox.ts";
 
 /* What a chaos run is given, what it records and what it returns. */
@@ -7,6 +8,19 @@ export type BrokerControl = {
   kill(): void;
   /** Start it again (on the same data); the harness waits until it answers. */
   start(): void;
+};
+
+/** A cluster of several brokers the run may kill one at a time (chaos/cluster.ts). */
+export type ClusterControl = {
+  nodes: number[];
+  /** SIGKILL node `node`. */
+  kill(node: number): void;
+  /** Start it again (on its data) and wait until every node is registered. */
+  start(node: number): Promise<void>;
+  /** The node leading most partitions of `topic`. */
+  leaderOf(kafka: Kafka, topic: string): Promise<number>;
+  /** The active KRaft controller (undefined when it could not be asked). */
+  activeController(): Promise<number | undefined>;
 };
 
 export type ChaosOptions = {
@@ -28,6 +42,12 @@ export type ChaosOptions = {
   services: Services;
   /** The broker to kill and restart; without it that fault is skipped (and not counted). */
   broker?: BrokerControl;
+  /**
+   * A cluster of three or more brokers: instead of the broker restart, the partition leaders'
+   * broker, the active controller and a broker during a rebalance are killed, one at a time, and
+   * the time until scoring resumes is measured before the node is started again.
+   */
+  cluster?: ClusterControl;
   /** How long the simulated gateway keeps retrying one transaction (default 90 s). */
   gatewayPatienceMs?: number;
   /** Timeline sample period. */
@@ -67,6 +87,11 @@ export type ChaosFigures = {
   max_lag: number;
   recovery_s_after_broker_restart: number | "n/a";
   /**
+   * Cluster runs: the longest time from a broker's SIGKILL (not restarted first) until the group
+   * commits past where it stood and the ingress accepts again, over the kills of the run.
+   */
+  recovery_s_after_broker_kill: number | "n/a";
+  /**
    * The longest a consumer's SIGKILL stalled its partitions: from the kill until every partition
    * that had lag then has committed past where it stood (the group's session timeout, then a
    * rebalance). Over the kills of the run.
@@ -78,7 +103,10 @@ export type ChaosFigures = {
 
 export type ChaosResult = {
   startedAt: string;
-  options: Omit<ChaosOptions, "services" | "broker" | "log"> & { brokerRestart: boolean };
+  options: Omit<ChaosOptions, "services" | "broker" | "cluster" | "log"> & {
+    brokerRestart: boolean;
+    brokers: number;
+  };
   events: ChaosEvent[];
   timeline: ChaosSample[];
   figures: ChaosFigures;
