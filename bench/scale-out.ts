@@ -17,7 +17,7 @@ import { benchServices, log } from "./lib/services.ts";
  * `npm run bench:scale-out [-- --quick]` (issue 22): on a three-broker cluster of its own, the
  * scorer's throughput with 1, 2 and 3 `sentinel consume` processes (each on a fresh sandbox:
  * N transactions preloaded, from the group's first commit to its last) and the ingress's with 1
- * and 2 `sentinel ingest` processes (autocannon against each, side by side, 10 s). One 2-core box
+ * and 2 `sentinel ingest` processes (autocannon against each, 200 connections, side by side, 10 s). One 2-core box
  * runs all of it — the brokers, PostgreSQL, Redis and the load — so the figures say what adding
  * processes buys here, not on a machine per process.
  */
@@ -96,7 +96,7 @@ async function ingest(services: Services, processes: number, seconds: number): P
                 headers: { "content-type": "application/json" },
                 body: BODY,
                 idReplacement: true,
-                connections: 50,
+                connections: 200,
                 duration: seconds,
               },
               (error, r) =>
