@@ -18,14 +18,16 @@ import {
  * of chunks and messages.
  *
  * The transactions table holds every transaction exactly once (primary key transaction_id) with
- * where it was read, written in the same statement as the decision and the per-user state
- * (src/consumer/user-state.ts: time buckets and last-seen values), so neither can disagree with the
- * decisions after a crash, and a replay counts each transaction once. A live round reads the
- * state: a bounded number of rows per user, however long its history (issue 21). Users whose state
- * does not stand for "everything earlier in the topic" (stored rows from another partition or at a
- * later offset: a partition-count change, a replay of an older range) and every user of a
- * re-deciding replay are read from their rows, as before; both answer alike (src/rules/history.ts).
- * Redis holds only a cache of profiles, which may be lost at any time.
+ * where it was read, written in the same statement as the decision, the user's position and, for a
+ * user past STATE_AFTER transactions, its state (src/consumer/user-state.ts: time buckets and
+ * last-seen values), so none can disagree with the decisions after a crash, and a replay counts
+ * each transaction once. A live round reads a user's rows (at most STATE_AFTER of them) or its
+ * state: a bounded number of rows per user, however long its history (issue 21); a user met past
+ * STATE_AFTER without state gets it built, once. Users whose state does not stand for "everything
+ * earlier in the topic" (stored rows from another partition or at a later offset: a
+ * partition-count change, a replay of an older range) and every user of a re-deciding replay are
+ * read from their rows; both answer alike (src/rules/history.ts). Redis holds only a cache of
+ * profiles, which may be lost at any time.
  */
 
 export type RoundContext = {

@@ -40,26 +40,9 @@ CREATE TABLE user_positions (
   state_ready boolean NOT NULL DEFAULT false
 );
 
--- What is stored already: positions for every user, state for the users past the threshold (256).
-INSERT INTO user_positions (user_id, source_partition, max_offset, mixed, n, state_ready)
+-- What is stored already: positions for every user. The state of a user past 256 transactions is
+-- built by the consumer the first time a round meets it (buildUserState), as for any user.
+INSERT INTO user_positions (user_id, source_partition, max_offset, mixed, n)
 SELECT user_id, min(source_partition), max(source_offset), min(source_partition) <> max(source_partition),
-       count(*), count(*) > 256
+       count(*)
 FROM transactions GROUP BY user_id;
-
-WITH t AS (
-  SELECT user_id, currency, amount, (extract(epoch FROM received_at) * 1000)::int8 AS ms FROM transactions
-  WHERE user_id IN (SELECT user_id FROM user_positions WHERE state_ready)
-)
-INSERT INTO user_buckets (user_id, grain, bucket, currency, n, total)
-SELECT user_id, g.grain, floor(ms / (g.grain * 1000.0))::int8, currency, count(*), sum(amount)
-FROM t CROSS JOIN (VALUES (60), (3600), (86400)) AS g (grain)
-GROUP BY 1, 2, 3, 4;
-
-INSERT INTO user_values (user_id, field, value, last_ms)
-SELECT t.user_id, f.field, f.value, max((extract(epoch FROM t.received_at) * 1000)::int8)
-FROM transactions t CROSS JOIN LATERAL (VALUES
-  ('country', t.country), ('device_id', t.device_id), ('merchant_id', t.merchant_id),
-  ('merchant_category', t.merchant_category), ('channel', t.channel), ('ip', host(t.ip)),
-  ('currency', t.currency)) AS f (field, value)
-WHERE f.value IS NOT NULL AND t.user_id IN (SELECT user_id FROM user_positions WHERE state_ready)
-GROUP BY 1, 2, 3;
