@@ -54,7 +54,7 @@ export function faultSchedule(h: Harness, load: Load): Faults {
   if (o.cluster) {
     // One node at a time (two of three down would stop the controllers' quorum), each started
     // again once the pipeline flows without it.
-    at(0.3, async () => {
+    at(0.4, async () => {
       killRecovered(await killNode(h, load, "the partition leaders' broker"));
       killRecovered(await killNode(h, load, "the active controller"));
       killRecovered(await killNode(h, load, "a broker during a rebalance"));

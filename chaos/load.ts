@@ -129,11 +129,21 @@ export async function startLoad(h: Harness): Promise<Load> {
     poison,
     stats,
     async sendPoison() {
-      await producer.send({
-        topic: h.topic,
-        acks: -1,
-        messages: poison.map((p) => ({ key: p.key, value: p.value })),
-      });
+      // Retried as a service would (bounded): on a cluster a broker may be down meanwhile, and
+      // kafkajs's own retries can run out before the metadata names the new leader.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await producer.send({
+            topic: h.topic,
+            acks: -1,
+            messages: poison.map((p) => ({ key: p.key, value: p.value })),
+          });
+          break;
+        } catch (error) {
+          if (attempt >= 10) throw error;
+          await sleep(1_000);
+        }
+      }
       stats.poisonSent = poison.length;
       h.event("load", `${poison.length} poison messages`);
     },
