@@ -76,9 +76,12 @@ it("runs three brokers with replicated topics; a write with acks=all survives a 
   // One node SIGKILLed: with two of three replicas in sync, writes with acks=all go on.
   const victim = runningPid(brokerPaths(dir, 3))!;
   process.kill(victim, "SIGKILL");
+  // Retried long enough for the controllers to fence the dead node (broker.session.timeout.ms,
+  // 9 s) and move its partitions' leadership: kafkajs's default budget ran out first once in CI.
   const producer = kafka.producer({
     createPartitioner: Partitioners.DefaultPartitioner,
     maxInFlightRequests: 1,
+    retry: { retries: 15, initialRetryTime: 300, maxRetryTime: 3_000 },
   });
   await producer.connect();
   try {
