@@ -63,10 +63,21 @@ export async function check(
     [ids],
   );
   const stored = new Map(storedRows.map((r) => [r.id, r]));
-  const lostIds = ids.filter((id) => !stored.has(id));
   const duplicated = storedRows.filter((r) => r.live !== 1).length;
   // The oracle, from the topic order and the profiles (rewritten with the same values).
   const messages = await readAll(sandbox.kafka, h.topic, 300_000);
+  // A direct send the broker acknowledged that never reached the topic was lost between the
+  // harness's own kafkajs producer and the cluster (kafkajs#1303, open: "losing data when one node
+  // of the cluster is lost"), before the pipeline's first step: reported on its own line, not as
+  // the pipeline's loss. Everything accepted over HTTP, and every direct send on the topic, counts.
+  const onTopic = new Set<string>();
+  for (const m of messages) {
+    const id = /"transaction_id":"([0-9a-f-]{36})"/.exec(m.value?.toString() ?? "")?.[1];
+    if (id) onTopic.add(id);
+  }
+  const missing = ids.filter((id) => !stored.has(id));
+  const directNotOnTopic = missing.filter((id) => load.directIds.has(id) && !onTopic.has(id));
+  const lostIds = missing.filter((id) => !directNotOnTopic.includes(id));
   const profileRows = await storedProfiles(db);
   // What the consumer dead-letters besides (schema violations, card numbers) is not decided.
   const valid = (tx: OracleTx) => Number(tx.amount) > 0 && !(tx as { device_id?: string }).device_id;
@@ -90,6 +101,8 @@ export async function check(
     ),
   );
   const lostDetail = whereLost(lostIds, messages, letters, load.directIds);
+  for (const id of directNotOnTopic.slice(0, 20))
+    h.log(`direct send ${id}: acknowledged by the broker, not on the topic (kafkajs#1303)`);
   for (const line of lostDetail) h.log(line);
   const wrongDetail = await whyWrong(h, wrongIds, decisions, expected, messages);
   for (const line of wrongDetail) h.log(line);
@@ -102,9 +115,10 @@ export async function check(
     topic_messages: messages.length,
     topic_duplicates: topicDuplicates,
     lost: lostIds.length,
+    direct_acked_not_on_topic: directNotOnTopic.length,
     duplicated,
     wrong_decisions: wrongIds.length,
-    unpublished: ids.filter((id) => !published.has(id)).length,
+    unpublished: ids.filter((id) => !published.has(id) && !directNotOnTopic.includes(id)).length,
     poison_sent: load.poison.length,
     poison_dead_lettered: poisonLettered,
     stalled_partitions: behind.length,

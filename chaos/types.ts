@@ -74,6 +74,11 @@ export type ChaosFigures = {
   topic_messages: number;
   topic_duplicates: number;
   lost: number;
+  /**
+   * Direct sends the broker acknowledged that are not on the topic: lost between the harness's own
+   * kafkajs producer and the cluster (kafkajs#1303), before the pipeline; not counted in `lost`.
+   */
+  direct_acked_not_on_topic: number;
   duplicated: number;
   wrong_decisions: number;
   unpublished: number;
