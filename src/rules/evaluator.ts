@@ -3,7 +3,7 @@ import { minorUnits } from "../domain/iso4217.ts";
 import { minorUnitsIn, parseDecimal, toMinorUnits, unitsIn } from "../domain/money.ts";
 import type { Profile } from "../domain/profile.ts";
 import { DISTINCT_CAP, type RuleHistory, type RuleHistoryEntry, rowHistory } from "./history.ts";
-import type { AggField, Expr, FieldName, RuleSet } from "./rule-language.ts";
+import { type AggField, aggField, type Expr, type FieldName, type RuleSet } from "./rule-language.ts";
 
 export type { RuleHistoryEntry } from "./history.ts";
 
@@ -126,14 +126,14 @@ function aggregate(
       return n === 0n ? null : profileMoney.money((total * 2n + n) / (2n * n)); // half up
     }
     case "count_distinct": {
-      const f = e.field ?? "country";
+      const f = aggField(e)!;
       const mine = tx[f];
       const others = history.distinctCount(f, fromMs);
       const own = mine !== undefined && !history.seen(f, mine, fromMs) ? 1 : 0;
       return { units: BigInt(Math.min(DISTINCT_CAP, others + own)), scale: 0 };
     }
     case "first_seen": {
-      const f = e.field ?? "device_id";
+      const f = aggField(e)!;
       const mine = tx[f];
       if (mine === undefined) return false;
       return !history.seen(f, mine, fromMs);

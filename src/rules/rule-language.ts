@@ -207,15 +207,14 @@ export function validateRuleSet(
 
 /** The widest aggregate window of a rule set (what history a round must load), ms. */
 export function widestWindowMs(rs: RuleSet): number {
-  let widest = 0;
-  const visit = (e: Expr): void => {
-    if (e === null || typeof e !== "object") return;
-    if ("agg" in e) widest = Math.max(widest, e.window_seconds * 1000);
-    else if ("args" in e) e.args.forEach(visit);
-    else if ("arg" in e) visit(e.arg);
-  };
-  for (const r of rs.rules) visit(r.when);
-  return widest;
+  return Math.max(0, ...aggregateTerms(rs).map((t) => t.windowMs));
+}
+
+/** The field an aggregate reads: its own, or the default of count_distinct and first_seen. */
+export function aggField(e: Extract<Expr, { agg: unknown }>): AggField | undefined {
+  if (e.agg === "count_distinct") return e.field ?? "country";
+  if (e.agg === "first_seen") return e.field ?? "device_id";
+  return undefined;
 }
 
 /** One aggregate a rule set computes: what, over which window, of which field. */
@@ -231,12 +230,7 @@ export function aggregateTerms(rs: RuleSet): AggregateTerm[] {
   const visit = (e: Expr): void => {
     if (e === null || typeof e !== "object") return;
     if ("agg" in e) {
-      const field =
-        e.agg === "count_distinct"
-          ? (e.field ?? "country")
-          : e.agg === "first_seen"
-            ? (e.field ?? "device_id")
-            : undefined;
+      const field = aggField(e);
       const term: AggregateTerm = {
         agg: e.agg,
         windowMs: e.window_seconds * 1000,

@@ -4,13 +4,14 @@ import type { Decision } from "../domain/decision.ts";
 import { withDbErrors } from "./db-errors.ts";
 import type { DatabasePool } from "./pool.ts";
 import type { SourcedTransaction } from "./transaction-store.ts";
+import { addBuckets, addValues } from "./user-state-store.ts";
 
 /**
  * Stores transactions and their live decisions in one statement, opens a case for each one decided
  * `review`, and adds what it inserted to its users' positions and, for the users that have one,
- * their state (migration 012: buckets, last-seen values), so the state never disagrees with the rows. Rows whose transaction_id is already
- * stored are left untouched, and so are their decisions and the state; returns the ids this call
- * inserted, so the caller can republish the stored decision for the others.
+ * their state (addBuckets, addValues), so the state never disagrees with the rows. Rows whose
+ * transaction_id is already stored are left untouched, and so are their decisions and the state;
+ * returns the ids this call inserted, so the caller can republish the stored decision for the others.
  */
 export async function storeDecided(
   pool: DatabasePool,
@@ -83,23 +84,11 @@ export async function storeDecided(
           n = user_positions.n + excluded.n
         RETURNING user_id, state_ready
       ), src AS (
-        SELECT * FROM new WHERE u IN (SELECT user_id FROM pos WHERE state_ready)
-      ), b AS (
         -- The state of the users that have one (past a few hundred transactions).
-        INSERT INTO user_buckets (user_id, grain, bucket, currency, n, total)
-        SELECT u, g.grain, floor(ms / (g.grain * 1000.0))::int8, c, count(*), sum(a)
-        FROM src CROSS JOIN (VALUES (60), (3600), (86400)) AS g (grain)
-        GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
-        ON CONFLICT (user_id, grain, bucket, currency)
-          DO UPDATE SET n = user_buckets.n + excluded.n, total = user_buckets.total + excluded.total
-      ), v AS (
-        INSERT INTO user_values (user_id, field, value, last_ms)
-        SELECT u, f.field, f.value, max(ms)
-        FROM src CROSS JOIN LATERAL (VALUES ('country', co), ('device_id', dv), ('merchant_id', m),
-          ('merchant_category', mc), ('channel', ch), ('ip', host(ip)), ('currency', c)) AS f (field, value)
-        WHERE f.value IS NOT NULL
-        GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
-        ON CONFLICT (user_id, field, value) DO UPDATE SET last_ms = greatest(user_values.last_ms, excluded.last_ms)
+        SELECT u, ms, a, c, co, dv, m, mc, ch, host(ip) AS ip FROM new
+        WHERE u IN (SELECT user_id FROM pos WHERE state_ready)
+      ), b AS (${addBuckets(sql.fragment`src`)}
+      ), v AS (${addValues(sql.fragment`src`)}
       )
       SELECT transaction_id::text FROM tx`),
   );

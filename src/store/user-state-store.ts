@@ -1,4 +1,4 @@
-import { sql } from "slonik";
+import { type FragmentSqlToken, sql } from "slonik";
 import { z } from "zod";
 import {
   emptyStoredState,
@@ -122,6 +122,32 @@ export async function loadUserState(
   return out;
 }
 
+/*
+ * What a user's state holds of its transactions, defined once for the statement that stores a
+ * round (store-decided.ts) and for buildUserState. `source` is a relation of columns u (user), ms
+ * (received, ms), a (amount), c (currency), co, dv, m, mc, ch and ip (text): the aggregated fields.
+ * Rows are added in key order, so two statements never wait on each other's rows in opposite orders.
+ */
+
+/** Number and total per currency per UTC minute, hour and day (grains: GRAINS). */
+export const addBuckets = (source: FragmentSqlToken) => sql.fragment`
+  INSERT INTO user_buckets (user_id, grain, bucket, currency, n, total)
+  SELECT u, g.grain, floor(ms / (g.grain * 1000.0))::int8, c, count(*), sum(a)
+  FROM ${source} AS s CROSS JOIN (VALUES (60), (3600), (86400)) AS g (grain)
+  GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
+  ON CONFLICT (user_id, grain, bucket, currency)
+    DO UPDATE SET n = user_buckets.n + excluded.n, total = user_buckets.total + excluded.total`;
+
+/** The last time each value of each aggregated field was seen. */
+export const addValues = (source: FragmentSqlToken) => sql.fragment`
+  INSERT INTO user_values (user_id, field, value, last_ms)
+  SELECT u, f.field, f.value, max(ms)
+  FROM ${source} AS s CROSS JOIN LATERAL (VALUES ('country', co), ('device_id', dv), ('merchant_id', m),
+    ('merchant_category', mc), ('channel', ch), ('ip', ip), ('currency', c)) AS f (field, value)
+  WHERE f.value IS NOT NULL
+  GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+  ON CONFLICT (user_id, field, value) DO UPDATE SET last_ms = greatest(user_values.last_ms, excluded.last_ms)`;
+
 /**
  * Builds the state of these users from their stored rows, for those past STATE_AFTER that have
  * none yet, in one transaction: their positions rows are locked first, so a statement storing
@@ -141,22 +167,13 @@ export async function buildUserState(pool: DatabasePool, users: readonly string[
       const ids = sql.array(locked, "text");
       // New statements: their snapshot is taken after the locks, so it holds every row committed
       // by a statement that updated these positions before.
-      await tx.query(sql.unsafe`
-        INSERT INTO user_buckets (user_id, grain, bucket, currency, n, total)
-        SELECT user_id, g.grain, floor(ms / (g.grain * 1000.0))::int8, currency, count(*), sum(amount)
-        FROM (SELECT user_id, currency, amount, (extract(epoch FROM received_at) * 1000)::int8 AS ms
-              FROM transactions WHERE user_id = ANY(${ids})) t
-        CROSS JOIN (VALUES (60), (3600), (86400)) AS g (grain)
-        GROUP BY 1, 2, 3, 4`);
-      await tx.query(sql.unsafe`
-        INSERT INTO user_values (user_id, field, value, last_ms)
-        SELECT t.user_id, f.field, f.value, max((extract(epoch FROM t.received_at) * 1000)::int8)
-        FROM transactions t CROSS JOIN LATERAL (VALUES
-          ('country', t.country), ('device_id', t.device_id), ('merchant_id', t.merchant_id),
-          ('merchant_category', t.merchant_category), ('channel', t.channel), ('ip', host(t.ip)),
-          ('currency', t.currency)) AS f (field, value)
-        WHERE f.value IS NOT NULL AND t.user_id = ANY(${ids})
-        GROUP BY 1, 2, 3`);
+      const stored = sql.fragment`(
+        SELECT user_id AS u, (extract(epoch FROM received_at) * 1000)::int8 AS ms, amount AS a,
+               currency AS c, country AS co, device_id AS dv, merchant_id AS m,
+               merchant_category AS mc, channel AS ch, host(ip) AS ip
+        FROM transactions WHERE user_id = ANY(${ids}))`;
+      await tx.query(sql.unsafe`${addBuckets(stored)}`);
+      await tx.query(sql.unsafe`${addValues(stored)}`);
       await tx.query(sql.unsafe`UPDATE user_positions SET state_ready = true WHERE user_id = ANY(${ids})`);
       return [...locked];
     }),
