@@ -1,9 +1,10 @@
 import type { Decision } from "../domain/decision.ts";
 import type { Profile } from "../domain/profile.ts";
+import { getOrSet } from "../maps.ts";
 import type { RuleHistoryEntry, RuleTransaction, RuleVerdict } from "../rules/evaluator.ts";
 import type { ScoringRules } from "../rules/scoring-rules.ts";
 import type { SourcedTransaction, StoredHistoryRow } from "../store/transaction-store.ts";
-import { getOrSet, type StoredState, UserState } from "./user-state.ts";
+import { type StoredState, UserState } from "./user-state.ts";
 
 /*
  * The decide phase of a round: a pure function of (transactions in topic order, profiles, stored
@@ -41,14 +42,8 @@ export function isEarlier(
   return h.partition === tx.partition ? h.offset < tx.offset : h.receivedMs < tx.receivedMs;
 }
 
-function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
-  const list = map.get(key);
-  if (list) list.push(value);
-  else map.set(key, [value]);
-}
-
 /** What the rules see of a transaction: its amount, currency, Kafka timestamp and the fields aggregates count. */
-function ruleTransaction(v: SourcedTransaction): RuleTransaction {
+export function ruleTransaction(v: SourcedTransaction): RuleTransaction {
   const { tx } = v;
   const out: RuleTransaction = {
     transactionId: tx.transaction_id,
@@ -77,7 +72,7 @@ export function decide(input: DecideInput): Map<string, Decision> {
     decided_at: decidedAt,
   });
   const stored = new Map<string, StoredHistoryRow[]>();
-  for (const row of input.history) push(stored, row.userId, row);
+  for (const row of input.history) getOrSet(stored, row.userId, () => []).push(row);
   // This round's transactions decided so far, per user, with where they were read.
   const round = new Map<string, Array<RuleHistoryEntry & Pick<SourcedTransaction, "partition" | "offset">>>();
   const decided = new Map<string, Decision>();
@@ -116,7 +111,7 @@ export function decide(input: DecideInput): Map<string, Decision> {
       tx.transaction_id,
       decision(v, rules.evaluate(self, profiles.get(tx.user_id) ?? null, history)),
     );
-    push(round, tx.user_id, { ...self, partition: v.partition, offset: v.offset });
+    getOrSet(round, tx.user_id, () => []).push({ ...self, partition: v.partition, offset: v.offset });
   }
   return decided;
 }

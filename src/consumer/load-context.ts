@@ -46,16 +46,6 @@ export type ContextDeps = {
   profiles: Pick<ProfileCache, "getMany">;
 };
 
-const byUser = (these: readonly Candidate[]) => {
-  const users = new Map<string, Candidate[]>();
-  for (const v of these) {
-    const list = users.get(v.tx.user_id);
-    if (list) list.push(v);
-    else users.set(v.tx.user_id, [v]);
-  }
-  return users;
-};
-
 /** Stored rows of `these`' users (of those without state), as far back as the widest window needs. */
 function rowsOf(
   deps: ContextDeps,
@@ -75,7 +65,7 @@ async function loadLate(
   deps: ContextDeps,
   known: KnownStateUsers,
   loaded: Map<string, StoredState>,
-  txsOf: (users: Iterable<string>) => Map<string, ReturnType<typeof stateTx>[]>,
+  txsOf: (users: Iterable<string>) => Map<string, Candidate[]>,
   terms: readonly AggregateTerm[],
 ): Promise<void> {
   const late: string[] = [];
@@ -89,13 +79,6 @@ async function loadLate(
     known.add(user);
   }
 }
-
-const stateTx = (v: Candidate) => ({
-  ...v.tx,
-  receivedMs: v.receivedMs,
-  partition: v.partition,
-  offset: v.offset,
-});
 
 /**
  * Live: the reads do not depend on each other, so one round trip of latency (two for a user that
@@ -121,11 +104,11 @@ export async function loadContext(
   }
   const storedNow = storedFirst ? await deps.store.findLiveDecisions(ids) : undefined;
   const these = storedNow ? candidates.filter((v) => !storedNow.has(v.tx.transaction_id)) : candidates;
-  const users = byUser(these);
+  const users = Map.groupBy(these, (v) => v.tx.user_id);
   const terms = sets.flatMap((r) => r.terms);
-  const txsOf = (only: Iterable<string>) => new Map([...only].map((u) => [u, users.get(u)!.map(stateTx)]));
+  const txsOf = (only: Iterable<string>) => new Map([...only].map((u) => [u, users.get(u)!]));
   const known = deps.knownState;
-  const request = planStateRequest(txsOf(users.keys()), terms, (u) => known?.has(u) ?? true);
+  const request = planStateRequest(users, terms, (u) => known?.has(u) ?? true);
   const [stored, profiles, loaded, rows] = await Promise.all([
     storedNow ?? deps.store.findLiveDecisions(ids),
     profilesOf(these),

@@ -1,4 +1,5 @@
 import type { EachBatchPayload } from "kafkajs";
+import { getOrSet } from "../maps.ts";
 import type { BatchOutcome } from "./chunk-loop.ts";
 
 /*
@@ -31,7 +32,14 @@ export type PipelineOptions = {
 };
 
 type Entry = { payload: EachBatchPayload; bytes: number };
-type Lane = { queue: Entry[]; busy: boolean; working: Promise<void>; floor: bigint | null };
+type Lane = {
+  topic: string;
+  partition: number;
+  queue: Entry[];
+  busy: boolean;
+  working: Promise<void>;
+  floor: bigint | null;
+};
 
 export type PartitionPipelines = {
   /** kafkajs's eachBatch: queues the batch (or drops it, see above); waits while over the bound. */
@@ -80,15 +88,16 @@ export function createPartitionPipelines(options: PipelineOptions): PartitionPip
     wake?.();
   };
 
-  const drop = (lane: Lane, topic: string, partition: number, reason: string) => {
+  const drop = (lane: Lane, reason: string) => {
     if (lane.queue.length === 0) return;
+    const { topic, partition } = lane;
     options.onDropped?.({ topic, partition, batches: lane.queue.length, reason });
     for (const e of lane.queue) release(e.bytes);
     lane.queue = [];
   };
 
   /** Works a lane's queue in order; `busy` is cleared in the same turn the queue is seen empty. */
-  async function work(lane: Lane, topic: string, partition: number): Promise<void> {
+  async function work(lane: Lane): Promise<void> {
     for (;;) {
       const entry = take(lane, options.maxMessages);
       if (!entry) {
@@ -103,10 +112,10 @@ export function createPartitionPipelines(options: PipelineOptions): PartitionPip
       }
       release(entry.bytes);
       if (outcome.done) continue;
-      drop(lane, topic, partition, "batch left undone");
+      drop(lane, "batch left undone");
       if (outcome.resumeAt !== null) {
         lane.floor = BigInt(outcome.resumeAt);
-        options.seek(topic, partition, outcome.resumeAt);
+        options.seek(lane.topic, lane.partition, outcome.resumeAt);
       }
       lane.busy = false;
       return;
@@ -136,12 +145,15 @@ export function createPartitionPipelines(options: PipelineOptions): PartitionPip
       const { batch } = payload;
       const first = batch.messages[0];
       if (!first) return;
-      const key = `${batch.topic}\u0000${batch.partition}`;
-      let lane = lanes.get(key);
-      if (!lane) {
-        lane = { queue: [], busy: false, working: Promise.resolve(), floor: null };
-        lanes.set(key, lane);
-      }
+      const { topic, partition } = batch;
+      const lane = getOrSet(lanes, `${topic}:${partition}`, () => ({
+        topic,
+        partition,
+        queue: [],
+        busy: false,
+        working: Promise.resolve(),
+        floor: null,
+      }));
       if (lane.floor !== null) {
         // Fetched before the partition was moved back: its messages come again.
         if (BigInt(first.offset) > lane.floor) return;
@@ -153,14 +165,13 @@ export function createPartitionPipelines(options: PipelineOptions): PartitionPip
       inFlight += bytes;
       if (!lane.busy) {
         lane.busy = true;
-        lane.working = work(lane, batch.topic, batch.partition);
+        lane.working = work(lane);
       }
       while (inFlight > options.maxInFlightBytes && payload.isRunning()) await released();
     },
     reset() {
-      for (const [key, lane] of lanes) {
-        const [topic, partition] = key.split("\u0000") as [string, string];
-        drop(lane, topic, Number(partition), "rejoined");
+      for (const lane of lanes.values()) {
+        drop(lane, "rejoined");
         lane.floor = null;
       }
     },

@@ -8,8 +8,7 @@ import { type BatchOutcome, type ChunkLoop, processInChunks } from "./chunk-loop
 import { scoreHalving } from "./halving.ts";
 import { createPartitionPipelines, type PartitionPipelines } from "./partition-pipeline.ts";
 import { createRoundPublisher, roundOutput } from "./publish-round.ts";
-import type { Chunk, ChunkResult, DeadLetter } from "./round.ts";
-import { LIVE } from "./round.ts";
+import { type Chunk, type ChunkResult, type DeadLetter, LIVE } from "./round.ts";
 import { createRoundCombiner } from "./round-combiner.ts";
 import { epochMs, type PhaseTiming, type ScoringDeps, scoreRound } from "./score-round.ts";
 

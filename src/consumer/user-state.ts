@@ -1,4 +1,5 @@
 import { toMinorUnits } from "../domain/money.ts";
+import { getOrSet } from "../maps.ts";
 import {
   addTotal,
   type CurrencyTotal,
@@ -98,19 +99,13 @@ export const emptyStoredState = (): StoredState => ({
   values: [],
 });
 
-type Transaction = { receivedMs: number; partition: number; offset: number } & Partial<
-  Record<AggField, string>
->;
-
-/** The value of `key`, made and set first when absent. */
-export function getOrSet<K, V>(map: Map<K, V>, key: K, make: () => V): V {
-  let value = map.get(key);
-  if (value === undefined) {
-    value = make();
-    map.set(key, value);
-  }
-  return value;
-}
+/** A transaction to decide, as a round holds it (a Candidate fits): where it was read, its fields. */
+type Transaction = {
+  receivedMs: number;
+  partition: number;
+  offset: number;
+  tx: Partial<Record<AggField, string>>;
+};
 
 const TOTALS: ReadonlySet<AggregateTerm["agg"]> = new Set(["count", "sum", "avg"]);
 
@@ -172,7 +167,7 @@ export function planStateRequest(
     for (const [fromMs, toMs] of merge(edges)) request.edges.push({ userId, fromMs, toMs });
     for (const [field, w] of distinctWidest) request.recentValues.push({ userId, field, fromMs: first - w });
     for (const field of seenFields) {
-      const mine = new Set(txs.map((v) => v[field]).filter((x): x is string => x !== undefined));
+      const mine = new Set(txs.map((v) => v.tx[field]).filter((x): x is string => x !== undefined));
       for (const value of mine) request.values.push({ userId, field, value });
     }
   }

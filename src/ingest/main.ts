@@ -115,18 +115,11 @@ export async function startIngest(
     metrics: rt.metrics,
     readiness: readiness ?? (() => rt.readiness(dependenciesOf(config, { ingest: true, consumer: false }))),
     transactions: {
-      publishTransaction: async (tx, trace) => {
-        const produce = startSpan("produce transactions", { kind: SpanKind.PRODUCER }, trace?.ctx);
-        const headers = traceHeaders(produce);
-        try {
-          await batching.send({
-            key: tx.user_id,
-            value: encodeTransaction(tx, schemaId),
-            ...(headers ? { headers } : {}),
-          });
-        } finally {
-          endSpan(produce);
-        }
+      publishTransaction: (tx, trace) => {
+        const message = { key: tx.user_id, value: encodeTransaction(tx, schemaId) };
+        if (!trace) return batching.send(message); // tracing off: nothing more per request
+        const produce = startSpan("produce transactions", { kind: SpanKind.PRODUCER }, trace.ctx);
+        return batching.send({ ...message, headers: traceHeaders(produce) }).finally(() => endSpan(produce));
       },
       transactions: rt.transactions,
       timestampMaxAgeMs: config.kafka.timestampMaxAgeMs,

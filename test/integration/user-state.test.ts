@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { decide, isEarlier } from "../../src/consumer/decide.ts";
+import { decide, isEarlier, ruleTransaction } from "../../src/consumer/decide.ts";
 import { planStateRequest, type StoredState, UserState } from "../../src/consumer/user-state.ts";
 import type { Decision } from "../../src/domain/decision.ts";
 import type { Transaction } from "../../src/domain/transaction.ts";
@@ -173,10 +173,7 @@ describe("per-user state (issue 21)", () => {
       ),
     );
     const byUser = new Map(users.map((u) => [u, round.filter((v) => v.tx.user_id === u)]));
-    const request = planStateRequest(
-      new Map([...byUser].map(([u, list]) => [u, list.map((v) => ({ ...v.tx, ...v }))])),
-      TERMS,
-    );
+    const request = planStateRequest(byUser, TERMS);
     const loaded = await store.loadUserState(request);
     const rows = await store.findHistory(users, NOW - 50 * DAY);
     expect(rows).toHaveLength(6_000);
@@ -190,12 +187,12 @@ describe("per-user state (issue 21)", () => {
       for (const [k, tx] of mine.entries()) {
         const earlier = [
           ...rows.filter((h) => h.userId === user && isEarlier(h, tx)),
-          ...mine.slice(0, k).map(entry),
+          ...mine.slice(0, k).map(ruleTransaction),
         ];
         const want = answers(rowHistory(earlier), tx);
         expect(answers(state, tx)).toEqual(want);
         saturated += want.flatMap((a) => a.distinct).filter((d) => d === DISTINCT_CAP).length;
-        state.apply(entry(tx));
+        state.apply(ruleTransaction(tx));
       }
     }
     expect(saturated).toBeGreaterThan(0);
@@ -235,7 +232,7 @@ describe("per-user state (issue 21)", () => {
       store.buildUserState([user]),
     ]);
     const loaded = await store.loadUserState(
-      planStateRequest(new Map([[user, [{ user_id: user, receivedMs: NOW, partition: 0, offset: 2_000 }]]]), [
+      planStateRequest(new Map([[user, [{ tx: {}, receivedMs: NOW, partition: 0, offset: 2_000 }]]]), [
         { agg: "count", windowMs: 2 * DAY },
       ]),
     );
@@ -263,12 +260,10 @@ describe("per-user state (issue 21)", () => {
       await store.buildUserState([user]);
       await storeAll(all.slice(size / 2));
       const round = Array.from({ length: 20 }, (_, i) => ({
-        user_id: user,
+        tx: { country: "US", device_id: "d1" },
         receivedMs: NOW + i * 50,
         partition: 0,
         offset: size + i,
-        country: "US",
-        device_id: "d1",
       }));
       const loaded = (await store.loadUserState(planStateRequest(new Map([[user, round]]), rules.terms))).get(
         user,
@@ -286,21 +281,3 @@ describe("per-user state (issue 21)", () => {
     expect(large.state).toBeLessThanOrEqual(small.state * 1.5 + 20);
   });
 });
-
-function entry(v: SourcedTransaction) {
-  const { tx } = v;
-  return {
-    transactionId: tx.transaction_id,
-    amount: tx.amount,
-    currency: tx.currency,
-    receivedMs: v.receivedMs,
-    partition: v.partition,
-    offset: v.offset,
-    ...(tx.country === undefined ? {} : { country: tx.country }),
-    ...(tx.device_id === undefined ? {} : { device_id: tx.device_id }),
-    ...(tx.merchant_id === undefined ? {} : { merchant_id: tx.merchant_id }),
-    ...(tx.merchant_category === undefined ? {} : { merchant_category: tx.merchant_category }),
-    ...(tx.channel === undefined ? {} : { channel: tx.channel }),
-    ...(tx.ip === undefined ? {} : { ip: tx.ip }),
-  };
-}

@@ -13,7 +13,7 @@ const tx = (offset: number, receivedMs = T, partition = 0) => ({
   receivedMs,
   partition,
   offset,
-  device_id: "d1",
+  tx: { device_id: "d1" },
 });
 const state = (position: StoredState["position"]): StoredState => ({
   position,
