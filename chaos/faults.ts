@@ -148,16 +148,12 @@ async function restartBroker(h: Harness, load: Load): Promise<number | undefined
     120_000,
   );
   h.event("recovery", "broker answers");
-  const flowing = await pollUntil(
-    async () => {
-      const now = await h.groupNow(2_000).then(committedSum, () => undefined);
-      const consuming = now !== undefined && (before === undefined || now > before);
-      const ingesting = h.accepted.size > acceptedAtRestart || load.inflight.size === 0;
-      return consuming && ingesting;
-    },
-    { timeoutMs: 180_000, everyMs: 250 },
+  const seconds = await secondsUntilFlowing(
+    h,
+    load,
+    { before, acceptedBefore: acceptedAtRestart, since: restarted },
+    180_000,
   );
-  const seconds = flowing ? Math.round((Date.now() - restarted) / 100) / 10 : undefined;
   h.event("recovery", `pipeline flowing again (${seconds ?? "n/a"} s after the restart)`);
   return seconds;
 }
@@ -186,21 +182,34 @@ async function killNode(h: Harness, load: Load, which: string): Promise<number |
   cluster.kill(node);
   const killedAt = Date.now();
   h.event("fault", `SIGKILL ${which} (node ${node})`);
+  const seconds = await secondsUntilFlowing(h, load, { before, acceptedBefore, since: killedAt }, 60_000);
+  h.event("recovery", `pipeline flowing again ${seconds ?? "n/a"} s after node ${node}'s SIGKILL`);
+  await cluster.start(node);
+  h.event("recovery", `node ${node} back`);
+  return seconds;
+}
+
+/**
+ * Seconds from `since` until the pipeline flows: the group has committed past `before` (or has
+ * nothing left to consume) and the ingress accepted again (or nothing waited). Undefined when it
+ * did not within `timeoutMs`.
+ */
+async function secondsUntilFlowing(
+  h: Harness,
+  load: Load,
+  { before, acceptedBefore, since }: { before: number | undefined; acceptedBefore: number; since: number },
+  timeoutMs: number,
+): Promise<number | undefined> {
   const flowing = await pollUntil(
     async () => {
       const now = await h.groupNow(2_000).catch(() => undefined);
-      // Consuming: committed past where it stood, or nothing left to consume.
       const consuming =
         now !== undefined &&
         (before === undefined || committedSum(now) > before || now.partitions.every((p) => p.lag === 0n));
       const ingesting = h.accepted.size > acceptedBefore || load.inflight.size === 0;
       return consuming && ingesting;
     },
-    { timeoutMs: 60_000, everyMs: 250 },
+    { timeoutMs, everyMs: 250 },
   );
-  const seconds = flowing ? Math.round((Date.now() - killedAt) / 100) / 10 : undefined;
-  h.event("recovery", `pipeline flowing again ${seconds ?? "n/a"} s after node ${node}'s SIGKILL`);
-  await cluster.start(node);
-  h.event("recovery", `node ${node} back`);
-  return seconds;
+  return flowing ? Math.round((Date.now() - since) / 100) / 10 : undefined;
 }

@@ -11,6 +11,19 @@ import type { ChaosOptions, ChaosResult } from "./types.ts";
  * faults.ts schedules the faults, checker.ts drains and checks, report.ts writes the report.
  */
 
+/** The shortened run inside `npm test` (one fault of each kind), on one broker or a cluster. */
+export const SHORT_RUN = {
+  total: 3_000,
+  users: 500,
+  rate: 100,
+  fuzz: 300,
+  cutMs: 5_000,
+  delayMs: 150,
+  delayForMs: 5_000,
+  consumerKills: 1,
+  sampleMs: 1_000,
+} as const;
+
 export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
   const startedAt = new Date().toISOString();
   const h = await startHarness(options);

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, inject, it } from "vitest";
 import { writeChaosReport } from "../../chaos/report.ts";
-import { runChaos } from "../../chaos/run.ts";
+import { runChaos, SHORT_RUN } from "../../chaos/run.ts";
 import { loadConfig } from "../../src/config.ts";
 import { createLogger } from "../../src/logger.ts";
 import {
@@ -64,15 +64,8 @@ afterAll(async () => {
 it("keeps every law through a consumer, an ingress and the broker killed, PostgreSQL and Redis cut, PostgreSQL slowed, fuzzed bodies", async () => {
   const services = inject("services");
   const result = await runChaos({
+    ...SHORT_RUN,
     seed: 15,
-    total: 3_000,
-    users: 500,
-    rate: 100,
-    fuzz: 300,
-    cutMs: 5_000,
-    delayMs: 150,
-    delayForMs: 5_000,
-    consumerKills: 1,
     services: { ...services, kafkaBrokers: `127.0.0.1:${port}`, schemaRegistryUrl: undefined },
     broker: {
       kill: () => {
@@ -82,7 +75,6 @@ it("keeps every law through a consumer, an ingress and the broker killed, Postgr
       },
       start: () => void startBroker(paths, "512m"),
     },
-    sampleMs: 1_000,
     log: process.env.CHAOS_LOG ? undefined : () => {},
   });
   await writeChaosReport(result, dir);

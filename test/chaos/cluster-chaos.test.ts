@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, expect, inject, it } from "vitest";
 import { type ChaosCluster, startChaosCluster } from "../../chaos/cluster.ts";
-import { runChaos } from "../../chaos/run.ts";
+import { runChaos, SHORT_RUN } from "../../chaos/run.ts";
 
 /*
  * Issue 22 in CI: the shortened chaos run on a three-broker cluster of its own (chaos/cluster.ts:
@@ -23,18 +23,10 @@ afterAll(async () => {
 it("keeps every law with the leaders' broker, the active controller and a broker during a rebalance killed", async () => {
   const services = inject("services");
   const result = await runChaos({
+    ...SHORT_RUN,
     seed: 22,
-    total: 3_000,
-    users: 500,
-    rate: 100,
-    fuzz: 300,
-    cutMs: 5_000,
-    delayMs: 150,
-    delayForMs: 5_000,
-    consumerKills: 1,
     services: { ...services, kafkaBrokers: cluster.brokers.join(","), schemaRegistryUrl: undefined },
     cluster: cluster.control,
-    sampleMs: 1_000,
     log: process.env.CHAOS_LOG ? undefined : () => {},
   });
   const f = result.figures;
