@@ -120,3 +120,27 @@ export const apiKeys = z
       }),
     ),
   );
+
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** A comma-separated list of durations such as `5s,5m,30m,2h` (units ms, s, m, h, d), in ms. */
+export const durations = (def: string) =>
+  z
+    .string()
+    .default(def)
+    .transform((s, ctx) => {
+      const out: number[] = [];
+      for (const part of s.split(",").map((p) => p.trim())) {
+        const m = /^(\d+)(ms|s|m|h|d)$/.exec(part);
+        if (!m) {
+          ctx.addIssue({
+            code: "custom",
+            message: `"${part}" is not a duration such as 500ms, 5s, 5m, 2h or 1d`,
+          });
+          return z.NEVER;
+        }
+        out.push(Number(m[1]) * DURATION_UNITS[m[2]!]!);
+      }
+      return out;
+    })
+    .pipe(z.array(z.number()).min(1).max(20, "at most 20 retries"));

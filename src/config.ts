@@ -1,6 +1,16 @@
 import { join } from "node:path";
 import { z } from "zod";
-import { type ApiKey, apiKeys, brokers, decimal, fxRates, int, topic, url } from "./config-values.ts";
+import {
+  type ApiKey,
+  apiKeys,
+  brokers,
+  decimal,
+  durations,
+  fxRates,
+  int,
+  topic,
+  url,
+} from "./config-values.ts";
 import { SentinelError } from "./errors.ts";
 import { REPO_ROOT } from "./paths.ts";
 
@@ -29,6 +39,7 @@ const EnvSchema = z.object({
   TOPIC_DECISIONS: topic("transactions.decisions"),
   TOPIC_DLQ: topic("transactions.dlq"),
   TOPIC_LABELS: topic("transactions.labels"),
+  TOPIC_EVENTS: topic("sentinel.events"),
   TOPIC_TRANSACTIONS_PARTITIONS: int(12, 1, 1000),
   TOPIC_TRANSACTIONS_TIMESTAMP_TYPE: z.enum(["LogAppendTime", "CreateTime"]).default("LogAppendTime"),
   // Unset: chosen by the cluster's size when `init` creates the topics (src/kafka/topics.ts).
@@ -63,9 +74,22 @@ const EnvSchema = z.object({
   RULES_REVIEW_THRESHOLD: int(50, 1, 100),
   RULES_DECLINE_THRESHOLD: int(80, 1, 100),
   FX_RATES: fxRates,
+  WEBHOOK_ALLOW_PRIVATE: z.stringbool().default(false),
+  WEBHOOK_SECRET_KEY: z
+    .string()
+    .min(16, "must be at least 16 characters (32 random bytes in hex, say)")
+    .optional(),
+  WEBHOOK_TIMEOUT_MS: int(15_000, 100, 60_000),
+  WEBHOOK_RETRY_SCHEDULE: durations("5s,5m,30m,2h,5h,10h,14h,20h,24h"),
+  WEBHOOK_ENDPOINT_CONCURRENCY: int(16, 1, 256),
+  WEBHOOK_DISABLE_AFTER_MS: int(5 * 86_400_000, 0, 365 * 86_400_000),
+  WEBHOOK_SECRET_OVERLAP_MS: int(86_400_000, 0, 30 * 86_400_000),
 });
 
 type Env = z.infer<typeof EnvSchema>;
+
+/** Outside production, without WEBHOOK_SECRET_KEY: secrets are sealed, but with a key anyone can read here. */
+export const DEVELOPMENT_SECRET_KEY = "sentinelstream-development-only";
 
 export type Config = Readonly<{
   env: Env["NODE_ENV"];
@@ -95,7 +119,14 @@ export type Config = Readonly<{
     brokers: readonly string[];
     clientId: string;
     schemaRegistryUrl: string | undefined;
-    topics: Readonly<{ transactions: string; decisions: string; dlq: string; labels: string }>;
+    /** `events`: what has no topic of its own (case.resolved, rules.activated), for the webhooks. */
+    topics: Readonly<{
+      transactions: string;
+      decisions: string;
+      dlq: string;
+      labels: string;
+      events: string;
+    }>;
     transactionsPartitions: number;
     /** LogAppendTime: the broker stamps each transaction as it appends it (the rules' clock). */
     transactionsTimestampType: "LogAppendTime" | "CreateTime";
@@ -135,6 +166,21 @@ export type Config = Readonly<{
     declineThreshold: number;
     fxRates: Readonly<Record<string, string>>;
   }>;
+  webhooks: Readonly<{
+    /** Private, loopback and link-local destinations allowed (tests and development only). */
+    allowPrivate: boolean;
+    /** Seals the signing secrets at rest; required in production. */
+    secretKey: string;
+    timeoutMs: number;
+    /** The delay after each failed attempt; the delivery has failed after the last. */
+    retryScheduleMs: readonly number[];
+    /** Deliveries in flight to one endpoint at most (a slow one never holds the others' slots). */
+    endpointConcurrency: number;
+    /** An endpoint whose every attempt failed for this long is disabled. */
+    disableAfterMs: number;
+    /** How long a rotated secret keeps signing beside the new one. */
+    secretOverlapMs: number;
+  }>;
   shutdownTimeoutMs: number;
   /** Where the local stack keeps Kafka's jars, data, logs and pid files. */
   stackDir: string;
@@ -146,6 +192,43 @@ function deepFreeze<T>(value: T): T {
     for (const v of Object.values(value)) deepFreeze(v);
   }
   return value;
+}
+
+/** What no single variable's schema can see: combinations that contradict each other. */
+function checkCombinations(e: Env): void {
+  if (
+    e.TOPIC_MIN_INSYNC_REPLICAS !== undefined &&
+    e.TOPIC_MIN_INSYNC_REPLICAS > (e.TOPIC_REPLICATION_FACTOR ?? Number.POSITIVE_INFINITY)
+  ) {
+    throw new SentinelError(
+      "config_invalid",
+      "invalid configuration:\n  TOPIC_MIN_INSYNC_REPLICAS: must not exceed TOPIC_REPLICATION_FACTOR",
+    );
+  }
+  if (e.NODE_ENV === "production" && e.WEBHOOK_SECRET_KEY === undefined) {
+    throw new SentinelError(
+      "config_invalid",
+      "invalid configuration:\n  WEBHOOK_SECRET_KEY: required in production (it seals the webhook signing secrets at rest)",
+    );
+  }
+  if (e.RULES_REVIEW_THRESHOLD > e.RULES_DECLINE_THRESHOLD) {
+    throw new SentinelError(
+      "config_invalid",
+      "invalid configuration:\n  RULES_REVIEW_THRESHOLD: must not exceed RULES_DECLINE_THRESHOLD",
+    );
+  }
+}
+
+function webhooksConfig(e: Env): Config["webhooks"] {
+  return {
+    allowPrivate: e.WEBHOOK_ALLOW_PRIVATE,
+    secretKey: e.WEBHOOK_SECRET_KEY ?? DEVELOPMENT_SECRET_KEY,
+    timeoutMs: e.WEBHOOK_TIMEOUT_MS,
+    retryScheduleMs: e.WEBHOOK_RETRY_SCHEDULE,
+    endpointConcurrency: e.WEBHOOK_ENDPOINT_CONCURRENCY,
+    disableAfterMs: e.WEBHOOK_DISABLE_AFTER_MS,
+    secretOverlapMs: e.WEBHOOK_SECRET_OVERLAP_MS,
+  };
 }
 
 /**
@@ -169,21 +252,7 @@ export function loadConfig(
     });
   }
   const e = parsed.data;
-  if (
-    e.TOPIC_MIN_INSYNC_REPLICAS !== undefined &&
-    e.TOPIC_MIN_INSYNC_REPLICAS > (e.TOPIC_REPLICATION_FACTOR ?? Number.POSITIVE_INFINITY)
-  ) {
-    throw new SentinelError(
-      "config_invalid",
-      "invalid configuration:\n  TOPIC_MIN_INSYNC_REPLICAS: must not exceed TOPIC_REPLICATION_FACTOR",
-    );
-  }
-  if (e.RULES_REVIEW_THRESHOLD > e.RULES_DECLINE_THRESHOLD) {
-    throw new SentinelError(
-      "config_invalid",
-      "invalid configuration:\n  RULES_REVIEW_THRESHOLD: must not exceed RULES_DECLINE_THRESHOLD",
-    );
-  }
+  checkCombinations(e);
   return deepFreeze({
     env: e.NODE_ENV,
     log: { level: e.LOG_LEVEL, pretty: e.LOG_PRETTY },
@@ -209,6 +278,7 @@ export function loadConfig(
         decisions: e.TOPIC_DECISIONS,
         dlq: e.TOPIC_DLQ,
         labels: e.TOPIC_LABELS,
+        events: e.TOPIC_EVENTS,
       },
       transactionsPartitions: e.TOPIC_TRANSACTIONS_PARTITIONS,
       transactionsTimestampType: e.TOPIC_TRANSACTIONS_TIMESTAMP_TYPE,
@@ -246,6 +316,7 @@ export function loadConfig(
       declineThreshold: e.RULES_DECLINE_THRESHOLD,
       fxRates: e.FX_RATES,
     },
+    webhooks: webhooksConfig(e),
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     stackDir: e.SENTINEL_STACK_DIR,
   });

@@ -143,6 +143,45 @@ const cacheMetrics = (r: Registers) => ({
   }),
 });
 
+/** Webhooks: events taken in, attempts and their outcome per endpoint, what waits. */
+const webhookMetrics = (r: Registers) => ({
+  events: new Counter({
+    name: "sentinel_webhook_events_total",
+    help: "Events read by the webhook intake, by type, and the deliveries they made (one per subscribed endpoint)",
+    labelNames: ["type"],
+    registers: r,
+  }),
+  deliveries: new Counter({
+    name: "sentinel_webhook_deliveries_total",
+    help: "Delivery attempts by outcome (delivered, retry, failed: given up, gone: 410) and endpoint",
+    labelNames: ["outcome", "endpoint"],
+    registers: r,
+  }),
+  attemptDuration: new Histogram({
+    name: "sentinel_webhook_attempt_duration_seconds",
+    help: "One delivery attempt, request to the receiver's status line (or failure), by endpoint",
+    labelNames: ["endpoint"],
+    buckets: [...MS, 10, 15],
+    registers: r,
+  }),
+  eventToDelivery: new Histogram({
+    name: "sentinel_webhook_event_to_delivery_seconds",
+    help: "From an event (a decision's decided_at) to the receiver's 2xx",
+    buckets: [...MS, 10, 30, 60, 300, 3600],
+    registers: r,
+  }),
+  backlog: new Gauge({
+    name: "sentinel_webhook_backlog",
+    help: "Deliveries not yet delivered to enabled endpoints (sampled)",
+    registers: r,
+  }),
+  oldestPending: new Gauge({
+    name: "sentinel_webhook_oldest_pending_seconds",
+    help: "Age of the oldest undelivered delivery to an enabled endpoint (sampled)",
+    registers: r,
+  }),
+});
+
 /** What alerts read: each readiness check as 1 (ready) or 0, sampled in the background. */
 const opsMetrics = (r: Registers) => ({
   ready: new Gauge({
@@ -168,6 +207,7 @@ export function createMetrics({ defaults = true }: { defaults?: boolean } = {}) 
     consumer: consumerMetrics(r),
     cache: cacheMetrics(r),
     ops: opsMetrics(r),
+    webhooks: webhookMetrics(r),
   };
 }
 

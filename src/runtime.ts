@@ -46,7 +46,10 @@ export type Runtime = {
 export type Dependency = "kafka" | "postgres" | "redis" | "registry";
 
 /** What a process's parts need to do their work: `/readyz` checks these and nothing else. */
-export function dependenciesOf(config: Config, parts: { ingest: boolean; consumer: boolean }): Dependency[] {
+export function dependenciesOf(
+  config: Config,
+  parts: { ingest: boolean; consumer: boolean; webhooks?: boolean },
+): Dependency[] {
   const needs = new Set<Dependency>();
   // POST /transaction needs Kafka (and the registry it frames with); reads of stored transactions
   // and profile writes degrade to 503 on their own without making the ingress unready.
@@ -55,7 +58,8 @@ export function dependenciesOf(config: Config, parts: { ingest: boolean; consume
     if (config.kafka.schemaRegistryUrl) needs.add("registry");
   }
   // Scoring needs Kafka and PostgreSQL; without Redis it reads profiles from PostgreSQL.
-  if (parts.consumer) {
+  // So do the webhooks (their deliveries are held in PostgreSQL).
+  if (parts.consumer || parts.webhooks) {
     needs.add("kafka");
     needs.add("postgres");
   }

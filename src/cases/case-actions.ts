@@ -7,6 +7,7 @@ import { SentinelError } from "../errors.ts";
 import type { DatabasePool } from "../store/pool.ts";
 import { PROFILE_COLUMNS } from "../store/profile-store.ts";
 import { ISO_UTC } from "../store/sql-time.ts";
+import { recordEvent } from "../webhooks/event-outbox.ts";
 import type { LabelMessage } from "./label-outbox.ts";
 
 /*
@@ -160,6 +161,15 @@ export function createCaseActions({ pool }: { pool: DatabasePool }) {
           { action: "label.create", target: caseId, after: label.message },
         );
         let blocked: Profile | null = null;
+        const resolved = { status: "resolved", label: r.label, resolved_by: actor.name };
+        await recordEvent(t, "case.resolved", caseId, {
+          case_id: caseId,
+          transaction_id: caseId,
+          user_id: row.user_id,
+          ...resolved,
+          block_user: r.blockUser,
+          label_id: label.message.label_id,
+        });
         if (r.blockUser) {
           const block = await blockUser(t, row.user_id);
           blocked = block.profile;

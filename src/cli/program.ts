@@ -2,6 +2,7 @@ import { Command } from "commander";
 import { addOperatorCommands } from "./operator-commands.ts";
 import { addRulesCommands } from "./rules-commands.ts";
 import { addRunCommands, addStackCommands } from "./run-commands.ts";
+import { addWebhooksCommands } from "./webhooks-commands.ts";
 
 /** `sentinel`: every command, by group. */
 export function buildProgram(): Command {
@@ -12,6 +13,7 @@ export function buildProgram(): Command {
   addRunCommands(program);
   addOperatorCommands(program);
   addRulesCommands(program);
+  addWebhooksCommands(program);
   addStackCommands(program);
   return program;
 }

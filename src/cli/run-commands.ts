@@ -11,8 +11,8 @@ import { serve } from "./serve.ts";
 export function addRunCommands(program: Command): void {
   program
     .command("all")
-    .description("run ingest and the scoring consumer in one process (npm start)")
-    .action(withConfig((c, l) => serve(c, l, { ingest: true, consumer: true })));
+    .description("run ingest, the scoring consumer and the webhook delivery in one process (npm start)")
+    .action(withConfig((c, l) => serve(c, l, { ingest: true, consumer: true, webhooks: true })));
   program
     .command("ingest")
     .description("run the HTTP ingress only")
@@ -29,7 +29,7 @@ export function addRunCommands(program: Command): void {
       withConfig(
         async (c, l) => {
           await stackUp(c, l);
-          await serve(c, l, { ingest: true, consumer: true });
+          await serve(c, l, { ingest: true, consumer: true, webhooks: true });
         },
         { LOG_PRETTY: "true", AUTH_DISABLED: "true", HOST: "127.0.0.1" },
       ),

@@ -3,13 +3,15 @@ import type { Config } from "../config.ts";
 import { startConsumer } from "../consumer/main.ts";
 import type { Scorer } from "../consumer/scorer.ts";
 import { SentinelError } from "../errors.ts";
-import { opsPlugin, sampleReadiness } from "../http/ops-plugin.ts";
+import { opsPlugin, type Readiness, sampleReadiness } from "../http/ops-plugin.ts";
 import { startIngest } from "../ingest/main.ts";
 import type { Logger } from "../logger.ts";
+import type { Metrics } from "../metrics.ts";
 import { createRuntime, dependenciesOf } from "../runtime.ts";
 import { startTracing } from "../tracing.ts";
+import { startWebhooks } from "../webhooks/main.ts";
 
-export type Parts = { ingest: boolean; consumer: boolean };
+export type Parts = { ingest: boolean; consumer: boolean; webhooks?: boolean };
 
 /**
  * Runs the chosen parts in this process until SIGTERM/SIGINT, then shuts down in order: stop
@@ -59,7 +61,13 @@ export async function serve(config: Config, logger: Logger, parts: Parts): Promi
 
   // Spans exported over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set (src/tracing.ts).
   const stopTracing = startTracing(
-    parts.ingest && parts.consumer ? "sentinel" : parts.ingest ? "sentinel-ingest" : "sentinel-consume",
+    parts.ingest && parts.consumer
+      ? "sentinel"
+      : parts.ingest
+        ? "sentinel-ingest"
+        : parts.consumer
+          ? "sentinel-consume"
+          : "sentinel-webhooks",
   );
   const rt = await createRuntime(config, logger);
   close = async () => {
@@ -93,21 +101,9 @@ export async function serve(config: Config, logger: Logger, parts: Parts): Promi
     }
     stops.push({ name: "ingest", stop: ingest.stop });
     logger.info({ address: ingest.address }, "ingest listening");
-  } else if (config.http.metricsPort > 0) {
-    const ops = Fastify({
-      loggerInstance: logger as FastifyBaseLogger,
-      logController: new LogController({ disableRequestLogging: true }),
-    });
-    await ops.register(opsPlugin, { readiness, metrics: rt.metrics });
-    try {
-      await ops.listen({ host: config.http.host, port: config.http.metricsPort });
-      stops.push({ name: "metrics endpoint", stop: () => ops.close() });
-    } catch (error) {
-      logger.warn(
-        { err: (error as Error).message, port: config.http.metricsPort },
-        "metrics endpoint not started",
-      );
-    }
+  } else {
+    const ops = await serveOpsOnly(config, logger, readiness, rt.metrics);
+    if (ops) stops.push({ name: "metrics endpoint", stop: ops.stop });
   }
   if (parts.consumer && !stopping) {
     // A consumer that kafkajs gave up on consumes nothing: the process exits 1 so its supervisor
@@ -120,5 +116,35 @@ export async function serve(config: Config, logger: Logger, parts: Parts): Promi
     });
     scorer = running;
     stops.push({ name: "consumer", stop: () => running.stop() });
+  }
+  if (parts.webhooks && !stopping) {
+    const webhooks = await startWebhooks(rt);
+    stops.push({ name: "webhooks", stop: () => webhooks.stop() });
+    logger.info("webhook delivery running");
+  }
+}
+
+/** /metrics, /healthz and /readyz on METRICS_PORT for a process without the ingress (0: none). */
+async function serveOpsOnly(
+  config: Config,
+  logger: Logger,
+  readiness: Readiness,
+  metrics: Metrics,
+): Promise<{ stop(): Promise<void> } | undefined> {
+  if (config.http.metricsPort === 0) return undefined;
+  const ops = Fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+  });
+  await ops.register(opsPlugin, { readiness, metrics });
+  try {
+    await ops.listen({ host: config.http.host, port: config.http.metricsPort });
+    return { stop: () => ops.close() };
+  } catch (error) {
+    logger.warn(
+      { err: (error as Error).message, port: config.http.metricsPort },
+      "metrics endpoint not started",
+    );
+    return undefined;
   }
 }

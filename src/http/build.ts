@@ -14,6 +14,7 @@ import { type TransactionsPluginDeps, transactionsPlugin } from "../ingest/trans
 import type { Logger } from "../logger.ts";
 import type { Metrics } from "../metrics.ts";
 import { type RulesPluginDeps, rulesPlugin } from "../rules/rules-plugin.ts";
+import { type WebhooksPluginDeps, webhooksPlugin } from "../webhooks/webhooks-plugin.ts";
 import { decorateIdentity, requireApiKeys, whoIs } from "./auth.ts";
 import { installErrorHandling } from "./error-handler.ts";
 import { opsPlugin, type Readiness } from "./ops-plugin.ts";
@@ -21,7 +22,7 @@ import { opsPlugin, type Readiness } from "./ops-plugin.ts";
 /*
  * The HTTP API: one Fastify plugin per feature, each in its feature's folder (transactions and
  * profiles in src/ingest, rules in src/rules, cases and labels in src/cases, the console in
- * src/console, health and metrics here). This file only registers them; errors are mapped in
+ * src/console, webhooks in src/webhooks, health and metrics here). This file only registers them; errors are mapped in
  * error-handler.ts, keys checked in auth.ts.
  */
 
@@ -38,6 +39,8 @@ export type HttpDeps = {
   analyst?: { cases: CasesPluginDeps; labels: LabelsPluginDeps };
   /** The audit trail (admin); absent, not served. */
   audit?: AuditPluginDeps;
+  /** Webhook endpoints and deliveries (admin); absent, not served. */
+  webhooks?: WebhooksPluginDeps;
   /** Closed by the app's onClose hook, after in-flight requests are done. */
   onClose?: () => Promise<void>;
 };
@@ -184,6 +187,7 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
       await scope.register(labelsPlugin, deps.analyst.labels);
     }
     if (deps.audit) await scope.register(auditPlugin, deps.audit);
+    if (deps.webhooks) await scope.register(webhooksPlugin, deps.webhooks);
   });
 
   if (deps.onClose) {

@@ -15,6 +15,8 @@ import { dependenciesOf, type Runtime } from "../runtime.ts";
 import { createDecisionListener } from "../sync/decision-listener.ts";
 import { createDecisionWaiters } from "../sync/decision-waiters.ts";
 import { endSpan, SpanKind, startSpan, traceHeaders } from "../tracing.ts";
+import { createEventOutbox } from "../webhooks/event-outbox.ts";
+import { webhookStores } from "../webhooks/main.ts";
 
 export type RunningIngest = {
   app: FastifyInstance;
@@ -50,6 +52,32 @@ function checkAuthConfig(rt: Runtime): void {
   if (http.apiKeys.length === 0) {
     rt.logger.warn("authentication is OFF (AUTH_DISABLED=true): every route is open to this machine");
   }
+}
+
+/**
+ * The outboxes the API's changes write to, published from here: labels on the labels topic; case
+ * resolutions and rule activations on the events topic, for the webhooks.
+ */
+function startOutboxes(rt: Runtime) {
+  const { config } = rt;
+  const common = {
+    pool: rt.pool,
+    producer: rt.producer.producer,
+    maxRequestBytes: config.producer.maxBatchBytes,
+  };
+  const labels = createLabelOutbox({
+    ...common,
+    topic: config.kafka.topics.labels,
+    logger: rt.logger.child({ component: "label-outbox" }),
+  });
+  const events = createEventOutbox({
+    ...common,
+    topic: config.kafka.topics.events,
+    logger: rt.logger.child({ component: "event-outbox" }),
+  });
+  labels.start();
+  events.start();
+  return { labels, events };
 }
 
 /**
@@ -99,14 +127,7 @@ export async function startIngest(
   listener.start();
   const cases = createCaseStore({ pool: rt.pool });
   const actions = createCaseActions({ pool: rt.pool });
-  const labels = createLabelOutbox({
-    pool: rt.pool,
-    producer: rt.producer.producer,
-    topic: config.kafka.topics.labels,
-    maxRequestBytes: config.producer.maxBatchBytes,
-    logger: rt.logger.child({ component: "label-outbox" }),
-  });
-  labels.start();
+  const { labels, events } = startOutboxes(rt);
   const refreshCachedProfile = (p: Parameters<typeof rt.profileCache.refresh>[0]) =>
     rt.profileCache.refresh(p);
   const app = await buildHttp({
@@ -128,6 +149,11 @@ export async function startIngest(
     profiles: { profiles: rt.profiles, refreshCachedProfile },
     rules: { rulesStore: createRulesStore({ pool: rt.pool }) },
     audit: { listAudit: (q) => listAudit(rt.pool, q) },
+    webhooks: {
+      ...webhookStores(rt),
+      allowPrivate: config.webhooks.allowPrivate,
+      secretOverlapMs: config.webhooks.secretOverlapMs,
+    },
     analyst: {
       cases: { cases, actions, transactions: rt.transactions, refreshCachedProfile, labels, feed },
       labels: {
@@ -139,6 +165,7 @@ export async function startIngest(
     onClose: async () => {
       await batching.flush();
       await labels.stop();
+      await events.stop();
       await listener.stop();
     },
   });

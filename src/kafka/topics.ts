@@ -45,6 +45,8 @@ export async function ensureTopics(
     { topic: kafka.topics.decisions, numPartitions: kafka.transactionsPartitions, extra: [] },
     { topic: kafka.topics.dlq, numPartitions: 1, extra: [] },
     { topic: kafka.topics.labels, numPartitions: kafka.transactionsPartitions, extra: [] },
+    // Case resolutions and rule activations, for the webhooks: few, so few partitions.
+    { topic: kafka.topics.events, numPartitions: Math.min(3, kafka.transactionsPartitions), extra: [] },
   ];
   const wanted = all.filter((t) => !existing.has(t.topic));
   if (wanted.length > 0) {

@@ -5,7 +5,7 @@ import { containsPanText } from "../domain/pan.ts";
 import { SentinelError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import { newTable, out, toJson } from "../ops/output.ts";
-import { createDatabasePool, type DatabasePool } from "../store/pool.ts";
+import { withPool } from "../store/pool.ts";
 import { publishRuleSet } from "./publish-rule-set.ts";
 import { type RuleSet, ruleSetVersion, validateRuleSet } from "./rule-language.ts";
 import { diffRuleSets } from "./rule-set-diff.ts";
@@ -27,15 +27,6 @@ export async function readRuleSetFile(file: string): Promise<RuleSet> {
     );
   }
   return valid.ruleSet;
-}
-
-async function withPool<T>(config: Config, run: (pool: DatabasePool) => Promise<T>): Promise<T> {
-  const pool = await createDatabasePool(config.database.url, { maxPoolSize: 2 });
-  try {
-    return await run(pool);
-  } finally {
-    await pool.end();
-  }
 }
 
 /** A published version's document, or a local file (a path ending in .json). */

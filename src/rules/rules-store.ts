@@ -4,6 +4,7 @@ import { type Actor, withAudit } from "../audit/audit-store.ts";
 import { withDbErrors } from "../store/db-errors.ts";
 import type { DatabasePool } from "../store/pool.ts";
 import { ISO_UTC } from "../store/sql-time.ts";
+import { recordEvent } from "../webhooks/event-outbox.ts";
 import { createListStore } from "./list-store.ts";
 
 /*
@@ -81,13 +82,19 @@ function createRuleSetStore(pool: DatabasePool) {
           INSERT INTO rule_set_activations (version, activated_by)
           SELECT version, ${`${actor.role}:${actor.name}`} FROM rule_sets WHERE version = ${version} RETURNING version`);
         const done = rows.length > 0;
-        if (done)
+        if (done) {
           audit.push({
             action: "rules.activate",
             target: version,
             before: { active: before },
             after: { active: version },
           });
+          await recordEvent(t, "rules.activated", version, {
+            version,
+            previous: before,
+            activated_by: actor.name,
+          });
+        }
         return done;
       });
     },
@@ -117,6 +124,12 @@ function createRuleSetStore(pool: DatabasePool) {
           target: current.version,
           before: { active: current.version },
           after: { active: previous },
+        });
+        await recordEvent(t, "rules.activated", previous, {
+          version: previous,
+          previous: current.version,
+          activated_by: actor.name,
+          rollback: true,
         });
         return previous;
       });

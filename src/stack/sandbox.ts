@@ -49,6 +49,7 @@ export async function createSandbox(
     TOPIC_DECISIONS: `${prefix}-${id}.decisions`,
     TOPIC_DLQ: `${prefix}-${id}.dlq`,
     TOPIC_LABELS: `${prefix}-${id}.labels`,
+    TOPIC_EVENTS: `${prefix}-${id}.events`,
     CONSUMER_GROUP: `scorer-${prefix}-${id}`,
     METRICS_PORT: "0",
     // Tests and benchmarks run without API keys, explicitly (the ingress refuses otherwise), and so

@@ -1,4 +1,5 @@
 import { createPool, type DatabasePool, sql } from "slonik";
+import type { Config } from "../config.ts";
 
 export type { DatabasePool };
 
@@ -36,4 +37,17 @@ export function pingDatabase(pool: DatabasePool): Promise<boolean> {
     () => true,
     () => false,
   );
+}
+
+/** Runs a command-line operation on a small pool of its own, closed afterwards. */
+export async function withPool<T>(
+  config: Pick<Config, "database">,
+  run: (pool: DatabasePool) => Promise<T>,
+): Promise<T> {
+  const pool = await createDatabasePool(config.database.url, { maxPoolSize: 2 });
+  try {
+    return await run(pool);
+  } finally {
+    await pool.end();
+  }
 }

@@ -47,6 +47,7 @@ it("runs three brokers with replicated topics; a write with acks=all survives a 
     TOPIC_DECISIONS: `cluster-${id}.decisions`,
     TOPIC_DLQ: `cluster-${id}.dlq`,
     TOPIC_LABELS: `cluster-${id}.labels`,
+    TOPIC_EVENTS: `cluster-${id}.events`,
     TOPIC_TRANSACTIONS_PARTITIONS: "3",
     LOG_LEVEL: "fatal",
   });

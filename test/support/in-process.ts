@@ -2,6 +2,7 @@ import { startConsumer } from "../../src/consumer/main.ts";
 import type { Scorer } from "../../src/consumer/scorer.ts";
 import { type RunningIngest, startIngest } from "../../src/ingest/main.ts";
 import { createRuntime, type Runtime } from "../../src/runtime.ts";
+import { type RunningWebhooks, startWebhooks } from "../../src/webhooks/main.ts";
 import { createTestContext, type TestContext } from "./context.ts";
 
 export type InProcess = {
@@ -9,6 +10,7 @@ export type InProcess = {
   rt: Runtime;
   ingest: RunningIngest | undefined;
   scorer: Scorer | undefined;
+  webhooks: RunningWebhooks | undefined;
   /** Stops what started, closes the clients and removes the sandbox. */
   stop(): Promise<void>;
 };
@@ -21,11 +23,13 @@ export async function startInProcess({
   overrides = {},
   ingest = false,
   consumer = false,
+  webhooks = false,
   prepare,
 }: {
   overrides?: Record<string, string>;
   ingest?: boolean;
   consumer?: boolean;
+  webhooks?: boolean;
   prepare?: (ctx: TestContext) => Promise<void>;
 }): Promise<InProcess> {
   const ctx = await createTestContext(overrides);
@@ -34,14 +38,17 @@ export async function startInProcess({
   await rt.producer.ready(30_000);
   const running = ingest ? await startIngest(rt) : undefined;
   const scorer = consumer ? await startConsumer(rt) : undefined;
+  const delivery = webhooks ? await startWebhooks(rt) : undefined;
   return {
     ctx,
     rt,
     ingest: running,
     scorer,
+    webhooks: delivery,
     async stop() {
       await running?.stop();
       await scorer?.stop();
+      await delivery?.stop();
       await rt.close();
       await ctx.cleanup();
     },

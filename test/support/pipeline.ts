@@ -21,13 +21,17 @@ export type Pipeline = InProcess & {
   ): Promise<Response>;
 };
 
-export function usePipeline(overrides: Record<string, string> = {}): Pipeline {
+export function usePipeline(
+  overrides: Record<string, string> = {},
+  { webhooks = false }: { webhooks?: boolean } = {},
+): Pipeline {
   const handle = {} as Pipeline;
   beforeAll(async () => {
     // Waits long enough for a loaded CI machine: a test that asks for a decision must get one.
     const app = await startInProcess({
       ingest: true,
       consumer: true,
+      webhooks,
       overrides: { SYNC_WAIT_MAX_MS: "15000", ...overrides },
     });
     Object.assign(handle, app, {

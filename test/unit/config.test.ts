@@ -25,6 +25,7 @@ describe("loadConfig", () => {
       decisions: "transactions.decisions",
       dlq: "transactions.dlq",
       labels: "transactions.labels",
+      events: "sentinel.events",
     });
   });
 

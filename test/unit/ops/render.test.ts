@@ -11,6 +11,7 @@ const topics = {
   decisions: "transactions.decisions",
   dlq: "transactions.dlq",
   labels: "transactions.labels",
+  events: "sentinel.events",
 };
 
 describe("render", () => {

@@ -1,0 +1,286 @@
+import { Webhook } from "standardwebhooks";
+import type { Logger } from "../logger.ts";
+import type { Metrics } from "../metrics.ts";
+import type { Claimed, DeliveryStore, Outcome } from "./delivery-store.ts";
+import type { EndpointStore, EndpointTarget } from "./endpoint-store.ts";
+import { nextDelayMs } from "./retry-schedule.ts";
+import type { Attempt, Sender } from "./sender.ts";
+
+/*
+ * Sends what is due (issue 23). Each endpoint has its own slots (WEBHOOK_ENDPOINT_CONCURRENCY):
+ * a claim asks only for the free slots of each enabled endpoint, and a send is never awaited by
+ * the loop, so an endpoint that hangs holds its own slots for the timeout and nothing else. Results
+ * are recorded in batches (one statement per ~50 ms), then the endpoints' failing streaks: 410
+ * Gone, or every attempt failing for WEBHOOK_DISABLE_AFTER_MS, disables an endpoint (audited).
+ */
+
+export type Dispatcher = {
+  /** Claims at once instead of at the next poll (the intake stored something). */
+  kick(): void;
+  inFlight(): number;
+  stop(): Promise<void>;
+};
+
+type Target = EndpointTarget & { signers: Webhook[] };
+
+/** The endpoints with a signer per secret, read again every `refreshMs` (a rotation signs within it). */
+function createTargetCache(endpoints: Pick<EndpointStore, "targets">, refreshMs: number) {
+  let targets = new Map<string, Target>();
+  let readAt = 0;
+  const signers = new Map<string, Webhook>();
+  const signer = (secret: string) => {
+    const known = signers.get(secret);
+    if (known) return known;
+    const made = new Webhook(secret);
+    signers.set(secret, made);
+    return made;
+  };
+  return {
+    get: () => targets,
+    invalidate() {
+      readAt = 0;
+    },
+    async refresh(): Promise<void> {
+      if (Date.now() - readAt < refreshMs) return;
+      const next = new Map<string, Target>();
+      for (const t of await endpoints.targets())
+        next.set(t.endpointId, { ...t, signers: t.secrets.map(signer) });
+      targets = next;
+      readAt = Date.now();
+    },
+  };
+}
+
+/** What an attempt means for its delivery: done, again at a time, or failed for good (410, schedule spent). */
+export function outcomeOf(
+  scheduleMs: readonly number[],
+  c: Claimed,
+  attempt: Attempt,
+  startedAtMs: number,
+): Outcome {
+  const next =
+    attempt.ok || attempt.status === 410
+      ? undefined
+      : nextDelayMs(scheduleMs, c.attempt, { retryAfter: attempt.retryAfterMs });
+  return {
+    deliveryId: c.deliveryId,
+    attempt: c.attempt,
+    attemptedAtMs: startedAtMs,
+    ok: attempt.ok,
+    status: attempt.status,
+    latencyMs: attempt.latencyMs,
+    error: attempt.error,
+    nextAttemptAtMs: next === undefined ? undefined : Date.now() + next,
+  };
+}
+
+type Mark = { endpointId: string; ok: boolean; gone: boolean };
+
+/** Records outcomes in batches, then the endpoints' streaks; disables the gone and the failing. */
+function createRecorder({
+  deliveries,
+  endpoints,
+  disableAfterMs,
+  onDisabled,
+  logger,
+  flushMs,
+}: {
+  deliveries: Pick<DeliveryStore, "record" | "markStreaks">;
+  endpoints: Pick<EndpointStore, "disable">;
+  disableAfterMs: number;
+  onDisabled: () => void;
+  logger: Logger;
+  flushMs: number;
+}) {
+  let results: Outcome[] = [];
+  let marks: Mark[] = [];
+  let flushing: Promise<void> | undefined;
+
+  async function disable(ids: Iterable<string>, reason: string): Promise<void> {
+    for (const id of ids) {
+      if (await endpoints.disable(id, reason)) {
+        logger.warn({ endpoint: id, reason }, "webhook endpoint disabled");
+        onDisabled();
+      }
+    }
+  }
+
+  async function flush(): Promise<void> {
+    if (results.length === 0) return;
+    const batch = results;
+    const seen = marks;
+    results = [];
+    marks = [];
+    try {
+      await deliveries.record(batch);
+      const ok = new Set(seen.filter((m) => m.ok).map((m) => m.endpointId));
+      const failed = new Set(seen.filter((m) => !m.ok && !ok.has(m.endpointId)).map((m) => m.endpointId));
+      const expired = await deliveries.markStreaks([...ok], [...failed], disableAfterMs);
+      const gone = new Set(seen.filter((m) => m.gone).map((m) => m.endpointId));
+      await disable(gone, "the receiver answered 410 Gone");
+      const hours = Math.round(disableAfterMs / 3_600_000);
+      await disable(
+        expired.filter((id) => !gone.has(id)),
+        `every attempt failed for ${hours} h`,
+      );
+    } catch (error) {
+      // Not recorded: the rows stay leased and are sent again when the lease ends (same message id).
+      logger.warn({ err: (error as Error).message, results: batch.length }, "webhook results not recorded");
+    }
+  }
+
+  const run = () => {
+    flushing ??= flush().finally(() => {
+      flushing = undefined;
+    });
+    return flushing;
+  };
+  const timer = setInterval(run, flushMs);
+  timer.unref();
+  return {
+    push(outcome: Outcome, mark: Mark) {
+      results.push(outcome);
+      marks.push(mark);
+    },
+    async stop() {
+      clearInterval(timer);
+      await flushing;
+      await run();
+    },
+  };
+}
+
+export function createDispatcher({
+  deliveries,
+  endpoints,
+  sender,
+  scheduleMs,
+  endpointConcurrency,
+  disableAfterMs,
+  timeoutMs,
+  metrics,
+  logger,
+  pollMs = 100,
+  refreshMs = 1_000,
+  flushMs = 50,
+}: {
+  deliveries: DeliveryStore;
+  endpoints: Pick<EndpointStore, "targets" | "disable">;
+  sender: Sender;
+  scheduleMs: readonly number[];
+  endpointConcurrency: number;
+  disableAfterMs: number;
+  timeoutMs: number;
+  metrics: Metrics["webhooks"];
+  logger: Logger;
+  pollMs?: number;
+  refreshMs?: number;
+  flushMs?: number;
+}): Dispatcher {
+  // A claim holds its rows past the longest attempt, with room for recording its result.
+  const leaseMs = timeoutMs * 2 + 5_000;
+  const targets = createTargetCache(endpoints, refreshMs);
+  const recorder = createRecorder({
+    deliveries,
+    endpoints,
+    disableAfterMs,
+    onDisabled: () => targets.invalidate(),
+    logger,
+    flushMs,
+  });
+  const inFlight = new Map<string, number>();
+  const sends = new Set<Promise<void>>();
+  let stopped = false;
+  let looping: Promise<void> | undefined;
+  let again = false;
+
+  function observe(c: Claimed, attempt: Attempt, outcome: Outcome): void {
+    const label =
+      attempt.status === 410
+        ? "gone"
+        : attempt.ok
+          ? "delivered"
+          : outcome.nextAttemptAtMs
+            ? "retry"
+            : "failed";
+    metrics.deliveries.inc({ outcome: label, endpoint: c.endpointId });
+    metrics.attemptDuration.observe({ endpoint: c.endpointId }, attempt.latencyMs / 1000);
+    if (attempt.ok) metrics.eventToDelivery.observe(Math.max(0, Date.now() - c.eventAtMs) / 1000);
+  }
+
+  function start(c: Claimed, target: Target): void {
+    inFlight.set(c.endpointId, (inFlight.get(c.endpointId) ?? 0) + 1);
+    const startedAtMs = Date.now();
+    const send = sender
+      .send(target.url, { messageId: c.messageId, body: c.body, signers: target.signers })
+      .then((attempt) => {
+        const outcome = outcomeOf(scheduleMs, c, attempt, startedAtMs);
+        observe(c, attempt, outcome);
+        recorder.push(outcome, { endpointId: c.endpointId, ok: attempt.ok, gone: attempt.status === 410 });
+      })
+      .finally(() => {
+        inFlight.set(c.endpointId, (inFlight.get(c.endpointId) ?? 1) - 1);
+        sends.delete(send);
+        kick();
+      });
+    sends.add(send);
+  }
+
+  async function claimOnce(): Promise<number> {
+    await targets.refresh();
+    const slots = new Map<string, number>();
+    for (const t of targets.get().values()) {
+      if (t.enabled && t.signers.length > 0) {
+        slots.set(t.endpointId, endpointConcurrency - (inFlight.get(t.endpointId) ?? 0));
+      }
+    }
+    const claimed = await deliveries.claim(slots, leaseMs);
+    for (const c of claimed) {
+      const target = targets.get().get(c.endpointId);
+      // Deleted since the claim: nothing is sent (its rows went with it).
+      if (target) start(c, target);
+    }
+    return claimed.length;
+  }
+
+  async function loop(): Promise<void> {
+    do {
+      again = false;
+      try {
+        if ((await claimOnce()) > 0) again = true; // more may be due
+      } catch (error) {
+        logger.warn({ err: (error as Error).message }, "webhook claim failed; retrying");
+        await new Promise((r) => setTimeout(r, 1_000));
+      }
+    } while (again && !stopped);
+  }
+
+  function kick(): void {
+    if (stopped) return;
+    if (looping) {
+      again = true;
+      return;
+    }
+    looping = loop().finally(() => {
+      looping = undefined;
+    });
+  }
+
+  const timer = setInterval(kick, pollMs);
+  timer.unref();
+  kick();
+
+  return {
+    kick,
+    inFlight: () => sends.size,
+    async stop() {
+      stopped = true;
+      clearInterval(timer);
+      await looping;
+      // Sends still out after a few seconds are not waited for: their rows stay leased and are
+      // sent again (same message id) when the lease ends.
+      await Promise.race([Promise.allSettled([...sends]), new Promise((r) => setTimeout(r, 3_000).unref())]);
+      await recorder.stop();
+    },
+  };
+}

@@ -1,0 +1,111 @@
+import type { EachBatchPayload, Kafka } from "kafkajs";
+import type { Logger } from "../logger.ts";
+import type { Metrics } from "../metrics.ts";
+import type { DeliveryStore } from "./delivery-store.ts";
+import type { EndpointStore } from "./endpoint-store.ts";
+import { decisionEvents, labelEvents, outboxEvents, type WebhookEvent } from "./events.ts";
+
+/*
+ * The webhook intake (issue 23): its own consumer group on the decisions, labels and events topics.
+ * Each batch's events become deliveries — one per enabled endpoint that subscribes to the type and
+ * existed when the event happened — stored in one statement, and only then is the batch's offset
+ * committed: an event is stored before it is acknowledged, whatever stops the process (at least
+ * once; a batch read twice stores nothing twice, by message id). PostgreSQL away: the batch is
+ * retried, heartbeating, until it answers. The scorer never waits on any of this.
+ */
+
+export type Intake = { stop(): Promise<void> };
+
+export async function startIntake({
+  kafka,
+  groupId,
+  topics,
+  endpoints,
+  deliveries,
+  onStored,
+  metrics,
+  logger,
+  sessionTimeoutMs,
+}: {
+  kafka: Kafka;
+  groupId: string;
+  topics: { decisions: string; labels: string; events: string };
+  endpoints: Pick<EndpointStore, "subscriptions">;
+  deliveries: Pick<DeliveryStore, "enqueue">;
+  /** Called after deliveries were stored (the dispatcher sends them at once). */
+  onStored: () => void;
+  metrics: Metrics["webhooks"];
+  logger: Logger;
+  sessionTimeoutMs: number;
+}): Promise<Intake> {
+  const parse: Record<string, (value: unknown) => WebhookEvent[]> = {
+    [topics.decisions]: decisionEvents,
+    [topics.labels]: labelEvents,
+    [topics.events]: outboxEvents,
+  };
+  const consumer = kafka.consumer({
+    groupId,
+    sessionTimeout: sessionTimeoutMs,
+    heartbeatInterval: Math.max(1_000, Math.floor(sessionTimeoutMs / 5)),
+    maxWaitTimeInMs: 50,
+    retry: { retries: 10, initialRetryTime: 300, maxRetryTime: 5_000 },
+  });
+  let stopping = false;
+
+  async function store(events: WebhookEvent[]): Promise<number> {
+    const subs = await endpoints.subscriptions();
+    const rows = events.flatMap((event) => {
+      const at = Date.parse(event.at);
+      return subs
+        .filter((s) => s.events.includes(event.type) && at >= s.created_ms)
+        .map((s) => ({ endpointId: s.endpoint_id, event }));
+    });
+    return deliveries.enqueue(rows);
+  }
+
+  async function eachBatch({ batch, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+    const toEvents = parse[batch.topic]!;
+    const events: WebhookEvent[] = [];
+    for (const m of batch.messages) {
+      try {
+        events.push(...toEvents(JSON.parse(m.value?.toString() ?? "null")));
+      } catch (error) {
+        // Our own topics: a message we cannot read is a bug to see, never a reason to stop.
+        logger.error(
+          { topic: batch.topic, offset: m.offset, err: (error as Error).message },
+          "unreadable event skipped",
+        );
+      }
+    }
+    for (const e of events) metrics.events.inc({ type: e.type });
+    for (let attempt = 0; ; attempt++) {
+      if (stopping || !isRunning() || isStale()) return; // not committed: read again by whoever owns it
+      try {
+        if ((await store(events)) > 0) onStored();
+        break;
+      } catch (error) {
+        logger.warn({ err: (error as Error).message, attempt }, "webhook deliveries not stored; retrying");
+        await heartbeat().catch(() => {});
+        await new Promise((r) => setTimeout(r, Math.min(5_000, 200 * 2 ** Math.min(attempt, 5))));
+      }
+    }
+    await consumer.commitOffsets([
+      { topic: batch.topic, partition: batch.partition, offset: String(Number(batch.lastOffset()) + 1) },
+    ]);
+  }
+
+  await consumer.connect();
+  await consumer.subscribe({ topics: [topics.decisions, topics.labels, topics.events], fromBeginning: true });
+  await consumer.run({
+    autoCommit: false,
+    eachBatchAutoResolve: true,
+    partitionsConsumedConcurrently: 4,
+    eachBatch,
+  });
+  return {
+    async stop() {
+      stopping = true;
+      await consumer.disconnect();
+    },
+  };
+}
