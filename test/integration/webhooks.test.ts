@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { Webhook } from "standardwebhooks";
 import { afterAll, describe, expect, it } from "vitest";
 import { defaultRuleSet } from "../../src/rules/default-rule-set.ts";
+import { webhookStores } from "../../src/webhooks/main.ts";
 import { usePipeline } from "../support/pipeline.ts";
 import { jsonLines, runSentinel } from "../support/processes.ts";
 import { type Answer, payloadOf, type Received, type Receiver, startReceiver } from "../support/receiver.ts";
@@ -251,5 +252,27 @@ describe("webhooks", () => {
     expect(bad.status).toBe(400);
     const body = (await bad.json()) as { issues: Array<{ path: string }> };
     expect(body.issues.map((i) => i.path).sort()).toEqual(["events.0", "url"]);
+  });
+});
+
+describe("webhook failing streaks", () => {
+  it("starts a streak on failure, clears it on success, and names endpoints failing longer than the limit", async () => {
+    const { endpoints, deliveries } = webhookStores(p.rt);
+    const { endpoint } = await endpoints.create(
+      { url: "https://hooks.example.test/x", events: ["decision.declined"] },
+      { name: "t", role: "admin" },
+    );
+    const id = endpoint.endpoint_id;
+    expect(await deliveries.markStreaks([], [id], 60_000)).toEqual([]); // failing, not for long yet
+    expect((await endpoints.get(id))!.failing_since).not.toBeNull();
+    expect(await deliveries.markStreaks([], [id], 0)).toEqual([id]); // past the limit
+    await deliveries.markStreaks([id], [], 0);
+    expect((await endpoints.get(id))!.failing_since).toBeNull();
+    expect(await endpoints.disable(id, "every attempt failed for 120 h")).toBe(true);
+    expect(await endpoints.disable(id, "again")).toBe(false);
+    expect((await endpoints.get(id))!).toMatchObject({
+      enabled: false,
+      disabled_reason: "every attempt failed for 120 h",
+    });
   });
 });

@@ -9,12 +9,12 @@ import type { AddressInfo } from "node:net";
 
 export type Received = { headers: IncomingHttpHeaders; body: string; atMs: number };
 
-export type Answer = number | { status: number; headers?: Record<string, string> } | "hang";
+export type Answer = number | { status: number; headers?: Record<string, string>; delayMs?: number } | "hang";
 
 export type Receiver = {
   url: string;
   received: Received[];
-  /** Requests whose answer is still held ("hang"). */
+  /** Requests whose answer is still held ("hang", or a delayed answer not sent yet). */
   hanging(): number;
   close(): Promise<void>;
 };
@@ -32,13 +32,15 @@ export async function startReceiver(
       const r: Received = { headers: req.headers, body: Buffer.concat(chunks).toString(), atMs: Date.now() };
       received.push(r);
       const answer = respond(r, received.length - 1);
-      if (answer === "hang") {
-        held.add(res);
-        res.on("close", () => held.delete(res));
-        return;
-      }
-      const { status, headers } = typeof answer === "number" ? { status: answer, headers: {} } : answer;
-      res.writeHead(status, headers).end();
+      held.add(res);
+      res.on("close", () => held.delete(res));
+      if (answer === "hang") return;
+      const { status, headers, delayMs = 0 } = typeof answer === "number" ? { status: answer } : answer;
+      const send = () => {
+        if (!res.destroyed) res.writeHead(status, headers).end();
+      };
+      if (delayMs > 0) setTimeout(send, delayMs).unref();
+      else send();
     });
   });
   server.keepAliveTimeout = 60_000;
