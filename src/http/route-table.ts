@@ -27,6 +27,7 @@ export async function routeTableMarkdown(): Promise<string> {
     profiles: { profiles: unused, refreshCachedProfile: unused },
     rules: { rulesStore: unused },
     audit: { listAudit: unused },
+    webhooks: { endpoints: unused, deliveries: unused, allowPrivate: false, secretOverlapMs: 0 },
     analyst: {
       cases: {
         cases: unused,
