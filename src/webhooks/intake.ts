@@ -48,6 +48,9 @@ export async function startIntake({
     sessionTimeout: sessionTimeoutMs,
     heartbeatInterval: Math.max(1_000, Math.floor(sessionTimeoutMs / 5)),
     maxWaitTimeInMs: 50,
+    // Small fetches: a backlog is held in PostgreSQL, not in this process's memory.
+    maxBytes: 1024 * 1024,
+    maxBytesPerPartition: 256 * 1024,
     retry: { retries: 10, initialRetryTime: 300, maxRetryTime: 5_000 },
   });
   let stopping = false;

@@ -74,7 +74,7 @@ export async function startWebhooks(rt: Runtime): Promise<RunningWebhooks> {
       clearInterval(sampler);
       await intake.stop();
       await dispatcher.stop();
-      sender.close();
+      await sender.close();
     },
   };
 }

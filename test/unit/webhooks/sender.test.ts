@@ -45,7 +45,7 @@ describe("webhook sender", () => {
     const s = await server(204);
     const sender = createSender({ timeoutMs: 2_000, allowPrivate: true });
     const a = await sender.send(`http://127.0.0.1:${s.port}/h`, message);
-    sender.close();
+    await sender.close();
     expect(a).toMatchObject({ ok: true, status: 204, error: undefined });
     const got = s.seen.requests[0]!;
     expect(got.body).toBe(message.body);
@@ -66,7 +66,7 @@ describe("webhook sender", () => {
       expect(a.ok, url).toBe(false);
       expect(a.error, url).toMatch(/^refused/);
     }
-    sender.close();
+    await sender.close();
     expect(s.seen.connections).toBe(0);
   });
 
@@ -77,7 +77,7 @@ describe("webhook sender", () => {
     const a = await sender.send(`http://127.0.0.1:${busy.port}/h`, message);
     expect(a).toMatchObject({ ok: false, status: 503, retryAfterMs: 30_000 });
     const b = await sender.send(`http://127.0.0.1:${silent.port}/h`, message);
-    sender.close();
+    await sender.close();
     expect(b).toMatchObject({ ok: false, status: undefined, error: "no answer within 300 ms" });
     expect(b.latencyMs).toBeGreaterThanOrEqual(250);
   });
