@@ -1,19 +1,21 @@
 import { randomUUID } from "node:crypto";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { sql } from "slonik";
 import { REPO_ROOT } from "../src/paths.ts";
+import { pollUntil } from "../src/poll.ts";
 import { createSandbox, type Sandbox, type Services } from "../src/stack/sandbox.ts";
 import { createDatabasePool } from "../src/store/pool.ts";
 import { webhookStores } from "../src/webhooks/main.ts";
 import { freePorts } from "../test/support/ports.ts";
 import { type Proc, startNode, waitForHttp } from "../test/support/processes.ts";
-import { payloadOf, type Receiver, startReceiver } from "../test/support/receiver.ts";
 import { benchServices, log } from "./lib/services.ts";
 
 /*
  * `npm run bench:webhooks [-- --quick]` (issue 23), and a stage of `npm run bench`:
  * - throughput: N decisions written straight to the decisions topic, one endpoint subscribed to
- *   them, one `sentinel webhooks` process delivering to a receiver on loopback — deliveries per
+ *   them, one `sentinel webhooks` process delivering to a receiver on loopback (a process of its
+ *   own, bench/lib/receiver-process.ts) — deliveries per
  *   second from the first request received to the last (every one signed, stored, claimed,
  *   recorded), and the process's peak RSS. Targets: ≥ 2,000/s, ≤ 100 MiB.
  * - latency: `sentinel all` with an endpoint subscribed to every decision, transactions posted at
@@ -37,30 +39,69 @@ export type WebhooksBench = {
 const pct = (sorted: number[], q: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
 
+type Arrival = { atMs: number; decidedAt: string; id: string };
+
+/** A receiver in its own process; `arrivals()` asks it for what it received (it stops then). */
+async function receiverProcess() {
+  const proc = startNode(join(import.meta.dirname, "lib/receiver-process.ts"), [], {});
+  await pollUntil(async () => proc.stdout().includes("\n"), {
+    timeoutMs: 30_000,
+    onTimeout: () => {
+      throw new Error(`receiver did not start: ${proc.output()}`);
+    },
+  });
+  const { url } = JSON.parse(proc.stdout().split("\n")[0]!) as { url: string };
+  return {
+    url,
+    proc,
+    async arrivals(): Promise<Arrival[]> {
+      await proc.stop("SIGTERM", 30_000);
+      const line = proc.stdout().trim().split("\n").at(-1)!;
+      return (JSON.parse(line) as { arrivals: Array<[number, string, string]> }).arrivals.map(
+        ([atMs, decidedAt, id]) => ({
+          atMs,
+          decidedAt,
+          id,
+        }),
+      );
+    },
+  };
+}
+
 async function withEndpoint<T>(
   services: Services,
-  run: (sandbox: Sandbox, receiver: Receiver) => Promise<T>,
+  run: (
+    sandbox: Sandbox,
+    receiver: Awaited<ReturnType<typeof receiverProcess>>,
+    delivered: () => Promise<number>,
+  ) => Promise<T>,
 ): Promise<T> {
   const sandbox = await createSandbox(services, {
     prefix: "bench",
     overrides: { WEBHOOK_ALLOW_PRIVATE: "true", LOG_LEVEL: "warn" },
   });
-  const receiver = await startReceiver();
+  const receiver = await receiverProcess();
   const pool = await createDatabasePool(sandbox.config.database.url, { maxPoolSize: 2 });
   try {
     const { endpoints } = webhookStores({ pool, config: sandbox.config, logger: console as never });
     await endpoints.create({ url: receiver.url, events: [...DECISIONS] }, ACTOR);
-    return await run(sandbox, receiver);
+    const delivered = async () =>
+      Number(
+        (await pool.oneFirst(
+          sql.unsafe`SELECT count(*) FROM webhook_deliveries WHERE status = 'delivered'`,
+        )) as string,
+      );
+    return await run(sandbox, receiver, delivered);
   } finally {
     await pool.end();
-    await receiver.close();
+    await receiver.proc.stop("SIGKILL");
     await sandbox.cleanup();
   }
 }
 
-async function until(what: string, done: () => boolean, timeoutMs: number): Promise<void> {
+async function until(what: string, done: () => Promise<boolean>, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!done()) {
+  while (!(await done())) {
     if (Date.now() > deadline) throw new Error(`${what}: not done after ${timeoutMs} ms`);
     await sleep(50);
   }
@@ -68,7 +109,7 @@ async function until(what: string, done: () => boolean, timeoutMs: number): Prom
 
 /** Deliveries per second of one `sentinel webhooks` process over `n` decisions already on the topic. */
 async function throughput(services: Services, n: number) {
-  return withEndpoint(services, async (sandbox, receiver) => {
+  return withEndpoint(services, async (sandbox, receiver, delivered) => {
     const producer = sandbox.kafka.producer();
     await producer.connect();
     const decidedAt = new Date(Date.now() + 1_000).toISOString(); // after the endpoint's creation
@@ -93,10 +134,11 @@ async function throughput(services: Services, n: number) {
     await producer.disconnect();
     const proc = startNode(BIN, ["webhooks"], { ...sandbox.env, METRICS_PORT: "0" });
     try {
-      await until("deliveries", () => receiver.received.length >= n, 600_000);
-      const first = receiver.received[0]!.atMs;
-      const last = receiver.received.at(-1)!.atMs;
-      const unique = new Set(receiver.received.map((r) => r.headers["webhook-id"])).size;
+      await until("deliveries", async () => (await delivered()) >= n, 600_000);
+      const arrivals = await receiver.arrivals();
+      const first = arrivals[0]!.atMs;
+      const last = arrivals.at(-1)!.atMs;
+      const unique = new Set(arrivals.map((r) => r.id)).size;
       if (unique < n) throw new Error(`only ${unique} of ${n} distinct deliveries`);
       return {
         deliveriesPerSec: Math.round(((n - 1) * 1000) / Math.max(1, last - first)),
@@ -110,9 +152,14 @@ async function throughput(services: Services, n: number) {
 
 /** decided_at → received at the receiver, with `sentinel all` taking `rate` transactions a second. */
 async function latency(services: Services, rate: number, seconds: number) {
-  return withEndpoint(services, async (sandbox, receiver) => {
+  return withEndpoint(services, async (sandbox, receiver, delivered) => {
     const port = await freePorts(1);
-    const proc: Proc = startNode(BIN, ["all"], { ...sandbox.env, PORT: String(port), METRICS_PORT: "0" });
+    // As a deployment runs them: the ingress, the scorer and the delivery each in a process.
+    const procs: Proc[] = [
+      startNode(BIN, ["ingest"], { ...sandbox.env, PORT: String(port), METRICS_PORT: "0" }),
+      startNode(BIN, ["consume"], { ...sandbox.env, METRICS_PORT: "0" }),
+      startNode(BIN, ["webhooks"], { ...sandbox.env, METRICS_PORT: "0" }),
+    ];
     try {
       const base = `http://127.0.0.1:${port}`;
       await waitForHttp(`${base}/readyz`, 60_000);
@@ -131,8 +178,8 @@ async function latency(services: Services, rate: number, seconds: number) {
         );
       // A warm-up second (connections, JIT, the group's first fetch), not measured.
       await Promise.all(Array.from({ length: 50 }, post));
-      await until("warm-up deliveries", () => receiver.received.length >= 50, 60_000);
-      const measuredFrom = receiver.received.length;
+      await until("warm-up deliveries", async () => (await delivered()) >= 50, 60_000);
+      const measuredFrom = Date.now();
       let sent = 0;
       const started = performance.now();
       const inFlight = new Set<Promise<boolean>>();
@@ -147,12 +194,10 @@ async function latency(services: Services, rate: number, seconds: number) {
         await sleep(Math.max(0, next - performance.now()));
       }
       await Promise.all(inFlight);
-      await until("deliveries", () => receiver.received.length - measuredFrom >= sent, 120_000).catch(
-        () => {},
-      );
-      const lat = receiver.received
-        .slice(measuredFrom)
-        .map((r) => r.atMs - Date.parse(String(payloadOf(r).data.decided_at)))
+      await until("deliveries", async () => (await delivered()) >= 50 + sent, 120_000).catch(() => {});
+      const lat = (await receiver.arrivals())
+        .filter((r) => Date.parse(r.decidedAt) >= measuredFrom)
+        .map((r) => r.atMs - Date.parse(r.decidedAt))
         .sort((a, b) => a - b);
       return {
         sent,
@@ -160,7 +205,7 @@ async function latency(services: Services, rate: number, seconds: number) {
         latencyMs: { p50: pct(lat, 0.5), p90: pct(lat, 0.9), p99: pct(lat, 0.99), max: lat.at(-1) ?? 0 },
       };
     } finally {
-      await proc.stop();
+      await Promise.all(procs.map((p) => p.stop()));
     }
   });
 }

@@ -10,8 +10,10 @@ import type { WebhookEvent } from "./events.ts";
  * Deliveries (issue 23): one row per event and endpoint, held in PostgreSQL until a 2xx or the end
  * of the schedule. Every call is one statement for many deliveries — the intake stores a Kafka
  * batch's events at once, the dispatcher claims and records in batches — so 2,000 deliveries/s
- * cost a few statements per second, not one per delivery. A claim leases its rows: a dispatcher
- * that dies releases them when the lease ends, and they are sent again with the same message id.
+ * cost a few statements per second, not one per delivery. A claim leases its rows by moving their
+ * next attempt to the lease's end: claimed rows leave the due part of the index (a claim never
+ * walks over what is in flight), and the rows of a dispatcher that died are due again when the
+ * lease ends, sent with the same message id.
  * Every method throws SentinelError(store_unavailable) when PostgreSQL is away.
  */
 
@@ -66,21 +68,19 @@ export type Delivery = z.output<typeof DeliveryRow>;
 /** What the delivery process does with deliveries: store, claim, record. */
 function createDeliveryQueue(pool: DatabasePool) {
   return {
-    /** Stores each event for each endpoint once (a redelivered event is not stored again); returns how many were new. */
-    async enqueue(rows: ReadonlyArray<{ endpointId: string; event: WebhookEvent }>): Promise<number> {
-      if (rows.length === 0) return 0;
-      const tuples = rows.map(({ endpointId, event }) => [
-        endpointId,
-        event.messageId,
-        event.type,
-        event.body,
-        event.at,
-      ]);
+    /**
+     * Stores each event once for each enabled endpoint that subscribes to its type and existed when
+     * it happened (a redelivered event is not stored again); returns how many deliveries were new.
+     */
+    async enqueue(events: readonly WebhookEvent[]): Promise<number> {
+      if (events.length === 0) return 0;
+      const tuples = events.map((e) => [e.messageId, e.type, e.body, e.at]);
       const inserted = await withDbErrors("store webhook deliveries", () =>
         pool.query(sql.unsafe`
           INSERT INTO webhook_deliveries (endpoint_id, message_id, event_type, body, event_at, next_attempt_at)
-          SELECT e, m, t, b, at::timestamptz, now()
-          FROM ${sql.unnest(tuples, ["text", "text", "text", "text", "text"])} AS r(e, m, t, b, at)
+          SELECT e.endpoint_id, r.m, r.t, r.b, r.at::timestamptz, now()
+          FROM ${sql.unnest(tuples, ["text", "text", "text", "text"])} AS r(m, t, b, at)
+          JOIN webhook_endpoints e ON e.enabled AND r.t = ANY (e.events) AND r.at::timestamptz >= e.created_at
           ON CONFLICT (endpoint_id, message_id) DO NOTHING`),
       );
       return inserted.rowCount;
@@ -110,13 +110,12 @@ function createDeliveryQueue(pool: DatabasePool) {
             CROSS JOIN LATERAL (
               SELECT d.delivery_id FROM webhook_deliveries d
               WHERE d.endpoint_id = s.endpoint_id AND d.status = 'pending' AND d.next_attempt_at <= now()
-                AND (d.leased_until IS NULL OR d.leased_until < now())
               ORDER BY d.next_attempt_at LIMIT s.slots
               FOR UPDATE SKIP LOCKED
             ) x
           )
           UPDATE webhook_deliveries d
-          SET leased_until = now() + ${leaseMs} * interval '1 millisecond', attempts = d.attempts + 1
+          SET next_attempt_at = now() + ${leaseMs} * interval '1 millisecond', attempts = d.attempts + 1
           FROM picked WHERE d.delivery_id = picked.delivery_id
           RETURNING d.delivery_id, d.endpoint_id, d.message_id, d.body, d.attempts,
             (extract(epoch FROM d.event_at) * 1000)::float8 AS event_ms`),
@@ -156,7 +155,7 @@ function createDeliveryQueue(pool: DatabasePool) {
             UPDATE webhook_deliveries d SET
               status = CASE WHEN r.ok THEN 'delivered' WHEN r.next_ms IS NULL THEN 'failed' ELSE 'pending' END,
               next_attempt_at = CASE WHEN r.ok OR r.next_ms IS NULL THEN NULL ELSE to_timestamp(r.next_ms / 1000) END,
-              leased_until = NULL, last_status = r.status, last_error = r.error,
+              last_status = r.status, last_error = r.error,
               delivered_at = CASE WHEN r.ok THEN to_timestamp(r.at_ms / 1000) ELSE d.delivered_at END
             FROM r WHERE d.delivery_id = r.id AND d.attempts = r.attempt AND d.status = 'pending'
           )
@@ -230,7 +229,7 @@ function createDeliveryLog(pool: DatabasePool) {
     ): Promise<{ delivery_id: number; endpoint_id: string } | null> {
       return withAudit(pool, "redeliver webhook", actor, async (t, audit) => {
         const row = await t.maybeOne(sql.type(z.object({ delivery_id: z.number(), endpoint_id: z.string() }))`
-          UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = now(), leased_until = NULL
+          UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = now()
           WHERE delivery_id = ${deliveryId} RETURNING delivery_id, endpoint_id`);
         if (row) audit.push({ action: "webhook.redeliver", target: String(deliveryId), after: row });
         return row;
@@ -241,7 +240,7 @@ function createDeliveryLog(pool: DatabasePool) {
     replay(endpointId: string, sinceMs: number, untilMs: number | undefined, actor: Actor): Promise<number> {
       return withAudit(pool, "replay webhooks", actor, async (t, audit) => {
         const result = await t.query(sql.unsafe`
-          UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = now(), leased_until = NULL
+          UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = now()
           WHERE endpoint_id = ${endpointId} AND event_at >= to_timestamp(${sinceMs / 1000})
             ${untilMs !== undefined ? sql.fragment`AND event_at < to_timestamp(${untilMs / 1000})` : sql.fragment``}`);
         audit.push({

@@ -84,16 +84,6 @@ function endpointReads(pool: DatabasePool, box: SecretBox) {
       });
     },
 
-    /** Who wants what, for the intake: enabled endpoints, their events and since when they exist. */
-    subscriptions: () =>
-      withDbErrors("read webhook subscriptions", () =>
-        pool.any(sql.type(
-          z.object({ endpoint_id: z.string(), events: z.array(z.enum(EVENT_TYPES)), created_ms: z.number() }),
-        )`
-          SELECT endpoint_id, events, (extract(epoch FROM created_at) * 1000)::float8 AS created_ms
-          FROM webhook_endpoints WHERE enabled`),
-      ),
-
     /** Every endpoint with the secrets it signs with now (newest first), opened. */
     async targets(): Promise<EndpointTarget[]> {
       const rows = await withDbErrors("read webhook targets", () =>

@@ -2,13 +2,13 @@ import type { EachBatchPayload, Kafka } from "kafkajs";
 import type { Logger } from "../logger.ts";
 import type { Metrics } from "../metrics.ts";
 import type { DeliveryStore } from "./delivery-store.ts";
-import type { EndpointStore } from "./endpoint-store.ts";
 import { decisionEvents, labelEvents, outboxEvents, type WebhookEvent } from "./events.ts";
 
 /*
  * The webhook intake (issue 23): its own consumer group on the decisions, labels and events topics.
  * Each batch's events become deliveries — one per enabled endpoint that subscribes to the type and
- * existed when the event happened — stored in one statement, and only then is the batch's offset
+ * existed when the event happened, matched inside the statement that stores them (one statement a
+ * batch; no endpoint created a moment ago is missed) — and only then is the batch's offset
  * committed: an event is stored before it is acknowledged, whatever stops the process (at least
  * once; a batch read twice stores nothing twice, by message id). PostgreSQL away: the batch is
  * retried, heartbeating, until it answers. The scorer never waits on any of this.
@@ -20,7 +20,6 @@ export async function startIntake({
   kafka,
   groupId,
   topics,
-  endpoints,
   deliveries,
   onStored,
   metrics,
@@ -30,7 +29,6 @@ export async function startIntake({
   kafka: Kafka;
   groupId: string;
   topics: { decisions: string; labels: string; events: string };
-  endpoints: Pick<EndpointStore, "subscriptions">;
   deliveries: Pick<DeliveryStore, "enqueue">;
   /** Called after deliveries were stored (the dispatcher sends them at once). */
   onStored: () => void;
@@ -55,17 +53,6 @@ export async function startIntake({
   });
   let stopping = false;
 
-  async function store(events: WebhookEvent[]): Promise<number> {
-    const subs = await endpoints.subscriptions();
-    const rows = events.flatMap((event) => {
-      const at = Date.parse(event.at);
-      return subs
-        .filter((s) => s.events.includes(event.type) && at >= s.created_ms)
-        .map((s) => ({ endpointId: s.endpoint_id, event }));
-    });
-    return deliveries.enqueue(rows);
-  }
-
   async function eachBatch({ batch, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
     const toEvents = parse[batch.topic]!;
     const events: WebhookEvent[] = [];
@@ -84,7 +71,7 @@ export async function startIntake({
     for (let attempt = 0; ; attempt++) {
       if (stopping || !isRunning() || isStale()) return; // not committed: read again by whoever owns it
       try {
-        if ((await store(events)) > 0) onStored();
+        if ((await deliveries.enqueue(events)) > 0) onStored();
         break;
       } catch (error) {
         logger.warn({ err: (error as Error).message, attempt }, "webhook deliveries not stored; retrying");
@@ -102,7 +89,7 @@ export async function startIntake({
   await consumer.run({
     autoCommit: false,
     eachBatchAutoResolve: true,
-    partitionsConsumedConcurrently: 4,
+    partitionsConsumedConcurrently: 12,
     eachBatch,
   });
   return {

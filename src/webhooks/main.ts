@@ -50,7 +50,6 @@ export async function startWebhooks(rt: Runtime): Promise<RunningWebhooks> {
     kafka: rt.kafka,
     groupId: `${config.consumer.group}-webhooks`,
     topics: config.kafka.topics,
-    endpoints,
     deliveries,
     onStored: () => dispatcher.kick(),
     metrics: metrics.webhooks,

@@ -37,18 +37,17 @@ CREATE TABLE webhook_deliveries (
   created_at      timestamptz NOT NULL DEFAULT now(),
   status          text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'delivered', 'failed')),
   attempts        int NOT NULL DEFAULT 0,
+  -- When it is due; a claim moves it to the end of its lease (a dispatcher that died releases its
+  -- claims so). Null once delivered or failed.
   next_attempt_at timestamptz,
-  -- A dispatcher holds a claimed delivery until then; one that died releases it by expiry.
-  leased_until    timestamptz,
   last_status     int,
   last_error      text,
   delivered_at    timestamptz,
   UNIQUE (endpoint_id, message_id)
-);
+) WITH (fillfactor = 80); -- room on the page for the updates of a claim and its result
 CREATE INDEX webhook_deliveries_due ON webhook_deliveries (endpoint_id, next_attempt_at)
   WHERE status = 'pending';
 CREATE INDEX webhook_deliveries_event_at ON webhook_deliveries (endpoint_id, event_at);
-CREATE INDEX webhook_deliveries_pending_age ON webhook_deliveries (created_at) WHERE status = 'pending';
 
 CREATE TABLE webhook_attempts (
   delivery_id  bigint NOT NULL REFERENCES webhook_deliveries (delivery_id) ON DELETE CASCADE,
