@@ -7,6 +7,7 @@ import type { HotUser } from "./hot-user.ts";
 import type { IngestBench } from "./ingest.ts";
 import { svg } from "./lib/charts.ts";
 import type { ProducerPerf } from "./lib/kafka-tools.ts";
+import type { WebhooksBench } from "./webhooks.ts";
 
 /* The benchmark report: JSON for scripts, Markdown with SVG charts (vega-lite) for people. */
 
@@ -19,6 +20,7 @@ export type BenchReport = {
   consumer: ConsumerBench;
   e2e: E2eRun;
   hotUser: HotUser;
+  webhooks: WebhooksBench;
 };
 
 const round = (n: number) => Math.round(n);
@@ -221,6 +223,13 @@ cost at 0: **${report.hotUser.costRatio100k}** (target ≤ 2).
 | earlier transactions | ms per transaction | history rows read per transaction |
 | --- | --- | --- |
 ${report.hotUser.sizes.map((h) => `| ${h.history} | ${h.msPerTx} | ${h.historyRowsPerTx} |`).join("\n")}
+
+Webhooks (issue 23): one \`sentinel webhooks\` process delivering ${report.webhooks.deliveries} decisions to one
+receiver on loopback: **${report.webhooks.deliveriesPerSec} deliveries/s** (target ≥ 2,000), peak RSS
+**${report.webhooks.peakRssMiB} MiB** (target ≤ 100). Decision to delivery with ingest, consume and webhooks
+as three processes at ${report.webhooks.rate} transactions/s: p50 ${report.webhooks.latencyMs.p50} ms, p90
+${report.webhooks.latencyMs.p90} ms, p99 **${report.webhooks.latencyMs.p99} ms**, max ${report.webhooks.latencyMs.max} ms
+(${report.webhooks.delivered} of ${report.webhooks.sent} delivered).
 `,
   );
   return { json, markdown };

@@ -9,6 +9,7 @@ import { producerPerfTest } from "./lib/kafka-tools.ts";
 import { benchServices, log } from "./lib/services.ts";
 import { type BenchReport, writeReport } from "./report.ts";
 import { benchRules } from "./rules.ts";
+import { benchWebhooks, webhooksLines } from "./webhooks.ts";
 
 /*
  * `npm run bench [-- --quick]`: every stage beside its baseline in one run, then
@@ -50,6 +51,9 @@ const hotUser = await benchHotUser(services, quick ? { perSize: 200 } : {});
 log("end to end");
 const e2e = await benchE2e(services, quick ? { seconds: 5 } : {});
 
+log("webhooks: deliveries per second, and decision to delivery at 500/s");
+const webhooks = await benchWebhooks(services, quick ? { deliveries: 5_000, seconds: 10 } : {});
+
 const report: BenchReport = {
   startedAt,
   quick,
@@ -65,6 +69,7 @@ const report: BenchReport = {
   consumer,
   e2e,
   hotUser,
+  webhooks,
 };
 const written = await writeReport(report, join(import.meta.dirname, "results"));
 log(`wrote ${written.json} and ${written.markdown}`);
@@ -94,5 +99,6 @@ const lines = {
   ).toFixed(4),
   hot_user_cost_ratio_100k: hotUser.costRatio100k,
   ...e2eLines(e2e),
+  ...webhooksLines(webhooks),
 };
 for (const [k, v] of Object.entries(lines)) console.log(`${k}=${v}`);

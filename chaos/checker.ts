@@ -12,6 +12,7 @@ import { readAll } from "../test/support/topics.ts";
 import type { Harness } from "./harness.ts";
 import type { Load } from "./load.ts";
 import type { ChaosFigures } from "./types.ts";
+import { checkWebhooks } from "./webhooks.ts";
 
 /*
  * The independent checker: once the group has drained, it reads PostgreSQL and the topics itself
@@ -131,6 +132,7 @@ export async function check(
     recovery_s_after_broker_kill: killRecoveryS,
     stall_s_after_consumer_kill: stallS,
     max_commit_gap_s: maxCommitGapS(h.timeline),
+    ...(await checkWebhooks(h, h.receiver)),
   };
   return { figures, broken: brokenLaws(figures, h.harnessErrors), lostDetail, wrongDetail };
 }
@@ -166,6 +168,11 @@ function brokenLaws(f: ChaosFigures, harnessErrors: readonly string[]): string[]
       `${f.poison_sent - f.poison_dead_lettered} poison messages not dead-lettered with their reason`,
     f.stalled_partitions > 0 && `${f.stalled_partitions} partitions left with lag`,
     f.http_5xx > 0 && `${f.http_5xx} HTTP answers were a 5xx other than 503`,
+    f.webhooks_lost > 0 && `${f.webhooks_lost} webhook events never delivered`,
+    f.webhooks_id_mismatches > 0 &&
+      `${f.webhooks_id_mismatches} webhook events delivered under different webhook-ids`,
+    f.webhooks_bad_signatures > 0 &&
+      `${f.webhooks_bad_signatures} webhook requests with a signature that does not verify`,
     ...harnessErrors.map((e) => `the harness failed a step: ${e}`),
   ].filter((x): x is string => typeof x === "string");
 }

@@ -9,7 +9,8 @@ import type { Load, Step } from "./load.ts";
 /*
  * The fault schedule, as fractions of the load's duration jittered by the seed, overlapping:
  * consumers SIGKILLed and restarted, PostgreSQL and Redis cut, poison sent, an ingress SIGKILLed
- * and restarted, the broker SIGKILLed and restarted (when the run may), PostgreSQL slowed.
+ * and restarted, the broker SIGKILLed and restarted (when the run may), PostgreSQL slowed, the
+ * webhook receiver down.
  */
 
 export type Faults = {
@@ -65,6 +66,13 @@ export function faultSchedule(h: Harness, load: Load): Faults {
       if (seconds !== undefined) recoveryS = seconds;
     });
   }
+  at(0.5, async () => {
+    await h.receiver.down();
+    h.event("fault", `webhook receiver down for ${Math.round(o.receiverDownMs / 1000)} s`);
+    await sleep(o.receiverDownMs);
+    await h.receiver.up();
+    h.event("recovery", "webhook receiver back");
+  });
   at(0.85, async () => {
     h.pgProxy.delay(o.delayMs);
     h.event("fault", `PostgreSQL delayed ${o.delayMs} ms each way`);

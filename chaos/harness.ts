@@ -13,14 +13,16 @@ import { freePorts } from "../test/support/ports.ts";
 import { type Proc, startNode, waitForHttp } from "../test/support/processes.ts";
 import { startTcpProxy } from "../test/support/tcp-proxy.ts";
 import type { ChaosEvent, ChaosOptions, ChaosSample } from "./types.ts";
+import { CHAOS_RETRY_SCHEDULE, type ChaosReceiver, startChaosReceiver, subscribe } from "./webhooks.ts";
 
 /*
  * The run's topology and its record: a sandbox with seeded profiles, PostgreSQL and Redis behind
  * TCP proxies the faults cut and slow, two `sentinel ingest` and three `sentinel consume`
- * processes, the event log and the timeline (accepted, committed and lag every sampleMs).
+ * processes, a `sentinel webhooks` process delivering to a receiver of the harness's, the event
+ * log and the timeline (accepted, committed and lag every sampleMs).
  */
 
-export type Resolved = ChaosOptions & { sampleMs: number; gatewayPatienceMs: number };
+export type Resolved = ChaosOptions & { sampleMs: number; gatewayPatienceMs: number; receiverDownMs: number };
 type TcpProxy = Awaited<ReturnType<typeof startTcpProxy>>;
 
 export type Harness = {
@@ -56,6 +58,9 @@ export type Harness = {
   startConsumer(): Proc;
   pgProxy: TcpProxy;
   redisProxy: TcpProxy;
+  /** The webhook receiver the faults take down, and the delivery process. */
+  receiver: ChaosReceiver;
+  webhooks: Proc;
   close(): Promise<void>;
 };
 
@@ -65,7 +70,7 @@ export const committedSum = (g: GroupOffsets) =>
 
 /** Starts the topology; the caller closes it. */
 export async function startHarness(options: ChaosOptions): Promise<Harness> {
-  const o: Resolved = { sampleMs: 2_000, gatewayPatienceMs: 90_000, ...options };
+  const o: Resolved = { sampleMs: 2_000, gatewayPatienceMs: 90_000, receiverDownMs: 60_000, ...options };
   const log = o.log ?? ((line: string) => process.stderr.write(`[chaos] ${line}\n`));
   const sandbox = await createSandbox(o.services, {
     prefix: "chaos",
@@ -116,6 +121,7 @@ export async function startHarness(options: ChaosOptions): Promise<Harness> {
       h.stopTimers();
       await Promise.all(h.procs.map((p) => p.stop()));
       await Promise.all(proxies.map((p) => p.close()));
+      await h.receiver?.close();
       await db.end();
       await sandbox.cleanup();
     },
@@ -149,6 +155,8 @@ async function startTopology(h: Harness, proxies: TcpProxy[]): Promise<void> {
     REDIS_URL: `redis://127.0.0.1:${h.redisProxy.port}`,
     LOG_LEVEL: "warn",
     HOST: "127.0.0.1",
+    WEBHOOK_ALLOW_PRIVATE: "true",
+    WEBHOOK_RETRY_SCHEDULE: CHAOS_RETRY_SCHEDULE,
   };
   const bin = join(REPO_ROOT, "bin/sentinel.ts");
   h.ports = [await freePorts(), await freePorts()];
@@ -157,6 +165,9 @@ async function startTopology(h: Harness, proxies: TcpProxy[]): Promise<void> {
   h.ingest = [h.startIngest(0), h.startIngest(1)];
   h.consumers = [h.startConsumer(), h.startConsumer(), h.startConsumer()];
   for (const port of h.ports) await waitForHttp(`http://127.0.0.1:${port}/readyz`, 60_000);
+  h.receiver = await startChaosReceiver();
+  h.receiver.verifyWith(await subscribe(h, h.receiver.url));
+  h.webhooks = track(h, startNode(bin, ["webhooks"], env));
   await pollUntil(
     async () => {
       const g = await h.groupNow(5_000);

@@ -22,6 +22,7 @@ export const SHORT_RUN = {
   delayForMs: 5_000,
   consumerKills: 1,
   sampleMs: 1_000,
+  receiverDownMs: 8_000,
 } as const;
 
 export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {

@@ -1,5 +1,6 @@
 import type { Kafka } from "kafkajs";
 import type { Services } from "../src/stack/sandbox.ts";
+import type { WebhookFigures } from "./webhooks.ts";
 
 /* What a chaos run is given, what it records and what it returns. */
 
@@ -48,6 +49,8 @@ export type ChaosOptions = {
    * the time until scoring resumes is measured before the node is started again.
    */
   cluster?: ClusterControl;
+  /** How long the webhook receiver is down, halfway through the load (default 60 s). */
+  receiverDownMs?: number;
   /** How long the simulated gateway keeps retrying one transaction (default 90 s). */
   gatewayPatienceMs?: number;
   /** Timeline sample period. */
@@ -104,7 +107,7 @@ export type ChaosFigures = {
   stall_s_after_consumer_kill: number | "n/a";
   /** The longest stretch (sampleMs resolution) in which the group committed nothing while it had lag. */
   max_commit_gap_s: number;
-};
+} & WebhookFigures;
 
 export type ChaosResult = {
   startedAt: string;

@@ -37,6 +37,8 @@ it("keeps every law with the leaders' broker, the active controller and a broker
     wrong_decisions: 0,
     unpublished: 0,
     stalled_partitions: 0,
+    webhooks_lost: 0,
+    webhooks_id_mismatches: 0,
   });
   const kills = result.events.filter((e) => e.kind === "fault" && /SIGKILL .*node \d/.test(e.name));
   expect(kills.map((e) => e.name.replace(/ \(node \d\)/, ""))).toEqual([
