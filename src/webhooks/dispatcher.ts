@@ -126,10 +126,13 @@ function createRecorder({
       const expired = await deliveries.markStreaks([...ok], [...failed], disableAfterMs);
       const gone = new Set(seen.filter((m) => m.gone).map((m) => m.endpointId));
       await disable(gone, "the receiver answered 410 Gone");
-      const hours = Math.round(disableAfterMs / 3_600_000);
+      const span =
+        disableAfterMs >= 86_400_000
+          ? `${Math.round(disableAfterMs / 86_400_000)} days`
+          : `${Math.round(disableAfterMs / 1000)} s`;
       await disable(
         expired.filter((id) => !gone.has(id)),
-        `every attempt failed for ${hours} h`,
+        `every attempt failed for ${span}`,
       );
     } catch (error) {
       // Not recorded: the rows stay leased and are sent again when the lease ends (same message id).

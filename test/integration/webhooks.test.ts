@@ -19,6 +19,8 @@ const p = usePipeline(
     WEBHOOK_ALLOW_PRIVATE: "true",
     WEBHOOK_RETRY_SCHEDULE: "100ms,100ms,100ms,100ms,100ms",
     WEBHOOK_TIMEOUT_MS: "20000",
+    // "5 days" of failing, shortened: an endpoint failing for 3 s is disabled.
+    WEBHOOK_DISABLE_AFTER_MS: "3000",
   },
   { webhooks: true },
 );
@@ -142,6 +144,29 @@ describe("webhooks", () => {
     await decide("wh-gone");
     await new Promise((resolve) => setTimeout(resolve, 1_500));
     expect(r.received.length).toBe(before); // nothing more to a disabled endpoint
+  });
+
+  it("disables an endpoint whose every attempt failed for WEBHOOK_DISABLE_AFTER_MS, with an audit entry", async () => {
+    const r = await receiver(() => 500);
+    const ep = await endpoint(r.url, ["decision.approved"]);
+    const { id } = await decide("wh-failing");
+    expect(await eventually(async () => forTx(r, id).length >= 6, 20_000)).toBe(true); // 1 + 5 retries
+    expect(
+      ((await (await p.request("GET", `/webhooks/endpoints/${ep.endpoint_id}`)).json()) as Endpoint).enabled,
+    ).toBe(true);
+    await new Promise((resolve) => setTimeout(resolve, 3_200));
+    await decide("wh-failing"); // its failures come more than 3 s after the first
+    expect(
+      await eventually(async () => {
+        const res = await p.request("GET", `/webhooks/endpoints/${ep.endpoint_id}`);
+        return ((await res.json()) as Endpoint).disabled_reason?.startsWith("every attempt failed") === true;
+      }, 20_000),
+    ).toBe(true);
+    const audit = await p.db.query(
+      "SELECT actor, role, action FROM audit_log WHERE target = $1 ORDER BY audit_id",
+      [ep.endpoint_id],
+    );
+    expect(audit.rows.at(-1)).toEqual({ actor: "webhooks", role: "system", action: "webhook.disable" });
   });
 
   it("signs with the old and the new secret during a rotation's overlap", async () => {
@@ -268,11 +293,11 @@ describe("webhook failing streaks", () => {
     expect(await deliveries.markStreaks([], [id], 0)).toEqual([id]); // past the limit
     await deliveries.markStreaks([id], [], 0);
     expect((await endpoints.get(id))!.failing_since).toBeNull();
-    expect(await endpoints.disable(id, "every attempt failed for 120 h")).toBe(true);
+    expect(await endpoints.disable(id, "every attempt failed for 5 days")).toBe(true);
     expect(await endpoints.disable(id, "again")).toBe(false);
     expect((await endpoints.get(id))!).toMatchObject({
       enabled: false,
-      disabled_reason: "every attempt failed for 120 h",
+      disabled_reason: "every attempt failed for 5 days",
     });
   });
 });
