@@ -2,7 +2,6 @@ import type { Command } from "commander";
 import type { AuditCliOptions } from "../audit/audit-command.ts";
 import type { DlqCliOptions, ReplayCliOptions } from "../ops/commands.ts";
 import { collect, oneShot, ops, positiveInt } from "./actions.ts";
-import { writeGeneratedFiles } from "./generated-files.ts";
 
 /** The operator's commands: schemas, replay, the dead-letter topic, offsets, the audit trail. */
 export function addOperatorCommands(program: Command): void {
@@ -32,7 +31,8 @@ function addSchemaAndReplayCommands(program: Command): void {
     .command("write", { isDefault: true })
     .description("write schemas/*.json and rulesets/default.json from the code (the default)")
     .action(async () => {
-      for (const file of await writeGeneratedFiles()) process.stdout.write(`wrote ${file}\n`);
+      for (const file of await (await import("./generated-files.ts")).writeGeneratedFiles())
+        process.stdout.write(`wrote ${file}\n`);
     });
   schemas
     .command("register")

@@ -1,15 +1,13 @@
 import Fastify, { type FastifyBaseLogger, LogController } from "fastify";
 import type { Config } from "../config.ts";
-import { startConsumer } from "../consumer/main.ts";
 import type { Scorer } from "../consumer/scorer.ts";
 import { SentinelError } from "../errors.ts";
 import { opsPlugin, type Readiness, sampleReadiness } from "../http/ops-plugin.ts";
-import { startIngest } from "../ingest/main.ts";
+import type { RunningIngest } from "../ingest/main.ts";
 import type { Logger } from "../logger.ts";
 import type { Metrics } from "../metrics.ts";
 import { createRuntime, dependenciesOf } from "../runtime.ts";
 import { startTracing } from "../tracing.ts";
-import { startWebhooks } from "../webhooks/main.ts";
 
 export type Parts = { ingest: boolean; consumer: boolean; webhooks?: boolean };
 
@@ -88,7 +86,10 @@ export async function serve(config: Config, logger: Logger, parts: Parts): Promi
   stops.push({ name: "readiness sampler", stop: async () => stopSampling() });
 
   if (parts.ingest) {
-    let ingest: Awaited<ReturnType<typeof startIngest>>;
+    // Each part's modules are loaded only by a process that runs it (a consumer or a delivery
+    // process does not carry the HTTP API's, nor the ingress the scorer's).
+    const { startIngest } = await import("../ingest/main.ts");
+    let ingest: RunningIngest;
     try {
       ingest = await startIngest(rt, { readiness });
     } catch (error) {
@@ -108,6 +109,7 @@ export async function serve(config: Config, logger: Logger, parts: Parts): Promi
   if (parts.consumer && !stopping) {
     // A consumer that kafkajs gave up on consumes nothing: the process exits 1 so its supervisor
     // restarts it, rather than staying up and looking healthy.
+    const { startConsumer } = await import("../consumer/main.ts");
     const running = await startConsumer(rt, {
       onFatal: (error) => {
         logger.fatal({ err: error }, "consumer crashed and will not restart");
@@ -118,6 +120,7 @@ export async function serve(config: Config, logger: Logger, parts: Parts): Promi
     stops.push({ name: "consumer", stop: () => running.stop() });
   }
   if (parts.webhooks && !stopping) {
+    const { startWebhooks } = await import("../webhooks/main.ts");
     const webhooks = await startWebhooks(rt);
     stops.push({ name: "webhooks", stop: () => webhooks.stop() });
     logger.info("webhook delivery running");
