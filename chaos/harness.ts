@@ -118,6 +118,7 @@ export async function startHarness(options: ChaosOptions): Promise<Harness> {
     harnessErrors: [] as string[],
     procs: [] as Proc[],
     async close() {
+      h.phase = "done";
       h.stopTimers();
       await Promise.all(h.procs.map((p) => p.stop()));
       await Promise.all(proxies.map((p) => p.close()));
@@ -179,6 +180,16 @@ async function startTopology(h: Harness, proxies: TcpProxy[]): Promise<void> {
 
 function track(h: Harness, p: Proc): Proc {
   h.procs.push(p);
+  // A process that ends by itself (not SIGKILLed by a fault, not stopped at the end) is news: the
+  // run says so with its last lines.
+  p.child.once("exit", (code, signal) => {
+    if (signal === "SIGKILL" || signal === "SIGTERM" || h.phase === "done") return;
+    const args = p.child.spawnargs.slice(-1).join(" ");
+    h.event(
+      "fault",
+      `${args} exited by itself (code ${code}): ${p.output().trim().split("\n").slice(-3).join(" | ").slice(0, 600)}`,
+    );
+  });
   return p;
 }
 

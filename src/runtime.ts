@@ -9,7 +9,7 @@ import { createManagedProducer, type ManagedProducer } from "./kafka/producer.ts
 import type { TransactionSchemaIds } from "./kafka/schema-registry.ts";
 import type { Logger } from "./logger.ts";
 import { createMetrics, type Metrics } from "./metrics.ts";
-import { createDatabasePool, type DatabasePool, pingDatabase } from "./store/pool.ts";
+import { createDatabasePoolWhenReachable, type DatabasePool, pingDatabase } from "./store/pool.ts";
 import { createProfileStore, type ProfileStore } from "./store/profile-store.ts";
 import { createTransactionStore, type TransactionStore } from "./store/transaction-store.ts";
 
@@ -83,7 +83,11 @@ export async function createRuntime(
   logger: Logger,
   metrics = createMetrics(),
 ): Promise<Runtime> {
-  const pool = await createDatabasePool(config.database.url, { maxPoolSize: config.database.poolSize });
+  const pool = await createDatabasePoolWhenReachable(
+    config.database.url,
+    { maxPoolSize: config.database.poolSize },
+    { timeoutMs: 60_000, logger },
+  );
   const redis = createRedisClient(config.redis.url, logger);
   const kafka = createKafka({ brokers: config.kafka.brokers, clientId: config.kafka.clientId, logger });
   const producer = createManagedProducer(kafka, logger, { requestTimeoutMs: config.producer.timeoutMs });

@@ -1,5 +1,8 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import { createPool, type DatabasePool, sql } from "slonik";
 import type { Config } from "../config.ts";
+import type { Logger } from "../logger.ts";
+import { backoffMs } from "../poll.ts";
 
 export type { DatabasePool };
 
@@ -29,6 +32,33 @@ export async function createDatabasePool(url: string, options: { maxPoolSize?: n
     resetConnection: async () => {},
     poolName: options.name ?? "sentinel",
   });
+}
+
+/**
+ * createDatabasePool for a long-running process: slonik's pool connects once when it is created,
+ * and a PostgreSQL that is away at that moment (a restart, a network cut) would end the process.
+ * Retries with backoff for `timeoutMs`, saying so in the log.
+ * @throws the last connection error after `timeoutMs`.
+ */
+export async function createDatabasePoolWhenReachable(
+  url: string,
+  options: { maxPoolSize?: number },
+  { timeoutMs, logger }: { timeoutMs: number; logger: Logger },
+): Promise<DatabasePool> {
+  const deadline = Date.now() + timeoutMs;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await createDatabasePool(url, options);
+    } catch (error) {
+      if (Date.now() >= deadline) throw error;
+      const wait = backoffMs(attempt, { baseMs: 250, maxMs: 5_000 });
+      logger.warn(
+        { err: (error as Error).message, attempt, retryInMs: wait },
+        "PostgreSQL not reachable yet",
+      );
+      await sleep(wait);
+    }
+  }
 }
 
 /** Whether PostgreSQL answers a trivial query (readiness); never throws. */

@@ -172,7 +172,9 @@ describe.skipIf(!executablePath)("the analyst console in Chromium", () => {
       ids.push(...posted);
     }
     const last = page.locator(`#queue-rows tr[data-transaction-id="${ids.at(-1)}"]`);
-    await last.waitFor({ timeout: 15_000 });
+    // Generous: 250 reviews go through the whole pipeline on a CI box running other files beside
+    // this one (a 15 s wait timed out there once); the reload bound below scales with the time taken.
+    await last.waitFor({ timeout: 45_000 });
     const first = page.locator(`#queue-rows tr[data-transaction-id="${ids[0]}"]`);
     await expect.poll(() => first.count(), { timeout: 10_000 }).toBe(1);
     expect(await page.locator("#queue-rows tr").count()).toBeGreaterThanOrEqual(250);
