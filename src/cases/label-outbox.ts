@@ -2,6 +2,7 @@ import type { Producer } from "kafkajs";
 import { sql } from "slonik";
 import { z } from "zod";
 import { LABEL_SOURCES, LABELS, type Label, type LabelSource } from "../domain/case.ts";
+import { createOutboxLoop, type OutboxLoop } from "../kafka/outbox-loop.ts";
 import { createPublisher } from "../kafka/publisher.ts";
 import type { Logger } from "../logger.ts";
 import { withDbErrors } from "../store/db-errors.ts";
@@ -37,13 +38,8 @@ const Pending = z.object({
   labelled_at: z.string(),
 });
 
-export type LabelOutbox = {
-  /** Publishes what is pending (up to `batch` labels); returns how many were published. Never throws. */
-  publishPending(): Promise<number>;
-  /** Publishes pending labels every intervalMs until stop(). */
-  start(): void;
-  stop(): Promise<void>;
-};
+/** Publishes up to `batch` pending labels a drain (src/kafka/outbox-loop.ts). */
+export type LabelOutbox = OutboxLoop;
 
 export function createLabelOutbox({
   pool,
@@ -64,8 +60,6 @@ export function createLabelOutbox({
   batch?: number;
 }): LabelOutbox {
   const publisher = createPublisher({ producer, maxRequestBytes });
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<number> | undefined;
 
   async function drain(): Promise<number> {
     const pending = await withDbErrors("pending labels", () =>
@@ -95,28 +89,5 @@ export function createLabelOutbox({
     return pending.length;
   }
 
-  const publishPending = async (): Promise<number> => {
-    // One drain at a time: two would publish the same labels twice (harmless, but wasteful).
-    running ??= drain()
-      .catch((error: unknown) => {
-        logger.warn({ err: (error as Error).message }, "labels not published yet; retrying from the outbox");
-        return 0;
-      })
-      .finally(() => {
-        running = undefined;
-      });
-    return running;
-  };
-
-  return {
-    publishPending,
-    start() {
-      timer = setInterval(() => void publishPending(), intervalMs);
-      timer.unref();
-    },
-    async stop() {
-      clearInterval(timer);
-      await running;
-    },
-  };
+  return createOutboxLoop({ drain, intervalMs, logger, what: "labels" });
 }

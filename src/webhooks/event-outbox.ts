@@ -1,6 +1,7 @@
 import type { Producer } from "kafkajs";
 import { type CommonQueryMethods, sql } from "slonik";
 import { z } from "zod";
+import { createOutboxLoop, type OutboxLoop } from "../kafka/outbox-loop.ts";
 import { createPublisher } from "../kafka/publisher.ts";
 import type { Logger } from "../logger.ts";
 import { withDbErrors } from "../store/db-errors.ts";
@@ -35,12 +36,8 @@ const Pending = z.object({
   data: z.record(z.string(), z.unknown()),
 });
 
-export type EventOutbox = {
-  /** Publishes what is pending (up to `batch` events); returns how many. Never throws. */
-  publishPending(): Promise<number>;
-  start(): void;
-  stop(): Promise<void>;
-};
+/** Publishes up to `batch` pending events a drain (src/kafka/outbox-loop.ts). */
+export type EventOutbox = OutboxLoop;
 
 export function createEventOutbox({
   pool,
@@ -60,8 +57,6 @@ export function createEventOutbox({
   batch?: number;
 }): EventOutbox {
   const publisher = createPublisher({ producer, maxRequestBytes });
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<number> | undefined;
 
   async function drain(): Promise<number> {
     const pending = await withDbErrors("pending events", () =>
@@ -92,27 +87,5 @@ export function createEventOutbox({
     return pending.length;
   }
 
-  const publishPending = (): Promise<number> => {
-    running ??= drain()
-      .catch((error: unknown) => {
-        logger.warn({ err: (error as Error).message }, "events not published yet; retrying from the outbox");
-        return 0;
-      })
-      .finally(() => {
-        running = undefined;
-      });
-    return running;
-  };
-
-  return {
-    publishPending,
-    start() {
-      timer = setInterval(() => void publishPending(), intervalMs);
-      timer.unref();
-    },
-    async stop() {
-      clearInterval(timer);
-      await running;
-    },
-  };
+  return createOutboxLoop({ drain, intervalMs, logger, what: "events" });
 }

@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { afterAll, describe, expect, it } from "vitest";
 import { usePipeline } from "../support/pipeline.ts";
 import { type Proc, spawnSentinel } from "../support/processes.ts";
+import { profileBody } from "../support/profiles.ts";
 import { payloadOf, type Receiver, startReceiver } from "../support/receiver.ts";
 import { eventually } from "../support/topics.ts";
 
@@ -37,16 +38,7 @@ describe("webhook delivery process", () => {
     await Promise.all(
       Array.from({ length: 40 }, async (_, i) => {
         const user = `crash-${i}`;
-        const profile = await p.request("PUT", `/users/${user}/profile`, {
-          body: {
-            status: "active",
-            risk_tier: "low",
-            home_country: "US",
-            currency: "USD",
-            per_transaction_limit: "5000.00",
-            daily_limit: "100000.00",
-          },
-        });
+        const profile = await p.request("PUT", `/users/${user}/profile`, { body: profileBody() });
         expect(profile.status).toBe(200);
         const id = randomUUID();
         ids.push(id);

@@ -5,6 +5,7 @@ import { defaultRuleSet } from "../../src/rules/default-rule-set.ts";
 import { webhookStores } from "../../src/webhooks/main.ts";
 import { usePipeline } from "../support/pipeline.ts";
 import { jsonLines, runSentinel } from "../support/processes.ts";
+import { profileBody } from "../support/profiles.ts";
 import { type Answer, payloadOf, type Received, type Receiver, startReceiver } from "../support/receiver.ts";
 import { eventually } from "../support/topics.ts";
 
@@ -50,16 +51,7 @@ async function decide(
   amount = "12.00",
   kind: "low" | "high" | "blocked" = "low",
 ): Promise<{ id: string; decision: string }> {
-  const profile = await p.request("PUT", `/users/${user}/profile`, {
-    body: {
-      status: kind === "blocked" ? "blocked" : "active",
-      risk_tier: kind === "high" ? "high" : "low",
-      home_country: "US",
-      currency: "USD",
-      per_transaction_limit: "5000.00",
-      daily_limit: "100000.00",
-    },
-  });
+  const profile = await p.request("PUT", `/users/${user}/profile`, { body: profileBody(kind) });
   expect(profile.status).toBe(200);
   const id = randomUUID();
   const res = await p.request("POST", "/transaction", {

@@ -21,6 +21,21 @@ export function testProfile(over: Partial<Profile> = {}): Profile {
   };
 }
 
+/**
+ * The body of `PUT /users/:id/profile` for an active user (low or high risk) or a blocked one, with
+ * limits no test transaction reaches: what decides is the tier or the status.
+ */
+export function profileBody(kind: "low" | "high" | "blocked" = "low") {
+  return {
+    status: kind === "blocked" ? "blocked" : "active",
+    risk_tier: kind === "high" ? "high" : "low",
+    home_country: "US",
+    currency: "USD",
+    per_transaction_limit: "5000.00",
+    daily_limit: "100000.00",
+  };
+}
+
 /** Every stored profile, as the oracle reads them (the checker's own read of PostgreSQL). */
 export async function storedProfiles(db: pg.Client): Promise<Array<OracleProfile & { user_id: string }>> {
   const { rows } = await db.query<OracleProfile & { user_id: string }>(
