@@ -1,9 +1,10 @@
 import type { Command } from "commander";
+import type { SimulateCliOptions } from "../simulate/simulate-command.ts";
 import { initialize, stackDown, stackStatus, stackUp } from "../stack/stack.ts";
 import { prepareDatabase } from "../store/database.ts";
 import { createDatabasePool } from "../store/pool.ts";
 import { createProfileStore } from "../store/profile-store.ts";
-import { configOrExit, positiveInt, withConfig } from "./actions.ts";
+import { configOrExit, oneShot, positiveInt, withConfig } from "./actions.ts";
 import { seedProfiles } from "./seed.ts";
 import { serve } from "./serve.ts";
 
@@ -70,6 +71,25 @@ export function addRunCommands(program: Command): void {
         await pool.end();
       }
     });
+
+  program
+    .command("simulate")
+    .description(
+      "simulated users over days with labelled fraud typologies, through the pipeline, with the truth as CSV",
+    )
+    .option("--users <n>", "how many users", positiveInt, 10_000)
+    .option("--days <n>", "how many days, ending today", positiveInt, 30)
+    .option("--seed <n>", "random seed (same seed, same simulation)", positiveInt, 1)
+    .option("--start <time>", "the first day's start (RFC 3339; default: --days before today)")
+    .option("--via <where>", "kafka (the transactions topic) or none (files only)", "kafka")
+    .option("--truth <file>", "write the truth as CSV: transaction_id,user_id,day,label")
+    .option("--out <file>", "write the transactions as JSON lines")
+    .option("--mix <shares>", "share of users per typology, e.g. card_testing=0.01,collusion=0")
+    .action(
+      oneShot(async (c, l, opts: SimulateCliOptions) =>
+        (await import("../simulate/simulate-command.ts")).simulateCommand(c, l, opts),
+      ),
+    );
 }
 
 /** The local stack without Docker. */

@@ -1,0 +1,109 @@
+import { once } from "node:events";
+import { createWriteStream } from "node:fs";
+import type { Config } from "../config.ts";
+import { SentinelError } from "../errors.ts";
+import type { Logger } from "../logger.ts";
+import { withRuntime } from "../ops/output.ts";
+import { withPool } from "../store/pool.ts";
+import { createProfileStore } from "../store/profile-store.ts";
+import { profileOf } from "./population.ts";
+import { type SimOptions, simulate } from "./simulator.ts";
+import { TYPOLOGIES, type Typology } from "./typologies.ts";
+
+/*
+ * `sentinel simulate` (issue 24): the simulated users' profiles into PostgreSQL, their
+ * transactions through the real pipeline — on the transactions topic (`--via kafka`, keyed by
+ * user, acks=all), or nowhere (`--via none`, files only) — and the truth beside them as CSV
+ * (`transaction_id,user_id,day,label`). Simulated days lie in the past: the topic must take the
+ * producers' clocks (TOPIC_TRANSACTIONS_TIMESTAMP_TYPE=CreateTime) and the consumers accept old
+ * timestamps (TIMESTAMP_MAX_AGE_HOURS ≥ the days simulated × 24), as the detection bench sets.
+ */
+
+export type SimulateCliOptions = {
+  users: number;
+  days: number;
+  seed: number;
+  start?: string;
+  via: string;
+  truth?: string;
+  out?: string;
+  mix?: string;
+};
+
+/** `card_testing=0.01,collusion=0` → shares per typology. @throws SentinelError on a bad entry. */
+export function parseMix(text: string | undefined): Partial<Record<Typology, number>> {
+  const mix: Partial<Record<Typology, number>> = {};
+  for (const part of (text ?? "").split(",").filter(Boolean)) {
+    const [name, value] = part.split("=");
+    const share = Number(value);
+    if (!TYPOLOGIES.includes(name as Typology) || !(share >= 0 && share <= 1)) {
+      throw new SentinelError(
+        "validation_failed",
+        `--mix: "${part}" is not typology=share (typologies: ${TYPOLOGIES.join(", ")}; share 0–1)`,
+      );
+    }
+    mix[name as Typology] = share;
+  }
+  return mix;
+}
+
+async function writeLines(path: string, lines: Iterable<string>): Promise<void> {
+  const out = createWriteStream(path);
+  for (const line of lines) if (!out.write(`${line}\n`)) await once(out, "drain");
+  out.end();
+  await once(out, "finish");
+}
+
+export async function simulateCommand(
+  config: Config,
+  logger: Logger,
+  opts: SimulateCliOptions,
+): Promise<void> {
+  if (!["kafka", "none"].includes(opts.via))
+    throw new SentinelError("validation_failed", "--via must be kafka or none");
+  const day = 86_400_000;
+  const startMs = opts.start ? Date.parse(opts.start) : Math.floor(Date.now() / day) * day - opts.days * day;
+  if (Number.isNaN(startMs)) throw new SentinelError("validation_failed", "--start must be an RFC 3339 time");
+  const options: SimOptions = {
+    seed: opts.seed,
+    users: opts.users,
+    days: opts.days,
+    startMs,
+    mix: parseMix(opts.mix),
+  };
+  const { users, transactions, truth } = simulate(options);
+  if (opts.truth) {
+    await writeLines(opts.truth, [
+      "transaction_id,user_id,day,label",
+      ...truth.map((t) => `${t.transaction_id},${t.user_id},${t.day},${t.label}`),
+    ]);
+  }
+  if (opts.out)
+    await writeLines(
+      opts.out,
+      transactions.map((t) => JSON.stringify(t)),
+    );
+  const fraud = truth.filter((t) => t.label !== "legit").length;
+  process.stdout.write(
+    `simulated ${users.length} users over ${opts.days} days: ${transactions.length} transactions, ${fraud} fraudulent\n`,
+  );
+  if (opts.via === "none") return;
+  await withPool(config, (pool) =>
+    createProfileStore({ pool }).upsertMany(users.map((u) => ({ userId: u.userId, profile: profileOf(u) }))),
+  );
+  await withRuntime(config, logger, async (rt) => {
+    for (let i = 0; i < transactions.length; i += 1_000) {
+      const slice = transactions.slice(i, i + 1_000);
+      await rt.producer.producer.send({
+        topic: config.kafka.topics.transactions,
+        acks: -1,
+        messages: slice.map((t) => ({
+          key: t.user_id,
+          value: JSON.stringify(t),
+          timestamp: String(Date.parse(t.timestamp)),
+        })),
+      });
+    }
+  });
+  process.stdout.write(`written to ${config.kafka.topics.transactions}: ${transactions.length}\n`);
+}
