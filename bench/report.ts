@@ -2,6 +2,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { TopLevelSpec } from "vega-lite";
 import type { ConsumerBench } from "./consumer.ts";
+import { type DetectionFigures, detectionTable } from "./detection.ts";
 import type { E2eRate, E2eRun } from "./e2e.ts";
 import type { HotUser } from "./hot-user.ts";
 import type { IngestBench } from "./ingest.ts";
@@ -21,6 +22,7 @@ export type BenchReport = {
   e2e: E2eRun;
   hotUser: HotUser;
   webhooks: WebhooksBench;
+  detection: DetectionFigures;
 };
 
 const round = (n: number) => Math.round(n);
@@ -230,6 +232,11 @@ receiver on loopback: **${report.webhooks.deliveriesPerSec} deliveries/s** (targ
 as three processes at ${report.webhooks.rate} transactions/s: p50 ${report.webhooks.latencyMs.p50} ms, p90
 ${report.webhooks.latencyMs.p90} ms, p99 **${report.webhooks.latencyMs.p99} ms**, max ${report.webhooks.latencyMs.max} ms
 (${report.webhooks.delivered} of ${report.webhooks.sent} delivered).
+
+Detection (issue 24): a simulated month through the scorer, the default rules against the truth
+(flagged = review or decline):
+
+${detectionTable(report.detection)}
 `,
   );
   return { json, markdown };

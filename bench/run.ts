@@ -2,6 +2,7 @@ import { cpus, totalmem } from "node:os";
 import { join } from "node:path";
 import { createSandbox } from "../src/stack/sandbox.ts";
 import { benchConsumer } from "./consumer.ts";
+import { benchDetection, detectionLines } from "./detection.ts";
 import { benchE2e, e2eLines } from "./e2e.ts";
 import { benchHotUser } from "./hot-user.ts";
 import { benchIngest } from "./ingest.ts";
@@ -54,6 +55,9 @@ const e2e = await benchE2e(services, quick ? { seconds: 5 } : {});
 log("webhooks: deliveries per second, and decision to delivery at 500/s");
 const webhooks = await benchWebhooks(services, quick ? { deliveries: 5_000, seconds: 10 } : {});
 
+log("detection: a simulated month against its truth (the default rules)");
+const detection = await benchDetection(services, quick ? { users: 1_000 } : {});
+
 const report: BenchReport = {
   startedAt,
   quick,
@@ -70,6 +74,7 @@ const report: BenchReport = {
   e2e,
   hotUser,
   webhooks,
+  detection,
 };
 const written = await writeReport(report, join(import.meta.dirname, "results"));
 log(`wrote ${written.json} and ${written.markdown}`);
@@ -100,5 +105,6 @@ const lines = {
   hot_user_cost_ratio_100k: hotUser.costRatio100k,
   ...e2eLines(e2e),
   ...webhooksLines(webhooks),
+  ...detectionLines(detection),
 };
 for (const [k, v] of Object.entries(lines)) console.log(`${k}=${v}`);
