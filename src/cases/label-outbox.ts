@@ -1,12 +1,9 @@
-import type { Producer } from "kafkajs";
 import { sql } from "slonik";
 import { z } from "zod";
 import { LABEL_SOURCES, LABELS, type Label, type LabelSource } from "../domain/case.ts";
-import { createOutboxLoop, type OutboxLoop } from "../kafka/outbox-loop.ts";
+import { createOutboxLoop, type OutboxLoop, type OutboxOptions } from "../kafka/outbox-loop.ts";
 import { createPublisher } from "../kafka/publisher.ts";
-import type { Logger } from "../logger.ts";
 import { withDbErrors } from "../store/db-errors.ts";
-import type { DatabasePool } from "../store/pool.ts";
 import { ISO_UTC } from "../store/sql-time.ts";
 
 /*
@@ -49,16 +46,7 @@ export function createLabelOutbox({
   logger,
   intervalMs = 2_000,
   batch = 500,
-}: {
-  pool: DatabasePool;
-  producer: Pick<Producer, "sendBatch">;
-  topic: string;
-  /** The largest produce request (bytes): labels are split to fit. */
-  maxRequestBytes: number;
-  logger: Logger;
-  intervalMs?: number;
-  batch?: number;
-}): LabelOutbox {
+}: OutboxOptions): LabelOutbox {
   const publisher = createPublisher({ producer, maxRequestBytes });
 
   async function drain(): Promise<number> {

@@ -1,4 +1,6 @@
+import type { Producer } from "kafkajs";
 import type { Logger } from "../logger.ts";
+import type { DatabasePool } from "../store/pool.ts";
 
 /*
  * What every outbox publisher shares (labels, events): publish what is pending at once when asked
@@ -13,6 +15,19 @@ export type OutboxLoop = {
   /** Publishes pending rows every intervalMs until stop(). */
   start(): void;
   stop(): Promise<void>;
+};
+
+/** What an outbox publisher is made from (the label and the event outbox alike). */
+export type OutboxOptions = {
+  pool: DatabasePool;
+  producer: Pick<Producer, "sendBatch">;
+  topic: string;
+  /** The largest produce request (bytes): what is published is split to fit. */
+  maxRequestBytes: number;
+  logger: Logger;
+  intervalMs?: number;
+  /** Rows published per drain, at most. */
+  batch?: number;
 };
 
 export function createOutboxLoop({

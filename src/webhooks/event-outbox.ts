@@ -1,11 +1,8 @@
-import type { Producer } from "kafkajs";
 import { type CommonQueryMethods, sql } from "slonik";
 import { z } from "zod";
-import { createOutboxLoop, type OutboxLoop } from "../kafka/outbox-loop.ts";
+import { createOutboxLoop, type OutboxLoop, type OutboxOptions } from "../kafka/outbox-loop.ts";
 import { createPublisher } from "../kafka/publisher.ts";
-import type { Logger } from "../logger.ts";
 import { withDbErrors } from "../store/db-errors.ts";
-import type { DatabasePool } from "../store/pool.ts";
 import { ISO_UTC } from "../store/sql-time.ts";
 import type { OutboxEventType, OutboxMessage } from "./events.ts";
 
@@ -47,15 +44,7 @@ export function createEventOutbox({
   logger,
   intervalMs = 1_000,
   batch = 500,
-}: {
-  pool: DatabasePool;
-  producer: Pick<Producer, "sendBatch">;
-  topic: string;
-  maxRequestBytes: number;
-  logger: Logger;
-  intervalMs?: number;
-  batch?: number;
-}): EventOutbox {
+}: OutboxOptions): EventOutbox {
   const publisher = createPublisher({ producer, maxRequestBytes });
 
   async function drain(): Promise<number> {
