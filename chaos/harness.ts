@@ -185,8 +185,9 @@ function track(h: Harness, p: Proc): Proc {
   p.child.once("exit", (code, signal) => {
     if (signal === "SIGKILL" || signal === "SIGTERM" || h.phase === "done") return;
     const args = p.child.spawnargs.slice(-1).join(" ");
+    // Not a fault the run injected (faults_injected counts those): an observation, with the evidence.
     h.event(
-      "fault",
+      "load",
       `${args} exited by itself (code ${code}): ${p.output().trim().split("\n").slice(-3).join(" | ").slice(0, 600)}`,
     );
   });
