@@ -84,7 +84,7 @@ async function loadQueue(flash) {
 /** A burst of new reviews reloads the queue at most once a second, not once per event. */
 const reload = { timer: null, last: 0, flash: new Set() };
 function scheduleReload(transactionId) {
-  reload.flash.add(transactionId);
+  if (transactionId) reload.flash.add(transactionId);
   if (reload.timer) return;
   reload.timer = setTimeout(
     async () => {
@@ -95,6 +95,9 @@ function scheduleReload(transactionId) {
         await loadQueue(flash);
       } finally {
         reload.timer = null;
+        // Reviews announced while the queue was loading may not be in what it read: load again
+        // (the last cases of a burst stayed off the queue until the next event otherwise).
+        if (reload.flash.size > 0) scheduleReload();
       }
     },
     Math.max(0, 1000 - (Date.now() - reload.last)),
