@@ -3,11 +3,10 @@ import { z } from "zod";
 import { startConsumer } from "../src/consumer/main.ts";
 import { createLogger } from "../src/logger.ts";
 import { createRuntime } from "../src/runtime.ts";
-import { profileOf } from "../src/simulate/population.ts";
+import { writeSimulation } from "../src/simulate/simulate-command.ts";
 import { simulate, type Truth } from "../src/simulate/simulator.ts";
 import { TYPOLOGIES } from "../src/simulate/typologies.ts";
 import { createSandbox, type Services } from "../src/stack/sandbox.ts";
-import { createProfileStore } from "../src/store/profile-store.ts";
 import { benchServices, log } from "./lib/services.ts";
 
 /*
@@ -92,21 +91,8 @@ export async function benchDetection(services: Services, { users = 5_000, days =
   });
   const rt = await createRuntime(sandbox.config, createLogger(sandbox.config, "bench"));
   try {
-    await createProfileStore({ pool: rt.pool }).upsertMany(
-      sim.users.map((u) => ({ userId: u.userId, profile: profileOf(u) })),
-    );
     await rt.producer.ready(30_000);
-    for (let i = 0; i < sim.transactions.length; i += 2_000) {
-      await rt.producer.producer.send({
-        topic: sandbox.config.kafka.topics.transactions,
-        acks: -1,
-        messages: sim.transactions.slice(i, i + 2_000).map((t) => ({
-          key: t.user_id,
-          value: JSON.stringify(t),
-          timestamp: String(Date.parse(t.timestamp)),
-        })),
-      });
-    }
+    await writeSimulation(rt, sim);
     const scorer = await startConsumer(rt);
     try {
       const deadline = Date.now() + 900_000;

@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { sql } from "slonik";
+import { createLogger } from "../src/logger.ts";
 import { REPO_ROOT } from "../src/paths.ts";
 import { pollUntil } from "../src/poll.ts";
 import { createSandbox, type Sandbox, type Services } from "../src/stack/sandbox.ts";
@@ -83,7 +84,11 @@ async function withEndpoint<T>(
   const receiver = await receiverProcess();
   const pool = await createDatabasePool(sandbox.config.database.url, { maxPoolSize: 2 });
   try {
-    const { endpoints } = webhookStores({ pool, config: sandbox.config, logger: console as never });
+    const { endpoints } = webhookStores({
+      pool,
+      config: sandbox.config,
+      logger: createLogger(sandbox.config, "bench"),
+    });
     await endpoints.create({ url: receiver.url, events: [...DECISIONS] }, ACTOR);
     const delivered = async () =>
       Number(

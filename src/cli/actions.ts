@@ -51,3 +51,17 @@ export function withConfig(
     await run(config, createLogger(config));
   };
 }
+
+/**
+ * A one-shot subcommand with positional arguments and options: commander calls an action with its
+ * arguments, then the options, then the command; `run` gets the arguments and the options.
+ */
+export function withArgs<O>(
+  run: (config: Config, logger: Logger, positional: string[], opts: O) => Promise<void>,
+) {
+  return (...args: unknown[]) => {
+    const opts = args.at(-2) as O;
+    const positional = args.slice(0, -2).filter((a): a is string => typeof a === "string");
+    return oneShot((c, l) => run(c, l, positional, opts))();
+  };
+}

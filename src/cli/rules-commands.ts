@@ -1,18 +1,14 @@
 import type { Command } from "commander";
 import type { RulesAction } from "../rules/rules-command.ts";
-import { oneShot, ops } from "./actions.ts";
+import { oneShot, ops, withArgs } from "./actions.ts";
 
 /** Rule sets, lists and rule performance. */
 export function addRulesCommands(program: Command): void {
   const rules = program.command("rules").description("the fraud rules: versions, activation, performance");
-  const ruleAction =
-    (action: RulesAction) =>
-    (...args: unknown[]) => {
-      // commander calls an action with its arguments, then the options, then the command.
-      const opts = args.at(-2) as { json?: boolean; off?: boolean };
-      const positional = args.slice(0, -2).filter((a): a is string => typeof a === "string");
-      return oneShot(async (c, l) => (await ops()).rulesCommand(c, l, action, positional, opts))();
-    };
+  const ruleAction = (action: RulesAction) =>
+    withArgs<{ json?: boolean; off?: boolean }>(async (c, l, positional, opts) =>
+      (await ops()).rulesCommand(c, l, action, positional, opts),
+    );
   rules
     .command("validate <file>")
     .description("check a rule set file; every problem with its JSON path")

@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import type { WebhooksAction, WebhooksCliOptions } from "../webhooks/webhooks-command.ts";
-import { oneShot, withConfig } from "./actions.ts";
+import { withArgs, withConfig } from "./actions.ts";
 import { serve } from "./serve.ts";
 
 /** `sentinel webhooks`: the delivery process (the default), endpoints and deliveries. */
@@ -12,15 +12,10 @@ export function addWebhooksCommands(program: Command): void {
     .command("run", { isDefault: true })
     .description("run the webhook delivery only (its own consumer group; part of `sentinel all`)")
     .action(withConfig((c, l) => serve(c, l, { ingest: false, consumer: false, webhooks: true })));
-  const act =
-    (action: WebhooksAction) =>
-    (...args: unknown[]) => {
-      const opts = args.at(-2) as WebhooksCliOptions;
-      const positional = args.slice(0, -2).filter((a): a is string => typeof a === "string");
-      return oneShot(async (c, l) =>
-        (await import("../webhooks/webhooks-command.ts")).webhooksCommand(c, l, action, positional, opts),
-      )();
-    };
+  const act = (action: WebhooksAction) =>
+    withArgs<WebhooksCliOptions>(async (c, l, positional, opts) =>
+      (await import("../webhooks/webhooks-command.ts")).webhooksCommand(c, l, action, positional, opts),
+    );
   webhooks
     .command("add <url>")
     .description("add an endpoint; prints its signing secret once")

@@ -2,10 +2,10 @@ import { once } from "node:events";
 import { createWriteStream } from "node:fs";
 import type { Config } from "../config.ts";
 import { SentinelError } from "../errors.ts";
+import { createPublisher } from "../kafka/publisher.ts";
 import type { Logger } from "../logger.ts";
 import { withRuntime } from "../ops/output.ts";
-import { withPool } from "../store/pool.ts";
-import { createProfileStore } from "../store/profile-store.ts";
+import type { Runtime } from "../runtime.ts";
 import { profileOf } from "./population.ts";
 import { type SimOptions, simulate } from "./simulator.ts";
 import { TYPOLOGIES, type Typology } from "./typologies.ts";
@@ -54,6 +54,36 @@ async function writeLines(path: string, lines: Iterable<string>): Promise<void> 
   await once(out, "finish");
 }
 
+/**
+ * Writes a simulation through the pipeline: the users' profiles (PostgreSQL and the cache, as
+ * `PUT /users/:id/profile` would), then their transactions on the transactions topic through the
+ * publish boundary (acks=all, split to fit the broker's limits), keyed by user and stamped with
+ * their own time. Used by `sentinel simulate` and the detection bench.
+ * @throws SentinelError(broker_unavailable | store_unavailable).
+ */
+export async function writeSimulation(
+  rt: Pick<Runtime, "config" | "profiles" | "producer">,
+  sim: Pick<ReturnType<typeof simulate>, "users" | "transactions">,
+): Promise<void> {
+  await rt.profiles.upsertMany(sim.users.map((u) => ({ userId: u.userId, profile: profileOf(u) })));
+  const publisher = createPublisher({
+    producer: rt.producer.producer,
+    maxRequestBytes: rt.config.producer.maxBatchBytes,
+  });
+  for (let i = 0; i < sim.transactions.length; i += 10_000) {
+    await publisher.publish([
+      {
+        topic: rt.config.kafka.topics.transactions,
+        messages: sim.transactions.slice(i, i + 10_000).map((t) => ({
+          key: t.user_id,
+          value: JSON.stringify(t),
+          timestamp: String(Date.parse(t.timestamp)),
+        })),
+      },
+    ]);
+  }
+}
+
 export async function simulateCommand(
   config: Config,
   logger: Logger,
@@ -71,7 +101,8 @@ export async function simulateCommand(
     startMs,
     mix: parseMix(opts.mix),
   };
-  const { users, transactions, truth } = simulate(options);
+  const sim = simulate(options);
+  const { users, transactions, truth } = sim;
   if (opts.truth) {
     await writeLines(opts.truth, [
       "transaction_id,user_id,day,label",
@@ -88,22 +119,6 @@ export async function simulateCommand(
     `simulated ${users.length} users over ${opts.days} days: ${transactions.length} transactions, ${fraud} fraudulent\n`,
   );
   if (opts.via === "none") return;
-  await withPool(config, (pool) =>
-    createProfileStore({ pool }).upsertMany(users.map((u) => ({ userId: u.userId, profile: profileOf(u) }))),
-  );
-  await withRuntime(config, logger, async (rt) => {
-    for (let i = 0; i < transactions.length; i += 1_000) {
-      const slice = transactions.slice(i, i + 1_000);
-      await rt.producer.producer.send({
-        topic: config.kafka.topics.transactions,
-        acks: -1,
-        messages: slice.map((t) => ({
-          key: t.user_id,
-          value: JSON.stringify(t),
-          timestamp: String(Date.parse(t.timestamp)),
-        })),
-      });
-    }
-  });
+  await withRuntime(config, logger, (rt) => writeSimulation(rt, sim));
   process.stdout.write(`written to ${config.kafka.topics.transactions}: ${transactions.length}\n`);
 }

@@ -1,4 +1,4 @@
-import { around, CATEGORIES, FAR_COUNTRIES, hex, pick, type Rand, type SimUser } from "./population.ts";
+import { around, FAR_COUNTRIES, hex, pick, type Rand, type SimUser } from "./population.ts";
 
 /*
  * The fraud typologies the simulator injects (issue 24), each a function of a victim (or a ring),
@@ -107,16 +107,17 @@ function impossibleTravel(rand: Rand, u: SimUser, startMs: number): Draft[] {
   ];
 }
 
-/** A first purchase in a category the user never used, at 10–30× their typical amount. */
+/**
+ * A first purchase in a category the user never used — electronics: usual merchants are drawn
+ * from the everyday categories only — at 10–30× their typical amount.
+ */
 function highValueFirst(rand: Rand, u: SimUser, startMs: number): Draft[] {
-  const used = new Set(u.merchants.map((m) => m.mcc));
-  const [mcc] = CATEGORIES.find(([c]) => !used.has(c) && c === "5732") ?? ["5732"];
   return [
     {
       ...base(u, startMs),
       amount: Math.round(u.typical * (10 + rand() * 20) * 100) / 100,
       merchant: newMerchant(rand, u.country),
-      mcc,
+      mcc: "5732",
     },
   ];
 }

@@ -17,7 +17,6 @@ import type { Attempt, Sender } from "./sender.ts";
 export type Dispatcher = {
   /** Claims at once instead of at the next poll (the intake stored something). */
   kick(): void;
-  inFlight(): number;
   stop(): Promise<void>;
 };
 
@@ -35,14 +34,8 @@ const REFILL_ROUNDS = 4;
 function createTargetCache(endpoints: Pick<EndpointStore, "targets">, refreshMs: number) {
   let targets = new Map<string, Target>();
   let readAt = 0;
-  const signers = new Map<string, Webhook>();
-  const signer = (secret: string) => {
-    const known = signers.get(secret);
-    if (known) return known;
-    const made = new Webhook(secret);
-    signers.set(secret, made);
-    return made;
-  };
+  // One signer per secret in use, kept across reads (a rotated-away secret's is dropped).
+  let signers = new Map<string, Webhook>();
   return {
     get: () => targets,
     invalidate() {
@@ -51,9 +44,17 @@ function createTargetCache(endpoints: Pick<EndpointStore, "targets">, refreshMs:
     async refresh(): Promise<void> {
       if (Date.now() - readAt < refreshMs) return;
       const next = new Map<string, Target>();
-      for (const t of await endpoints.targets())
-        next.set(t.endpointId, { ...t, signers: t.secrets.map(signer) });
+      const kept = new Map<string, Webhook>();
+      for (const t of await endpoints.targets()) {
+        const ws = t.secrets.map((secret) => {
+          const signer = kept.get(secret) ?? signers.get(secret) ?? new Webhook(secret);
+          kept.set(secret, signer);
+          return signer;
+        });
+        next.set(t.endpointId, { ...t, signers: ws });
+      }
       targets = next;
+      signers = kept;
       readAt = Date.now();
     },
   };
@@ -338,7 +339,6 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
 
   return {
     kick,
-    inFlight: () => sends.size,
     async stop() {
       stopped = true;
       await claims.stop();

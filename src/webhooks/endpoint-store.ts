@@ -180,11 +180,13 @@ function endpointAdmin(pool: DatabasePool, box: SecretBox) {
         const known = await t.exists(sql.unsafe`
           SELECT 1 FROM webhook_endpoints WHERE endpoint_id = ${id} FOR UPDATE`);
         if (!known) return null;
+        // The secrets in use sign until then (one expiring sooner already keeps its time).
         const expires = await t.oneFirst(sql.type(z.object({ at: z.string() }))`
-          SELECT to_char((now() + ${overlapMs} * interval '1 millisecond') AT TIME ZONE 'UTC', ${ISO_UTC}) AS at`);
-        await t.query(sql.unsafe`
-          UPDATE webhook_secrets SET expires_at = now() + ${overlapMs} * interval '1 millisecond'
-          WHERE endpoint_id = ${id} AND (expires_at IS NULL OR expires_at > now() + ${overlapMs} * interval '1 millisecond')`);
+          WITH e AS (SELECT now() + ${overlapMs} * interval '1 millisecond' AS at), u AS (
+            UPDATE webhook_secrets s SET expires_at = e.at FROM e
+            WHERE s.endpoint_id = ${id} AND (s.expires_at IS NULL OR s.expires_at > e.at)
+          )
+          SELECT to_char(at AT TIME ZONE 'UTC', ${ISO_UTC}) AS at FROM e`);
         await t.query(sql.unsafe`
           INSERT INTO webhook_secrets (endpoint_id, sealed) VALUES (${id}, ${box.seal(secret)})`);
         audit.push({ action: "webhook.rotate_secret", target: id, after: { previous_expires_at: expires } });

@@ -67,7 +67,7 @@ export async function startIntake({
         );
       }
     }
-    for (const e of events) metrics.events.inc({ type: e.type });
+    for (const [type, list] of Map.groupBy(events, (e) => e.type)) metrics.events.inc({ type }, list.length);
     for (let attempt = 0; ; attempt++) {
       if (stopping || !isRunning() || isStale()) return; // not committed: read again by whoever owns it
       try {

@@ -2,12 +2,9 @@
  * When a failed delivery is tried again (issue 23): the Standard Webhooks schedule — 5 s, 5 min,
  * 30 min, 2 h, 5 h, 10 h, 14 h, 20 h, 24 h after each failure — with ±10 % jitter so that an
  * endpoint coming back is not hit by every retry at once, and never sooner than the receiver's
- * `Retry-After`. After the last, the delivery has failed (an operator may redeliver it).
+ * `Retry-After`. After the last, the delivery has failed (an operator may redeliver it). The
+ * schedule itself is config (WEBHOOK_RETRY_SCHEDULE, defaulting to the spec's).
  */
-
-export const DEFAULT_SCHEDULE_MS: readonly number[] = [
-  5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 50_400_000, 72_000_000, 86_400_000,
-];
 
 /** A receiver's Retry-After (seconds, or an HTTP date) in ms from `nowMs`; undefined when absent or unreadable. */
 export function retryAfterMs(header: string | undefined, nowMs: number): number | undefined {

@@ -1,5 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { DEFAULT_SCHEDULE_MS, nextDelayMs, retryAfterMs } from "../../../src/webhooks/retry-schedule.ts";
+import { loadConfig } from "../../../src/config.ts";
+import { nextDelayMs, retryAfterMs } from "../../../src/webhooks/retry-schedule.ts";
+
+/** The schedule a deployment gets without WEBHOOK_RETRY_SCHEDULE. */
+const DEFAULT_SCHEDULE_MS = loadConfig({}).webhooks.retryScheduleMs;
 
 describe("retry schedule", () => {
   it("follows the Standard Webhooks schedule, with ±10 % jitter, and ends after the last step", () => {
