@@ -2,7 +2,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { TopLevelSpec } from "vega-lite";
 import type { ConsumerBench } from "./consumer.ts";
-import { type DetectionFigures, detectionTable } from "./detection.ts";
+import { type DetectionReport, detectionTable } from "./detection.ts";
 import type { E2eRate, E2eRun } from "./e2e.ts";
 import type { HotUser } from "./hot-user.ts";
 import type { IngestBench } from "./ingest.ts";
@@ -22,7 +22,7 @@ export type BenchReport = {
   e2e: E2eRun;
   hotUser: HotUser;
   webhooks: WebhooksBench;
-  detection: DetectionFigures;
+  detection: DetectionReport;
 };
 
 const round = (n: number) => Math.round(n);

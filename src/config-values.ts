@@ -18,6 +18,12 @@ export const decimal = (def: string) =>
     .string()
     .regex(/^\d+(\.\d+)?$/, "must be a non-negative decimal number")
     .default(def);
+/** A probability as a decimal string, 0 to 1 with at most 4 decimals (a model score threshold). */
+export const probability = (def: string) =>
+  z
+    .string()
+    .regex(/^(0(\.\d{1,4})?|1(\.0{1,4})?)$/, "must be a probability between 0 and 1 (at most 4 decimals)")
+    .default(def);
 export const topic = (def: string) =>
   z
     .string()

@@ -8,6 +8,7 @@ import {
   durations,
   fxRates,
   int,
+  probability,
   topic,
   url,
 } from "./config-values.ts";
@@ -73,6 +74,8 @@ const EnvSchema = z.object({
   RULES_HIGH_RISK_AMOUNT: decimal("1000"),
   RULES_REVIEW_THRESHOLD: int(50, 1, 100),
   RULES_DECLINE_THRESHOLD: int(80, 1, 100),
+  RULES_MODEL_REVIEW: probability("0.7"),
+  RULES_MODEL_DECLINE: probability("0.95"),
   FX_RATES: fxRates,
   WEBHOOK_ALLOW_PRIVATE: z.stringbool().default(false),
   WEBHOOK_SECRET_KEY: z
@@ -164,6 +167,9 @@ export type Config = Readonly<{
     highRiskAmount: string;
     reviewThreshold: number;
     declineThreshold: number;
+    /** model.score at or above which the default set reviews, and declines (issue 24). */
+    modelReview: string;
+    modelDecline: string;
     fxRates: Readonly<Record<string, string>>;
   }>;
   webhooks: Readonly<{
@@ -314,6 +320,8 @@ export function loadConfig(
       highRiskAmount: e.RULES_HIGH_RISK_AMOUNT,
       reviewThreshold: e.RULES_REVIEW_THRESHOLD,
       declineThreshold: e.RULES_DECLINE_THRESHOLD,
+      modelReview: e.RULES_MODEL_REVIEW,
+      modelDecline: e.RULES_MODEL_DECLINE,
       fxRates: e.FX_RATES,
     },
     webhooks: webhooksConfig(e),

@@ -1,4 +1,5 @@
 import { Command } from "commander";
+import { addModelCommands } from "./model-commands.ts";
 import { addOperatorCommands } from "./operator-commands.ts";
 import { addRulesCommands } from "./rules-commands.ts";
 import { addRunCommands, addStackCommands } from "./run-commands.ts";
@@ -13,6 +14,7 @@ export function buildProgram(): Command {
   addRunCommands(program);
   addOperatorCommands(program);
   addRulesCommands(program);
+  addModelCommands(program);
   addWebhooksCommands(program);
   addStackCommands(program);
   return program;

@@ -1,5 +1,6 @@
 import { withAdmin } from "../kafka/admin.ts";
 import { createDecodeOptions } from "../kafka/transaction-codec.ts";
+import { createModelStore } from "../model/model-store.ts";
 import { createRulesSource } from "../rules/active-rules.ts";
 import { defaultRuleSet } from "../rules/default-rule-set.ts";
 import { createRulesStore } from "../rules/rules-store.ts";
@@ -36,6 +37,7 @@ export async function scoringDeps(rt: Runtime): Promise<ScoringDeps> {
   });
   const rules = createRulesSource({
     store: createRulesStore({ pool: rt.pool }),
+    models: createModelStore({ pool: rt.pool }),
     fallback: defaultRuleSet(config.rules),
     fxRates: config.rules.fxRates,
     logger: rt.logger.child({ component: "rules" }),

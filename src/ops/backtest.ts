@@ -2,6 +2,7 @@ import { readFile } from "node:fs/promises";
 import type { Label } from "../domain/case.ts";
 import type { DecisionOutcome } from "../domain/decision.ts";
 import { SentinelError } from "../errors.ts";
+import { TYPOLOGIES } from "../simulate/typologies.ts";
 
 /*
  * The backtest's verdict (issue 13): over the re-decided transactions that carry a label, how
@@ -58,18 +59,42 @@ export function backtest(
   };
 }
 
-/** Reads `transaction_id,label` lines (a header line is allowed). @throws SentinelError on a bad line. */
+/** A label as a CSV may spell it: fraud, legitimate, or the simulator's truth (legit, or a typology: fraud). */
+function labelOf(text: string | undefined): Label | undefined {
+  if (text === "fraud" || text === "legitimate") return text;
+  if (text === "legit") return "legitimate";
+  return text !== undefined && (TYPOLOGIES as readonly string[]).includes(text) ? "fraud" : undefined;
+}
+
+/**
+ * Reads `transaction_id,label` lines (a header line is allowed), or any CSV whose header names a
+ * `transaction_id` and a `label` column — `sentinel simulate --truth` writes one, whose labels are
+ * `legit` or the typology. @throws SentinelError on a bad line.
+ */
 export async function readLabelsCsv(file: string): Promise<Map<string, Label>> {
   const labels = new Map<string, Label>();
   const lines = (await readFile(file, "utf8")).split(/\r?\n/);
+  let idColumn = 0;
+  let labelColumn = 1;
   lines.forEach((line, i) => {
     const text = line.trim();
-    if (text === "" || (i === 0 && /transaction_id/i.test(text))) return;
-    const [id, label] = text.split(",").map((s) => s.trim());
-    if (!id || !/^[0-9a-f-]{36}$/i.test(id) || (label !== "fraud" && label !== "legitimate")) {
+    if (text === "") return;
+    const cells = text.split(",").map((s) => s.trim());
+    if (i === 0 && /transaction_id/i.test(text)) {
+      idColumn = cells.findIndex((c) => c.toLowerCase() === "transaction_id");
+      labelColumn = Math.max(
+        0,
+        cells.findIndex((c) => c.toLowerCase() === "label"),
+      );
+      if (labelColumn === 0 && cells.length > 1 && idColumn === 0) labelColumn = 1;
+      return;
+    }
+    const id = cells[idColumn];
+    const label = labelOf(cells[labelColumn]);
+    if (!id || !/^[0-9a-f-]{36}$/i.test(id) || !label) {
       throw new SentinelError(
         "validation_failed",
-        `${file}:${i + 1}: expected transaction_id,fraud|legitimate`,
+        `${file}:${i + 1}: expected transaction_id,fraud|legitimate (or the simulator's truth: legit or a typology)`,
       );
     }
     labels.set(id.toLowerCase(), label);

@@ -1,5 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "../logger.ts";
+import { type ScoringModel, scoringModel, validateModel } from "../model/model.ts";
+import type { ModelStore } from "../model/model-store.ts";
 import { backoffMs } from "../poll.ts";
 import { type RuleSet, ruleSetVersion, validateRuleSet } from "./rule-language.ts";
 import type { RulesStore } from "./rules-store.ts";
@@ -11,6 +13,10 @@ import { type ScoringRules, scoringRules } from "./scoring-rules.ts";
  * the active rule set and the lists are loaded and swapped in. A round reads `current` once when it
  * starts, so a switch happens at a round boundary and a decision keeps the version that made it.
  * Before any version was activated, the default rule set (from RULES_*) is the active one.
+ *
+ * The active model (issue 24) and a shadow model are polled the same way: `model.score` reads the
+ * active one; a shadow model decides beside the live decisions with the live rule set, stored
+ * under `<rule set>+<model>`.
  *
  * A consumer never scores before the active set and the lists are loaded: start() retries until
  * they are (PostgreSQL down at start-up is an outage to wait out, not a reason to decide with the
@@ -30,14 +36,32 @@ export type RulesSource = {
   stop(): void;
 };
 
+/** Loads a model version, compiled once per version (a model's document is large). */
+function modelLoader(models: Pick<ModelStore, "get"> | undefined, logger: Logger) {
+  const compiled = new Map<string, ScoringModel | null>();
+  return async (version: string | null): Promise<ScoringModel | undefined> => {
+    if (!version || !models) return undefined;
+    if (!compiled.has(version)) {
+      const valid = validateModel(await models.get(version));
+      if (!valid.ok) logger.error({ version, issues: valid.issues }, "stored model is invalid; not used");
+      if (compiled.size >= 4) compiled.clear(); // the active and the shadow model are what is needed
+      compiled.set(version, valid.ok ? scoringModel(valid.model, version) : null);
+    }
+    return compiled.get(version) ?? undefined;
+  };
+}
+
 export function createRulesSource({
   store,
+  models,
   fallback,
   fxRates,
   refreshMs = 2_000,
   logger,
 }: {
   store: Pick<RulesStore, "stamp" | "active" | "allLists" | "get">;
+  /** Where models are (none: no model is ever active). */
+  models?: Pick<ModelStore, "stamp" | "get">;
   fallback: RuleSet;
   fxRates: Readonly<Record<string, string>>;
   refreshMs?: number;
@@ -50,43 +74,68 @@ export function createRulesSource({
   let refreshing = false;
   let stopped = false;
 
+  const loadModel = modelLoader(models, logger);
+
+  /** The rule set to score with: the active one, or the fallback before any activation. */
+  function liveSet(active: { version: string; document: unknown } | null, key: string) {
+    if (!active) return { ruleSet: fallback, version: ruleSetVersion(fallback) };
+    const valid = validateRuleSet(active.document);
+    if (valid.ok) return { ruleSet: valid.ruleSet, version: active.version };
+    logger.error(
+      { version: active.version, issues: valid.issues },
+      "active rule set is invalid; keeping the current one",
+    );
+    seen = key;
+    return null;
+  }
+
   /** True once the active set and the lists are loaded (now or earlier). */
   async function refresh(): Promise<boolean> {
     if (refreshing) return false;
     refreshing = true;
     try {
-      const stamp = await store.stamp();
-      const key = `${stamp.version ?? "(default)"}|${stamp.lists}|${stamp.shadow ?? ""}`;
+      const [stamp, modelStamp] = await Promise.all([
+        store.stamp(),
+        models ? models.stamp() : { active: null, shadow: null },
+      ]);
+      const key = `${stamp.version ?? "(default)"}|${stamp.lists}|${stamp.shadow ?? ""}|${modelStamp.active ?? ""}|${modelStamp.shadow ?? ""}`;
       if (key === seen) return true;
       const [active, lists, shadowDoc] = await Promise.all([
         stamp.version ? store.active() : null,
         store.allLists(),
         stamp.shadow ? store.get(stamp.shadow) : null,
       ]);
+      const live = liveSet(active, key);
+      if (!live) return true;
+      const shadowModel = await loadModel(modelStamp.shadow);
+      const model = await loadModel(modelStamp.active);
       const shadowValid = shadowDoc === null ? undefined : validateRuleSet(shadowDoc);
-      shadow =
-        shadowValid?.ok && stamp.shadow
-          ? scoringRules(shadowValid.ruleSet, fxRates, lists, stamp.shadow)
-          : undefined;
-      let ruleSet = fallback;
-      let version = ruleSetVersion(fallback);
-      if (active) {
-        const valid = validateRuleSet(active.document);
-        if (!valid.ok) {
-          logger.error(
-            { version: active.version, issues: valid.issues },
-            "active rule set is invalid; keeping the current one",
-          );
-          seen = key;
-          return true;
-        }
-        ruleSet = valid.ruleSet;
-        version = active.version;
-      }
-      const previous = current.version;
-      current = scoringRules(ruleSet, fxRates, lists, version);
-      if (seen !== undefined && previous !== version)
-        logger.info({ from: previous, to: version }, "rule set switched");
+      if (shadowValid?.ok && stamp.shadow) {
+        const v = shadowModel ? `${stamp.shadow}+${shadowModel.version}` : stamp.shadow;
+        shadow = scoringRules(shadowValid.ruleSet, fxRates, lists, v, shadowModel ?? model);
+      } else if (shadowModel) {
+        shadow = scoringRules(
+          live.ruleSet,
+          fxRates,
+          lists,
+          `${live.version}+${shadowModel.version}`,
+          shadowModel,
+        );
+      } else shadow = undefined;
+      const previous = current;
+      current = scoringRules(live.ruleSet, fxRates, lists, live.version, model);
+      if (seen !== undefined && previous.version !== live.version)
+        logger.info({ from: previous.version, to: live.version }, "rule set switched");
+      if (model && !current.model)
+        logger.warn(
+          { model: model.version, rules: live.version },
+          "a model is active but the active rule set does not read model.score",
+        );
+      if (seen !== undefined && previous.model?.version !== current.model?.version)
+        logger.info(
+          { from: previous.model?.version ?? null, to: current.model?.version ?? null },
+          "model switched",
+        );
       seen = key;
       return true;
     } catch (error) {

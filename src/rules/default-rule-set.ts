@@ -4,8 +4,9 @@ import type { Expr, RuleSet } from "./rule-language.ts";
 /*
  * The default rule set: the eight rules SentinelStream shipped as code, written in the rule
  * language and deciding exactly as that code did (proven by test/unit/rules/default-rule-set.test.ts against test/support/compiled-rules.ts and by the
- * oracle-checked integration tests), plus three behavioural rules the code could not express. The
- * RULES_* variables are its parameters.
+ * oracle-checked integration tests), plus three behavioural rules the code could not express, and
+ * two that read the learned model's score (issue 24): inert while no model is active (model.score
+ * is null, and a comparison with null is false). The RULES_* variables are its parameters.
  */
 
 /** The RULES_* parameters of the default set (the one definition). */
@@ -15,7 +16,7 @@ const amount: Expr = { op: "amount" };
 const hasProfile: Expr = { op: "not", arg: { op: "is_null", arg: { field: "profile" } } };
 const present = (e: Expr): Expr => ({ op: "not", arg: { op: "is_null", arg: e } });
 
-// biome-ignore lint/complexity/noExcessiveLinesPerFunction: a data literal, the eleven rules one after the other
+// biome-ignore lint/complexity/noExcessiveLinesPerFunction: a data literal, the thirteen rules one after the other
 export function defaultRuleSet(s: RuleSettings): RuleSet {
   return {
     format: 1,
@@ -134,6 +135,21 @@ export function defaultRuleSet(s: RuleSettings): RuleSet {
         when: { op: ">", args: [{ agg: "count_distinct", field: "merchant_id", window_seconds: 600 }, 5] },
         score: 45,
         at_least: "review",
+      },
+      // The learned score (issue 24): only once a model is active (`sentinel model activate`).
+      {
+        id: "model_high_risk",
+        description: `the active model's fraud probability is ${s.modelReview} or more`,
+        when: { op: ">=", args: [{ field: "model.score" }, s.modelReview] },
+        score: 40,
+        at_least: "review",
+      },
+      {
+        id: "model_very_high_risk",
+        description: `the active model's fraud probability is ${s.modelDecline} or more`,
+        when: { op: ">=", args: [{ field: "model.score" }, s.modelDecline] },
+        score: 90,
+        at_least: "decline",
       },
     ],
   };

@@ -2,8 +2,18 @@ import type { DecisionOutcome } from "../domain/decision.ts";
 import { minorUnits } from "../domain/iso4217.ts";
 import { minorUnitsIn, parseDecimal, toMinorUnits, unitsIn } from "../domain/money.ts";
 import type { Profile } from "../domain/profile.ts";
+import { computeFeatures, FEATURES } from "../model/features.ts";
+import { modelReason, type ScoringModel } from "../model/model.ts";
 import { DISTINCT_CAP, type RuleHistory, type RuleHistoryEntry, rowHistory } from "./history.ts";
-import { type AggField, aggField, type Expr, type FieldName, type RuleSet } from "./rule-language.ts";
+import {
+  type AggField,
+  aggField,
+  type Expr,
+  type FieldName,
+  type Rule,
+  type RuleSet,
+  readsModel,
+} from "./rule-language.ts";
 
 export type { RuleHistoryEntry } from "./history.ts";
 
@@ -28,7 +38,49 @@ export type RuleTransaction = {
 export type RuleContext = {
   fxRates: Readonly<Record<string, string>>;
   lists: ReadonlyMap<string, ReadonlySet<string>>;
+  /** The active model (`model.score`); without one, model.score is null. */
+  model?: ScoringModel;
 };
+
+const modelRules = new WeakMap<Rule, boolean>();
+/** Whether a rule reads model.score (memoised per rule object: a rule set is immutable). */
+function ruleReadsModel(rule: Rule): boolean {
+  let r = modelRules.get(rule);
+  if (r === undefined) {
+    r = readsModel(rule.when);
+    modelRules.set(rule, r);
+  }
+  return r;
+}
+
+/**
+ * The model's score of one transaction, computed at most once and only when a rule asks for it
+ * (null without a model), and the reason that explains it once it was computed.
+ */
+function lazyModelScore(
+  tx: RuleTransaction,
+  profile: Profile | null,
+  history: RuleHistory,
+  ctx: RuleContext,
+) {
+  let scored: { p: number; x: Float64Array } | undefined;
+  return {
+    value(): Value {
+      const model = ctx.model;
+      if (!model) return null;
+      if (!scored) {
+        const x = computeFeatures(tx, profile, history, ctx.fxRates, new Float64Array(FEATURES.length));
+        scored = { p: model.score(x), x };
+      }
+      return { units: BigInt(Math.round(scored.p * 10_000)), scale: 4 };
+    },
+    reason(): string | undefined {
+      return scored && ctx.model
+        ? modelReason(ctx.model.version, scored.p, ctx.model.explain(scored.x))
+        : undefined;
+    },
+  };
+}
 
 export type RuleVerdict = { decision: DecisionOutcome; score: number; reasons: string[] };
 
@@ -157,8 +209,12 @@ export function evaluateRuleSet(
   const unitsInProfile = (units: bigint, currency: string) =>
     profile ? unitsIn(ctx.fxRates, units, currency, profile.currency) : undefined;
 
+  const modelScore = lazyModelScore(tx, profile, history, ctx);
+
   function field(name: FieldName): Value {
     switch (name) {
+      case "model.score":
+        return modelScore.value();
       case "tx.amount":
         return dec(tx.amount);
       case "tx.currency":
@@ -219,12 +275,17 @@ export function evaluateRuleSet(
   const reasons: string[] = [];
   let score = 0;
   let floor = 0;
+  let modelFired = false;
   for (const rule of ruleSet.rules) {
     if (value(rule.when) !== true) continue;
     reasons.push(rule.id);
+    modelFired ||= ruleReadsModel(rule);
     score += rule.score;
     if (rule.at_least) floor = Math.max(floor, RANK[rule.at_least]);
   }
+  // A decision the model influenced says which model, how sure, and why (issue 24).
+  const explained = modelFired ? modelScore.reason() : undefined;
+  if (explained) reasons.push(explained);
   score = Math.min(100, score);
   const byScore = score >= ruleSet.thresholds.decline ? 2 : score >= ruleSet.thresholds.review ? 1 : 0;
   return { decision: OUTCOMES[Math.max(byScore, floor)]!, score, reasons };

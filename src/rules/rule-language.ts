@@ -12,7 +12,9 @@ import { DISTINCT_CAP } from "./history.ts";
  *   field          {"field": "tx.amount" | "tx.currency" | "tx.country" | "tx.merchant_id" |
  *                   "tx.merchant_category" | "tx.channel" | "tx.device_id" | "tx.ip" |
  *                   "profile" | "profile.status" | "profile.risk_tier" | "profile.home_country" |
- *                   "profile.currency" | "profile.per_transaction_limit" | "profile.daily_limit"}
+ *                   "profile.currency" | "profile.per_transaction_limit" | "profile.daily_limit" |
+ *                   "model.score"}  (the active model's probability of fraud, 0–1 to 4 decimals;
+ *                   null while no model is active — docs/detection.md#the-learned-score)
  *   money          {"op": "amount"}: the transaction's amount in the profile's currency (FX_RATES),
  *                   null when it cannot be converted or there is no profile
  *   compare        {"op": "==" | "!=" | "<" | "<=" | ">" | ">=", "args": [a, b]}  (null: false)
@@ -46,6 +48,7 @@ const FIELD_NAMES = [
   "profile.currency",
   "profile.per_transaction_limit",
   "profile.daily_limit",
+  "model.score",
 ] as const;
 export type FieldName = (typeof FIELD_NAMES)[number];
 
@@ -276,4 +279,18 @@ export function listsOf(rs: RuleSet): Map<string, string> {
     }
   }
   return names;
+}
+
+/** Whether an expression reads the model's score. */
+export function readsModel(e: Expr): boolean {
+  if (e === null || typeof e !== "object") return false;
+  if ("field" in e) return e.field === "model.score";
+  if ("args" in e) return e.args.some(readsModel);
+  if ("arg" in e) return readsModel(e.arg);
+  return false;
+}
+
+/** Whether any rule of the set reads the model's score (a round then computes the model's features). */
+export function usesModel(rs: RuleSet): boolean {
+  return rs.rules.some((r) => readsModel(r.when));
 }

@@ -1,4 +1,6 @@
 import type { Profile } from "../domain/profile.ts";
+import { FEATURE_TERMS, FEATURE_WINDOW_MS } from "../model/features.ts";
+import type { ScoringModel } from "../model/model.ts";
 import {
   evaluateRuleSet,
   type RuleContext,
@@ -12,12 +14,15 @@ import {
   aggregateTerms,
   type RuleSet,
   ruleSetVersion,
+  usesModel,
   widestWindowMs,
 } from "./rule-language.ts";
 
 /** A rule set ready to score with: its version, the history it needs, FX rates and named lists. */
 export type ScoringRules = {
   version: string;
+  /** The model `model.score` reads, when one is active and the set reads it. */
+  model?: ScoringModel;
   ruleSet: RuleSet;
   /** How far back a round must load history for the widest aggregate window. */
   widestWindowMs: number;
@@ -51,15 +56,28 @@ export function scoringRules(
   fxRates: Readonly<Record<string, string>>,
   lists: RuleContext["lists"] = new Map(),
   version = ruleSetVersion(ruleSet),
+  model?: ScoringModel,
 ): ScoringRules {
-  const context = { fxRates, lists };
+  // The model's features are computed only for a set that reads model.score: a round then loads
+  // what they ask of the history too.
+  const withModel = model && usesModel(ruleSet) ? model : undefined;
+  const context = { fxRates, lists, ...(withModel ? { model: withModel } : {}) };
+  const terms = aggregateTerms(ruleSet);
   return {
     version,
+    ...(withModel ? { model: withModel } : {}),
     ruleSet,
-    widestWindowMs: widestWindowMs(ruleSet),
-    terms: aggregateTerms(ruleSet),
+    widestWindowMs: Math.max(widestWindowMs(ruleSet), withModel ? FEATURE_WINDOW_MS : 0),
+    terms: withModel ? dedupeTerms([...terms, ...FEATURE_TERMS]) : terms,
     context,
     evaluate: (tx, profile, history) =>
       enforceBlock(evaluateRuleSet(ruleSet, tx, profile, history, context), profile),
   };
+}
+
+/** Terms without repeats (the same aggregate, window and field once). */
+function dedupeTerms(terms: readonly AggregateTerm[]): AggregateTerm[] {
+  const byKey = new Map<string, AggregateTerm>();
+  for (const t of terms) byKey.set(`${t.agg}:${t.windowMs}:${t.field ?? ""}`, t);
+  return [...byKey.values()];
 }

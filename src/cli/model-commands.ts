@@ -1,0 +1,58 @@
+import type { Command } from "commander";
+import type { ModelAction, ModelCliOptions } from "../model/model-command.ts";
+import { positiveInt, withArgs } from "./actions.ts";
+
+/** The learned model: train, versions, activation, shadow (issue 24; docs/detection.md). */
+export function addModelCommands(program: Command): void {
+  const model = program
+    .command("model")
+    .description("the learned fraud score (model.score): train, list, activate, shadow, roll back");
+  const act = (action: ModelAction) =>
+    withArgs<ModelCliOptions>(async (c, l, positional, opts) =>
+      (await import("../model/model-command.ts")).modelCommand(c, l, action, positional, opts),
+    );
+  model
+    .command("train")
+    .description("train on the labelled transactions received in [--from, --to); saved, not activated")
+    .requiredOption("--from <time>", "RFC 3339 with a zone")
+    .requiredOption("--to <time>", "RFC 3339 with a zone")
+    .option(
+      "--labels <file.csv>",
+      "transaction_id,label (fraud|legitimate), or `sentinel simulate --truth`; wins over analysts' labels",
+    )
+    .option("--trees <n>", "number of trees (default 120)", positiveInt)
+    .option("--depth <n>", "tree depth (default 4)", positiveInt)
+    .option("--activate", "activate it once trained")
+    .option("--json")
+    .action(act("train"));
+  model
+    .command("list")
+    .description("trained versions, the active and the shadow one marked")
+    .option("--json")
+    .action(act("list"));
+  model
+    .command("show <version>")
+    .description("a version: features, training range and figures")
+    .option("--json")
+    .action(act("show"));
+  model
+    .command("activate <version>")
+    .description("make a version the active model (consumers switch within seconds)")
+    .action(act("activate"));
+  model
+    .command("shadow [version]")
+    .description(
+      "decide every new transaction with this model too, stored beside the live decision, not published",
+    )
+    .option("--off", "stop shadowing")
+    .action(act("shadow"));
+  model
+    .command("compare")
+    .description("the shadow model's moves against the live decisions")
+    .option("--json")
+    .action(act("compare"));
+  model
+    .command("rollback")
+    .description("undo the latest activation (the model before it, or none)")
+    .action(act("rollback"));
+}

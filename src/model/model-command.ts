@@ -1,0 +1,177 @@
+import { cliActor } from "../audit/audit-command.ts";
+import type { Config } from "../config.ts";
+import { SentinelError } from "../errors.ts";
+import type { Logger } from "../logger.ts";
+import { readLabelsCsv } from "../ops/backtest.ts";
+import { newTable, out, toJson } from "../ops/output.ts";
+import { withPool } from "../store/pool.ts";
+import { validateModel } from "./model.ts";
+import { createModelStore } from "./model-store.ts";
+import { trainModel } from "./train.ts";
+
+/*
+ * `sentinel model train|list|show|activate|shadow|compare|rollback` (issue 24). Training saves a
+ * version and leaves it inactive: activating is a separate, audited step, as for rule sets.
+ */
+
+export type ModelAction = "train" | "list" | "show" | "activate" | "shadow" | "compare" | "rollback";
+
+export type ModelCliOptions = {
+  json?: boolean;
+  off?: boolean;
+  from?: string;
+  to?: string;
+  labels?: string;
+  trees?: number;
+  depth?: number;
+  activate?: boolean;
+};
+
+/** An RFC 3339 time with a zone (as replay takes), in ms. */
+function instant(name: string, text: string | undefined): number {
+  const ms = text === undefined ? Number.NaN : Date.parse(text);
+  if (
+    !text ||
+    !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/i.test(text) ||
+    !Number.isFinite(ms)
+  )
+    throw new SentinelError(
+      "validation_failed",
+      `--${name} must be an RFC 3339 time with a zone, such as 2026-11-01T00:00:00Z`,
+    );
+  return ms;
+}
+
+async function train(config: Config, logger: Logger, opts: ModelCliOptions): Promise<void> {
+  const fromMs = instant("from", opts.from);
+  const toMs = instant("to", opts.to);
+  if (toMs <= fromMs) throw new SentinelError("validation_failed", "--to must be after --from");
+  const labels = opts.labels ? await readLabelsCsv(opts.labels) : undefined;
+  await withPool(config, async (pool) => {
+    let trained: Awaited<ReturnType<typeof trainModel>>;
+    try {
+      trained = await trainModel({
+        pool,
+        fromMs,
+        toMs,
+        fxRates: config.rules.fxRates,
+        ...(labels ? { labels } : {}),
+        labelsName: opts.labels ? `analyst labels + ${opts.labels}` : "analyst labels",
+        options: {
+          ...(opts.trees ? { trees: opts.trees } : {}),
+          ...(opts.depth ? { depth: opts.depth } : {}),
+        },
+        onProgress: (rows) => logger.info({ rows }, "features computed"),
+        onTree: (done, total) => {
+          if (done % 20 === 0 || done === total) logger.info({ done, total }, "trees trained");
+        },
+      });
+    } catch (error) {
+      if (error instanceof RangeError) throw new SentinelError("validation_failed", error.message);
+      throw error;
+    }
+    const store = createModelStore({ pool });
+    const created = await store.save(trained.version, trained.document, trained.summary, cliActor());
+    if (opts.activate) await store.activate(trained.version, cliActor());
+    if (opts.json)
+      return out(
+        toJson({ version: trained.version, created, activated: !!opts.activate, ...trained.summary }),
+      );
+    const s = trained.summary;
+    out(`${created ? "trained" : "already stored"}: ${trained.version}${opts.activate ? " (active)" : ""}`);
+    out(
+      `  ${s.rows} labelled transactions (${s.fraud} fraud) of ${s.users} users; training AUC ${s.trainingAuc ?? "—"}; ${s.seconds} s (features ${s.featureSeconds} s)`,
+    );
+    if (!opts.activate) out(`  activate it: sentinel model activate ${trained.version}`);
+  });
+}
+
+export async function modelCommand(
+  config: Config,
+  logger: Logger,
+  action: ModelAction,
+  args: string[],
+  opts: ModelCliOptions,
+): Promise<void> {
+  if (action === "train") return train(config, logger, opts);
+  await withPool(config, async (pool) => {
+    const store = createModelStore({ pool });
+    switch (action) {
+      case "list": {
+        const models = await store.list();
+        if (opts.json) return out(toJson(models));
+        const table = newTable(["version", "trained", "rows", "fraud", "training AUC", "active", "shadow"]);
+        for (const m of models) {
+          const s = m.summary as { rows?: number; fraud?: number; trainingAuc?: number | null };
+          table.push([
+            m.version,
+            m.trained_at,
+            s.rows ?? "",
+            s.fraud ?? "",
+            s.trainingAuc ?? "—",
+            m.active ? "yes" : "",
+            m.shadow ? "yes" : "",
+          ]);
+        }
+        out(table.toString());
+        if (!models.some((m) => m.active))
+          out("no model active: model.score is null, the rules decide alone");
+        return;
+      }
+      case "show": {
+        const doc = await store.get(args[0]!);
+        if (doc === null) throw new SentinelError("not_found", `no model version ${args[0]}`);
+        const valid = validateModel(doc);
+        if (!valid.ok) throw new SentinelError("internal", `stored model ${args[0]} is invalid`);
+        const info = await store.info(args[0]!);
+        const { trees, ...rest } = valid.model;
+        if (opts.json) return out(toJson({ version: args[0], ...info, document: valid.model }));
+        return out(
+          JSON.stringify(
+            { version: args[0], active: info?.active, shadow: info?.shadow, trees: trees.length, ...rest },
+            null,
+            2,
+          ),
+        );
+      }
+      case "activate": {
+        if (!(await store.activate(args[0]!, cliActor())))
+          throw new SentinelError("not_found", `no model version ${args[0]}: train it first`);
+        return out(`active model: ${args[0]} (running consumers switch within seconds)`);
+      }
+      case "rollback": {
+        const r = await store.rollback(cliActor());
+        if (!r) throw new SentinelError("not_found", "no model activation to roll back");
+        return out(
+          `rolled back ${r.rolledBack}: ${r.active ? `active model: ${r.active}` : "no model active"}`,
+        );
+      }
+      case "shadow": {
+        const version = opts.off ? null : (args[0] ?? null);
+        if (!opts.off && !version)
+          throw new SentinelError("validation_failed", "name a model version to shadow, or --off");
+        if (!(await store.setShadow(version, cliActor())))
+          throw new SentinelError("not_found", `no model version ${version}: train it first`);
+        return out(
+          version
+            ? `shadowing model ${version}: new transactions are also decided with it (stored as <rule set>+${version}, not published)`
+            : "model shadow off",
+        );
+      }
+      case "compare": {
+        const c = await store.compareShadow();
+        if (opts.json) return out(toJson(c));
+        if (!c.version) return out("no model shadow running (sentinel model shadow <version>)");
+        out(
+          `model shadow ${c.version}: ${c.compared} transactions decided both ways, ${c.moves.reduce((n, m) => n + m.count, 0)} moved`,
+        );
+        if (c.moves.length > 0) {
+          const table = newTable(["live → shadow", "count", "examples"]);
+          for (const m of c.moves) table.push([`${m.from} → ${m.to}`, m.count, m.examples.join("\n")]);
+          out(table.toString());
+        }
+        return;
+      }
+    }
+  });
+}

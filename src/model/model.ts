@@ -1,0 +1,124 @@
+import { createHash } from "node:crypto";
+import { z } from "zod";
+import { canonicalJson } from "../rules/rule-language.ts";
+import { FEATURES, type FeatureName } from "./features.ts";
+import { contributions, type Forest, margin } from "./gbdt.ts";
+
+/*
+ * A learned model as data (issue 24): a JSON document — the feature list it was trained on, the
+ * forest, and how it was trained — content-addressed like a rule set (`mdl-` and 12 hex digits of
+ * the SHA-256 of its canonical JSON), stored in PostgreSQL, activated by version.
+ */
+
+export const MODEL_FORMAT = 1;
+
+const finite = z.number().refine(Number.isFinite, "must be a finite number");
+
+const TreeSchema = z
+  .strictObject({
+    feature: z
+      .array(
+        z
+          .int()
+          .min(-1)
+          .max(FEATURES.length - 1),
+      )
+      .min(1),
+    threshold: z.array(finite),
+    left: z.array(z.int().min(-1)),
+    right: z.array(z.int().min(-1)),
+    value: z.array(finite),
+  })
+  .superRefine((t, ctx) => {
+    const n = t.feature.length;
+    if ([t.threshold, t.left, t.right, t.value].some((a) => a.length !== n)) {
+      ctx.addIssue({ code: "custom", message: "every array of a tree must have the same length" });
+      return;
+    }
+    // Children come after their parent: a walk always ends, in at most n steps.
+    t.feature.forEach((f, i) => {
+      const ok = f < 0 || (t.left[i]! > i && t.left[i]! < n && t.right[i]! > i && t.right[i]! < n);
+      if (!ok)
+        ctx.addIssue({ code: "custom", path: ["left", i], message: "child index out of order or range" });
+    });
+  });
+
+export const ModelDocumentSchema = z.strictObject({
+  format: z.literal(MODEL_FORMAT),
+  kind: z.literal("gbdt"),
+  features: z
+    .array(z.string())
+    .refine(
+      (f) => f.length === FEATURES.length && f.every((name, i) => name === FEATURES[i]),
+      `must be this scorer's features, in order: ${FEATURES.join(", ")}`,
+    ),
+  bias: finite,
+  trees: z.array(TreeSchema).min(1).max(2_000),
+  training: z.strictObject({
+    from: z.string(),
+    to: z.string(),
+    rows: z.int().min(0),
+    fraud: z.int().min(0),
+    labels: z.string(),
+    options: z.record(z.string(), z.number()),
+    seconds: z.number().min(0),
+    trainingAuc: z.number().nullable(),
+  }),
+});
+export type ModelDocument = z.output<typeof ModelDocumentSchema>;
+
+export function modelVersion(doc: ModelDocument): string {
+  return `mdl-${createHash("sha256").update(canonicalJson(doc)).digest("hex").slice(0, 12)}`;
+}
+
+export function validateModel(
+  doc: unknown,
+): { ok: true; model: ModelDocument } | { ok: false; issues: Array<{ path: string; message: string }> } {
+  const parsed = ModelDocumentSchema.safeParse(doc);
+  if (parsed.success) return { ok: true, model: parsed.data };
+  return {
+    ok: false,
+    issues: parsed.error.issues
+      .slice(0, 20)
+      .map((i) => ({ path: i.path.join(".") || "(document)", message: i.message })),
+  };
+}
+
+export type Contribution = { feature: FeatureName; value: number };
+
+/** A model ready to score with. */
+export type ScoringModel = {
+  version: string;
+  /** The probability of fraud for a feature vector (FEATURES order). */
+  score(x: ArrayLike<number>): number;
+  /** The `top` features that moved the margin most, largest first (log-odds). */
+  explain(x: ArrayLike<number>, top?: number): Contribution[];
+};
+
+export function scoringModel(doc: ModelDocument, version = modelVersion(doc)): ScoringModel {
+  const forest: Forest = { bias: doc.bias, trees: doc.trees };
+  const scratch = new Float64Array(FEATURES.length);
+  return {
+    version,
+    score: (x) => 1 / (1 + Math.exp(-margin(forest, x))),
+    explain(x, top = 3) {
+      contributions(forest, x, scratch);
+      return [...scratch]
+        .map((value, i) => ({ feature: FEATURES[i]!, value }))
+        .filter((c) => Math.abs(c.value) >= 0.005)
+        .sort((a, b) => Math.abs(b.value) - Math.abs(a.value))
+        .slice(0, top);
+    },
+  };
+}
+
+const signed = (v: number) => `${v >= 0 ? "+" : "−"}${Math.abs(v).toFixed(2)}`.replace("−", "-");
+
+/**
+ * The reason a decision the model influenced carries: its version, score and top contributions,
+ * e.g. `model mdl-0123456789ab score 0.9731: amount_vs_user_avg +0.31, new_device +0.22, new_country +0.18`.
+ */
+export function modelReason(version: string, score: number, top: readonly Contribution[]): string {
+  const parts = top.map((c) => `${c.feature} ${signed(c.value)}`).join(", ");
+  return `model ${version} score ${score.toFixed(4)}${parts ? `: ${parts}` : ""}`;
+}
