@@ -65,8 +65,12 @@ function addSchemaAndReplayCommands(program: Command): void {
       "with --redecide: backtest this rule set (published or a local file) without activating it",
     )
     .option(
+      "--model <version>",
+      "with --redecide: backtest with this trained model's score (model.score) without activating it",
+    )
+    .option(
       "--labels <csv>",
-      "with --redecide: transaction_id,label lines, over the labels table, for precision and recall",
+      "with --redecide: transaction_id,label lines (or `sentinel simulate --truth`), over the labels table, for precision and recall",
     )
     .option("--no-progress", "no progress bar")
     .option("--json", "print the summary as JSON")

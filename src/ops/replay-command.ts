@@ -2,10 +2,14 @@ import { Presets, SingleBar } from "cli-progress";
 import { createCaseStore } from "../cases/case-store.ts";
 import type { Config } from "../config.ts";
 import { scoringDeps } from "../consumer/main.ts";
+import type { ScoringDeps } from "../consumer/score-round.ts";
 import type { DecisionOutcome } from "../domain/decision.ts";
 import { withAdmin } from "../kafka/admin.ts";
 import { type PartitionRange, parsePartitions, parsePosition, resolveRanges } from "../kafka/range-reader.ts";
+import { SentinelError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
+import { createModelStore } from "../model/model-store.ts";
+import { scoringModel, validateModel } from "../model/model.ts";
 import { resolveRuleSet } from "../rules/rules-command.ts";
 import { scoringRules } from "../rules/scoring-rules.ts";
 import type { Runtime } from "../runtime.ts";
@@ -28,6 +32,8 @@ export type ReplayCliOptions = {
   rules?: string;
   /** Backtest labels: a CSV of transaction_id,label, over the labels table. */
   labels?: string;
+  /** Backtest: decide with this stored model (model.score) instead of the active one. */
+  model?: string;
 };
 
 /** The human summary of a replay (pure: the text the command prints). */
@@ -106,6 +112,30 @@ async function beyondCommitted(
     .map((r) => ({ partition: r.partition, committed: committed.get(r.partition)?.toString() ?? null }));
 }
 
+/** The scoring of a backtest: the active one, with the rule set and/or the model of --rules / --model. */
+async function candidateScoring(
+  config: Config,
+  rt: Runtime,
+  active: ScoringDeps,
+  opts: ReplayCliOptions,
+): Promise<ScoringDeps> {
+  if (!opts.rules && !opts.model) return active;
+  const set = opts.rules
+    ? await resolveRuleSet(config, opts.rules)
+    : { version: active.rules.version, ruleSet: active.rules.ruleSet };
+  let model = active.rules.model;
+  if (opts.model) {
+    const valid = validateModel(await createModelStore({ pool: rt.pool }).get(opts.model));
+    if (!valid.ok) throw new SentinelError("not_found", `no valid model version ${opts.model}: train it first`);
+    model = scoringModel(valid.model, opts.model);
+  }
+  const version = opts.model ? `${set.version}+${opts.model}` : set.version;
+  return {
+    ...active,
+    rules: scoringRules(set.ruleSet, config.rules.fxRates, active.rules.context.lists, version, model),
+  };
+}
+
 export async function replayCommand(config: Config, logger: Logger, opts: ReplayCliOptions): Promise<void> {
   const from = parsePosition(opts.from);
   const to = opts.to === undefined ? undefined : parsePosition(opts.to);
@@ -144,19 +174,10 @@ export async function replayCommand(config: Config, logger: Logger, opts: Replay
     const started = Date.now();
     if (showBar) bar.start(total, 0, { rate: 0 });
     const active = await scoringDeps(rt);
-    // A backtest decides with the rule set named on the command line, without activating it.
-    const candidate = opts.rules ? await resolveRuleSet(config, opts.rules) : undefined;
-    const scoring = candidate
-      ? {
-          ...active,
-          rules: scoringRules(
-            candidate.ruleSet,
-            config.rules.fxRates,
-            active.rules.context.lists,
-            candidate.version,
-          ),
-        }
-      : active;
+    // A backtest decides with the rule set and/or the model named on the command line, without
+    // activating either.
+    const scoring = await candidateScoring(config, rt, active, opts);
+    const candidate = scoring === active ? undefined : scoring.rules;
     const outcomes = new Map<string, { live: DecisionOutcome; candidate: DecisionOutcome }>();
     try {
       const summary = await replay({
