@@ -4,13 +4,13 @@ import { scoringDeps, startConsumer } from "../src/consumer/main.ts";
 import type { Label } from "../src/domain/case.ts";
 import { withAdmin } from "../src/kafka/admin.ts";
 import { resolveRanges } from "../src/kafka/range-reader.ts";
+import { createLogger } from "../src/logger.ts";
 import { scoringModel } from "../src/model/model.ts";
 import { trainModel } from "../src/model/train.ts";
 import { replay } from "../src/ops/replay.ts";
 import { defaultRuleSet } from "../src/rules/default-rule-set.ts";
 import { scoringRules } from "../src/rules/scoring-rules.ts";
 import type { Runtime } from "../src/runtime.ts";
-import { createLogger } from "../src/logger.ts";
 import { createRuntime } from "../src/runtime.ts";
 import { writeSimulation } from "../src/simulate/simulate-command.ts";
 import { simulate, type Truth } from "../src/simulate/simulator.ts";
@@ -193,13 +193,17 @@ export async function benchDetection(
       ]),
     );
     const heldOut = sim.truth.filter((t) => t.day >= 21);
-    const rules = detectionFigures(heldOut.map((t) => ({ label: t.label, decision: decided.get(t.transaction_id)! })));
+    const rules = detectionFigures(
+      heldOut.map((t) => ({ label: t.label, decision: decided.get(t.transaction_id)! })),
+    );
     const model = await withModel(rt, sim.truth, startMs, 20 * day);
     return {
       ...rules,
       model: {
         training: model.training,
-        ...detectionFigures(heldOut.map((t) => ({ label: t.label, decision: model.decided.get(t.transaction_id)! }))),
+        ...detectionFigures(
+          heldOut.map((t) => ({ label: t.label, decision: model.decided.get(t.transaction_id)! })),
+        ),
       },
     };
   } finally {

@@ -63,7 +63,11 @@ async function rulePerformance(pool: DatabasePool, sinceMs: number, untilMs: num
   const [rules, outcomes] = await Promise.all([
     withDbErrors("rule performance", () =>
       pool.any(sql.type(PerformanceRow)`${scope}
-        SELECT reason AS key, ${counts} FROM d, unnest(d.reasons) AS reason GROUP BY reason ORDER BY fired DESC, reason`),
+        SELECT key, ${counts} FROM d, unnest(d.reasons) AS reason,
+          -- a model's reason is per transaction (its contributions): counted as "model <version>"
+          LATERAL (SELECT CASE WHEN reason LIKE 'model %' THEN split_part(reason, ' ', 1) || ' ' || split_part(reason, ' ', 2)
+                          ELSE reason END AS key) k
+        GROUP BY key ORDER BY fired DESC, key`),
     ),
     withDbErrors("outcome performance", () =>
       pool.any(sql.type(PerformanceRow)`${scope}

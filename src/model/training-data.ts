@@ -134,7 +134,10 @@ export function createFeatureWriter(capacity: number, fxRates: Readonly<Record<s
         fraud += y[rows]!;
         rows++;
       }
-      history.push({ ...tx, ms: tx.receivedMs, units: toMinorUnits(tx.amount, tx.currency) }, FEATURE_WINDOW_MS);
+      history.push(
+        { ...tx, ms: tx.receivedMs, units: toMinorUnits(tx.amount, tx.currency) },
+        FEATURE_WINDOW_MS,
+      );
     },
     get rows() {
       return rows;

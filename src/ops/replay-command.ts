@@ -4,12 +4,12 @@ import type { Config } from "../config.ts";
 import { scoringDeps } from "../consumer/main.ts";
 import type { ScoringDeps } from "../consumer/score-round.ts";
 import type { DecisionOutcome } from "../domain/decision.ts";
+import { SentinelError } from "../errors.ts";
 import { withAdmin } from "../kafka/admin.ts";
 import { type PartitionRange, parsePartitions, parsePosition, resolveRanges } from "../kafka/range-reader.ts";
-import { SentinelError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
-import { createModelStore } from "../model/model-store.ts";
 import { scoringModel, validateModel } from "../model/model.ts";
+import { createModelStore } from "../model/model-store.ts";
 import { resolveRuleSet } from "../rules/rules-command.ts";
 import { scoringRules } from "../rules/scoring-rules.ts";
 import type { Runtime } from "../runtime.ts";
@@ -126,7 +126,8 @@ async function candidateScoring(
   let model = active.rules.model;
   if (opts.model) {
     const valid = validateModel(await createModelStore({ pool: rt.pool }).get(opts.model));
-    if (!valid.ok) throw new SentinelError("not_found", `no valid model version ${opts.model}: train it first`);
+    if (!valid.ok)
+      throw new SentinelError("not_found", `no valid model version ${opts.model}: train it first`);
     model = scoringModel(valid.model, opts.model);
   }
   const version = opts.model ? `${set.version}+${opts.model}` : set.version;

@@ -60,8 +60,13 @@ beforeAll(async () => {
   const run = await runSentinel(
     [
       "simulate",
-      ...["--users", "200", "--days", "14", "--seed", "11", "--via", "kafka", "--truth", truthFile],
-      ...["--start", new Date(start).toISOString(), "--mix", "account_takeover=0.1,card_testing=0.03,high_value_first=0.05"],
+      ...["--users", "120", "--days", "14", "--seed", "11", "--via", "kafka", "--truth", truthFile],
+      ...[
+        "--start",
+        new Date(start).toISOString(),
+        "--mix",
+        "account_takeover=0.15,card_testing=0.05,high_value_first=0.05",
+      ],
     ],
     p.ctx.env,
   );
@@ -88,7 +93,12 @@ describe("sentinel model", () => {
       p.ctx.env,
     );
     expect(run.code, run.output).toBe(0);
-    const trained = JSON.parse(run.stdout) as { version: string; rows: number; fraud: number; activated: boolean };
+    const trained = JSON.parse(run.stdout) as {
+      version: string;
+      rows: number;
+      fraud: number;
+      activated: boolean;
+    };
     expect(trained.version).toMatch(/^mdl-[0-9a-f]{12}$/);
     expect(trained.rows).toBe(truth.length);
     expect(trained.fraud).toBe(truth.filter((t) => t[3] !== "legit").length);
@@ -117,20 +127,32 @@ describe("sentinel model", () => {
     // Consumers poll every 2 s: the next decisions after that use the model.
     let after: Answer["decision"] | undefined;
     expect(
-      await eventually(async () => {
-        after = await takeover(users[0]!);
-        return modelReason(after.reasons) !== undefined;
-      }, 20_000, 500),
+      await eventually(
+        async () => {
+          after = await takeover(users[0]!);
+          return modelReason(after.reasons) !== undefined;
+        },
+        20_000,
+        500,
+      ),
     ).toBe(true);
     expect(after!.decision).not.toBe("approve");
     expect(after!.reasons.some((r) => r.startsWith("model_"))).toBe(true);
     const reason = modelReason(after!.reasons)!;
-    expect(reason).toMatch(new RegExp(`^model ${version} score (0|1)\\.\\d{4}: \\w+ [+-]\\d+\\.\\d{2}, \\w+ [+-]\\d+\\.\\d{2}, \\w+ [+-]\\d+\\.\\d{2}$`));
+    expect(reason).toMatch(
+      new RegExp(
+        `^model ${version} score (0|1)\\.\\d{4}: \\w+ [+-]\\d+\\.\\d{2}, \\w+ [+-]\\d+\\.\\d{2}, \\w+ [+-]\\d+\\.\\d{2}$`,
+      ),
+    );
     for (const user of users.slice(1)) expect((await takeover(user)).decision).not.toBe("approve");
 
     expect((await runSentinel(["model", "rollback"], p.ctx.env)).output).toMatch(/no model active/);
     expect(
-      await eventually(async () => modelReason((await takeover(users[0]!)).reasons) === undefined, 20_000, 500),
+      await eventually(
+        async () => modelReason((await takeover(users[0]!)).reasons) === undefined,
+        20_000,
+        500,
+      ),
     ).toBe(true);
     const audit = await p.db.query<{ action: string }>(
       "SELECT action FROM audit_log WHERE action LIKE 'model.%' ORDER BY audit_id",
@@ -140,21 +162,32 @@ describe("sentinel model", () => {
 
   it("shadows a model: its decisions stored beside the live ones, never live, and compared", async () => {
     expect((await runSentinel(["model", "shadow", version], p.ctx.env)).code).toBe(0);
-    const user = truth.find((t) => t[3] === "legit")![1]!;
+    // A user the tests above did not use: its first takeover-shaped payment is new in every way.
+    const user = [...new Set(truth.filter((t) => t[3] === "legit").map((t) => t[1]!))][5]!;
     let shadowed = 0;
+    // Consumers poll every 2 s: give them that before the first payment, so it is the one compared.
+    await new Promise((r) => setTimeout(r, 2_500));
     expect(
-      await eventually(async () => {
-        await takeover(user);
-        const { rows } = await p.db.query<{ n: string }>(
-          "SELECT count(*) AS n FROM decisions WHERE NOT live AND rules_version LIKE $1",
-          [`%+${version}`],
-        );
-        shadowed = Number(rows[0]!.n);
-        return shadowed > 0;
-      }, 20_000, 500),
+      await eventually(
+        async () => {
+          await takeover(user);
+          const { rows } = await p.db.query<{ n: string }>(
+            "SELECT count(*) AS n FROM decisions WHERE NOT live AND rules_version LIKE $1",
+            [`%+${version}`],
+          );
+          shadowed = Number(rows[0]!.n);
+          return shadowed > 0;
+        },
+        20_000,
+        500,
+      ),
     ).toBe(true);
     const compare = await runSentinel(["model", "compare", "--json"], p.ctx.env);
-    const c = JSON.parse(compare.stdout) as { version: string; compared: number; moves: Array<{ from: string }> };
+    const c = JSON.parse(compare.stdout) as {
+      version: string;
+      compared: number;
+      moves: Array<{ from: string }>;
+    };
     expect(c.version).toBe(version);
     expect(c.compared).toBeGreaterThan(0);
     expect(c.moves.some((m) => m.from === "approve")).toBe(true);
@@ -163,13 +196,29 @@ describe("sentinel model", () => {
 
   it("backtests a model on replay: the candidate's precision and recall beside the live decisions'", async () => {
     const run = await runSentinel(
-      ["replay", "--from", "earliest", "--redecide", "--model", version, "--labels", truthFile, "--no-progress", "--json"],
+      [
+        "replay",
+        "--from",
+        "earliest",
+        "--redecide",
+        "--model",
+        version,
+        "--labels",
+        truthFile,
+        "--no-progress",
+        "--json",
+      ],
       p.ctx.env,
     );
     expect(run.code, run.output).toBe(0);
     const summary = JSON.parse(run.stdout) as {
       rulesVersion: string;
-      backtest: { labelled: number; fraud: number; live: { recall: number }; candidate: { recall: number; precision: number } };
+      backtest: {
+        labelled: number;
+        fraud: number;
+        live: { recall: number };
+        candidate: { recall: number; precision: number };
+      };
     };
     expect(summary.rulesVersion).toMatch(new RegExp(`\\+${version}$`));
     expect(summary.backtest.labelled).toBeGreaterThanOrEqual(truth.length);
