@@ -144,7 +144,7 @@ describe("a model as data", () => {
     expect(bad.ok).toBe(false);
     if (!bad.ok) expect(bad.issues[0]!.path).toBe("features");
     const tree = trained.document.trees[0]!;
-    const loop = { ...trained.document, trees: [{ ...tree, left: tree.left.map((l) => (l > 0 ? 0 : l)) }] };
+    const loop = { ...trained.document, trees: [{ ...tree, left: tree.left.map((l) => Math.min(l, 0)) }] };
     expect(validateModel(loop).ok).toBe(false);
   });
 
