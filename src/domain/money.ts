@@ -21,7 +21,9 @@ export function fractionDigits(value: string): number {
   return dot < 0 ? 0 : value.length - dot - 1;
 }
 
-const pow10 = (n: number): bigint => 10n ** BigInt(n);
+const POW10 = Array.from({ length: 40 }, (_, i) => 10n ** BigInt(i));
+const pow10 = (n: number): bigint => POW10[n] ?? 10n ** BigInt(n);
+const ZEROS = "0".repeat(40);
 
 /** Rescales with round-half-up (amounts are non-negative). */
 function rescale(units: bigint, from: number, to: number): bigint {
@@ -39,7 +41,16 @@ function rescale(units: bigint, from: number, to: number): bigint {
 export function toMinorUnits(amount: string, currency: string): bigint {
   const digits = minorUnits(currency);
   if (digits === undefined) throw new RangeError(`unknown currency: ${currency}`);
-  const { units, scale } = parseDecimal(amount);
+  // The usual case (no more fraction digits than the currency has) without arithmetic: the digits,
+  // padded with zeros, are the minor units. It runs for every amount a round sums.
+  if (!DECIMAL.test(amount)) throw new RangeError(`not a decimal: ${amount}`);
+  const dot = amount.indexOf(".");
+  const scale = dot < 0 ? 0 : amount.length - dot - 1;
+  if (scale <= digits && digits - scale <= ZEROS.length) {
+    const whole = dot < 0 ? amount : amount.slice(0, dot) + amount.slice(dot + 1);
+    return BigInt(whole + ZEROS.slice(0, digits - scale));
+  }
+  const { units } = parseDecimal(amount);
   return rescale(units, scale, digits);
 }
 

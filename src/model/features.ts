@@ -64,8 +64,15 @@ export const FEATURE_WINDOW_MS = MONTH_S * 1000;
 
 type Money = { inProfile(units: bigint, currency: string): number | undefined; scale: number };
 
-/** Total and count of the earlier transactions after `fromMs`, in the profile's (or the transaction's) currency. */
-function spent(history: RuleHistory, fromMs: number, money: Money): { n: number; total: number } {
+/**
+ * The earlier transactions after `fromMs`: how many (`all`), and the count and total of those in
+ * the profile's (or the transaction's) currency or convertible to it.
+ */
+function spent(
+  history: RuleHistory,
+  fromMs: number,
+  money: Money,
+): { all: number; n: number; total: number } {
   const t = history.totals(fromMs);
   let total = 0;
   let n = 0;
@@ -75,7 +82,7 @@ function spent(history: RuleHistory, fromMs: number, money: Money): { n: number;
     total += v;
     n += c.n;
   }
-  return { n, total };
+  return { all: t.n, n, total };
 }
 
 /** Distinct values of `field` in the window, this transaction's own value included. */
@@ -123,7 +130,7 @@ export function computeFeatures(
   out[i++] = Math.log1p(amount);
   out[i++] = month.n > 0 ? Math.log((amount + 1) / (avg + 1)) : 0;
   out[i++] = limit > 0 ? amount / limit : 0;
-  out[i++] = Math.log1p(history.totals(at - MONTH_S * 1000).n);
+  out[i++] = Math.log1p(month.all);
   out[i++] = isNew(history, tx, "device_id", at - MONTH_S * 1000);
   out[i++] = isNew(history, tx, "country", at - MONTH_S * 1000);
   out[i++] = isNew(history, tx, "merchant_id", at - MONTH_S * 1000);
@@ -135,7 +142,7 @@ export function computeFeatures(
   out[i++] = distinct(history, tx, "country", at - HOUR_S * 1000);
   out[i++] = distinct(history, tx, "device_id", at - DAY_S * 1000);
   out[i++] = month.n > 0 ? Math.log((day.total + amount + 1) / (avg + 1)) : 0;
-  out[i++] = new Date(at).getUTCHours();
+  out[i++] = Math.floor((((at % 86_400_000) + 86_400_000) % 86_400_000) / 3_600_000); // the UTC hour
   out[i++] = Number.isFinite(mcc) ? mcc : -1;
   out[i++] = tx.channel === "ecommerce" ? 1 : 0;
   out[i++] = profile ? 0 : 1;

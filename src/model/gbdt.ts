@@ -26,9 +26,9 @@ export type TrainOptions = {
 };
 
 export const DEFAULT_TRAIN: TrainOptions = {
-  trees: 120,
+  trees: 60,
   depth: 4,
-  learningRate: 0.15,
+  learningRate: 0.25,
   minChildWeight: 0.5,
   lambda: 1,
   bins: 63,

@@ -140,14 +140,14 @@ export function defaultRuleSet(s: RuleSettings): RuleSet {
       {
         id: "model_high_risk",
         description: `the active model's fraud probability is ${s.modelReview} or more`,
-        when: { op: ">=", args: [{ field: "model.score" }, s.modelReview] },
+        when: { op: ">=", args: [{ field: "model.score" }, Number(s.modelReview)] },
         score: 40,
         at_least: "review",
       },
       {
         id: "model_very_high_risk",
         description: `the active model's fraud probability is ${s.modelDecline} or more`,
-        when: { op: ">=", args: [{ field: "model.score" }, s.modelDecline] },
+        when: { op: ">=", args: [{ field: "model.score" }, Number(s.modelDecline)] },
         score: 90,
         at_least: "decline",
       },

@@ -100,6 +100,18 @@ function dec(v: Value | number): Dec | null {
   return null;
 }
 
+// Number literals of rule sets, converted once (a rule set has a few; cleared if ever many).
+const literals = new Map<number, Dec | null>();
+function numberLiteral(n: number): Dec | null {
+  let d = literals.get(n);
+  if (d === undefined) {
+    if (literals.size > 10_000) literals.clear();
+    d = dec(n);
+    literals.set(n, d);
+  }
+  return d;
+}
+
 function align(a: Dec, b: Dec): [bigint, bigint, number] {
   const scale = Math.max(a.scale, b.scale);
   return [a.units * 10n ** BigInt(scale - a.scale), b.units * 10n ** BigInt(scale - b.scale), scale];
@@ -236,7 +248,7 @@ export function evaluateRuleSet(
 
   function value(e: Expr): Value {
     if (e === null || typeof e === "boolean" || typeof e === "string") return e;
-    if (typeof e === "number") return dec(e);
+    if (typeof e === "number") return numberLiteral(e);
     if ("money" in e)
       return profile ? money(toMinorUnits(e.money.replace(/^-/, ""), profile.currency)) : null;
     if ("agg" in e)

@@ -52,24 +52,40 @@ export function addTotal(
 
 /** The history as a list of rows: a walk of the list per question. */
 export function rowHistory(entries: readonly RuleHistoryEntry[]): RuleHistory {
+  // Each amount parsed once, on the first question that sums, and each answer kept: a transaction's
+  // rules and its model's features ask several, often the same.
+  let units: bigint[] | undefined;
+  const totals = new Map<number, WindowTotals>();
+  const distinct = new Map<string, number>();
   return {
     totals(fromMs) {
+      const known = totals.get(fromMs);
+      if (known) return known;
+      units ??= entries.map((h) => toMinorUnits(h.amount, h.currency));
       const byCurrency = new Map<string, CurrencyTotal>();
       let n = 0;
-      for (const h of entries) {
+      for (let i = 0; i < entries.length; i++) {
+        const h = entries[i]!;
         if (h.receivedMs <= fromMs) continue;
         n++;
-        addTotal(byCurrency, h.currency, 1, toMinorUnits(h.amount, h.currency));
+        addTotal(byCurrency, h.currency, 1, units[i]!);
       }
-      return { n, byCurrency };
+      const answer = { n, byCurrency };
+      totals.set(fromMs, answer);
+      return answer;
     },
     distinctCount(field, fromMs) {
+      const key = `${field}:${fromMs}`;
+      const known = distinct.get(key);
+      if (known !== undefined) return known;
       const values = new Set<string>();
       for (const h of entries) {
         const v = h[field];
         if (v !== undefined && h.receivedMs > fromMs) values.add(v);
       }
-      return Math.min(values.size, DISTINCT_CAP);
+      const answer = Math.min(values.size, DISTINCT_CAP);
+      distinct.set(key, answer);
+      return answer;
     },
     seen(field, value, fromMs) {
       return entries.some((h) => h.receivedMs > fromMs && h[field] === value);
