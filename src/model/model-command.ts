@@ -73,14 +73,22 @@ async function train(config: Config, logger: Logger, opts: ModelCliOptions): Pro
     const store = createModelStore({ pool });
     const created = await store.save(trained.version, trained.document, trained.summary, cliActor());
     if (opts.activate) await store.activate(trained.version, cliActor());
+    // The process's peak resident memory (resourceUsage reports KiB): what training took.
+    const peakRssMib = Math.round(process.resourceUsage().maxRSS / 1024);
     if (opts.json)
       return out(
-        toJson({ version: trained.version, created, activated: !!opts.activate, ...trained.summary }),
+        toJson({
+          version: trained.version,
+          created,
+          activated: !!opts.activate,
+          ...trained.summary,
+          peakRssMib,
+        }),
       );
     const s = trained.summary;
     out(`${created ? "trained" : "already stored"}: ${trained.version}${opts.activate ? " (active)" : ""}`);
     out(
-      `  ${s.rows} labelled transactions (${s.fraud} fraud) of ${s.users} users; training AUC ${s.trainingAuc ?? "—"}; ${s.seconds} s (features ${s.featureSeconds} s)`,
+      `  ${s.rows} labelled transactions (${s.fraud} fraud) of ${s.users} users; training AUC ${s.trainingAuc ?? "—"}; ${s.seconds} s (features ${s.featureSeconds} s), peak RSS ${peakRssMib} MiB`,
     );
     if (!opts.activate) out(`  activate it: sentinel model activate ${trained.version}`);
   });
