@@ -1,3 +1,4 @@
+import { writeFileSync } from "node:fs";
 import { sql } from "slonik";
 import { z } from "zod";
 import { scoringDeps, startConsumer } from "../src/consumer/main.ts";
@@ -16,6 +17,7 @@ import { writeSimulation } from "../src/simulate/simulate-command.ts";
 import { simulate, type Truth } from "../src/simulate/simulator.ts";
 import { TYPOLOGIES } from "../src/simulate/typologies.ts";
 import { createSandbox, type Services } from "../src/stack/sandbox.ts";
+import { svg } from "./lib/charts.ts";
 import { benchServices, log } from "./lib/services.ts";
 
 /*
@@ -253,9 +255,44 @@ export function detectionTable(f: DetectionReport): string {
   ].join("\n");
 }
 
+/** The report's chart: recall per typology and overall precision and recall, rules alone beside rules + model. */
+export function detectionChart(f: DetectionReport): Promise<string> {
+  const values = [
+    ...f.perTypology.flatMap((t, i) => [
+      { measure: `recall: ${t.typology} (${t.count})`, run: "rules alone", value: t.recall },
+      {
+        measure: `recall: ${t.typology} (${t.count})`,
+        run: "rules + model",
+        value: f.model.perTypology[i]!.recall,
+      },
+    ]),
+    { measure: "recall: overall", run: "rules alone", value: f.recall },
+    { measure: "recall: overall", run: "rules + model", value: f.model.recall },
+    { measure: "precision: overall", run: "rules alone", value: f.precision },
+    { measure: "precision: overall", run: "rules + model", value: f.model.precision },
+  ];
+  return svg({
+    $schema: "https://vega.github.io/schema/vega-lite/v6.json",
+    title: "Detection on the held-out days 21–30: rules alone vs rules + model",
+    data: { values },
+    width: 360,
+    mark: "bar",
+    encoding: {
+      y: { field: "measure", type: "nominal", title: null, sort: null, axis: { labelLimit: 260 } },
+      yOffset: { field: "run", type: "nominal" },
+      x: { field: "value", type: "quantitative", title: null, scale: { domain: [0, 1] } },
+      color: { field: "run", type: "nominal", title: null },
+    },
+  });
+}
+
 if (import.meta.main) {
   const quick = process.argv.includes("--quick");
   const figures = await benchDetection(await benchServices(), quick ? { users: 1_000 } : {});
   process.stderr.write(`${detectionTable(figures)}\n`);
+  const chart = new URL(`./results/${quick ? "quick-" : ""}detection.svg`, import.meta.url).pathname;
+  writeFileSync(chart, await detectionChart(figures));
+  writeFileSync(chart.replace(/\.svg$/, ".json"), `${JSON.stringify(figures, null, 2)}\n`);
+  log(`detection: chart ${chart}`);
   for (const [k, v] of Object.entries(detectionLines(figures))) console.log(`${k}=${v}`);
 }

@@ -2,7 +2,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { TopLevelSpec } from "vega-lite";
 import type { ConsumerBench } from "./consumer.ts";
-import { type DetectionReport, detectionTable } from "./detection.ts";
+import { type DetectionReport, detectionChart, detectionTable } from "./detection.ts";
 import type { E2eRate, E2eRun } from "./e2e.ts";
 import type { HotUser } from "./hot-user.ts";
 import type { IngestBench } from "./ingest.ts";
@@ -144,6 +144,7 @@ export async function writeReport(
     e2eLatency: await svg(
       latencyChart("End to end: request sent → decision published (ms)", endToEnd, "transactions/s", true),
     ),
+    detection: await detectionChart(report.detection),
   };
   for (const [name, text] of Object.entries(charts)) writeFileSync(join(dir, `latest-${name}.svg`), text);
 
@@ -234,9 +235,11 @@ ${report.webhooks.latencyMs.p90} ms, p99 **${report.webhooks.latencyMs.p99} ms**
 (${report.webhooks.delivered} of ${report.webhooks.sent} delivered).
 
 Detection (issue 24): a simulated month through the scorer, the default rules against the truth
-(flagged = review or decline):
+(flagged = review or decline), then the default rules + a model trained on days 1–20 (backtest):
 
 ${detectionTable(report.detection)}
+
+![detection](latest-detection.svg)
 `,
   );
   return { json, markdown };

@@ -181,9 +181,14 @@ function renderCase() {
   text($("case-user"), c.user_id);
   text($("case-amount"), `${c.amount} ${c.currency}`);
   text($("case-score"), `${c.score} → ${c.decision}`);
+  // A model's reason ("model mdl-… score 0.9731: feature +0.31, …") reads as its own line: which
+  // model, how sure, and the three features that moved it most (issue 24).
   $("case-reasons").replaceChildren(
     ...(c.reasons ?? []).map((r) =>
-      Object.assign(document.createElement("span"), { className: "reason", textContent: r }),
+      Object.assign(document.createElement("span"), {
+        className: r.startsWith("model ") ? "reason model" : "reason",
+        textContent: r.startsWith("model ") ? r.replace(/ score ([\d.]+):/, " · score $1 · ") : r,
+      }),
     ),
   );
   text(

@@ -2,6 +2,8 @@ import { randomUUID } from "node:crypto";
 import { join } from "node:path";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { FEATURES } from "../../src/model/features.ts";
+import { modelVersion, validateModel } from "../../src/model/model.ts";
 import { REPO_ROOT } from "../../src/paths.ts";
 import { CHROMIUM_ARGS, findChromium } from "../support/browser.ts";
 import { usePipeline } from "../support/pipeline.ts";
@@ -181,5 +183,85 @@ describe.skipIf(!executablePath)("the analyst console in Chromium", () => {
     const seconds = (Date.now() - started) / 1000;
     expect(reloads).toBeLessThanOrEqual(Math.ceil(seconds) + 2);
     await page.close();
+  });
+
+  it("shows a model's version, score and top contributions in the case view (issue 24)", async () => {
+    // A hand-made model: one split on the amount, so the score and the explanation are known
+    // (0.8022 above 1,000: the default set's model_high_risk reviews it; amount_log +1.40).
+    const document = {
+      format: 1,
+      kind: "gbdt",
+      features: [...FEATURES],
+      bias: 0,
+      trees: [
+        {
+          feature: [0, -1, -1],
+          threshold: [Math.log1p(1000), 0, 0],
+          left: [1, -1, -1],
+          right: [2, -1, -1],
+          value: [0, -6, 1.4],
+        },
+      ],
+      training: {
+        from: "-",
+        to: "-",
+        rows: 0,
+        fraud: 0,
+        labels: "hand-made",
+        options: {},
+        seconds: 0,
+        trainingAuc: null,
+      },
+    };
+    const valid = validateModel(document);
+    expect(valid.ok).toBe(true);
+    const version = modelVersion(valid.ok ? valid.model : (document as never));
+    await p.db.query("INSERT INTO models (version, document, summary) VALUES ($1, $2, '{}')", [
+      version,
+      document,
+    ]);
+    await p.db.query("INSERT INTO model_activations (version) VALUES ($1)", [version]);
+    try {
+      const user = `model-user-${randomUUID().slice(0, 8)}`;
+      expect(
+        (
+          await call("PUT", `/users/${user}/profile`, {
+            risk_tier: "low",
+            home_country: "US",
+            currency: "USD",
+            per_transaction_limit: "5000.00",
+            daily_limit: "100000.00",
+          })
+        ).status,
+      ).toBe(200);
+      let review: Awaited<ReturnType<typeof post>> | undefined;
+      // Consumers pick the model up within their 2 s poll.
+      await expect
+        .poll(
+          async () => {
+            review = await post(user, "1500.00");
+            return review.decision.decision;
+          },
+          { timeout: 15_000, interval: 500 },
+        )
+        .toBe("review");
+      expect(review!.decision.reasons).toEqual([
+        "model_high_risk",
+        `model ${version} score 0.8022: amount_log +1.40`,
+      ]);
+      const page: Page = await browser.newPage();
+      await page.goto(`${p.base}/console`);
+      await page.fill("#key", ANALYST);
+      await page.click("button[type=submit]");
+      const row = page.locator(`#queue-rows tr[data-transaction-id="${review!.transaction_id}"]`);
+      await row.waitFor({ timeout: 10_000 });
+      await row.click();
+      await page.waitForSelector("#case-body:not([hidden])");
+      const shown = page.locator("#case-reasons .reason.model");
+      await expect.poll(() => shown.textContent()).toBe(`model ${version} · score 0.8022 · amount_log +1.40`);
+      await page.close();
+    } finally {
+      await p.db.query("UPDATE model_activations SET rolled_back_at = now() WHERE version = $1", [version]);
+    }
   });
 });
