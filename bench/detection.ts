@@ -136,7 +136,7 @@ async function withModel(rt: Runtime, truth: readonly Truth[], startMs: number, 
     scoringModel(trained.document, trained.version),
   );
   const decided = new Map<string, Decision>();
-  await replay({
+  const summary = await replay({
     kafka: rt.kafka,
     producer: rt.producer.producer,
     topics,
@@ -151,6 +151,14 @@ async function withModel(rt: Runtime, truth: readonly Truth[], startMs: number, 
     onRedecided: (before, after) => decided.set(before.transaction_id, after.decision),
     logger: rt.logger,
   });
+  const heldOut = truth.filter((t) => !decided.has(t.transaction_id) && t.day > trainMs / 86_400_000);
+  log(
+    `detection: backtest read ${summary.read} messages (ranges ${JSON.stringify(ranges.map((r) => [r.partition, String(r.start), String(r.end)]))}), re-decided ${decided.size}, stored before ${summary.alreadyStored}, duplicates ${summary.duplicates}, dead letters ${summary.deadLettered}`,
+  );
+  if (heldOut.length > 0)
+    throw new Error(
+      `the backtest left ${heldOut.length} held-out transactions undecided (first: ${heldOut[0]!.transaction_id})`,
+    );
   const training: ModelTraining = { version: trained.version, ...trained.summary };
   return { training, decided };
 }
