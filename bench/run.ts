@@ -10,6 +10,7 @@ import { producerPerfTest } from "./lib/kafka-tools.ts";
 import { benchServices, log } from "./lib/services.ts";
 import { type BenchReport, writeReport } from "./report.ts";
 import { benchRules } from "./rules.ts";
+import { benchTrain } from "./train.ts";
 import { benchWebhooks, webhooksLines } from "./webhooks.ts";
 
 /*
@@ -55,8 +56,11 @@ const e2e = await benchE2e(services, quick ? { seconds: 5 } : {});
 log("webhooks: deliveries per second, and decision to delivery at 500/s");
 const webhooks = await benchWebhooks(services, quick ? { deliveries: 5_000, seconds: 10 } : {});
 
-log("detection: a simulated month against its truth (the default rules)");
+log("detection: a simulated month against its truth (the default rules, then rules + a model)");
 const detection = await benchDetection(services, quick ? { users: 1_000 } : {});
+
+log("model training: sentinel model train on a simulated month (full: 1,000,000 transactions)");
+const training = await benchTrain(quick ? { users: 2_000 } : {});
 
 const report: BenchReport = {
   startedAt,
@@ -102,6 +106,11 @@ const lines = {
     (1 / rules.interpretedTxPerSec - 1 / rules.compiledTxPerSec) *
     consumer.scorer.txPerSec
   ).toFixed(4),
+  rules_with_model_tx_per_sec: Math.round(rules.withModelTxPerSec),
+  model_inference_us_per_tx: rules.modelMicrosPerTx.toFixed(2),
+  model_train_rows: training.rows,
+  model_train_seconds: training.seconds,
+  model_train_peak_rss_mib: training.peakRssMib,
   hot_user_cost_ratio_100k: hotUser.costRatio100k,
   ...e2eLines(e2e),
   ...webhooksLines(webhooks),
