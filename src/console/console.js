@@ -187,7 +187,7 @@ function renderCase() {
     ...(c.reasons ?? []).map((r) =>
       Object.assign(document.createElement("span"), {
         className: r.startsWith("model ") ? "reason model" : "reason",
-        textContent: r.startsWith("model ") ? r.replace(/ score ([\d.]+):/, " · score $1 · ") : r,
+        textContent: r.startsWith("model ") ? r.replace(/ score ([\d.]+): ?/, " · score $1 · ") : r,
       }),
     ),
   );
