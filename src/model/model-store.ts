@@ -1,6 +1,7 @@
 import { sql } from "slonik";
 import { z } from "zod";
 import { type Actor, withAudit } from "../audit/audit-store.ts";
+import { type ShadowMove, shadowMoves } from "../rules/rules-store.ts";
 import { withDbErrors } from "../store/db-errors.ts";
 import type { DatabasePool } from "../store/pool.ts";
 import { ISO_UTC } from "../store/sql-time.ts";
@@ -146,20 +147,14 @@ export function createModelStore({ pool }: { pool: DatabasePool }) {
     async compareShadow(): Promise<{
       version: string | null;
       compared: number;
-      moves: Array<{ from: string; to: string; count: number; examples: string[] }>;
+      moves: ShadowMove[];
     }> {
       const version = (await this.stamp()).shadow;
       if (!version) return { version, compared: 0, moves: [] };
-      const rows = await withDbErrors("compare model shadow", () =>
-        pool.any(sql.type(
-          z.object({ from: z.string(), to: z.string(), count: z.number(), examples: z.array(z.string()) }),
-        )`
-          SELECT l.decision AS from, s.decision AS to, count(*)::int AS count,
-                 (array_agg(l.transaction_id::text ORDER BY l.transaction_id))[1:5] AS examples
-          FROM decisions s JOIN decisions l ON l.transaction_id = s.transaction_id AND l.live
-          WHERE NOT s.live AND s.rules_version LIKE ${`%+${version}`}
-            AND s.decided_at >= (SELECT started_at FROM model_shadow)
-          GROUP BY l.decision, s.decision ORDER BY count DESC`),
+      const rows = await shadowMoves(
+        pool,
+        sql.fragment`s.rules_version LIKE ${`%+${version}`}`,
+        sql.fragment`(SELECT started_at FROM model_shadow)`,
       );
       return {
         version,

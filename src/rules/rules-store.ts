@@ -1,4 +1,4 @@
-import { sql } from "slonik";
+import { type FragmentSqlToken, sql } from "slonik";
 import { z } from "zod";
 import { type Actor, withAudit } from "../audit/audit-store.ts";
 import { withDbErrors } from "../store/db-errors.ts";
@@ -158,6 +158,31 @@ function createRuleSetStore(pool: DatabasePool) {
   };
 }
 
+/** A move of the shadow's decisions from the live ones: how many, and up to five examples. */
+export type ShadowMove = { from: string; to: string; count: number; examples: string[] };
+
+/**
+ * How the shadow decisions matching `which` (stored since `since`) moved from the live ones: one
+ * row per (live, shadow) outcome pair, with counts and up to five example transactions each. The
+ * rule set shadow and the model shadow (src/model/model-store.ts) both ask this.
+ */
+export async function shadowMoves(
+  pool: DatabasePool,
+  which: FragmentSqlToken,
+  since: FragmentSqlToken,
+): Promise<readonly ShadowMove[]> {
+  return withDbErrors("compare shadow", () =>
+    pool.any(sql.type(
+      z.object({ from: z.string(), to: z.string(), count: z.number(), examples: z.array(z.string()) }),
+    )`
+      SELECT l.decision AS from, s.decision AS to, count(*)::int AS count,
+             (array_agg(l.transaction_id::text ORDER BY l.transaction_id))[1:5] AS examples
+      FROM decisions s JOIN decisions l ON l.transaction_id = s.transaction_id AND l.live
+      WHERE NOT s.live AND ${which} AND s.decided_at >= ${since}
+      GROUP BY l.decision, s.decision ORDER BY count DESC`),
+  );
+}
+
 /** The shadow: a version deciding beside the live one, stored not published, and how it compares. */
 function createShadowStore(pool: DatabasePool) {
   return {
@@ -203,16 +228,10 @@ function createShadowStore(pool: DatabasePool) {
     }> {
       const { version, startedAt } = await this.shadow();
       if (!version) return { version, startedAt, compared: 0, moves: [] };
-      const rows = await withDbErrors("compare shadow", () =>
-        pool.any(sql.type(
-          z.object({ from: z.string(), to: z.string(), count: z.number(), examples: z.array(z.string()) }),
-        )`
-          SELECT l.decision AS from, s.decision AS to, count(*)::int AS count,
-                 (array_agg(l.transaction_id::text ORDER BY l.transaction_id))[1:5] AS examples
-          FROM decisions s JOIN decisions l ON l.transaction_id = s.transaction_id AND l.live
-          WHERE NOT s.live AND s.rules_version = ${version}
-            AND s.decided_at >= (SELECT started_at FROM rule_set_shadow)
-          GROUP BY l.decision, s.decision ORDER BY count DESC`),
+      const rows = await shadowMoves(
+        pool,
+        sql.fragment`s.rules_version = ${version}`,
+        sql.fragment`(SELECT started_at FROM rule_set_shadow)`,
       );
       return {
         version,

@@ -50,19 +50,21 @@ describe.skipIf(!executablePath)("the analyst console in Chromium", () => {
     };
   }
 
+  /** A US profile with limits no test payment reaches. */
+  async function profile(user: string, riskTier: "low" | "high") {
+    const res = await call("PUT", `/users/${user}/profile`, {
+      risk_tier: riskTier,
+      home_country: "US",
+      currency: "USD",
+      per_transaction_limit: "5000.00",
+      daily_limit: "100000.00",
+    });
+    expect(res.status).toBe(200);
+  }
+
   it("signs in, shows a new case live, resolves it as fraud blocking the user; the next transaction is declined", async () => {
     const user = "console-user";
-    expect(
-      (
-        await call("PUT", `/users/${user}/profile`, {
-          risk_tier: "high",
-          home_country: "US",
-          currency: "USD",
-          per_transaction_limit: "5000.00",
-          daily_limit: "100000.00",
-        })
-      ).status,
-    ).toBe(200);
+    await profile(user, "high");
     for (const amount of ["12.00", "80.00", "45.50"])
       expect((await post(user, amount)).decision.decision).toBe("approve");
 
@@ -223,17 +225,7 @@ describe.skipIf(!executablePath)("the analyst console in Chromium", () => {
     await p.db.query("INSERT INTO model_activations (version) VALUES ($1)", [version]);
     try {
       const user = `model-user-${randomUUID().slice(0, 8)}`;
-      expect(
-        (
-          await call("PUT", `/users/${user}/profile`, {
-            risk_tier: "low",
-            home_country: "US",
-            currency: "USD",
-            per_transaction_limit: "5000.00",
-            daily_limit: "100000.00",
-          })
-        ).status,
-      ).toBe(200);
+      await profile(user, "low");
       let review: Awaited<ReturnType<typeof post>> | undefined;
       // Consumers pick the model up within their 2 s poll.
       await expect
