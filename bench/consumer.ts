@@ -7,7 +7,7 @@ import { seedProfiles, userId } from "../src/cli/seed.ts";
 import { REPO_ROOT } from "../src/paths.ts";
 import { pollUntil } from "../src/poll.ts";
 import { prng } from "../src/random.ts";
-import { createSandbox, type Services } from "../src/stack/sandbox.ts";
+import { createSandbox, type Sandbox, type Services } from "../src/stack/sandbox.ts";
 import { createDatabasePool } from "../src/store/pool.ts";
 import { createProfileStore } from "../src/store/profile-store.ts";
 import { startNode } from "../test/support/processes.ts";
@@ -114,23 +114,81 @@ async function preload(
   }
 }
 
+/** `sentinel consume` over the preloaded topic: its throughput, memory, cache and decision mix. The process is left running. */
+export async function runScorer(sandbox: Sandbox, db: pg.Client, transactions: number) {
+  log("sentinel consume (one process)");
+  const started = Date.now();
+  const proc = startNode(join(REPO_ROOT, "bin/sentinel.ts"), ["consume"], {
+    ...sandbox.env,
+    LOG_LEVEL: "warn",
+    METRICS_PORT: String(METRICS_PORT),
+    HOST: "127.0.0.1",
+  });
+  try {
+    let done = 0;
+    await pollUntil(
+      async () => {
+        done = Number((await db.query("SELECT count(*) AS n FROM decisions")).rows[0].n);
+        return done >= transactions || proc.child.exitCode !== null;
+      },
+      { timeoutMs: 15 * 60_000, everyMs: 250 },
+    );
+    if (done < transactions && proc.child.exitCode !== null)
+      throw new Error(`consumer exited: ${proc.output()}`);
+    const seconds = (Date.now() - started) / 1000;
+    const metrics = await (await fetch(`http://127.0.0.1:${METRICS_PORT}/metrics`)).text();
+    const hits = metric(metrics, "sentinel_profile_cache_hits_total");
+    const misses = metric(metrics, "sentinel_profile_cache_misses_total");
+    const fallbacks = metric(metrics, "sentinel_profile_cache_fallbacks_total");
+    const { rows } = await db.query(
+      "SELECT extract(epoch FROM max(stored_at) - min(stored_at)) AS s, count(*) AS n FROM transactions",
+    );
+    const steady = Number(rows[0].n) / Math.max(0.001, Number(rows[0].s));
+    const { rows: mix } = await db.query<{ decision: string; n: number }>(
+      "SELECT decision, count(*)::int AS n FROM decisions WHERE live GROUP BY decision",
+    );
+    const scorer = {
+      seconds,
+      txPerSec: done / seconds,
+      steadyTxPerSec: steady,
+      peakRssMiB: Math.round(proc.peakRssMiB()),
+      cacheHitRatio: hits / Math.max(1, hits + misses + fallbacks),
+      cache: { hits, misses, fallbacks },
+      decisions: Object.fromEntries(mix.map((r) => [r.decision, r.n])),
+    };
+    log(
+      `scorer: ${done} decisions in ${seconds.toFixed(1)} s = ${Math.round(scorer.txPerSec)} tx/s (steady ${Math.round(steady)} tx/s), peak RSS ${scorer.peakRssMiB} MiB`,
+    );
+    if (done < transactions) throw new Error(`only ${done} of ${transactions} decisions stored in time`);
+    return { scorer, proc };
+  } catch (error) {
+    await proc.stop();
+    throw error;
+  }
+}
+
+/** A sandbox with `users` seeded profiles and `transactions` preloaded on its topic (not consumed yet). */
+export async function preparedSandbox(services: Services, users: number, transactions: number) {
+  // The seeded users live in 13 markets and the transactions are in USD: without rates most would
+  // be `currency_unconvertible` reviews, each opening a case — not the stream a scorer meets.
+  const sandbox = await createSandbox(services, { prefix: "bench", overrides: { FX_RATES: BENCH_FX_RATES } });
+  log(`seeding ${users} users`);
+  const pool = await createDatabasePool(sandbox.config.database.url, { maxPoolSize: 2 });
+  await seedProfiles(createProfileStore({ pool }), { users, progress: false });
+  await pool.end();
+  log(`preloading ${transactions} transactions`);
+  await preload(sandbox.kafka, sandbox.config.kafka.topics.transactions, transactions, users);
+  return sandbox;
+}
+
 export async function benchConsumer(
   services: Services,
   { users = 100_000, transactions = 200_000 } = {},
 ): Promise<ConsumerBench> {
-  // The seeded users live in 13 markets and the transactions are in USD: without rates most would
-  // be `currency_unconvertible` reviews, each opening a case — not the stream a scorer meets.
-  const sandbox = await createSandbox(services, { prefix: "bench", overrides: { FX_RATES: BENCH_FX_RATES } });
+  const sandbox = await preparedSandbox(services, users, transactions);
   const db = new pg.Client({ connectionString: sandbox.config.database.url });
   await db.connect();
   try {
-    log(`seeding ${users} users`);
-    const pool = await createDatabasePool(sandbox.config.database.url, { maxPoolSize: 2 });
-    await seedProfiles(createProfileStore({ pool }), { users, progress: false });
-    await pool.end();
-    log(`preloading ${transactions} transactions`);
-    await preload(sandbox.kafka, sandbox.config.kafka.topics.transactions, transactions, users);
-
     log("kafka-consumer-perf-test (raw ceiling)");
     const raw = consumerPerfTest(
       sandbox.config.kafka.brokers.join(","),
@@ -140,51 +198,8 @@ export async function benchConsumer(
     );
     log(`raw: ${Math.round(raw.msgPerSec)} msg/s overall, ${Math.round(raw.fetchMsgPerSec)} msg/s fetching`);
 
-    log("sentinel consume (one process)");
-    const started = Date.now();
-    const proc = startNode(join(REPO_ROOT, "bin/sentinel.ts"), ["consume"], {
-      ...sandbox.env,
-      LOG_LEVEL: "warn",
-      METRICS_PORT: String(METRICS_PORT),
-      HOST: "127.0.0.1",
-    });
-    let done = 0;
+    const { scorer, proc } = await runScorer(sandbox, db, transactions);
     try {
-      await pollUntil(
-        async () => {
-          done = Number((await db.query("SELECT count(*) AS n FROM decisions")).rows[0].n);
-          return done >= transactions || proc.child.exitCode !== null;
-        },
-        { timeoutMs: 15 * 60_000, everyMs: 250 },
-      );
-      if (done < transactions && proc.child.exitCode !== null)
-        throw new Error(`consumer exited: ${proc.output()}`);
-      const seconds = (Date.now() - started) / 1000;
-      const metrics = await (await fetch(`http://127.0.0.1:${METRICS_PORT}/metrics`)).text();
-      const hits = metric(metrics, "sentinel_profile_cache_hits_total");
-      const misses = metric(metrics, "sentinel_profile_cache_misses_total");
-      const fallbacks = metric(metrics, "sentinel_profile_cache_fallbacks_total");
-      const { rows } = await db.query(
-        "SELECT extract(epoch FROM max(stored_at) - min(stored_at)) AS s, count(*) AS n FROM transactions",
-      );
-      const steady = Number(rows[0].n) / Math.max(0.001, Number(rows[0].s));
-      const { rows: mix } = await db.query<{ decision: string; n: number }>(
-        "SELECT decision, count(*)::int AS n FROM decisions WHERE live GROUP BY decision",
-      );
-      const scorer = {
-        seconds,
-        txPerSec: done / seconds,
-        steadyTxPerSec: steady,
-        peakRssMiB: Math.round(proc.peakRssMiB()),
-        cacheHitRatio: hits / Math.max(1, hits + misses + fallbacks),
-        cache: { hits, misses, fallbacks },
-        decisions: Object.fromEntries(mix.map((r) => [r.decision, r.n])),
-      };
-      log(
-        `scorer: ${done} decisions in ${seconds.toFixed(1)} s = ${Math.round(scorer.txPerSec)} tx/s (steady ${Math.round(steady)} tx/s), peak RSS ${scorer.peakRssMiB} MiB`,
-      );
-      if (done < transactions) throw new Error(`only ${done} of ${transactions} decisions stored in time`);
-
       log("sentinel replay --from earliest (all already stored; the live consumer still running)");
       const replay = await timeReplay(sandbox.env, []);
       log(

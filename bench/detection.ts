@@ -153,7 +153,7 @@ async function withModel(rt: Runtime, truth: readonly Truth[], startMs: number, 
   });
   const heldOut = truth.filter((t) => !decided.has(t.transaction_id) && t.day > trainMs / 86_400_000);
   log(
-    `detection: backtest read ${summary.read} messages (ranges ${JSON.stringify(ranges.map((r) => [r.partition, String(r.start), String(r.end)]))}), re-decided ${decided.size}, stored before ${summary.alreadyStored}, duplicates ${summary.duplicates}, dead letters ${summary.deadLettered}`,
+    `detection: backtest read ${summary.read} messages (ranges ${JSON.stringify(ranges.map((r) => [r.partition, String(r.start), String(r.end)]))}), re-decided ${decided.size}, stored before ${summary.alreadyStored}, not stored ${summary.notStored}, duplicates ${summary.duplicates}, dead letters ${summary.deadLettered}`,
   );
   if (heldOut.length > 0)
     throw new Error(

@@ -64,7 +64,7 @@ function time(run: () => void): number {
 }
 
 /** A model of the default size, trained on a simulated month (features as the trainer computes them). */
-export function benchModel(): ScoringModel {
+export function benchModelDocument() {
   const startMs = T - 30 * 86_400_000;
   const sim = simulate({ seed: 5, users: 1_000, days: 30, startMs });
   const truth = new Map(sim.truth.map((t) => [t.transaction_id, t.label]));
@@ -84,7 +84,11 @@ export function benchModel(): ScoringModel {
       truth.get(transaction_id) === "legit" ? "legitimate" : "fraud",
     );
   }
-  const trained = trainOnDataset(writer.result(), { from: "", to: "", labels: "simulator truth" });
+  return trainOnDataset(writer.result(), { from: "", to: "", labels: "simulator truth" });
+}
+
+export function benchModel(): ScoringModel {
+  const trained = benchModelDocument();
   return scoringModel(trained.document, trained.version);
 }
 
