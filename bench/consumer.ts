@@ -168,10 +168,18 @@ export async function runScorer(sandbox: Sandbox, db: pg.Client, transactions: n
 }
 
 /** A sandbox with `users` seeded profiles and `transactions` preloaded on its topic (not consumed yet). */
-export async function preparedSandbox(services: Services, users: number, transactions: number) {
+export async function preparedSandbox(
+  services: Services,
+  users: number,
+  transactions: number,
+  overrides: Record<string, string> = {},
+) {
   // The seeded users live in 13 markets and the transactions are in USD: without rates most would
   // be `currency_unconvertible` reviews, each opening a case — not the stream a scorer meets.
-  const sandbox = await createSandbox(services, { prefix: "bench", overrides: { FX_RATES: BENCH_FX_RATES } });
+  const sandbox = await createSandbox(services, {
+    prefix: "bench",
+    overrides: { FX_RATES: BENCH_FX_RATES, ...overrides },
+  });
   log(`seeding ${users} users`);
   const pool = await createDatabasePool(sandbox.config.database.url, { maxPoolSize: 2 });
   await seedProfiles(createProfileStore({ pool }), { users, progress: false });
