@@ -25,11 +25,19 @@ export type Claimed = {
   /** This attempt's number (1 for the first). */
   attempt: number;
   eventAtMs: number;
+  /**
+   * The lease this claim set (the row's next_attempt_at, exactly, as PostgreSQL prints it): the
+   * result is recorded only while the row still holds it — a redelivery or replay meanwhile (which
+   * makes the row due now) is not undone by the result of the attempt it interrupted.
+   */
+  lease: string;
 };
 
 export type Outcome = {
   deliveryId: number;
   attempt: number;
+  /** The claim's lease (Claimed.lease). */
+  lease: string;
   attemptedAtMs: number;
   ok: boolean;
   status: number | undefined;
@@ -102,6 +110,7 @@ function createDeliveryQueue(pool: DatabasePool) {
             body: z.string(),
             attempts: z.number(),
             event_ms: z.number(),
+            lease: z.string(),
           }),
         )`
           WITH picked AS (
@@ -118,7 +127,7 @@ function createDeliveryQueue(pool: DatabasePool) {
           SET next_attempt_at = now() + ${leaseMs} * interval '1 millisecond', attempts = d.attempts + 1
           FROM picked WHERE d.delivery_id = picked.delivery_id
           RETURNING d.delivery_id, d.endpoint_id, d.message_id, d.body, d.attempts,
-            (extract(epoch FROM d.event_at) * 1000)::float8 AS event_ms`),
+            (extract(epoch FROM d.event_at) * 1000)::float8 AS event_ms, d.next_attempt_at::text AS lease`),
       );
       return rows.map((r) => ({
         deliveryId: r.delivery_id,
@@ -127,18 +136,21 @@ function createDeliveryQueue(pool: DatabasePool) {
         body: r.body,
         attempt: r.attempts,
         eventAtMs: r.event_ms,
+        lease: r.lease,
       }));
     },
 
     /**
      * Records attempts and their outcome in one statement. A result that arrives after its lease was
-     * taken over (the delivery was claimed again since) is kept as an attempt but changes nothing.
+     * taken over (the delivery was claimed again since, or redelivered or replayed by an operator) is
+     * kept as an attempt but changes nothing.
      */
     async record(outcomes: readonly Outcome[]): Promise<void> {
       if (outcomes.length === 0) return;
       const tuples = outcomes.map((o) => [
         o.deliveryId,
         o.attempt,
+        o.lease,
         o.attemptedAtMs,
         o.ok,
         o.status ?? null,
@@ -149,8 +161,8 @@ function createDeliveryQueue(pool: DatabasePool) {
       await withDbErrors("record webhook attempts", () =>
         pool.query(sql.unsafe`
           WITH r AS (
-            SELECT * FROM ${sql.unnest(tuples, ["int8", "int4", "float8", "bool", "int4", "int4", "text", "float8"])}
-              AS r(id, attempt, at_ms, ok, status, latency, error, next_ms)
+            SELECT * FROM ${sql.unnest(tuples, ["int8", "int4", "text", "float8", "bool", "int4", "int4", "text", "float8"])}
+              AS r(id, attempt, lease, at_ms, ok, status, latency, error, next_ms)
           ), u AS (
             UPDATE webhook_deliveries d SET
               status = CASE WHEN r.ok THEN 'delivered' WHEN r.next_ms IS NULL THEN 'failed' ELSE 'pending' END,
@@ -158,6 +170,7 @@ function createDeliveryQueue(pool: DatabasePool) {
               last_status = r.status, last_error = r.error,
               delivered_at = CASE WHEN r.ok THEN to_timestamp(r.at_ms / 1000) ELSE d.delivered_at END
             FROM r WHERE d.delivery_id = r.id AND d.attempts = r.attempt AND d.status = 'pending'
+              AND d.next_attempt_at = r.lease::timestamptz
           )
           INSERT INTO webhook_attempts (delivery_id, attempt, attempted_at, status_code, latency_ms, error)
           SELECT id, attempt, to_timestamp(at_ms / 1000), status, latency, error FROM r

@@ -74,6 +74,7 @@ export function outcomeOf(
   return {
     deliveryId: c.deliveryId,
     attempt: c.attempt,
+    lease: c.lease,
     attemptedAtMs: startedAtMs,
     ok: attempt.ok,
     status: attempt.status,

@@ -1,7 +1,14 @@
 import { describe, expect, it } from "vitest";
 import { outcomeOf } from "../../../src/webhooks/dispatcher.ts";
 
-const claimed = { deliveryId: 1, endpointId: "ep", messageId: "msg", body: "{}", eventAtMs: 0 };
+const claimed = {
+  deliveryId: 1,
+  endpointId: "ep",
+  messageId: "msg",
+  body: "{}",
+  eventAtMs: 0,
+  lease: "2026-12-01 00:00:00.5+00",
+};
 const attempt = { latencyMs: 5, error: undefined, retryAfterMs: undefined };
 const schedule = [1_000, 2_000];
 
