@@ -10,7 +10,9 @@ import { scoringModel } from "../src/model/model.ts";
 import { trainModel } from "../src/model/train.ts";
 import { replay } from "../src/ops/replay.ts";
 import { defaultRuleSet } from "../src/rules/default-rule-set.ts";
-import { scoringRules } from "../src/rules/scoring-rules.ts";
+import { type RuleSet, ruleSetVersion } from "../src/rules/rule-language.ts";
+import { readRuleSetFile } from "../src/rules/rules-command.ts";
+import { type ScoringRules, scoringRules } from "../src/rules/scoring-rules.ts";
 import type { Runtime } from "../src/runtime.ts";
 import { createRuntime } from "../src/runtime.ts";
 import { writeSimulation } from "../src/simulate/simulate-command.ts";
@@ -31,7 +33,8 @@ import { benchServices, log } from "./lib/services.ts";
  * Then the learned score: a model trained on days 1–20 (the simulator's truth as labels, features
  * from what the pipeline stored) and the held-out days decided again by the default rule set with
  * that model, through the backtest (a replay of days 21–30 that re-decides with a candidate and
- * stores nothing live): the same figures for rules + model.
+ * stores nothing live): the same figures for rules + model. `-- --rules candidate.json` adds a
+ * candidate rule set, backtested the same way (with the same model), side by side.
  */
 
 const sqlCount = sql.type(z.object({ n: z.number() }))`SELECT count(*)::int AS n FROM decisions WHERE live`;
@@ -53,7 +56,11 @@ export type DetectionFigures = {
   perTypology: Array<{ typology: string; count: number; recall: number } & Record<Decision, number>>;
 };
 
-export type DetectionReport = DetectionFigures & { model: DetectionFigures & { training: ModelTraining } };
+export type DetectionReport = DetectionFigures & {
+  model: DetectionFigures & { training: ModelTraining };
+  /** A candidate rule set (`--rules file.json`) with the same model, when one was given. */
+  candidate?: DetectionFigures & { version: string };
+};
 
 const round = (n: number, d = 4) => Math.round(n * 10 ** d) / 10 ** d;
 
@@ -123,17 +130,30 @@ async function withModel(rt: Runtime, truth: readonly Truth[], startMs: number, 
   log(
     `detection: model ${trained.version} trained on ${trained.summary.rows} transactions (${trained.summary.fraud} fraud) in ${trained.summary.seconds} s, training AUC ${trained.summary.trainingAuc}`,
   );
+  const model = scoringModel(trained.document, trained.version);
+  const heldOut = truth.filter((t) => t.day > trainMs / 86_400_000);
+  const decided = await backtestHeldOut(rt, heldOut, startMs + trainMs, (lists) =>
+    scoringRules(defaultRuleSet(rt.config.rules), rt.config.rules.fxRates, lists, "rules+model", model),
+  );
+  const training: ModelTraining = { version: trained.version, ...trained.summary };
+  return { training, decided, model };
+}
+
+/**
+ * Re-decides everything received from `fromMs` on with a candidate (the backtest: a replay that
+ * stores nothing live) and returns each transaction's candidate decision.
+ * @throws Error when a held-out transaction was left undecided.
+ */
+async function backtestHeldOut(
+  rt: Runtime,
+  heldOut: readonly Truth[],
+  fromMs: number,
+  candidate: (lists: ScoringRules["context"]["lists"]) => ScoringRules,
+): Promise<Map<string, Decision>> {
   const deps = await scoringDeps(rt);
   const { topics } = rt.config.kafka;
   const ranges = await withAdmin(rt.kafka, (admin) =>
-    resolveRanges(admin, topics.transactions, { from: { kind: "time", ms: startMs + trainMs } }),
-  );
-  const candidate = scoringRules(
-    defaultRuleSet(rt.config.rules),
-    rt.config.rules.fxRates,
-    deps.rules.context.lists,
-    "rules+model",
-    scoringModel(trained.document, trained.version),
+    resolveRanges(admin, topics.transactions, { from: { kind: "time", ms: fromMs } }),
   );
   const decided = new Map<string, Decision>();
   const summary = await replay({
@@ -141,7 +161,7 @@ async function withModel(rt: Runtime, truth: readonly Truth[], startMs: number, 
     producer: rt.producer.producer,
     topics,
     ranges,
-    scoring: { ...deps, rules: candidate },
+    scoring: { ...deps, rules: candidate(deps.rules.context.lists) },
     redecide: true,
     dryRun: false,
     backtest: true,
@@ -151,21 +171,25 @@ async function withModel(rt: Runtime, truth: readonly Truth[], startMs: number, 
     onRedecided: (before, after) => decided.set(before.transaction_id, after.decision),
     logger: rt.logger,
   });
-  const heldOut = truth.filter((t) => !decided.has(t.transaction_id) && t.day > trainMs / 86_400_000);
+  const missing = heldOut.filter((t) => !decided.has(t.transaction_id));
   log(
     `detection: backtest read ${summary.read} messages (ranges ${JSON.stringify(ranges.map((r) => [r.partition, String(r.start), String(r.end)]))}), re-decided ${decided.size}, stored before ${summary.alreadyStored}, not stored ${summary.notStored}, duplicates ${summary.duplicates}, dead letters ${summary.deadLettered}`,
   );
-  if (heldOut.length > 0)
+  if (missing.length > 0)
     throw new Error(
-      `the backtest left ${heldOut.length} held-out transactions undecided (first: ${heldOut[0]!.transaction_id})`,
+      `the backtest left ${missing.length} held-out transactions undecided (first: ${missing[0]!.transaction_id})`,
     );
-  const training: ModelTraining = { version: trained.version, ...trained.summary };
-  return { training, decided };
+  return decided;
 }
 
 export async function benchDetection(
   services: Services,
-  { users = 5_000, days = 30, seed = 24 } = {},
+  {
+    users = 5_000,
+    days = 30,
+    seed = 24,
+    candidate,
+  }: { users?: number; days?: number; seed?: number; candidate?: { version: string; ruleSet: RuleSet } } = {},
 ): Promise<DetectionReport> {
   const day = 86_400_000;
   const startMs = Math.floor(Date.now() / day) * day - days * day;
@@ -207,14 +231,19 @@ export async function benchDetection(
       heldOut.map((t) => ({ label: t.label, decision: decided.get(t.transaction_id)! })),
     );
     const model = await withModel(rt, sim.truth, startMs, 20 * day);
+    const figuresOf = (d: ReadonlyMap<string, Decision>) =>
+      detectionFigures(heldOut.map((t) => ({ label: t.label, decision: d.get(t.transaction_id)! })));
+    // A candidate rule set (--rules), backtested the same way, with the trained model for its
+    // model.score: side by side with the active set.
+    const other = candidate
+      ? await backtestHeldOut(rt, heldOut, startMs + 20 * day, (lists) =>
+          scoringRules(candidate.ruleSet, rt.config.rules.fxRates, lists, candidate.version, model.model),
+        )
+      : undefined;
     return {
       ...rules,
-      model: {
-        training: model.training,
-        ...detectionFigures(
-          heldOut.map((t) => ({ label: t.label, decision: model.decided.get(t.transaction_id)! })),
-        ),
-      },
+      model: { training: model.training, ...figuresOf(model.decided) },
+      ...(candidate && other ? { candidate: { version: candidate.version, ...figuresOf(other) } } : {}),
     };
   } finally {
     await rt.close();
@@ -253,6 +282,7 @@ export function detectionTable(f: DetectionReport): string {
     "",
     `- ${figuresLine("rules alone", f)}`,
     `- ${figuresLine(`rules + model ${tr.version}`, f.model)}`,
+    ...(f.candidate ? [`- ${figuresLine(`candidate ${f.candidate.version} + model`, f.candidate)}`] : []),
     `- model trained on days 1–20: ${tr.rows} transactions (${tr.fraud} fraud), training AUC ${tr.trainingAuc}, ${tr.seconds} s (features ${tr.featureSeconds} s)`,
     "",
     "Outcomes: rules alone (first three), rules + model (last three).",
@@ -296,7 +326,12 @@ export function detectionChart(f: DetectionReport): Promise<string> {
 
 if (import.meta.main) {
   const quick = process.argv.includes("--quick");
-  const figures = await benchDetection(await benchServices(), quick ? { users: 1_000 } : {});
+  const k = process.argv.indexOf("--rules");
+  const candidate = k > 0 ? await readRuleSetFile(process.argv[k + 1]!) : undefined;
+  const figures = await benchDetection(await benchServices(), {
+    ...(quick ? { users: 1_000 } : {}),
+    ...(candidate ? { candidate: { version: ruleSetVersion(candidate), ruleSet: candidate } } : {}),
+  });
   process.stderr.write(`${detectionTable(figures)}\n`);
   const chart = new URL(`./results/${quick ? "quick-" : ""}detection.svg`, import.meta.url).pathname;
   writeFileSync(chart, await detectionChart(figures));
