@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDatabasePool, type DatabasePool } from "../../src/store/pool.ts";
-import { createDeliveryStore } from "../../src/webhooks/delivery-store.ts";
+import { type Claimed, createDeliveryStore, type Outcome } from "../../src/webhooks/delivery-store.ts";
 import { createTestContext, sqlClient, type TestContext } from "../support/context.ts";
 
 /*
@@ -21,6 +21,19 @@ afterAll(async () => {
   await ctx?.cleanup();
 });
 
+/** A 200 for the attempt of `c`, recorded under its claim. */
+const succeeded = (c: Claimed): Outcome => ({
+  deliveryId: c.deliveryId,
+  attempt: c.attempt,
+  lease: c.lease,
+  attemptedAtMs: Date.now(),
+  ok: true,
+  status: 200,
+  latencyMs: 3,
+  error: undefined,
+  nextAttemptAtMs: undefined,
+});
+
 describe("webhook delivery leases", () => {
   it("a redelivery during an attempt's recording survives the attempt's success", async () => {
     const db = await sqlClient(ctx.config);
@@ -39,19 +52,7 @@ describe("webhook delivery leases", () => {
       const actor = { name: "test", role: "admin" };
       expect(await store.redeliver(claimed!.deliveryId, actor)).not.toBeNull();
       // …and then the attempt's success is recorded.
-      await store.record([
-        {
-          deliveryId: claimed!.deliveryId,
-          attempt: claimed!.attempt,
-          lease: claimed!.lease,
-          attemptedAtMs: Date.now(),
-          ok: true,
-          status: 200,
-          latencyMs: 3,
-          error: undefined,
-          nextAttemptAtMs: undefined,
-        },
-      ]);
+      await store.record([succeeded(claimed!)]);
       const { rows } = await db.query(
         "SELECT status, next_attempt_at <= now() AS due FROM webhook_deliveries",
       );
@@ -61,19 +62,7 @@ describe("webhook delivery leases", () => {
       // The redelivery is claimed and, recorded under its own lease, delivered.
       const [again] = await store.claim(new Map([["ep_lease", 1]]), 60_000);
       expect(again?.attempt).toBe(2);
-      await store.record([
-        {
-          deliveryId: again!.deliveryId,
-          attempt: again!.attempt,
-          lease: again!.lease,
-          attemptedAtMs: Date.now(),
-          ok: true,
-          status: 200,
-          latencyMs: 3,
-          error: undefined,
-          nextAttemptAtMs: undefined,
-        },
-      ]);
+      await store.record([succeeded(again!)]);
       const after = await db.query("SELECT status FROM webhook_deliveries");
       expect(after.rows).toEqual([{ status: "delivered" }]);
     } finally {
