@@ -61,9 +61,14 @@ async function train(config: Config, logger: Logger, opts: ModelCliOptions): Pro
           ...(opts.trees ? { trees: opts.trees } : {}),
           ...(opts.depth ? { depth: opts.depth } : {}),
         },
-        onProgress: (rows) => logger.info({ rows }, "features computed"),
+        onProgress: (rows) =>
+          logger.info({ rows, rssMib: Math.round(process.memoryUsage().rss / 2 ** 20) }, "features computed"),
         onTree: (done, total) => {
-          if (done % 20 === 0 || done === total) logger.info({ done, total }, "trees trained");
+          if (done % 20 === 0 || done === total)
+            logger.info(
+              { done, total, rssMib: Math.round(process.memoryUsage().rss / 2 ** 20) },
+              "trees trained",
+            );
         },
       });
     } catch (error) {

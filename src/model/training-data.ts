@@ -1,15 +1,15 @@
 import { sql } from "slonik";
 import { z } from "zod";
+import { createCaseStore } from "../cases/case-store.ts";
 import type { Label } from "../domain/case.ts";
 import { toMinorUnits } from "../domain/money.ts";
 import type { Profile } from "../domain/profile.ts";
-import { ProfileSchema } from "../domain/profile.ts";
 import type { RuleTransaction } from "../rules/evaluator.ts";
-import { addTotal, type CurrencyTotal, DISTINCT_CAP, type RuleHistory } from "../rules/history.ts";
-import type { AggField } from "../rules/rule-language.ts";
+import { type RuleHistory, type RuleHistoryEntry, rowHistory } from "../rules/history.ts";
 import { withDbErrors } from "../store/db-errors.ts";
 import type { DatabasePool } from "../store/pool.ts";
-import { PROFILE_COLUMNS } from "../store/profile-store.ts";
+import { createProfileStore } from "../store/profile-store.ts";
+import { createTransactionStore } from "../store/transaction-store.ts";
 import { computeFeatures, FEATURE_WINDOW_MS, FEATURES } from "./features.ts";
 import type { Dataset } from "./gbdt.ts";
 
@@ -18,92 +18,45 @@ import type { Dataset } from "./gbdt.ts";
  * [from, to), with the features the scorer computes for it — from its profile and the user's
  * earlier transactions (read back to `from` − the features' widest window), in the order the scorer
  * saw them (received time, then topic position). Users are read in pages of a few hundred, each
- * user's rows walked once with a sliding window: the cost is the rows, not the rows squared.
+ * user's rows walked once with a sliding window whose questions are rowHistory's (the scorer's own
+ * for users without per-user state).
  */
 
-const USERS_PER_PAGE = 500;
-
-const TxRow = z.object({
-  transaction_id: z.string(),
-  user_id: z.string(),
-  amount: z.string(),
-  currency: z.string(),
-  received_ms: z.number(),
-  country: z.string().nullable(),
-  device_id: z.string().nullable(),
-  merchant_id: z.string().nullable(),
-  merchant_category: z.string().nullable(),
-  channel: z.string().nullable(),
-  ip: z.string().nullable(),
-  label: z.string().nullable(),
-});
-type TxRow = z.output<typeof TxRow>;
-
-type Entry = { ms: number; currency: string; units: bigint } & Partial<Record<AggField, string>>;
+const USERS_PER_PAGE = 250;
 
 /**
- * A user's earlier transactions as a sliding window (oldest first): answers the history's questions
- * by walking back from the newest while inside the window — what rowHistory answers, without
- * parsing an amount twice.
+ * A user's earlier transactions as a sliding window (oldest first), each amount parsed once on the
+ * way in; the history's questions are rowHistory's, over the window.
  */
-class WindowHistory implements RuleHistory {
-  entries: Entry[] = [];
+class SlidingWindow {
+  entries: RuleHistoryEntry[] = [];
+  units: bigint[] = [];
   #start = 0;
 
-  push(e: Entry, windowMs: number): void {
+  push(e: RuleHistoryEntry, windowMs: number): void {
     this.entries.push(e);
-    while (this.#start < this.entries.length && this.entries[this.#start]!.ms <= e.ms - windowMs)
+    this.units.push(toMinorUnits(e.amount, e.currency));
+    while (
+      this.#start < this.entries.length &&
+      this.entries[this.#start]!.receivedMs <= e.receivedMs - windowMs
+    )
       this.#start++;
     if (this.#start > 1_024) {
       this.entries = this.entries.slice(this.#start);
+      this.units = this.units.slice(this.#start);
       this.#start = 0;
     }
   }
 
   reset(): void {
     this.entries = [];
+    this.units = [];
     this.#start = 0;
   }
 
-  totals(fromMs: number) {
-    const byCurrency = new Map<string, CurrencyTotal>();
-    let n = 0;
-    for (let i = this.entries.length - 1; i >= this.#start && this.entries[i]!.ms > fromMs; i--) {
-      const e = this.entries[i]!;
-      n++;
-      addTotal(byCurrency, e.currency, 1, e.units);
-    }
-    return { n, byCurrency };
+  history(): RuleHistory {
+    return rowHistory(this.entries, { units: this.units, from: this.#start });
   }
-
-  distinctCount(field: AggField, fromMs: number): number {
-    const values = new Set<string>();
-    for (let i = this.entries.length - 1; i >= this.#start && this.entries[i]!.ms > fromMs; i--) {
-      const v = this.entries[i]![field];
-      if (v !== undefined) values.add(v);
-    }
-    return Math.min(values.size, DISTINCT_CAP);
-  }
-
-  seen(field: AggField, value: string, fromMs: number): boolean {
-    for (let i = this.entries.length - 1; i >= this.#start && this.entries[i]!.ms > fromMs; i--)
-      if (this.entries[i]![field] === value) return true;
-    return false;
-  }
-}
-
-function ruleTx(r: TxRow): RuleTransaction {
-  const tx: RuleTransaction = {
-    transactionId: r.transaction_id,
-    amount: r.amount,
-    currency: r.currency,
-    receivedMs: r.received_ms,
-  };
-  for (const f of ["country", "device_id", "merchant_id", "merchant_category", "channel", "ip"] as const) {
-    const v = r[f];
-    if (v !== null) tx[f] = v.trim();
-  }
-  return tx;
 }
 
 export type TrainingSet = Dataset & { fraud: number; users: number };
@@ -116,7 +69,7 @@ export function createFeatureWriter(capacity: number, fxRates: Readonly<Record<s
   const width = FEATURES.length;
   const x = new Float64Array(capacity * width);
   const y = new Uint8Array(capacity);
-  const history = new WindowHistory();
+  const window = new SlidingWindow();
   let rows = 0;
   let fraud = 0;
   let users = 0;
@@ -126,18 +79,15 @@ export function createFeatureWriter(capacity: number, fxRates: Readonly<Record<s
       if (userId !== user) {
         user = userId;
         users++;
-        history.reset();
+        window.reset();
       }
       if (label && rows < capacity) {
-        computeFeatures(tx, profile, history, fxRates, x.subarray(rows * width, (rows + 1) * width));
+        computeFeatures(tx, profile, window.history(), fxRates, x.subarray(rows * width, (rows + 1) * width));
         y[rows] = label === "fraud" ? 1 : 0;
         fraud += y[rows]!;
         rows++;
       }
-      history.push(
-        { ...tx, ms: tx.receivedMs, units: toMinorUnits(tx.amount, tx.currency) },
-        FEATURE_WINDOW_MS,
-      );
+      window.push(tx, FEATURE_WINDOW_MS);
     },
     get rows() {
       return rows;
@@ -160,48 +110,53 @@ export type TrainingSource = {
   onProgress?(rows: number): void;
 };
 
-/** The labelled transactions of [from, to) and their features. @throws SentinelError when PostgreSQL fails. */
+/**
+ * The labelled transactions of [from, to) and their features, read with the stores the scorer
+ * reads (its history query, the profiles, the analysts' latest labels), a page of users at a time.
+ * @throws SentinelError when PostgreSQL fails.
+ */
 export async function loadTrainingSet(src: TrainingSource): Promise<TrainingSet> {
   const { pool, fromMs, toMs } = src;
-  const range = sql.fragment`received_at >= to_timestamp(${(fromMs - FEATURE_WINDOW_MS) / 1000})
-    AND received_at < to_timestamp(${toMs / 1000})`;
+  const historyFrom = fromMs - FEATURE_WINDOW_MS;
   const users = await withDbErrors("training users", () =>
     pool.anyFirst(sql.type(z.object({ user_id: z.string() }))`
-      SELECT DISTINCT user_id FROM transactions WHERE ${range} ORDER BY user_id`),
+      SELECT DISTINCT user_id FROM transactions
+      WHERE received_at >= to_timestamp(${historyFrom / 1000}) AND received_at < to_timestamp(${toMs / 1000})
+      ORDER BY user_id`),
   );
   const capacity = await withDbErrors("training rows", () =>
     pool.oneFirst(sql.type(z.object({ n: z.number() }))`
       SELECT count(*)::int AS n FROM transactions
       WHERE received_at >= to_timestamp(${fromMs / 1000}) AND received_at < to_timestamp(${toMs / 1000})`),
   );
+  const transactions = createTransactionStore({ pool });
+  const profiles = createProfileStore({ pool });
+  const cases = createCaseStore({ pool });
   const writer = createFeatureWriter(capacity, src.fxRates);
-  const labelSql = src.onlyGivenLabels
-    ? sql.fragment`NULL::text`
-    : sql.fragment`(SELECT l.label FROM labels l WHERE l.transaction_id = t.transaction_id
-        ORDER BY l.label_id DESC LIMIT 1)`;
   for (let p = 0; p < users.length; p += USERS_PER_PAGE) {
     const page = users.slice(p, p + USERS_PER_PAGE);
-    const [txs, profiles] = await Promise.all([
-      withDbErrors("training transactions", () =>
-        pool.any(sql.type(TxRow)`
-          SELECT t.transaction_id::text, t.user_id, t.amount::text, t.currency,
-                 (extract(epoch FROM t.received_at) * 1000)::int8 AS received_ms,
-                 t.country, t.device_id, t.merchant_id, t.merchant_category, t.channel, host(t.ip) AS ip,
-                 ${labelSql} AS label
-          FROM transactions t
-          WHERE t.user_id = ANY(${sql.array(page, "text")}) AND ${range}
-          ORDER BY t.user_id, t.received_at, t.source_partition, t.source_offset`),
-      ),
-      withDbErrors("training profiles", () =>
-        pool.any(sql.type(ProfileSchema)`
-          SELECT ${PROFILE_COLUMNS} FROM user_profiles WHERE user_id = ANY(${sql.array(page, "text")})`),
-      ),
+    const [rows, known] = await Promise.all([
+      // findHistory reads after its bound: one millisecond earlier keeps `historyFrom` itself.
+      transactions.findHistory(page, historyFrom - 1, { beforeMs: toMs }),
+      profiles.getMany(page),
     ]);
-    const profileOf = new Map<string, Profile>(profiles.map((pr) => [pr.user_id, pr]));
-    for (const r of txs) {
-      const inRange = r.received_ms >= fromMs && r.received_ms < toMs;
-      const label = inRange ? (src.labels?.get(r.transaction_id) ?? (r.label as Label | null)) : null;
-      writer.add(r.user_id, ruleTx(r), profileOf.get(r.user_id) ?? null, label);
+    // The scorer's order: per user, received time, then where it was read.
+    const txs = rows.sort(
+      (a, b) =>
+        (a.userId < b.userId ? -1 : a.userId > b.userId ? 1 : 0) ||
+        a.receivedMs - b.receivedMs ||
+        a.partition - b.partition ||
+        a.offset - b.offset,
+    );
+    const inRange = txs.filter((r) => r.receivedMs >= fromMs).map((r) => r.transactionId);
+    const analysts = src.onlyGivenLabels ? new Map<string, Label>() : await cases.latestLabels(inRange);
+    const profileOf = new Map<string, Profile>(known.map((pr) => [pr.user_id, pr]));
+    for (const { userId, partition: _p, offset: _o, ...tx } of txs) {
+      const label =
+        tx.receivedMs >= fromMs
+          ? (src.labels?.get(tx.transactionId) ?? analysts.get(tx.transactionId))
+          : null;
+      writer.add(userId, tx, profileOf.get(userId) ?? null, label);
     }
     src.onProgress?.(writer.rows);
   }

@@ -1,4 +1,5 @@
-import { readFile } from "node:fs/promises";
+import { createReadStream } from "node:fs";
+import { createInterface } from "node:readline";
 import type { Label } from "../domain/case.ts";
 import type { DecisionOutcome } from "../domain/decision.ts";
 import { SentinelError } from "../errors.ts";
@@ -73,32 +74,34 @@ function labelOf(text: string | undefined): Label | undefined {
  */
 export async function readLabelsCsv(file: string): Promise<Map<string, Label>> {
   const labels = new Map<string, Label>();
-  const lines = (await readFile(file, "utf8")).split(/\r?\n/);
   let idColumn = 0;
   let labelColumn = 1;
-  lines.forEach((line, i) => {
+  let n = 0;
+  // Line by line: a label file can hold millions (the simulator's truth of a month).
+  for await (const line of createInterface({ input: createReadStream(file, "utf8"), crlfDelay: Infinity })) {
+    n++;
     const text = line.trim();
-    if (text === "") return;
-    const cells = text.split(",").map((s) => s.trim());
-    if (i === 0 && /transaction_id/i.test(text)) {
-      idColumn = cells.findIndex((c) => c.toLowerCase() === "transaction_id");
-      labelColumn = Math.max(
-        0,
-        cells.findIndex((c) => c.toLowerCase() === "label"),
-      );
-      if (labelColumn === 0 && cells.length > 1 && idColumn === 0) labelColumn = 1;
-      return;
+    if (text === "") continue;
+    const cells = text.split(",").map((c) => c.trim());
+    if (n === 1 && /transaction_id/i.test(text)) {
+      const column = (name: string, otherwise: number) => {
+        const i = cells.findIndex((c) => c.toLowerCase() === name);
+        return i < 0 ? otherwise : i;
+      };
+      idColumn = column("transaction_id", 0);
+      labelColumn = column("label", idColumn + 1);
+      continue;
     }
     const id = cells[idColumn];
     const label = labelOf(cells[labelColumn]);
     if (!id || !/^[0-9a-f-]{36}$/i.test(id) || !label) {
       throw new SentinelError(
         "validation_failed",
-        `${file}:${i + 1}: expected transaction_id,fraud|legitimate (or the simulator's truth: legit or a typology)`,
+        `${file}:${n}: expected transaction_id,fraud|legitimate (or the simulator's truth: legit or a typology)`,
       );
     }
     labels.set(id.toLowerCase(), label);
-  });
+  }
   return labels;
 }
 

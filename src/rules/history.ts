@@ -50,11 +50,19 @@ export function addTotal(
   }
 }
 
-/** The history as a list of rows: a walk of the list per question. */
-export function rowHistory(entries: readonly RuleHistoryEntry[]): RuleHistory {
+/**
+ * The history as a list of rows: a walk of the list per question. `parsed` lets a caller that
+ * keeps a sliding window (the model's trainer) hand over the amounts already in minor units and
+ * where its window starts, instead of a copy.
+ */
+export function rowHistory(
+  entries: readonly RuleHistoryEntry[],
+  parsed?: { units: readonly bigint[]; from: number },
+): RuleHistory {
   // Each amount parsed once, on the first question that sums, and each answer kept: a transaction's
   // rules and its model's features ask several, often the same.
-  let units: bigint[] | undefined;
+  const first = parsed?.from ?? 0;
+  let units = parsed?.units;
   const totals = new Map<number, WindowTotals>();
   const distinct = new Map<string, number>();
   return {
@@ -64,7 +72,7 @@ export function rowHistory(entries: readonly RuleHistoryEntry[]): RuleHistory {
       units ??= entries.map((h) => toMinorUnits(h.amount, h.currency));
       const byCurrency = new Map<string, CurrencyTotal>();
       let n = 0;
-      for (let i = 0; i < entries.length; i++) {
+      for (let i = first; i < entries.length; i++) {
         const h = entries[i]!;
         if (h.receivedMs <= fromMs) continue;
         n++;
@@ -79,7 +87,8 @@ export function rowHistory(entries: readonly RuleHistoryEntry[]): RuleHistory {
       const known = distinct.get(key);
       if (known !== undefined) return known;
       const values = new Set<string>();
-      for (const h of entries) {
+      for (let i = first; i < entries.length; i++) {
+        const h = entries[i]!;
         const v = h[field];
         if (v !== undefined && h.receivedMs > fromMs) values.add(v);
       }
@@ -88,7 +97,11 @@ export function rowHistory(entries: readonly RuleHistoryEntry[]): RuleHistory {
       return answer;
     },
     seen(field, value, fromMs) {
-      return entries.some((h) => h.receivedMs > fromMs && h[field] === value);
+      for (let i = first; i < entries.length; i++) {
+        const h = entries[i]!;
+        if (h.receivedMs > fromMs && h[field] === value) return true;
+      }
+      return false;
     },
   };
 }

@@ -124,7 +124,14 @@ export function createTransactionStore({ pool }: { pool: DatabasePool }) {
     async findHistory(
       userIds: readonly string[],
       fromMs: number,
-      { withoutState = false }: { withoutState?: boolean } = {},
+      {
+        withoutState = false,
+        beforeMs,
+      }: {
+        withoutState?: boolean;
+        /** Only those received before this (the model's trainer reads a past range). */
+        beforeMs?: number;
+      } = {},
     ): Promise<StoredHistoryRow[]> {
       if (userIds.length === 0) return [];
       const rows = await withDbErrors("find history", () =>
@@ -135,6 +142,7 @@ export function createTransactionStore({ pool }: { pool: DatabasePool }) {
           FROM transactions
           WHERE user_id = ANY(${sql.array(userIds, "text")})
             AND received_at > to_timestamp(${fromMs / 1000})
+            ${beforeMs === undefined ? sql.fragment`` : sql.fragment`AND received_at < to_timestamp(${beforeMs / 1000})`}
             ${withoutState ? sql.fragment`AND user_id NOT IN (SELECT user_id FROM user_positions WHERE user_id = ANY(${sql.array(userIds, "text")}) AND state_ready)` : sql.fragment``}`),
       );
       return rows.map((r) => ({
