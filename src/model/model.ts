@@ -6,7 +6,9 @@ import { contributions, type Forest } from "./gbdt.ts";
 
 /*
  * A learned model as data (issue 24): a JSON document — the feature list it was trained on, the
- * forest, and how it was trained — content-addressed like a rule set (`mdl-` and 12 hex digits of
+ * forest, and what it was trained on (range, rows, labels, options; nothing that varies between two
+ * trainings on the same data, such as how long it took: the same training gives the same version)
+ * — content-addressed like a rule set (`mdl-` and 12 hex digits of
  * the SHA-256 of its canonical JSON), stored in PostgreSQL, activated by version.
  */
 
@@ -61,7 +63,6 @@ export const ModelDocumentSchema = z.strictObject({
     fraud: z.int().min(0),
     labels: z.string(),
     options: z.record(z.string(), z.number()),
-    seconds: z.number().min(0),
     trainingAuc: z.number().nullable(),
   }),
 });

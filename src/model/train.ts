@@ -68,7 +68,6 @@ export function trainOnDataset(
       rows: data.rows,
       fraud,
       options: { ...o },
-      seconds,
       trainingAuc: a === null ? null : Math.round(a * 10_000) / 10_000,
     },
   };

@@ -211,7 +211,6 @@ describe.skipIf(!executablePath)("the analyst console in Chromium", () => {
         fraud: 0,
         labels: "hand-made",
         options: {},
-        seconds: 0,
         trainingAuc: null,
       },
     };

@@ -138,6 +138,10 @@ describe("a model as data", () => {
   it("is content-addressed and validated, naming what is wrong", () => {
     expect(trained.version).toMatch(/^mdl-[0-9a-f]{12}$/);
     expect(modelVersion(trained.document)).toBe(trained.version);
+    // The same training, the same version (nothing in the document varies from run to run).
+    expect(
+      trainOnDataset(takeoverData(), { from: "a", to: "b", labels: "test" }, { trees: 20 }).version,
+    ).toBe(trained.version);
     expect(validateModel(trained.document).ok).toBe(true);
     const reordered = { ...trained.document, features: [...FEATURES].reverse() };
     const bad = validateModel(reordered);
