@@ -1,11 +1,14 @@
 import { spawn } from "node:child_process";
-import { rmSync, writeFileSync } from "node:fs";
+import { rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
 import { profileOf } from "../src/simulate/population.ts";
+import { writeTruth } from "../src/simulate/simulate-command.ts";
 import { simulate } from "../src/simulate/simulator.ts";
 import { createSandbox } from "../src/stack/sandbox.ts";
+import { createDatabasePool } from "../src/store/pool.ts";
+import { createProfileStore } from "../src/store/profile-store.ts";
 import { benchServices, log } from "./lib/services.ts";
 
 /*
@@ -28,20 +31,14 @@ async function load(
   const sim = simulate({ seed: 7, users, days: 30, startMs });
   log(`train: ${sim.transactions.length} simulated transactions of ${users} users`);
   const truthFile = join(tmpdir(), `train-truth-${process.pid}.csv`);
-  writeFileSync(
-    truthFile,
-    `transaction_id,user_id,day,label\n${sim.truth.map((t) => `${t.transaction_id},${t.user_id},${t.day},${t.label}`).join("\n")}\n`,
-  );
+  await writeTruth(truthFile, sim.truth);
+  const pool = await createDatabasePool(databaseUrl, { maxPoolSize: 2 });
+  await createProfileStore({ pool })
+    .upsertMany(sim.users.map((u) => ({ userId: u.userId, profile: profileOf(u) })))
+    .finally(() => pool.end());
   const db = new pg.Client({ connectionString: databaseUrl });
   await db.connect();
   try {
-    const profiles = sim.users.map((u) => ({ user_id: u.userId, ...profileOf(u) }));
-    await db.query(
-      `INSERT INTO user_profiles (user_id, status, risk_tier, home_country, currency, per_transaction_limit, daily_limit)
-       SELECT * FROM jsonb_to_recordset($1::jsonb) AS p(user_id text, status text, risk_tier text, home_country text,
-         currency text, per_transaction_limit numeric, daily_limit numeric)`,
-      [JSON.stringify(profiles)],
-    );
     const batch = 25_000;
     for (let i = 0; i < sim.transactions.length; i += batch) {
       const rows = sim.transactions.slice(i, i + batch).map((t, k) => ({ ...t, offset: i + k }));

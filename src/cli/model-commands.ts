@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { DEFAULT_TRAIN } from "../model/gbdt.ts";
 import type { ModelAction, ModelCliOptions } from "../model/model-command.ts";
 import { positiveInt, withArgs } from "./actions.ts";
 
@@ -20,8 +21,8 @@ export function addModelCommands(program: Command): void {
       "--labels <file.csv>",
       "transaction_id,label (fraud|legitimate), or `sentinel simulate --truth`; wins over analysts' labels",
     )
-    .option("--trees <n>", "number of trees (default 120)", positiveInt)
-    .option("--depth <n>", "tree depth (default 4)", positiveInt)
+    .option("--trees <n>", `number of trees (default ${DEFAULT_TRAIN.trees})`, positiveInt)
+    .option("--depth <n>", `tree depth (default ${DEFAULT_TRAIN.depth})`, positiveInt)
     .option("--activate", "activate it once trained")
     .option("--json")
     .action(act("train"));

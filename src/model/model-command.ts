@@ -4,6 +4,7 @@ import { SentinelError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import { readLabelsCsv } from "../ops/backtest.ts";
 import { newTable, out, toJson } from "../ops/output.ts";
+import { printMoves } from "../rules/rules-command.ts";
 import { withPool } from "../store/pool.ts";
 import { validateModel } from "./model.ts";
 import { createModelStore } from "./model-store.ts";
@@ -178,11 +179,7 @@ export async function modelCommand(
         out(
           `model shadow ${c.version}: ${c.compared} transactions decided both ways, ${c.moves.reduce((n, m) => n + m.count, 0)} moved`,
         );
-        if (c.moves.length > 0) {
-          const table = newTable(["live → shadow", "count", "examples"]);
-          for (const m of c.moves) table.push([`${m.from} → ${m.to}`, m.count, m.examples.join("\n")]);
-          out(table.toString());
-        }
+        printMoves(c.moves);
         return;
       }
     }

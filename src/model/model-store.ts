@@ -151,16 +151,12 @@ export function createModelStore({ pool }: { pool: DatabasePool }) {
     }> {
       const version = (await this.stamp()).shadow;
       if (!version) return { version, compared: 0, moves: [] };
-      const rows = await shadowMoves(
+      const moves = await shadowMoves(
         pool,
         sql.fragment`s.rules_version LIKE ${`%+${version}`}`,
         sql.fragment`(SELECT started_at FROM model_shadow)`,
       );
-      return {
-        version,
-        compared: rows.reduce((n, r) => n + r.count, 0),
-        moves: rows.filter((r) => r.from !== r.to),
-      };
+      return { version, ...moves };
     },
   };
 }

@@ -76,8 +76,8 @@ export function createRulesSource({
 
   const loadModel = modelLoader(models, logger);
 
-  /** The rule set to score with: the active one, or the fallback before any activation. */
-  function liveSet(active: { version: string; document: unknown } | null, key: string) {
+  /** The rule set to score with: the active one, or the fallback before any activation; null when the active one is invalid. */
+  function liveSet(active: { version: string; document: unknown } | null) {
     if (!active) return { ruleSet: fallback, version: ruleSetVersion(fallback) };
     const valid = validateRuleSet(active.document);
     if (valid.ok) return { ruleSet: valid.ruleSet, version: active.version };
@@ -85,7 +85,6 @@ export function createRulesSource({
       { version: active.version, issues: valid.issues },
       "active rule set is invalid; keeping the current one",
     );
-    seen = key;
     return null;
   }
 
@@ -105,8 +104,11 @@ export function createRulesSource({
         store.allLists(),
         stamp.shadow ? store.get(stamp.shadow) : null,
       ]);
-      const live = liveSet(active, key);
-      if (!live) return true;
+      const live = liveSet(active);
+      if (!live) {
+        seen = key; // not asked again until something changes
+        return true;
+      }
       const shadowModel = await loadModel(modelStamp.shadow);
       const model = await loadModel(modelStamp.active);
       const shadowValid = shadowDoc === null ? undefined : validateRuleSet(shadowDoc);

@@ -54,30 +54,27 @@ function ruleReadsModel(rule: Rule): boolean {
 }
 
 /**
- * The model's score of one transaction, computed at most once and only when a rule asks for it
- * (null without a model), and the reason that explains it once it was computed.
+ * The model's score of one transaction, computed at most once and only when a rule asks for it,
+ * and the reason that explains it once it was computed.
  */
 function lazyModelScore(
   tx: RuleTransaction,
   profile: Profile | null,
   history: RuleHistory,
-  ctx: RuleContext,
+  model: ScoringModel,
+  fxRates: RuleContext["fxRates"],
 ) {
   let scored: { p: number; x: Float64Array } | undefined;
   return {
     value(): Value {
-      const model = ctx.model;
-      if (!model) return null;
       if (!scored) {
-        const x = computeFeatures(tx, profile, history, ctx.fxRates, new Float64Array(FEATURES.length));
+        const x = computeFeatures(tx, profile, history, fxRates, new Float64Array(FEATURES.length));
         scored = { p: model.score(x), x };
       }
       return { units: BigInt(Math.round(scored.p * 10_000)), scale: 4 };
     },
     reason(): string | undefined {
-      return scored && ctx.model
-        ? modelReason(ctx.model.version, scored.p, ctx.model.explain(scored.x))
-        : undefined;
+      return scored ? modelReason(model.version, scored.p, model.explain(scored.x)) : undefined;
     },
   };
 }
@@ -221,12 +218,13 @@ export function evaluateRuleSet(
   const unitsInProfile = (units: bigint, currency: string) =>
     profile ? unitsIn(ctx.fxRates, units, currency, profile.currency) : undefined;
 
-  const modelScore = lazyModelScore(tx, profile, history, ctx);
+  // Nothing per transaction for the model while none is active (the usual case).
+  const modelScore = ctx.model ? lazyModelScore(tx, profile, history, ctx.model, ctx.fxRates) : undefined;
 
   function field(name: FieldName): Value {
     switch (name) {
       case "model.score":
-        return modelScore.value();
+        return modelScore?.value() ?? null;
       case "tx.amount":
         return dec(tx.amount);
       case "tx.currency":
@@ -296,7 +294,7 @@ export function evaluateRuleSet(
     if (rule.at_least) floor = Math.max(floor, RANK[rule.at_least]);
   }
   // A decision the model influenced says which model, how sure, and why (issue 24).
-  const explained = modelFired ? modelScore.reason() : undefined;
+  const explained = modelFired ? modelScore?.reason() : undefined;
   if (explained) reasons.push(explained);
   score = Math.min(100, score);
   const byScore = score >= ruleSet.thresholds.decline ? 2 : score >= ruleSet.thresholds.review ? 1 : 0;

@@ -227,6 +227,9 @@ export type AggregateTerm = {
   field?: AggField;
 };
 
+/** What makes two aggregate terms the same: aggregate, window and field. */
+export const termKey = (t: AggregateTerm): string => `${t.agg}:${t.windowMs}:${t.field ?? ""}`;
+
 /** The distinct aggregates of a rule set (what a round must be able to answer for each user). */
 export function aggregateTerms(rs: RuleSet): AggregateTerm[] {
   const terms = new Map<string, AggregateTerm>();
@@ -239,7 +242,7 @@ export function aggregateTerms(rs: RuleSet): AggregateTerm[] {
         windowMs: e.window_seconds * 1000,
         ...(field ? { field } : {}),
       };
-      terms.set(`${term.agg}:${term.windowMs}:${field ?? ""}`, term);
+      terms.set(termKey(term), term);
     } else if ("args" in e) e.args.forEach(visit);
     else if ("arg" in e) visit(e.arg);
   };

@@ -9,7 +9,7 @@ import { withPool } from "../store/pool.ts";
 import { publishRuleSet } from "./publish-rule-set.ts";
 import { type RuleSet, ruleSetVersion, validateRuleSet } from "./rule-language.ts";
 import { diffRuleSets } from "./rule-set-diff.ts";
-import { createRulesStore } from "./rules-store.ts";
+import { createRulesStore, type ShadowMove } from "./rules-store.ts";
 
 /** Reads and validates a rule set file. @throws SentinelError validation_failed listing each problem with its JSON path. */
 export async function readRuleSetFile(file: string): Promise<RuleSet> {
@@ -43,6 +43,14 @@ export async function resolveRuleSet(
   const valid = validateRuleSet(doc);
   if (!valid.ok) throw new SentinelError("internal", `stored rule set ${ref} is invalid`);
   return { version: ref, ruleSet: valid.ruleSet };
+}
+
+/** A shadow's moves against the live decisions, as a table (nothing when none moved). */
+export function printMoves(moves: readonly ShadowMove[]): void {
+  if (moves.length === 0) return;
+  const table = newTable(["live → shadow", "count", "examples"]);
+  for (const m of moves) table.push([`${m.from} → ${m.to}`, m.count, m.examples.join("\n")]);
+  out(table.toString());
 }
 
 export type RulesAction =
@@ -130,11 +138,7 @@ export async function rulesCommand(
       out(
         `shadow ${c.version} since ${c.startedAt}: ${c.compared} transactions decided by both, ${c.moves.reduce((n, m) => n + m.count, 0)} moved`,
       );
-      if (c.moves.length > 0) {
-        const table = newTable(["live → shadow", "count", "examples"]);
-        for (const m of c.moves) table.push([`${m.from} → ${m.to}`, m.count, m.examples.join("\n")]);
-        out(table.toString());
-      }
+      printMoves(c.moves);
       return;
     }
     case "rollback": {

@@ -162,16 +162,17 @@ function createRuleSetStore(pool: DatabasePool) {
 export type ShadowMove = { from: string; to: string; count: number; examples: string[] };
 
 /**
- * How the shadow decisions matching `which` (stored since `since`) moved from the live ones: one
- * row per (live, shadow) outcome pair, with counts and up to five example transactions each. The
- * rule set shadow and the model shadow (src/model/model-store.ts) both ask this.
+ * How the shadow decisions matching `which` (stored since `since`) moved from the live ones: how
+ * many were decided both ways, and per (live, shadow) pair that differs, how many with up to five
+ * example transactions. The rule set shadow and the model shadow (src/model/model-store.ts) both
+ * ask this.
  */
 export async function shadowMoves(
   pool: DatabasePool,
   which: FragmentSqlToken,
   since: FragmentSqlToken,
-): Promise<readonly ShadowMove[]> {
-  return withDbErrors("compare shadow", () =>
+): Promise<{ compared: number; moves: ShadowMove[] }> {
+  const rows = await withDbErrors("compare shadow", () =>
     pool.any(sql.type(
       z.object({ from: z.string(), to: z.string(), count: z.number(), examples: z.array(z.string()) }),
     )`
@@ -181,6 +182,7 @@ export async function shadowMoves(
       WHERE NOT s.live AND ${which} AND s.decided_at >= ${since}
       GROUP BY l.decision, s.decision ORDER BY count DESC`),
   );
+  return { compared: rows.reduce((n, r) => n + r.count, 0), moves: rows.filter((r) => r.from !== r.to) };
 }
 
 /** The shadow: a version deciding beside the live one, stored not published, and how it compares. */
@@ -224,21 +226,16 @@ function createShadowStore(pool: DatabasePool) {
       version: string | null;
       startedAt: string | null;
       compared: number;
-      moves: Array<{ from: string; to: string; count: number; examples: string[] }>;
+      moves: ShadowMove[];
     }> {
       const { version, startedAt } = await this.shadow();
       if (!version) return { version, startedAt, compared: 0, moves: [] };
-      const rows = await shadowMoves(
+      const moves = await shadowMoves(
         pool,
         sql.fragment`s.rules_version = ${version}`,
         sql.fragment`(SELECT started_at FROM rule_set_shadow)`,
       );
-      return {
-        version,
-        startedAt,
-        compared: rows.reduce((n, r) => n + r.count, 0),
-        moves: rows.filter((r) => r.from !== r.to),
-      };
+      return { version, startedAt, ...moves };
     },
   };
 }

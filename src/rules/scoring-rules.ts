@@ -14,6 +14,7 @@ import {
   aggregateTerms,
   type RuleSet,
   ruleSetVersion,
+  termKey,
   usesModel,
   widestWindowMs,
 } from "./rule-language.ts";
@@ -77,7 +78,5 @@ export function scoringRules(
 
 /** Terms without repeats (the same aggregate, window and field once). */
 function dedupeTerms(terms: readonly AggregateTerm[]): AggregateTerm[] {
-  const byKey = new Map<string, AggregateTerm>();
-  for (const t of terms) byKey.set(`${t.agg}:${t.windowMs}:${t.field ?? ""}`, t);
-  return [...byKey.values()];
+  return [...new Map(terms.map((t) => [termKey(t), t])).values()];
 }

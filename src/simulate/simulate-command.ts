@@ -7,7 +7,7 @@ import type { Logger } from "../logger.ts";
 import { withRuntime } from "../ops/output.ts";
 import type { Runtime } from "../runtime.ts";
 import { profileOf } from "./population.ts";
-import { type SimOptions, simulate } from "./simulator.ts";
+import { type SimOptions, simulate, type Truth } from "./simulator.ts";
 import { TYPOLOGIES, type Typology } from "./typologies.ts";
 
 /*
@@ -52,6 +52,14 @@ async function writeLines(path: string, lines: Iterable<string>): Promise<void> 
   for (const line of lines) if (!out.write(`${line}\n`)) await once(out, "drain");
   out.end();
   await once(out, "finish");
+}
+
+/** The truth as CSV (`transaction_id,user_id,day,label`): what `--truth` writes and `--labels` reads. */
+export async function writeTruth(path: string, truth: readonly Truth[]): Promise<void> {
+  await writeLines(path, [
+    "transaction_id,user_id,day,label",
+    ...truth.map((t) => `${t.transaction_id},${t.user_id},${t.day},${t.label}`),
+  ]);
 }
 
 /**
@@ -103,12 +111,7 @@ export async function simulateCommand(
   };
   const sim = simulate(options);
   const { users, transactions, truth } = sim;
-  if (opts.truth) {
-    await writeLines(opts.truth, [
-      "transaction_id,user_id,day,label",
-      ...truth.map((t) => `${t.transaction_id},${t.user_id},${t.day},${t.label}`),
-    ]);
-  }
+  if (opts.truth) await writeTruth(opts.truth, truth);
   if (opts.out)
     await writeLines(
       opts.out,
