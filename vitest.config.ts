@@ -14,6 +14,8 @@ export default defineConfig({
           name: "unit",
           include: ["test/unit/**/*.test.ts"],
           environment: "node",
+          // kafkajs must load with its patches in place (src/kafka/kafkajs-patches.ts).
+          setupFiles: ["src/kafka/kafkajs-patches.ts"],
           sequence: { groupOrder: 0 },
         },
       },
@@ -22,6 +24,8 @@ export default defineConfig({
           name: "integration",
           include: ["test/integration/**/*.test.ts"],
           environment: "node",
+          // kafkajs must load with its patches in place (src/kafka/kafkajs-patches.ts).
+          setupFiles: ["src/kafka/kafkajs-patches.ts"],
           globalSetup: ["test/global-setup.ts"],
           testTimeout: 120_000,
           hookTimeout: 120_000,
@@ -36,6 +40,8 @@ export default defineConfig({
           name: "chaos",
           include: ["test/chaos/**/*.test.ts"],
           environment: "node",
+          // kafkajs must load with its patches in place (src/kafka/kafkajs-patches.ts).
+          setupFiles: ["src/kafka/kafkajs-patches.ts"],
           globalSetup: ["test/global-setup.ts"],
           testTimeout: 600_000,
           hookTimeout: 180_000,

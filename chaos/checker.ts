@@ -142,19 +142,30 @@ export async function check(
  * from the last sample that showed progress (or no lag) to a later one that still shows none; a
  * sample without an answer (the broker away) shows none. Resolution: the sample period.
  */
-export function maxCommitGapS(
-  timeline: ReadonlyArray<{ atS: number; committed: number | null; lag: number | null }>,
-): number {
-  let max = 0;
+export function maxCommitGapS(timeline: readonly TimelineSample[]): number {
+  return longestCommitGap(timeline).seconds;
+}
+
+type TimelineSample = { atS: number; committed: number | null; lag: number | null };
+
+/** The longest commit gap and where it lies on the run's clock (the report names the faults then). */
+export function longestCommitGap(timeline: readonly TimelineSample[]): {
+  seconds: number;
+  fromS: number;
+  toS: number;
+} {
+  let max = { seconds: 0, fromS: 0, toS: 0 };
   let lastProgressAt: number | undefined;
   let last: number | undefined;
   for (const s of timeline) {
     const progressed = s.committed !== null && last !== undefined && s.committed > last;
     if (s.committed !== null) last = s.committed;
     if (lastProgressAt === undefined || progressed || s.lag === 0) lastProgressAt = s.atS;
-    else max = Math.max(max, s.atS - lastProgressAt);
+    else if (s.atS - lastProgressAt > max.seconds)
+      max = { seconds: s.atS - lastProgressAt, fromS: lastProgressAt, toS: s.atS };
   }
-  return Math.round(max * 10) / 10;
+  const round = (n: number) => Math.round(n * 10) / 10;
+  return { seconds: round(max.seconds), fromS: round(max.fromS), toS: round(max.toS) };
 }
 
 /** One line per law that broke (empty: every law held). */

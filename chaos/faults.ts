@@ -11,7 +11,62 @@ import type { Load, Step } from "./load.ts";
  * consumers SIGKILLed and restarted, PostgreSQL and Redis cut, poison sent, an ingress SIGKILLed
  * and restarted, the broker SIGKILLed and restarted (when the run may), PostgreSQL slowed, the
  * webhook receiver down.
+ *
+ * On a cluster, the faults whose recovery is a closing figure (a node's death, a consumer's
+ * SIGKILL) are measured alone: each waits until no fault that stops scoring is active and holds
+ * the others off until the pipeline flows again, so `recovery_s_after_broker_kill` and
+ * `stall_s_after_consumer_kill` are the figures of one fault, not of a PostgreSQL cut that happened
+ * to overlap it (the other faults still overlap each other, and the kill "during a rebalance" is a
+ * consumer's SIGKILL and a node's together, on purpose).
  */
+
+/** Faults that stop scoring, and the measured ones that must run alone (cluster runs). */
+export type FaultGate = {
+  /** Runs a fault that stops scoring: waits while a measured fault runs. */
+  fault<T>(run: () => Promise<T>): Promise<T>;
+  /** Runs a measured fault alone: waits until no fault is active, holds the others off meanwhile. */
+  alone<T>(run: () => Promise<T>): Promise<T>;
+};
+
+/** One-broker runs keep every fault overlapping: a gate that never waits. */
+const OPEN_GATE: FaultGate = { fault: (run) => run(), alone: (run) => run() };
+
+/**
+ * Bounded: a fault waits at most `maxWaitMs` for its turn, then runs anyway (and says so). A fault
+ * whose turn it is takes it before its first await, so two calls in one tick cannot both pass.
+ */
+export function faultGate(onOverdue: (what: string) => void, maxWaitMs = 60_000): FaultGate {
+  let active = 0;
+  let solo = 0; // measured faults running (more than one only after an overdue wait)
+  const turn = async (what: string, free: () => boolean) => {
+    const until = Date.now() + maxWaitMs;
+    while (!free()) {
+      if (Date.now() >= until) return onOverdue(what);
+      await sleep(100);
+    }
+  };
+  return {
+    async fault(run) {
+      if (solo > 0) await turn("a fault waiting for a measured one", () => solo === 0);
+      active++;
+      try {
+        return await run();
+      } finally {
+        active--;
+      }
+    },
+    async alone(run) {
+      const free = () => solo === 0 && active === 0;
+      if (!free()) await turn("a measured fault waiting for the others", free);
+      solo++;
+      try {
+        return await run();
+      } finally {
+        solo--;
+      }
+    },
+  };
+}
 
 export type Faults = {
   schedule: Step[];
@@ -38,28 +93,36 @@ export function faultSchedule(h: Harness, load: Load): Faults {
   const schedule: Step[] = [];
   const at = (fraction: number, run: () => Promise<void>) =>
     schedule.push({ at: fraction * (0.9 + h.rand() * 0.2) * duration, run });
+  const gate = o.cluster ? faultGate((what) => h.event("load", `${what} for 60 s: run anyway`)) : OPEN_GATE;
   [0.15, 0.4, 0.8].slice(0, Math.max(1, Math.min(3, o.consumerKills))).forEach((f, i) => {
     at(f, async () => {
-      const measuring = measureStall(h);
-      await kill(h, `consumer ${i + 1}`, h.consumers, i, h.startConsumer)();
-      stalled(await measuring);
+      // Measured alone: from the SIGKILL until its partitions commit again (restart included).
+      const stall = await gate.alone(async () => {
+        const measuring = measureStall(h);
+        await kill(h, `consumer ${i + 1}`, h.consumers, i, h.startConsumer)();
+        return measuring;
+      });
+      stalled(stall);
     });
   });
-  at(0.25, cut(h, "PostgreSQL", h.pgProxy));
+  at(0.25, () => gate.fault(cut(h, "PostgreSQL", h.pgProxy)));
   at(0.3, () => load.sendPoison());
-  at(0.45, cut(h, "Redis", h.redisProxy));
-  at(
-    0.55,
-    kill(h, "ingest 1", h.ingest, 0, () => h.startIngest(0)),
-  );
+  at(0.45, () => gate.fault(cut(h, "Redis", h.redisProxy)));
+  at(0.55, () => gate.fault(kill(h, "ingest 1", h.ingest, 0, () => h.startIngest(0))));
   if (o.cluster) {
-    // One node at a time (two of three down would stop the controllers' quorum), each started
-    // again once the pipeline flows without it.
-    at(0.4, async () => {
-      killRecovered(await killNode(h, load, "the partition leaders' broker"));
-      killRecovered(await killNode(h, load, "the active controller"));
-      killRecovered(await killNode(h, load, "a broker during a rebalance"));
-    });
+    // One node at a time (two of three down would stop the controllers' quorum): each kill starts
+    // once the previous node is back, is measured alone, and its node is started again after.
+    let nodes: Promise<unknown> = Promise.resolve();
+    const node = (fraction: number, which: string) =>
+      at(fraction, async () => {
+        const previous = nodes;
+        const done = previous.then(() => killNode(h, load, which, gate)).then(killRecovered);
+        nodes = done;
+        await done;
+      });
+    node(0.1, "the partition leaders' broker");
+    node(0.35, "the active controller");
+    node(0.6, "a broker during a rebalance");
   } else {
     at(0.65, async () => {
       const seconds = await restartBroker(h, load);
@@ -73,13 +136,15 @@ export function faultSchedule(h: Harness, load: Load): Faults {
     await h.receiver.up();
     h.event("recovery", "webhook receiver back");
   });
-  at(0.85, async () => {
-    h.pgProxy.delay(o.delayMs);
-    h.event("fault", `PostgreSQL delayed ${o.delayMs} ms each way`);
-    await sleep(o.delayForMs);
-    h.pgProxy.delay(0);
-    h.event("recovery", "PostgreSQL delay removed");
-  });
+  at(0.85, () =>
+    gate.fault(async () => {
+      h.pgProxy.delay(o.delayMs);
+      h.event("fault", `PostgreSQL delayed ${o.delayMs} ms each way`);
+      await sleep(o.delayForMs);
+      h.pgProxy.delay(0);
+      h.event("recovery", "PostgreSQL delay removed");
+    }),
+  );
   schedule.sort((a, b) => a.at - b.at);
   return { schedule, recoveryS: () => recoveryS, killRecoveryS: () => killRecoveryS, stallS: () => stallS };
 }
@@ -177,24 +242,27 @@ async function restartBroker(h: Harness, load: Load): Promise<number | undefined
  * waited). Then starts it again and waits until it is registered. Undefined when it did not flow
  * within 60 s.
  */
-async function killNode(h: Harness, load: Load, which: string): Promise<number | undefined> {
+async function killNode(h: Harness, load: Load, which: string, gate: FaultGate): Promise<number | undefined> {
   const cluster = h.o.cluster!;
-  if (which === "a broker during a rebalance") {
-    // A consumer SIGKILLed (restarted 2 s later): the group rebalances when its session expires.
-    void kill(h, "consumer 1 (before a broker kill)", h.consumers, 0, h.startConsumer)();
-    await sleep(1_000);
-  }
   const topic = h.sandbox.config.kafka.topics.transactions;
-  const node =
-    which === "the active controller"
-      ? ((await cluster.activeController().catch(() => undefined)) ?? cluster.nodes[0]!)
-      : await cluster.leaderOf(h.sandbox.kafka, topic).catch(() => cluster.nodes[0]!);
-  const before = await h.groupNow(5_000).then(committedSum, () => undefined);
-  const acceptedBefore = h.accepted.size;
-  cluster.kill(node);
-  const killedAt = Date.now();
-  h.event("fault", `SIGKILL ${which} (node ${node})`);
-  const seconds = await secondsUntilFlowing(h, load, { before, acceptedBefore, since: killedAt }, 60_000);
+  let node = cluster.nodes[0]!;
+  const seconds = await gate.alone(async () => {
+    node =
+      which === "the active controller"
+        ? ((await cluster.activeController().catch(() => undefined)) ?? node)
+        : await cluster.leaderOf(h.sandbox.kafka, topic).catch(() => node);
+    if (which === "a broker during a rebalance") {
+      // A consumer SIGKILLed (restarted 2 s later): the group rebalances when its session expires.
+      void kill(h, "consumer 1 (before a broker kill)", h.consumers, 0, h.startConsumer)();
+      await sleep(1_000);
+    }
+    const before = await h.groupNow(5_000).then(committedSum, () => undefined);
+    const acceptedBefore = h.accepted.size;
+    cluster.kill(node);
+    const killedAt = Date.now();
+    h.event("fault", `SIGKILL ${which} (node ${node})`);
+    return secondsUntilFlowing(h, load, { before, acceptedBefore, since: killedAt }, 60_000);
+  });
   h.event("recovery", `pipeline flowing again ${seconds ?? "n/a"} s after node ${node}'s SIGKILL`);
   await cluster.start(node);
   h.event("recovery", `node ${node} back`);

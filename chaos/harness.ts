@@ -186,10 +186,11 @@ function track(h: Harness, p: Proc): Proc {
     if (signal === "SIGKILL" || signal === "SIGTERM" || h.phase === "done") return;
     const args = p.child.spawnargs.slice(-1).join(" ");
     // Not a fault the run injected (faults_injected counts those): an observation, with the evidence.
-    h.event(
-      "load",
-      `${args} exited by itself (code ${code}): ${p.output().trim().split("\n").slice(-3).join(" | ").slice(0, 600)}`,
-    );
+    // The last lines, from the first that names an error among them (an uncaught error's stack
+    // ends in Node's version line, which alone says nothing).
+    const lines = p.output().trim().split("\n").slice(-20);
+    const from = Math.max(0, lines.findIndex((l) => /error|fatal|exception/i.test(l)));
+    h.event("load", `${args} exited by itself (code ${code}): ${lines.slice(from).join(" | ").slice(0, 1_500)}`);
   });
   return p;
 }

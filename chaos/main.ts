@@ -51,11 +51,15 @@ const broker: BrokerControl | undefined =
         },
         start: () => void startBroker(paths),
       };
+// A cluster run measures each node's death and each consumer's SIGKILL alone (chaos/faults.ts), one
+// after the other, each under load: its load lasts long enough for all of them (~2 and ~3 minutes).
+const load = cluster
+  ? { total: quick ? 30_000 : 100_000, rate: quick ? 200 : 500 }
+  : { total: quick ? 10_000 : 100_000, rate: quick ? 400 : 800 };
 const result = await runChaos({
   seed,
-  total: quick ? 10_000 : 100_000,
+  ...load,
   users: 5_000,
-  rate: quick ? 400 : 800,
   fuzz: quick ? 1_000 : 10_000,
   cutMs: 10_000,
   delayMs: 200,

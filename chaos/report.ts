@@ -2,6 +2,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { TopLevelSpec } from "vega-lite";
 import { svg as renderSvg } from "../bench/lib/charts.ts";
+import { longestCommitGap } from "./checker.ts";
 import type { ChaosResult } from "./types.ts";
 
 /*
@@ -146,7 +147,7 @@ Accepted ${f.accepted.toLocaleString("en")}; max lag ${f.max_lag.toLocaleString(
 again (consumers committing, ingress accepting) ${f.recovery_s_after_broker_restart} s after the broker was restarted
 (one broker), ${f.recovery_s_after_broker_kill} s at most after a broker of the cluster was killed (not restarted first);
 a consumer's SIGKILL stalled its partitions for up to ${f.stall_s_after_consumer_kill} s; the longest stretch without a
-commit while there was lag: ${f.max_commit_gap_s} s.
+commit while there was lag: ${f.max_commit_gap_s} s${gapWhere(result)}.
 
 ![timeline](${stamp}.svg)
 
@@ -157,4 +158,15 @@ ${[...result.lostDetail, ...result.wrongDetail].map((l) => `- ${l}`).join("\n")}
 `,
   );
   return { json, svg, markdown };
+}
+
+/** Where the longest commit gap lay, and the faults that began in it or were still on then. */
+function gapWhere(result: ChaosResult): string {
+  const gap = longestCommitGap(result.timeline);
+  if (gap.seconds === 0) return "";
+  const during = result.events.filter(
+    (e) => e.kind === "fault" && e.atS <= gap.toS && e.atS >= gap.fromS - 15,
+  );
+  const names = during.map((e) => `${e.name} at ${e.atS}`).join("; ");
+  return `, from t=${gap.fromS} s to t=${gap.toS} s${names ? ` (faults from 15 s before it: ${names})` : ""}`;
 }

@@ -129,12 +129,32 @@ export async function checkWebhooks(h: Harness, receiver: ChaosReceiver): Promis
     ids.set(k, (ids.get(k) ?? new Set()).add(String(r.headers["webhook-id"])));
   }
   const got = arrived();
+  const lost = [...expected].filter((k) => !got.has(k)).length;
+  if (lost > 0) await explainMissing(h);
   return {
     webhooks_expected: expected.size,
     webhooks_received: got.size,
-    webhooks_lost: [...expected].filter((k) => !got.has(k)).length,
+    webhooks_lost: lost,
     webhooks_redelivered: receiver.received.length - got.size,
     webhooks_id_mismatches: [...ids.values()].filter((s) => s.size > 1).length,
     webhooks_bad_signatures: receiver.badSignatures(),
   };
+}
+
+/**
+ * Where undelivered events stand, for the report: the delivery rows by status, the endpoint's
+ * state, and the delivery process's last lines (a missing event may never have become a row).
+ */
+async function explainMissing(h: Harness): Promise<void> {
+  const { rows } = await h.db.query<{ status: string; n: string; last_error: string | null }>(
+    "SELECT status, count(*)::text AS n, max(last_error) AS last_error FROM webhook_deliveries GROUP BY status",
+  );
+  for (const r of rows)
+    h.log(`webhook deliveries ${r.status}: ${r.n}${r.last_error ? ` (${r.last_error})` : ""}`);
+  const endpoints = await h.db.query<{ enabled: boolean; disabled_reason: string | null }>(
+    "SELECT enabled, disabled_reason FROM webhook_endpoints",
+  );
+  for (const e of endpoints.rows) h.log(`webhook endpoint enabled=${e.enabled} ${e.disabled_reason ?? ""}`);
+  const tail = h.webhooks.output().trim().split("\n").slice(-8);
+  for (const line of tail) h.log(`webhooks process: ${line.slice(0, 400)}`);
 }

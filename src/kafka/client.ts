@@ -1,8 +1,9 @@
+// First: kafkajs must load with its patches in place (kafkajs-patches.ts).
+import "./kafkajs-patches.ts";
 import { connect } from "node:net";
 import { connect as tlsConnect } from "node:tls";
 import { type ISocketFactory, Kafka, type LogEntry, logLevel } from "kafkajs";
 import type { Logger } from "../logger.ts";
-import "./kafkajs-patches.ts";
 
 const LEVELS: Record<number, "error" | "warn" | "info" | "debug"> = {
   [logLevel.ERROR]: "error",

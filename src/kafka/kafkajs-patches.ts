@@ -1,4 +1,5 @@
 import { createRequire } from "node:module";
+import { createSendMessages } from "./kafkajs-send-messages.ts";
 
 /*
  * kafkajs 2.2.4 (the last release) reschedules its request-queue check with a negative delay when
@@ -35,3 +36,23 @@ prototype.scheduleCheckPendingRequests = function scheduleCheckPendingRequests(t
     this.checkPendingRequests();
   }, scheduleAt);
 };
+
+/*
+ * The producer's sendMessages, replaced by ours (kafkajs-send-messages.ts: tulios/kafkajs#1303,
+ * acknowledged messages never written after a leader moved). kafkajs binds it when its producer
+ * module loads, so this must run before anything loads kafkajs: src/kafka/client.ts imports this
+ * file first, and every entry point imports client.ts (or this file) before kafkajs. Loaded too
+ * late it throws at start-up rather than leave the bug in place unnoticed.
+ */
+const sendMessagesPath = require.resolve("kafkajs/src/producer/sendMessages.js");
+const messageProducerPath = require.resolve("kafkajs/src/producer/messageProducer.js");
+const PATCHED = Symbol.for("sentinel.kafkajs-1303");
+type Patched = { [PATCHED]?: true };
+if (!(require(sendMessagesPath) as Patched)[PATCHED]) {
+  if (require.cache[messageProducerPath]) {
+    throw new Error(
+      "kafkajs was loaded before src/kafka/kafkajs-patches.ts: its producer would keep the acknowledged-but-unwritten bug (kafkajs#1303); import the patches first",
+    );
+  }
+  require.cache[sendMessagesPath]!.exports = Object.assign(createSendMessages, { [PATCHED]: true });
+}

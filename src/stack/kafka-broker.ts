@@ -110,11 +110,14 @@ export function writeBrokerProperties(paths: BrokerPaths, port: number, cluster?
       `min.insync.replicas=${inSync}`,
       "group.initial.rebalance.delay.ms=0",
       "log.retention.hours=168",
-      // Kafka's default broker.session.timeout.ms (9 s) on purpose: at 3 s (heartbeats every
-      // 500 ms) the three-broker chaos run recovered from a node's death in 3.6-21 s instead of
-      // ~31 s, but lost 1-3 acknowledged writes in each of three runs (none in two runs at 9 s):
-      // not traced further; likeliest, a live node of this loaded 2-core box missed its heartbeats
-      // and was fenced (issue 22).
+      // A dead node is fenced (its partitions led elsewhere) after broker.session.timeout.ms: 6 s
+      // with heartbeats every second (Kafka's defaults: 9 s, 2 s; six heartbeats' slack instead of
+      // four and a half), and the three-broker chaos run scores again 6.5-9.2 s after a
+      // node's SIGKILL instead of ~31 s. 3 s with heartbeats every 500 ms was tried and lost
+      // acknowledged direct writes of the harness's kafkajs producer in three runs (issue 22,
+      // docs/reliability.md).
+      "broker.session.timeout.ms=6000",
+      "broker.heartbeat.interval.ms=1000",
       "",
     ].join("\n"),
   );
