@@ -1,7 +1,7 @@
 import { join } from "node:path";
+import type { Admin, Kafka } from "kafkajs";
 import pg from "pg";
 import { seedProfiles } from "../src/cli/seed.ts";
-import { withAdmin } from "../src/kafka/admin.ts";
 import { describeOffsets, type GroupOffsets } from "../src/kafka/offsets.ts";
 import { REPO_ROOT } from "../src/paths.ts";
 import { pollUntil, withDeadline } from "../src/poll.ts";
@@ -80,6 +80,7 @@ export async function startHarness(options: ChaosOptions): Promise<Harness> {
   const group = sandbox.config.consumer.group;
   const db = new pg.Client({ connectionString: sandbox.config.database.url });
   await db.connect();
+  const groups = groupReader(sandbox.kafka, group, topic);
   const t0 = Date.now();
   const timers = new Set<NodeJS.Timeout>();
   const proxies: TcpProxy[] = [];
@@ -90,12 +91,7 @@ export async function startHarness(options: ChaosOptions): Promise<Harness> {
     sandbox,
     topic,
     db,
-    groupNow: (ms: number) =>
-      withDeadline(
-        withAdmin(sandbox.kafka, (a) => describeOffsets(a, group, topic), { retry: { retries: 0 } }),
-        ms,
-        () => new Error(`no answer in ${ms} ms`),
-      ),
+    groupNow: (ms: number) => withDeadline(groups.read(), ms, () => new Error(`no answer in ${ms} ms`)),
     atS: () => Math.round((Date.now() - t0) / 100) / 10,
     event(kind: ChaosEvent["kind"], name: string) {
       h.events.push({ atS: h.atS(), name, kind });
@@ -122,6 +118,7 @@ export async function startHarness(options: ChaosOptions): Promise<Harness> {
       h.stopTimers();
       await Promise.all(h.procs.map((p) => p.stop()));
       await Promise.all(proxies.map((p) => p.close()));
+      await groups.close();
       await h.receiver?.close();
       await db.end();
       await sandbox.cleanup();
@@ -189,8 +186,14 @@ function track(h: Harness, p: Proc): Proc {
     // The last lines, from the first that names an error among them (an uncaught error's stack
     // ends in Node's version line, which alone says nothing).
     const lines = p.output().trim().split("\n").slice(-20);
-    const from = Math.max(0, lines.findIndex((l) => /error|fatal|exception/i.test(l)));
-    h.event("load", `${args} exited by itself (code ${code}): ${lines.slice(from).join(" | ").slice(0, 1_500)}`);
+    const from = Math.max(
+      0,
+      lines.findIndex((l) => /error|fatal|exception/i.test(l)),
+    );
+    h.event(
+      "load",
+      `${args} exited by itself (code ${code}): ${lines.slice(from).join(" | ").slice(0, 1_500)}`,
+    );
   });
   return p;
 }
@@ -222,5 +225,40 @@ function sampler(h: Harness): () => Promise<void> {
       h.timeline.push(s);
       sampling = false;
     }
+  };
+}
+
+/**
+ * The group's offsets, asked over one admin client kept connected for the whole run (dropped and
+ * made again after an error): a new client per question, connecting to every broker, took over the
+ * 2 s deadline on the loaded box, and the full three-broker run's timeline had almost no samples.
+ */
+function groupReader(kafka: Kafka, group: string, topic: string) {
+  let admin: Promise<Admin> | undefined;
+  const connected = () => {
+    admin ??= (async () => {
+      const a = kafka.admin({ retry: { retries: 0 } });
+      await a.connect();
+      return a;
+    })();
+    return admin;
+  };
+  const drop = (current: Promise<Admin>) => {
+    if (admin === current) admin = undefined;
+    void current.then((a) => a.disconnect()).catch(() => {});
+  };
+  return {
+    async read(): Promise<GroupOffsets> {
+      const current = connected();
+      try {
+        return await describeOffsets(await current, group, topic);
+      } catch (error) {
+        drop(current);
+        throw error;
+      }
+    },
+    async close() {
+      if (admin) drop(admin);
+    },
   };
 }
