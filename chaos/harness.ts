@@ -183,13 +183,12 @@ function track(h: Harness, p: Proc): Proc {
     if (signal === "SIGKILL" || signal === "SIGTERM" || h.phase === "done") return;
     const args = p.child.spawnargs.slice(-1).join(" ");
     // Not a fault the run injected (faults_injected counts those): an observation, with the evidence.
-    // The last lines, from the first that names an error among them (an uncaught error's stack
-    // ends in Node's version line, which alone says nothing).
-    const lines = p.output().trim().split("\n").slice(-20);
-    const from = Math.max(
-      0,
-      lines.findIndex((l) => /error|fatal|exception/i.test(l)),
-    );
+    // What it said last: Node's own report of an uncaught error (the lines that are not our JSON
+    // logs; its version line alone says nothing), else its last fatal log, else its last lines.
+    const lines = p.output().trim().split("\n").slice(-40);
+    const plain = lines.findIndex((l) => !l.startsWith("{"));
+    const fatal = lines.findLastIndex((l) => l.includes('"level":60'));
+    const from = plain >= 0 ? plain : fatal >= 0 ? fatal : Math.max(0, lines.length - 3);
     h.event(
       "load",
       `${args} exited by itself (code ${code}): ${lines.slice(from).join(" | ").slice(0, 1_500)}`,

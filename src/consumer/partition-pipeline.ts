@@ -28,6 +28,8 @@ export type PipelineOptions = {
   process(payload: EachBatchPayload): Promise<BatchOutcome>;
   /** Moves kafkajs's fetch position of a partition back to `offset`. */
   seek(topic: string, partition: number, offset: string): void;
+  /** A seek refused (the consumer not running): logged; the rejoin that follows resets the lanes. */
+  onSeekFailed?(partition: number, error: Error): void;
   onDropped?(event: { topic: string; partition: number; batches: number; reason: string }): void;
 };
 
@@ -115,7 +117,14 @@ export function createPartitionPipelines(options: PipelineOptions): PartitionPip
       drop(lane, "batch left undone");
       if (outcome.resumeAt !== null) {
         lane.floor = BigInt(outcome.resumeAt);
-        options.seek(lane.topic, lane.partition, outcome.resumeAt);
+        try {
+          options.seek(lane.topic, lane.partition, outcome.resumeAt);
+        } catch (error) {
+          // No group to seek in (kafkajs is restarting the consumer): its rejoin fetches from the
+          // committed offset, at or before this one, and resets the lanes. Thrown from here it was
+          // an unhandled rejection that ended the process (three-broker chaos run, issue 22).
+          options.onSeekFailed?.(lane.partition, error as Error);
+        }
       }
       lane.busy = false;
       return;

@@ -141,6 +141,11 @@ function pipelinesFor(
     seek: (topic, partition, offset) => {
       if (!stopping()) consumer.seek({ topic, partition, offset });
     },
+    onSeekFailed: (partition, error) =>
+      logger.warn(
+        { partition, err: error.message },
+        "seek refused; the group's rejoin fetches from the committed offset",
+      ),
     onDropped: ({ partition, batches, reason }) => {
       metrics.consumer.dropped.inc({ reason }, batches);
       logger.info({ partition, batches, reason }, "queued batches dropped; they are fetched again");

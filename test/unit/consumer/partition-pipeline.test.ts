@@ -116,6 +116,36 @@ describe("partition pipelines", () => {
     expect(resolved).toEqual(["0:1", "0:3", "0:5"]);
   });
 
+  it("a seek refused (kafkajs restarting the consumer: no group) is reported, never an unhandled rejection", async () => {
+    const resolved: string[] = [];
+    const refused: string[] = [];
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on("unhandledRejection", onUnhandled);
+    try {
+      const pipelines = createPartitionPipelines({
+        maxInFlightBytes: 1_000_000,
+        maxMessages: 3,
+        process: async () => ({ done: false, resumeAt: "0" }),
+        seek: () => {
+          throw new Error("Consumer group was not initialized, consumer#run must be called first");
+        },
+        onSeekFailed: (partition, error) => refused.push(`${partition}: ${error.message}`),
+      });
+      await pipelines.enqueue(batch(0, 0, 2, resolved));
+      await pipelines.idle();
+      await new Promise((r) => setTimeout(r, 20));
+      expect(refused).toEqual(["0: Consumer group was not initialized, consumer#run must be called first"]);
+      expect(unhandled).toEqual([]);
+      // The rejoin that follows resets the lane: the refetch from the committed offset is taken.
+      pipelines.reset();
+      await pipelines.enqueue(batch(0, 5, 1, resolved));
+      expect(resolved).toEqual(["0:1", "0:5"]);
+    } finally {
+      process.off("unhandledRejection", onUnhandled);
+    }
+  });
+
   it("a rejoin drops what is queued (the batch being worked on finishes)", async () => {
     const resolved: string[] = [];
     const { pipelines, events, finish } = harness();
