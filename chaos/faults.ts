@@ -3,7 +3,7 @@ import { createLogger } from "../src/logger.ts";
 import { pollUntil } from "../src/poll.ts";
 import { waitForKafka } from "../src/stack/stack.ts";
 import type { Proc } from "../test/support/processes.ts";
-import { committedSum, type Harness } from "./harness.ts";
+import { type Harness, sumOf } from "./harness.ts";
 import type { Load, Step } from "./load.ts";
 
 /*
@@ -178,11 +178,11 @@ async function measureStall(h: Harness): Promise<number | undefined> {
   if (waiting.size === 0) return 0;
   const done = await pollUntil(
     async () => {
-      const now = await h.groupNow(2_000).catch(() => undefined);
-      if (!now) return false;
-      for (const p of now.partitions) {
-        const at = waiting.get(p.partition);
-        if (at !== undefined && (p.committed ?? p.low) > at) waiting.delete(p.partition);
+      const committed = await h.committedNow(2_000).catch(() => undefined);
+      if (!committed) return false;
+      for (const [partition, offset] of committed) {
+        const at = waiting.get(partition);
+        if (at !== undefined && offset > at) waiting.delete(partition);
       }
       return waiting.size === 0;
     },
@@ -212,7 +212,7 @@ async function restartBroker(h: Harness, load: Load): Promise<number | undefined
     h.event("load", "broker restart skipped (no broker this harness may kill)");
     return undefined;
   }
-  const before = await h.groupNow(5_000).then(committedSum, () => undefined);
+  const before = await h.committedNow(5_000).then(sumOf, () => undefined);
   broker.kill();
   h.event("fault", "SIGKILL broker");
   await sleep(2_000);
@@ -256,7 +256,7 @@ async function killNode(h: Harness, load: Load, which: string, gate: FaultGate):
       void kill(h, "consumer 1 (before a broker kill)", h.consumers, 0, h.startConsumer)();
       await sleep(1_000);
     }
-    const before = await h.groupNow(5_000).then(committedSum, () => undefined);
+    const before = await h.committedNow(5_000).then(sumOf, () => undefined);
     const acceptedBefore = h.accepted.size;
     cluster.kill(node);
     const killedAt = Date.now();
@@ -282,10 +282,17 @@ async function secondsUntilFlowing(
 ): Promise<number | undefined> {
   const flowing = await pollUntil(
     async () => {
-      const now = await h.groupNow(2_000).catch(() => undefined);
+      // Committed past where it stood (the coordinator answers even while a dead node still leads
+      // partitions), or nothing left to consume (that needs every leader's end offsets).
+      const committed = await h.committedNow(2_000).catch(() => undefined);
       const consuming =
-        now !== undefined &&
-        (before === undefined || committedSum(now) > before || now.partitions.every((p) => p.lag === 0n));
+        committed !== undefined &&
+        (before === undefined ||
+          sumOf(committed) > before ||
+          (await h.groupNow(2_000).then(
+            (g) => g.partitions.every((p) => p.lag === 0n),
+            () => false,
+          )));
       const ingesting = h.accepted.size > acceptedBefore || load.inflight.size === 0;
       return consuming && ingesting;
     },

@@ -1,3 +1,4 @@
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Admin, Kafka } from "kafkajs";
 import pg from "pg";
@@ -34,6 +35,12 @@ export type Harness = {
   db: pg.Client;
   /** The group on the transactions topic now (`sentinel offsets`' view), or a failure after `ms`. */
   groupNow(ms: number): Promise<GroupOffsets>;
+  /**
+   * The group's committed offsets only (partition → next offset; never committed: absent), asked
+   * of the group coordinator alone: it answers while a dead node still leads partitions, when
+   * `groupNow` (which also asks every leader for its end offsets) cannot.
+   */
+  committedNow(ms: number): Promise<Map<number, bigint>>;
   /** Seconds since the start, to the tenth. */
   atS(): number;
   event(kind: ChaosEvent["kind"], name: string): void;
@@ -64,9 +71,9 @@ export type Harness = {
   close(): Promise<void>;
 };
 
-/** The committed position summed over the partitions (a partition never committed counts its start). */
-export const committedSum = (g: GroupOffsets) =>
-  g.partitions.reduce((n, p) => n + Number(p.committed ?? p.low), 0);
+/** The committed offsets summed (what `committedNow` answers). */
+export const sumOf = (committed: ReadonlyMap<number, bigint>) =>
+  [...committed.values()].reduce((n, o) => n + Number(o), 0);
 
 /** Starts the topology; the caller closes it. */
 export async function startHarness(options: ChaosOptions): Promise<Harness> {
@@ -80,7 +87,10 @@ export async function startHarness(options: ChaosOptions): Promise<Harness> {
   const group = sandbox.config.consumer.group;
   const db = new pg.Client({ connectionString: sandbox.config.database.url });
   await db.connect();
+  // Two clients: a describe failing while a node is dead (and its client dropped) must not take
+  // the coordinator's answers with it.
   const groups = groupReader(sandbox.kafka, group, topic);
+  const commits = groupReader(sandbox.kafka, group, topic);
   const t0 = Date.now();
   const timers = new Set<NodeJS.Timeout>();
   const proxies: TcpProxy[] = [];
@@ -92,6 +102,8 @@ export async function startHarness(options: ChaosOptions): Promise<Harness> {
     topic,
     db,
     groupNow: (ms: number) => withDeadline(groups.read(), ms, () => new Error(`no answer in ${ms} ms`)),
+    committedNow: (ms: number) =>
+      withDeadline(commits.committed(), ms, () => new Error(`no answer in ${ms} ms`)),
     atS: () => Math.round((Date.now() - t0) / 100) / 10,
     event(kind: ChaosEvent["kind"], name: string) {
       h.events.push({ atS: h.atS(), name, kind });
@@ -117,8 +129,10 @@ export async function startHarness(options: ChaosOptions): Promise<Harness> {
       h.phase = "done";
       h.stopTimers();
       await Promise.all(h.procs.map((p) => p.stop()));
+      keepLogs(h.procs);
       await Promise.all(proxies.map((p) => p.close()));
       await groups.close();
+      await commits.close();
       await h.receiver?.close();
       await db.end();
       await sandbox.cleanup();
@@ -212,9 +226,13 @@ function sampler(h: Harness): () => Promise<void> {
       lag: null,
     };
     try {
-      const g = await h.groupNow(2_000);
-      s.committed = committedSum(g);
-      s.lag = Number(g.totalLag);
+      // Committed and lag asked apart: while a dead node still leads partitions the end offsets
+      // do not answer, but the coordinator does, and the timeline keeps its committed line.
+      const [committed, g] = await Promise.allSettled([h.committedNow(2_000), h.groupNow(2_000)]);
+      if (committed.status === "fulfilled") s.committed = sumOf(committed.value);
+      if (g.status === "fulfilled") s.lag = Number(g.value.totalLag);
+      const failed = [committed, g].find((r) => r.status === "rejected");
+      if (failed) throw failed.reason;
     } catch (error) {
       // the broker is away: a gap in the lag line
       const why = (error as Error).message;
@@ -246,18 +264,41 @@ function groupReader(kafka: Kafka, group: string, topic: string) {
     if (admin === current) admin = undefined;
     void current.then((a) => a.disconnect()).catch(() => {});
   };
+  const asking = async <T>(question: (a: Admin) => Promise<T>): Promise<T> => {
+    const current = connected();
+    try {
+      return await question(await current);
+    } catch (error) {
+      drop(current);
+      throw error;
+    }
+  };
   return {
-    async read(): Promise<GroupOffsets> {
-      const current = connected();
-      try {
-        return await describeOffsets(await current, group, topic);
-      } catch (error) {
-        drop(current);
-        throw error;
-      }
-    },
+    read: () => asking((a) => describeOffsets(a, group, topic)),
+    committed: () =>
+      asking(async (a) => {
+        const [answer] = await a.fetchOffsets({ groupId: group, topics: [topic] });
+        const committed = new Map<number, bigint>();
+        for (const p of answer?.partitions ?? [])
+          if (BigInt(p.offset) >= 0n) committed.set(p.partition, BigInt(p.offset));
+        return committed;
+      }),
     async close() {
       if (admin) drop(admin);
     },
   };
+}
+
+/**
+ * CHAOS_LOGS_DIR=<dir>: every process's output (restarted ones too), one file each, for reading a
+ * run afterwards (they log at warn; kafkajs's own warnings included).
+ */
+function keepLogs(procs: readonly Proc[]): void {
+  const dir = process.env.CHAOS_LOGS_DIR;
+  if (!dir) return;
+  mkdirSync(dir, { recursive: true });
+  procs.forEach((p, i) => {
+    const name = p.child.spawnargs.at(-1) ?? "process";
+    writeFileSync(join(dir, `${String(i).padStart(2, "0")}-${name}-${p.child.pid}.log`), p.output());
+  });
 }

@@ -19,6 +19,7 @@ type RequestQueue = {
 };
 
 const require = createRequire(import.meta.url);
+const PATCHED_HEARTBEAT = Symbol.for("sentinel.kafkajs-coordinator");
 const { prototype } = require("kafkajs/src/network/requestQueue/index.js") as { prototype: RequestQueue };
 
 const CHECK_PENDING_REQUESTS_INTERVAL = 10; // kafkajs's own constant
@@ -36,6 +37,44 @@ prototype.scheduleCheckPendingRequests = function scheduleCheckPendingRequests(t
     this.checkPendingRequests();
   }, scheduleAt);
 };
+
+/*
+ * A consumer whose group coordinator died heartbeats the dead node until its retries run out:
+ * kafkajs caches the coordinator and looks for another only when it joins, so it retries the
+ * dead one (~25 s with the scorer's budget), crashes, and restarts 5 s later — about 30 s without
+ * scoring after the coordinator's node died (three-broker chaos run, issue 22). The Java client
+ * forgets a coordinator it cannot reach and finds the new one. Here, a heartbeat that cannot reach
+ * the coordinator fails as NOT_COORDINATOR (code 16), which kafkajs's runner answers by joining
+ * again, and a join starts by finding the coordinator.
+ */
+type ConsumerGroup = { heartbeat(args: { interval: number }): Promise<void> };
+const { prototype: consumerGroup } = require("kafkajs/src/consumer/consumerGroup.js") as {
+  prototype: ConsumerGroup & { [PATCHED_HEARTBEAT]?: true };
+};
+const { createErrorFromCode } = require("kafkajs/src/protocol/error.js") as {
+  createErrorFromCode(code: number): Error & { cause?: unknown };
+};
+const UNREACHABLE = new Set([
+  "KafkaJSConnectionError",
+  "KafkaJSConnectionClosedError",
+  "KafkaJSRequestTimeoutError",
+]);
+const NOT_COORDINATOR = 16;
+
+if (!consumerGroup[PATCHED_HEARTBEAT]) {
+  const heartbeat = consumerGroup.heartbeat;
+  consumerGroup.heartbeat = async function patchedHeartbeat(this: ConsumerGroup, args) {
+    try {
+      return await heartbeat.call(this, args);
+    } catch (error) {
+      if (!UNREACHABLE.has((error as Error).name)) throw error;
+      const notCoordinator = createErrorFromCode(NOT_COORDINATOR);
+      notCoordinator.cause = error;
+      throw notCoordinator;
+    }
+  };
+  consumerGroup[PATCHED_HEARTBEAT] = true;
+}
 
 /*
  * The producer's sendMessages, replaced by ours (kafkajs-send-messages.ts: tulios/kafkajs#1303,
