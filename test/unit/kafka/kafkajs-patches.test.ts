@@ -1,0 +1,64 @@
+import { createRequire } from "node:module";
+import { describe, expect, it } from "vitest";
+import "../../../src/kafka/kafkajs-patches.ts";
+
+/*
+ * The kafkajs patches (issue 22). The producer's (kafkajs#1303) is proved against three real
+ * brokers in test/chaos/cluster.test.ts; the consumer's here, on kafkajs's own ConsumerGroup with a
+ * coordinator that cannot be reached.
+ */
+
+const require = createRequire(import.meta.url);
+const ConsumerGroup = require("kafkajs/src/consumer/consumerGroup.js") as new (
+  options: Record<string, unknown>,
+) => {
+  memberId: string | null;
+  generationId: number | null;
+  lastRequest: number;
+  coordinator: unknown;
+  heartbeat(args: { interval: number }): Promise<void>;
+};
+const { KafkaJSConnectionError, isRebalancing } = require("kafkajs/src/errors.js") as {
+  KafkaJSConnectionError: new (message: string) => Error;
+  isRebalancing(e: unknown): boolean;
+};
+
+function groupWithCoordinator(heartbeat: () => Promise<void>) {
+  const logger = { namespace: () => ({ debug() {}, info() {}, warn() {}, error() {} }) };
+  const group = new ConsumerGroup({ retry: {}, cluster: {}, groupId: "g", topics: [], logger });
+  group.memberId = "member-1";
+  group.generationId = 3;
+  group.lastRequest = 0;
+  group.coordinator = { heartbeat };
+  return group;
+}
+
+describe("kafkajs patches", () => {
+  it("a heartbeat that cannot reach the coordinator fails as NOT_COORDINATOR: kafkajs rejoins and finds the new one", async () => {
+    const refused = new KafkaJSConnectionError("Connection error: connect ECONNREFUSED 127.0.0.1:9094");
+    const group = groupWithCoordinator(async () => {
+      throw refused;
+    });
+    const error = (await group.heartbeat({ interval: 0 }).catch((e: unknown) => e)) as Error & {
+      type: string;
+      cause: unknown;
+    };
+    expect(error.type).toBe("NOT_COORDINATOR_FOR_GROUP");
+    expect(isRebalancing(error)).toBe(true); // what kafkajs's runner answers with joinAndSync()
+    expect(error.cause).toBe(refused);
+    expect(isRebalancing(refused)).toBe(false); // unpatched, it was retried against the dead node
+  });
+
+  it("leaves other heartbeat errors as they are", async () => {
+    const other = Object.assign(new Error("The group is rebalancing"), { type: "REBALANCE_IN_PROGRESS" });
+    const group = groupWithCoordinator(async () => {
+      throw other;
+    });
+    await expect(group.heartbeat({ interval: 0 })).rejects.toBe(other);
+  });
+
+  it("kafkajs's producer sends through our sendMessages", () => {
+    const installed = require("kafkajs/src/producer/sendMessages.js") as Record<symbol, unknown>;
+    expect(installed[Symbol.for("sentinel.kafkajs-1303")]).toBe(true);
+  });
+});
