@@ -121,7 +121,12 @@ export async function serve(config: Config, logger: Logger, parts: Parts): Promi
   }
   if (parts.webhooks && !stopping) {
     const { startWebhooks } = await import("../webhooks/main.ts");
-    const webhooks = await startWebhooks(rt);
+    const webhooks = await startWebhooks(rt, {
+      onFatal: (error) => {
+        logger.fatal({ err: error }, "webhook intake crashed and will not restart");
+        void shutdown("webhook intake crashed", true);
+      },
+    });
     stops.push({ name: "webhooks", stop: () => webhooks.stop() });
     logger.info("webhook delivery running");
   }

@@ -25,6 +25,7 @@ export async function startIntake({
   metrics,
   logger,
   sessionTimeoutMs,
+  onFatal,
 }: {
   kafka: Kafka;
   groupId: string;
@@ -35,6 +36,8 @@ export async function startIntake({
   metrics: Metrics["webhooks"];
   logger: Logger;
   sessionTimeoutMs: number;
+  /** kafkajs gave up on the intake's consumer (it will not restart it). */
+  onFatal: (error: Error) => void;
 }): Promise<Intake> {
   const parse: Record<string, (value: unknown) => WebhookEvent[]> = {
     [topics.decisions]: decisionEvents,
@@ -79,10 +82,30 @@ export async function startIntake({
         await new Promise((r) => setTimeout(r, Math.min(5_000, 200 * 2 ** Math.min(attempt, 5))));
       }
     }
-    await consumer.commitOffsets([
-      { topic: batch.topic, partition: batch.partition, offset: String(Number(batch.lastOffset()) + 1) },
-    ]);
+    try {
+      await consumer.commitOffsets([
+        { topic: batch.topic, partition: batch.partition, offset: String(Number(batch.lastOffset()) + 1) },
+      ]);
+    } catch (error) {
+      // The group moved on while PostgreSQL was retried (this member's session expired; the
+      // partition has a new owner): the deliveries are stored, and whoever owns the partition now
+      // reads it again from the last commit — enqueueing the same events stores nothing twice
+      // (one row per endpoint and message id). Thrown, it ended the intake for good (kafkajs does
+      // not restart a consumer on a non-retriable error), while the process lived on.
+      logger.warn(
+        { partition: batch.partition, err: (error as Error).message },
+        "intake commit refused; the group rejoins",
+      );
+    }
   }
+
+  // Anything else kafkajs gives up on: the process exits (1) for its supervisor to restart it,
+  // rather than live on with an intake that reads nothing.
+  consumer.on(consumer.events.CRASH, ({ payload }) => {
+    const { error, restart } = payload as { error: Error; restart: boolean };
+    if (restart) logger.warn({ err: error.message }, "intake crashed; kafkajs restarts it");
+    else onFatal(error);
+  });
 
   await consumer.connect();
   await consumer.subscribe({ topics: [topics.decisions, topics.labels, topics.events], fromBeginning: true });

@@ -27,7 +27,10 @@ export type RunningWebhooks = { stop(): Promise<void> };
  * and the backlog sampler behind the webhook gauges.
  * @throws kafkajs errors when Kafka is unreachable at start.
  */
-export async function startWebhooks(rt: Runtime): Promise<RunningWebhooks> {
+export async function startWebhooks(
+  rt: Runtime,
+  { onFatal }: { onFatal: (error: Error) => void },
+): Promise<RunningWebhooks> {
   const { config, metrics } = rt;
   const logger = rt.logger.child({ component: "webhooks" });
   const { endpoints, deliveries } = webhookStores(rt);
@@ -55,6 +58,7 @@ export async function startWebhooks(rt: Runtime): Promise<RunningWebhooks> {
     metrics: metrics.webhooks,
     logger,
     sessionTimeoutMs: config.consumer.sessionTimeoutMs,
+    onFatal,
   });
   const sample = async () => {
     try {

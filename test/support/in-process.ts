@@ -38,7 +38,15 @@ export async function startInProcess({
   await rt.producer.ready(30_000);
   const running = ingest ? await startIngest(rt) : undefined;
   const scorer = consumer ? await startConsumer(rt) : undefined;
-  const delivery = webhooks ? await startWebhooks(rt) : undefined;
+  // An intake kafkajs gave up on fails the test run loudly (the process would exit 1).
+  const delivery = webhooks
+    ? await startWebhooks(rt, {
+        onFatal: (error) =>
+          process.nextTick(() => {
+            throw error;
+          }),
+      })
+    : undefined;
   return {
     ctx,
     rt,
