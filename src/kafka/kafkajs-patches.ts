@@ -20,6 +20,7 @@ type RequestQueue = {
 
 const require = createRequire(import.meta.url);
 const PATCHED_HEARTBEAT = Symbol.for("sentinel.kafkajs-coordinator");
+const PATCHED_JOIN = Symbol.for("sentinel.kafkajs-join");
 const { prototype } = require("kafkajs/src/network/requestQueue/index.js") as { prototype: RequestQueue };
 
 const CHECK_PENDING_REQUESTS_INTERVAL = 10; // kafkajs's own constant
@@ -74,6 +75,50 @@ if (!consumerGroup[PATCHED_HEARTBEAT]) {
     }
   };
   consumerGroup[PATCHED_HEARTBEAT] = true;
+}
+
+/*
+ * The rejoin that follows (or any rejoin while a node is dead) asks for the coordinator, and until
+ * the dead node is fenced the answer is still that node: kafkajs's joinAndSync gives up on the
+ * refused connection at once (non-retriable), the consumer restarts as a new member, and the group's
+ * next rebalance waits for the old member's session to expire (seen: 14.9 s without scoring after
+ * the active controller's SIGKILL). Here a join that cannot reach the coordinator is tried again
+ * with backoff, as the same member, for up to JOIN_PATIENCE_MS; then kafkajs's own failure stands.
+ */
+type Joining = { joinAndSync(): Promise<void> };
+const JOIN_PATIENCE_MS = 20_000;
+
+/** A joinAndSync that retries while the coordinator cannot be reached (bounded); exported for tests. */
+export function patientJoin(
+  original: (this: Joining) => Promise<void>,
+  { patienceMs = JOIN_PATIENCE_MS, sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms)) } = {},
+) {
+  return async function joinAndSync(this: Joining): Promise<void> {
+    const until = Date.now() + patienceMs;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await original.call(this);
+      } catch (error) {
+        if (!unreachable(error) || Date.now() >= until) throw error;
+        await sleep(Math.min(2_000, 200 * 2 ** attempt));
+      }
+    }
+  };
+}
+
+/** Whether an error (or what it wraps) is a connection kafkajs could not make or keep. */
+function unreachable(error: unknown): boolean {
+  for (let e = error as (Error & { cause?: unknown }) | undefined, depth = 0; e && depth < 5; depth++) {
+    if (UNREACHABLE.has(e.name)) return true;
+    e = e.cause as typeof e;
+  }
+  return false;
+}
+
+const joining = consumerGroup as unknown as Joining & { [PATCHED_JOIN]?: true };
+if (!joining[PATCHED_JOIN]) {
+  joining.joinAndSync = patientJoin(joining.joinAndSync);
+  joining[PATCHED_JOIN] = true;
 }
 
 /*

@@ -1,6 +1,6 @@
 import { createRequire } from "node:module";
 import { describe, expect, it } from "vitest";
-import "../../../src/kafka/kafkajs-patches.ts";
+import { patientJoin } from "../../../src/kafka/kafkajs-patches.ts";
 
 /*
  * The kafkajs patches (issue 22). The producer's (kafkajs#1303) is proved against three real
@@ -18,10 +18,12 @@ const ConsumerGroup = require("kafkajs/src/consumer/consumerGroup.js") as new (
   coordinator: unknown;
   heartbeat(args: { interval: number }): Promise<void>;
 };
-const { KafkaJSConnectionError, isRebalancing } = require("kafkajs/src/errors.js") as {
-  KafkaJSConnectionError: new (message: string) => Error;
-  isRebalancing(e: unknown): boolean;
-};
+const { KafkaJSConnectionError, KafkaJSNonRetriableError, isRebalancing } =
+  require("kafkajs/src/errors.js") as {
+    KafkaJSConnectionError: new (message: string) => Error;
+    KafkaJSNonRetriableError: new (e: Error, options: { cause: Error }) => Error;
+    isRebalancing(e: unknown): boolean;
+  };
 
 function groupWithCoordinator(heartbeat: () => Promise<void>) {
   const logger = { namespace: () => ({ debug() {}, info() {}, warn() {}, error() {} }) };
@@ -55,6 +57,43 @@ describe("kafkajs patches", () => {
       throw other;
     });
     await expect(group.heartbeat({ interval: 0 })).rejects.toBe(other);
+  });
+
+  it("a join that cannot reach the coordinator is tried again as the same member (bounded); other failures stand", async () => {
+    const refused = () => {
+      const cause = new KafkaJSConnectionError("Connection error: connect ECONNREFUSED 127.0.0.1:9094");
+      return new KafkaJSNonRetriableError(cause, { cause }); // what kafkajs's joinAndSync rejects with
+    };
+    const waits: number[] = [];
+    const sleep = async (ms: number) => void waits.push(ms);
+    let calls = 0;
+    const join = patientJoin(
+      async () => {
+        calls++;
+        if (calls < 3) throw refused();
+      },
+      { sleep },
+    );
+    await join.call({ joinAndSync: join });
+    expect(calls).toBe(2 + 1);
+    expect(waits).toEqual([200, 400]);
+
+    const other = new Error("The group member's supported protocols are incompatible");
+    const strict = patientJoin(
+      async () => {
+        throw other;
+      },
+      { sleep },
+    );
+    await expect(strict.call({ joinAndSync: strict })).rejects.toBe(other);
+
+    const impatient = patientJoin(
+      async () => {
+        throw refused();
+      },
+      { patienceMs: 0, sleep },
+    );
+    await expect(impatient.call({ joinAndSync: impatient })).rejects.toThrow(/ECONNREFUSED/);
   });
 
   it("kafkajs's producer sends through our sendMessages", () => {
