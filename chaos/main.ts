@@ -53,9 +53,8 @@ const broker: BrokerControl | undefined =
       };
 // A cluster run measures each node's death and each consumer's SIGKILL alone (chaos/faults.ts), one
 // after the other, each under load: its load lasts long enough for all of them (~2.5 and ~5.5
-// minutes). At 500/s the full run saturated this 2-core box (three JVMs beside everything else): the
-// harness's own PostgreSQL proxy, in the load generator's process, timed connections out for over a
-// minute, and the figures measured the harness.
+// minutes). At 500/s the full run saturated this 2-core box (three JVMs beside everything else):
+// new PostgreSQL connections (through the harness's proxy) timed out for over a minute.
 const load = cluster
   ? { total: quick ? 30_000 : 100_000, rate: quick ? 200 : 300 }
   : { total: quick ? 10_000 : 100_000, rate: quick ? 400 : 800 };
