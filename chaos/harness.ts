@@ -3,7 +3,7 @@ import { join } from "node:path";
 import type { Admin, Kafka } from "kafkajs";
 import pg from "pg";
 import { seedProfiles } from "../src/cli/seed.ts";
-import { describeOffsets, type GroupOffsets } from "../src/kafka/offsets.ts";
+import { describeOffsets, fetchCommitted, type GroupOffsets } from "../src/kafka/offsets.ts";
 import { REPO_ROOT } from "../src/paths.ts";
 import { pollUntil, withDeadline } from "../src/poll.ts";
 import { prng } from "../src/random.ts";
@@ -35,11 +35,7 @@ export type Harness = {
   db: pg.Client;
   /** The group on the transactions topic now (`sentinel offsets`' view), or a failure after `ms`. */
   groupNow(ms: number): Promise<GroupOffsets>;
-  /**
-   * The group's committed offsets only (partition → next offset; never committed: absent), asked
-   * of the group coordinator alone: it answers while a dead node still leads partitions, when
-   * `groupNow` (which also asks every leader for its end offsets) cannot.
-   */
+  /** The group's committed offsets only (`fetchCommitted`: answers while a dead node leads partitions). */
   committedNow(ms: number): Promise<Map<number, bigint>>;
   /** Seconds since the start, to the tenth. */
   atS(): number;
@@ -275,14 +271,7 @@ function groupReader(kafka: Kafka, group: string, topic: string) {
   };
   return {
     read: () => asking((a) => describeOffsets(a, group, topic)),
-    committed: () =>
-      asking(async (a) => {
-        const [answer] = await a.fetchOffsets({ groupId: group, topics: [topic] });
-        const committed = new Map<number, bigint>();
-        for (const p of answer?.partitions ?? [])
-          if (BigInt(p.offset) >= 0n) committed.set(p.partition, BigInt(p.offset));
-        return committed;
-      }),
+    committed: () => asking((a) => fetchCommitted(a, group, topic)),
     async close() {
       if (admin) drop(admin);
     },

@@ -25,21 +25,36 @@ export type GroupOffsets = {
   totalLag: bigint;
 };
 
+/**
+ * The group's committed offsets on `topic` (partition → the next offset it reads; a partition it
+ * never committed is absent). Asked of the group coordinator alone: it answers while a dead broker
+ * still leads some partitions, when the end offsets cannot be read.
+ */
+export async function fetchCommitted(
+  admin: Admin,
+  groupId: string,
+  topic: string,
+): Promise<Map<number, bigint>> {
+  const answer = await admin.fetchOffsets({ groupId, topics: [topic] });
+  const committed = new Map<number, bigint>();
+  for (const p of answer.find((t) => t.topic === topic)?.partitions ?? []) {
+    const offset = BigInt(p.offset);
+    if (offset >= 0n) committed.set(p.partition, offset);
+  }
+  return committed;
+}
+
 export async function describeOffsets(admin: Admin, groupId: string, topic: string): Promise<GroupOffsets> {
-  const [marks, committed, groups] = await Promise.all([
+  const [marks, byPartition, groups] = await Promise.all([
     admin.fetchTopicOffsets(topic),
-    admin.fetchOffsets({ groupId, topics: [topic] }),
+    fetchCommitted(admin, groupId, topic),
     admin.describeGroups([groupId]),
   ]);
-  const byPartition = new Map(
-    (committed.find((t) => t.topic === topic)?.partitions ?? []).map((p) => [p.partition, BigInt(p.offset)]),
-  );
   const partitions = marks
     .map((m) => {
       const low = BigInt(m.low);
       const high = BigInt(m.high);
-      const c = byPartition.get(m.partition);
-      const at = c === undefined || c < 0n ? undefined : c;
+      const at = byPartition.get(m.partition);
       const from = at === undefined || at < low ? low : at;
       return { partition: m.partition, committed: at, low, high, lag: high > from ? high - from : 0n };
     })
