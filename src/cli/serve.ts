@@ -54,6 +54,11 @@ export async function serve(config: Config, logger: Logger, parts: Parts): Promi
       process.exit(1);
     }
   };
+  /** A part kafkajs gave up on ends the process (exit 1), for its supervisor to restart it. */
+  const fatal = (part: string) => (error: Error) => {
+    logger.fatal({ err: error }, `${part} crashed and will not restart`);
+    void shutdown(`${part} crashed`, true);
+  };
   process.on("SIGTERM", () => void shutdown("SIGTERM"));
   process.on("SIGINT", () => void shutdown("SIGINT"));
 
@@ -110,23 +115,13 @@ export async function serve(config: Config, logger: Logger, parts: Parts): Promi
     // A consumer that kafkajs gave up on consumes nothing: the process exits 1 so its supervisor
     // restarts it, rather than staying up and looking healthy.
     const { startConsumer } = await import("../consumer/main.ts");
-    const running = await startConsumer(rt, {
-      onFatal: (error) => {
-        logger.fatal({ err: error }, "consumer crashed and will not restart");
-        void shutdown("consumer crashed", true);
-      },
-    });
+    const running = await startConsumer(rt, { onFatal: fatal("consumer") });
     scorer = running;
     stops.push({ name: "consumer", stop: () => running.stop() });
   }
   if (parts.webhooks && !stopping) {
     const { startWebhooks } = await import("../webhooks/main.ts");
-    const webhooks = await startWebhooks(rt, {
-      onFatal: (error) => {
-        logger.fatal({ err: error }, "webhook intake crashed and will not restart");
-        void shutdown("webhook intake crashed", true);
-      },
-    });
+    const webhooks = await startWebhooks(rt, { onFatal: fatal("webhook intake") });
     stops.push({ name: "webhooks", stop: () => webhooks.stop() });
     logger.info("webhook delivery running");
   }

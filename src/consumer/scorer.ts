@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Batch, Consumer, EachBatchPayload, Kafka, KafkaMessage, Producer } from "kafkajs";
 import { maskPans } from "../domain/pan.ts";
+import { onConsumerCrash } from "../kafka/client.ts";
 import type { Logger } from "../logger.ts";
 import type { Metrics } from "../metrics.ts";
 import { contextFrom, recordPhases, tracingEnabled } from "../tracing.ts";
@@ -244,14 +245,13 @@ export function createScorer(options: ScorerOptions): Scorer {
   };
 
   let healthy = true;
-  consumer.on(consumer.events.CRASH, ({ payload }) => {
-    const { error, restart } = payload as { error: Error; restart: boolean };
-    if (restart) {
-      logger.warn({ err: error.message }, "consumer crashed; kafkajs restarts it");
-      return;
-    }
-    healthy = false;
-    options.onFatal?.(error);
+  onConsumerCrash(consumer, {
+    logger,
+    name: "consumer",
+    onFatal: (error) => {
+      healthy = false;
+      options.onFatal?.(error);
+    },
   });
 
   return {

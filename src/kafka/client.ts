@@ -2,7 +2,7 @@
 import "./kafkajs-patches.ts";
 import { connect } from "node:net";
 import { connect as tlsConnect } from "node:tls";
-import { type ISocketFactory, Kafka, type LogEntry, logLevel } from "kafkajs";
+import { type Consumer, type ISocketFactory, Kafka, type LogEntry, logLevel } from "kafkajs";
 import type { Logger } from "../logger.ts";
 
 const LEVELS: Record<number, "error" | "warn" | "info" | "debug"> = {
@@ -54,5 +54,21 @@ export function createKafka({
         const { message, ...rest } = entry;
         log[LEVELS[level] ?? "info"]({ namespace, ...rest }, message);
       },
+  });
+}
+
+/**
+ * A consumer's crashes: one kafkajs restarts is a warning; one it gives up on (it will not restart
+ * the consumer) goes to `onFatal` — a process left running with a consumer that reads nothing would
+ * look healthy. The scorer and the webhook intake alike.
+ */
+export function onConsumerCrash(
+  consumer: Consumer,
+  { logger, name, onFatal }: { logger: Logger; name: string; onFatal: (error: Error) => void },
+): void {
+  consumer.on(consumer.events.CRASH, ({ payload }) => {
+    const { error, restart } = payload as { error: Error; restart: boolean };
+    if (restart) logger.warn({ err: error.message }, `${name} crashed; kafkajs restarts it`);
+    else onFatal(error);
   });
 }

@@ -1,4 +1,5 @@
 import type { EachBatchPayload, Kafka } from "kafkajs";
+import { onConsumerCrash } from "../kafka/client.ts";
 import type { Logger } from "../logger.ts";
 import type { Metrics } from "../metrics.ts";
 import type { DeliveryStore } from "./delivery-store.ts";
@@ -99,13 +100,8 @@ export async function startIntake({
     }
   }
 
-  // Anything else kafkajs gives up on: the process exits (1) for its supervisor to restart it,
-  // rather than live on with an intake that reads nothing.
-  consumer.on(consumer.events.CRASH, ({ payload }) => {
-    const { error, restart } = payload as { error: Error; restart: boolean };
-    if (restart) logger.warn({ err: error.message }, "intake crashed; kafkajs restarts it");
-    else onFatal(error);
-  });
+  // Anything else kafkajs gives up on: the process exits (1) for its supervisor to restart it.
+  onConsumerCrash(consumer, { logger, name: "intake", onFatal });
 
   await consumer.connect();
   await consumer.subscribe({ topics: [topics.decisions, topics.labels, topics.events], fromBeginning: true });
