@@ -1,4 +1,6 @@
 import { createRequire } from "node:module";
+import { setTimeout as pause } from "node:timers/promises";
+import { backoffMs } from "../poll.ts";
 import { createSendMessages } from "./kafkajs-send-messages.ts";
 
 /*
@@ -19,8 +21,7 @@ type RequestQueue = {
 };
 
 const require = createRequire(import.meta.url);
-const PATCHED_HEARTBEAT = Symbol.for("sentinel.kafkajs-coordinator");
-const PATCHED_JOIN = Symbol.for("sentinel.kafkajs-join");
+const PATCHED_GROUP = Symbol.for("sentinel.kafkajs-coordinator");
 const { prototype } = require("kafkajs/src/network/requestQueue/index.js") as { prototype: RequestQueue };
 
 const CHECK_PENDING_REQUESTS_INTERVAL = 10; // kafkajs's own constant
@@ -48,9 +49,9 @@ prototype.scheduleCheckPendingRequests = function scheduleCheckPendingRequests(t
  * the coordinator fails as NOT_COORDINATOR (code 16), which kafkajs's runner answers by joining
  * again, and a join starts by finding the coordinator.
  */
-type ConsumerGroup = { heartbeat(args: { interval: number }): Promise<void> };
+type ConsumerGroup = { heartbeat(args: { interval: number }): Promise<void>; joinAndSync(): Promise<void> };
 const { prototype: consumerGroup } = require("kafkajs/src/consumer/consumerGroup.js") as {
-  prototype: ConsumerGroup & { [PATCHED_HEARTBEAT]?: true };
+  prototype: ConsumerGroup & { [PATCHED_GROUP]?: true };
 };
 const { createErrorFromCode } = require("kafkajs/src/protocol/error.js") as {
   createErrorFromCode(code: number): Error & { cause?: unknown };
@@ -62,11 +63,11 @@ const UNREACHABLE = new Set([
 ]);
 const NOT_COORDINATOR = 16;
 
-if (!consumerGroup[PATCHED_HEARTBEAT]) {
-  const heartbeat = consumerGroup.heartbeat;
-  consumerGroup.heartbeat = async function patchedHeartbeat(this: ConsumerGroup, args) {
+/** A heartbeat that reports an unreachable coordinator as NOT_COORDINATOR (kafkajs then rejoins). */
+function rejoiningHeartbeat(original: ConsumerGroup["heartbeat"]) {
+  return async function heartbeat(this: ConsumerGroup, args: { interval: number }): Promise<void> {
     try {
-      return await heartbeat.call(this, args);
+      return await original.call(this, args);
     } catch (error) {
       if (!UNREACHABLE.has((error as Error).name)) throw error;
       const notCoordinator = createErrorFromCode(NOT_COORDINATOR);
@@ -74,7 +75,6 @@ if (!consumerGroup[PATCHED_HEARTBEAT]) {
       throw notCoordinator;
     }
   };
-  consumerGroup[PATCHED_HEARTBEAT] = true;
 }
 
 /*
@@ -85,13 +85,13 @@ if (!consumerGroup[PATCHED_HEARTBEAT]) {
  * the active controller's SIGKILL). Here a join that cannot reach the coordinator is tried again
  * with backoff, as the same member, for up to JOIN_PATIENCE_MS; then kafkajs's own failure stands.
  */
-type Joining = { joinAndSync(): Promise<void> };
+type Joining = Pick<ConsumerGroup, "joinAndSync">;
 const JOIN_PATIENCE_MS = 20_000;
 
 /** A joinAndSync that retries while the coordinator cannot be reached (bounded); exported for tests. */
 export function patientJoin(
   original: (this: Joining) => Promise<void>,
-  { patienceMs = JOIN_PATIENCE_MS, sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms)) } = {},
+  { patienceMs = JOIN_PATIENCE_MS, sleep = (ms: number): Promise<unknown> => pause(ms) } = {},
 ) {
   return async function joinAndSync(this: Joining): Promise<void> {
     const until = Date.now() + patienceMs;
@@ -100,7 +100,7 @@ export function patientJoin(
         return await original.call(this);
       } catch (error) {
         if (!unreachable(error) || Date.now() >= until) throw error;
-        await sleep(Math.min(2_000, 200 * 2 ** attempt));
+        await sleep(backoffMs(attempt, { baseMs: 200, maxMs: 2_000 }));
       }
     }
   };
@@ -115,10 +115,10 @@ function unreachable(error: unknown): boolean {
   return false;
 }
 
-const joining = consumerGroup as unknown as Joining & { [PATCHED_JOIN]?: true };
-if (!joining[PATCHED_JOIN]) {
-  joining.joinAndSync = patientJoin(joining.joinAndSync);
-  joining[PATCHED_JOIN] = true;
+if (!consumerGroup[PATCHED_GROUP]) {
+  consumerGroup.heartbeat = rejoiningHeartbeat(consumerGroup.heartbeat);
+  consumerGroup.joinAndSync = patientJoin(consumerGroup.joinAndSync);
+  consumerGroup[PATCHED_GROUP] = true;
 }
 
 /*
