@@ -6,6 +6,9 @@ import { defineConfig } from "vitest/config";
  * runs alone after the other two (groupOrder): it loads both cores and kills a broker of its own.
  * `npm test` runs all three; `npm run test:unit` only the first.
  */
+// Every project: kafkajs must load with its patches in place (src/kafka/kafkajs-patches.ts).
+const PATCHED_KAFKAJS = ["src/kafka/kafkajs-patches.ts"];
+
 export default defineConfig({
   test: {
     projects: [
@@ -14,8 +17,7 @@ export default defineConfig({
           name: "unit",
           include: ["test/unit/**/*.test.ts"],
           environment: "node",
-          // kafkajs must load with its patches in place (src/kafka/kafkajs-patches.ts).
-          setupFiles: ["src/kafka/kafkajs-patches.ts"],
+          setupFiles: PATCHED_KAFKAJS,
           sequence: { groupOrder: 0 },
         },
       },
@@ -24,8 +26,7 @@ export default defineConfig({
           name: "integration",
           include: ["test/integration/**/*.test.ts"],
           environment: "node",
-          // kafkajs must load with its patches in place (src/kafka/kafkajs-patches.ts).
-          setupFiles: ["src/kafka/kafkajs-patches.ts"],
+          setupFiles: PATCHED_KAFKAJS,
           globalSetup: ["test/global-setup.ts"],
           testTimeout: 120_000,
           hookTimeout: 120_000,
@@ -40,8 +41,7 @@ export default defineConfig({
           name: "chaos",
           include: ["test/chaos/**/*.test.ts"],
           environment: "node",
-          // kafkajs must load with its patches in place (src/kafka/kafkajs-patches.ts).
-          setupFiles: ["src/kafka/kafkajs-patches.ts"],
+          setupFiles: PATCHED_KAFKAJS,
           globalSetup: ["test/global-setup.ts"],
           testTimeout: 600_000,
           hookTimeout: 180_000,

@@ -112,13 +112,11 @@ export function faultSchedule(h: Harness, load: Load): Faults {
   if (o.cluster) {
     // One node at a time (two of three down would stop the controllers' quorum): each kill starts
     // once the previous node is back, is measured alone, and its node is started again after.
-    let nodes: Promise<unknown> = Promise.resolve();
+    let nodes: Promise<void> = Promise.resolve();
     const node = (fraction: number, which: string) =>
-      at(fraction, async () => {
-        const previous = nodes;
-        const done = previous.then(() => killNode(h, load, which, gate)).then(killRecovered);
-        nodes = done;
-        await done;
+      at(fraction, () => {
+        nodes = nodes.then(() => killNode(h, load, which, gate)).then(killRecovered);
+        return nodes;
       });
     node(0.1, "the partition leaders' broker");
     node(0.35, "the active controller");
