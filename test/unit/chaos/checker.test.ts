@@ -34,32 +34,28 @@ describe("the fault gate of cluster runs", () => {
       throw new Error("no wait should run out here");
     });
     const order: string[] = [];
-    let endCut!: () => void;
+    const cutEnds = Promise.withResolvers<void>();
     const cut = gate.fault(async () => {
       order.push("cut starts");
-      await new Promise<void>((r) => {
-        endCut = r;
-      });
+      await cutEnds.promise;
       order.push("cut ends");
     });
-    let endKill!: () => void;
+    const killMeasured = Promise.withResolvers<void>();
     const kill = gate.alone(async () => {
       order.push("kill starts");
-      await new Promise<void>((r) => {
-        endKill = r;
-      });
+      await killMeasured.promise;
       order.push("kill measured");
     });
     await tick();
     expect(order).toEqual(["cut starts"]); // the kill waits for the cut
-    endCut();
+    cutEnds.resolve();
     await cut;
     await tick();
     expect(order).toEqual(["cut starts", "cut ends", "kill starts"]);
     const later = gate.fault(async () => void order.push("redis cut starts"));
     await tick();
     expect(order.at(-1)).toBe("kill starts"); // held off while the kill is measured
-    endKill();
+    killMeasured.resolve();
     await Promise.all([kill, later]);
     expect(order.slice(-2)).toEqual(["kill measured", "redis cut starts"]);
   });
@@ -67,11 +63,11 @@ describe("the fault gate of cluster runs", () => {
   it("runs a fault anyway after its bounded wait, and says so", async () => {
     const overdue: string[] = [];
     const gate = faultGate((what) => overdue.push(what), 200);
-    let end!: () => void;
-    const held = gate.alone(() => new Promise<void>((r) => (end = r)));
+    const measured = Promise.withResolvers<void>();
+    const held = gate.alone(() => measured.promise);
     await gate.fault(async () => {});
     expect(overdue).toEqual(["a fault waiting for a measured one"]);
-    end();
+    measured.resolve();
     await held;
   });
 });
