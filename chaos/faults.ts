@@ -3,7 +3,7 @@ import { createLogger } from "../src/logger.ts";
 import { pollUntil } from "../src/poll.ts";
 import { waitForKafka } from "../src/stack/stack.ts";
 import type { Proc } from "../test/support/processes.ts";
-import { type Harness, sumOf } from "./harness.ts";
+import { consumerId, type Harness, sumOf } from "./harness.ts";
 import type { Load, Step } from "./load.ts";
 
 /*
@@ -98,11 +98,16 @@ export function faultSchedule(h: Harness, load: Load): Faults {
     at(f, async () => {
       // Measured alone: from the SIGKILL until its partitions commit again (restart included).
       const stall = await gate.alone(async () => {
-        const measuring = measureStall(h);
-        await kill(h, `consumer ${i + 1}`, h.consumers, i, h.startConsumer)();
+        const lagging = await laggingPartitions(h);
+        const measuring = lagging && stallAfter(h, lagging, Date.now());
+        await kill(h, `consumer ${i + 1}`, h.consumers, i, () => h.startConsumer(consumerId(i + 1)))();
         return measuring;
       });
       stalled(stall);
+      h.event(
+        "recovery",
+        `consumer ${i + 1}'s partitions committing again ${stall ?? "n/a"} s after its SIGKILL`,
+      );
     });
   });
   at(0.25, () => gate.fault(cut(h, "PostgreSQL", h.pgProxy)));
@@ -158,21 +163,29 @@ function kill(h: Harness, name: string, list: Proc[], index: number, restart: ()
 }
 
 /**
- * Started just before a consumer's SIGKILL: the seconds until every partition that had lag then has
- * committed past where it stood — the dead member's partitions wait for the session timeout and a
- * rebalance. Undefined when it could not be measured (the broker away, 150 s passed).
+ * Asked just before a consumer's SIGKILL: each partition that has lag, with the offset it has
+ * committed. Undefined when the group does not answer (the broker away).
  */
-async function measureStall(h: Harness): Promise<number | undefined> {
+async function laggingPartitions(h: Harness): Promise<Map<number, bigint> | undefined> {
   // Asked until it answers (up to five times 2 s): a loaded box can miss one 2 s answer, and the
   // run would then have no stall figure at all (seen once in CI).
   let before: Awaited<ReturnType<Harness["groupNow"]>> | undefined;
   for (let attempt = 0; attempt < 5 && !before; attempt++)
     before = await h.groupNow(2_000).catch(() => undefined);
   if (!before) return undefined;
-  const killedAt = Date.now();
-  const waiting = new Map(
-    before.partitions.filter((p) => p.lag > 0n).map((p) => [p.partition, p.committed ?? p.low]),
-  );
+  return new Map(before.partitions.filter((p) => p.lag > 0n).map((p) => [p.partition, p.committed ?? p.low]));
+}
+
+/**
+ * The seconds from `killedAt` (the SIGKILL) until every partition that had lag has committed past
+ * where it stood: the dead member's partitions wait for the session timeout and a rebalance.
+ * Undefined when it could not be measured (150 s passed).
+ */
+async function stallAfter(
+  h: Harness,
+  waiting: Map<number, bigint>,
+  killedAt: number,
+): Promise<number | undefined> {
   if (waiting.size === 0) return 0;
   const done = await pollUntil(
     async () => {
@@ -250,8 +263,11 @@ async function killNode(h: Harness, load: Load, which: string, gate: FaultGate):
         ? ((await cluster.activeController().catch(() => undefined)) ?? node)
         : await cluster.leaderOf(h.sandbox.kafka, topic).catch(() => node);
     if (which === "a broker during a rebalance") {
-      // A consumer SIGKILLed (restarted 2 s later): the group rebalances when its session expires.
-      void kill(h, "consumer 1 (before a broker kill)", h.consumers, 0, h.startConsumer)();
+      // A consumer SIGKILLed and replaced 2 s later by a new member (another instance id, as a
+      // Deployment's new pod would be): its join starts a rebalance, which completes when the dead
+      // member's session expires. (Consumer 1 is not killed again later in the run.)
+      const replacement = () => h.startConsumer(`${consumerId(1)}-replaced`);
+      void kill(h, "consumer 1 (before a broker kill)", h.consumers, 0, replacement)();
       await sleep(1_000);
     }
     const before = await h.committedNow(5_000).then(sumOf, () => undefined);

@@ -58,7 +58,8 @@ export type Harness = {
   /** Every process started, restarted ones included (all stopped at the end). */
   procs: Proc[];
   startIngest(i: number): Proc;
-  startConsumer(): Proc;
+  /** A `sentinel consume` process, the static member `instanceId` of the group. */
+  startConsumer(instanceId: string): Proc;
   pgProxy: TcpProxy;
   redisProxy: TcpProxy;
   /** The webhook receiver the faults take down, and the delivery process. */
@@ -66,6 +67,9 @@ export type Harness = {
   webhooks: Proc;
   close(): Promise<void>;
 };
+
+/** Consumer n's static member id, kept across its restarts (as a StatefulSet's pod name is). */
+export const consumerId = (n: number) => `consumer-${n}`;
 
 /** The committed offsets summed (what `committedNow` answers). */
 export const sumOf = (committed: ReadonlyMap<number, bigint>) =>
@@ -161,7 +165,7 @@ async function startTopology(h: Harness, proxies: TcpProxy[]): Promise<void> {
     ...sandbox.env,
     DATABASE_URL: viaPg.toString(),
     REDIS_URL: `redis://127.0.0.1:${h.redisProxy.port}`,
-    LOG_LEVEL: "warn",
+    LOG_LEVEL: process.env.CHAOS_LOG_LEVEL ?? "warn",
     HOST: "127.0.0.1",
     WEBHOOK_ALLOW_PRIVATE: "true",
     WEBHOOK_RETRY_SCHEDULE: CHAOS_RETRY_SCHEDULE,
@@ -169,9 +173,10 @@ async function startTopology(h: Harness, proxies: TcpProxy[]): Promise<void> {
   const bin = join(REPO_ROOT, "bin/sentinel.ts");
   h.ports = [await freePorts(), await freePorts()];
   h.startIngest = (i) => track(h, startNode(bin, ["ingest"], { ...env, PORT: String(h.ports[i]) }));
-  h.startConsumer = () => track(h, startNode(bin, ["consume"], env));
+  h.startConsumer = (instanceId) =>
+    track(h, startNode(bin, ["consume"], { ...env, CONSUMER_INSTANCE_ID: instanceId }));
   h.ingest = [h.startIngest(0), h.startIngest(1)];
-  h.consumers = [h.startConsumer(), h.startConsumer(), h.startConsumer()];
+  h.consumers = [1, 2, 3].map((n) => h.startConsumer(consumerId(n)));
   for (const port of h.ports) await waitForHttp(`http://127.0.0.1:${port}/readyz`, 60_000);
   h.receiver = await startChaosReceiver();
   h.receiver.verifyWith(await subscribe(h, h.receiver.url));
@@ -223,9 +228,16 @@ function sampler(h: Harness): () => Promise<void> {
     };
     try {
       // Committed and lag asked apart: while a dead node still leads partitions the end offsets
-      // do not answer, but the coordinator does, and the timeline keeps its committed line.
-      const [committed, g] = await Promise.allSettled([h.committedNow(2_000), h.groupNow(2_000)]);
-      if (committed.status === "fulfilled") s.committed = sumOf(committed.value);
+      // do not answer, but the coordinator does, and the timeline keeps its committed line. The
+      // committed sum is stamped when it answers (offsets only grow, so a late answer is a true
+      // point of the line), and waited for longer: a busy box answering in 3 s is not a gap.
+      const [committed, g] = await Promise.allSettled([
+        h.committedNow(5_000).then((offsets) => {
+          s.committed = sumOf(offsets);
+          s.atS = h.atS();
+        }),
+        h.groupNow(2_000),
+      ]);
       if (g.status === "fulfilled") s.lag = Number(g.value.totalLag);
       const failed = [committed, g].find((r) => r.status === "rejected");
       if (failed) throw failed.reason;
@@ -280,7 +292,8 @@ function groupReader(kafka: Kafka, group: string, topic: string) {
 
 /**
  * CHAOS_LOGS_DIR=<dir>: every process's output (restarted ones too), one file each, for reading a
- * run afterwards (they log at warn; kafkajs's own warnings included).
+ * run afterwards (they log at warn, kafkajs's own warnings included; CHAOS_LOG_LEVEL=info for more,
+ * of which each process keeps its last 20,000 characters).
  */
 function keepLogs(procs: readonly Proc[]): void {
   const dir = process.env.CHAOS_LOGS_DIR;

@@ -57,6 +57,11 @@ const EnvSchema = z.object({
   CONSUMER_PARTITIONS_CONCURRENCY: int(12, 1, 64),
   CONSUMER_CHUNK_SIZE: int(1000, 1, 50_000),
   CONSUMER_SESSION_TIMEOUT_MS: int(6_000, 6_000, 300_000),
+  // Kafka's group.instance.id: unique per consumer process, the same across its restarts.
+  CONSUMER_INSTANCE_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{1,200}$/, "letters, digits, '.', '_' and '-' only, at most 200")
+    .optional(),
   CONSUMER_MAX_IN_FLIGHT_MIB: int(16, 1, 1024),
   CONSUMER_ROUNDS_IN_FLIGHT: int(1, 1, 8),
   MESSAGE_MAX_BYTES: int(16_384, 256, 1_048_576),
@@ -152,6 +157,8 @@ export type Config = Readonly<{
     partitionsConcurrency: number;
     chunkSize: number;
     sessionTimeoutMs: number;
+    /** The static member id (group.instance.id) of this process; undefined: a dynamic member. */
+    instanceId: string | undefined;
     /** Message payload fetched and not yet durable, at most (the next fetch waits above it). */
     maxInFlightBytes: number;
     /** Rounds scored at once (the next decodes and loads while one persists). */
@@ -304,6 +311,7 @@ export function loadConfig(
       partitionsConcurrency: e.CONSUMER_PARTITIONS_CONCURRENCY,
       chunkSize: e.CONSUMER_CHUNK_SIZE,
       sessionTimeoutMs: e.CONSUMER_SESSION_TIMEOUT_MS,
+      instanceId: e.CONSUMER_INSTANCE_ID,
       maxInFlightBytes: e.CONSUMER_MAX_IN_FLIGHT_MIB * 1024 * 1024,
       roundsInFlight: e.CONSUMER_ROUNDS_IN_FLIGHT,
     },

@@ -87,6 +87,7 @@ export async function startConsumer(
     partitionsConcurrency: config.consumer.partitionsConcurrency,
     chunkSize: config.consumer.chunkSize,
     sessionTimeoutMs: config.consumer.sessionTimeoutMs,
+    instanceId: config.consumer.instanceId,
     maxInFlightBytes: config.consumer.maxInFlightBytes,
     roundsInFlight: config.consumer.roundsInFlight,
     maxRequestBytes: config.producer.maxBatchBytes,
@@ -96,6 +97,13 @@ export async function startConsumer(
     metrics: rt.metrics,
   });
   await scorer.start();
-  rt.logger.info({ group: config.consumer.group, rules_version: scoring.rules.version }, "scorer running");
+  rt.logger.info(
+    {
+      group: config.consumer.group,
+      instance: config.consumer.instanceId,
+      rules_version: scoring.rules.version,
+    },
+    "scorer running",
+  );
   return scorer;
 }

@@ -2,6 +2,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { Batch, Consumer, EachBatchPayload, Kafka, KafkaMessage, Producer } from "kafkajs";
 import { maskPans } from "../domain/pan.ts";
 import { onConsumerCrash } from "../kafka/client.ts";
+import { joinAsStaticMember } from "../kafka/kafkajs-patches.ts";
 import type { Logger } from "../logger.ts";
 import type { Metrics } from "../metrics.ts";
 import { contextFrom, recordPhases, tracingEnabled } from "../tracing.ts";
@@ -23,6 +24,11 @@ export type ScorerOptions = {
   chunkSize: number;
   /** A member silent this long is presumed dead and its partitions move (after a SIGKILL, say). */
   sessionTimeoutMs: number;
+  /**
+   * This process's static member id in the group (CONSUMER_INSTANCE_ID): a consumer restarted
+   * within its session timeout takes its partitions back without a rebalance. Unset: dynamic.
+   */
+  instanceId?: string;
   /** Message payload fetched and not yet durable, at most (partition-pipeline.ts). */
   maxInFlightBytes: number;
   /** Rounds scored at once (2: the next decodes and loads while one persists; round-combiner.ts). */
@@ -152,7 +158,14 @@ function pipelinesFor(
       logger.info({ partition, batches, reason }, "queued batches dropped; they are fetched again");
     },
   });
-  consumer.on(consumer.events.GROUP_JOIN, () => pipelines.reset());
+  consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+    pipelines.reset();
+    const partitions = Object.values(payload.memberAssignment).flat();
+    logger.info(
+      { memberId: payload.memberId, partitions, leader: payload.isLeader, durationMs: payload.duration },
+      "joined the group",
+    );
+  });
   return pipelines;
 }
 
@@ -245,6 +258,7 @@ export function createScorer(options: ScorerOptions): Scorer {
   };
 
   let healthy = true;
+  let leaveStatic = () => {};
   onConsumerCrash(consumer, {
     logger,
     name: "consumer",
@@ -260,6 +274,7 @@ export function createScorer(options: ScorerOptions): Scorer {
       return healthy;
     },
     async start() {
+      if (options.instanceId) leaveStatic = joinAsStaticMember(options.groupId, options.instanceId);
       await consumer.connect();
       await consumer.subscribe({
         topics: [topics.transactions],
@@ -276,6 +291,7 @@ export function createScorer(options: ScorerOptions): Scorer {
       stopping = true;
       await pipelines.idle();
       await consumer.disconnect();
+      leaveStatic();
     },
   };
 }

@@ -49,7 +49,11 @@ prototype.scheduleCheckPendingRequests = function scheduleCheckPendingRequests(t
  * the coordinator fails as NOT_COORDINATOR (code 16), which kafkajs's runner answers by joining
  * again, and a join starts by finding the coordinator.
  */
-type ConsumerGroup = { heartbeat(args: { interval: number }): Promise<void>; joinAndSync(): Promise<void> };
+type ConsumerGroup = {
+  heartbeat(args: { interval: number }): Promise<void>;
+  joinAndSync(): Promise<void>;
+  fetch(this: Fetching, nodeId: number): Promise<unknown[]>;
+};
 const { prototype: consumerGroup } = require("kafkajs/src/consumer/consumerGroup.js") as {
   prototype: ConsumerGroup & { [PATCHED_GROUP]?: true };
 };
@@ -115,9 +119,113 @@ function unreachable(error: unknown): boolean {
   return false;
 }
 
+/*
+ * A fetch from a partition leader that cannot be reached (its node died) fails in kafkajs with a
+ * connection error, which its runner answers by stopping every fetcher (the live leaders' too) and
+ * starting them again after an exponential backoff (the scorer's: 0.3 s doubling to 5 s) during
+ * which it sends no heartbeat: a consumer seen fetching again 5 s after the dead node was fenced,
+ * and the group's rebalance waiting for it (three-broker chaos run, issue 22). Here such a fetch
+ * waits FETCH_RETRY_MS, refreshes the metadata (which names the new leader once the dead node is
+ * fenced) and returns no batches: kafkajs then heartbeats (so a rebalance, or a dead coordinator,
+ * is noticed), rebuilds its fetchers when the leaders moved, and fetches again; the fetchers of
+ * live leaders are left alone. Bounded: once a node has failed every fetch for FETCH_PATIENCE_MS,
+ * kafkajs's own handling stands.
+ */
+type Fetching = {
+  fetch(nodeId: number): Promise<unknown[]>;
+  cluster: { refreshMetadata(): Promise<void> };
+};
+const FETCH_RETRY_MS = 250;
+const FETCH_PATIENCE_MS = 20_000;
+
+/** A fetch that waits out an unreachable leader instead of stopping every fetcher; exported for tests. */
+export function patientFetch(
+  original: (this: Fetching, nodeId: number) => Promise<unknown[]>,
+  { patienceMs = FETCH_PATIENCE_MS, sleep = (ms: number): Promise<unknown> => pause(ms) } = {},
+) {
+  const failingSince = new WeakMap<Fetching, Map<number, number>>();
+  return async function fetch(this: Fetching, nodeId: number): Promise<unknown[]> {
+    try {
+      const batches = await original.call(this, nodeId);
+      failingSince.get(this)?.delete(nodeId);
+      return batches;
+    } catch (error) {
+      if (!unreachable(error)) throw error;
+      const since = failingSince.get(this) ?? new Map<number, number>();
+      failingSince.set(this, since);
+      const first = since.get(nodeId) ?? Date.now();
+      if (Date.now() - first >= patienceMs) {
+        since.delete(nodeId);
+        throw error;
+      }
+      since.set(nodeId, first);
+      await sleep(FETCH_RETRY_MS);
+      await this.cluster.refreshMetadata().catch(() => undefined); // tried again on the next fetch
+      return [];
+    }
+  };
+}
+
+/*
+ * Static membership (KIP-345). kafkajs speaks JoinGroup v5, which carries a group_instance_id, but
+ * never sends one. A consumer given an instance id (`CONSUMER_INSTANCE_ID`: one per process, kept
+ * across its restarts, like a StatefulSet's pod name) that dies and is back within its session
+ * timeout takes its partitions back without a rebalance: the coordinator replaces the dead member
+ * with the new one and hands it the same assignment, while the rest of the group keeps consuming.
+ * Without one, a SIGKILLed consumer's partitions wait for its session to expire and then for a
+ * rebalance of the whole group (issue 22). The id is registered per group, for the one consumer of
+ * that group in this process; its other requests need no id (the coordinator checks member ids).
+ */
+const instanceIds = new Map<string, string>();
+
+/** Joins `groupId` from this process as the static member `instanceId`; returns the undo. */
+export function joinAsStaticMember(groupId: string, instanceId: string): () => void {
+  const current = instanceIds.get(groupId);
+  if (current !== undefined && current !== instanceId) {
+    throw new Error(`group ${groupId} already joins from this process as ${current}, not ${instanceId}`);
+  }
+  instanceIds.set(groupId, instanceId);
+  return () => instanceIds.delete(groupId);
+}
+
+type JoinGroupArgs = { groupId: string; memberId?: string; protocolType?: string } & Record<string, unknown>;
+type Broker = {
+  joinGroup(args: JoinGroupArgs): Promise<unknown>;
+  lookupRequest(apiKey: number, definition: unknown): (args: Record<string, unknown>) => unknown;
+} & Record<symbol, (request: unknown) => Promise<unknown>>;
+const { prototype: broker } = require("kafkajs/src/broker/index.js") as { prototype: Broker };
+const { requests } = require("kafkajs/src/protocol/requests/index.js") as {
+  requests: { JoinGroup: unknown };
+};
+const apiKeys = require("kafkajs/src/protocol/requests/apiKeys.js") as { JoinGroup: number };
+const SEND_REQUEST = Object.getOwnPropertySymbols(broker).find(
+  (symbol) => symbol.description === "private:Broker:sendRequest",
+);
+if (!SEND_REQUEST) throw new Error("kafkajs's Broker changed: static membership cannot be patched in");
+
+/** kafkajs's Broker.joinGroup, passing on the group's instance id (static members only). */
+function staticJoinGroup(original: Broker["joinGroup"]) {
+  return async function joinGroup(this: Broker, args: JoinGroupArgs): Promise<unknown> {
+    const groupInstanceId = instanceIds.get(args.groupId);
+    if (groupInstanceId === undefined) return original.call(this, args);
+    const request = this.lookupRequest(apiKeys.JoinGroup, requests.JoinGroup);
+    const send = (memberId: string) =>
+      this[SEND_REQUEST!]!(request({ protocolType: "consumer", ...args, memberId, groupInstanceId }));
+    try {
+      return await send(args.memberId ?? "");
+    } catch (error) {
+      const required = error as Error & { memberId?: string };
+      if (required.name === "KafkaJSMemberIdRequired" && required.memberId) return send(required.memberId);
+      throw error;
+    }
+  };
+}
+
 if (!consumerGroup[PATCHED_GROUP]) {
+  broker.joinGroup = staticJoinGroup(broker.joinGroup);
   consumerGroup.heartbeat = rejoiningHeartbeat(consumerGroup.heartbeat);
   consumerGroup.joinAndSync = patientJoin(consumerGroup.joinAndSync);
+  consumerGroup.fetch = patientFetch(consumerGroup.fetch);
   consumerGroup[PATCHED_GROUP] = true;
 }
 

@@ -84,7 +84,7 @@ it("runs three brokers with replicated topics; a write with acks=all survives it
   expect([...leaders.values()].some((leader) => leader !== victimNode)).toBe(true);
   process.kill(runningPid(brokerPaths(dir, victimNode))!, "SIGKILL");
   // Retried long enough for the controllers to fence the dead node (broker.session.timeout.ms,
-  // 6 s) and move its partitions' leadership: kafkajs's default budget ran out first once in CI.
+  // 3 s) and move its partitions' leadership: kafkajs's default budget ran out first once in CI.
   const producer = kafka.producer({
     createPartitioner: Partitioners.DefaultPartitioner,
     maxInFlightRequests: 1,

@@ -1,6 +1,6 @@
 import { createRequire } from "node:module";
 import { describe, expect, it } from "vitest";
-import { patientJoin } from "../../../src/kafka/kafkajs-patches.ts";
+import { patientFetch, patientJoin } from "../../../src/kafka/kafkajs-patches.ts";
 
 /*
  * The kafkajs patches (issue 22). The producer's (kafkajs#1303) is proved against three real
@@ -94,6 +94,60 @@ describe("kafkajs patches", () => {
       { patienceMs: 0, sleep },
     );
     await expect(impatient.call({ joinAndSync: impatient })).rejects.toThrow(/ECONNREFUSED/);
+  });
+
+  it("a fetch from a leader that cannot be reached returns nothing after refreshing the metadata (bounded); other failures stand", async () => {
+    const refused = () => new KafkaJSConnectionError("Connection error: connect ECONNREFUSED 127.0.0.1:9094");
+    const waits: number[] = [];
+    const sleep = async (ms: number) => void waits.push(ms);
+    let refreshes = 0;
+    const cluster = {
+      refreshMetadata: async () => {
+        refreshes++;
+        if (refreshes === 2) throw refused(); // a failed refresh is tried again on the next fetch
+      },
+    };
+    const batches = [{ partition: 0 }];
+    let leaderDown = true;
+    const fetch = patientFetch(
+      async (nodeId) => {
+        if (nodeId === 2 && leaderDown) throw refused();
+        return batches;
+      },
+      { sleep },
+    );
+    const group = { cluster, fetch };
+    expect(await group.fetch(2)).toEqual([]); // kafkajs heartbeats, then fetches again
+    expect(await group.fetch(2)).toEqual([]);
+    expect(await group.fetch(1)).toBe(batches); // the live leader's fetches are untouched
+    expect(refreshes).toBe(2);
+    expect(waits).toEqual([250, 250]);
+    leaderDown = false;
+    expect(await group.fetch(2)).toBe(batches);
+
+    const other = Object.assign(new Error("Offset out of range"), { name: "KafkaJSOffsetOutOfRange" });
+    const strict = patientFetch(
+      async () => {
+        throw other;
+      },
+      { sleep },
+    );
+    await expect(strict.call({ cluster, fetch: strict }, 1)).rejects.toBe(other);
+
+    const impatient = patientFetch(
+      async () => {
+        throw refused();
+      },
+      { patienceMs: 0, sleep },
+    );
+    await expect(impatient.call({ cluster, fetch: impatient }, 2)).rejects.toThrow(/ECONNREFUSED/);
+  });
+
+  it("kafkajs's consumer group runs the patches", () => {
+    const { prototype } = require("kafkajs/src/consumer/consumerGroup.js") as {
+      prototype: Record<symbol, unknown>;
+    };
+    expect(prototype[Symbol.for("sentinel.kafkajs-coordinator")]).toBe(true);
   });
 
   it("kafkajs's producer sends through our sendMessages", () => {
