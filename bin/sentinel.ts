@@ -1,6 +1,12 @@
 #!/usr/bin/env node
-import { buildProgram } from "../src/cli/program.ts";
-import { SentinelError } from "../src/errors.ts";
+import { enableCompileCache } from "node:module";
+
+// Compiled code kept on disk (os.tmpdir()/node-compile-cache) for the next start: a restarted
+// process starts in ~70% of the CPU time (0.8 → 0.55 s here), which matters most when a busy
+// box restarts a consumer whose partitions wait for it (issue 22). Before anything else loads.
+enableCompileCache();
+const { buildProgram } = await import("../src/cli/program.ts");
+const { SentinelError } = await import("../src/errors.ts");
 
 buildProgram()
   .parseAsync(process.argv)

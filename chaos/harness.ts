@@ -172,15 +172,17 @@ async function startTopology(h: Harness, proxies: TcpProxy[]): Promise<void> {
   };
   const bin = join(REPO_ROOT, "bin/sentinel.ts");
   h.ports = [await freePorts(), await freePorts()];
-  h.startIngest = (i) => track(h, startNode(bin, ["ingest"], { ...env, PORT: String(h.ports[i]) }));
+  // Every line kept when the logs are kept (CHAOS_LOGS_DIR); the last 20,000 characters otherwise.
+  const keep = { keepChars: process.env.CHAOS_LOGS_DIR ? 50_000_000 : 20_000 };
+  h.startIngest = (i) => track(h, startNode(bin, ["ingest"], { ...env, PORT: String(h.ports[i]) }, keep));
   h.startConsumer = (instanceId) =>
-    track(h, startNode(bin, ["consume"], { ...env, CONSUMER_INSTANCE_ID: instanceId }));
+    track(h, startNode(bin, ["consume"], { ...env, CONSUMER_INSTANCE_ID: instanceId }, keep));
   h.ingest = [h.startIngest(0), h.startIngest(1)];
   h.consumers = [1, 2, 3].map((n) => h.startConsumer(consumerId(n)));
   for (const port of h.ports) await waitForHttp(`http://127.0.0.1:${port}/readyz`, 60_000);
   h.receiver = await startChaosReceiver();
   h.receiver.verifyWith(await subscribe(h, h.receiver.url));
-  h.webhooks = track(h, startNode(bin, ["webhooks"], env));
+  h.webhooks = track(h, startNode(bin, ["webhooks"], env, keep));
   await pollUntil(
     async () => {
       const g = await h.groupNow(5_000);
@@ -292,8 +294,8 @@ function groupReader(kafka: Kafka, group: string, topic: string) {
 
 /**
  * CHAOS_LOGS_DIR=<dir>: every process's output (restarted ones too), one file each, for reading a
- * run afterwards (they log at warn, kafkajs's own warnings included; CHAOS_LOG_LEVEL=info for more,
- * of which each process keeps its last 20,000 characters).
+ * run afterwards (they log at warn, kafkajs's own warnings included; CHAOS_LOG_LEVEL=info for more;
+ * every line is kept when this is set).
  */
 function keepLogs(procs: readonly Proc[]): void {
   const dir = process.env.CHAOS_LOGS_DIR;

@@ -13,7 +13,7 @@ const BIN = join(import.meta.dirname, "../../bin/sentinel.ts");
 
 export type Proc = {
   child: ChildProcess;
-  /** stdout and stderr interleaved (the last 20,000 characters). */
+  /** stdout and stderr interleaved (the last 20,000 characters, or as many as asked). */
   output(): string;
   /** stdout alone. */
   stdout(): string;
@@ -25,8 +25,13 @@ export type Proc = {
   stop(signal?: NodeJS.Signals, timeoutMs?: number): Promise<number | null>;
 };
 
-/** Starts a Node process (this Node) running `script` with `args`. */
-export function startNode(script: string, args: string[], env: Record<string, string>): Proc {
+/** Starts a Node process (this Node) running `script` with `args`; `keepChars` of its output are kept. */
+export function startNode(
+  script: string,
+  args: string[],
+  env: Record<string, string>,
+  { keepChars = 20_000 }: { keepChars?: number } = {},
+): Proc {
   const child = spawn(process.execPath, [script, ...args], {
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],
@@ -34,7 +39,8 @@ export function startNode(script: string, args: string[], env: Record<string, st
   let out = "";
   let stdout = "";
   const keep = (chunk: Buffer) => {
-    out = (out + chunk.toString()).slice(-20_000);
+    out += chunk.toString();
+    if (out.length > 2 * keepChars) out = out.slice(-keepChars); // trimmed now and then, not per chunk
   };
   child.stdout!.on("data", keep);
   child.stdout!.on("data", (chunk: Buffer) => {
@@ -67,7 +73,7 @@ export function startNode(script: string, args: string[], env: Record<string, st
   };
   return {
     child,
-    output: () => out,
+    output: () => out.slice(-keepChars),
     stdout: () => stdout,
     peakRssMiB: () => peak,
     wait: (timeoutMs = 60_000) => waitOrKill(timeoutMs),

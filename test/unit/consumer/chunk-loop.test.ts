@@ -71,6 +71,25 @@ describe("processInChunks", () => {
     ]);
   });
 
+  it("waits at most a second between tries, however long the outage", async () => {
+    let failures = 6;
+    const { loop, events } = harness({
+      chunkSize: 5,
+      handleChunk: async () => {
+        if (failures-- > 0) throw new SentinelError("store_unavailable", "down");
+      },
+    });
+    await processInChunks(messages(1), loop);
+    expect(events.filter((e) => e.startsWith("sleep"))).toEqual([
+      "sleep 200",
+      "sleep 400",
+      "sleep 800",
+      "sleep 1000",
+      "sleep 1000",
+      "sleep 1000",
+    ]);
+  });
+
   it("abandons a chunk uncommitted once the partition is not ours", async () => {
     let calls = 0;
     let gone = false;
