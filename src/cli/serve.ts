@@ -73,6 +73,8 @@ export async function serve(config: Config, logger: Logger, parts: Parts): Promi
           : "sentinel-webhooks",
   );
   const rt = await createRuntime(config, logger);
+  // How long a start takes, and where (a restarted consumer's partitions may wait for it).
+  logger.info({ sinceStartMs: Math.round(performance.now()) }, "clients ready");
   close = async () => {
     await rt.close();
     await stopTracing();

@@ -101,6 +101,7 @@ export async function startConsumer(
     {
       group: config.consumer.group,
       instance: config.consumer.instanceId,
+      sinceStartMs: Math.round(performance.now()),
       rules_version: scoring.rules.version,
     },
     "scorer running",
