@@ -1,6 +1,6 @@
 import { createRequire } from "node:module";
 import { describe, expect, it } from "vitest";
-import { patientFetch, patientJoin } from "../../../src/kafka/kafkajs-patches.ts";
+import { joinAsStaticMember, patientFetch, patientJoin } from "../../../src/kafka/kafkajs-patches.ts";
 
 /*
  * The kafkajs patches (issue 22). The producer's (kafkajs#1303) is proved against three real
@@ -141,6 +141,16 @@ describe("kafkajs patches", () => {
       { patienceMs: 0, sleep },
     );
     await expect(impatient.call({ cluster, fetch: impatient }, 2)).rejects.toThrow(/ECONNREFUSED/);
+  });
+
+  it("one static member id per group and process: another is refused, the same is accepted, undo frees it", () => {
+    const leave = joinAsStaticMember("g-static", "scorer-a");
+    expect(() => joinAsStaticMember("g-static", "scorer-b")).toThrow(
+      /already joins from this process as scorer-a/,
+    );
+    joinAsStaticMember("g-static", "scorer-a");
+    leave();
+    joinAsStaticMember("g-static", "scorer-b")();
   });
 
   it("kafkajs's consumer group runs the patches", () => {
