@@ -1,3 +1,4 @@
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { check, drain } from "./checker.ts";
 import { faultSchedule } from "./faults.ts";
 import { type Harness, startHarness } from "./harness.ts";
@@ -60,11 +61,20 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
   }
 }
 
+/*
+ * The harness's own event loop (load generator, checker, samplers): its longest delay since the
+ * previous line, so that a stall of the harness is not read as one of the pipeline's.
+ */
+const loopDelay = monitorEventLoopDelay({ resolution: 20 });
+loopDelay.enable();
+
 /** The progress line, every 5 s. */
 function progress(h: Harness, load: Load): void {
   const last = h.timeline.at(-1);
   const lastEvent = h.events.at(-1);
+  const stalledMs = Math.round(loopDelay.max / 1e6);
+  loopDelay.reset();
   h.log(
-    `phase=${h.phase} t=${Math.round(h.atS())}s sent=${load.stats.sent}/${h.o.total} accepted=${h.accepted.size} in_flight=${load.inflight.size} faults=${h.faultCount()} lag=${last?.lag ?? "?"}${lastEvent ? ` last="${lastEvent.name}"` : ""}`,
+    `phase=${h.phase} t=${Math.round(h.atS())}s sent=${load.stats.sent}/${h.o.total} accepted=${h.accepted.size} in_flight=${load.inflight.size} faults=${h.faultCount()} lag=${last?.lag ?? "?"} harness_loop_max_ms=${stalledMs}${lastEvent ? ` last="${lastEvent.name}"` : ""}`,
   );
 }
