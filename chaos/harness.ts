@@ -12,7 +12,7 @@ import { createDatabasePool } from "../src/store/pool.ts";
 import { createProfileStore } from "../src/store/profile-store.ts";
 import { freePorts } from "../test/support/ports.ts";
 import { type Proc, startNode, waitForHttp } from "../test/support/processes.ts";
-import { startTcpProxyThread } from "../test/support/tcp-proxy-thread.ts";
+import { startTcpProxy } from "../test/support/tcp-proxy.ts";
 import type { ChaosEvent, ChaosOptions, ChaosSample } from "./types.ts";
 import { CHAOS_RETRY_SCHEDULE, type ChaosReceiver, startChaosReceiver, subscribe } from "./webhooks.ts";
 
@@ -24,7 +24,7 @@ import { CHAOS_RETRY_SCHEDULE, type ChaosReceiver, startChaosReceiver, subscribe
  */
 
 export type Resolved = ChaosOptions & { sampleMs: number; gatewayPatienceMs: number; receiverDownMs: number };
-type TcpProxy = Awaited<ReturnType<typeof startTcpProxyThread>>;
+type TcpProxy = Awaited<ReturnType<typeof startTcpProxy>>;
 
 export type Harness = {
   o: Resolved;
@@ -155,10 +155,9 @@ async function startTopology(h: Harness, proxies: TcpProxy[]): Promise<void> {
   await seedProfiles(createProfileStore({ pool }), { users: o.users, progress: false, seed: o.seed });
   await pool.end();
   const pgUrl = new URL(sandbox.config.database.url);
-  // In threads of their own: the load generator's event loop must not slow PostgreSQL and Redis.
-  h.pgProxy = await startTcpProxyThread(pgUrl.hostname, Number(pgUrl.port || 5432));
+  h.pgProxy = await startTcpProxy(pgUrl.hostname, Number(pgUrl.port || 5432));
   const redisUrl = new URL(sandbox.config.redis.url);
-  h.redisProxy = await startTcpProxyThread(redisUrl.hostname, Number(redisUrl.port || 6379));
+  h.redisProxy = await startTcpProxy(redisUrl.hostname, Number(redisUrl.port || 6379));
   proxies.push(h.pgProxy, h.redisProxy);
   const viaPg = new URL(sandbox.config.database.url);
   viaPg.port = String(h.pgProxy.port);
