@@ -18,6 +18,12 @@ import type { BatchOutcome } from "./chunk-loop.ts";
  * not durable (`seek`), and batches fetched before that takes effect (they start later) are
  * dropped too, so nothing after a gap is ever committed. A rejoin (`reset`) starts every partition
  * again from its committed offset, which is never after an offset not durable.
+ *
+ * A batch left undone *across* a rejoin moves nothing: the rejoin already restarts its partition
+ * from the committed offset. A floor or a seek from it would outlive its generation — kafkajs keeps
+ * a seek of a partition assigned elsewhere until the partition comes back, then moves its position
+ * there, past messages stored but not committed, which nothing committed again once the load had
+ * ended (a partition left with lag 5 in a three-broker chaos run, issue 22).
  */
 
 export type PipelineOptions = {
@@ -79,8 +85,23 @@ function take(lane: Lane, maxMessages: number): Entry | undefined {
   return { payload: { ...last, batch }, bytes: taken.reduce((n, e) => n + e.bytes, 0) };
 }
 
+/** Moves kafkajs's fetch position of the lane back to `offset`; what is fetched past it waits. */
+function moveBack(options: PipelineOptions, lane: Lane, offset: string): void {
+  lane.floor = BigInt(offset);
+  try {
+    options.seek(lane.topic, lane.partition, offset);
+  } catch (error) {
+    // No group to seek in (kafkajs is restarting the consumer): its rejoin fetches from the
+    // committed offset, at or before this one, and resets the lanes. Thrown from here it was an
+    // unhandled rejection that ended the process (three-broker chaos run, issue 22).
+    options.onSeekFailed?.(lane.partition, error as Error);
+  }
+}
+
 export function createPartitionPipelines(options: PipelineOptions): PartitionPipelines {
   const lanes = new Map<string, Lane>();
+  /** Counts rejoins: an outcome of a batch worked on across one belongs to a generation gone. */
+  let generation = 0;
   let inFlight = 0;
   let wake: (() => void) | null = null;
   let waiting: Promise<void> | null = null;
@@ -106,6 +127,7 @@ export function createPartitionPipelines(options: PipelineOptions): PartitionPip
         lane.busy = false;
         return;
       }
+      const workedIn = generation;
       let outcome: BatchOutcome;
       try {
         outcome = await options.process(entry.payload);
@@ -113,19 +135,11 @@ export function createPartitionPipelines(options: PipelineOptions): PartitionPip
         outcome = { done: false, resumeAt: entry.payload.batch.messages[0]!.offset };
       }
       release(entry.bytes);
-      if (outcome.done) continue;
+      // Left undone across a rejoin: nothing to move back (see the header); the queue is the new
+      // generation's.
+      if (outcome.done || workedIn !== generation) continue;
       drop(lane, "batch left undone");
-      if (outcome.resumeAt !== null) {
-        lane.floor = BigInt(outcome.resumeAt);
-        try {
-          options.seek(lane.topic, lane.partition, outcome.resumeAt);
-        } catch (error) {
-          // No group to seek in (kafkajs is restarting the consumer): its rejoin fetches from the
-          // committed offset, at or before this one, and resets the lanes. Thrown from here it was
-          // an unhandled rejection that ended the process (three-broker chaos run, issue 22).
-          options.onSeekFailed?.(lane.partition, error as Error);
-        }
-      }
+      if (outcome.resumeAt !== null) moveBack(options, lane, outcome.resumeAt);
       lane.busy = false;
       return;
     }
@@ -179,6 +193,7 @@ export function createPartitionPipelines(options: PipelineOptions): PartitionPip
       while (inFlight > options.maxInFlightBytes && payload.isRunning()) await released();
     },
     reset() {
+      generation++;
       for (const lane of lanes.values()) {
         drop(lane, "rejoined");
         lane.floor = null;

@@ -159,6 +159,26 @@ describe("partition pipelines", () => {
     expect(pipelines.inFlightBytes).toBe(0);
   });
 
+  it("a batch left undone across a rejoin neither seeks nor drops the new generation's batches", async () => {
+    const resolved: string[] = [];
+    const { pipelines, events, seeks, finish } = harness({ "0:5": { done: false, resumeAt: "5" } });
+    await pipelines.enqueue(batch(0, 5, 1, resolved));
+    await tick();
+    pipelines.reset(); // the group rejoined while 5 was being worked on
+    await pipelines.enqueue(batch(0, 3, 2, resolved)); // the new generation refetches from its commit
+    finish("0:5"); // its heartbeat was refused: left undone, for the group
+    finish("0:3");
+    await pipelines.idle();
+    // A seek to 5 would be kafkajs's position once the partition is ours again — past 3 and 4,
+    // stored perhaps but not committed.
+    expect(seeks).toEqual([]);
+    expect(events).toEqual(["start 0:5", "end 0:5", "start 0:3", "end 0:3"]);
+    await pipelines.enqueue(batch(0, 6, 1, resolved)); // no floor left behind: taken
+    expect(resolved).toEqual(["0:5", "0:4", "0:6"]);
+    finish("0:6");
+    await pipelines.idle();
+  });
+
   it("works the batches queued meanwhile for a partition as one (at most maxMessages)", async () => {
     const resolved: string[] = [];
     const { pipelines, events, finish } = harness();
