@@ -7,6 +7,7 @@ import type { Logger } from "../logger.ts";
 import type { Metrics } from "../metrics.ts";
 import { contextFrom, recordPhases, tracingEnabled } from "../tracing.ts";
 import { type BatchOutcome, type ChunkLoop, processInChunks } from "./chunk-loop.ts";
+import { commitRetrying } from "./commit-retry.ts";
 import { scoreHalving } from "./halving.ts";
 import { createPartitionPipelines, type PartitionPipelines } from "./partition-pipeline.ts";
 import { createRoundPublisher, roundOutput } from "./publish-round.ts";
@@ -71,7 +72,8 @@ function chunkLoopEvents(
         { partition, err: error.message },
         "heartbeat refused while retrying: leaving the chunk to the group",
       ),
-    // The chunk is durable; an uncommitted offset only means a redelivery, which republishes.
+    // The chunk is durable; an offset left uncommitted (tried again: commit-retry.ts) means a
+    // redelivery after the next rejoin, which republishes.
     onCommitFailed: (last, error) =>
       logger.warn({ partition, offset: last, err: error.message }, "offset commit failed"),
     onCommitted: (last) =>
@@ -169,6 +171,19 @@ function pipelinesFor(
   return pipelines;
 }
 
+/** The scorer's commits; a refused one is sent again while it is its partition's latest (commit-retry.ts). */
+function committer(consumer: Consumer, stopping: () => boolean) {
+  const latest = new Map<number, string>();
+  return (topic: string, partition: number, next: string, isStale: () => boolean) => {
+    latest.set(partition, next);
+    return commitRetrying({
+      send: () => consumer.commitOffsets([{ topic, partition, offset: next }]),
+      current: () => !stopping() && !isStale() && latest.get(partition) === next,
+      sleep: (ms) => sleep(ms),
+    });
+  };
+}
+
 /**
  * The consumer group `sentinel-scorer`: each fetched batch is cut into chunks; a chunk is scored,
  * stored, its decisions and dead letters published, and only then is its offset committed (law 2).
@@ -231,6 +246,7 @@ export function createScorer(options: ScorerOptions): Scorer {
    * abandoned uncommitted instead.
    */
   let stopping = false;
+  const commit = committer(consumer, () => stopping);
 
   function processBatch(payload: EachBatchPayload) {
     const { batch, heartbeat, isRunning, isStale } = payload;
@@ -243,7 +259,7 @@ export function createScorer(options: ScorerOptions): Scorer {
       // The pipeline moved kafkajs's fetch position when it queued the batch; moving it here
       // would move it back.
       resolveOffset: () => {},
-      commit: (next) => consumer.commitOffsets([{ topic, partition, offset: next }]),
+      commit: (next) => commit(topic, partition, next, isStale),
       heartbeat,
       sleep: (ms) => sleep(ms),
       ...chunkLoopEvents(batch, logger, metrics),

@@ -1,0 +1,48 @@
+import { describe, expect, it } from "vitest";
+import { COMMIT_ATTEMPTS, commitRetrying } from "../../../src/consumer/commit-retry.ts";
+
+/* Issue 22: a partition's last commit, refused with no rejoin after it, is sent again. */
+
+const refusal = (type: string) => Object.assign(new Error(type), { type });
+
+function attempts(failures: Error[], current = () => true) {
+  const sent: number[] = [];
+  const waits: number[] = [];
+  const run = commitRetrying({
+    send: async () => {
+      sent.push(sent.length + 1);
+      const failure = failures.shift();
+      if (failure) throw failure;
+    },
+    current,
+    sleep: async (ms) => void waits.push(ms),
+  });
+  return { run, sent, waits };
+}
+
+describe("commitRetrying", () => {
+  it("sends a commit refused without a rebalance again, with backoff, until it is taken", async () => {
+    const { run, sent, waits } = attempts([new Error("Request timed out"), refusal("NOT_COORDINATOR")]);
+    await run;
+    expect(sent).toEqual([1, 2, 3]);
+    expect(waits).toEqual([200, 400]);
+  });
+
+  it("leaves a commit refused by a rebalance to the rejoin (it restarts from the committed offset)", async () => {
+    const { run, sent } = attempts([refusal("ILLEGAL_GENERATION")]);
+    await expect(run).rejects.toThrow("ILLEGAL_GENERATION");
+    expect(sent).toEqual([1]);
+  });
+
+  it("stops once a later commit of the partition was asked for (or it is not ours): never moves back", async () => {
+    const { run, sent } = attempts([new Error("Request timed out")], () => false);
+    await expect(run).rejects.toThrow("Request timed out");
+    expect(sent).toEqual([1]);
+  });
+
+  it("gives up after COMMIT_ATTEMPTS", async () => {
+    const { run, sent } = attempts(Array.from({ length: 20 }, () => new Error("Request timed out")));
+    await expect(run).rejects.toThrow("Request timed out");
+    expect(sent).toHaveLength(COMMIT_ATTEMPTS);
+  });
+});
