@@ -73,7 +73,7 @@ function rejoiningHeartbeat(original: ConsumerGroup["heartbeat"]) {
     try {
       return await original.call(this, args);
     } catch (error) {
-      if (!UNREACHABLE.has((error as Error).name)) throw error;
+      if (!unreachable(error)) throw error;
       const notCoordinator = createErrorFromCode(NOT_COORDINATOR);
       notCoordinator.cause = error;
       throw notCoordinator;
