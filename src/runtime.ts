@@ -83,14 +83,22 @@ export async function createRuntime(
   logger: Logger,
   metrics = createMetrics(),
 ): Promise<Runtime> {
-  const pool = await createDatabasePoolWhenReachable(
-    config.database.url,
-    { maxPoolSize: config.database.poolSize },
-    { timeoutMs: 60_000, logger },
-  );
-  const redis = createRedisClient(config.redis.url, logger);
+  // The producer connects (in the background) while PostgreSQL is reached: a restarted consumer
+  // is back in its group sooner (a static member must be back within its session timeout).
   const kafka = createKafka({ brokers: config.kafka.brokers, clientId: config.kafka.clientId, logger });
   const producer = createManagedProducer(kafka, logger, { requestTimeoutMs: config.producer.timeoutMs });
+  let pool: DatabasePool;
+  try {
+    pool = await createDatabasePoolWhenReachable(
+      config.database.url,
+      { maxPoolSize: config.database.poolSize },
+      { timeoutMs: 60_000, logger },
+    );
+  } catch (error) {
+    await producer.close().catch(() => {});
+    throw error;
+  }
+  const redis = createRedisClient(config.redis.url, logger);
   const profiles = createProfileStore({ pool });
   const transactions = createTransactionStore({ pool });
   const profileCache = createProfileCache({

@@ -24,19 +24,38 @@ export type CommitRetry = {
   /** False once a later commit of the partition was asked for, or the partition is not ours. */
   current(): boolean;
   sleep(ms: number): Promise<unknown>;
+  /** How many times it is sent at most (each send is itself retried by kafkajs). */
+  attempts?: number;
 };
 
-/** Commits, trying again (at most COMMIT_ATTEMPTS times) while the refusal is not a rebalance. */
-export async function commitRetrying({ send, current, sleep }: CommitRetry): Promise<void> {
+/** Commits, trying again (at most `attempts` times) while the refusal is not a rebalance. */
+export async function commitRetrying({
+  send,
+  current,
+  sleep,
+  attempts = COMMIT_ATTEMPTS,
+}: CommitRetry): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     try {
       await send();
       return;
     } catch (error) {
-      const type = (error as { type?: string }).type ?? "";
-      if (attempt >= COMMIT_ATTEMPTS || REBALANCING.has(type)) throw error;
+      if (attempt >= attempts || rebalancing(error)) throw error;
       await sleep(backoffMs(attempt, { baseMs: 100, maxMs: 2_000 }));
       if (!current()) throw error;
     }
   }
+}
+
+/**
+ * Whether a refusal is the group's rebalance. kafkajs's consumer.commitOffsets never throws the
+ * broker's error itself: its retrier wraps it (KafkaJSNonRetriableError, KafkaJSNumberOfRetriesExceeded)
+ * with the protocol error as the `cause`.
+ */
+function rebalancing(error: unknown): boolean {
+  for (let e = error as { type?: string; cause?: unknown } | undefined, depth = 0; e && depth < 5; depth++) {
+    if (e.type && REBALANCING.has(e.type)) return true;
+    e = e.cause as typeof e;
+  }
+  return false;
 }

@@ -76,9 +76,12 @@ export async function startConsumer(
   }: { connectTimeoutMs?: number; onFatal?: (error: Error) => void } = {},
 ): Promise<Scorer> {
   const { config } = rt;
-  await rt.producer.ready(connectTimeoutMs);
-  await requireTopics(rt);
-  const scoring = await scoringDeps(rt);
+  // Independent: each connects on its own (a restart's time to rejoin is their longest, not their sum).
+  const [, , scoring] = await Promise.all([
+    rt.producer.ready(connectTimeoutMs),
+    requireTopics(rt),
+    scoringDeps(rt),
+  ]);
   const scorer = createScorer({
     kafka: rt.kafka,
     producer: rt.producer.producer,

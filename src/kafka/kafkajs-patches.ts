@@ -221,11 +221,57 @@ function staticJoinGroup(original: Broker["joinGroup"]) {
   };
 }
 
+/*
+ * kafkajs's OffsetManager keeps the coordinator it was given at the group's join: a commit refused
+ * with NOT_COORDINATOR (the group's coordinator moved — a node died, or came back and was made
+ * leader of the offsets partition again) only refreshes the metadata, and kafkajs's retries send the
+ * commit to the same node again; a coordinator it cannot reach is looked up again *by node id*, the
+ * same dead node. So commits failed for a minute at a time while the member fetched on (seen in a
+ * three-broker chaos run: the webhook intake's commits refused with "This is not the correct
+ * coordinator" every 5 s after the load had ended). Upstream: tulios/kafkajs#1779 (open). Here both
+ * ask the cluster which node coordinates the group now, so the next try goes there.
+ */
+type OffsetManager = {
+  cluster: { findGroupCoordinator(args: { groupId: string }): Promise<OffsetManager["coordinator"]> };
+  coordinator: { isConnected(): boolean };
+  groupId: string;
+  commitOffsets(offsets?: unknown): Promise<void>;
+  getCoordinator(): Promise<OffsetManager["coordinator"]>;
+};
+const { prototype: offsetManager } = require("kafkajs/src/consumer/offsetManager/index.js") as {
+  prototype: OffsetManager;
+};
+
+/** OffsetManager methods that find the group's coordinator again when it moved. */
+function rediscoveringOffsets(methods: Pick<OffsetManager, "commitOffsets">) {
+  const commitOffsets = methods.commitOffsets; // kafkajs's own, taken before it is replaced
+  const rediscover = async (self: OffsetManager) => {
+    self.coordinator = await self.cluster.findGroupCoordinator({ groupId: self.groupId });
+    return self.coordinator;
+  };
+  return {
+    async commitOffsets(this: OffsetManager, offsets?: unknown): Promise<void> {
+      try {
+        return await commitOffsets.call(this, offsets);
+      } catch (error) {
+        if ((error as { type?: string }).type === "NOT_COORDINATOR_FOR_GROUP") {
+          await rediscover(this).catch(() => undefined); // tried again on kafkajs's next attempt
+        }
+        throw error;
+      }
+    },
+    async getCoordinator(this: OffsetManager): Promise<OffsetManager["coordinator"]> {
+      return this.coordinator.isConnected() ? this.coordinator : rediscover(this);
+    },
+  };
+}
+
 if (!consumerGroup[PATCHED_GROUP]) {
   broker.joinGroup = staticJoinGroup(broker.joinGroup);
   consumerGroup.heartbeat = rejoiningHeartbeat(consumerGroup.heartbeat);
   consumerGroup.joinAndSync = patientJoin(consumerGroup.joinAndSync);
   consumerGroup.fetch = patientFetch(consumerGroup.fetch);
+  Object.assign(offsetManager, rediscoveringOffsets(offsetManager));
   consumerGroup[PATCHED_GROUP] = true;
 }
 

@@ -1,4 +1,6 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import type { EachBatchPayload, Kafka } from "kafkajs";
+import { commitRetrying } from "../consumer/commit-retry.ts";
 import { onConsumerCrash } from "../kafka/client.ts";
 import type { Logger } from "../logger.ts";
 import type { Metrics } from "../metrics.ts";
@@ -83,10 +85,16 @@ export async function startIntake({
         await new Promise((r) => setTimeout(r, Math.min(5_000, 200 * 2 ** Math.min(attempt, 5))));
       }
     }
+    const offset = String(Number(batch.lastOffset()) + 1);
     try {
-      await consumer.commitOffsets([
-        { topic: batch.topic, partition: batch.partition, offset: String(Number(batch.lastOffset()) + 1) },
-      ]);
+      // A refused commit (a busy or moving coordinator) is sent again while the partition is ours:
+      // the last batch's commit refused once would leave the intake's lag > 0 until a rebalance.
+      await commitRetrying({
+        send: () => consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset }]),
+        current: () => !stopping && isRunning() && !isStale(),
+        sleep: (ms) => sleep(ms),
+        attempts: 3, // awaited here: the member rejoins (and heartbeats) only once the batch returns
+      });
     } catch (error) {
       // The group moved on while PostgreSQL was retried (this member's session expired; the
       // partition has a new owner): the deliveries are stored, and whoever owns the partition now

@@ -153,6 +153,55 @@ describe("kafkajs patches", () => {
     joinAsStaticMember("g-static", "scorer-b")();
   });
 
+  it("a commit refused by a node that no longer coordinates the group goes to the new coordinator next time", async () => {
+    // kafkajs's own OffsetManager, as patched: it kept sending to the node it was given at the join.
+    const OffsetManager = require("kafkajs/src/consumer/offsetManager/index.js") as new (
+      options: Record<string, unknown>,
+    ) => { commitOffsets(o: unknown): Promise<void>; getCoordinator(): Promise<unknown> };
+    const { createErrorFromCode } = require("kafkajs/src/protocol/error.js") as {
+      createErrorFromCode(code: number): Error;
+    };
+    const commits: string[] = [];
+    const node = (name: string, connected = true) => ({
+      name,
+      isConnected: () => connected,
+      offsetCommit: async () => {
+        commits.push(name);
+        if (name === "old") throw createErrorFromCode(16);
+      },
+    });
+    const asked: string[] = [];
+    const committed = {};
+    const cluster = {
+      committedOffsets: () => committed,
+      refreshMetadata: async () => {},
+      findGroupCoordinator: async ({ groupId }: { groupId: string }) => {
+        asked.push(groupId);
+        return node("new");
+      },
+    };
+    const emitter = { emit() {} };
+    const manager = new OffsetManager({
+      cluster,
+      coordinator: node("old"),
+      memberAssignment: { t: [0] },
+      topicConfigurations: {},
+      instrumentationEmitter: emitter,
+      groupId: "g",
+      generationId: 1,
+      memberId: "m",
+    });
+    const offsets = { topics: [{ topic: "t", partitions: [{ partition: 0, offset: "5" }] }] };
+    await expect(manager.commitOffsets(offsets)).rejects.toThrow(/coordinator/i);
+    await manager.commitOffsets(offsets);
+    expect(commits).toEqual(["old", "new"]);
+    expect(asked).toEqual(["g"]);
+
+    // A coordinator it cannot reach is asked for again, not looked up by the same node id.
+    const lost = Object.assign(manager, { coordinator: node("dead", false) });
+    expect(await lost.getCoordinator()).toMatchObject({ name: "new" });
+  });
+
   it("kafkajs's consumer group runs the patches", () => {
     const { prototype } = require("kafkajs/src/consumer/consumerGroup.js") as {
       prototype: Record<symbol, unknown>;
