@@ -141,10 +141,10 @@ export function faultSchedule(h: Harness, load: Load): Faults {
   });
   at(0.85, () =>
     gate.fault(async () => {
-      await h.pgProxy.delay(o.delayMs);
+      h.pgProxy.delay(o.delayMs);
       h.event("fault", `PostgreSQL delayed ${o.delayMs} ms each way`);
       await sleep(o.delayForMs);
-      await h.pgProxy.delay(0);
+      h.pgProxy.delay(0);
       h.event("recovery", "PostgreSQL delay removed");
     }),
   );
@@ -204,10 +204,10 @@ async function stallAfter(
 
 function cut(h: Harness, name: string, proxy: Harness["pgProxy"]) {
   return async () => {
-    await proxy.down();
+    proxy.down();
     h.event("fault", `${name} cut`);
     await sleep(h.o.cutMs);
-    await proxy.up();
+    proxy.up();
     h.event("recovery", `${name} back`);
   };
 }

@@ -12,7 +12,7 @@ import { createDatabasePool } from "../src/store/pool.ts";
 import { createProfileStore } from "../src/store/profile-store.ts";
 import { freePorts } from "../test/support/ports.ts";
 import { type Proc, startNode, waitForHttp } from "../test/support/processes.ts";
-import { startTcpProxyProcess } from "../test/support/tcp-proxy-process.ts";
+import { startTcpProxy } from "../test/support/tcp-proxy.ts";
 import type { ChaosEvent, ChaosOptions, ChaosSample } from "./types.ts";
 import { CHAOS_RETRY_SCHEDULE, type ChaosReceiver, startChaosReceiver, subscribe } from "./webhooks.ts";
 
@@ -24,7 +24,7 @@ import { CHAOS_RETRY_SCHEDULE, type ChaosReceiver, startChaosReceiver, subscribe
  */
 
 export type Resolved = ChaosOptions & { sampleMs: number; gatewayPatienceMs: number; receiverDownMs: number };
-type TcpProxy = Awaited<ReturnType<typeof startTcpProxyProcess>>;
+type TcpProxy = Awaited<ReturnType<typeof startTcpProxy>>;
 
 export type Harness = {
   o: Resolved;
@@ -155,11 +155,9 @@ async function startTopology(h: Harness, proxies: TcpProxy[]): Promise<void> {
   await seedProfiles(createProfileStore({ pool }), { users: o.users, progress: false, seed: o.seed });
   await pool.end();
   const pgUrl = new URL(sandbox.config.database.url);
-  // In processes of their own: through a proxy in this busy thread a connection took up to 4.6 s
-  // to open on the loaded box (0.4 s direct), and new PostgreSQL connections timed out.
-  h.pgProxy = await startTcpProxyProcess(pgUrl.hostname, Number(pgUrl.port || 5432));
+  h.pgProxy = await startTcpProxy(pgUrl.hostname, Number(pgUrl.port || 5432));
   const redisUrl = new URL(sandbox.config.redis.url);
-  h.redisProxy = await startTcpProxyProcess(redisUrl.hostname, Number(redisUrl.port || 6379));
+  h.redisProxy = await startTcpProxy(redisUrl.hostname, Number(redisUrl.port || 6379));
   proxies.push(h.pgProxy, h.redisProxy);
   const viaPg = new URL(sandbox.config.database.url);
   viaPg.port = String(h.pgProxy.port);

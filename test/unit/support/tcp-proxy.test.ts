@@ -1,12 +1,11 @@
 import { connect, createServer, type Server } from "node:net";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it } from "vitest";
 import { startTcpProxy } from "../../support/tcp-proxy.ts";
-import { startTcpProxyProcess } from "../../support/tcp-proxy-process.ts";
 
 /*
  * The proxy the chaos harness and the fault tests put in front of PostgreSQL and Redis: it passes
  * bytes through unchanged and in order, delays them when told (each direction), cuts and refuses
- * connections while down — in this process, or in one of its own (the chaos harness's).
+ * connections while down.
  */
 
 let echo: Server;
@@ -39,46 +38,30 @@ function roundTrip(port: number, chunks: string[]): Promise<{ text: string; ms: 
   });
 }
 
-type Start = (
-  host: string,
-  port: number,
-) => Promise<{
-  port: number;
-  down(): unknown;
-  up(): unknown;
-  delay(ms: number): unknown;
-  close(): Promise<void>;
-}>;
+it("passes bytes through in order, and holds them `ms` each way when delayed", async () => {
+  const proxy = await startTcpProxy("127.0.0.1", echoPort);
+  try {
+    const chunks = Array.from({ length: 50 }, (_, i) => `chunk-${i};`);
+    expect((await roundTrip(proxy.port, chunks)).text).toBe(chunks.join(""));
+    proxy.delay(120);
+    const slow = await roundTrip(proxy.port, chunks);
+    expect(slow.text).toBe(chunks.join(""));
+    expect(slow.ms).toBeGreaterThanOrEqual(240); // 120 ms there, 120 ms back
+    proxy.delay(0);
+    expect((await roundTrip(proxy.port, ["after"])).text).toBe("after");
+  } finally {
+    await proxy.close();
+  }
+});
 
-describe.each<[string, Start]>([
-  ["in this process", startTcpProxy],
-  ["in a process of its own", startTcpProxyProcess],
-])("the proxy %s", (_, start) => {
-  it("passes bytes through in order, and holds them `ms` each way when delayed", async () => {
-    const proxy = await start("127.0.0.1", echoPort);
-    try {
-      const chunks = Array.from({ length: 50 }, (_, i) => `chunk-${i};`);
-      expect((await roundTrip(proxy.port, chunks)).text).toBe(chunks.join(""));
-      await proxy.delay(120);
-      const slow = await roundTrip(proxy.port, chunks);
-      expect(slow.text).toBe(chunks.join(""));
-      expect(slow.ms).toBeGreaterThanOrEqual(240); // 120 ms there, 120 ms back
-      await proxy.delay(0);
-      expect((await roundTrip(proxy.port, ["after"])).text).toBe("after");
-    } finally {
-      await proxy.close();
-    }
-  });
-
-  it("refuses connections while down, and serves again once up", async () => {
-    const proxy = await start("127.0.0.1", echoPort);
-    try {
-      await proxy.down();
-      await expect(roundTrip(proxy.port, ["x"])).rejects.toThrow();
-      await proxy.up();
-      expect((await roundTrip(proxy.port, ["y"])).text).toBe("y");
-    } finally {
-      await proxy.close();
-    }
-  });
+it("refuses connections while down, and serves again once up", async () => {
+  const proxy = await startTcpProxy("127.0.0.1", echoPort);
+  try {
+    proxy.down();
+    await expect(roundTrip(proxy.port, ["x"])).rejects.toThrow();
+    proxy.up();
+    expect((await roundTrip(proxy.port, ["y"])).text).toBe("y");
+  } finally {
+    await proxy.close();
+  }
 });
