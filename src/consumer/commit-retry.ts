@@ -1,3 +1,5 @@
+import { setTimeout as pause } from "node:timers/promises";
+import { someCause } from "../kafka/kafka-errors.ts";
 import { backoffMs } from "../poll.ts";
 
 /*
@@ -23,7 +25,8 @@ export type CommitRetry = {
   send(): Promise<unknown>;
   /** False once a later commit of the partition was asked for, or the partition is not ours. */
   current(): boolean;
-  sleep(ms: number): Promise<unknown>;
+  /** Waits between tries (tests pass their own). */
+  sleep?(ms: number): Promise<unknown>;
   /** How many times it is sent at most (each send is itself retried by kafkajs). */
   attempts?: number;
 };
@@ -32,7 +35,7 @@ export type CommitRetry = {
 export async function commitRetrying({
   send,
   current,
-  sleep,
+  sleep = (ms) => pause(ms),
   attempts = COMMIT_ATTEMPTS,
 }: CommitRetry): Promise<void> {
   for (let attempt = 1; ; attempt++) {
@@ -40,22 +43,10 @@ export async function commitRetrying({
       await send();
       return;
     } catch (error) {
-      if (attempt >= attempts || rebalancing(error)) throw error;
+      // kafkajs wraps the broker's refusal: its causes are asked (kafka-errors.ts).
+      if (attempt >= attempts || someCause(error, (e) => REBALANCING.has(e.type as string))) throw error;
       await sleep(backoffMs(attempt, { baseMs: 100, maxMs: 2_000 }));
       if (!current()) throw error;
     }
   }
-}
-
-/**
- * Whether a refusal is the group's rebalance. kafkajs's consumer.commitOffsets never throws the
- * broker's error itself: its retrier wraps it (KafkaJSNonRetriableError, KafkaJSNumberOfRetriesExceeded)
- * with the protocol error as the `cause`.
- */
-function rebalancing(error: unknown): boolean {
-  for (let e = error as { type?: string; cause?: unknown } | undefined, depth = 0; e && depth < 5; depth++) {
-    if (e.type && REBALANCING.has(e.type)) return true;
-    e = e.cause as typeof e;
-  }
-  return false;
 }

@@ -179,7 +179,6 @@ function committer(consumer: Consumer, stopping: () => boolean) {
     return commitRetrying({
       send: () => consumer.commitOffsets([{ topic, partition, offset: next }]),
       current: () => !stopping() && !isStale() && latest.get(partition) === next,
-      sleep: (ms) => sleep(ms),
     });
   };
 }

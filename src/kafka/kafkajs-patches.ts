@@ -1,6 +1,7 @@
 import { createRequire } from "node:module";
 import { setTimeout as pause } from "node:timers/promises";
 import { backoffMs } from "../poll.ts";
+import { someCause } from "./kafka-errors.ts";
 import { createSendMessages } from "./kafkajs-send-messages.ts";
 
 /*
@@ -112,11 +113,7 @@ export function patientJoin(
 
 /** Whether an error (or what it wraps) is a connection kafkajs could not make or keep. */
 function unreachable(error: unknown): boolean {
-  for (let e = error as (Error & { cause?: unknown }) | undefined, depth = 0; e && depth < 5; depth++) {
-    if (UNREACHABLE.has(e.name)) return true;
-    e = e.cause as typeof e;
-  }
-  return false;
+  return someCause(error, (e) => UNREACHABLE.has(e.name as string));
 }
 
 /*

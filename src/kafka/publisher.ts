@@ -1,5 +1,6 @@
 import type { Message, Producer, TopicMessages } from "kafkajs";
 import { SentinelError } from "../errors.ts";
+import { someCause } from "./kafka-errors.ts";
 
 /*
  * The one publish boundary for decisions and dead letters: acks=all, split into produce requests
@@ -18,20 +19,13 @@ function sizeOf(m: Message): number {
 
 /** Whether kafkajs's error (or any cause under it) is the broker refusing a size. */
 export function isSizeRefusal(error: unknown): boolean {
-  for (
-    let e = error as
-        | { type?: unknown; message?: unknown; cause?: unknown; originalError?: unknown }
-        | undefined,
-      depth = 0;
-    e && depth < 6;
-    depth++
-  ) {
-    if (e.type === "MESSAGE_TOO_LARGE" || e.type === "RECORD_LIST_TOO_LARGE") return true;
-    if (typeof e.message === "string" && /larger than the max message size|too large/i.test(e.message))
-      return true;
-    e = (e.cause ?? e.originalError) as typeof e;
-  }
-  return false;
+  return someCause(
+    error,
+    (e) =>
+      e.type === "MESSAGE_TOO_LARGE" ||
+      e.type === "RECORD_LIST_TOO_LARGE" ||
+      (typeof e.message === "string" && /larger than the max message size|too large/i.test(e.message)),
+  );
 }
 
 /** Splits topic messages into requests of at most `maxBytes` each (one message alone may exceed it). */

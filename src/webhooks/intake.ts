@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from "node:timers/promises";
 import type { EachBatchPayload, Kafka } from "kafkajs";
 import { commitRetrying } from "../consumer/commit-retry.ts";
 import { onConsumerCrash } from "../kafka/client.ts";
@@ -60,6 +59,8 @@ export async function startIntake({
   let stopping = false;
 
   async function eachBatch({ batch, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+    // Not ours any more (or stopping): left uncommitted, read again by whoever owns it.
+    const abandoned = () => stopping || !isRunning() || isStale();
     const toEvents = parse[batch.topic]!;
     const events: WebhookEvent[] = [];
     for (const m of batch.messages) {
@@ -75,7 +76,7 @@ export async function startIntake({
     }
     for (const [type, list] of Map.groupBy(events, (e) => e.type)) metrics.events.inc({ type }, list.length);
     for (let attempt = 0; ; attempt++) {
-      if (stopping || !isRunning() || isStale()) return; // not committed: read again by whoever owns it
+      if (abandoned()) return;
       try {
         if ((await deliveries.enqueue(events)) > 0) onStored();
         break;
@@ -91,8 +92,7 @@ export async function startIntake({
       // the last batch's commit refused once would leave the intake's lag > 0 until a rebalance.
       await commitRetrying({
         send: () => consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset }]),
-        current: () => !stopping && isRunning() && !isStale(),
-        sleep: (ms) => sleep(ms),
+        current: () => !abandoned(),
         attempts: 3, // awaited here: the member rejoins (and heartbeats) only once the batch returns
       });
     } catch (error) {
