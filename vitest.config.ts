@@ -1,13 +1,13 @@
 import { defineConfig } from "vitest/config";
 
 /*
- * Three projects: `unit` (pure, no services), `integration` (real Kafka, PostgreSQL, Redis,
+ * Four projects: `unit` (pure, no services; with the tests of our kafkajs fork, test/fork),
+ * `kafkajs-pristine` (the same fork tests against pristine kafkajs 2.2.4, where each `forkTest`
+ * must fail: test/fork/kafkajs-under-test.ts), `integration` (real Kafka, PostgreSQL, Redis,
  * resolved once by test/global-setup.ts) and `chaos` (the shortened chaos run, issue 15), which
- * runs alone after the other two (groupOrder): it loads both cores and kills a broker of its own.
- * `npm test` runs all three; `npm run test:unit` only the first.
+ * runs alone after the others (groupOrder): it loads both cores and kills a broker of its own.
+ * `npm test` runs all four; `npm run test:unit` the first two.
  */
-// Every project: kafkajs must load with its patches in place (src/kafka/kafkajs-patches.ts).
-const PATCHED_KAFKAJS = ["src/kafka/kafkajs-patches.ts"];
 
 export default defineConfig({
   test: {
@@ -15,9 +15,17 @@ export default defineConfig({
       {
         test: {
           name: "unit",
-          include: ["test/unit/**/*.test.ts"],
+          include: ["test/unit/**/*.test.ts", "test/fork/**/*.test.ts"],
           environment: "node",
-          setupFiles: PATCHED_KAFKAJS,
+          sequence: { groupOrder: 0 },
+        },
+      },
+      {
+        test: {
+          name: "kafkajs-pristine",
+          include: ["test/fork/**/*.test.ts"],
+          environment: "node",
+          env: { KAFKAJS_UNDER_TEST: "pristine" },
           sequence: { groupOrder: 0 },
         },
       },
@@ -26,7 +34,6 @@ export default defineConfig({
           name: "integration",
           include: ["test/integration/**/*.test.ts"],
           environment: "node",
-          setupFiles: PATCHED_KAFKAJS,
           globalSetup: ["test/global-setup.ts"],
           testTimeout: 120_000,
           hookTimeout: 120_000,
@@ -41,7 +48,6 @@ export default defineConfig({
           name: "chaos",
           include: ["test/chaos/**/*.test.ts"],
           environment: "node",
-          setupFiles: PATCHED_KAFKAJS,
           globalSetup: ["test/global-setup.ts"],
           testTimeout: 600_000,
           hookTimeout: 180_000,

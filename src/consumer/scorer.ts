@@ -1,13 +1,11 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Batch, Consumer, EachBatchPayload, Kafka, KafkaMessage, Producer } from "kafkajs";
 import { maskPans } from "../domain/pan.ts";
-import { onConsumerCrash } from "../kafka/client.ts";
-import { joinAsStaticMember } from "../kafka/kafkajs-patches.ts";
+import { createGroupConsumer, type GroupConsumer } from "../kafka/group-consumer.ts";
 import type { Logger } from "../logger.ts";
 import type { Metrics } from "../metrics.ts";
 import { contextFrom, recordPhases, tracingEnabled } from "../tracing.ts";
 import { type BatchOutcome, type ChunkLoop, processInChunks } from "./chunk-loop.ts";
-import { commitRetrying } from "./commit-retry.ts";
 import { scoreHalving } from "./halving.ts";
 import { createPartitionPipelines, type PartitionPipelines } from "./partition-pipeline.ts";
 import { createRoundPublisher, roundOutput } from "./publish-round.ts";
@@ -172,13 +170,15 @@ function pipelinesFor(
 }
 
 /** The scorer's commits; a refused one is sent again while it is its partition's latest (commit-retry.ts). */
-function committer(consumer: Consumer, stopping: () => boolean) {
+function committer(group: GroupConsumer, stopping: () => boolean) {
   const latest = new Map<number, string>();
-  return (topic: string, partition: number, next: string, isStale: () => boolean) => {
-    latest.set(partition, next);
-    return commitRetrying({
-      send: () => consumer.commitOffsets([{ topic, partition, offset: next }]),
-      current: () => !stopping() && !isStale() && latest.get(partition) === next,
+  return (topic: string, partition: number, offset: string, isStale: () => boolean) => {
+    latest.set(partition, offset);
+    return group.commit({
+      topic,
+      partition,
+      offset,
+      current: () => !stopping() && !isStale() && latest.get(partition) === offset,
     });
   };
 }
@@ -191,14 +191,21 @@ function committer(consumer: Consumer, stopping: () => boolean) {
  */
 export function createScorer(options: ScorerOptions): Scorer {
   const { kafka, topics, logger, metrics } = options;
-  const consumer = kafka.consumer({
+  let healthy = true;
+  const group = createGroupConsumer(kafka, {
     groupId: options.groupId,
-    sessionTimeout: options.sessionTimeoutMs,
-    heartbeatInterval: Math.max(1_000, Math.floor(options.sessionTimeoutMs / 5)),
+    name: "consumer",
+    logger,
+    sessionTimeoutMs: options.sessionTimeoutMs,
+    ...(options.instanceId ? { instanceId: options.instanceId } : {}),
     maxWaitTimeInMs: 50,
     maxBytesPerPartition: 2 * 1024 * 1024,
-    retry: { retries: 10, initialRetryTime: 300, maxRetryTime: 5_000 },
+    onFatal: (error) => {
+      healthy = false;
+      options.onFatal?.(error);
+    },
   });
+  const { consumer } = group;
   const publishRound = createRoundPublisher({
     producer: options.producer,
     topics,
@@ -245,7 +252,7 @@ export function createScorer(options: ScorerOptions): Scorer {
    * abandoned uncommitted instead.
    */
   let stopping = false;
-  const commit = committer(consumer, () => stopping);
+  const commit = committer(group, () => stopping);
 
   function processBatch(payload: EachBatchPayload) {
     const { batch, heartbeat, isRunning, isStale } = payload;
@@ -272,24 +279,12 @@ export function createScorer(options: ScorerOptions): Scorer {
     metrics.consumer.inFlight.set(pipelines.inFlightBytes);
   };
 
-  let healthy = true;
-  let leaveStatic = () => {};
-  onConsumerCrash(consumer, {
-    logger,
-    name: "consumer",
-    onFatal: (error) => {
-      healthy = false;
-      options.onFatal?.(error);
-    },
-  });
-
   return {
     consumer,
     get healthy() {
       return healthy;
     },
     async start() {
-      if (options.instanceId) leaveStatic = joinAsStaticMember(options.groupId, options.instanceId);
       await consumer.connect();
       await consumer.subscribe({
         topics: [topics.transactions],
@@ -306,7 +301,6 @@ export function createScorer(options: ScorerOptions): Scorer {
       stopping = true;
       await pipelines.idle();
       await consumer.disconnect();
-      leaveStatic();
     },
   };
 }

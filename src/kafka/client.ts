@@ -1,8 +1,7 @@
-// First: kafkajs must load with its patches in place (kafkajs-patches.ts).
-import "./kafkajs-patches.ts";
+import { createRequire } from "node:module";
 import { connect } from "node:net";
 import { connect as tlsConnect } from "node:tls";
-import { type Consumer, type ISocketFactory, Kafka, type LogEntry, logLevel } from "kafkajs";
+import { type ISocketFactory, Kafka, type LogEntry, logLevel } from "kafkajs";
 import type { Logger } from "../logger.ts";
 
 const LEVELS: Record<number, "error" | "warn" | "info" | "debug"> = {
@@ -26,6 +25,35 @@ export const noDelaySocketFactory: ISocketFactory = ({ host, port, ssl, onConnec
   return socket;
 };
 
+/*
+ * kafkajs is SentinelStream's fork of 2.2.4: the diffs in patches/ are applied by patch-package
+ * when npm installs (docs/kafka-client.md). The last patch adds a list of what was applied; a
+ * kafkajs without it (installed with --ignore-scripts, say) would silently bring back the bugs
+ * those patches fix, so no client is made with it.
+ */
+const FORK_CHANGES = 7;
+let forkChecked = false;
+
+/**
+ * @param pkg the package to check (tests name the pristine copy, `kafkajs-pristine`)
+ * @throws Error when the installed kafkajs is not the fork (its patches were not applied).
+ */
+export function assertKafkaFork(pkg = "kafkajs"): void {
+  if (forkChecked && pkg === "kafkajs") return;
+  let changes: readonly string[] = [];
+  try {
+    changes = createRequire(import.meta.url)(`${pkg}/src/sentinelFork.js`) as readonly string[];
+  } catch {
+    // not the fork: reported below
+  }
+  if (changes.length !== FORK_CHANGES) {
+    throw new Error(
+      `${pkg} is not SentinelStream's fork of kafkajs: the patches in patches/ were not applied (run \`npm ci\` without --ignore-scripts, or \`npx patch-package\`)`,
+    );
+  }
+  if (pkg === "kafkajs") forkChecked = true;
+}
+
 /** A kafkajs client whose logs go through pino, at warn and above unless debugging. */
 export function createKafka({
   brokers,
@@ -40,6 +68,7 @@ export function createKafka({
   connectionTimeoutMs?: number;
   requestTimeoutMs?: number;
 }): Kafka {
+  assertKafkaFork();
   const log = logger.child({ component: "kafkajs" });
   return new Kafka({
     clientId,
@@ -54,21 +83,5 @@ export function createKafka({
         const { message, ...rest } = entry;
         log[LEVELS[level] ?? "info"]({ namespace, ...rest }, message);
       },
-  });
-}
-
-/**
- * A consumer's crashes: one kafkajs restarts is a warning; one it gives up on (it will not restart
- * the consumer) goes to `onFatal` — a process left running with a consumer that reads nothing would
- * look healthy. The scorer and the webhook intake alike.
- */
-export function onConsumerCrash(
-  consumer: Consumer,
-  { logger, name, onFatal }: { logger: Logger; name: string; onFatal: (error: Error) => void },
-): void {
-  consumer.on(consumer.events.CRASH, ({ payload }) => {
-    const { error, restart } = payload as { error: Error; restart: boolean };
-    if (restart) logger.warn({ err: error.message }, `${name} crashed; kafkajs restarts it`);
-    else onFatal(error);
   });
 }

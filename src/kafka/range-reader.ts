@@ -1,6 +1,9 @@
 import { randomBytes } from "node:crypto";
 import type { Admin, Kafka, KafkaMessage } from "kafkajs";
+import { pino } from "pino";
 import { SentinelError } from "../errors.ts";
+import type { Logger } from "../logger.ts";
+import { createGroupConsumer } from "./group-consumer.ts";
 
 /*
  * Bounded reads of a topic for the SRE tools (replay, dlq list/redrive): a range of offsets per
@@ -137,6 +140,8 @@ export type ReadOptions = {
   /** Gives up (throws) when the range is not read within this time. */
   timeoutMs?: number;
   groupPrefix?: string;
+  /** Where the reader's consumer reports a crash kafkajs restarts (default: nowhere). */
+  logger?: Logger;
 };
 
 /**
@@ -160,9 +165,20 @@ export async function readRanges(
     // The next offset to hand over per partition: a batch fetched before the seek took effect, or
     // fetched again, is never handed over twice.
     const next = new Map([...todo.values()].map((r) => [r.partition, r.start]));
-    const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 100, maxBytesPerPartition: 2 * 1024 * 1024 });
-    const chunkSize = options.chunkSize ?? 1_000;
     let failed: unknown;
+    let finish: ((error?: unknown) => void) | undefined;
+    const { consumer } = createGroupConsumer(kafka, {
+      groupId,
+      name: "range reader",
+      logger: options.logger ?? pino({ level: "silent" }),
+      maxWaitTimeInMs: 100,
+      maxBytesPerPartition: 2 * 1024 * 1024,
+      onFatal: (error) => {
+        failed ??= error;
+        finish?.(error);
+      },
+    });
+    const chunkSize = options.chunkSize ?? 1_000;
     await consumer.connect();
     try {
       await consumer.subscribe({ topic, fromBeginning: true });
@@ -171,11 +187,12 @@ export async function readRanges(
           () => reject(new SentinelError("broker_unavailable", `reading ${topic} timed out`)),
           options.timeoutMs ?? 30 * 60_000,
         );
-        const finish = (error?: unknown) => {
+        const done = (error?: unknown) => {
           clearTimeout(timer);
           if (error) reject(error);
           else resolve();
         };
+        finish = done;
         consumer
           .run({
             autoCommit: false,
@@ -197,14 +214,14 @@ export async function readRanges(
                 }
               } catch (error) {
                 failed = error;
-                finish(error);
+                done(error);
                 return;
               }
               // Done once the batch reaches the end (offsets may skip: control records).
               if (BigInt(batch.lastOffset()) + 1n >= range.end) {
                 todo.delete(batch.partition);
                 consumer.pause([{ topic, partitions: [batch.partition] }]);
-                if (todo.size === 0) finish();
+                if (todo.size === 0) done();
               }
             },
           })
@@ -217,7 +234,7 @@ export async function readRanges(
               consumer.seek({ topic, partition: r.partition, offset: String(r.start) });
             }
           })
-          .catch(finish);
+          .catch(done);
       });
     } finally {
       await consumer.disconnect();

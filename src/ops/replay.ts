@@ -204,6 +204,7 @@ export async function replay(options: ReplayOptions): Promise<ReplaySummary> {
     onMessages,
     chunkSize: options.chunkSize,
     groupPrefix: "sentinel-replay",
+    logger,
   });
   if (redecide) summary.redecided = moves.summary();
   logger.info({ summary }, "replay finished");

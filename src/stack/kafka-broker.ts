@@ -118,7 +118,7 @@ export function writeBrokerProperties(paths: BrokerPaths, port: number, cluster?
       // was used until runs at 3 s recovered sooner with every law held on the loaded 2-core box
       // (a live node fenced for a late heartbeat only moves leaders: retried, nothing lost); the
       // acknowledged writes that went missing at 3 s in an earlier round were kafkajs#1303 (fixed
-      // in src/kafka/kafkajs-send-messages.ts; they went missing at 6 and 9 s as well). Issue 22.
+      // by our fork's patch 002, docs/kafka-client.md; they went missing at 6 and 9 s as well).
       "broker.session.timeout.ms=3000",
       "broker.heartbeat.interval.ms=500",
       "controller.quorum.fetch.timeout.ms=1500",

@@ -5,6 +5,7 @@ import type { Decision } from "../domain/decision.ts";
 import { payloadFingerprint } from "../domain/transaction.ts";
 import { withAdmin } from "../kafka/admin.ts";
 import { DLQ_HEADERS, header } from "../kafka/dead-letter-codec.ts";
+import { createGroupConsumer } from "../kafka/group-consumer.ts";
 import type { Logger } from "../logger.ts";
 import { retryInBackground } from "../poll.ts";
 
@@ -47,24 +48,26 @@ export function createDecisionListener({
   wanted?: () => boolean;
 }): DecisionListener {
   const groupId = `${groupPrefix}-${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`;
-  const consumer = kafka.consumer({
-    groupId,
-    // The fetch answers as soon as a decision is there; this only bounds an idle fetch.
-    maxWaitTimeInMs: 100,
-    sessionTimeout: 10_000,
-    heartbeatInterval: 2_000,
-    retry: { retries: 10, initialRetryTime: 300, maxRetryTime: 5_000 },
-  });
   let ready = false;
   let stopped = false;
+  const { consumer } = createGroupConsumer(kafka, {
+    groupId,
+    name: "decision listener",
+    logger,
+    sessionTimeoutMs: 10_000,
+    // The fetch answers as soon as a decision is there; this only bounds an idle fetch.
+    maxWaitTimeInMs: 100,
+    onRestart: () => {
+      ready = false;
+    },
+    onFatal: (error) => {
+      ready = false;
+      logger.warn({ err: error.message }, "decision listener stopped by kafkajs; starting it again");
+      if (!stopped) void run(); // start again: sync waits must not silently stop working
+    },
+  });
   consumer.on(consumer.events.GROUP_JOIN, () => {
     ready = true;
-  });
-  consumer.on(consumer.events.CRASH, ({ payload }) => {
-    ready = false;
-    const { error, restart } = payload as { error: Error; restart: boolean };
-    logger.warn({ err: error.message, restart }, "decision listener crashed");
-    if (!restart && !stopped) void run(); // start again: sync waits must not silently stop working
   });
 
   async function run(): Promise<void> {

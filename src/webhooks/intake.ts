@@ -1,6 +1,5 @@
 import type { EachBatchPayload, Kafka } from "kafkajs";
-import { commitRetrying } from "../consumer/commit-retry.ts";
-import { onConsumerCrash } from "../kafka/client.ts";
+import { createGroupConsumer } from "../kafka/group-consumer.ts";
 import type { Logger } from "../logger.ts";
 import type { Metrics } from "../metrics.ts";
 import type { DeliveryStore } from "./delivery-store.ts";
@@ -46,16 +45,19 @@ export async function startIntake({
     [topics.labels]: labelEvents,
     [topics.events]: outboxEvents,
   };
-  const consumer = kafka.consumer({
+  // Anything kafkajs gives up on: onFatal (the process exits (1) for its supervisor to restart it).
+  const group = createGroupConsumer(kafka, {
     groupId,
-    sessionTimeout: sessionTimeoutMs,
-    heartbeatInterval: Math.max(1_000, Math.floor(sessionTimeoutMs / 5)),
+    name: "intake",
+    logger,
+    sessionTimeoutMs,
     maxWaitTimeInMs: 50,
     // Small fetches: a backlog is held in PostgreSQL, not in this process's memory.
     maxBytes: 1024 * 1024,
     maxBytesPerPartition: 256 * 1024,
-    retry: { retries: 10, initialRetryTime: 300, maxRetryTime: 5_000 },
+    onFatal,
   });
+  const { consumer } = group;
   let stopping = false;
 
   async function eachBatch({ batch, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
@@ -90,8 +92,10 @@ export async function startIntake({
     try {
       // A refused commit (a busy or moving coordinator) is sent again while the partition is ours:
       // the last batch's commit refused once would leave the intake's lag > 0 until a rebalance.
-      await commitRetrying({
-        send: () => consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset }]),
+      await group.commit({
+        topic: batch.topic,
+        partition: batch.partition,
+        offset,
         current: () => !abandoned(),
         attempts: 3, // awaited here: the member rejoins (and heartbeats) only once the batch returns
       });
@@ -107,9 +111,6 @@ export async function startIntake({
       );
     }
   }
-
-  // Anything else kafkajs gives up on: the process exits (1) for its supervisor to restart it.
-  onConsumerCrash(consumer, { logger, name: "intake", onFatal });
 
   await consumer.connect();
   await consumer.subscribe({ topics: [topics.decisions, topics.labels, topics.events], fromBeginning: true });

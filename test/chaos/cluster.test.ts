@@ -78,7 +78,7 @@ it("runs three brokers with replicated topics; a write with acks=all survives it
   // request per leader): with two of three replicas in sync, writes with acks=all go on, and none
   // is acknowledged unwritten. kafkajs 2.2.4 itself (tulios/kafkajs#1303) resolved the first such
   // send without writing partition 0's message: its retry went only to brokers that had not
-  // answered, and partition 0's new leader had (src/kafka/kafkajs-send-messages.ts).
+  // answered, and partition 0's new leader had (patches/kafkajs+2.2.4+002+send-messages-per-partition.patch).
   const leaders = new Map(described.meta.topics[0]!.partitions.map((p) => [p.partitionId, p.leader]));
   const victimNode = leaders.get(0)!;
   expect([...leaders.values()].some((leader) => leader !== victimNode)).toBe(true);

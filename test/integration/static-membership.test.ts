@@ -5,7 +5,7 @@ import { eventually } from "../support/topics.ts";
 
 /*
  * Issue 22: a consumer SIGKILLed and started again under the same CONSUMER_INSTANCE_ID (Kafka's
- * static membership, which kafkajs speaks but never used; src/kafka/kafkajs-patches.ts) takes its
+ * static membership, which kafkajs speaks but never used; our fork's patch 006) takes its
  * partitions back without a rebalance — the other member never stops. `sentinel consume` runs as an
  * operator runs it, against the real broker.
  */

@@ -1,6 +1,6 @@
 import { setTimeout as pause } from "node:timers/promises";
-import { someCause } from "../kafka/kafka-errors.ts";
 import { backoffMs } from "../poll.ts";
+import { someCause } from "./kafka-errors.ts";
 
 /*
  * A chunk's commit is sent without waiting for it (chunk-loop.ts), and a later chunk's commit

@@ -1,6 +1,6 @@
 import { createRequire } from "node:module";
 import { describe, expect, it } from "vitest";
-import { COMMIT_ATTEMPTS, commitRetrying } from "../../../src/consumer/commit-retry.ts";
+import { COMMIT_ATTEMPTS, commitRetrying } from "../../../src/kafka/commit-retry.ts";
 
 /* Issue 22: a partition's last commit, refused with no rejoin after it, is sent again. */
 

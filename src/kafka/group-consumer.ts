@@ -1,0 +1,88 @@
+import type { Consumer, ConsumerConfig, Kafka } from "kafkajs";
+import type { Logger } from "../logger.ts";
+import { commitRetrying } from "./commit-retry.ts";
+
+/*
+ * Every consumer group member we run — the scorer, the webhook intake, the decision listener, the
+ * range reader of replays — is built here, so they share one session/heartbeat rule, one retry
+ * budget, one crash handling and one commit: each caller says only what differs (issue 33).
+ */
+
+/** kafkajs's retries of one request: 10 tries, 0.3 s doubling to 5 s (~25 s in all). */
+export const CONSUMER_RETRY = { retries: 10, initialRetryTime: 300, maxRetryTime: 5_000 } as const;
+
+export type GroupConsumerOptions = {
+  groupId: string;
+  /** What the logs call it ("consumer", "intake", "decision listener"…). */
+  name: string;
+  logger: Logger;
+  /** A member silent this long is presumed dead and its partitions move (default 30 s). */
+  sessionTimeoutMs?: number;
+  /** This process's static member id in the group (KIP-345; the fork's `groupInstanceId`). */
+  instanceId?: string;
+  /** How long an idle fetch waits at the broker. */
+  maxWaitTimeInMs: number;
+  maxBytes?: number;
+  maxBytesPerPartition?: number;
+  /**
+   * kafkajs gave up on the consumer: it will not restart it, so it reads nothing any more. The
+   * caller decides (exit for a supervisor to restart the process; run it again). A crash kafkajs
+   * restarts by itself is logged as a warning and given to `onRestart`.
+   */
+  onFatal(error: Error): void;
+  onRestart?(error: Error): void;
+};
+
+export type GroupConsumer = {
+  readonly consumer: Consumer;
+  /**
+   * Commits `offset` (the next to read) for a partition; a refused commit is sent again, with
+   * backoff, while `current()` holds and the refusal is not a rebalance (commit-retry.ts).
+   * @throws the last refusal when it is a rebalance, `current()` turned false, or tries ran out.
+   */
+  commit(args: {
+    topic: string;
+    partition: number;
+    offset: string;
+    current: () => boolean;
+    attempts?: number;
+  }): Promise<void>;
+};
+
+/** One consumer group member, configured the one way every caller shares. */
+export function createGroupConsumer(kafka: Kafka, options: GroupConsumerOptions): GroupConsumer {
+  const sessionTimeout = options.sessionTimeoutMs ?? 30_000;
+  const config: ConsumerConfig = {
+    groupId: options.groupId,
+    sessionTimeout,
+    // A third of the session is the Java client's rule of thumb; a fifth leaves room for a slow beat.
+    heartbeatInterval: Math.max(1_000, Math.floor(sessionTimeout / 5)),
+    maxWaitTimeInMs: options.maxWaitTimeInMs,
+    retry: { ...CONSUMER_RETRY },
+  };
+  if (options.instanceId) config.groupInstanceId = options.instanceId;
+  if (options.maxBytes !== undefined) config.maxBytes = options.maxBytes;
+  if (options.maxBytesPerPartition !== undefined) config.maxBytesPerPartition = options.maxBytesPerPartition;
+  const consumer = kafka.consumer(config);
+
+  const { logger, name } = options;
+  consumer.on(consumer.events.CRASH, ({ payload }) => {
+    const { error, restart } = payload as { error: Error; restart: boolean };
+    if (restart) {
+      logger.warn({ err: error.message }, `${name} crashed; kafkajs restarts it`);
+      options.onRestart?.(error);
+    } else {
+      options.onFatal(error); // the caller says what it does about it, in its own log line
+    }
+  });
+
+  return {
+    consumer,
+    commit: ({ topic, partition, offset, current, attempts }) =>
+      commitRetrying({
+        send: () => consumer.commitOffsets([{ topic, partition, offset }]),
+        current,
+        ...(attempts === undefined ? {} : { attempts }),
+      }),
+  };
+}
