@@ -1,8 +1,9 @@
 import pg from "pg";
 import type { Decision } from "../../src/domain/decision.ts";
+import type { SourcedTransaction } from "../../src/domain/transaction.ts";
 import { createSandbox, type Services } from "../../src/stack/sandbox.ts";
 import { createDatabasePool } from "../../src/store/pool.ts";
-import { createTransactionStore, type SourcedTransaction } from "../../src/store/transaction-store.ts";
+import { createTransactionStore } from "../../src/store/transaction-store.ts";
 
 /*
  * The persistence ceiling: the rows the scorer stored (transactions and their decisions), written

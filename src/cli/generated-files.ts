@@ -1,8 +1,8 @@
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { loadConfig } from "../config.ts";
-import { jsonSchemas } from "../domain/json-schemas.ts";
 import { routeTableMarkdown } from "../http/route-table.ts";
+import { jsonSchemas } from "../json-schemas.ts";
 import { REPO_ROOT } from "../paths.ts";
 import { defaultRuleSet } from "../rules/default-rule-set.ts";
 

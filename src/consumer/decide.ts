@@ -1,10 +1,11 @@
 import type { Decision } from "../domain/decision.ts";
 import type { Profile } from "../domain/profile.ts";
+import type { SourcedTransaction } from "../domain/transaction.ts";
 import { getOrSet } from "../maps.ts";
 import type { RuleHistoryEntry, RuleTransaction, RuleVerdict } from "../rules/evaluator.ts";
 import type { ScoringRules } from "../rules/scoring-rules.ts";
-import type { SourcedTransaction, StoredHistoryRow } from "../store/transaction-store.ts";
-import { type StoredState, UserState } from "./user-state.ts";
+import { type StoredState, UserState } from "../rules/user-state.ts";
+import type { StoredHistoryRow } from "../store/transaction-store.ts";
 
 /*
  * The decide phase of a round: a pure function of (transactions in topic order, profiles, stored

@@ -1,8 +1,8 @@
 import type { KafkaMessage } from "kafkajs";
+import type { SourcedTransaction } from "../domain/transaction.ts";
 import { payloadFingerprint, type Transaction } from "../domain/transaction.ts";
 import type { TransactionSchemaIds } from "../kafka/schema-registry.ts";
 import { type DecodeOptions, decodeTransaction, framedSchemaId } from "../kafka/transaction-codec.ts";
-import type { SourcedTransaction } from "../store/transaction-store.ts";
 import type { Chunk, ChunkResult, DeadLetter } from "./round.ts";
 
 /** A valid transaction of the round, with its chunk (index in the round) and message. */

@@ -2,15 +2,15 @@ import type { ProfileCache } from "../cache/redis-profile-cache.ts";
 import type { Profile } from "../domain/profile.ts";
 import type { AggregateTerm } from "../rules/rule-language.ts";
 import type { ScoringRules } from "../rules/scoring-rules.ts";
-import type { StoredDecision, StoredHistoryRow, TransactionStore } from "../store/transaction-store.ts";
-import type { Candidate } from "./decode-round.ts";
 import {
   eligible,
   type KnownStateUsers,
   planStateRequest,
   STATE_AFTER,
   type StoredState,
-} from "./user-state.ts";
+} from "../rules/user-state.ts";
+import type { StoredDecision, StoredHistoryRow, TransactionStore } from "../store/transaction-store.ts";
+import type { Candidate } from "./decode-round.ts";
 
 /*
  * Phase 2 of a round, load context: what is stored already, the profiles of the users of what is

@@ -4,10 +4,10 @@ import { createModelStore } from "../model/model-store.ts";
 import { createRulesSource } from "../rules/active-rules.ts";
 import { defaultRuleSet } from "../rules/default-rule-set.ts";
 import { createRulesStore } from "../rules/rules-store.ts";
+import { KnownStateUsers } from "../rules/user-state.ts";
 import type { Runtime } from "../runtime.ts";
 import type { ScoringDeps } from "./score-round.ts";
 import { createScorer, type Scorer } from "./scorer.ts";
-import { KnownStateUsers } from "./user-state.ts";
 
 /** Fails with a message an operator can act on, rather than kafkajs's metadata error. */
 async function requireTopics(rt: Runtime): Promise<void> {

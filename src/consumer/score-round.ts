@@ -1,12 +1,12 @@
 import type { ProfileCache } from "../cache/redis-profile-cache.ts";
 import type { ScoringRules } from "../rules/scoring-rules.ts";
+import type { KnownStateUsers } from "../rules/user-state.ts";
 import type { TransactionStore } from "../store/transaction-store.ts";
 import { type DecodeDeps, decodeRound } from "./decode-round.ts";
 import { loadContext } from "./load-context.ts";
 import { persistRound } from "./persist-round.ts";
 import { planRound, type RoundPlan } from "./plan-round.ts";
 import { type Chunk, type ChunkResult, emptyResult, LIVE, type ScoreMode } from "./round.ts";
-import type { KnownStateUsers } from "./user-state.ts";
 
 export type ScoringDeps = DecodeDeps & {
   store: Pick<

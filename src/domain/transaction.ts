@@ -204,3 +204,13 @@ export function payloadFingerprint(
 ): string {
   return JSON.stringify([tx.user_id, trimScale(tx.amount), tx.currency, tx.merchant_id ?? null]);
 }
+
+/** A validated transaction as read from the topic, with where it was read. */
+export type SourcedTransaction = {
+  tx: Transaction;
+  eventTimeMs: number;
+  /** The message's Kafka timestamp: the history rules' clock. */
+  receivedMs: number;
+  partition: number;
+  offset: number;
+};

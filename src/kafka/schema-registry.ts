@@ -5,8 +5,8 @@ import {
   type SchemaInfo,
   SchemaRegistryClient,
 } from "@confluentinc/schemaregistry";
-import { jsonSchemas } from "../domain/json-schemas.ts";
 import { SentinelError } from "../errors.ts";
+import { jsonSchemas } from "../json-schemas.ts";
 
 /*
  * Confluent Schema Registry, through @confluentinc/schemaregistry. Subjects follow the registry's

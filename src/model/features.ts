@@ -1,8 +1,7 @@
 import { minorUnits } from "../domain/iso4217.ts";
 import { minorUnitsIn, unitsIn } from "../domain/money.ts";
 import type { Profile } from "../domain/profile.ts";
-import type { RuleTransaction } from "../rules/evaluator.ts";
-import type { RuleHistory } from "../rules/history.ts";
+import type { RuleHistory, RuleTransaction } from "../rules/history.ts";
 import type { AggField, AggregateTerm } from "../rules/rule-language.ts";
 
 /*

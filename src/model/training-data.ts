@@ -4,7 +4,7 @@ import { createCaseStore } from "../cases/case-store.ts";
 import type { Label } from "../domain/case.ts";
 import { toMinorUnits } from "../domain/money.ts";
 import type { Profile } from "../domain/profile.ts";
-import type { RuleTransaction } from "../rules/evaluator.ts";
+import type { RuleTransaction } from "../rules/history.ts";
 import { type RuleHistory, type RuleHistoryEntry, rowHistory } from "../rules/history.ts";
 import { withDbErrors } from "../store/db-errors.ts";
 import type { DatabasePool } from "../store/pool.ts";

@@ -4,7 +4,13 @@ import { minorUnitsIn, parseDecimal, toMinorUnits, unitsIn } from "../domain/mon
 import type { Profile } from "../domain/profile.ts";
 import { computeFeatures, FEATURES } from "../model/features.ts";
 import { modelReason, type ScoringModel } from "../model/model.ts";
-import { DISTINCT_CAP, type RuleHistory, type RuleHistoryEntry, rowHistory } from "./history.ts";
+import {
+  DISTINCT_CAP,
+  type RuleHistory,
+  type RuleHistoryEntry,
+  type RuleTransaction,
+  rowHistory,
+} from "./history.ts";
 import {
   type AggField,
   aggField,
@@ -15,7 +21,7 @@ import {
   readsModel,
 } from "./rule-language.ts";
 
-export type { RuleHistoryEntry } from "./history.ts";
+export type { RuleHistoryEntry, RuleTransaction } from "./history.ts";
 
 /*
  * Evaluates a rule set (ruleset.ts) for one transaction: a pure, total function of (rule set, the
@@ -26,14 +32,6 @@ export type { RuleHistoryEntry } from "./history.ts";
 
 type Dec = { units: bigint; scale: number };
 type Value = null | boolean | string | Dec;
-
-/** What the rules see of a transaction. `receivedMs` (its Kafka timestamp) is the windows' clock. */
-export type RuleTransaction = {
-  transactionId: string;
-  amount: string;
-  currency: string;
-  receivedMs: number;
-} & Partial<Record<AggField | "merchant_category", string>>;
 
 export type RuleContext = {
   fxRates: Readonly<Record<string, string>>;

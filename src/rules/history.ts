@@ -1,5 +1,7 @@
 import { toMinorUnits } from "../domain/money.ts";
-import type { AggField } from "./rule-language.ts";
+import { type AggField, DISTINCT_CAP } from "./rule-language.ts";
+
+export { DISTINCT_CAP };
 
 /*
  * What the aggregates ask of a user's earlier transactions (issue 21). Two implementations answer
@@ -8,9 +10,6 @@ import type { AggField } from "./rule-language.ts";
  * whose cost does not grow with the history. Every question is about the earlier transactions
  * received strictly after `fromMs` (a window's start), with no upper bound.
  */
-
-/** count_distinct counts at most this many distinct values in a window (docs/rules.md#aggregates). */
-export const DISTINCT_CAP = 1_000;
 
 /** An earlier transaction of the same user, in topic order; counted once per id by the caller. */
 export type RuleHistoryEntry = {
@@ -105,3 +104,11 @@ export function rowHistory(
     },
   };
 }
+
+/** What the rules see of a transaction. `receivedMs` (its Kafka timestamp) is the windows' clock. */
+export type RuleTransaction = {
+  transactionId: string;
+  amount: string;
+  currency: string;
+  receivedMs: number;
+} & Partial<Record<AggField | "merchant_category", string>>;

@@ -2,7 +2,9 @@ import { createHash } from "node:crypto";
 import { z } from "zod";
 import { DECISIONS } from "../domain/decision.ts";
 import { findPans } from "../domain/pan.ts";
-import { DISTINCT_CAP } from "./history.ts";
+
+/** count_distinct counts at most this many distinct values in a window (docs/rules.md#aggregates). */
+export const DISTINCT_CAP = 1_000;
 
 /*
  * A rule set is data (issue 13): a JSON document validated here, published as

@@ -1,9 +1,9 @@
 import { sql } from "slonik";
 import { z } from "zod";
 import type { Decision } from "../domain/decision.ts";
+import type { SourcedTransaction } from "../domain/transaction.ts";
 import { withDbErrors } from "./db-errors.ts";
 import type { DatabasePool } from "./pool.ts";
-import type { SourcedTransaction } from "./transaction-store.ts";
 import { addBuckets, addValues } from "./user-state-store.ts";
 
 /**

@@ -1,23 +1,13 @@
 import { sql } from "slonik";
 import { z } from "zod";
-import type { StateRequest, StoredState } from "../consumer/user-state.ts";
 import { DECISIONS, type Decision } from "../domain/decision.ts";
-import type { Transaction } from "../domain/transaction.ts";
+import type { SourcedTransaction, Transaction } from "../domain/transaction.ts";
+import type { StateRequest, StoredState } from "../rules/user-state.ts";
 import { withDbErrors } from "./db-errors.ts";
 import type { DatabasePool } from "./pool.ts";
 import { ISO_UTC } from "./sql-time.ts";
 import { storeDecided } from "./store-decided.ts";
 import { buildUserState, loadUserState } from "./user-state-store.ts";
-
-/** A validated transaction as read from the topic, with where it was read. */
-export type SourcedTransaction = {
-  tx: Transaction;
-  eventTimeMs: number;
-  /** The message's Kafka timestamp: the history rules' clock. */
-  receivedMs: number;
-  partition: number;
-  offset: number;
-};
 
 /** A user's stored transaction, as the history rules see it (the fields aggregates may count). */
 export type StoredHistoryRow = {

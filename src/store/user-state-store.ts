@@ -1,14 +1,14 @@
 import { type FragmentSqlToken, sql } from "slonik";
 import { z } from "zod";
+import { DISTINCT_CAP } from "../rules/history.ts";
+import type { AggField } from "../rules/rule-language.ts";
 import {
   emptyStoredState,
   type Grain,
   STATE_AFTER,
   type StateRequest,
   type StoredState,
-} from "../consumer/user-state.ts";
-import { DISTINCT_CAP } from "../rules/history.ts";
-import type { AggField } from "../rules/rule-language.ts";
+} from "../rules/user-state.ts";
 import { withDbErrors } from "./db-errors.ts";
 import type { DatabasePool } from "./pool.ts";
 

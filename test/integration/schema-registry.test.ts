@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { Compatibility, JsonSerializer, type RestError, SerdeType } from "@confluentinc/schemaregistry";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { jsonSchemas } from "../../src/domain/json-schemas.ts";
+import { jsonSchemas } from "../../src/json-schemas.ts";
 import { createRegistryClient, registerSchemas, subjectFor } from "../../src/kafka/schema-registry.ts";
 import { createTestContext, sqlClient, type TestContext } from "../support/context.ts";
 import { type InProcess, startInProcess } from "../support/in-process.ts";

@@ -1,20 +1,16 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { decide, isEarlier, ruleTransaction } from "../../src/consumer/decide.ts";
-import { planStateRequest, type StoredState, UserState } from "../../src/consumer/user-state.ts";
 import type { Decision } from "../../src/domain/decision.ts";
-import type { Transaction } from "../../src/domain/transaction.ts";
+import type { SourcedTransaction, Transaction } from "../../src/domain/transaction.ts";
 import { prng } from "../../src/random.ts";
 import { defaultRuleSet } from "../../src/rules/default-rule-set.ts";
 import { DISTINCT_CAP, type RuleHistory, rowHistory } from "../../src/rules/history.ts";
 import { AGG_FIELDS, type AggregateTerm } from "../../src/rules/rule-language.ts";
 import { scoringRules } from "../../src/rules/scoring-rules.ts";
+import { planStateRequest, type StoredState, UserState } from "../../src/rules/user-state.ts";
 import { createDatabasePool, type DatabasePool } from "../../src/store/pool.ts";
-import {
-  createTransactionStore,
-  type SourcedTransaction,
-  type TransactionStore,
-} from "../../src/store/transaction-store.ts";
+import { createTransactionStore, type TransactionStore } from "../../src/store/transaction-store.ts";
 import { createTestContext, type TestContext } from "../support/context.ts";
 
 /*

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { generatedFiles } from "../../src/cli/generated-files.ts";
-import { jsonSchemas } from "../../src/domain/json-schemas.ts";
+import { jsonSchemas } from "../../src/json-schemas.ts";
 import { REPO_ROOT } from "../../src/paths.ts";
 import { validateRuleSet } from "../../src/rules/rule-language.ts";
 

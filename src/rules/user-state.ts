@@ -7,8 +7,8 @@ import {
   type RuleHistory,
   type RuleHistoryEntry,
   type WindowTotals,
-} from "../rules/history.ts";
-import type { AggField, AggregateTerm } from "../rules/rule-language.ts";
+} from "./history.ts";
+import type { AggField, AggregateTerm } from "./rule-language.ts";
 
 /*
  * A user's earlier transactions as per-user state (issue 21), answering the aggregates exactly as

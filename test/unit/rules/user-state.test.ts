@@ -4,7 +4,7 @@ import {
   KnownStateUsers,
   planStateRequest,
   type StoredState,
-} from "../../../src/consumer/user-state.ts";
+} from "../../../src/rules/user-state.ts";
 
 /* Issue 21: what a round asks of a user's state, and when the state stands for its history. */
 

@@ -1,7 +1,7 @@
 import { z } from "zod";
-import { RuleSetSchema } from "../rules/rule-language.ts";
-import { DecisionSchema } from "./decision.ts";
-import { createTransactionSchema } from "./transaction.ts";
+import { DecisionSchema } from "./domain/decision.ts";
+import { createTransactionSchema } from "./domain/transaction.ts";
+import { RuleSetSchema } from "./rules/rule-language.ts";
 
 /*
  * The JSON Schemas in schemas/ are generated from the zod schemas (npm run schemas), and a unit
