@@ -1,10 +1,10 @@
 import { randomUUID } from "node:crypto";
 import type { KafkaMessage } from "kafkajs";
-import { type ScoringDeps, scoreRound } from "../src/consumer/score-round.ts";
 import type { Profile } from "../src/domain/profile.ts";
 import { createDecodeOptions } from "../src/kafka/transaction-codec.ts";
 import { defaultRuleSet } from "../src/rules/default-rule-set.ts";
 import { scoringRules } from "../src/rules/scoring-rules.ts";
+import { type ScoringDeps, scoreRound } from "../src/scoring/score-round.ts";
 import { createSandbox, type Services } from "../src/stack/sandbox.ts";
 import { createDatabasePool } from "../src/store/pool.ts";
 import { createProfileStore } from "../src/store/profile-store.ts";

@@ -27,11 +27,14 @@ async function scorerRun(users: number, transactions: number, withModel: boolean
   try {
     if (withModel) {
       const { version, document } = benchModelDocument();
-      await db.query("INSERT INTO models (version, document, summary) VALUES ($1, $2, '{}')", [
-        version,
-        document,
-      ]);
-      await db.query("INSERT INTO model_activations (version, activated_by) VALUES ($1, 'bench')", [version]);
+      await db.query(
+        "INSERT INTO artefacts (kind, version, document, summary) VALUES ('model', $1, $2, '{}')",
+        [version, document],
+      );
+      await db.query(
+        "INSERT INTO artefact_activations (kind, version, activated_by) VALUES ('model', $1, 'bench')",
+        [version],
+      );
       log(`model ${version} active`);
     }
     const { scorer, proc } = await runScorer(sandbox, db, transactions);
@@ -39,7 +42,9 @@ async function scorerRun(users: number, transactions: number, withModel: boolean
     const { rows } = await db.query<{ n: number }>(
       "SELECT count(*)::int AS n FROM decisions WHERE live AND EXISTS (SELECT 1 FROM unnest(reasons) r WHERE r LIKE 'model %')",
     );
-    const { rows: computed } = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM models");
+    const { rows: computed } = await db.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM artefacts WHERE kind = 'model'",
+    );
     return { ...scorer, modelReasons: rows[0]!.n, models: computed[0]!.n };
   } finally {
     await db.end();

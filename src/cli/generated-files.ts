@@ -1,7 +1,7 @@
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { routeTableMarkdown } from "../app/route-table.ts";
 import { loadConfig } from "../config.ts";
-import { routeTableMarkdown } from "../http/route-table.ts";
 import { jsonSchemas } from "../json-schemas.ts";
 import { REPO_ROOT } from "../paths.ts";
 import { defaultRuleSet } from "../rules/default-rule-set.ts";

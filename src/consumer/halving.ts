@@ -1,7 +1,7 @@
 import type { KafkaMessage } from "kafkajs";
 import { isRetryable, SentinelError } from "../errors.ts";
 import type { DeadLetter } from "../kafka/dead-letter-codec.ts";
-import { type ChunkResult, emptyResult } from "./round.ts";
+import { type ChunkResult, emptyResult } from "../scoring/round.ts";
 
 /*
  * Narrowing a refused chunk down to the messages PostgreSQL refuses (law 4), shared by the live

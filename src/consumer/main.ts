@@ -6,7 +6,7 @@ import { defaultRuleSet } from "../rules/default-rule-set.ts";
 import { createRulesStore } from "../rules/rules-store.ts";
 import { KnownStateUsers } from "../rules/user-state.ts";
 import type { Runtime } from "../runtime.ts";
-import type { ScoringDeps } from "./score-round.ts";
+import type { ScoringDeps } from "../scoring/score-round.ts";
 import { createScorer, type Scorer } from "./scorer.ts";
 
 /** Fails with a message an operator can act on, rather than kafkajs's metadata error. */

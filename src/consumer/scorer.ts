@@ -4,14 +4,14 @@ import { maskPans } from "../domain/pan.ts";
 import { createGroupConsumer, type GroupConsumer } from "../kafka/group-consumer.ts";
 import type { Logger } from "../logger.ts";
 import type { Metrics } from "../metrics.ts";
+import { createRoundPublisher, roundOutput } from "../scoring/publish-round.ts";
+import { type Chunk, type ChunkResult, type DeadLetter, LIVE } from "../scoring/round.ts";
+import { epochMs, type PhaseTiming, type ScoringDeps, scoreRound } from "../scoring/score-round.ts";
 import { contextFrom, recordPhases, tracingEnabled } from "../tracing.ts";
 import { type BatchOutcome, type ChunkLoop, processInChunks } from "./chunk-loop.ts";
 import { scoreHalving } from "./halving.ts";
 import { createPartitionPipelines, type PartitionPipelines } from "./partition-pipeline.ts";
-import { createRoundPublisher, roundOutput } from "./publish-round.ts";
-import { type Chunk, type ChunkResult, type DeadLetter, LIVE } from "./round.ts";
 import { createRoundCombiner } from "./round-combiner.ts";
-import { epochMs, type PhaseTiming, type ScoringDeps, scoreRound } from "./score-round.ts";
 
 export type ScorerOptions = {
   kafka: Kafka;

@@ -2,28 +2,20 @@ import { randomUUID } from "node:crypto";
 import { createServer } from "node:http";
 import swagger from "@fastify/swagger";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from "fastify";
-import { type AuditPluginDeps, auditPlugin } from "../audit/audit-plugin.ts";
-import { type CasesPluginDeps, casesPlugin } from "../cases/cases-plugin.ts";
-import { type LabelsPluginDeps, labelsPlugin } from "../cases/labels-plugin.ts";
 import type { Config } from "../config.ts";
-import { consolePlugin } from "../console/console-plugin.ts";
 import { MAX_JSON_DEPTH, nestedDeeperThan } from "../domain/json-depth.ts";
 import { SentinelError } from "../errors.ts";
-import { type ProfilesPluginDeps, profilesPlugin } from "../ingest/profiles-plugin.ts";
-import { type TransactionsPluginDeps, transactionsPlugin } from "../ingest/transactions-plugin.ts";
 import type { Logger } from "../logger.ts";
 import type { Metrics } from "../metrics.ts";
-import { type RulesPluginDeps, rulesPlugin } from "../rules/rules-plugin.ts";
-import { type WebhooksPluginDeps, webhooksPlugin } from "../webhooks/webhooks-plugin.ts";
 import { decorateIdentity, requireApiKeys, whoIs } from "./auth.ts";
 import { installErrorHandling } from "./error-handler.ts";
 import { opsPlugin, type Readiness } from "./ops-plugin.ts";
 
 /*
- * The HTTP API: one Fastify plugin per feature, each in its feature's folder (transactions and
- * profiles in src/ingest, rules in src/rules, cases and labels in src/cases, the console in
- * src/console, webhooks in src/webhooks, health and metrics here). This file only registers them; errors are mapped in
- * error-handler.ts, keys checked in auth.ts.
+ * The HTTP layer every feature is served through: the server and its timeouts, the OpenAPI
+ * document, request metrics and logs, deep bodies refused, errors mapped (error-handler.ts), keys
+ * checked (auth.ts), health and metrics (ops-plugin.ts). It knows no feature: the application's
+ * assembly (src/app/build-app.ts) hands it the features' plugins to register.
  */
 
 export type HttpDeps = {
@@ -31,18 +23,16 @@ export type HttpDeps = {
   logger: Logger;
   metrics: Metrics;
   readiness: Readiness;
-  transactions: Omit<TransactionsPluginDeps, "metrics">;
-  profiles: ProfilesPluginDeps;
-  /** Rule sets and lists (admin); absent, they are not served. */
-  rules?: RulesPluginDeps;
-  /** The analyst's routes (cases, labels, rule performance, the console); absent, not served. */
-  analyst?: { cases: CasesPluginDeps; labels: LabelsPluginDeps };
-  /** The audit trail (admin); absent, not served. */
-  audit?: AuditPluginDeps;
-  /** Webhook endpoints and deliveries (admin); absent, not served. */
-  webhooks?: WebhooksPluginDeps;
   /** Closed by the app's onClose hook, after in-flight requests are done. */
   onClose?: () => Promise<void>;
+};
+
+/** What the application serves, registered by the features' plugins. */
+export type HttpFeatures = {
+  /** Routes open to every caller (the console's static files). */
+  open?(app: FastifyInstance): Promise<void>;
+  /** Routes in the scope whose hook asks for an API key (when keys are configured). */
+  keyed(scope: FastifyInstance): Promise<void>;
 };
 
 /** The server under Fastify: a client that sends its request slowly cannot hold a connection for ever. */
@@ -126,7 +116,7 @@ function refuseDeepBodies(app: FastifyInstance, metrics: Metrics): void {
 }
 
 /** The HTTP API as a Fastify instance that does not listen: tests drive it with inject(); main listens. */
-export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
+export async function buildHttp(deps: HttpDeps, features: HttpFeatures): Promise<FastifyInstance> {
   const { config, logger, metrics } = deps;
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger, // pino's Logger, seen through fastify's narrower type
@@ -168,7 +158,7 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
   // Health, readiness, metrics and the console's static files are open; everything else lives in
   // a scope whose hook asks for an API key (when keys are configured).
   await app.register(opsPlugin, { readiness: deps.readiness, metrics });
-  if (deps.analyst) await app.register(consolePlugin);
+  if (features.open) await app.register(features.open);
   await app.register(async (scope) => {
     if (config.http.apiKeys.length > 0) requireApiKeys(scope, config.http.apiKeys, metrics);
     scope.get(
@@ -179,15 +169,7 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
       },
       async (request) => whoIs(request),
     );
-    await scope.register(transactionsPlugin, { ...deps.transactions, metrics });
-    await scope.register(profilesPlugin, deps.profiles);
-    if (deps.rules) await scope.register(rulesPlugin, deps.rules);
-    if (deps.analyst) {
-      await scope.register(casesPlugin, deps.analyst.cases);
-      await scope.register(labelsPlugin, deps.analyst.labels);
-    }
-    if (deps.audit) await scope.register(auditPlugin, deps.audit);
-    if (deps.webhooks) await scope.register(webhooksPlugin, deps.webhooks);
+    await features.keyed(scope);
   });
 
   if (deps.onClose) {

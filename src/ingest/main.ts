@@ -1,4 +1,5 @@
 import type { FastifyInstance } from "fastify";
+import { buildApp } from "../app/build-app.ts";
 import { listAudit } from "../audit/audit-store.ts";
 import { createCaseActions } from "../cases/case-actions.ts";
 import { createCaseFeed } from "../cases/case-feed.ts";
@@ -6,7 +7,6 @@ import { createCaseStore } from "../cases/case-store.ts";
 import { createLabelOutbox } from "../cases/label-outbox.ts";
 import { rulePerformanceReport } from "../cases/rule-performance.ts";
 import { SentinelError } from "../errors.ts";
-import { buildHttp } from "../http/build.ts";
 import type { Readiness } from "../http/ops-plugin.ts";
 import { createBatchingProducer } from "../kafka/batching-producer.ts";
 import { encodeTransaction } from "../kafka/transaction-codec.ts";
@@ -130,7 +130,7 @@ export async function startIngest(
   const { labels, events } = startOutboxes(rt);
   const refreshCachedProfile = (p: Parameters<typeof rt.profileCache.refresh>[0]) =>
     rt.profileCache.refresh(p);
-  const app = await buildHttp({
+  const app = await buildApp({
     config,
     logger: rt.logger,
     metrics: rt.metrics,

@@ -1,15 +1,15 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Kafka, KafkaMessage, Producer } from "kafkajs";
 import { scoreHalving } from "../consumer/halving.ts";
-import { createRoundPublisher } from "../consumer/publish-round.ts";
-import type { ChunkResult } from "../consumer/round.ts";
-import { type ScoringDeps, scoreRound } from "../consumer/score-round.ts";
 import type { Decision, DecisionOutcome } from "../domain/decision.ts";
 import { isRetryable } from "../errors.ts";
 import { sourceKey } from "../kafka/dead-letter-codec.ts";
 import { type PartitionRange, readRanges } from "../kafka/range-reader.ts";
 import type { Logger } from "../logger.ts";
 import { backoffMs } from "../poll.ts";
+import { createRoundPublisher } from "../scoring/publish-round.ts";
+import type { ChunkResult } from "../scoring/round.ts";
+import { type ScoringDeps, scoreRound } from "../scoring/score-round.ts";
 
 /*
  * `sentinel replay`: re-reads a range of `transactions` through the scoring pipeline with a group

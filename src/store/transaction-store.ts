@@ -1,7 +1,7 @@
 import { sql } from "slonik";
 import { z } from "zod";
 import { DECISIONS, type Decision } from "../domain/decision.ts";
-import type { SourcedTransaction, Transaction } from "../domain/transaction.ts";
+import type { SourcedTransaction } from "../domain/transaction.ts";
 import type { StateRequest, StoredState } from "../rules/user-state.ts";
 import { withDbErrors } from "./db-errors.ts";
 import type { DatabasePool } from "./pool.ts";

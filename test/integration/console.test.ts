@@ -217,11 +217,11 @@ describe.skipIf(!executablePath)("the analyst console in Chromium", () => {
     const valid = validateModel(document);
     expect(valid.ok).toBe(true);
     const version = modelVersion(valid.ok ? valid.model : (document as never));
-    await p.db.query("INSERT INTO models (version, document, summary) VALUES ($1, $2, '{}')", [
-      version,
-      document,
-    ]);
-    await p.db.query("INSERT INTO model_activations (version) VALUES ($1)", [version]);
+    await p.db.query(
+      "INSERT INTO artefacts (kind, version, document, summary) VALUES ('model', $1, $2, '{}')",
+      [version, document],
+    );
+    await p.db.query("INSERT INTO artefact_activations (kind, version) VALUES ('model', $1)", [version]);
     try {
       const user = `model-user-${randomUUID().slice(0, 8)}`;
       await profile(user, "low");
@@ -252,7 +252,10 @@ describe.skipIf(!executablePath)("the analyst console in Chromium", () => {
       await expect.poll(() => shown.textContent()).toBe(`model ${version} · score 0.8022 · amount_log +1.40`);
       await page.close();
     } finally {
-      await p.db.query("UPDATE model_activations SET rolled_back_at = now() WHERE version = $1", [version]);
+      await p.db.query(
+        "UPDATE artefact_activations SET rolled_back_at = now() WHERE kind = 'model' AND version = $1",
+        [version],
+      );
     }
   });
 });

@@ -1,6 +1,5 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { decide, isEarlier, ruleTransaction } from "../../src/consumer/decide.ts";
 import type { Decision } from "../../src/domain/decision.ts";
 import type { SourcedTransaction, Transaction } from "../../src/domain/transaction.ts";
 import { prng } from "../../src/random.ts";
@@ -9,6 +8,7 @@ import { DISTINCT_CAP, type RuleHistory, rowHistory } from "../../src/rules/hist
 import { AGG_FIELDS, type AggregateTerm } from "../../src/rules/rule-language.ts";
 import { scoringRules } from "../../src/rules/scoring-rules.ts";
 import { planStateRequest, type StoredState, UserState } from "../../src/rules/user-state.ts";
+import { decide, isEarlier, ruleTransaction } from "../../src/scoring/decide.ts";
 import { createDatabasePool, type DatabasePool } from "../../src/store/pool.ts";
 import { createTransactionStore, type TransactionStore } from "../../src/store/transaction-store.ts";
 import { createTestContext, type TestContext } from "../support/context.ts";

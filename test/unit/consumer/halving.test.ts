@@ -1,8 +1,8 @@
 import type { KafkaMessage } from "kafkajs";
 import { describe, expect, it } from "vitest";
 import { scoreHalving } from "../../../src/consumer/halving.ts";
-import type { ChunkResult } from "../../../src/consumer/round.ts";
 import { SentinelError } from "../../../src/errors.ts";
+import type { ChunkResult } from "../../../src/scoring/round.ts";
 
 /* Narrowing a refused chunk down to its refused messages, against a scorer double that refuses some. */
 

@@ -1,10 +1,10 @@
 import fc from "fast-check";
 import type { FastifyInstance } from "fastify";
 import { afterEach, describe, expect, it } from "vitest";
+import { buildApp } from "../../../src/app/build-app.ts";
 import { loadConfig } from "../../../src/config.ts";
 import type { Transaction } from "../../../src/domain/transaction.ts";
 import { SentinelError } from "../../../src/errors.ts";
-import { buildHttp } from "../../../src/http/build.ts";
 import { createLogger } from "../../../src/logger.ts";
 import { createMetrics } from "../../../src/metrics.ts";
 
@@ -19,7 +19,7 @@ let app: FastifyInstance;
 async function build(env: Record<string, string> = {}, publish?: (tx: Transaction) => Promise<void>) {
   const config = loadConfig({ LOG_LEVEL: "silent", ...env });
   const published: Transaction[] = [];
-  app = await buildHttp({
+  app = await buildApp({
     config,
     logger: createLogger(config),
     metrics: createMetrics({ defaults: false }),

@@ -1,10 +1,10 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { loadConfig } from "../../../src/config.ts";
-import { decide } from "../../../src/consumer/decide.ts";
 import type { SourcedTransaction } from "../../../src/domain/transaction.ts";
 import { defaultRuleSet } from "../../../src/rules/default-rule-set.ts";
 import { scoringRules } from "../../../src/rules/scoring-rules.ts";
+import { decide } from "../../../src/scoring/decide.ts";
 import type { StoredHistoryRow } from "../../../src/store/transaction-store.ts";
 import { testProfile } from "../../support/profiles.ts";
 

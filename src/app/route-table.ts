@@ -3,7 +3,7 @@ import { loadConfig } from "../config.ts";
 import { ERROR_CODES } from "../errors.ts";
 import { createLogger } from "../logger.ts";
 import { createMetrics } from "../metrics.ts";
-import { buildHttp } from "./build.ts";
+import { buildApp } from "./build-app.ts";
 
 /*
  * The route and error tables of docs/http-api.md, generated from the OpenAPI document of the app
@@ -18,7 +18,7 @@ const unused = {} as never;
 
 export async function routeTableMarkdown(): Promise<string> {
   const config = loadConfig({ API_KEYS: `admin:${"x".repeat(32)}`, LOG_LEVEL: "silent" });
-  const app = await buildHttp({
+  const app = await buildApp({
     config,
     logger: createLogger(config),
     metrics: createMetrics({ defaults: false }),
