@@ -1,100 +1,12 @@
-import { join } from "node:path";
-import { z } from "zod";
-import {
-  type ApiKey,
-  apiKeys,
-  brokers,
-  decimal,
-  durations,
-  fxRates,
-  int,
-  probability,
-  topic,
-  url,
-} from "./config-values.ts";
+import { type Env, EnvSchema } from "./config-env.ts";
+import type { ApiKey } from "./config-values.ts";
 import { SentinelError } from "./errors.ts";
-import { REPO_ROOT } from "./paths.ts";
 
 /*
  * The only file that reads process.env. Everything is parsed once into a frozen object; a bad
- * value stops start-up with every offending variable named. The value types are in config-values.ts.
+ * value stops start-up with every offending variable named. The variables are declared in
+ * config-env.ts, their value types in config-values.ts.
  */
-
-const EnvSchema = z.object({
-  NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
-  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
-  LOG_PRETTY: z.stringbool().default(false),
-  HOST: z.string().min(1).default("0.0.0.0"),
-  PORT: int(8080, 0, 65535),
-  METRICS_PORT: int(9464, 0, 65535),
-  KAFKA_BROKERS: brokers,
-  KAFKA_CLIENT_ID: z.string().min(1).default("sentinelstream"),
-  DATABASE_URL: url(["postgres:", "postgresql:"]).default("postgres://postgres@127.0.0.1:5432/sentinel"),
-  DATABASE_POOL_SIZE: int(20, 1, 200),
-  REDIS_URL: url(["redis:", "rediss:"]).default("redis://127.0.0.1:6379"),
-  REDIS_KEY_PREFIX: z.string().default("sentinel:"),
-  SCHEMA_REGISTRY_URL: url(["http:", "https:", "mock:"]).optional(),
-  SENTINEL_STACK_DIR: z.string().min(1).default(join(REPO_ROOT, ".stack")),
-  API_KEYS: apiKeys,
-  TOPIC_TRANSACTIONS: topic("transactions"),
-  TOPIC_DECISIONS: topic("transactions.decisions"),
-  TOPIC_DLQ: topic("transactions.dlq"),
-  TOPIC_LABELS: topic("transactions.labels"),
-  TOPIC_EVENTS: topic("sentinel.events"),
-  TOPIC_TRANSACTIONS_PARTITIONS: int(12, 1, 1000),
-  TOPIC_TRANSACTIONS_TIMESTAMP_TYPE: z.enum(["LogAppendTime", "CreateTime"]).default("LogAppendTime"),
-  // Unset: chosen by the cluster's size when `init` creates the topics (src/kafka/topics.ts).
-  TOPIC_REPLICATION_FACTOR: z.coerce.number().int().min(1).max(32).optional(),
-  TOPIC_MIN_INSYNC_REPLICAS: z.coerce.number().int().min(1).max(32).optional(),
-  AUTH_DISABLED: z.stringbool().default(false),
-  HTTP_REQUEST_TIMEOUT_MS: int(10_000, 100, 600_000),
-  HTTP_CONNECTION_TIMEOUT_MS: int(30_000, 100, 3_600_000),
-  TIMESTAMP_MAX_AGE_HOURS: int(168, 1, 24 * 366),
-  SYNC_WAIT_MAX_MS: int(2000, 0, 60_000),
-  SYNC_MAX_PENDING: int(10_000, 1, 1_000_000),
-  CASES_STREAM_MAX: int(100, 1, 10_000),
-  CONSUMER_GROUP: z.string().min(1).default("sentinel-scorer"),
-  CONSUMER_PARTITIONS_CONCURRENCY: int(12, 1, 64),
-  CONSUMER_CHUNK_SIZE: int(1000, 1, 50_000),
-  CONSUMER_SESSION_TIMEOUT_MS: int(6_000, 6_000, 300_000),
-  // Kafka's group.instance.id: unique per consumer process, the same across its restarts.
-  CONSUMER_INSTANCE_ID: z
-    .string()
-    .regex(/^[A-Za-z0-9._-]{1,200}$/, "letters, digits, '.', '_' and '-' only, at most 200")
-    .optional(),
-  CONSUMER_MAX_IN_FLIGHT_MIB: int(16, 1, 1024),
-  CONSUMER_ROUNDS_IN_FLIGHT: int(1, 1, 8),
-  MESSAGE_MAX_BYTES: int(16_384, 256, 1_048_576),
-  BODY_LIMIT_BYTES: int(16_384, 256, 1_048_576),
-  PRODUCE_TIMEOUT_MS: int(2000, 50, 60_000),
-  PRODUCE_LINGER_MS: int(2, 0, 1000),
-  PRODUCE_MAX_BATCH_MESSAGES: int(1000, 1, 100_000),
-  PRODUCE_MAX_BATCH_BYTES: int(900_000, 1024, 16_777_216),
-  SHUTDOWN_TIMEOUT_MS: int(10_000, 100, 120_000),
-  PROFILE_CACHE_TTL_SECONDS: int(300, 1, 86_400),
-  PROFILE_CACHE_NEGATIVE_TTL_SECONDS: int(30, 1, 86_400),
-  RULES_VELOCITY_MAX: int(5, 1, 10_000),
-  RULES_VELOCITY_WINDOW_SECONDS: int(60, 1, 86_400),
-  RULES_SPEND_WINDOW_HOURS: int(24, 1, 24 * 31),
-  RULES_HIGH_RISK_AMOUNT: decimal("1000"),
-  RULES_REVIEW_THRESHOLD: int(50, 1, 100),
-  RULES_DECLINE_THRESHOLD: int(80, 1, 100),
-  RULES_MODEL_REVIEW: probability("0.7"),
-  RULES_MODEL_DECLINE: probability("0.95"),
-  FX_RATES: fxRates,
-  WEBHOOK_ALLOW_PRIVATE: z.stringbool().default(false),
-  WEBHOOK_SECRET_KEY: z
-    .string()
-    .min(16, "must be at least 16 characters (32 random bytes in hex, say)")
-    .optional(),
-  WEBHOOK_TIMEOUT_MS: int(15_000, 100, 60_000),
-  WEBHOOK_RETRY_SCHEDULE: durations("5s,5m,30m,2h,5h,10h,14h,20h,24h"),
-  WEBHOOK_ENDPOINT_CONCURRENCY: int(64, 1, 256),
-  WEBHOOK_DISABLE_AFTER_MS: int(5 * 86_400_000, 0, 365 * 86_400_000),
-  WEBHOOK_SECRET_OVERLAP_MS: int(86_400_000, 0, 30 * 86_400_000),
-});
-
-type Env = z.infer<typeof EnvSchema>;
 
 /** Outside production, without WEBHOOK_SECRET_KEY: secrets are sealed, but with a key anyone can read here. */
 export const DEVELOPMENT_SECRET_KEY = "sentinelstream-development-only";

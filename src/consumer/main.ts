@@ -4,7 +4,7 @@ import { createModelStore } from "../model/model-store.ts";
 import { createRulesSource } from "../rules/active-rules.ts";
 import { defaultRuleSet } from "../rules/default-rule-set.ts";
 import { createRulesStore } from "../rules/rules-store.ts";
-import { KnownStateUsers } from "../rules/user-state.ts";
+import { KnownStateUsers } from "../rules/user-state-request.ts";
 import type { Runtime } from "../runtime.ts";
 import type { ScoringDeps } from "../scoring/score-round.ts";
 import { createScorer, type Scorer } from "./scorer.ts";
@@ -47,7 +47,7 @@ export async function scoringDeps(rt: Runtime): Promise<ScoringDeps> {
     store: rt.transactions,
     profiles: rt.profileCache,
     knownState: new KnownStateUsers(),
-    // The active rule set, switched within seconds of an activation (rules-source.ts).
+    // The active rule set, switched within seconds of an activation (src/rules/active-rules.ts).
     get rules() {
       return rules.current;
     },

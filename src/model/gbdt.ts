@@ -13,6 +13,8 @@
  * the leaf minus the root, so the contributions plus the bias are the margin.
  */
 
+import { type Forest, sigmoid, type Tree } from "./forest.ts";
+
 export type TrainOptions = {
   trees: number;
   depth: number;
@@ -33,18 +35,6 @@ export const DEFAULT_TRAIN: TrainOptions = {
   lambda: 1,
   bins: 63,
 };
-
-/** A tree in arrays: node i splits on feature[i] at x ≤ threshold[i] → left[i], else right[i]; leaves have feature −1. */
-export type Tree = {
-  feature: number[];
-  threshold: number[];
-  left: number[];
-  right: number[];
-  /** The leaf's value, or for an internal node the hessian-weighted mean of its leaves (margin units). */
-  value: number[];
-};
-
-export type Forest = { bias: number; trees: Tree[] };
 
 /** A training set: `rows` feature vectors of `width` numbers, row-major, and a 0/1 label each. */
 export type Dataset = { x: Float64Array; y: Uint8Array; rows: number; width: number };
@@ -102,8 +92,6 @@ function binned(data: Dataset, cuts: readonly Float64Array[]): Uint8Array {
   }
   return out;
 }
-
-const sigmoid = (z: number) => 1 / (1 + Math.exp(-z));
 
 type Split = { feature: number; bin: number; gain: number };
 
@@ -302,43 +290,4 @@ export function trainForest(
     onTree?.(t + 1, o.trees);
   }
   return { bias, trees };
-}
-
-/** The leaf of `tree` for feature vector `x`. */
-function leafOf(tree: Tree, x: ArrayLike<number>): number {
-  let n = 0;
-  while (tree.feature[n]! >= 0)
-    n = x[tree.feature[n]!]! <= tree.threshold[n]! ? tree.left[n]! : tree.right[n]!;
-  return n;
-}
-
-/** The margin (log-odds) of `x`. */
-export function margin(forest: Forest, x: ArrayLike<number>): number {
-  let z = forest.bias;
-  for (const tree of forest.trees) z += tree.value[leafOf(tree, x)]!;
-  return z;
-}
-
-/** The probability of the positive label for `x`. */
-export function predict(forest: Forest, x: ArrayLike<number>): number {
-  return sigmoid(margin(forest, x));
-}
-
-/**
- * Each feature's contribution to the margin of `x` (into `out`, one per feature), and the margin
- * with no feature known (the bias plus every root's value): expected + Σ out = margin(x).
- */
-export function contributions(forest: Forest, x: ArrayLike<number>, out: Float64Array): number {
-  out.fill(0);
-  let expected = forest.bias;
-  for (const tree of forest.trees) {
-    let n = 0;
-    expected += tree.value[0]!;
-    while (tree.feature[n]! >= 0) {
-      const next = x[tree.feature[n]!]! <= tree.threshold[n]! ? tree.left[n]! : tree.right[n]!;
-      out[tree.feature[n]!]! += tree.value[next]! - tree.value[n]!;
-      n = next;
-    }
-  }
-  return expected;
 }

@@ -1,8 +1,7 @@
-import { createHash } from "node:crypto";
 import { z } from "zod";
-import { canonicalJson } from "../rules/rule-language.ts";
+import { contentAddress } from "../artefacts/content-address.ts";
 import { FEATURES, type FeatureName } from "./features.ts";
-import { contributions, type Forest } from "./gbdt.ts";
+import { contributions, type Forest } from "./forest.ts";
 
 /*
  * A learned model as data (issue 24): a JSON document — the feature list it was trained on, the
@@ -69,7 +68,7 @@ export const ModelDocumentSchema = z.strictObject({
 export type ModelDocument = z.output<typeof ModelDocumentSchema>;
 
 export function modelVersion(doc: ModelDocument): string {
-  return `mdl-${createHash("sha256").update(canonicalJson(doc)).digest("hex").slice(0, 12)}`;
+  return contentAddress("mdl", doc);
 }
 
 export function validateModel(

@@ -1,5 +1,6 @@
 import { FEATURES } from "./features.ts";
-import { type Dataset, DEFAULT_TRAIN, margin, type TrainOptions, trainForest } from "./gbdt.ts";
+import { margin } from "./forest.ts";
+import { type Dataset, DEFAULT_TRAIN, type TrainOptions, trainForest } from "./gbdt.ts";
 import { MODEL_FORMAT, type ModelDocument, modelVersion } from "./model.ts";
 import { loadTrainingSet, type TrainingSource } from "./training-data.ts";
 

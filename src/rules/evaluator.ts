@@ -11,20 +11,12 @@ import {
   type RuleTransaction,
   rowHistory,
 } from "./history.ts";
-import {
-  type AggField,
-  aggField,
-  type Expr,
-  type FieldName,
-  type Rule,
-  type RuleSet,
-  readsModel,
-} from "./rule-language.ts";
+import { aggField, type Expr, type FieldName, type Rule, type RuleSet, readsModel } from "./rule-language.ts";
 
 export type { RuleHistoryEntry, RuleTransaction } from "./history.ts";
 
 /*
- * Evaluates a rule set (ruleset.ts) for one transaction: a pure, total function of (rule set, the
+ * Evaluates a rule set (rule-language.ts) for one transaction: a pure, total function of (rule set, the
  * transaction, its profile, its earlier transactions, FX rates, named lists). Every expression has a
  * value — a wrong type or a missing operand is null, and a comparison with null is false — so no
  * document that validates can throw here. Money is exact: decimals are (units, scale) bigints.

@@ -1,5 +1,5 @@
-import { createHash } from "node:crypto";
 import { z } from "zod";
+import { contentAddress } from "../artefacts/content-address.ts";
 import { DECISIONS } from "../domain/decision.ts";
 import { findPans } from "../domain/pan.ts";
 
@@ -161,18 +161,9 @@ export const RuleSetSchema = z
 export type RuleSet = z.output<typeof RuleSetSchema>;
 export type Rule = RuleSet["rules"][number];
 
-/** JSON with object keys sorted: the same document always has the same text, and so the same id. */
-export function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_k, v) =>
-    v && typeof v === "object" && !Array.isArray(v)
-      ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
-      : v,
-  );
-}
-
 /** The content address of a rule set: `rs-` and 12 hex digits of the SHA-256 of its canonical JSON. */
 export function ruleSetVersion(rs: RuleSet): string {
-  return `rs-${createHash("sha256").update(canonicalJson(rs)).digest("hex").slice(0, 12)}`;
+  return contentAddress("rs", rs);
 }
 
 /** Every validation problem with its JSON path ("rules.3.when.args.0.field"). */

@@ -1,4 +1,5 @@
-import { canonicalJson, type RuleSet } from "./rule-language.ts";
+import { canonicalJson } from "../artefacts/content-address.ts";
+import type { RuleSet } from "./rule-language.ts";
 
 /** What changed from rule set `a` to `b`: thresholds, rules added, removed and changed (by id). */
 export function diffRuleSets(a: RuleSet, b: RuleSet): string[] {

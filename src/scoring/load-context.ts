@@ -2,13 +2,13 @@ import type { ProfileCache } from "../cache/redis-profile-cache.ts";
 import type { Profile } from "../domain/profile.ts";
 import type { AggregateTerm } from "../rules/rule-language.ts";
 import type { ScoringRules } from "../rules/scoring-rules.ts";
+import type { StoredState } from "../rules/user-state.ts";
 import {
   eligible,
   type KnownStateUsers,
   planStateRequest,
   STATE_AFTER,
-  type StoredState,
-} from "../rules/user-state.ts";
+} from "../rules/user-state-request.ts";
 import type { StoredDecision, StoredHistoryRow, TransactionStore } from "../store/transaction-store.ts";
 import type { Candidate } from "./decode-round.ts";
 

@@ -1,6 +1,6 @@
 import type { ProfileCache } from "../cache/redis-profile-cache.ts";
 import type { ScoringRules } from "../rules/scoring-rules.ts";
-import type { KnownStateUsers } from "../rules/user-state.ts";
+import type { KnownStateUsers } from "../rules/user-state-request.ts";
 import type { TransactionStore } from "../store/transaction-store.ts";
 import { type DecodeDeps, decodeRound } from "./decode-round.ts";
 import { loadContext } from "./load-context.ts";

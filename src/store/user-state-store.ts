@@ -2,13 +2,8 @@ import { type FragmentSqlToken, sql } from "slonik";
 import { z } from "zod";
 import { DISTINCT_CAP } from "../rules/history.ts";
 import type { AggField } from "../rules/rule-language.ts";
-import {
-  emptyStoredState,
-  type Grain,
-  STATE_AFTER,
-  type StateRequest,
-  type StoredState,
-} from "../rules/user-state.ts";
+import { emptyStoredState, type Grain, type StoredState } from "../rules/user-state.ts";
+import { STATE_AFTER, type StateRequest } from "../rules/user-state-request.ts";
 import { withDbErrors } from "./db-errors.ts";
 import type { DatabasePool } from "./pool.ts";
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { contributions, type Dataset, margin, predict, trainForest } from "../../../src/model/gbdt.ts";
+import { contributions, margin, predict } from "../../../src/model/forest.ts";
+import { type Dataset, trainForest } from "../../../src/model/gbdt.ts";
 import { prng } from "../../../src/random.ts";
 
 /** `rows` rows of `width` uniform features, labelled by `label`. */

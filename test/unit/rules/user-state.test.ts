@@ -1,10 +1,6 @@
 import { describe, expect, it } from "vitest";
-import {
-  eligible,
-  KnownStateUsers,
-  planStateRequest,
-  type StoredState,
-} from "../../../src/rules/user-state.ts";
+import type { StoredState } from "../../../src/rules/user-state.ts";
+import { eligible, KnownStateUsers, planStateRequest } from "../../../src/rules/user-state-request.ts";
 
 /* Issue 21: what a round asks of a user's state, and when the state stands for its history. */
 
