@@ -68,6 +68,12 @@ const producerMetrics = (r: Registers) => ({
 
 /** The scorer: chunks, decisions, dead letters, retries and lag. */
 const consumerMetrics = (r: Registers) => ({
+  invalidArtefacts: new Counter({
+    name: "sentinel_invalid_artefacts_total",
+    help: "Stored rule sets or models a consumer refused to load (logged; the previous one stays)",
+    labelNames: ["kind"],
+    registers: r,
+  }),
   batchSize: new Histogram({
     name: "sentinel_consumer_batch_messages",
     help: "Messages per processed chunk",

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync } from "fastify";
 import { z } from "zod";
-import { LABEL_SOURCES, LABELS } from "../domain/case.ts";
+import { LABEL_SOURCES, LABEL_SOURCES_BY_ROLE, LABELS, type LabelSource } from "../domain/case.ts";
 import { FreeText } from "../domain/free-text.ts";
 import { SentinelError } from "../errors.ts";
 import { whoIs } from "../http/auth.ts";
@@ -26,11 +26,33 @@ export type LabelsPluginDeps = {
 
 const LabelBody = z.strictObject({
   label: z.enum(LABELS, `must be one of ${LABELS.join(", ")}`),
-  source: z.enum(LABEL_SOURCES, `must be one of ${LABEL_SOURCES.join(", ")}`),
+  /** Optional: the key's role decides which sources it may state, and the default (issue 35). */
+  source: z.enum(LABEL_SOURCES, `must be one of ${LABEL_SOURCES.join(", ")}`).optional(),
   note: FreeText.optional(),
 });
 const Time = z.iso.datetime({ offset: true, error: "must be an RFC 3339 time with offset" });
 const PerformanceQuery = z.strictObject({ since: Time.optional(), until: Time.optional() });
+
+/**
+ * The source a label is recorded with: the stated one if the key's role may state it, else the
+ * role's default. An analyst cannot make a label look like a bank's chargeback.
+ * @throws SentinelError forbidden when the role may not state that source.
+ */
+export function labelSource(
+  role: keyof typeof LABEL_SOURCES_BY_ROLE,
+  stated: LabelSource | undefined,
+): LabelSource {
+  const allowed: readonly LabelSource[] = LABEL_SOURCES_BY_ROLE[role];
+  if (stated === undefined) return allowed[0]!;
+  if (!allowed.includes(stated)) {
+    throw new SentinelError(
+      "forbidden",
+      `a key with the ${role} role may label with source ${allowed.join(" or ")}, not ${stated}`,
+      { details: { allowed_sources: allowed } },
+    );
+  }
+  return stated;
+}
 
 export const labelsPlugin: FastifyPluginAsync<LabelsPluginDeps> = async (app, deps) => {
   const now = deps.now ?? Date.now;
@@ -38,9 +60,11 @@ export const labelsPlugin: FastifyPluginAsync<LabelsPluginDeps> = async (app, de
   app.post<{ Params: { id: string } }>(
     "/transaction/:id/label",
     {
-      config: analystOnly,
+      // ingest: a bank's chargeback feed labels with its own key (source chargeback only).
+      config: { roles: ["analyst", "ingest"] },
       schema: {
-        summary: "Label a stored transaction (chargebacks arrive weeks later); the latest label wins",
+        summary:
+          "Label a stored transaction (chargebacks arrive weeks later); the latest label wins; the key's role decides the source",
         security: [{ apiKey: [] }],
         params: idParams,
         body: jsonSchemaOf(LabelBody),
@@ -49,12 +73,14 @@ export const labelsPlugin: FastifyPluginAsync<LabelsPluginDeps> = async (app, de
     },
     async (request, reply) => {
       const id = parseParam(CaseId, request.params.id, "id");
-      const body = parseRequest(LabelBody, request.body ?? {});
-      const stored = await deps.actions.label(id, body, whoIs(request));
+      const { source: stated, ...body } = parseRequest(LabelBody, request.body ?? {});
+      const who = whoIs(request);
+      const source = labelSource(who.role, stated);
+      const stored = await deps.actions.label(id, { ...body, source }, who);
       if (!stored) throw new SentinelError("not_found", "unknown transaction");
       void deps.labels.publishPending(); // from the outbox: at once, or later if the broker is away
       const { message: _message, ...row } = stored;
-      return reply.code(201).send({ ...row, label: body.label, source: body.source });
+      return reply.code(201).send({ ...row, label: body.label, source });
     },
   );
 

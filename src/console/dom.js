@@ -6,7 +6,8 @@ export async function api(key, path, options = {}) {
     ...options,
     headers: {
       "x-api-key": key,
-      ...(options.body ? { "content-type": "application/json" } : {}),
+      // Every change is JSON, body or not: the server refuses any other POST (issue 35).
+      ...(options.method && options.method !== "GET" ? { "content-type": "application/json" } : {}),
       ...options.headers,
     },
   });

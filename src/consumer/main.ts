@@ -41,6 +41,7 @@ export async function scoringDeps(rt: Runtime): Promise<ScoringDeps> {
     fallback: defaultRuleSet(config.rules),
     fxRates: config.rules.fxRates,
     logger: rt.logger.child({ component: "rules" }),
+    onInvalid: (kind) => rt.metrics.consumer.invalidArtefacts.inc({ kind }),
   });
   await rules.start();
   return {

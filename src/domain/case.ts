@@ -3,6 +3,16 @@
 export const CASE_STATUSES = ["open", "claimed", "resolved"] as const;
 export const LABELS = ["fraud", "legitimate"] as const;
 export const LABEL_SOURCES = ["chargeback", "analyst", "customer"] as const;
+/**
+ * Which label sources a key's role may state (issue 35): an analyst records what analysts and
+ * customers say, never a bank's chargeback; chargebacks come from the feed's `ingest` key (or an
+ * admin's). The first is the default when a label names no source.
+ */
+export const LABEL_SOURCES_BY_ROLE = {
+  analyst: ["analyst", "customer"],
+  ingest: ["chargeback"],
+  admin: ["analyst", "customer", "chargeback"],
+} as const satisfies Record<string, readonly (typeof LABEL_SOURCES)[number][]>;
 export type CaseStatus = (typeof CASE_STATUSES)[number];
 export type Label = (typeof LABELS)[number];
 export type LabelSource = (typeof LABEL_SOURCES)[number];

@@ -10,6 +10,8 @@ import type { Metrics } from "../metrics.ts";
 import { decorateIdentity, requireApiKeys, whoIs } from "./auth.ts";
 import { installErrorHandling } from "./error-handler.ts";
 import { opsPlugin, type Readiness } from "./ops-plugin.ts";
+import { loggableRequest, refuseControlCharacters } from "./parameter-guard.ts";
+import { guardCrossSiteRequests } from "./request-guards.ts";
 
 /*
  * The HTTP layer every feature is served through: the server and its timeouts, the OpenAPI
@@ -86,10 +88,17 @@ function observeRequests(app: FastifyInstance, logger: Logger, metrics: Metrics)
       { method: request.method, route: request.routeOptions.url ?? "unmatched", status: reply.statusCode },
       seconds,
     );
+    // Never the raw URL: a card number in a query string would be logged (parameter-guard.ts).
     if (reply.statusCode >= 500) {
-      request.log.warn({ status: reply.statusCode, url: request.url, ms: seconds * 1000 }, "request failed");
+      request.log.warn(
+        { status: reply.statusCode, ...loggableRequest(request), ms: seconds * 1000 },
+        "request failed",
+      );
     } else if (logger.isLevelEnabled("debug")) {
-      request.log.debug({ status: reply.statusCode, url: request.url, ms: seconds * 1000 }, "request");
+      request.log.debug(
+        { status: reply.statusCode, ...loggableRequest(request), ms: seconds * 1000 },
+        "request",
+      );
     }
     done();
   });
@@ -151,7 +160,9 @@ export async function buildHttp(deps: HttpDeps, features: HttpFeatures): Promise
   app.get("/docs/json", { schema: { hide: true } }, async () => app.swagger());
   closeIdleConnectionsWhileClosing(app);
   observeRequests(app, logger, metrics);
+  guardCrossSiteRequests(app, { authDisabled: config.http.authDisabled, metrics });
   refuseDeepBodies(app, metrics);
+  refuseControlCharacters(app, metrics);
   decorateIdentity(app);
   installErrorHandling(app, metrics);
 

@@ -1,6 +1,8 @@
 import type { FastifyError, FastifyInstance } from "fastify";
+import { maskPans } from "../domain/pan.ts";
 import { httpStatusOf, SentinelError } from "../errors.ts";
 import type { Metrics } from "../metrics.ts";
+import { loggableRequest } from "./parameter-guard.ts";
 
 /*
  * The one place HTTP errors are written. Routes throw SentinelErrors (src/errors.ts is the
@@ -34,7 +36,8 @@ export function installErrorHandling(app: FastifyInstance, metrics: Metrics): vo
       return reply.code(status).send({ error: "unavailable", message: ours.message, ...ours.details });
     }
     if (status >= 500) {
-      request.log.error({ err: error }, "unhandled error");
+      // The route's template and masked parameters, never the URL (parameter-guard.ts).
+      request.log.error({ err: error, ...loggableRequest(request) }, "unhandled error");
       return reply.code(500).send({ error: "internal", message: "internal error" });
     }
     if (ours?.issues)
@@ -45,6 +48,9 @@ export function installErrorHandling(app: FastifyInstance, metrics: Metrics): vo
   });
 
   app.setNotFoundHandler((request, reply) =>
-    reply.code(404).send({ error: "not_found", message: `no route ${request.method} ${request.url}` }),
+    reply.code(404).send({
+      error: "not_found",
+      message: `no route ${request.method} ${maskPans(request.url.split("?")[0]!)}`,
+    }),
   );
 }

@@ -2,9 +2,10 @@ import { sql } from "slonik";
 import { z } from "zod";
 import { type ArtefactKind, createArtefactStore, type ShadowMove } from "../artefacts/artefact-store.ts";
 import type { Actor } from "../audit/audit-store.ts";
+import { SentinelError } from "../errors.ts";
 import { withDbErrors } from "../store/db-errors.ts";
 import type { DatabasePool } from "../store/pool.ts";
-import type { ModelDocument } from "./model.ts";
+import { type ModelDocument, validateModel } from "./model.ts";
 
 /*
  * Model versions, their activations and shadow (issue 24): the lifecycle models share with rule
@@ -42,8 +43,16 @@ export function createModelStore({ pool }: { pool: DatabasePool }) {
     }));
   return {
     /** Stores a version (a no-op when it exists). Returns whether it was new. */
-    save: (version: string, doc: ModelDocument, summary: object, actor: Actor): Promise<boolean> =>
-      models.save(version, doc, actor, summary),
+    /** @throws SentinelError validation_failed when the document is not a valid model (issue 35). */
+    save: (version: string, doc: ModelDocument, summary: object, actor: Actor): Promise<boolean> => {
+      const valid = validateModel(doc);
+      if (!valid.ok) {
+        return Promise.reject(
+          new SentinelError("validation_failed", "not a valid model", { issues: valid.issues }),
+        );
+      }
+      return models.save(version, doc, actor, summary);
+    },
     list,
     get: models.get,
     async info(version: string): Promise<ModelInfo | null> {

@@ -15,6 +15,46 @@ export const MODEL_FORMAT = 1;
 
 const finite = z.number().refine(Number.isFinite, "must be a finite number");
 
+/** At most this many nodes in one tree (a depth-12 binary tree has 8,191). */
+export const MAX_TREE_NODES = 8_191;
+/** At most this deep (the trainer's default is 4; its cap 12). */
+export const MAX_TREE_DEPTH = 12;
+/** At most this many nodes in the whole forest (~13 MB as flat arrays). */
+export const MAX_FOREST_NODES = 500_000;
+
+/**
+ * Whether the arrays describe a tree (issue 35, item 1): every child comes after its parent, each
+ * node but the root has exactly one parent (two parents sharing a child made a DAG whose walk at
+ * load doubled with each level: a ~60-node document exhausted a consumer's memory), a node's two
+ * children differ, and no path is deeper than MAX_TREE_DEPTH. Iterative, one pass.
+ */
+function treeShapeProblem(t: {
+  feature: readonly number[];
+  left: readonly number[];
+  right: readonly number[];
+}): { path: (string | number)[]; message: string } | undefined {
+  const n = t.feature.length;
+  if (n > MAX_TREE_NODES) return { path: ["feature"], message: `a tree has at most ${MAX_TREE_NODES} nodes` };
+  const depth = new Int32Array(n).fill(-1);
+  depth[0] = 0;
+  for (let i = 0; i < n; i++) {
+    if (depth[i]! < 0) return { path: ["feature", i], message: "node is no one's child (not reachable)" };
+    if (t.feature[i]! < 0) continue;
+    const l = t.left[i]!;
+    const r = t.right[i]!;
+    if (!(l > i && l < n && r > i && r < n)) {
+      return { path: ["left", i], message: "child index out of order or range" };
+    }
+    if (l === r) return { path: ["right", i], message: "a node's two children must differ" };
+    for (const c of [l, r]) {
+      if (depth[c]! >= 0) return { path: ["left", i], message: `node ${c} has two parents: not a tree` };
+      depth[c] = depth[i]! + 1;
+      if (depth[c]! > MAX_TREE_DEPTH) return { path: ["left", i], message: `deeper than ${MAX_TREE_DEPTH}` };
+    }
+  }
+  return undefined;
+}
+
 const TreeSchema = z
   .strictObject({
     feature: z
@@ -36,12 +76,8 @@ const TreeSchema = z
       ctx.addIssue({ code: "custom", message: "every array of a tree must have the same length" });
       return;
     }
-    // Children come after their parent: a walk always ends, in at most n steps.
-    t.feature.forEach((f, i) => {
-      const ok = f < 0 || (t.left[i]! > i && t.left[i]! < n && t.right[i]! > i && t.right[i]! < n);
-      if (!ok)
-        ctx.addIssue({ code: "custom", path: ["left", i], message: "child index out of order or range" });
-    });
+    const problem = treeShapeProblem(t);
+    if (problem) ctx.addIssue({ code: "custom", path: problem.path, message: problem.message });
   });
 
 export const ModelDocumentSchema = z.strictObject({
@@ -54,7 +90,14 @@ export const ModelDocumentSchema = z.strictObject({
       `must be this scorer's features, in order: ${FEATURES.join(", ")}`,
     ),
   bias: finite,
-  trees: z.array(TreeSchema).min(1).max(2_000),
+  trees: z
+    .array(TreeSchema)
+    .min(1)
+    .max(2_000)
+    .refine(
+      (trees) => trees.reduce((n, t) => n + t.feature.length, 0) <= MAX_FOREST_NODES,
+      `a forest has at most ${MAX_FOREST_NODES} nodes`,
+    ),
   training: z.strictObject({
     from: z.string(),
     to: z.string(),
@@ -120,6 +163,8 @@ function flatten(forest: Forest) {
       threshold[here] = t.threshold[n]!;
       value[here] = t.value[n]!;
       if (t.feature[n]! < 0) continue;
+      // validateModel guarantees a tree; a node placed twice would mean a DAG slipped through.
+      if (place.has(t.left[n]!) || place.has(t.right[n]!)) throw new Error("model tree has a shared node");
       child[here] = at;
       place.set(t.left[n]!, at++);
       place.set(t.right[n]!, at++);

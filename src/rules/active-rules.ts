@@ -37,15 +37,26 @@ export type RulesSource = {
 };
 
 /** Loads a model version, compiled once per version (a model's document is large). */
-function modelLoader(models: Pick<ModelStore, "get"> | undefined, logger: Logger) {
+function modelLoader(
+  models: Pick<ModelStore, "get"> | undefined,
+  logger: Logger,
+  onInvalid: (kind: "model") => void,
+) {
   const compiled = new Map<string, ScoringModel | null>();
   return async (version: string | null): Promise<ScoringModel | undefined> => {
     if (!version || !models) return undefined;
     if (!compiled.has(version)) {
       const valid = validateModel(await models.get(version));
-      if (!valid.ok) logger.error({ version, issues: valid.issues }, "stored model is invalid; not used");
+      let model: ScoringModel | null = null;
+      try {
+        if (valid.ok) model = scoringModel(valid.model, version);
+        else logger.error({ version, issues: valid.issues }, "stored model is invalid; not used");
+      } catch (error) {
+        logger.error({ version, err: (error as Error).message }, "stored model cannot be loaded; not used");
+      }
+      if (!model) onInvalid("model"); // never a crash: the rules decide alone (issue 35)
       if (compiled.size >= 4) compiled.clear(); // the active and the shadow model are what is needed
-      compiled.set(version, valid.ok ? scoringModel(valid.model, version) : null);
+      compiled.set(version, model);
     }
     return compiled.get(version) ?? undefined;
   };
@@ -58,6 +69,7 @@ export function createRulesSource({
   fxRates,
   refreshMs = 2_000,
   logger,
+  onInvalid,
 }: {
   store: Pick<RulesStore, "stamp" | "active" | "allLists" | "get">;
   /** Where models are (none: no model is ever active). */
@@ -66,6 +78,8 @@ export function createRulesSource({
   fxRates: Readonly<Record<string, string>>;
   refreshMs?: number;
   logger: Logger;
+  /** A stored rule set or model that failed validation (counted in a metric). */
+  onInvalid?: (kind: "rule_set" | "model") => void;
 }): RulesSource {
   let current = scoringRules(fallback, fxRates);
   let shadow: ScoringRules | undefined;
@@ -74,7 +88,7 @@ export function createRulesSource({
   let refreshing = false;
   let stopped = false;
 
-  const loadModel = modelLoader(models, logger);
+  const loadModel = modelLoader(models, logger, (kind) => onInvalid?.(kind));
 
   /** The rule set to score with: the active one, or the fallback before any activation; null when the active one is invalid. */
   function liveSet(active: { version: string; document: unknown } | null) {
@@ -85,6 +99,7 @@ export function createRulesSource({
       { version: active.version, issues: valid.issues },
       "active rule set is invalid; keeping the current one",
     );
+    onInvalid?.("rule_set");
     return null;
   }
 

@@ -242,11 +242,19 @@ describe("cases", () => {
       (await call(ANALYST, "POST", `/transaction/${t.id}/label`, { label: "legitimate", source: "analyst" }))
         .status,
     ).toBe(201);
-    const chargeback = await call(ANALYST, "POST", `/transaction/${t.id}/label`, {
+    // Issue 35: an analyst cannot make a label look like a bank's chargeback; the feed's key can.
+    const posing = await call(ANALYST, "POST", `/transaction/${t.id}/label`, {
       label: "fraud",
       source: "chargeback",
     });
+    expect(posing.status).toBe(403);
+    const chargeback = await call(INGEST, "POST", `/transaction/${t.id}/label`, { label: "fraud" });
     expect(chargeback.status).toBe(201);
+    expect(((await chargeback.json()) as { source: string }).source).toBe("chargeback");
+    expect(
+      (await call(INGEST, "POST", `/transaction/${t.id}/label`, { label: "fraud", source: "analyst" }))
+        .status,
+    ).toBe(403);
     expect(
       (
         await call(ANALYST, "POST", `/transaction/${randomUUID()}/label`, {

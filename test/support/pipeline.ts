@@ -41,7 +41,10 @@ export function usePipeline(
         fetch(`${o.base ?? app.ingest!.address}${path}`, {
           method,
           headers: {
-            ...(o.body === undefined ? {} : { "content-type": "application/json" }),
+            // Every POST, PUT and PATCH says JSON, body or not (the server refuses others: issue 35).
+            ...(o.body === undefined && !["POST", "PUT", "PATCH"].includes(method)
+              ? {}
+              : { "content-type": "application/json" }),
             ...(o.key ? { "x-api-key": o.key } : {}),
             ...o.headers,
           },
