@@ -1,9 +1,10 @@
 import type { DecisionOutcome } from "../domain/decision.ts";
 import { minorUnits } from "../domain/iso4217.ts";
-import { minorUnitsIn, parseDecimal, toMinorUnits, unitsIn } from "../domain/money.ts";
+import { minorUnitsIn, toMinorUnits, unitsIn } from "../domain/money.ts";
 import type { Profile } from "../domain/profile.ts";
 import { computeFeatures, FEATURES } from "../model/features.ts";
 import { modelReason, type ScoringModel } from "../model/model.ts";
+import { arithmetic, compare, dec, literalDecs, numberLiteral, type Value } from "./decimal-values.ts";
 import {
   DISTINCT_CAP,
   type RuleHistory,
@@ -11,7 +12,8 @@ import {
   type RuleTransaction,
   rowHistory,
 } from "./history.ts";
-import { aggField, type Expr, type FieldName, type Rule, type RuleSet, readsModel } from "./rule-language.ts";
+import { aggField, type Expr, type FieldName, type Rule, type RuleSet } from "./rule-language.ts";
+import { readsModel } from "./rule-set-refs.ts";
 
 export type { RuleHistoryEntry, RuleTransaction } from "./history.ts";
 
@@ -21,9 +23,6 @@ export type { RuleHistoryEntry, RuleTransaction } from "./history.ts";
  * value — a wrong type or a missing operand is null, and a comparison with null is false — so no
  * document that validates can throw here. Money is exact: decimals are (units, scale) bigints.
  */
-
-type Dec = { units: bigint; scale: number };
-type Value = null | boolean | string | Dec;
 
 export type RuleContext = {
   fxRates: Readonly<Record<string, string>>;
@@ -73,77 +72,6 @@ export type RuleVerdict = { decision: DecisionOutcome; score: number; reasons: s
 
 const RANK: Record<DecisionOutcome, number> = { approve: 0, review: 1, decline: 2 };
 const OUTCOMES: DecisionOutcome[] = ["approve", "review", "decline"];
-
-const isDec = (v: Value): v is Dec => typeof v === "object" && v !== null;
-
-function dec(v: Value | number): Dec | null {
-  if (isDec(v as Value)) return v as Dec;
-  if (typeof v === "number") return Number.isSafeInteger(v) ? { units: BigInt(v), scale: 0 } : dec(String(v));
-  if (typeof v === "string" && /^-?\d+(\.\d+)?$/.test(v)) {
-    const negative = v.startsWith("-");
-    const { units, scale } = parseDecimal(negative ? v.slice(1) : v);
-    return { units: negative ? -units : units, scale };
-  }
-  return null;
-}
-
-// Number literals of rule sets, converted once (a rule set has a few; cleared if ever many).
-const literals = new Map<number, Dec | null>();
-function numberLiteral(n: number): Dec | null {
-  let d = literals.get(n);
-  if (d === undefined) {
-    if (literals.size > 10_000) literals.clear();
-    d = dec(n);
-    literals.set(n, d);
-  }
-  return d;
-}
-
-function align(a: Dec, b: Dec): [bigint, bigint, number] {
-  const scale = Math.max(a.scale, b.scale);
-  return [a.units * 10n ** BigInt(scale - a.scale), b.units * 10n ** BigInt(scale - b.scale), scale];
-}
-
-function compare(op: string, x: Value, y: Value): boolean {
-  if (x === null || y === null) return false;
-  const a = dec(x);
-  const b = dec(y);
-  let c: number;
-  if (a && b) {
-    const [ua, ub] = align(a, b);
-    c = ua < ub ? -1 : ua > ub ? 1 : 0;
-  } else if (typeof x === "string" && typeof y === "string") {
-    c = x < y ? -1 : x > y ? 1 : 0;
-  } else if (typeof x === "boolean" && typeof y === "boolean") {
-    if (op !== "==" && op !== "!=") return false;
-    c = x === y ? 0 : 1;
-  } else {
-    return op === "!=";
-  }
-  switch (op) {
-    case "==":
-      return c === 0;
-    case "!=":
-      return c !== 0;
-    case "<":
-      return c < 0;
-    case "<=":
-      return c <= 0;
-    case ">":
-      return c > 0;
-    default:
-      return c >= 0;
-  }
-}
-
-function arithmetic(op: string, x: Value, y: Value): Value {
-  const a = dec(x);
-  const b = dec(y);
-  if (!a || !b) return null;
-  if (op === "*") return { units: a.units * b.units, scale: a.scale + b.scale };
-  const [ua, ub, scale] = align(a, b);
-  return { units: op === "+" ? ua + ub : ua - ub, scale };
-}
 
 /**
  * An aggregate over the earlier transactions received after `fromMs` (`profileMoney`: amounts in
@@ -201,6 +129,7 @@ export function evaluateRuleSet(
   ctx: RuleContext,
 ): RuleVerdict {
   const history = Array.isArray(earlier) ? rowHistory(earlier) : (earlier as RuleHistory);
+  const decOf = literalDecs(ruleSet); // the rule set's decimal literals, parsed once
   const scale = profile ? (minorUnits(profile.currency) ?? 2) : 0;
   const money = (units: bigint | undefined): Value => (units === undefined ? null : { units, scale });
   const inProfile = (amount: string, currency: string) =>
@@ -266,9 +195,9 @@ export function evaluateRuleSet(
       case "+":
       case "-":
       case "*":
-        return arithmetic(e.op, value(e.args[0]!), value(e.args[1]!));
+        return arithmetic(e.op, value(e.args[0]!), value(e.args[1]!), decOf);
       default:
-        return compare(e.op, value(e.args[0]!), value(e.args[1]!));
+        return compare(e.op, value(e.args[0]!), value(e.args[1]!), decOf);
     }
   }
 

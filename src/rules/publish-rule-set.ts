@@ -1,6 +1,7 @@
 import type { Actor } from "../audit/audit-store.ts";
 import { SentinelError } from "../errors.ts";
-import { listsOf, type RuleSet, ruleSetVersion } from "./rule-language.ts";
+import { type RuleSet, ruleSetVersion } from "./rule-language.ts";
+import { listsOf } from "./rule-set-refs.ts";
 import type { RulesStore } from "./rules-store.ts";
 
 /**

@@ -84,10 +84,29 @@ export type Expr =
       field?: AggField;
     };
 
+/**
+ * Literals have bounds (issue 35): no field a rule compares is longer than 256 characters, and a
+ * number — or a string that reads as one — has at most 18 integer and 8 fraction digits, like the
+ * amounts it is compared with (a literal of thousands of digits made every comparison work).
+ */
+export const MAX_STRING_LITERAL = 256;
+const numberLike = (text: string) => {
+  const m = /^-?(\d+)(?:\.(\d+))?$/.exec(text);
+  return !m || (m[1]!.length <= 18 && (m[2]?.length ?? 0) <= 8);
+};
+const NumberLiteral = z
+  .number()
+  .refine(Number.isFinite, "must be a finite number")
+  .refine((n) => Math.abs(n) < 1e18 && numberLike(String(n)), "at most 18 integer and 8 fraction digits");
+const StringLiteral = z
+  .string()
+  .max(MAX_STRING_LITERAL, `at most ${MAX_STRING_LITERAL} characters`)
+  .refine(numberLike, "a number as a string has at most 18 integer and 8 fraction digits");
+
 export const ExprSchema: z.ZodType<Expr> = z.lazy(() =>
   z.union([
-    z.number(),
-    z.string(),
+    NumberLiteral,
+    StringLiteral,
     z.boolean(),
     z.null(),
     z.strictObject({ money: decimal }),
@@ -259,34 +278,4 @@ export function aggregateCost(rs: RuleSet): number {
   let cost = terms.filter((t) => t.agg === "first_seen").length + distinctFields.size * DISTINCT_CAP;
   for (const w of windows) cost += 60 + 24 + Math.ceil(w / 86_400_000) + 1;
   return cost;
-}
-
-/** The named lists a rule set refers to (`in_list`), each with the id of the first rule naming it. */
-export function listsOf(rs: RuleSet): Map<string, string> {
-  const names = new Map<string, string>();
-  for (const rule of rs.rules) {
-    const stack: Expr[] = [rule.when];
-    while (stack.length > 0) {
-      const e = stack.pop()!;
-      if (e === null || typeof e !== "object") continue;
-      if ("op" in e && e.op === "in_list" && !names.has(e.list)) names.set(e.list, rule.id);
-      if ("args" in e) stack.push(...e.args);
-      else if ("arg" in e) stack.push(e.arg);
-    }
-  }
-  return names;
-}
-
-/** Whether an expression reads the model's score. */
-export function readsModel(e: Expr): boolean {
-  if (e === null || typeof e !== "object") return false;
-  if ("field" in e) return e.field === "model.score";
-  if ("args" in e) return e.args.some(readsModel);
-  if ("arg" in e) return readsModel(e.arg);
-  return false;
-}
-
-/** Whether any rule of the set reads the model's score (a round then computes the model's features). */
-export function usesModel(rs: RuleSet): boolean {
-  return rs.rules.some((r) => readsModel(r.when));
 }

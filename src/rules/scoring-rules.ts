@@ -15,9 +15,9 @@ import {
   type RuleSet,
   ruleSetVersion,
   termKey,
-  usesModel,
   widestWindowMs,
 } from "./rule-language.ts";
+import { usesModel } from "./rule-set-refs.ts";
 
 /** A rule set ready to score with: its version, the history it needs, FX rates and named lists. */
 export type ScoringRules = {
