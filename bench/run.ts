@@ -8,6 +8,7 @@ import { benchHotUser } from "./hot-user.ts";
 import { benchIngest } from "./ingest.ts";
 import { producerPerfTest } from "./lib/kafka-tools.ts";
 import { benchServices, log } from "./lib/services.ts";
+import { benchPanScan } from "./pan-scan.ts";
 import { type BenchReport, writeReport } from "./report.ts";
 import { benchRules } from "./rules.ts";
 import { benchTrain } from "./train.ts";
@@ -58,6 +59,9 @@ const webhooks = await benchWebhooks(services, quick ? { deliveries: 5_000, seco
 
 log("detection: a simulated month against its truth (the default rules, then rules + a model)");
 const detection = await benchDetection(services, quick ? { users: 1_000 } : {});
+
+log("the card-number scan of a request body (plain, rich, non-ASCII)");
+const panScan = benchPanScan(quick ? 50_000 : 200_000);
 
 log("model training: sentinel model train on a simulated month (full: 1,000,000 transactions)");
 const training = await benchTrain(quick ? { users: 2_000 } : {});
@@ -115,5 +119,6 @@ const lines = {
   ...e2eLines(e2e),
   ...webhooksLines(webhooks),
   ...detectionLines(detection),
+  ...panScan,
 };
 for (const [k, v] of Object.entries(lines)) console.log(`${k}=${v}`);

@@ -22,6 +22,11 @@ export const EnvSchema = z.object({
   NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   LOG_PRETTY: z.stringbool().default(false),
+  /** Who runs the command-line tools, for the audit trail (default: the operating-system user). */
+  SENTINEL_OPERATOR: z
+    .string()
+    .regex(/^[A-Za-z0-9._@-]{1,64}$/, "must be a name of 1-64 letters, digits or . _ @ -")
+    .optional(),
   HOST: z.string().min(1).default("0.0.0.0"),
   PORT: int(8080, 0, 65535),
   METRICS_PORT: int(9464, 0, 65535),
@@ -51,6 +56,14 @@ export const EnvSchema = z.object({
   SYNC_WAIT_MAX_MS: int(2000, 0, 60_000),
   SYNC_MAX_PENDING: int(10_000, 1, 1_000_000),
   CASES_STREAM_MAX: int(100, 1, 10_000),
+  /** Live case streams one API key may hold open per process (issue 35). */
+  CASES_STREAM_MAX_PER_KEY: int(5, 1, 10_000),
+  /** Requests per minute per API key, ingest keys / the others; 0 turns the limit off (issue 35). */
+  RATE_LIMIT_INGEST_PER_MINUTE: int(600_000, 0, 100_000_000),
+  RATE_LIMIT_PER_MINUTE: int(1_200, 0, 100_000_000),
+  /** Where /metrics and /docs are served instead of the API port (0: on the API port). */
+  HTTP_INTERNAL_PORT: int(0, 0, 65535),
+  HTTP_INTERNAL_HOST: z.string().min(1).default("127.0.0.1"),
   CONSUMER_GROUP: z.string().min(1).default("sentinel-scorer"),
   CONSUMER_PARTITIONS_CONCURRENCY: int(12, 1, 64),
   CONSUMER_CHUNK_SIZE: int(1000, 1, 50_000),

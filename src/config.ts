@@ -14,6 +14,8 @@ export const DEVELOPMENT_SECRET_KEY = "sentinelstream-development-only";
 export type Config = Readonly<{
   env: Env["NODE_ENV"];
   log: Readonly<{ level: Env["LOG_LEVEL"]; pretty: boolean }>;
+  /** SENTINEL_OPERATOR: who runs the command-line tools (audit trail); unset, the OS user. */
+  operator: string | undefined;
   http: Readonly<{
     host: string;
     port: number;
@@ -34,6 +36,13 @@ export type Config = Readonly<{
     syncMaxPending: number;
     /** Open GET /cases/stream streams per ingress process (beyond: 503). */
     casesStreamMax: number;
+    /** Of those, per API key (beyond: 429). */
+    casesStreamMaxPerKey: number;
+    /** Requests per minute per API key (shared by every ingress through Redis); 0: no limit. */
+    rateLimit: Readonly<{ ingestPerMinute: number; perMinute: number }>;
+    /** /metrics and /docs on this port (and host) instead of the API port; 0: on the API port. */
+    internalPort: number;
+    internalHost: string;
   }>;
   kafka: Readonly<{
     brokers: readonly string[];
@@ -181,6 +190,7 @@ export function loadConfig(
   return deepFreeze({
     env: e.NODE_ENV,
     log: { level: e.LOG_LEVEL, pretty: e.LOG_PRETTY },
+    operator: e.SENTINEL_OPERATOR,
     http: {
       host: e.HOST,
       port: e.PORT,
@@ -193,6 +203,10 @@ export function loadConfig(
       syncWaitMaxMs: e.SYNC_WAIT_MAX_MS,
       syncMaxPending: e.SYNC_MAX_PENDING,
       casesStreamMax: e.CASES_STREAM_MAX,
+      casesStreamMaxPerKey: e.CASES_STREAM_MAX_PER_KEY,
+      rateLimit: { ingestPerMinute: e.RATE_LIMIT_INGEST_PER_MINUTE, perMinute: e.RATE_LIMIT_PER_MINUTE },
+      internalPort: e.HTTP_INTERNAL_PORT,
+      internalHost: e.HTTP_INTERNAL_HOST,
     },
     kafka: {
       brokers: e.KAFKA_BROKERS,

@@ -14,6 +14,8 @@ export const ERROR_CODES = {
   bad_request: { status: 400, retryable: false },
   unauthorized: { status: 401, retryable: false },
   forbidden: { status: 403, retryable: false },
+  /** Too many requests, or streams, for one key (issue 35): slow down, then try again. */
+  rate_limited: { status: 429, retryable: false },
   not_found: { status: 404, retryable: false },
   /** POST /transaction with Prefer: wait: the id is stored with another payload. */
   transaction_id_conflict: { status: 409, retryable: false },

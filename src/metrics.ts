@@ -151,6 +151,11 @@ const cacheMetrics = (r: Registers) => ({
 
 /** Webhooks: events taken in, attempts and their outcome per endpoint, what waits. */
 const webhookMetrics = (r: Registers) => ({
+  invalidEvents: new Counter({
+    name: "sentinel_webhook_invalid_events_total",
+    help: "Messages on the webhook source topics that were no event of ours: dead-lettered, never sent",
+    registers: r,
+  }),
   events: new Counter({
     name: "sentinel_webhook_events_total",
     help: "Events read by the webhook intake, by type, and the deliveries they made (one per subscribed endpoint)",

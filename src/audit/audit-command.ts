@@ -5,13 +5,25 @@ import { toIssues } from "../domain/transaction.ts";
 import { SentinelError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import { newTable, out, toJson } from "../ops/output.ts";
-import { createDatabasePool } from "../store/pool.ts";
+import { createDatabasePool, withPool } from "../store/pool.ts";
 import { AuditQuerySchema, toAuditQuery } from "./audit-plugin.ts";
-import { type Actor, listAudit } from "./audit-store.ts";
+import { type Actor, type AuditEntry, listAudit, recordAudit } from "./audit-store.ts";
 
-/** Who acts from the command line: the operating-system user, in the `cli` role. */
-export function cliActor(): Actor {
-  return { name: userInfo().username, role: "cli" };
+/** Who acts from the command line: SENTINEL_OPERATOR, else the operating-system user, in the `cli` role. */
+export function cliActor(config: Pick<Config, "operator">): Actor {
+  return { name: config.operator ?? userInfo().username, role: "cli" };
+}
+
+/**
+ * Writes one audit row for an operator's action that is no single database change (a replay that
+ * re-decides, a DLQ redrive, an offset reset): on a pool of its own, before or after the action.
+ * @throws SentinelError store_unavailable: the action is not run unaudited.
+ */
+export async function auditOperatorAction(
+  config: Pick<Config, "operator" | "database">,
+  entry: AuditEntry,
+): Promise<void> {
+  await withPool(config, (pool) => recordAudit(pool, cliActor(config), [entry]));
 }
 
 /** The command's options: the filters of GET /audit (as text, parsed by the same schema) and --json. */

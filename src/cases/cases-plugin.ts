@@ -138,12 +138,20 @@ export const casesPlugin: FastifyPluginAsync<CasesPluginDeps> = async (app, deps
         config: analystOnly,
         schema: { summary: "New reviews as Server-Sent Events (event: case)", ...secured },
       },
-      (_request, reply) => {
+      (request, reply) => {
         if (feed.subscribers >= feed.maxSubscribers) {
           throw new SentinelError("unavailable", "too many live streams on this process: retry later");
         }
+        const who = whoIs(request);
+        const key = `${who.role}:${who.name}`;
+        if (!feed.roomFor(key)) {
+          throw new SentinelError(
+            "rate_limited",
+            "this key has as many live streams open as it may: close one",
+          );
+        }
         reply.hijack();
-        if (!streamCases(feed, reply.raw)) reply.raw.destroy(); // filled meanwhile
+        if (!streamCases(feed, reply.raw, { key })) reply.raw.destroy(); // filled meanwhile
       },
     );
     // Open streams must not hold the shutdown.

@@ -1,8 +1,8 @@
-import Fastify, { type FastifyBaseLogger, LogController } from "fastify";
 import type { Config } from "../config.ts";
 import type { Scorer } from "../consumer/scorer.ts";
 import { SentinelError } from "../errors.ts";
-import { opsPlugin, type Readiness, sampleReadiness } from "../http/ops-plugin.ts";
+import { type Readiness, sampleReadiness } from "../http/ops-plugin.ts";
+import { startOpsServer } from "../http/ops-server.ts";
 import type { RunningIngest } from "../ingest/main.ts";
 import type { Logger } from "../logger.ts";
 import type { Metrics } from "../metrics.ts";
@@ -137,14 +137,14 @@ async function serveOpsOnly(
   metrics: Metrics,
 ): Promise<{ stop(): Promise<void> } | undefined> {
   if (config.http.metricsPort === 0) return undefined;
-  const ops = Fastify({
-    loggerInstance: logger as FastifyBaseLogger,
-    logController: new LogController({ disableRequestLogging: true }),
-  });
-  await ops.register(opsPlugin, { readiness, metrics });
   try {
-    await ops.listen({ host: config.http.host, port: config.http.metricsPort });
-    return { stop: () => ops.close() };
+    return await startOpsServer({
+      host: config.http.host,
+      port: config.http.metricsPort,
+      logger,
+      readiness,
+      metrics,
+    });
   } catch (error) {
     logger.warn(
       { err: (error as Error).message, port: config.http.metricsPort },

@@ -47,6 +47,7 @@ export function addWebhooksCommands(program: Command): void {
     .description(
       "a new signing secret; the old one keeps signing beside it for WEBHOOK_SECRET_OVERLAP_MS (24 h)",
     )
+    .option("--overlap-ms <ms>", "how long the old secret keeps signing (0: revoke it at once)")
     .option("--json")
     .action(act("rotate-secret"));
   webhooks

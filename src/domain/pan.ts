@@ -2,23 +2,28 @@
  * Law 7: no raw card number (PAN) is accepted, stored, published, dead-lettered in clear or logged.
  *
  * A PAN here is 13–19 digits passing the Luhn check, written as consecutive groups of digits with
- * one to three spaces, dashes, dots, slashes or underscores between groups ("4111 1111 1111 1111",
- * "4111  1111  1111  1111", "4111.1111.1111.1111", "4111111111111111"), standalone or inside any
+ * a short run (one to five) of anything but letters and digits between groups — spaces, tabs,
+ * newlines, dashes, dots, commas, colons, slashes, non-breaking spaces… ("4111 1111 1111 1111",
+ * "4111\t1111\n1111,1111", "4111.1111.1111.1111", "4111111111111111"), full-width digits
+ * included (the text is read in Unicode's NFKC form), standalone or inside any
  * text ("card 4111111111111111", "cc4111111111111111", "4111 1111 1111 1111 12/27" — the groups
  * holding 13–19 digits are checked, so an expiry or a label around the number does not hide it).
- * Not a card number: a single run of more than 19 digits without separators, digits inside an
- * identifier that holds other digits too (a hex hash: "9f4111111111111111e0c"), and a string that
- * is one UUID — random UUIDs and hashes hold Luhn-valid digit runs often enough that refusing them
- * would refuse real traffic (about one random UUID in a hundred did, before this rule). Letters
- * alone glued to the digits ("cc", "card", "x") do not hide a number.
+ * Not a card number: a single run of more than 19 digits without separators, digits inside a hex
+ * identifier that holds other digits too (a hash: "9f4111111111111111e0c"), and a string that is
+ * one UUID, one RFC 3339 time or one IP address — these hold Luhn-valid digit runs often enough
+ * that refusing them would refuse real traffic (about one random UUID in a hundred did, before this
+ * rule; a time with fractional seconds and an offset about one in ten, once colons separate).
+ * Letters glued to the digits on either side ("cc", "card", "exp1225") do not hide a number unless
+ * they are hex letters next to more digits.
  *
  * The trade-off: a 15-digit IMEI and some 13–19 digit reference numbers pass Luhn too and are
  * refused (about one random number in ten passes Luhn); send hashed device ids and references.
  */
 
-const SEPARATORS = new Set([" ", "-", ".", "/", "_"]);
-/** At most this many separators between two groups of one number ("4111 - 1111 - …"). */
-const MAX_SEPARATORS = 3;
+import { isIP } from "node:net";
+
+/** At most this many separators between two groups of one number ("4111 -- 1111 -- …"). */
+const MAX_SEPARATORS = 5;
 const MIN_DIGITS = 13;
 const MAX_DIGITS = 19;
 
@@ -38,19 +43,37 @@ export function luhnValid(digits: string): boolean {
 }
 
 const isDigit = (c: number) => c >= 48 && c <= 57;
-/** ASCII letters (NaN, past either end of the text, is none). */
-const isLetter = (c: number) => (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
+/** Hex letters (NaN, past either end of the text, is none). */
+const isHexLetter = (c: number) => (c >= 65 && c <= 70) || (c >= 97 && c <= 102);
+const WORD = /[\p{L}\p{N}\p{M}]/u;
+/** Anything but a letter or a digit, of any script, separates groups (NaN: none). */
+const isSeparator = (text: string, k: number): boolean => {
+  const c = text.charCodeAt(k);
+  if (Number.isNaN(c)) return false;
+  if (c < 128) return !(isDigit(c) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122));
+  return !WORD.test(text[k]!);
+};
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$/;
 
-/** Whether the letters and digits glued to a digit run at `from` (walking by `step`) hold a digit. */
+/** A whole string that is an identifier, a time or an address: never read as a card number. */
+const exempt = (text: string) => UUID.test(text) || RFC3339.test(text) || isIP(text) !== 0;
+
+/** Whether the hex letters glued to a digit run at `from` (walking by `step`) lead to a digit: a hash. */
 function gluedToDigits(text: string, from: number, step: 1 | -1): boolean {
-  if (!isLetter(text.charCodeAt(from))) return false;
+  if (!isHexLetter(text.charCodeAt(from))) return false;
   for (let k = from; k >= 0 && k < text.length; k += step) {
     const c = text.charCodeAt(k);
     if (isDigit(c)) return true;
-    if (!isLetter(c)) return false;
+    if (!isHexLetter(c)) return false;
   }
   return false;
+}
+
+/** `text` as it is scanned: its NFKC form (full-width digits, non-breaking spaces) when not ASCII. */
+function forScan(text: string): string {
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 127) return text.normalize("NFKC");
+  return text;
 }
 
 /** [start, end) of each PAN in `text` (character offsets), left to right, not overlapping. */
@@ -58,7 +81,7 @@ export function panSpans(text: string): Array<[number, number]> {
   // Quick exit: fewer than 13 digits in all cannot hold a PAN (most strings, on the request path).
   let digits = 0;
   for (let i = 0; i < text.length && digits < MIN_DIGITS; i++) if (isDigit(text.charCodeAt(i))) digits++;
-  if (digits < MIN_DIGITS || UUID.test(text)) return [];
+  if (digits < MIN_DIGITS || exempt(text)) return [];
 
   const spans: Array<[number, number]> = [];
   let i = 0;
@@ -74,7 +97,7 @@ export function panSpans(text: string): Array<[number, number]> {
       while (i < text.length && isDigit(text.charCodeAt(i))) i++;
       groups.push([start, i]);
       let j = i;
-      while (j < text.length && j - i < MAX_SEPARATORS && SEPARATORS.has(text[j]!)) j++;
+      while (j < text.length && j - i < MAX_SEPARATORS && isSeparator(text, j)) j++;
       if (j > i && isDigit(text.charCodeAt(j))) {
         start = i = j;
         continue;
@@ -103,25 +126,29 @@ export function panSpans(text: string): Array<[number, number]> {
   return spans;
 }
 
-/** Whether `text` holds a PAN anywhere. */
+/** Whether `text` holds a PAN anywhere (in any of the forms above). */
 export function containsPanText(text: string): boolean {
-  return panSpans(text).length > 0;
+  return panSpans(forScan(text)).length > 0;
 }
 
 /** A string that is one PAN and nothing else (kept for the tests and callers that need it). */
 export function looksLikePan(value: string): boolean {
-  const spans = panSpans(value);
-  return spans.length === 1 && spans[0]![0] === 0 && spans[0]![1] === value.length;
+  const scanned = forScan(value);
+  const spans = panSpans(scanned);
+  return spans.length === 1 && spans[0]![0] === 0 && spans[0]![1] === scanned.length;
 }
 
 /**
  * `text` with every PAN masked: the first 6 and last 4 digits kept, the others replaced by `*`,
- * separators kept (so lengths are unchanged).
+ * separators kept. Text without a PAN comes back as it is; text with one, in its NFKC form
+ * (full-width digits masked as ASCII ones).
  */
 export function maskPans(text: string): string {
+  const scanned = forScan(text);
+  if (panSpans(scanned).length === 0) return text;
   // Masking one number can leave digits that join their neighbours into another: mask again
   // until nothing is found (bounded; in the end every digit of a run that still matches goes).
-  let out = text;
+  let out = scanned;
   for (let pass = 0; pass < 8; pass++) {
     const next = maskOnce(out, false);
     if (next === out) return out;
@@ -152,17 +179,6 @@ function maskOnce(text: string, everything: boolean): string {
     at = b;
   }
   return out + text.slice(at);
-}
-
-/**
- * Bytes with every PAN masked (`maskPans` over the bytes read as latin1: digits and separators
- * are ASCII, so multi-byte UTF-8 and binary framing pass through unchanged). Returns the same
- * buffer when there is nothing to mask.
- */
-export function maskPanBytes(value: Buffer): { value: Buffer; masked: boolean } {
-  const text = value.toString("latin1");
-  const masked = maskPans(text);
-  return masked === text ? { value, masked: false } : { value: Buffer.from(masked, "latin1"), masked: true };
 }
 
 function numberHasPan(n: number): boolean {

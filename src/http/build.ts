@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { createServer } from "node:http";
 import swagger from "@fastify/swagger";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from "fastify";
+import type { Redis } from "ioredis";
 import type { Config } from "../config.ts";
 import { MAX_JSON_DEPTH, nestedDeeperThan } from "../domain/json-depth.ts";
 import { SentinelError } from "../errors.ts";
@@ -10,7 +11,8 @@ import type { Metrics } from "../metrics.ts";
 import { decorateIdentity, requireApiKeys, whoIs } from "./auth.ts";
 import { installErrorHandling } from "./error-handler.ts";
 import { opsPlugin, type Readiness } from "./ops-plugin.ts";
-import { loggableRequest, refuseControlCharacters } from "./parameter-guard.ts";
+import { guardParameters, loggableRequest } from "./parameter-guard.ts";
+import { limitPerKey } from "./rate-limit.ts";
 import { guardCrossSiteRequests } from "./request-guards.ts";
 
 /*
@@ -25,6 +27,8 @@ export type HttpDeps = {
   logger: Logger;
   metrics: Metrics;
   readiness: Readiness;
+  /** Where every ingress counts each key's requests (rate-limit.ts); absent: counted per process. */
+  rateLimitStore?: { redis: Redis; keyPrefix: string };
   /** Closed by the app's onClose hook, after in-flight requests are done. */
   onClose?: () => Promise<void>;
 };
@@ -157,21 +161,30 @@ export async function buildHttp(deps: HttpDeps, features: HttpFeatures): Promise
       url,
     }),
   });
-  app.get("/docs/json", { schema: { hide: true } }, async () => app.swagger());
+  // With an internal port, /metrics and /docs are served there only (src/http/ops-server.ts).
+  const internal = config.http.internalPort > 0;
+  if (!internal) app.get("/docs/json", { schema: { hide: true } }, async () => app.swagger());
   closeIdleConnectionsWhileClosing(app);
   observeRequests(app, logger, metrics);
   guardCrossSiteRequests(app, { authDisabled: config.http.authDisabled, metrics });
   refuseDeepBodies(app, metrics);
-  refuseControlCharacters(app, metrics);
+  guardParameters(app, metrics);
   decorateIdentity(app);
   installErrorHandling(app, metrics);
 
   // Health, readiness, metrics and the console's static files are open; everything else lives in
   // a scope whose hook asks for an API key (when keys are configured).
-  await app.register(opsPlugin, { readiness: deps.readiness, metrics });
+  await app.register(opsPlugin, { readiness: deps.readiness, metrics, serveMetrics: !internal });
   if (features.open) await app.register(features.open);
   await app.register(async (scope) => {
-    if (config.http.apiKeys.length > 0) requireApiKeys(scope, config.http.apiKeys, metrics);
+    if (config.http.apiKeys.length > 0) {
+      requireApiKeys(scope, config.http.apiKeys, metrics);
+      await limitPerKey(scope, {
+        limits: config.http.rateLimit,
+        ...(deps.rateLimitStore ?? { keyPrefix: "" }),
+        metrics,
+      });
+    }
     scope.get(
       "/me",
       {

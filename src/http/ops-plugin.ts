@@ -4,7 +4,14 @@ import type { Metrics } from "../metrics.ts";
 /** Named checks, each true when its dependency answers. */
 export type Readiness = () => Promise<Record<string, boolean>>;
 
-export type OpsPluginDeps = { readiness: Readiness; metrics: Metrics };
+export type OpsPluginDeps = {
+  readiness: Readiness;
+  metrics: Metrics;
+  /** False on an API port when an internal port serves /metrics (issue 35). */
+  serveMetrics?: boolean;
+  /** The API's OpenAPI document, served at /docs/json (on an internal port). */
+  docs?: () => unknown;
+};
 
 /** Health, readiness and Prometheus metrics: open routes, on the API port and the metrics port. */
 export const opsPlugin: FastifyPluginAsync<OpsPluginDeps> = async (app, deps) => {
@@ -20,10 +27,14 @@ export const opsPlugin: FastifyPluginAsync<OpsPluginDeps> = async (app, deps) =>
     },
   );
 
-  app.get("/metrics", { schema: { summary: "Prometheus metrics" } }, async (_req, reply) => {
-    reply.header("content-type", deps.metrics.registry.contentType);
-    return deps.metrics.registry.metrics();
-  });
+  if (deps.serveMetrics !== false) {
+    app.get("/metrics", { schema: { summary: "Prometheus metrics" } }, async (_req, reply) => {
+      reply.header("content-type", deps.metrics.registry.contentType);
+      return deps.metrics.registry.metrics();
+    });
+  }
+  const docs = deps.docs;
+  if (docs) app.get("/docs/json", { schema: { hide: true } }, async () => docs());
 };
 
 /**

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
-import { maskPans } from "../domain/pan.ts";
+import { containsPanText, maskPans } from "../domain/pan.ts";
 import { SentinelError } from "../errors.ts";
 import type { Metrics } from "../metrics.ts";
 
@@ -11,8 +11,8 @@ import type { Metrics } from "../metrics.ts";
  */
 
 // C0 controls, DEL and C1 controls: nothing a name, an id or a search term needs.
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
-const CONTROLS = /[\u0000-\u001f\u007f-\u009f]/g;
+const CONTROL = /\p{Cc}/u;
+const CONTROLS = /\p{Cc}/gu;
 
 type Parameters = Record<string, unknown>;
 
@@ -55,16 +55,54 @@ export function loggableRequest(request: Pick<FastifyRequest, "params" | "query"
   };
 }
 
-/** Refuses a control character in any path or query parameter with 400 `validation_failed`. */
-export function refuseControlCharacters(app: FastifyInstance, metrics: Metrics): void {
+/** The first parameter holding a card number, as `path` or `query.name`, or undefined. */
+export function panIn(request: Pick<FastifyRequest, "params" | "query">): string | undefined {
+  for (const [where, values] of [
+    ["path", request.params],
+    ["query", request.query],
+  ] as const) {
+    if (!values || typeof values !== "object") continue;
+    for (const [name, value] of Object.entries(values as Parameters)) {
+      const list = Array.isArray(value) ? value : [value];
+      if (list.some((v) => typeof v === "string" && v.length >= 13 && containsPanText(v))) {
+        return `${where}.${maskPans(name)}`;
+      }
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Refuses a control character in any path or query parameter with 400 `validation_failed`, and a
+ * card number in one with 400 `pan_not_allowed` (law 7: a PAN in a URL would reach logs, caches
+ * and proxies).
+ */
+export function guardParameters(app: FastifyInstance, metrics: Metrics): void {
   app.addHook("preValidation", (request, _reply, done) => {
     const where = controlCharacterIn(request);
-    if (!where) return done();
-    metrics.http.rejected.inc({ reason: "control_character" });
-    done(
-      new SentinelError("validation_failed", "control characters are not allowed in parameters", {
-        issues: [{ path: where, message: "must not contain control characters" }],
-      }),
-    );
+    if (where) {
+      metrics.http.rejected.inc({ reason: "control_character" });
+      done(
+        new SentinelError("validation_failed", "control characters are not allowed in parameters", {
+          issues: [{ path: where, message: "must not contain control characters" }],
+        }),
+      );
+      return;
+    }
+    const pan = panIn(request);
+    if (pan) {
+      metrics.http.rejected.inc({ reason: "pan_not_allowed" });
+      done(
+        new SentinelError(
+          "pan_not_allowed",
+          "a parameter looks like a card number; send a token, never a PAN",
+          {
+            issues: [{ path: pan, message: "looks like a card number" }],
+          },
+        ),
+      );
+      return;
+    }
+    done();
   });
 }

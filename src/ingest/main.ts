@@ -8,6 +8,7 @@ import { createLabelOutbox } from "../cases/label-outbox.ts";
 import { rulePerformanceReport } from "../cases/rule-performance.ts";
 import { SentinelError } from "../errors.ts";
 import type { Readiness } from "../http/ops-plugin.ts";
+import { startOpsServer } from "../http/ops-server.ts";
 import { createBatchingProducer } from "../kafka/batching-producer.ts";
 import { encodeTransaction } from "../kafka/transaction-codec.ts";
 import { createRulesStore } from "../rules/rules-store.ts";
@@ -80,6 +81,20 @@ function startOutboxes(rt: Runtime) {
   return { labels, events };
 }
 
+/** /metrics and /docs on the internal port, when one is configured (issue 35). */
+async function startInternalPort(rt: Runtime, app: FastifyInstance, readiness: Readiness | undefined) {
+  const { config } = rt;
+  if (config.http.internalPort === 0) return undefined;
+  return startOpsServer({
+    host: config.http.internalHost,
+    port: config.http.internalPort,
+    logger: rt.logger,
+    readiness: readiness ?? (() => rt.readiness(dependenciesOf(config, { ingest: true, consumer: false }))),
+    metrics: rt.metrics,
+    docs: () => app.swagger(),
+  });
+}
+
 /**
  * Wires the ingress onto a runtime and listens. stop() stops accepting, lets in-flight requests
  * finish, and flushes what they produced.
@@ -104,7 +119,10 @@ export async function startIngest(
     metrics: rt.metrics.producer,
   });
   // A listener on the decisions topic feeds this process's sync waits and the console's live queue.
-  const feed = createCaseFeed({ maxSubscribers: config.http.casesStreamMax });
+  const feed = createCaseFeed({
+    maxSubscribers: config.http.casesStreamMax,
+    maxPerKey: config.http.casesStreamMaxPerKey,
+  });
   const sync =
     config.http.syncWaitMaxMs > 0
       ? {
@@ -134,6 +152,7 @@ export async function startIngest(
     config,
     logger: rt.logger,
     metrics: rt.metrics,
+    rateLimitStore: { redis: rt.redis, keyPrefix: config.redis.keyPrefix },
     readiness: readiness ?? (() => rt.readiness(dependenciesOf(config, { ingest: true, consumer: false }))),
     transactions: {
       publishTransaction: (tx, trace) => {
@@ -170,5 +189,14 @@ export async function startIngest(
     },
   });
   const address = listen ? await app.listen({ host: config.http.host, port: config.http.port }) : "";
-  return { app, address, syncReady: () => listener.ready, stop: () => app.close() };
+  const internal = listen ? await startInternalPort(rt, app, readiness) : undefined;
+  return {
+    app,
+    address,
+    syncReady: () => listener.ready,
+    stop: async () => {
+      await internal?.stop();
+      await app.close();
+    },
+  };
 }

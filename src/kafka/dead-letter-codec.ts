@@ -1,5 +1,6 @@
 import type { IHeaders, KafkaMessage, Message } from "kafkajs";
-import { maskPanBytes, maskPans } from "../domain/pan.ts";
+import { maskPans } from "../domain/pan.ts";
+import { maskPanBytes } from "../domain/pan-bytes.ts";
 import type { DeadLetterReason } from "./transaction-codec.ts";
 
 /*

@@ -21,7 +21,9 @@ export type DeadLetterReason =
   /** valid, but PostgreSQL refused to store it (found by the consumer, not by decoding) */
   | "store_rejected"
   /** valid, but its transaction_id is stored with another user, amount, currency or merchant */
-  | "id_conflict";
+  | "id_conflict"
+  /** on a webhook source topic (decisions, labels, events): no event of ours (issue 35) */
+  | "invalid_event";
 
 export type Decoded =
   | {

@@ -77,8 +77,8 @@ async function train(config: Config, logger: Logger, opts: ModelCliOptions): Pro
       throw error;
     }
     const store = createModelStore({ pool });
-    const created = await store.save(trained.version, trained.document, trained.summary, cliActor());
-    if (opts.activate) await store.activate(trained.version, cliActor());
+    const created = await store.save(trained.version, trained.document, trained.summary, cliActor(config));
+    if (opts.activate) await store.activate(trained.version, cliActor(config));
     // The process's peak resident memory (resourceUsage reports KiB): what training took.
     const peakRssMib = Math.round(process.resourceUsage().maxRSS / 1024);
     if (opts.json)
@@ -149,12 +149,12 @@ export async function modelCommand(
         );
       }
       case "activate": {
-        if (!(await store.activate(args[0]!, cliActor())))
+        if (!(await store.activate(args[0]!, cliActor(config))))
           throw new SentinelError("not_found", `no model version ${args[0]}: train it first`);
         return out(`active model: ${args[0]} (running consumers switch within seconds)`);
       }
       case "rollback": {
-        const r = await store.rollback(cliActor());
+        const r = await store.rollback(cliActor(config));
         if (!r) throw new SentinelError("not_found", "no model activation to roll back");
         return out(
           `rolled back ${r.rolledBack}: ${r.active ? `active model: ${r.active}` : "no model active"}`,
@@ -164,7 +164,7 @@ export async function modelCommand(
         const version = opts.off ? null : (args[0] ?? null);
         if (!opts.off && !version)
           throw new SentinelError("validation_failed", "name a model version to shadow, or --off");
-        if (!(await store.setShadow(version, cliActor())))
+        if (!(await store.setShadow(version, cliActor(config))))
           throw new SentinelError("not_found", `no model version ${version}: train it first`);
         return out(
           version

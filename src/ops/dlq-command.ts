@@ -1,3 +1,5 @@
+import { cliActor } from "../audit/audit-command.ts";
+import { recordAudit } from "../audit/audit-store.ts";
 import type { Config } from "../config.ts";
 import { maskPans } from "../domain/pan.ts";
 import { parsePosition } from "../kafka/range-reader.ts";
@@ -120,6 +122,8 @@ export function renderRedrive(summary: RedriveSummary, topics: Config["kafka"]["
   ];
   if (summary.notOriginal > 0)
     lines.push(`  not the original  ${summary.notOriginal} (card numbers masked or value cut: not moved)`);
+  if (summary.otherSource > 0)
+    lines.push(`  other source      ${summary.otherSource} (not from ${topics.transactions}: not moved)`);
   lines.push(
     `  ${summary.dryRun ? "would move" : "moved"}        ${summary.moved}${reasons ? ` (${reasons})` : ""}`,
   );
@@ -129,6 +133,12 @@ export function renderRedrive(summary: RedriveSummary, topics: Config["kafka"]["
 export async function dlqRedriveCommand(config: Config, logger: Logger, opts: DlqCliOptions): Promise<void> {
   const filter = dlqFilter(opts);
   await withRuntime(config, logger, async (rt) => {
+    if (!opts.dryRun) {
+      // Letters moved back onto the live topic: audited before the move (issue 35).
+      await recordAudit(rt.pool, cliActor(config), [
+        { action: "dlq.redrive", target: config.kafka.topics.dlq, after: { filter: opts } },
+      ]);
+    }
     const summary = await redrive({
       kafka: rt.kafka,
       producer: rt.producer.producer,

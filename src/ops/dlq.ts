@@ -97,6 +97,8 @@ export type RedriveSummary = {
   moved: number;
   /** Not moved: card numbers masked or value cut, so the letter no longer holds the original. */
   notOriginal: number;
+  /** Not moved: read from another topic than the transactions one (a webhook source topic). */
+  otherSource: number;
   byReason: Record<string, number>;
 };
 
@@ -126,6 +128,7 @@ export async function redrive(options: {
       alreadyRedriven: 0,
       moved: 0,
       notOriginal: 0,
+      otherSource: 0,
       byReason: {},
     };
     await forEachDeadLetter(options.kafka, topics.dlq, options.filter, async (letters) => {
@@ -144,6 +147,12 @@ export async function redrive(options: {
         if (picked.has(k)) continue;
         if (l.panMasked || l.truncated) {
           summary.notOriginal++;
+          continue;
+        }
+        // Only transactions go back to the transactions topic: a webhook topic's invalid event
+        // (issue 35) stays where it is.
+        if (l.sourceTopic !== topics.transactions) {
+          summary.otherSource++;
           continue;
         }
         picked.add(k);

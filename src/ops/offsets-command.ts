@@ -1,3 +1,4 @@
+import { auditOperatorAction } from "../audit/audit-command.ts";
 import type { Config } from "../config.ts";
 import { withAdmin } from "../kafka/admin.ts";
 import { createKafka } from "../kafka/client.ts";
@@ -45,6 +46,18 @@ export async function offsetsCommand(
   await withAdmin(kafka, async (admin) => {
     if (to) {
       const resets = await resetOffsets(admin, groupId, topic, to, { dryRun: opts.dryRun });
+      if (!opts.dryRun) {
+        // The group's position moved: what it was and what it is now (issue 35).
+        await auditOperatorAction(config, {
+          action: "offsets.reset",
+          target: `${groupId} ${topic}`,
+          before: resets.map((r) => ({ partition: r.partition, offset: r.from?.toString() ?? null })),
+          after: {
+            to: opts.resetTo,
+            offsets: resets.map((r) => ({ partition: r.partition, offset: String(r.to) })),
+          },
+        });
+      }
       if (opts.json) return out(toJson(resets.map((r) => ({ ...r, from: r.from ?? null }))));
       for (const line of renderResets(resets, {
         groupId,

@@ -1,4 +1,6 @@
 import { Presets, SingleBar } from "cli-progress";
+import { cliActor } from "../audit/audit-command.ts";
+import { recordAudit } from "../audit/audit-store.ts";
 import { createCaseStore } from "../cases/case-store.ts";
 import type { Config } from "../config.ts";
 import { scoringDeps } from "../consumer/main.ts";
@@ -172,6 +174,20 @@ export async function replayCommand(config: Config, logger: Logger, opts: Replay
       Presets.shades_classic,
     );
     const showBar = opts.progress !== false;
+    if (opts.redecide && !opts.dryRun) {
+      // An operator's re-decision changes stored decisions: audited before it starts (issue 35).
+      await recordAudit(rt.pool, cliActor(config), [
+        {
+          action: "replay.redecide",
+          target: topics.transactions,
+          after: {
+            ranges: ranges.map((r) => ({ partition: r.partition, from: String(r.start), to: String(r.end) })),
+            ...(opts.rules ? { rules: opts.rules } : {}),
+            ...(opts.model ? { model: opts.model } : {}),
+          },
+        },
+      ]);
+    }
     const started = Date.now();
     if (showBar) bar.start(total, 0, { rate: 0 });
     const active = await scoringDeps(rt);

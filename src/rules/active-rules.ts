@@ -62,6 +62,21 @@ function modelLoader(
   };
 }
 
+/** The rule set to score with: the active one, or the fallback before any activation; null when the active one is invalid. */
+function liveSetOf(fallback: RuleSet, logger: Logger, onInvalid?: (kind: "rule_set" | "model") => void) {
+  return (active: { version: string; document: unknown } | null) => {
+    if (!active) return { ruleSet: fallback, version: ruleSetVersion(fallback) };
+    const valid = validateRuleSet(active.document);
+    if (valid.ok) return { ruleSet: valid.ruleSet, version: active.version };
+    logger.error(
+      { version: active.version, issues: valid.issues },
+      "active rule set is invalid; keeping the current one",
+    );
+    onInvalid?.("rule_set");
+    return null;
+  };
+}
+
 export function createRulesSource({
   store,
   models,
@@ -90,18 +105,7 @@ export function createRulesSource({
 
   const loadModel = modelLoader(models, logger, (kind) => onInvalid?.(kind));
 
-  /** The rule set to score with: the active one, or the fallback before any activation; null when the active one is invalid. */
-  function liveSet(active: { version: string; document: unknown } | null) {
-    if (!active) return { ruleSet: fallback, version: ruleSetVersion(fallback) };
-    const valid = validateRuleSet(active.document);
-    if (valid.ok) return { ruleSet: valid.ruleSet, version: active.version };
-    logger.error(
-      { version: active.version, issues: valid.issues },
-      "active rule set is invalid; keeping the current one",
-    );
-    onInvalid?.("rule_set");
-    return null;
-  }
+  const liveSet = liveSetOf(fallback, logger, onInvalid);
 
   /** True once the active set and the lists are loaded (now or earlier). */
   async function refresh(): Promise<boolean> {

@@ -83,7 +83,7 @@ export async function rulesCommand(
     case "publish": {
       const ruleSet = await readRuleSetFile(args[0]!);
       const { version, created } = await withPool(config, (pool) =>
-        publishRuleSet(createRulesStore({ pool }), ruleSet, cliActor()),
+        publishRuleSet(createRulesStore({ pool }), ruleSet, cliActor(config)),
       );
       return out(
         opts.json
@@ -115,7 +115,9 @@ export async function rulesCommand(
       return;
     }
     case "activate": {
-      const ok = await withPool(config, (pool) => createRulesStore({ pool }).activate(args[0]!, cliActor()));
+      const ok = await withPool(config, (pool) =>
+        createRulesStore({ pool }).activate(args[0]!, cliActor(config)),
+      );
       if (!ok) throw new SentinelError("not_found", `no rule set version ${args[0]}: publish it first`);
       return out(`active: ${args[0]} (running consumers switch within seconds)`);
     }
@@ -123,7 +125,9 @@ export async function rulesCommand(
       const version = opts.off ? null : (args[0] ?? null);
       if (!opts.off && !version)
         throw new SentinelError("validation_failed", "name a version to shadow, or --off");
-      const ok = await withPool(config, (pool) => createRulesStore({ pool }).setShadow(version, cliActor()));
+      const ok = await withPool(config, (pool) =>
+        createRulesStore({ pool }).setShadow(version, cliActor(config)),
+      );
       if (!ok) throw new SentinelError("not_found", `no rule set version ${version}: publish it first`);
       return out(
         version
@@ -142,7 +146,7 @@ export async function rulesCommand(
       return;
     }
     case "rollback": {
-      const version = await withPool(config, (pool) => createRulesStore({ pool }).rollback(cliActor()));
+      const version = await withPool(config, (pool) => createRulesStore({ pool }).rollback(cliActor(config)));
       if (!version) throw new SentinelError("not_found", "no earlier active version to roll back to");
       return out(`active: ${version} (rolled back)`);
     }
@@ -171,8 +175,8 @@ export async function listsCommand(
       );
     const n =
       action === "add"
-        ? await store.addToList(name, values, cliActor())
-        : await store.removeFromList(name, values, cliActor());
+        ? await store.addToList(name, values, cliActor(config))
+        : await store.removeFromList(name, values, cliActor(config));
     out(
       `${action === "add" ? "added" : "removed"} ${n} of ${values.length} on ${name} (consumers see it within seconds)`,
     );

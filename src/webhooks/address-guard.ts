@@ -1,5 +1,5 @@
 import { lookup as dnsLookup, type LookupAddress } from "node:dns";
-import { isIP } from "node:net";
+import { BlockList, isIP } from "node:net";
 import ipaddr from "ipaddr.js";
 
 /*
@@ -14,9 +14,16 @@ import ipaddr from "ipaddr.js";
 /** Why a URL or an address is refused, or undefined when it is allowed. */
 export type Refusal = string | undefined;
 
+const V4_COMPATIBLE = new BlockList();
+V4_COMPATIBLE.addSubnet("::", 96, "ipv6");
+
 /** Whether an address (IPv4 or IPv6, IPv4-mapped included) is public unicast. */
 export function isPublicAddress(address: string): boolean {
   if (!ipaddr.isValid(address)) return false;
+  // IPv4-compatible IPv6 (::/96, deprecated) is refused like the other special ranges (issue 35).
+  // Node's parser decides what `::a.b.c.d` is, as the connection will: ipaddr.js reads it as
+  // IPv4-mapped, which would let `::8.8.8.8` pass as 8.8.8.8.
+  if (isIP(address) === 6 && V4_COMPATIBLE.check(address, "ipv6")) return false;
   let parsed = ipaddr.parse(address);
   if (parsed.kind() === "ipv6" && (parsed as ipaddr.IPv6).isIPv4MappedAddress()) {
     parsed = (parsed as ipaddr.IPv6).toIPv4Address();
@@ -62,9 +69,14 @@ export function guardedLookup(allowPrivate: boolean) {
       const list = addresses as LookupAddress[];
       const refused = allowPrivate ? undefined : list.map((a) => addressRefusal(a.address)).find(Boolean);
       if (refused) {
-        const error = Object.assign(new Error(`refused: ${hostname} resolves to ${refused}`), {
-          code: "EADDRREFUSED",
-        });
+        // Never which address: a delivery error is shown to admins and must not map the network
+        // the pipeline runs in (issue 35).
+        const error = Object.assign(
+          new Error(`refused: ${hostname} resolves to an address that is not public`),
+          {
+            code: "EADDRREFUSED",
+          },
+        );
         return callback(error, "");
       }
       if ((options as { all?: boolean }).all) return callback(null, list);

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { sql } from "slonik";
+import { type DatabaseTransactionConnection, sql } from "slonik";
 import { z } from "zod";
 import { type Actor, withAudit } from "../audit/audit-store.ts";
 import { withDbErrors } from "../store/db-errors.ts";
@@ -134,8 +134,12 @@ function endpointAdmin(pool: DatabasePool, box: SecretBox) {
       });
     },
 
-    /** Changes what is given; enabling again clears the reason and the failing streak. Null when unknown. */
-    update(id: string, patch: EndpointPatch, actor: Actor): Promise<Endpoint | null> {
+    /**
+     * Changes what is given; enabling again clears the reason and the failing streak. A new URL
+     * comes with a new secret (returned once), and the old one stops signing at once: a secret
+     * shared with the old receiver never signs for the new one (issue 35). Null when unknown.
+     */
+    update(id: string, patch: EndpointPatch, actor: Actor): Promise<(Endpoint & { secret?: string }) | null> {
       return withAudit(pool, "update webhook endpoint", actor, async (t, audit) => {
         const before = await t.maybeOne(sql.type(EndpointRow)`
           SELECT ${COLUMNS} FROM webhook_endpoints WHERE endpoint_id = ${id} FOR UPDATE`);
@@ -152,7 +156,14 @@ function endpointAdmin(pool: DatabasePool, box: SecretBox) {
           UPDATE webhook_endpoints SET ${sql.join([...sets, sql.fragment`updated_at = now()`], sql.fragment`, `)}
           WHERE endpoint_id = ${id} RETURNING ${COLUMNS}`);
         audit.push({ action: "webhook.update", target: id, before, after });
-        return after;
+        if (after.url === before.url) return after;
+        const { secret, previous_expires_at } = await rotateIn(t, box, id, 0);
+        audit.push({
+          action: "webhook.rotate_secret",
+          target: id,
+          after: { previous_expires_at, url_changed: true },
+        });
+        return { ...after, secret };
       });
     },
 
@@ -175,25 +186,43 @@ function endpointAdmin(pool: DatabasePool, box: SecretBox) {
       overlapMs: number,
       actor: Actor,
     ): Promise<{ secret: string; previous_expires_at: string } | null> {
-      const secret = newSecret();
       return withAudit(pool, "rotate webhook secret", actor, async (t, audit) => {
         const known = await t.exists(sql.unsafe`
           SELECT 1 FROM webhook_endpoints WHERE endpoint_id = ${id} FOR UPDATE`);
         if (!known) return null;
-        // The secrets in use sign until then (one expiring sooner already keeps its time).
-        const expires = await t.oneFirst(sql.type(z.object({ at: z.string() }))`
-          WITH e AS (SELECT now() + ${overlapMs} * interval '1 millisecond' AS at), u AS (
-            UPDATE webhook_secrets s SET expires_at = e.at FROM e
-            WHERE s.endpoint_id = ${id} AND (s.expires_at IS NULL OR s.expires_at > e.at)
-          )
-          SELECT to_char(at AT TIME ZONE 'UTC', ${ISO_UTC}) AS at FROM e`);
-        await t.query(sql.unsafe`
-          INSERT INTO webhook_secrets (endpoint_id, sealed) VALUES (${id}, ${box.seal(secret)})`);
-        audit.push({ action: "webhook.rotate_secret", target: id, after: { previous_expires_at: expires } });
-        return { secret, previous_expires_at: expires };
+        const rotated = await rotateIn(t, box, id, overlapMs);
+        audit.push({
+          action: "webhook.rotate_secret",
+          target: id,
+          after: { previous_expires_at: rotated.previous_expires_at, overlap_ms: overlapMs },
+        });
+        return rotated;
       });
     },
   };
+}
+
+/**
+ * A new secret for `id`, in transaction `t`: the secrets in use sign beside it for `overlapMs`
+ * (0: they stop at once; one expiring sooner already keeps its time).
+ */
+async function rotateIn(
+  t: DatabaseTransactionConnection,
+  box: SecretBox,
+  id: string,
+  overlapMs: number,
+): Promise<{ secret: string; previous_expires_at: string }> {
+  const secret = newSecret();
+  const expires = await t.oneFirst(sql.type(z.object({ at: z.string() }))`
+    WITH e AS (SELECT now() + ${overlapMs} * interval '1 millisecond' AS at), u AS (
+      UPDATE webhook_secrets s SET expires_at = e.at FROM e
+      WHERE s.endpoint_id = ${id} AND (s.expires_at IS NULL OR s.expires_at > e.at)
+    )
+    SELECT to_char(at AT TIME ZONE 'UTC', ${ISO_UTC}) AS at FROM e`);
+  await t.query(
+    sql.unsafe`INSERT INTO webhook_secrets (endpoint_id, sealed) VALUES (${id}, ${box.seal(secret)})`,
+  );
+  return { secret, previous_expires_at: expires };
 }
 
 export function createEndpointStore({ pool, box }: { pool: DatabasePool; box: SecretBox }) {

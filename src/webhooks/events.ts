@@ -101,15 +101,53 @@ export function labelEvents(value: unknown): WebhookEvent[] {
   return [makeEvent("label.created", String(l.label_id), l.labelled_at, l)];
 }
 
+/*
+ * What each event type of the events topic carries (issue 35): exactly these fields, or the
+ * message is no event of ours — the intake dead-letters it instead of signing and sending it. The
+ * topic is writable by whoever may produce to it; a webhook is signed with our key.
+ */
+const Name = z.string().min(1).max(64);
+const EVENT_DATA = {
+  "case.resolved": z.strictObject({
+    case_id: z.uuid(),
+    transaction_id: z.uuid(),
+    user_id: Name,
+    status: z.literal("resolved"),
+    label: z.enum(["fraud", "legitimate"]),
+    resolved_by: Name,
+    block_user: z.boolean(),
+    label_id: z.int().positive(),
+  }),
+  "rules.activated": z.strictObject({
+    version: z.string().regex(/^rs-[0-9a-f]{12}$/),
+    previous: z
+      .string()
+      .regex(/^rs-[0-9a-f]{12}$/)
+      .nullable(),
+    activated_by: Name,
+    rollback: z.literal(true).optional(),
+  }),
+} as const;
+
 /** A message of the events topic (written by the event outbox). */
-export const OutboxMessage = z.object({
-  event_id: z.number(),
-  type: z.enum(["case.resolved", "rules.activated"]),
-  at: z.string(),
-  data: z.record(z.string(), z.unknown()),
-});
+export const OutboxMessage = z
+  .strictObject({
+    event_id: z.int().positive(),
+    type: z.enum(["case.resolved", "rules.activated"]),
+    at: z.iso.datetime({ offset: true }),
+    data: z.record(z.string(), z.unknown()),
+  })
+  .superRefine((e, ctx) => {
+    const checked = EVENT_DATA[e.type].safeParse(e.data);
+    if (!checked.success) {
+      for (const issue of checked.error.issues.slice(0, 5)) {
+        ctx.addIssue({ code: "custom", path: ["data", ...issue.path.map(String)], message: issue.message });
+      }
+    }
+  });
 export type OutboxMessage = z.output<typeof OutboxMessage>;
 
+/** @throws ZodError when the message is not an event of ours (the intake dead-letters it). */
 export function outboxEvents(value: unknown): WebhookEvent[] {
   const e = OutboxMessage.parse(value);
   return [makeEvent(e.type, String(e.event_id), e.at, e.data)];

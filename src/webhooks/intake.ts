@@ -1,4 +1,5 @@
-import type { EachBatchPayload, Kafka } from "kafkajs";
+import type { EachBatchPayload, Kafka, KafkaMessage, Producer } from "kafkajs";
+import { type DeadLetter, encodeDeadLetter } from "../kafka/dead-letter-codec.ts";
 import { createGroupConsumer } from "../kafka/group-consumer.ts";
 import type { Logger } from "../logger.ts";
 import type { Metrics } from "../metrics.ts";
@@ -17,6 +18,16 @@ import { decisionEvents, labelEvents, outboxEvents, type WebhookEvent } from "./
 
 export type Intake = { stop(): Promise<void> };
 
+/** A message of a webhook source topic that is no event of ours, as a dead letter. */
+function invalidEvent(m: KafkaMessage, error: unknown): DeadLetter {
+  const detail = error instanceof Error ? error.message : String(error);
+  return {
+    message: { key: m.key, value: m.value, offset: m.offset, timestamp: m.timestamp },
+    reason: "invalid_event",
+    detail: detail.slice(0, 500),
+  };
+}
+
 export async function startIntake({
   kafka,
   groupId,
@@ -27,6 +38,7 @@ export async function startIntake({
   logger,
   sessionTimeoutMs,
   onFatal,
+  deadLetters,
 }: {
   kafka: Kafka;
   groupId: string;
@@ -39,6 +51,8 @@ export async function startIntake({
   sessionTimeoutMs: number;
   /** kafkajs gave up on the intake's consumer (it will not restart it). */
   onFatal: (error: Error) => void;
+  /** Where a message that is no event of ours goes (acks=all), never signed nor sent. */
+  deadLetters: { producer: Pick<Producer, "send">; topic: string; maxBytes: number };
 }): Promise<Intake> {
   const parse: Record<string, (value: unknown) => WebhookEvent[]> = {
     [topics.decisions]: decisionEvents,
@@ -65,14 +79,16 @@ export async function startIntake({
     const abandoned = () => stopping || !isRunning() || isStale();
     const toEvents = parse[batch.topic]!;
     const events: WebhookEvent[] = [];
+    const invalid: DeadLetter[] = [];
     for (const m of batch.messages) {
       try {
         events.push(...toEvents(JSON.parse(m.value?.toString() ?? "null")));
       } catch (error) {
-        // Our own topics: a message we cannot read is a bug to see, never a reason to stop.
+        // No event of ours (issue 35): dead-lettered, never signed and sent; never a reason to stop.
+        invalid.push(invalidEvent(m, error));
         logger.error(
-          { topic: batch.topic, offset: m.offset, err: (error as Error).message },
-          "unreadable event skipped",
+          { topic: batch.topic, offset: m.offset, err: String((error as Error).message).slice(0, 300) },
+          "invalid event dead-lettered",
         );
       }
     }
@@ -81,6 +97,17 @@ export async function startIntake({
       if (abandoned()) return;
       try {
         if ((await deliveries.enqueue(events)) > 0) onStored();
+        if (invalid.length > 0) {
+          await deadLetters.producer.send({
+            topic: deadLetters.topic,
+            acks: -1,
+            messages: invalid.map((d) =>
+              encodeDeadLetter(d, batch.topic, batch.partition, deadLetters.maxBytes),
+            ),
+          });
+          metrics.invalidEvents.inc(invalid.length);
+          invalid.length = 0; // written: a retry of the store does not letter them twice
+        }
         break;
       } catch (error) {
         logger.warn({ err: (error as Error).message, attempt }, "webhook deliveries not stored; retrying");

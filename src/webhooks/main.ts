@@ -59,6 +59,11 @@ export async function startWebhooks(
     logger,
     sessionTimeoutMs: config.consumer.sessionTimeoutMs,
     onFatal,
+    deadLetters: {
+      producer: rt.producer.producer,
+      topic: config.kafka.topics.dlq,
+      maxBytes: config.producer.maxBatchBytes,
+    },
   });
   const sample = async () => {
     try {

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { textWithoutPan } from "../domain/free-text.ts";
+import { containsPanText } from "../domain/pan.ts";
 import { urlRefusal } from "./address-guard.ts";
 import { EVENT_TYPES } from "./events.ts";
 
@@ -9,13 +10,38 @@ import { EVENT_TYPES } from "./events.ts";
  * closed list, a description without card numbers.
  */
 
+/** The URL as WHATWG parses it (host lower-cased, IPv4 forms spelled out, path dot-segments gone). */
+function normalised(value: string): string {
+  try {
+    return new URL(value).href;
+  } catch {
+    return value; // refused by the guard below
+  }
+}
+
+/** Its text and its percent-decoded text, where a card number could hide (%34%31…). */
+function decodedForms(href: string): string[] {
+  try {
+    return [href, decodeURIComponent(href)];
+  } catch {
+    return [href];
+  }
+}
+
+/** An endpoint URL: stored normalised (issue 35), refused when the guard refuses it or it holds a PAN. */
 export const endpointUrl = (allowPrivate: boolean) =>
   z
     .string()
     .max(2_048)
+    .transform(normalised)
     .superRefine((value, ctx) => {
       const refused = urlRefusal(value, allowPrivate);
       if (refused) ctx.addIssue({ code: "custom", message: `refused: ${refused}` });
+      else if (decodedForms(value).some(containsPanText))
+        ctx.addIssue({
+          code: "custom",
+          message: "looks like it holds a card number; never put a PAN in a URL",
+        });
     });
 
 const Events = z
@@ -40,6 +66,15 @@ export const EndpointPatchInput = (allowPrivate: boolean) =>
       enabled: z.boolean().optional(),
     })
     .refine((p) => Object.keys(p).length > 0, "change at least one of url, events, description, enabled");
+
+/** POST /webhooks/endpoints/:id/rotate-secret: how long the old secret keeps signing (0: not at all). */
+export const RotateInput = z.strictObject({
+  overlap_ms: z
+    .int()
+    .min(0)
+    .max(30 * 86_400_000)
+    .optional(),
+});
 
 export const EndpointId = z
   .string()

@@ -13,6 +13,7 @@ import {
   EndpointInput,
   EndpointPatchInput,
   ReplayInput,
+  RotateInput,
 } from "./webhook-input.ts";
 
 /*
@@ -43,6 +44,7 @@ export type WebhooksCliOptions = {
   endpoint?: string;
   since?: string;
   until?: string;
+  overlapMs?: string;
 };
 
 function parsed<T>(
@@ -91,7 +93,7 @@ const handlers: Record<WebhooksAction, (ctx: Ctx) => Promise<void>> = {
         description: opts.description,
       }),
     );
-    const { endpoint, secret } = await stores.endpoints.create(input, cliActor());
+    const { endpoint, secret } = await stores.endpoints.create(input, cliActor(config));
     if (opts.json) return out(toJson({ ...endpoint, secret }));
     out(`${endpoint.endpoint_id} ${endpoint.url} (${endpoint.events.join(", ")})`);
     out(`signing secret (shown once): ${secret}`);
@@ -123,16 +125,28 @@ const handlers: Record<WebhooksAction, (ctx: Ctx) => Promise<void>> = {
         enabled: opts.enable ? true : opts.disable ? false : undefined,
       }),
     );
-    const e = await ctx.stores.endpoints.update(idOf(ctx), patch, cliActor());
+    const e = await ctx.stores.endpoints.update(idOf(ctx), patch, cliActor(ctx.config));
     if (!e) throw unknown(ctx);
-    out(opts.json ? toJson(e) : `${e.endpoint_id} updated (enabled: ${e.enabled})`);
+    if (opts.json) return out(toJson(e));
+    out(`${e.endpoint_id} updated (enabled: ${e.enabled})`);
+    // A new URL came with a new secret; the old one no longer signs (issue 35).
+    if (e.secret) out(`new signing secret for the new URL (shown once): ${e.secret}`);
   },
   async delete(ctx) {
-    if (!(await ctx.stores.endpoints.remove(idOf(ctx), cliActor()))) throw unknown(ctx);
+    if (!(await ctx.stores.endpoints.remove(idOf(ctx), cliActor(ctx.config)))) throw unknown(ctx);
     out(`${ctx.args[0]} deleted`);
   },
   async "rotate-secret"(ctx) {
-    const r = await ctx.stores.endpoints.rotate(idOf(ctx), ctx.config.webhooks.secretOverlapMs, cliActor());
+    const { overlap_ms } = parsed(
+      RotateInput.safeParse(
+        ctx.opts.overlapMs === undefined ? {} : { overlap_ms: Number(ctx.opts.overlapMs) },
+      ),
+    );
+    const r = await ctx.stores.endpoints.rotate(
+      idOf(ctx),
+      overlap_ms ?? ctx.config.webhooks.secretOverlapMs,
+      cliActor(ctx.config),
+    );
     if (!r) throw unknown(ctx);
     if (ctx.opts.json) return out(toJson(r));
     out(`new signing secret (shown once): ${r.secret}`);
@@ -161,11 +175,11 @@ const handlers: Record<WebhooksAction, (ctx: Ctx) => Promise<void>> = {
     }
     out(table.toString());
   },
-  async redeliver({ args, stores }) {
+  async redeliver({ args, stores, config }) {
     const deliveryId = Number(args[0]);
     if (!Number.isInteger(deliveryId) || deliveryId < 1)
       throw new SentinelError("validation_failed", "name a delivery id");
-    if (!(await stores.deliveries.redeliver(deliveryId, cliActor()))) {
+    if (!(await stores.deliveries.redeliver(deliveryId, cliActor(config)))) {
       throw new SentinelError("not_found", `no delivery ${args[0]}`);
     }
     out(`delivery ${deliveryId} will be sent again (same webhook-id)`);
@@ -174,7 +188,12 @@ const handlers: Record<WebhooksAction, (ctx: Ctx) => Promise<void>> = {
     const endpointId = await knownEndpoint(ctx);
     const r = parsed(ReplayInput.safeParse({ since: ctx.opts.since, until: ctx.opts.until }));
     const until = r.until ? Date.parse(r.until) : undefined;
-    const n = await ctx.stores.deliveries.replay(endpointId, Date.parse(r.since), until, cliActor());
+    const n = await ctx.stores.deliveries.replay(
+      endpointId,
+      Date.parse(r.since),
+      until,
+      cliActor(ctx.config),
+    );
     if (ctx.opts.json) return out(toJson({ endpoint_id: endpointId, deliveries: n }));
     out(`${n} deliveries to ${endpointId} will be sent again (same webhook-ids)`);
   },

@@ -12,6 +12,7 @@ import {
   EndpointInput,
   EndpointPatchInput,
   ReplayInput,
+  RotateInput,
 } from "./webhook-input.ts";
 
 /*
@@ -81,7 +82,7 @@ function endpointRoutes(app: FastifyInstance, deps: WebhooksPluginDeps): void {
       config: adminOnly,
       schema: {
         summary:
-          "Change an endpoint's url, events, description or enabled (enabling clears its failing streak)",
+          "Change an endpoint's url, events, description or enabled (enabling clears its failing streak; a new url comes with a new secret, shown once, and the old one stops signing)",
         ...secured,
         body: jsonSchemaOf(patch),
         response: { 400: validationErrorSchema, 404: errorSchema },
@@ -118,14 +119,17 @@ function endpointRoutes(app: FastifyInstance, deps: WebhooksPluginDeps): void {
     {
       config: adminOnly,
       schema: {
-        summary: "A new signing secret (shown once); the old one keeps signing beside it for 24 h",
+        summary:
+          "A new signing secret (shown once); the old one keeps signing beside it for overlap_ms (default WEBHOOK_SECRET_OVERLAP_MS, 24 h; 0 revokes it at once)",
         ...secured,
-        response: { 404: errorSchema },
+        body: jsonSchemaOf(RotateInput),
+        response: { 400: validationErrorSchema, 404: errorSchema },
       },
     },
     async (request) => {
       const id = parseParam(EndpointId, request.params.id, "id");
-      const rotated = await endpoints.rotate(id, deps.secretOverlapMs, whoIs(request));
+      const { overlap_ms } = parseRequest(RotateInput, request.body ?? {});
+      const rotated = await endpoints.rotate(id, overlap_ms ?? deps.secretOverlapMs, whoIs(request));
       if (!rotated) throw new SentinelError("not_found", "unknown webhook endpoint");
       return { endpoint_id: id, ...rotated };
     },

@@ -135,6 +135,8 @@ describe("kafkajs fork: a fetch from a leader that cannot be reached", () => {
     let refreshes = 0;
     const committed = {};
     const metadata = [{ partitionId: 0, leader: 2, replicas: [2], isr: [2] }];
+    const leadBy = (node: number) =>
+      Object.assign(metadata[0]!, { leader: node, replicas: [node], isr: [node] });
     const cluster = {
       async findGroupCoordinator() {
         return {
@@ -171,7 +173,7 @@ describe("kafkajs fork: a fetch from a leader that cannot be reached", () => {
     };
     const group = consumerGroup(cluster, { topics: ["t"], topicConfigurations: { t: {} } });
     await group.joinAndSync();
-    return { group, refreshes: () => refreshes };
+    return { group, refreshes: () => refreshes, leadBy };
   }
 
   forkTest(
@@ -182,6 +184,20 @@ describe("kafkajs fork: a fetch from a leader that cannot be reached", () => {
       expect(await group.fetch(2)).toEqual([]);
       expect(await group.fetch(2)).toEqual([]);
       expect(refreshes()).toBe(2);
+    },
+  );
+
+  forkTest(
+    "a node that leads nothing any more is not failing: when it fails again, its patience starts afresh",
+    async () => {
+      const { group, leadBy } = await fetchingMember();
+      group.unreachableRetry = { ...group.unreachableRetry, fetchPatienceMs: 50 };
+      expect(await group.fetch(2)).toEqual([]); // node 2 dead: waited out
+      leadBy(1); // its partition moved; node 2's fetcher has nothing to ask
+      expect(await group.fetch(2)).toEqual([]);
+      await new Promise((r) => setTimeout(r, 80)); // longer than the patience
+      leadBy(2); // node 2 leads again, and fails again
+      expect(await group.fetch(2)).toEqual([]); // waited out again, not given up at once
     },
   );
 

@@ -125,7 +125,10 @@ describe("sentinel dlq", () => {
     expect((await readAll(ctx.kafka, topic)).length).toBe(onTopic);
 
     await db.query("ALTER TABLE transactions DROP CONSTRAINT test_refuse"); // the cause is fixed
+    expect(await count("SELECT count(*) AS n FROM audit_log WHERE action = 'dlq.redrive'")).toBe(0);
     const [first] = await jsonOut<Redrive>(["dlq", "redrive", "--reason", "store_rejected"]);
+    // Issue 35: a redrive that moves letters is audited (the dry run above was not).
+    expect(await count("SELECT count(*) AS n FROM audit_log WHERE action = 'dlq.redrive'")).toBe(1);
     expect(first).toMatchObject({
       matched: REFUSED,
       alreadyRedriven: 0,

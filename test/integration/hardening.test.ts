@@ -219,7 +219,7 @@ describe("item 9: readiness and timeouts of the ingress", () => {
     const answer = await new Promise<string>((resolve) => {
       const socket = connect(Number(url.port), url.hostname, () => {
         socket.write(
-          "POST /transaction HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{",
+          "POST /transaction HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{",
         );
       });
       let got = "";

@@ -188,8 +188,14 @@ describe("sentinel replay, offsets and redecide", () => {
     ]);
     expect(dry.reduce((n, r) => n + Number(r.to) - Number(r.from), 0)).toBe(SKIPPED);
     expect((await json<{ totalLag: string }>(["offsets"])).totalLag).toBe(String(SKIPPED));
-    await json(["offsets", "--reset-to", "latest"]);
+    await json(["offsets", "--reset-to", "latest"], { SENTINEL_OPERATOR: "sre-jo" });
     expect((await json<{ totalLag: string }>(["offsets"])).totalLag).toBe("0");
+    // Issue 35: an operator's reset is audited under the operator's name; the dry run is not.
+    const resets = await db.query(
+      "SELECT actor, role, target, after FROM audit_log WHERE action = 'offsets.reset'",
+    );
+    expect(resets.rows).toHaveLength(1);
+    expect(resets.rows[0]).toMatchObject({ actor: "sre-jo", role: "cli", after: { to: "latest" } });
     expect(await count("SELECT count(*) AS n FROM transactions")).toBe(TRANSACTIONS);
 
     // 2. replay by time: only what the group skipped is new, and it is decided as the oracle says.
@@ -227,8 +233,13 @@ describe("sentinel replay, offsets and redecide", () => {
     expect(dry.redecided!.scored).toBe(total);
     expect(await count("SELECT count(*) AS n FROM decisions")).toBe(total);
 
+    expect(await count("SELECT count(*) AS n FROM audit_log WHERE action = 'replay.redecide'")).toBe(0);
     const run = await json<ReplaySummary>(["replay", "--from", "earliest", "--redecide"], NEW_ENV);
     expect(movesOf(run)).toEqual(expectedMoves);
+    // Issue 35: a re-decision that stores decisions is audited (the dry run above was not).
+    expect(
+      await count("SELECT count(*) AS n FROM audit_log WHERE action = 'replay.redecide' AND role = 'cli'"),
+    ).toBe(1);
     expect(run.newlyStored).toBe(0);
     // Examples are real moved transactions.
     for (const m of run.redecided!.moves) {

@@ -7,7 +7,7 @@ import { usePipeline } from "../support/pipeline.ts";
 import { jsonLines, runSentinel } from "../support/processes.ts";
 import { profileBody } from "../support/profiles.ts";
 import { type Answer, payloadOf, type Received, type Receiver, startReceiver } from "../support/receiver.ts";
-import { eventually } from "../support/topics.ts";
+import { eventually, readAll } from "../support/topics.ts";
 
 /*
  * Issue 23 against the real broker, PostgreSQL and Redis, with real HTTP receivers on loopback:
@@ -175,6 +175,73 @@ describe("webhooks", () => {
     expect(String(got.headers["webhook-signature"]).split(" ")).toHaveLength(2);
     expect(new Webhook(ep.secret).verify(got.body, headersOf(got))).toBeTruthy();
     expect(new Webhook(secret).verify(got.body, headersOf(got))).toBeTruthy();
+  });
+
+  it("revokes the old secret at once with overlap_ms 0; a new URL comes with a new secret (issue 35)", async () => {
+    const r = await receiver();
+    const ep = await endpoint(r.url, ["decision.approved"]);
+    const rotated = await p.request("POST", `/webhooks/endpoints/${ep.endpoint_id}/rotate-secret`, {
+      body: { overlap_ms: 0 },
+    });
+    expect(rotated.status).toBe(200);
+    const { secret } = (await rotated.json()) as { secret: string };
+    await new Promise((resolve) => setTimeout(resolve, 1_200)); // the dispatcher reads secrets every second
+    const { id } = await decide("wh-revoke");
+    expect(await eventually(async () => forTx(r, id).length >= 1, 20_000)).toBe(true);
+    const got = forTx(r, id)[0]!;
+    expect(String(got.headers["webhook-signature"]).split(" ")).toHaveLength(1);
+    expect(new Webhook(secret).verify(got.body, headersOf(got))).toBeTruthy();
+    expect(() => new Webhook(ep.secret).verify(got.body, headersOf(got))).toThrow();
+
+    // The endpoint moves to another receiver: the secret the old one saw never signs for the new.
+    const moved = await receiver();
+    const patched = await p.request("PATCH", `/webhooks/endpoints/${ep.endpoint_id}`, {
+      body: { url: moved.url.replace("http://", "HTTP://") },
+    });
+    expect(patched.status).toBe(200);
+    const after = (await patched.json()) as { secret?: string; url: string };
+    expect(after.secret).toMatch(/^whsec_/);
+    expect(after.url).toBe(new URL(moved.url).href); // stored normalised
+    await new Promise((resolve) => setTimeout(resolve, 1_200));
+    const next = await decide("wh-moved");
+    expect(await eventually(async () => forTx(moved, next.id).length >= 1, 20_000)).toBe(true);
+    const there = forTx(moved, next.id)[0]!;
+    expect(String(there.headers["webhook-signature"]).split(" ")).toHaveLength(1);
+    expect(new Webhook(after.secret!).verify(there.body, headersOf(there))).toBeTruthy();
+    expect(() => new Webhook(secret).verify(there.body, headersOf(there))).toThrow();
+  });
+
+  it("dead-letters what on sentinel.events is no event of ours: never signed nor sent (issue 35)", async () => {
+    const r = await receiver();
+    await endpoint(r.url, ["rules.activated", "case.resolved"]);
+    const forged = {
+      event_id: 999_999,
+      type: "rules.activated",
+      at: new Date().toISOString(),
+      data: { version: "rs-0123456789ab", previous: null, activated_by: "ops", note: "pay me" },
+    };
+    const producer = p.ctx.kafka.producer();
+    await producer.connect();
+    try {
+      await producer.send({
+        topic: p.ctx.config.kafka.topics.events,
+        acks: -1,
+        messages: [
+          { key: "forged", value: JSON.stringify(forged) },
+          { key: "junk", value: "not json" },
+        ],
+      });
+    } finally {
+      await producer.disconnect();
+    }
+    const letters = async () =>
+      (await readAll(p.ctx.kafka, p.ctx.config.kafka.topics.dlq)).filter(
+        (m) => String(m.headers?.["x-error-reason"]) === "invalid_event",
+      );
+    expect(await eventually(async () => (await letters()).length === 2, 30_000)).toBe(true);
+    const sources = (await letters()).map((m) => String(m.headers?.["x-source-topic"]));
+    expect(new Set(sources)).toEqual(new Set([p.ctx.config.kafka.topics.events]));
+    expect(r.received.filter((x) => payloadOf(x).data?.note === "pay me")).toHaveLength(0);
   });
 
   it("keeps delivering to a fast receiver while another hangs", async () => {

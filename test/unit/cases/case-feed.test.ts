@@ -35,6 +35,20 @@ describe("the case feed", () => {
     expect(feed.subscribers).toBe(2);
   });
 
+  it("holds at most maxPerKey streams for one key: one analyst key cannot take every slot (issue 35)", () => {
+    const feed = createCaseFeed({ maxSubscribers: 100, maxPerKey: 2 });
+    const first = feed.subscribe(() => {}, { key: "analyst:ann" });
+    expect(feed.subscribe(() => {}, { key: "analyst:ann" })).toBeTypeOf("function");
+    expect(feed.roomFor("analyst:ann")).toBe(false);
+    expect(feed.subscribe(() => {}, { key: "analyst:ann" })).toBeUndefined();
+    expect(feed.subscribe(() => {}, { key: "analyst:bob" })).toBeTypeOf("function");
+    first!();
+    first!(); // twice frees one slot once
+    expect(feed.roomFor("analyst:ann")).toBe(true);
+    expect(feed.subscribe(() => {}, { key: "analyst:ann" })).toBeTypeOf("function");
+    expect(feed.subscribers).toBe(3);
+  });
+
   it("drops a stream whose client stops reading, instead of buffering every event for it", async () => {
     const feed = createCaseFeed();
     server = createServer((_req, res) => streamCases(feed, res, { maxBufferedBytes: 64 * 1024 }));

@@ -72,6 +72,7 @@ describe("render", () => {
           alreadyRedriven: 2,
           moved: 7,
           notOriginal: 1,
+          otherSource: 0,
           byReason: { not_json: 7 },
         },
         topics,

@@ -21,6 +21,11 @@ describe("webhook address guard", () => {
       "fc00::1",
       "::ffff:127.0.0.1",
       "::ffff:10.0.0.1",
+      // IPv4-compatible IPv6 (::/96), issue 35: refused like the other special ranges.
+      "::127.0.0.1",
+      "::7f00:1",
+      "::10.0.0.1",
+      "::8.8.8.8",
       "not an address",
     ]) {
       expect(isPublicAddress(a), a).toBe(false);
@@ -37,6 +42,7 @@ describe("webhook address guard", () => {
     expect(urlRefusal("http://localhost:8080/x", false)).toMatch(/localhost/);
     expect(urlRefusal("http://app.localhost/x", false)).toMatch(/localhost/);
     expect(urlRefusal("http://127.0.0.1:8080/x", true)).toBeUndefined();
+    expect(urlRefusal("http://[::127.0.0.1]:8080/x", false)).toMatch(/not a public address/);
   });
 
   it("refuses a name that resolves to a private address at connection time", async () => {
@@ -45,6 +51,9 @@ describe("webhook address guard", () => {
       guardedLookup(false)("localhost", {}, (err) => resolve(err)),
     );
     expect(refused?.code).toBe("EADDRREFUSED");
+    // Issue 35: the error says the address is not public, never which address it is.
+    expect(refused?.message).toBe("refused: localhost resolves to an address that is not public");
+    expect(refused?.message).not.toMatch(/127\.0\.0\.1|::1/);
     const allowed = await new Promise<string | unknown>((resolve) =>
       guardedLookup(true)("localhost", {}, (err, address) => resolve(err ?? address)),
     );

@@ -51,15 +51,37 @@ describe("webhook events", () => {
       labelled_at: "2026-12-01T10:00:00.000Z",
     };
     expect(labelEvents(label)[0]!.type).toBe("label.created");
-    const outbox = {
-      event_id: 3,
-      type: "rules.activated",
-      at: "2026-12-01T10:00:00.000Z",
-      data: { version: "rs-2" },
-    };
-    expect(JSON.parse(outboxEvents(outbox)[0]!.body).data).toEqual({ version: "rs-2" });
+    const data = { version: "rs-0123456789ab", previous: null, activated_by: "ops" };
+    const outbox = { event_id: 3, type: "rules.activated", at: "2026-12-01T10:00:00.000Z", data };
+    expect(JSON.parse(outboxEvents(outbox)[0]!.body).data).toEqual(data);
     expect(() => decisionEvents({ ...decision, decision: "maybe" })).toThrow();
     expect(() => outboxEvents({ ...outbox, type: "case.deleted" })).toThrow();
+  });
+
+  it("refuses an event whose data is not its type's (issue 35): it is dead-lettered, never signed", () => {
+    const at = "2026-12-01T10:00:00.000Z";
+    const resolved = {
+      case_id: "0190a1b2-0000-7000-8000-000000000001",
+      transaction_id: "0190a1b2-0000-7000-8000-000000000001",
+      user_id: "u1",
+      status: "resolved",
+      label: "fraud",
+      resolved_by: "ann",
+      block_user: false,
+      label_id: 9,
+    };
+    expect(outboxEvents({ event_id: 4, type: "case.resolved", at, data: resolved })).toHaveLength(1);
+    for (const data of [
+      { version: "rs-0123456789ab" }, // fields missing
+      { version: "rs-0123456789ab", previous: null, activated_by: "ops", url: "https://evil.example" },
+      { version: "<script>", previous: null, activated_by: "ops" },
+      resolved, // another type's data
+    ]) {
+      expect(() => outboxEvents({ event_id: 5, type: "rules.activated", at, data })).toThrow();
+    }
+    expect(() =>
+      outboxEvents({ event_id: 6, type: "case.resolved", at, data: { ...resolved, extra: 1 } }),
+    ).toThrow();
   });
 
   it("keeps a body under 20 kB: an object too long is sent with its ids only", () => {
