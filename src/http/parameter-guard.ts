@@ -16,8 +16,11 @@ const CONTROLS = /\p{Cc}/gu;
 
 type Parameters = Record<string, unknown>;
 
-/** The first parameter holding a control character, as `path` or `query.name`, or undefined. */
-export function controlCharacterIn(request: Pick<FastifyRequest, "params" | "query">): string | undefined {
+/** The first path or query parameter one of whose values `holds`, as `path.name` or `query.name`. */
+function firstParameter(
+  request: Pick<FastifyRequest, "params" | "query">,
+  holds: (value: string) => boolean,
+): string | undefined {
   for (const [where, values] of [
     ["path", request.params],
     ["query", request.query],
@@ -25,10 +28,15 @@ export function controlCharacterIn(request: Pick<FastifyRequest, "params" | "que
     if (!values || typeof values !== "object") continue;
     for (const [name, value] of Object.entries(values as Parameters)) {
       const list = Array.isArray(value) ? value : [value];
-      if (list.some((v) => typeof v === "string" && CONTROL.test(v))) return `${where}.${name}`;
+      if (list.some((v) => typeof v === "string" && holds(v))) return `${where}.${maskPans(name)}`;
     }
   }
   return undefined;
+}
+
+/** The first parameter holding a control character, as `path` or `query.name`, or undefined. */
+export function controlCharacterIn(request: Pick<FastifyRequest, "params" | "query">): string | undefined {
+  return firstParameter(request, (v) => CONTROL.test(v));
 }
 
 /** What a log line may say of a request: the route's template, its parameters masked. */
@@ -55,21 +63,9 @@ export function loggableRequest(request: Pick<FastifyRequest, "params" | "query"
   };
 }
 
-/** The first parameter holding a card number, as `path` or `query.name`, or undefined. */
+/** The first parameter holding a card number, as `path` or `query.name` (masked), or undefined. */
 export function panIn(request: Pick<FastifyRequest, "params" | "query">): string | undefined {
-  for (const [where, values] of [
-    ["path", request.params],
-    ["query", request.query],
-  ] as const) {
-    if (!values || typeof values !== "object") continue;
-    for (const [name, value] of Object.entries(values as Parameters)) {
-      const list = Array.isArray(value) ? value : [value];
-      if (list.some((v) => typeof v === "string" && v.length >= 13 && containsPanText(v))) {
-        return `${where}.${maskPans(name)}`;
-      }
-    }
-  }
-  return undefined;
+  return firstParameter(request, (v) => v.length >= 13 && containsPanText(v));
 }
 
 /**
