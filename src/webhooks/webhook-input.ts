@@ -67,14 +67,19 @@ export const EndpointPatchInput = (allowPrivate: boolean) =>
     })
     .refine((p) => Object.keys(p).length > 0, "change at least one of url, events, description, enabled");
 
-/** POST /webhooks/endpoints/:id/rotate-secret: how long the old secret keeps signing (0: not at all). */
-export const RotateInput = z.strictObject({
-  overlap_ms: z
-    .int()
-    .min(0)
-    .max(30 * 86_400_000)
-    .optional(),
-});
+const OverlapMs = z
+  .int()
+  .min(0)
+  .max(30 * 86_400_000)
+  .optional();
+
+/**
+ * POST /webhooks/endpoints/:id/rotate-secret: how long the old secret keeps signing, in
+ * milliseconds (0: not at all); `overlap` is the same (the name issue 35 used).
+ */
+export const RotateInput = z
+  .strictObject({ overlap_ms: OverlapMs, overlap: OverlapMs })
+  .transform(({ overlap_ms, overlap }) => ({ overlap_ms: overlap_ms ?? overlap }));
 
 export const EndpointId = z
   .string()
