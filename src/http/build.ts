@@ -163,7 +163,6 @@ export async function buildHttp(deps: HttpDeps, features: HttpFeatures): Promise
   });
   // With an internal port, /metrics and /docs are served there only (src/http/ops-server.ts).
   const internal = config.http.internalPort > 0;
-  if (!internal) app.get("/docs/json", { schema: { hide: true } }, async () => app.swagger());
   closeIdleConnectionsWhileClosing(app);
   observeRequests(app, logger, metrics);
   guardCrossSiteRequests(app, { authDisabled: config.http.authDisabled, metrics });
@@ -174,7 +173,11 @@ export async function buildHttp(deps: HttpDeps, features: HttpFeatures): Promise
 
   // Health, readiness, metrics and the console's static files are open; everything else lives in
   // a scope whose hook asks for an API key (when keys are configured).
-  await app.register(opsPlugin, { readiness: deps.readiness, metrics, serveMetrics: !internal });
+  await app.register(opsPlugin, {
+    readiness: deps.readiness,
+    metrics,
+    ...(internal ? { serveMetrics: false } : { docs: () => app.swagger() }),
+  });
   if (features.open) await app.register(features.open);
   await app.register(async (scope) => {
     if (config.http.apiKeys.length > 0) {

@@ -16,7 +16,6 @@ import type { Metrics } from "../metrics.ts";
 
 const STATE_CHANGING = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 const NEEDS_JSON = new Set(["POST", "PUT", "PATCH"]);
-const LOOPBACK_HOSTS = new Set(["localhost", "127.0.0.1", "[::1]", "::1"]);
 
 /** The host name of a `Host` header (no port), lower-cased; "" when absent. */
 export function hostName(host: string | undefined): string {
@@ -25,6 +24,15 @@ export function hostName(host: string | undefined): string {
   if (h.startsWith("[")) return h.slice(0, h.indexOf("]") + 1);
   const colon = h.lastIndexOf(":");
   return colon >= 0 && h.indexOf(":") === colon ? h.slice(0, colon) : h;
+}
+
+/**
+ * Whether `host` (a name or an address, IPv6 bracketed or not) is loopback: nothing outside this
+ * machine reaches it. Where the ingress may listen without keys, and the `Host` it then serves.
+ */
+export function isLoopback(host: string): boolean {
+  const h = host.startsWith("[") && host.endsWith("]") ? host.slice(1, -1) : host;
+  return h === "localhost" || h === "::1" || /^127(\.\d{1,3}){3}$/.test(h);
 }
 
 /** Whether `Origin` names this server (scheme and port aside: the host the client reached). */
@@ -43,7 +51,7 @@ export function crossSiteRefusal(
   { authDisabled }: { authDisabled: boolean },
 ): SentinelError | undefined {
   const { headers } = request;
-  if (authDisabled && !LOOPBACK_HOSTS.has(hostName(headers.host))) {
+  if (authDisabled && !isLoopback(hostName(headers.host))) {
     return new SentinelError(
       "forbidden",
       "authentication is off (AUTH_DISABLED=true): only a loopback Host (localhost, 127.0.0.1, [::1]) is served",

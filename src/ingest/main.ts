@@ -9,6 +9,7 @@ import { rulePerformanceReport } from "../cases/rule-performance.ts";
 import { SentinelError } from "../errors.ts";
 import type { Readiness } from "../http/ops-plugin.ts";
 import { startOpsServer } from "../http/ops-server.ts";
+import { isLoopback } from "../http/request-guards.ts";
 import { createBatchingProducer } from "../kafka/batching-producer.ts";
 import { encodeTransaction } from "../kafka/transaction-codec.ts";
 import { createRulesStore } from "../rules/rules-store.ts";
@@ -26,11 +27,6 @@ export type RunningIngest = {
   syncReady(): boolean;
   stop(): Promise<void>;
 };
-
-/** Whether `host` is a loopback address (or name): nothing outside this machine reaches it. */
-export function isLoopback(host: string): boolean {
-  return host === "localhost" || host === "::1" || /^127(\.\d{1,3}){3}$/.test(host);
-}
 
 /**
  * Refuses to start without keys unless AUTH_DISABLED=true, and then only on a loopback address.

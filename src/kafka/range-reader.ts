@@ -166,77 +166,74 @@ export async function readRanges(
     // fetched again, is never handed over twice.
     const next = new Map([...todo.values()].map((r) => [r.partition, r.start]));
     let failed: unknown;
-    let finish: ((error?: unknown) => void) | undefined;
+    // Settled once: every range read, or the first failure (a batch's, the run's, kafkajs giving
+    // up on the consumer, the time limit).
+    const reading = Promise.withResolvers<void>();
+    reading.promise.catch(() => {}); // awaited below; a failure before then is not unhandled
+    const fail = (error: unknown) => {
+      failed ??= error;
+      reading.reject(error);
+    };
     const { consumer } = createGroupConsumer(kafka, {
       groupId,
       name: "range reader",
       logger: options.logger ?? pino({ level: "silent" }),
       maxWaitTimeInMs: 100,
       maxBytesPerPartition: 2 * 1024 * 1024,
-      onFatal: (error) => {
-        failed ??= error;
-        finish?.(error);
-      },
+      onFatal: fail,
     });
     const chunkSize = options.chunkSize ?? 1_000;
+    const timer = setTimeout(
+      () => fail(new SentinelError("broker_unavailable", `reading ${topic} timed out`)),
+      options.timeoutMs ?? 30 * 60_000,
+    );
     await consumer.connect();
     try {
       await consumer.subscribe({ topic, fromBeginning: true });
-      await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(
-          () => reject(new SentinelError("broker_unavailable", `reading ${topic} timed out`)),
-          options.timeoutMs ?? 30 * 60_000,
-        );
-        const done = (error?: unknown) => {
-          clearTimeout(timer);
-          if (error) reject(error);
-          else resolve();
-        };
-        finish = done;
-        consumer
-          .run({
-            autoCommit: false,
-            partitionsConsumedConcurrently: options.partitionsConcurrency ?? 4,
-            eachBatch: async ({ batch, heartbeat }) => {
-              const range = todo.get(batch.partition);
-              if (!range || failed) return;
-              const from = next.get(batch.partition)!;
-              const inRange = batch.messages.filter((m) => {
-                const o = BigInt(m.offset);
-                return o >= from && o < range.end;
-              });
-              try {
-                for (let i = 0; i < inRange.length; i += chunkSize) {
-                  const chunk = inRange.slice(i, i + chunkSize);
-                  await options.onMessages(batch.partition, chunk);
-                  next.set(batch.partition, BigInt(chunk[chunk.length - 1]!.offset) + 1n);
-                  await heartbeat();
-                }
-              } catch (error) {
-                failed = error;
-                done(error);
-                return;
+      consumer
+        .run({
+          autoCommit: false,
+          partitionsConsumedConcurrently: options.partitionsConcurrency ?? 4,
+          eachBatch: async ({ batch, heartbeat }) => {
+            const range = todo.get(batch.partition);
+            if (!range || failed) return;
+            const from = next.get(batch.partition)!;
+            const inRange = batch.messages.filter((m) => {
+              const o = BigInt(m.offset);
+              return o >= from && o < range.end;
+            });
+            try {
+              for (let i = 0; i < inRange.length; i += chunkSize) {
+                const chunk = inRange.slice(i, i + chunkSize);
+                await options.onMessages(batch.partition, chunk);
+                next.set(batch.partition, BigInt(chunk[chunk.length - 1]!.offset) + 1n);
+                await heartbeat();
               }
-              // Done once the batch reaches the end (offsets may skip: control records).
-              if (BigInt(batch.lastOffset()) + 1n >= range.end) {
-                todo.delete(batch.partition);
-                consumer.pause([{ topic, partitions: [batch.partition] }]);
-                if (todo.size === 0) done();
-              }
-            },
-          })
-          .then(() => {
-            // Seek, not admin.setOffsets (which joins the group itself and then idles for 5 s).
-            // Partitions outside the ranges are not fetched at all.
-            const others = partitions.filter((p) => !todo.has(p));
-            if (others.length > 0) consumer.pause([{ topic, partitions: others }]);
-            for (const r of todo.values()) {
-              consumer.seek({ topic, partition: r.partition, offset: String(r.start) });
+            } catch (error) {
+              fail(error);
+              return;
             }
-          })
-          .catch(done);
-      });
+            // Done once the batch reaches the end (offsets may skip: control records).
+            if (BigInt(batch.lastOffset()) + 1n >= range.end) {
+              todo.delete(batch.partition);
+              consumer.pause([{ topic, partitions: [batch.partition] }]);
+              if (todo.size === 0) reading.resolve();
+            }
+          },
+        })
+        .then(() => {
+          // Seek, not admin.setOffsets (which joins the group itself and then idles for 5 s).
+          // Partitions outside the ranges are not fetched at all.
+          const others = partitions.filter((p) => !todo.has(p));
+          if (others.length > 0) consumer.pause([{ topic, partitions: others }]);
+          for (const r of todo.values()) {
+            consumer.seek({ topic, partition: r.partition, offset: String(r.start) });
+          }
+        })
+        .catch(fail);
+      await reading.promise;
     } finally {
+      clearTimeout(timer);
       await consumer.disconnect();
     }
   } finally {
