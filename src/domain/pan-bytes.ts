@@ -12,39 +12,22 @@ const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 /** Every string and key of a JSON value masked, in place; iterative (any depth). Whether any was. */
 function maskJson(root: unknown): boolean {
-  const holder = { root };
-  const stack: Array<Record<string, unknown> | unknown[]> = [holder];
   let changed = false;
+  const mask = (text: string) => {
+    const masked = maskPans(text);
+    changed ||= masked !== text;
+    return masked;
+  };
+  // Arrays too: their keys are their indexes, which are never masked.
+  const stack: Array<Record<string, unknown>> = [{ root }];
   while (stack.length > 0) {
     const node = stack.pop()!;
-    if (Array.isArray(node)) {
-      for (let i = 0; i < node.length; i++) {
-        const v = node[i];
-        if (typeof v === "string") {
-          const m = maskPans(v);
-          if (m !== v) {
-            node[i] = m;
-            changed = true;
-          }
-        } else if (v && typeof v === "object") stack.push(v as Record<string, unknown>);
-      }
-      continue;
-    }
     for (const key of Object.keys(node)) {
       const v = node[key];
-      const k = maskPans(key);
-      if (k !== key) {
-        delete node[key];
-        node[k] = v;
-        changed = true;
-      }
-      if (typeof v === "string") {
-        const m = maskPans(v);
-        if (m !== v) {
-          node[k] = m;
-          changed = true;
-        }
-      } else if (v && typeof v === "object") stack.push(v as Record<string, unknown>);
+      const k = Array.isArray(node) ? key : mask(key);
+      if (k !== key) delete node[key];
+      node[k] = typeof v === "string" ? mask(v) : v;
+      if (v && typeof v === "object") stack.push(v as Record<string, unknown>);
     }
   }
   return changed;
