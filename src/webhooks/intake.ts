@@ -1,6 +1,7 @@
 import type { EachBatchPayload, Kafka, KafkaMessage, Producer } from "kafkajs";
 import { type DeadLetter, encodeDeadLetter } from "../kafka/dead-letter-codec.ts";
 import { createGroupConsumer } from "../kafka/group-consumer.ts";
+import { createPublisher } from "../kafka/publisher.ts";
 import type { Logger } from "../logger.ts";
 import type { Metrics } from "../metrics.ts";
 import type { DeliveryStore } from "./delivery-store.ts";
@@ -52,7 +53,7 @@ export async function startIntake({
   /** kafkajs gave up on the intake's consumer (it will not restart it). */
   onFatal: (error: Error) => void;
   /** Where a message that is no event of ours goes (acks=all), never signed nor sent. */
-  deadLetters: { producer: Pick<Producer, "send">; topic: string; maxBytes: number };
+  deadLetters: { producer: Pick<Producer, "sendBatch">; topic: string; maxBytes: number };
 }): Promise<Intake> {
   const parse: Record<string, (value: unknown) => WebhookEvent[]> = {
     [topics.decisions]: decisionEvents,
@@ -72,6 +73,8 @@ export async function startIntake({
     onFatal,
   });
   const { consumer } = group;
+  // The publish boundary every letter goes through (acks=all, requests split to fit).
+  const letters = createPublisher({ producer: deadLetters.producer, maxRequestBytes: deadLetters.maxBytes });
   let stopping = false;
 
   async function eachBatch({ batch, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
@@ -98,13 +101,14 @@ export async function startIntake({
       try {
         if ((await deliveries.enqueue(events)) > 0) onStored();
         if (invalid.length > 0) {
-          await deadLetters.producer.send({
-            topic: deadLetters.topic,
-            acks: -1,
-            messages: invalid.map((d) =>
-              encodeDeadLetter(d, batch.topic, batch.partition, deadLetters.maxBytes),
-            ),
-          });
+          await letters.publish([
+            {
+              topic: deadLetters.topic,
+              messages: invalid.map((d) =>
+                encodeDeadLetter(d, batch.topic, batch.partition, deadLetters.maxBytes),
+              ),
+            },
+          ]);
           metrics.invalidEvents.inc(invalid.length);
           invalid.length = 0; // written: a retry of the store does not letter them twice
         }
