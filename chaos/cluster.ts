@@ -8,7 +8,8 @@ import { loadConfig } from "../src/config.ts";
 import { withAdmin } from "../src/kafka/admin.ts";
 import { createLogger } from "../src/logger.ts";
 import { brokerPaths, ensureJars, runningPid, startBroker } from "../src/stack/kafka-broker.ts";
-import { stackDown, stackUp, waitForKafka } from "../src/stack/stack.ts";
+import { waitForKafka } from "../src/stack/initialize.ts";
+import { stackDown, stackUp } from "../src/stack/stack.ts";
 import { freePorts } from "../test/support/ports.ts";
 import type { ClusterControl } from "./types.ts";
 

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { createLogger } from "../src/logger.ts";
 import { pollUntil } from "../src/poll.ts";
-import { waitForKafka } from "../src/stack/stack.ts";
+import { waitForKafka } from "../src/stack/initialize.ts";
 import type { Proc } from "../test/support/processes.ts";
 import { consumerId, type Harness, sumOf } from "./harness.ts";
 import type { Load, Step } from "./load.ts";

@@ -32,8 +32,50 @@ export const EnvSchema = z.object({
   METRICS_PORT: int(9464, 0, 65535),
   KAFKA_BROKERS: brokers,
   KAFKA_CLIENT_ID: z.string().min(1).default("sentinelstream"),
+  /** TLS to the brokers (issue 34): on with KAFKA_SSL=true; a CA, a client certificate (mTLS). */
+  KAFKA_SSL: z.stringbool().default(false),
+  KAFKA_SSL_CA_FILE: z.string().min(1).optional(),
+  KAFKA_SSL_CERT_FILE: z.string().min(1).optional(),
+  KAFKA_SSL_KEY_FILE: z.string().min(1).optional(),
+  /** The name the brokers' certificates must carry, when it is not the host in KAFKA_BROKERS. */
+  KAFKA_SSL_SERVERNAME: z.string().min(1).optional(),
+  KAFKA_SASL_MECHANISM: z.enum(["plain", "scram-sha-256", "scram-sha-512"]).optional(),
+  KAFKA_SASL_USERNAME: z.string().min(1).optional(),
+  KAFKA_SASL_PASSWORD: z.string().min(1).optional(),
+  /** `user:password` for the Schema Registry's basic auth; a CA for its https. */
+  SCHEMA_REGISTRY_USER_INFO: z
+    .string()
+    .regex(/^[^:]+:.+$/, "must be user:password")
+    .optional(),
+  SCHEMA_REGISTRY_CA_FILE: z.string().min(1).optional(),
+  /** Merged into DATABASE_URL / REDIS_URL (so a password can come from a file: *_FILE). */
+  DATABASE_PASSWORD: z.string().min(1).optional(),
+  REDIS_PASSWORD: z.string().min(1).optional(),
+  /** A CA for rediss:// (a private CA; the system's CAs otherwise). */
+  REDIS_TLS_CA_FILE: z.string().min(1).optional(),
+  /** `sentinel doctor` checks a production start refuses to skip unless named here (issue 34). */
+  DOCTOR_WAIVE: z
+    .string()
+    .default("")
+    .transform((s) =>
+      s
+        .split(",")
+        .map((x) => x.trim())
+        .filter(Boolean),
+    ),
+  /** Set by `sentinel dev` only: development conveniences (the webhooks' development key). */
+  SENTINEL_DEV: z.stringbool().default(false),
   DATABASE_URL: url(["postgres:", "postgresql:"]).default("postgres://postgres@127.0.0.1:5432/sentinel"),
   DATABASE_POOL_SIZE: int(20, 1, 200),
+  /** `sentinel migrate` / `init` connect with this (the schema's owner) when set; else DATABASE_URL. */
+  DATABASE_MIGRATE_URL: url(["postgres:", "postgresql:"]).optional(),
+  /** The role the services run as: created NOLOGIN by migrate and granted what they use. */
+  DATABASE_RUNTIME_ROLE: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_]{0,62}$/, "must be a lower-case PostgreSQL role name")
+    .default("sentinel_app"),
+  /** When set, migrate lets the runtime role log in with this password. */
+  DATABASE_RUNTIME_PASSWORD: z.string().min(1).optional(),
   REDIS_URL: url(["redis:", "rediss:"]).default("redis://127.0.0.1:6379"),
   REDIS_KEY_PREFIX: z.string().default("sentinel:"),
   SCHEMA_REGISTRY_URL: url(["http:", "https:", "mock:"]).optional(),
@@ -49,6 +91,12 @@ export const EnvSchema = z.object({
   // Unset: chosen by the cluster's size when `init` creates the topics (src/kafka/topics.ts).
   TOPIC_REPLICATION_FACTOR: z.coerce.number().int().min(1).max(32).optional(),
   TOPIC_MIN_INSYNC_REPLICAS: z.coerce.number().int().min(1).max(32).optional(),
+  /** retention.ms `init` sets on each topic (issue 34: a replay must find what it asks for). */
+  TOPIC_TRANSACTIONS_RETENTION_DAYS: int(90, 1, 3650),
+  TOPIC_DECISIONS_RETENTION_DAYS: int(30, 1, 3650),
+  TOPIC_DLQ_RETENTION_DAYS: int(90, 1, 3650),
+  TOPIC_LABELS_RETENTION_DAYS: int(365, 1, 3650),
+  TOPIC_EVENTS_RETENTION_DAYS: int(30, 1, 3650),
   AUTH_DISABLED: z.stringbool().default(false),
   HTTP_REQUEST_TIMEOUT_MS: int(10_000, 100, 600_000),
   HTTP_CONNECTION_TIMEOUT_MS: int(30_000, 100, 3_600_000),

@@ -125,7 +125,25 @@ export const apiKeys = z
         key: z.string().min(16, "each API key must be at least 16 characters"),
       }),
     ),
-  );
+  )
+  .superRefine((keys, ctx) => {
+    // The audit trail names the key that acted: two entries of one name could not be told apart.
+    const seen = new Map<string, number>();
+    const seenKeys = new Map<string, number>();
+    keys.forEach((k, i) => {
+      const name = seen.get(k.name);
+      if (name !== undefined)
+        ctx.addIssue({
+          code: "custom",
+          message: `entries ${name + 1} and ${i + 1} share the name "${k.name}" (each key needs a name of its own: role:name:key)`,
+        });
+      const key = seenKeys.get(k.key);
+      if (key !== undefined)
+        ctx.addIssue({ code: "custom", message: `entries ${key + 1} and ${i + 1} are the same key` });
+      seen.set(k.name, i);
+      seenKeys.set(k.key, i);
+    });
+  });
 
 const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 

@@ -1,4 +1,5 @@
 import { type Env, EnvSchema } from "./config-env.ts";
+import { kafkaSecurity, kafkaSecurityProblems, withPassword, withSecretFiles } from "./config-secrets.ts";
 import type { ApiKey } from "./config-values.ts";
 import { SentinelError } from "./errors.ts";
 
@@ -11,8 +12,23 @@ import { SentinelError } from "./errors.ts";
 /** Outside production, without WEBHOOK_SECRET_KEY: secrets are sealed, but with a key anyone can read here. */
 export const DEVELOPMENT_SECRET_KEY = "sentinelstream-development-only";
 
+const DAY_MS = 86_400_000;
+
+export type TopicKind = "transactions" | "decisions" | "dlq" | "labels" | "events";
+
+export type KafkaSecurity = Readonly<{
+  ssl: false | Readonly<{ caFile?: string; certFile?: string; keyFile?: string; servername?: string }>;
+  sasl:
+    | Readonly<{ mechanism: "plain" | "scram-sha-256" | "scram-sha-512"; username: string; password: string }>
+    | undefined;
+}>;
+
 export type Config = Readonly<{
   env: Env["NODE_ENV"];
+  /** `sentinel dev`: development conveniences allowed (the webhooks' development key). */
+  devMode: boolean;
+  /** `sentinel doctor` checks a production start may skip (each named, logged at every start). */
+  waivers: readonly string[];
   log: Readonly<{ level: Env["LOG_LEVEL"]; pretty: boolean }>;
   /** SENTINEL_OPERATOR: who runs the command-line tools (audit trail); unset, the OS user. */
   operator: string | undefined;
@@ -64,6 +80,12 @@ export type Config = Readonly<{
     /** Undefined: 2 with a replication factor of 3 or more, else 1. */
     minInsyncReplicas: number | undefined;
     messageMaxBytes: number;
+    /** retention.ms per topic kind, set by `init` on every topic (issue 34). */
+    retentionMs: Readonly<Record<TopicKind, number>>;
+    /** TLS and SASL for every client we make (src/kafka/security.ts). */
+    security: KafkaSecurity;
+    /** The Schema Registry's basic auth (`user:password`) and the CA of its https. */
+    schemaRegistry: Readonly<{ userInfo: string | undefined; caFile: string | undefined }>;
     /** A transaction `timestamp` older than this before its receipt is refused. */
     timestampMaxAgeMs: number;
   }>;
@@ -85,8 +107,15 @@ export type Config = Readonly<{
     /** Rounds scored at once (the next decodes and loads while one persists). */
     roundsInFlight: number;
   }>;
-  database: Readonly<{ url: string; poolSize: number }>;
-  redis: Readonly<{ url: string; keyPrefix: string }>;
+  database: Readonly<{
+    url: string;
+    poolSize: number;
+    /** What migrate and init connect with (the owner); DATABASE_URL when not set apart. */
+    migrateUrl: string;
+    runtimeRole: string;
+    runtimePassword: string | undefined;
+  }>;
+  redis: Readonly<{ url: string; keyPrefix: string; caFile: string | undefined }>;
   cache: Readonly<{ ttlSeconds: number; negativeTtlSeconds: number }>;
   rules: Readonly<{
     velocityMax: number;
@@ -103,8 +132,10 @@ export type Config = Readonly<{
   webhooks: Readonly<{
     /** Private, loopback and link-local destinations allowed (tests and development only). */
     allowPrivate: boolean;
-    /** Seals the signing secrets at rest; required in production. */
+    /** Seals the signing secrets at rest; required wherever webhooks run but `sentinel dev`. */
     secretKey: string;
+    /** Whether secretKey is the development constant (WEBHOOK_SECRET_KEY unset). */
+    secretKeyIsDevelopment: boolean;
     timeoutMs: number;
     /** The delay after each failed attempt; the delivery has failed after the last. */
     retryScheduleMs: readonly number[];
@@ -139,12 +170,18 @@ function checkCombinations(e: Env): void {
       "invalid configuration:\n  TOPIC_MIN_INSYNC_REPLICAS: must not exceed TOPIC_REPLICATION_FACTOR",
     );
   }
-  if (e.NODE_ENV === "production" && e.WEBHOOK_SECRET_KEY === undefined) {
+  const problems = [...kafkaSecurityProblems(e)];
+  if (e.NODE_ENV === "production" && e.WEBHOOK_SECRET_KEY === undefined)
+    problems.push(
+      "WEBHOOK_SECRET_KEY: required in production (it seals the webhook signing secrets at rest)",
+    );
+  if (e.NODE_ENV === "production" && e.WEBHOOK_ALLOW_PRIVATE)
+    problems.push("WEBHOOK_ALLOW_PRIVATE: refused in production (webhooks could reach the private network)");
+  if (problems.length > 0)
     throw new SentinelError(
       "config_invalid",
-      "invalid configuration:\n  WEBHOOK_SECRET_KEY: required in production (it seals the webhook signing secrets at rest)",
+      `invalid configuration:\n${problems.map((p) => `  ${p}`).join("\n")}`,
     );
-  }
   if (e.RULES_REVIEW_THRESHOLD > e.RULES_DECLINE_THRESHOLD) {
     throw new SentinelError(
       "config_invalid",
@@ -157,6 +194,7 @@ function webhooksConfig(e: Env): Config["webhooks"] {
   return {
     allowPrivate: e.WEBHOOK_ALLOW_PRIVATE,
     secretKey: e.WEBHOOK_SECRET_KEY ?? DEVELOPMENT_SECRET_KEY,
+    secretKeyIsDevelopment: e.WEBHOOK_SECRET_KEY === undefined,
     timeoutMs: e.WEBHOOK_TIMEOUT_MS,
     retryScheduleMs: e.WEBHOOK_RETRY_SCHEDULE,
     endpointConcurrency: e.WEBHOOK_ENDPOINT_CONCURRENCY,
@@ -175,8 +213,12 @@ export function loadConfig(
 ): Config {
   // An empty variable means "unset", as in most twelve-factor tooling; `defaults` (a command's own,
   // such as LOG_LEVEL=warn for one-shot tools) apply where the environment says nothing.
-  const cleaned = Object.fromEntries(
-    Object.entries({ ...defaults, ...env }).filter(([, v]) => v !== undefined && v !== ""),
+  const cleaned = withSecretFiles(
+    Object.fromEntries(
+      Object.entries({ ...defaults, ...env }).filter(
+        (e): e is [string, string] => e[1] !== undefined && e[1] !== "",
+      ),
+    ),
   );
   const parsed = EnvSchema.safeParse(cleaned);
   if (!parsed.success) {
@@ -189,6 +231,8 @@ export function loadConfig(
   checkCombinations(e);
   return deepFreeze({
     env: e.NODE_ENV,
+    devMode: e.SENTINEL_DEV,
+    waivers: e.DOCTOR_WAIVE,
     log: { level: e.LOG_LEVEL, pretty: e.LOG_PRETTY },
     operator: e.SENTINEL_OPERATOR,
     http: {
@@ -224,6 +268,15 @@ export function loadConfig(
       replicationFactor: e.TOPIC_REPLICATION_FACTOR,
       minInsyncReplicas: e.TOPIC_MIN_INSYNC_REPLICAS,
       messageMaxBytes: e.MESSAGE_MAX_BYTES,
+      retentionMs: {
+        transactions: e.TOPIC_TRANSACTIONS_RETENTION_DAYS * DAY_MS,
+        decisions: e.TOPIC_DECISIONS_RETENTION_DAYS * DAY_MS,
+        dlq: e.TOPIC_DLQ_RETENTION_DAYS * DAY_MS,
+        labels: e.TOPIC_LABELS_RETENTION_DAYS * DAY_MS,
+        events: e.TOPIC_EVENTS_RETENTION_DAYS * DAY_MS,
+      },
+      security: kafkaSecurity(e),
+      schemaRegistry: { userInfo: e.SCHEMA_REGISTRY_USER_INFO, caFile: e.SCHEMA_REGISTRY_CA_FILE },
       timestampMaxAgeMs: e.TIMESTAMP_MAX_AGE_HOURS * 3_600_000,
     },
     producer: {
@@ -241,8 +294,18 @@ export function loadConfig(
       maxInFlightBytes: e.CONSUMER_MAX_IN_FLIGHT_MIB * 1024 * 1024,
       roundsInFlight: e.CONSUMER_ROUNDS_IN_FLIGHT,
     },
-    database: { url: e.DATABASE_URL, poolSize: e.DATABASE_POOL_SIZE },
-    redis: { url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX },
+    database: {
+      url: withPassword(e.DATABASE_URL, e.DATABASE_PASSWORD),
+      poolSize: e.DATABASE_POOL_SIZE,
+      migrateUrl: e.DATABASE_MIGRATE_URL ?? withPassword(e.DATABASE_URL, e.DATABASE_PASSWORD),
+      runtimeRole: e.DATABASE_RUNTIME_ROLE,
+      runtimePassword: e.DATABASE_RUNTIME_PASSWORD,
+    },
+    redis: {
+      url: withPassword(e.REDIS_URL, e.REDIS_PASSWORD),
+      keyPrefix: e.REDIS_KEY_PREFIX,
+      caFile: e.REDIS_TLS_CA_FILE,
+    },
     cache: {
       ttlSeconds: e.PROFILE_CACHE_TTL_SECONDS,
       negativeTtlSeconds: e.PROFILE_CACHE_NEGATIVE_TTL_SECONDS,

@@ -31,6 +31,8 @@ export const ERROR_CODES = {
   cache_unavailable: { status: 503, retryable: true },
   broker_unavailable: { status: 503, retryable: true },
   registry_unavailable: { status: 503, retryable: true },
+  /** Kafka refused this process at start (TLS, credentials, ACLs: issue 34); not a transient error. */
+  broker_refused: { status: 503, retryable: false },
   internal: { status: 500, retryable: false },
 } as const satisfies Record<string, { status: number; retryable: boolean }>;
 

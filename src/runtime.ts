@@ -85,7 +85,12 @@ export async function createRuntime(
 ): Promise<Runtime> {
   // The producer connects (in the background) while PostgreSQL is reached: a restarted consumer
   // is back in its group sooner (a static member must be back within its session timeout).
-  const kafka = createKafka({ brokers: config.kafka.brokers, clientId: config.kafka.clientId, logger });
+  const kafka = createKafka({
+    brokers: config.kafka.brokers,
+    clientId: config.kafka.clientId,
+    logger,
+    security: config.kafka.security,
+  });
   const producer = createManagedProducer(kafka, logger, { requestTimeoutMs: config.producer.timeoutMs });
   let pool: DatabasePool;
   try {
@@ -98,7 +103,7 @@ export async function createRuntime(
     await producer.close().catch(() => {});
     throw error;
   }
-  const redis = createRedisClient(config.redis.url, logger);
+  const redis = createRedisClient(config.redis.url, logger, config.redis.caFile);
   const profiles = createProfileStore({ pool });
   const transactions = createTransactionStore({ pool });
   const profileCache = createProfileCache({
@@ -114,7 +119,9 @@ export async function createRuntime(
   let client: Promise<RegistryClient> | undefined;
   const registry = () => {
     if (!registryUrl) return Promise.resolve(undefined);
-    client ??= import("./kafka/schema-registry.ts").then((m) => m.createRegistryClient(registryUrl));
+    client ??= import("./kafka/schema-registry.ts").then((m) =>
+      m.createRegistryClient(registryUrl, config.kafka.schemaRegistry),
+    );
     return client;
   };
   let ids: Promise<TransactionSchemaIds> | undefined;

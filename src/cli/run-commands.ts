@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import type { SimulateCliOptions } from "../simulate/simulate-command.ts";
-import { initialize, stackDown, stackStatus, stackUp } from "../stack/stack.ts";
+import { initialize } from "../stack/initialize.ts";
+import { stackDown, stackStatus, stackUp } from "../stack/stack.ts";
 import { prepareDatabase } from "../store/database.ts";
 import { createDatabasePool } from "../store/pool.ts";
 import { createProfileStore } from "../store/profile-store.ts";
@@ -102,18 +103,30 @@ export function addStackCommands(program: Command): void {
     .description("start Kafka if needed, create topics, prepare PostgreSQL; idempotent")
     .option("--registry", "also build and start a Schema Registry (Apicurio) at 127.0.0.1:8081")
     .option(
+      "--secure",
+      "the secured stack beside the plain one: Kafka SASL_SSL with ACLs (9094), PostgreSQL TLS (5433), Redis TLS (6380); env files per process",
+    )
+    .option(
       "--brokers <n>",
       "a local cluster of n KRaft nodes (ports 9092, 9094, …; topics replicated 3 times, 2 in sync)",
       positiveInt,
       1,
     )
-    .action((opts: { registry?: boolean; brokers: number }) =>
-      withConfig(async (c, l) => void (await stackUp(c, l, undefined, opts)))(),
+    .action((opts: { registry?: boolean; brokers: number; secure?: boolean }) =>
+      withConfig(async (c, l) => {
+        if (opts.secure) await (await import("../stack/secure-stack.ts")).secureStackUp(c, l);
+        else await stackUp(c, l, undefined, opts);
+      })(),
     );
   stack
     .command("down")
-    .description("stop the Kafka this stack started; nothing else")
-    .action(withConfig((c, l) => stackDown(l, c.stackDir)));
+    .description("stop the Kafka this stack started (and the secured stack's servers); nothing else")
+    .action(
+      withConfig(async (c, l) => {
+        await stackDown(l, c.stackDir);
+        await (await import("../stack/secure-stack.ts")).secureStackDown(l, c.stackDir);
+      }),
+    );
   stack
     .command("status")
     .description("show what runs and what is reachable")

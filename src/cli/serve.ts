@@ -4,12 +4,23 @@ import { SentinelError } from "../errors.ts";
 import { type Readiness, sampleReadiness } from "../http/ops-plugin.ts";
 import { startOpsServer } from "../http/ops-server.ts";
 import type { RunningIngest } from "../ingest/main.ts";
+import { checkKafkaAccess } from "../kafka/preflight.ts";
 import type { Logger } from "../logger.ts";
 import type { Metrics } from "../metrics.ts";
 import { createRuntime, dependenciesOf } from "../runtime.ts";
 import { startTracing } from "../tracing.ts";
 
 export type Parts = { ingest: boolean; consumer: boolean; webhooks?: boolean };
+
+/** The topics a process's parts use (the start-up check asks to see each). */
+export function topicsOf(config: Config, parts: Parts): string[] {
+  const t = config.kafka.topics;
+  const topics = new Set<string>();
+  if (parts.ingest) for (const x of [t.transactions, t.labels, t.events, t.decisions, t.dlq]) topics.add(x);
+  if (parts.consumer) for (const x of [t.transactions, t.decisions, t.dlq]) topics.add(x);
+  if (parts.webhooks) for (const x of [t.decisions, t.labels, t.events, t.dlq]) topics.add(x);
+  return [...topics];
+}
 
 /**
  * Runs the chosen parts in this process until SIGTERM/SIGINT, then shuts down in order: stop
@@ -73,6 +84,18 @@ export async function serve(config: Config, logger: Logger, parts: Parts): Promi
           : "sentinel-webhooks",
   );
   const rt = await createRuntime(config, logger);
+  try {
+    const unreachable = await checkKafkaAccess(rt.kafka, topicsOf(config, parts), {
+      brokers: config.kafka.brokers,
+      security: config.kafka.security,
+    });
+    if (unreachable)
+      logger.warn({ err: unreachable }, "kafka not reachable yet; starting, the clients keep trying");
+  } catch (error) {
+    process.stderr.write(`sentinel: ${(error as Error).message}\n`);
+    await rt.close().catch(() => {});
+    process.exit(2);
+  }
   // How long a start takes, and where (a restarted consumer's partitions may wait for it).
   logger.info({ sinceStartMs: Math.round(performance.now()) }, "clients ready");
   close = async () => {

@@ -9,10 +9,14 @@ import type { Runtime } from "../runtime.ts";
 import type { ScoringDeps } from "../scoring/score-round.ts";
 import { createScorer, type Scorer } from "./scorer.ts";
 
-/** Fails with a message an operator can act on, rather than kafkajs's metadata error. */
+/**
+ * Fails with a message an operator can act on, rather than kafkajs's metadata error. Only the
+ * scorer's own topics: with ACLs, a principal sees no topic it has no right on (issue 34).
+ */
 async function requireTopics(rt: Runtime): Promise<void> {
   const existing = new Set(await withAdmin(rt.kafka, (admin) => admin.listTopics()));
-  const missing = Object.values(rt.config.kafka.topics).filter((t) => !existing.has(t));
+  const { transactions, decisions, dlq } = rt.config.kafka.topics;
+  const missing = [transactions, decisions, dlq].filter((t) => !existing.has(t));
   if (missing.length > 0) {
     throw new Error(
       `Kafka topic(s) ${missing.join(", ")} do not exist: run \`npm run sentinel -- init\` (or \`npm run stack:up\`)`,

@@ -1,7 +1,9 @@
+import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { connect } from "node:net";
+import { connect, isIP } from "node:net";
 import { connect as tlsConnect } from "node:tls";
-import { type ISocketFactory, Kafka, type LogEntry, logLevel } from "kafkajs";
+import { type ISocketFactory, Kafka, type KafkaConfig, type LogEntry, logLevel } from "kafkajs";
+import type { KafkaSecurity } from "../config.ts";
 import type { Logger } from "../logger.ts";
 
 const LEVELS: Record<number, "error" | "warn" | "info" | "debug"> = {
@@ -18,7 +20,8 @@ const LEVELS: Record<number, "error" | "warn" | "info" | "debug"> = {
  */
 export const noDelaySocketFactory: ISocketFactory = ({ host, port, ssl, onConnect }) => {
   const socket = ssl
-    ? tlsConnect({ host, port, servername: host, ...ssl }, onConnect)
+    ? // SNI carries names only (RFC 6066): an address is checked against the certificate's IP SANs.
+      tlsConnect({ host, port, ...(isIP(host) ? {} : { servername: host }), ...ssl }, onConnect)
     : connect({ host, port }, onConnect);
   socket.setNoDelay(true);
   socket.setKeepAlive(true, 60_000);
@@ -54,17 +57,40 @@ export function assertKafkaFork(pkg = "kafkajs"): void {
   if (pkg === "kafkajs") forkChecked = true;
 }
 
+/** kafkajs's `ssl` and `sasl` from our settings (the files read once, here). */
+export function securityOptions(security: KafkaSecurity | undefined): Pick<KafkaConfig, "ssl" | "sasl"> {
+  if (!security) return {};
+  const { ssl, sasl } = security;
+  const read = (file: string | undefined) => (file === undefined ? undefined : readFileSync(file, "utf8"));
+  return {
+    ssl: ssl
+      ? {
+          ca: ssl.caFile === undefined ? undefined : [read(ssl.caFile)!],
+          cert: read(ssl.certFile),
+          key: read(ssl.keyFile),
+          ...(ssl.servername === undefined ? {} : { servername: ssl.servername }),
+        }
+      : false,
+    ...(sasl
+      ? { sasl: { mechanism: sasl.mechanism, username: sasl.username, password: sasl.password } }
+      : {}),
+  } as Pick<KafkaConfig, "ssl" | "sasl">;
+}
+
 /** A kafkajs client whose logs go through pino, at warn and above unless debugging. */
 export function createKafka({
   brokers,
   clientId,
   logger,
+  security,
   connectionTimeoutMs = 3_000,
   requestTimeoutMs = 10_000,
 }: {
   brokers: readonly string[];
   clientId: string;
   logger: Logger;
+  /** TLS and SASL (config.kafka.security); none: plaintext. */
+  security?: KafkaSecurity;
   connectionTimeoutMs?: number;
   requestTimeoutMs?: number;
 }): Kafka {
@@ -73,6 +99,7 @@ export function createKafka({
   return new Kafka({
     clientId,
     brokers: [...brokers],
+    ...securityOptions(security),
     connectionTimeout: connectionTimeoutMs,
     requestTimeout: requestTimeoutMs,
     socketFactory: noDelaySocketFactory,

@@ -1,3 +1,5 @@
+import { readFileSync } from "node:fs";
+import { Agent } from "node:https";
 import {
   type Client,
   Compatibility,
@@ -43,8 +45,25 @@ export type TransactionSchemaIds = {
   resolve(ids: Iterable<number>): Promise<void>;
 };
 
-export function createRegistryClient(url: string): Client {
-  return SchemaRegistryClient.newClient({ baseURLs: [url], maxRetries: 2, retriesWaitMs: 200 });
+/**
+ * @param auth basic auth (`user:password`) and the CA of the registry's https, when it needs them
+ *   (issue 34: SCHEMA_REGISTRY_USER_INFO, SCHEMA_REGISTRY_CA_FILE).
+ */
+export function createRegistryClient(
+  url: string,
+  auth: { userInfo?: string | undefined; caFile?: string | undefined } = {},
+): Client {
+  return SchemaRegistryClient.newClient({
+    baseURLs: [url],
+    maxRetries: 2,
+    retriesWaitMs: 200,
+    ...(auth.userInfo
+      ? { basicAuthCredentials: { credentialsSource: "USER_INFO", userInfo: auth.userInfo } }
+      : {}),
+    ...(auth.caFile
+      ? { createAxiosDefaults: { httpsAgent: new Agent({ ca: readFileSync(auth.caFile, "utf8") }) } }
+      : {}),
+  });
 }
 
 function unavailable(what: string, error: unknown): SentinelError {

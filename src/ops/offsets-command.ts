@@ -42,6 +42,7 @@ export async function offsetsCommand(
     brokers: config.kafka.brokers,
     clientId: `${config.kafka.clientId}-offsets`,
     logger,
+    security: config.kafka.security,
   });
   await withAdmin(kafka, async (admin) => {
     if (to) {

@@ -25,8 +25,11 @@ export type BrokerPaths = {
  * The single broker lives in `kafka/` (as it always did); node n of a cluster in `kafka-node-n/`,
  * so a cluster never reuses the single broker's data (its quorum was formatted with one voter).
  */
-export function brokerPaths(stackDir: string, nodeId?: number): BrokerPaths {
-  const root = join(stackDir, nodeId === undefined ? "kafka" : `kafka-node-${nodeId}`);
+export function brokerPaths(stackDir: string, nodeId?: number | "secure"): BrokerPaths {
+  const root = join(
+    stackDir,
+    nodeId === undefined ? "kafka" : nodeId === "secure" ? "kafka-secure" : `kafka-node-${nodeId}`,
+  );
   return {
     root,
     lib: join(stackDir, "kafka", "lib"),
@@ -162,11 +165,16 @@ export function formattedClusterId(paths: BrokerPaths): string | undefined {
  * of one cluster are formatted with the same id.
  */
 export function formatStorage(paths: BrokerPaths, id: string = clusterId()): void {
+  formatStorageWith(paths, id, []);
+}
+
+/** formatStorage with more arguments for the storage tool (the secured broker's SCRAM users). */
+export function formatStorageWith(paths: BrokerPaths, id: string, extra: readonly string[]): void {
   if (existsSync(join(paths.data, "meta.properties"))) return;
   mkdirSync(paths.logs, { recursive: true });
   const result = spawnSync(
     "java",
-    java(paths, ["kafka.tools.StorageTool", "format", "-t", id, "-c", paths.properties]),
+    java(paths, ["kafka.tools.StorageTool", "format", "-t", id, "-c", paths.properties, ...extra]),
     { encoding: "utf8" },
   );
   if (result.status !== 0)

@@ -64,6 +64,7 @@ export async function createSandbox(
   const kafka = createKafka({
     brokers: config.kafka.brokers,
     clientId: `${prefix}-${id}`,
+    security: config.kafka.security,
     logger: createLogger(config, prefix).child({}, { level: "fatal" }),
   });
   await withAdmin(kafka, (admin) => ensureTopics(admin, config.kafka));

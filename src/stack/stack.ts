@@ -1,12 +1,8 @@
 import { connect } from "node:net";
-import { Redis } from "ioredis";
 import type { Config } from "../config.ts";
-import { withAdmin } from "../kafka/admin.ts";
-import { createKafka } from "../kafka/client.ts";
-import { ensureTopics } from "../kafka/topics.ts";
 import type { Logger } from "../logger.ts";
 import { pollUntil } from "../poll.ts";
-import { prepareDatabase } from "../store/database.ts";
+import { initialize, redisReachable, waitForKafka } from "./initialize.ts";
 import {
   brokerPaths,
   clusterId,
@@ -52,53 +48,6 @@ export function portOpen(host: string, port: number, timeoutMs = 500): Promise<b
     socket.once("connect", () => done(true));
     socket.once("error", () => done(false));
   });
-}
-
-/** Waits until kafkajs can describe the cluster with at least `size` brokers. @throws after `timeoutMs`. */
-export async function waitForKafka(
-  brokers: readonly string[],
-  logger: Logger,
-  timeoutMs = 90_000,
-  size = 1,
-): Promise<void> {
-  const kafka = createKafka({
-    brokers,
-    clientId: "sentinel-stack",
-    logger: logger.child({}, { level: "fatal" }),
-  });
-  await pollUntil(
-    async () => {
-      const cluster = await withAdmin(kafka, (admin) => admin.describeCluster(), { retry: { retries: 0 } });
-      return cluster.brokers.length >= size && cluster.controller !== null;
-    },
-    {
-      timeoutMs,
-      everyMs: 500,
-      onTimeout: (lastError) => {
-        throw new Error(
-          `Kafka at ${brokers.join(",")} not ready after ${timeoutMs} ms: ${(lastError as Error)?.message}`,
-        );
-      },
-    },
-  );
-}
-
-async function redisReachable(url: string): Promise<boolean> {
-  const redis = new Redis(url, {
-    lazyConnect: true,
-    maxRetriesPerRequest: 0,
-    connectTimeout: 1_000,
-    retryStrategy: () => null,
-  });
-  redis.on("error", () => {});
-  try {
-    await redis.connect();
-    return (await redis.ping()) === "PONG";
-  } catch {
-    return false;
-  } finally {
-    redis.disconnect();
-  }
 }
 
 /** The largest local cluster `stack up --brokers` starts. */
@@ -223,26 +172,6 @@ export async function startRegistryIfNeeded(logger: Logger, dir: string): Promis
   return url;
 }
 
-/**
- * What a fresh deployment needs once the services run: Kafka reachable and the topics created,
- * the database created and migrated, Redis checked. Idempotent (`sentinel init`, docker compose).
- * @throws when Kafka is not reachable in time or PostgreSQL cannot be prepared.
- */
-export async function initialize(config: Config, logger: Logger): Promise<void> {
-  await waitForKafka(config.kafka.brokers, logger);
-  const kafka = createKafka({ brokers: config.kafka.brokers, clientId: "sentinel-init", logger });
-  const created = await withAdmin(kafka, (admin) => ensureTopics(admin, config.kafka));
-  logger.info({ created, topics: config.kafka.topics }, "kafka ready");
-  const applied = await prepareDatabase(config, logger);
-  logger.info({ applied }, "postgresql ready");
-  if (await redisReachable(config.redis.url)) logger.info({ redis: config.redis.url }, "redis ready");
-  else
-    logger.warn(
-      { redis: config.redis.url },
-      "redis not reachable; scoring will read profiles from PostgreSQL",
-    );
-}
-
 /** Stops only the Kafka this stack started (pid files: the single broker and any cluster node). */
 export async function stackDown(logger: Logger, dir: string): Promise<void> {
   const stopped = await stopBroker(brokerPaths(dir));
@@ -274,7 +203,7 @@ export async function stackStatus(config: Config, dir = config.stackDir): Promis
   const [kafkaUp, pgUp, redisUp, registryUp] = await Promise.all([
     portOpen(host, port),
     portOpen(db.hostname, Number(db.port || 5432)),
-    redisReachable(config.redis.url),
+    redisReachable(config.redis.url, config.redis.caFile),
     registryReachable(url),
   ]);
   const nodes = [];

@@ -1,11 +1,13 @@
 import { sql } from "slonik";
 import type { Config } from "../config.ts";
+import { redactedUrl } from "../config-secrets.ts";
 import type { Logger } from "../logger.ts";
 import { activateDefaultRuleSet } from "../rules/default-activation.ts";
 import { defaultRuleSet } from "../rules/default-rule-set.ts";
 import { createRulesStore } from "../rules/rules-store.ts";
 import { migrate } from "./migrate.ts";
 import { createDatabasePool } from "./pool.ts";
+import { grantRuntimeRole } from "./runtime-role.ts";
 
 /** Creates the configured database when missing (connecting to the `postgres` one to do it). */
 export async function ensureDatabase(databaseUrl: string): Promise<boolean> {
@@ -29,11 +31,15 @@ export async function ensureDatabase(databaseUrl: string): Promise<boolean> {
  * active (the default set of RULES_*, while no operator activated one: rules/default-activation.ts).
  */
 export async function prepareDatabase(config: Config, logger: Logger): Promise<string[]> {
-  if (await ensureDatabase(config.database.url))
-    logger.info({ database: config.database.url }, "database created");
-  const applied = await migrate(config.database.url, logger);
-  const pool = await createDatabasePool(config.database.url, { maxPoolSize: 1, name: "sentinel-migrate" });
+  const url = config.database.migrateUrl;
+  if (await ensureDatabase(url)) logger.info({ database: redactedUrl(url) }, "database created");
+  const applied = await migrate(url, logger);
+  const pool = await createDatabasePool(url, { maxPoolSize: 1, name: "sentinel-migrate" });
   try {
+    await grantRuntimeRole(pool, {
+      role: config.database.runtimeRole,
+      password: config.database.runtimePassword,
+    });
     const { version, activated } = await activateDefaultRuleSet(
       createRulesStore({ pool }),
       defaultRuleSet(config.rules),

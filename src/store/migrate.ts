@@ -3,6 +3,7 @@ import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import pg from "pg";
 import type { Logger } from "../logger.ts";
+import { databaseTls } from "./pool.ts";
 
 /*
  * A small forward-only runner over plain SQL files (src/store/migrations/NNN_name.sql). Each file
@@ -34,7 +35,8 @@ export async function loadMigrations(dir = MIGRATIONS_DIR): Promise<Migration[]>
  */
 export async function migrate(databaseUrl: string, logger?: Logger): Promise<string[]> {
   const migrations = await loadMigrations();
-  const client = new pg.Client({ connectionString: databaseUrl, application_name: "sentinel-migrate" });
+  const { url, ssl } = databaseTls(databaseUrl);
+  const client = new pg.Client({ connectionString: url, ssl, application_name: "sentinel-migrate" });
   await client.connect();
   try {
     await client.query("SELECT pg_advisory_lock($1)", [LOCK_KEY]);

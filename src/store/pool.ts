@@ -1,4 +1,6 @@
+import { readFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
+import type { ConnectionOptions } from "node:tls";
 import { createPool, type DatabasePool, sql } from "slonik";
 import type { Config } from "../config.ts";
 import type { Logger } from "../logger.ts";
@@ -12,9 +14,40 @@ export type { DatabasePool };
  */
 const TYPE_PARSERS = [{ name: "int8", parse: (v: string) => Number.parseInt(v, 10) }];
 
+/**
+ * libpq's TLS parameters, which slonik's URL parser does not all know (issue 34): `sslmode`
+ * (`require`, `verify-ca`, `verify-full`; `disable`) and `sslrootcert`, `sslcert`, `sslkey` files.
+ * Returns the URL without them and node's TLS options. `verify-full` checks the chain and the
+ * server's name; `verify-ca` the chain only; `require` encrypts (and, as libpq does, verifies the
+ * chain when a root certificate is given).
+ */
+export function databaseTls(url: string): { url: string; ssl: ConnectionOptions | undefined } {
+  const u = new URL(url);
+  const params = u.searchParams;
+  const mode = params.get("sslmode");
+  const files = { ca: params.get("sslrootcert"), cert: params.get("sslcert"), key: params.get("sslkey") };
+  for (const name of ["sslmode", "sslrootcert", "sslcert", "sslkey"]) params.delete(name);
+  if (mode === null || mode === "disable" || mode === "prefer" || mode === "allow")
+    return { url: mode === null ? url : u.toString(), ssl: undefined };
+  const read = (f: string | null) => (f === null ? undefined : readFileSync(f, "utf8"));
+  const verify = mode === "verify-full" || mode === "verify-ca" || files.ca !== null;
+  return {
+    url: u.toString(),
+    ssl: {
+      ca: read(files.ca),
+      cert: read(files.cert),
+      key: read(files.key),
+      rejectUnauthorized: verify,
+      ...(mode === "verify-full" ? {} : { checkServerIdentity: () => undefined }),
+    },
+  };
+}
+
 /** @throws slonik's ConnectionError when PostgreSQL cannot be reached within connectionTimeout. */
-export async function createDatabasePool(url: string, options: { maxPoolSize?: number; name?: string } = {}) {
+export async function createDatabasePool(dsn: string, options: { maxPoolSize?: number; name?: string } = {}) {
+  const { url, ssl } = databaseTls(dsn);
   return createPool(url, {
+    ...(ssl ? { ssl } : {}),
     maximumPoolSize: options.maxPoolSize ?? 10,
     minimumPoolSize: 0,
     typeParsers: TYPE_PARSERS,

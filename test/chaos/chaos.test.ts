@@ -16,7 +16,7 @@ import {
   stopBroker,
   writeBrokerProperties,
 } from "../../src/stack/kafka-broker.ts";
-import { waitForKafka } from "../../src/stack/stack.ts";
+import { waitForKafka } from "../../src/stack/initialize.ts";
 import { freePorts } from "../support/ports.ts";
 
 /*
