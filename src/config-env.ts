@@ -91,12 +91,12 @@ export const EnvSchema = z.object({
   // Unset: chosen by the cluster's size when `init` creates the topics (src/kafka/topics.ts).
   TOPIC_REPLICATION_FACTOR: z.coerce.number().int().min(1).max(32).optional(),
   TOPIC_MIN_INSYNC_REPLICAS: z.coerce.number().int().min(1).max(32).optional(),
-  /** retention.ms `init` sets on each topic (issue 34: a replay must find what it asks for). */
-  TOPIC_TRANSACTIONS_RETENTION_DAYS: int(90, 1, 3650),
-  TOPIC_DECISIONS_RETENTION_DAYS: int(30, 1, 3650),
-  TOPIC_DLQ_RETENTION_DAYS: int(90, 1, 3650),
-  TOPIC_LABELS_RETENTION_DAYS: int(365, 1, 3650),
-  TOPIC_EVENTS_RETENTION_DAYS: int(30, 1, 3650),
+  /** retention.ms `init` sets on each topic, in days; 0 keeps everything (issue 34: a replay must find what it asks for). */
+  TOPIC_TRANSACTIONS_RETENTION_DAYS: int(90, 0, 3650),
+  TOPIC_DECISIONS_RETENTION_DAYS: int(30, 0, 3650),
+  TOPIC_DLQ_RETENTION_DAYS: int(90, 0, 3650),
+  TOPIC_LABELS_RETENTION_DAYS: int(365, 0, 3650),
+  TOPIC_EVENTS_RETENTION_DAYS: int(30, 0, 3650),
   AUTH_DISABLED: z.stringbool().default(false),
   HTTP_REQUEST_TIMEOUT_MS: int(10_000, 100, 600_000),
   HTTP_CONNECTION_TIMEOUT_MS: int(30_000, 100, 3_600_000),

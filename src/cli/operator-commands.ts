@@ -109,3 +109,46 @@ function addSchemaAndReplayCommands(program: Command): void {
       ),
     );
 }
+
+/** `sentinel doctor` and `sentinel kafka-acls`: a deployment's checklist and its Kafka ACLs (issue 34). */
+export function addDeploymentCommands(program: Command): void {
+  program
+    .command("doctor")
+    .description(
+      "the effective configuration (secrets masked) and the production checklist, each item with what to change",
+    )
+    .option("--json", "print as JSON")
+    .action(
+      oneShot(async (c, l, opts: { json?: boolean }) => {
+        const d = await import("../ops/doctor.ts");
+        const results = await d.runChecks(c, l);
+        if (opts.json)
+          process.stdout.write(
+            `${JSON.stringify({ config: d.maskedConfig(c), checks: results }, null, 2)}\n`,
+          );
+        else
+          process.stdout.write(
+            `${JSON.stringify(d.maskedConfig(c), null, 2)}\n\n${d.renderChecks(results, c.waivers).join("\n")}\n`,
+          );
+        if (results.some((r) => !r.ok && !c.waivers.includes(r.name))) process.exit(1);
+      }),
+    );
+  program
+    .command("kafka-acls")
+    .description("the Kafka ACLs each process needs, as kafka-acls.sh commands (docs/operations.md)")
+    .option("--ingest <principal>", "the ingress's user", "sentinel_ingest")
+    .option("--scorer <principal>", "the scorer's user", "sentinel_scorer")
+    .option("--webhooks <principal>", "the webhook delivery's user", "sentinel_webhooks")
+    .option(
+      "--operator <principal>",
+      "the operators' tools' user (replay, dlq, offsets, simulate)",
+      "sentinel_operator",
+    )
+    .option("--init <principal>", "the user that runs `sentinel init`", "sentinel_admin")
+    .action(
+      oneShot(async (c, _l, opts: Record<string, string>) => {
+        const { aclCommands, aclTable } = await import("../kafka/acls.ts");
+        process.stdout.write(`${aclCommands(aclTable(c), opts).join("\n")}\n`);
+      }),
+    );
+}

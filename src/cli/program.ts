@@ -1,6 +1,6 @@
 import { Command } from "commander";
 import { addModelCommands } from "./model-commands.ts";
-import { addOperatorCommands } from "./operator-commands.ts";
+import { addDeploymentCommands, addOperatorCommands } from "./operator-commands.ts";
 import { addRulesCommands } from "./rules-commands.ts";
 import { addRunCommands, addStackCommands } from "./run-commands.ts";
 import { addWebhooksCommands } from "./webhooks-commands.ts";
@@ -13,6 +13,7 @@ export function buildProgram(): Command {
     .showHelpAfterError();
   addRunCommands(program);
   addOperatorCommands(program);
+  addDeploymentCommands(program);
   addRulesCommands(program);
   addModelCommands(program);
   addWebhooksCommands(program);

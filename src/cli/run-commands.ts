@@ -33,7 +33,7 @@ export function addRunCommands(program: Command): void {
           await stackUp(c, l);
           await serve(c, l, { ingest: true, consumer: true, webhooks: true });
         },
-        { LOG_PRETTY: "true", AUTH_DISABLED: "true", HOST: "127.0.0.1" },
+        { LOG_PRETTY: "true", AUTH_DISABLED: "true", HOST: "127.0.0.1", SENTINEL_DEV: "true" },
       ),
     );
 

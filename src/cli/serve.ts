@@ -7,7 +7,7 @@ import type { RunningIngest } from "../ingest/main.ts";
 import { checkKafkaAccess } from "../kafka/preflight.ts";
 import type { Logger } from "../logger.ts";
 import type { Metrics } from "../metrics.ts";
-import { createRuntime, dependenciesOf } from "../runtime.ts";
+import { createRuntime, dependenciesOf, type Runtime } from "../runtime.ts";
 import { startTracing } from "../tracing.ts";
 
 export type Parts = { ingest: boolean; consumer: boolean; webhooks?: boolean };
@@ -20,6 +20,44 @@ export function topicsOf(config: Config, parts: Parts): string[] {
   if (parts.consumer) for (const x of [t.transactions, t.decisions, t.dlq]) topics.add(x);
   if (parts.webhooks) for (const x of [t.decisions, t.labels, t.events, t.dlq]) topics.add(x);
   return [...topics];
+}
+
+/**
+ * What must hold before anything starts (issue 34): webhooks never seal secrets with the
+ * development key but under `sentinel dev`, and a production start passes `sentinel doctor`'s
+ * checks (or waives them by name). A failure ends the process (exit 2), naming every item.
+ */
+async function startChecksOrExit(config: Config, logger: Logger, parts: Parts): Promise<void> {
+  const lines: string[] = [];
+  if (parts.webhooks && config.webhooks.secretKeyIsDevelopment && !config.devMode && config.env !== "test")
+    lines.push(
+      "WEBHOOK_SECRET_KEY: required wherever webhooks run (only `sentinel dev` uses a development key)",
+    );
+  const { productionRefusal } = await import("../ops/doctor.ts");
+  lines.push(...(await productionRefusal(config, logger)));
+  if (lines.length === 0) return;
+  const where = config.env === "production" ? " in production" : "";
+  process.stderr.write(
+    `sentinel: refusing to start${where}:\n${lines.map((l) => `  ${l}`).join("\n")}\n(\`sentinel doctor\` shows the checklist; DOCTOR_WAIVE=<name>,… waives a check)\n`,
+  );
+  process.exit(2);
+}
+
+/** The start-up check of Kafka (src/kafka/preflight.ts): a refusal ends the process (exit 2). */
+async function kafkaAccessOrExit(rt: Runtime, parts: Parts): Promise<void> {
+  const { config, logger } = rt;
+  try {
+    const unreachable = await checkKafkaAccess(rt.kafka, topicsOf(config, parts), {
+      brokers: config.kafka.brokers,
+      security: config.kafka.security,
+    });
+    if (unreachable)
+      logger.warn({ err: unreachable }, "kafka not reachable yet; starting, the clients keep trying");
+  } catch (error) {
+    process.stderr.write(`sentinel: ${(error as Error).message}\n`);
+    await rt.close().catch(() => {});
+    process.exit(2);
+  }
 }
 
 /**
@@ -83,19 +121,9 @@ export async function serve(config: Config, logger: Logger, parts: Parts): Promi
           ? "sentinel-consume"
           : "sentinel-webhooks",
   );
+  await startChecksOrExit(config, logger, parts);
   const rt = await createRuntime(config, logger);
-  try {
-    const unreachable = await checkKafkaAccess(rt.kafka, topicsOf(config, parts), {
-      brokers: config.kafka.brokers,
-      security: config.kafka.security,
-    });
-    if (unreachable)
-      logger.warn({ err: unreachable }, "kafka not reachable yet; starting, the clients keep trying");
-  } catch (error) {
-    process.stderr.write(`sentinel: ${(error as Error).message}\n`);
-    await rt.close().catch(() => {});
-    process.exit(2);
-  }
+  await kafkaAccessOrExit(rt, parts);
   // How long a start takes, and where (a restarted consumer's partitions may wait for it).
   logger.info({ sinceStartMs: Math.round(performance.now()) }, "clients ready");
   close = async () => {

@@ -1,4 +1,4 @@
-import type { Admin } from "kafkajs";
+import kafkajs, { type Admin } from "kafkajs";
 import type { Config } from "../config.ts";
 import { pollUntil } from "../poll.ts";
 
@@ -30,23 +30,40 @@ export async function ensureTopics(
     | "transactionsTimestampType"
     | "replicationFactor"
     | "minInsyncReplicas"
+    | "retentionMs"
   >,
   { timeoutMs = 30_000 }: { timeoutMs?: number } = {},
 ): Promise<string[]> {
   const existing = new Set(await admin.listTopics());
   const all = [
     {
+      kind: "transactions" as const,
       topic: kafka.topics.transactions,
       numPartitions: kafka.transactionsPartitions,
       // The broker stamps each transaction as it appends it: the history rules' clock, which no
       // client chooses (README, The rules).
       extra: [{ name: "message.timestamp.type", value: kafka.transactionsTimestampType }],
     },
-    { topic: kafka.topics.decisions, numPartitions: kafka.transactionsPartitions, extra: [] },
-    { topic: kafka.topics.dlq, numPartitions: 1, extra: [] },
-    { topic: kafka.topics.labels, numPartitions: kafka.transactionsPartitions, extra: [] },
+    {
+      kind: "decisions" as const,
+      topic: kafka.topics.decisions,
+      numPartitions: kafka.transactionsPartitions,
+      extra: [],
+    },
+    { kind: "dlq" as const, topic: kafka.topics.dlq, numPartitions: 1, extra: [] },
+    {
+      kind: "labels" as const,
+      topic: kafka.topics.labels,
+      numPartitions: kafka.transactionsPartitions,
+      extra: [],
+    },
     // Case resolutions and rule activations, for the webhooks: few, so few partitions.
-    { topic: kafka.topics.events, numPartitions: Math.min(3, kafka.transactionsPartitions), extra: [] },
+    {
+      kind: "events" as const,
+      topic: kafka.topics.events,
+      numPartitions: Math.min(3, kafka.transactionsPartitions),
+      extra: [],
+    },
   ];
   const wanted = all.filter((t) => !existing.has(t.topic));
   if (wanted.length > 0) {
@@ -56,14 +73,24 @@ export async function ensureTopics(
     );
     await admin.createTopics({
       waitForLeaders: false,
-      topics: wanted.map(({ topic, numPartitions, extra }) => ({
+      topics: wanted.map(({ kind, topic, numPartitions, extra }) => ({
         topic,
         numPartitions,
         replicationFactor,
-        configEntries: [{ name: "min.insync.replicas", value: String(minInsyncReplicas) }, ...extra],
+        configEntries: [
+          { name: "min.insync.replicas", value: String(minInsyncReplicas) },
+          { name: "retention.ms", value: String(kafka.retentionMs[kind]) },
+          ...extra,
+        ],
       })),
     });
   }
+  await setRetention(
+    admin,
+    all
+      .filter((t) => existing.has(t.topic))
+      .map((t) => ({ topic: t.topic, retentionMs: kafka.retentionMs[t.kind] })),
+  );
   // kafkajs's own waitForLeaders gives up on UNKNOWN_TOPIC_OR_PARTITION, which a fresh topic
   // briefly is while its metadata propagates; poll until every partition has a leader.
   await pollUntil(
@@ -79,4 +106,41 @@ export async function ensureTopics(
     },
   );
   return wanted.map((t) => t.topic);
+}
+
+const { ConfigResourceTypes } = kafkajs;
+/** kafkajs's ConfigSource.TOPIC_CONFIG: a value set on the topic itself. */
+const TOPIC_CONFIG = 1;
+
+/**
+ * Sets retention.ms on existing topics whose value differs (issue 34: `init` sets every topic's
+ * retention explicitly). AlterConfigs replaces a topic's whole set of overrides, so the others
+ * (min.insync.replicas, message.timestamp.type) are read first and written back with it.
+ */
+export async function setRetention(
+  admin: Admin,
+  wanted: ReadonlyArray<{ topic: string; retentionMs: number }>,
+): Promise<string[]> {
+  if (wanted.length === 0) return [];
+  const described = await admin.describeConfigs({
+    includeSynonyms: false,
+    resources: wanted.map((w) => ({ type: ConfigResourceTypes.TOPIC, name: w.topic })),
+  });
+  const changes = wanted.flatMap(({ topic, retentionMs }) => {
+    const entries = described.resources.find((r) => r.resourceName === topic)?.configEntries ?? [];
+    const current = entries.find((c) => c.configName === "retention.ms")?.configValue;
+    if (current === String(retentionMs)) return [];
+    const overrides = entries
+      .filter((c) => (c.configSource as number) === TOPIC_CONFIG && c.configName !== "retention.ms")
+      .map((c) => ({ name: c.configName, value: c.configValue }));
+    return [
+      {
+        type: ConfigResourceTypes.TOPIC,
+        name: topic,
+        configEntries: [...overrides, { name: "retention.ms", value: String(retentionMs) }],
+      },
+    ];
+  });
+  if (changes.length > 0) await admin.alterConfigs({ validateOnly: false, resources: changes });
+  return changes.map((c) => c.name);
 }

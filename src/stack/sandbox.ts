@@ -56,6 +56,14 @@ export async function createSandbox(
     // on loopback only.
     AUTH_DISABLED: "true",
     HOST: "127.0.0.1",
+    // A key of its own (webhooks refuse to run on the development key outside `sentinel dev`).
+    WEBHOOK_SECRET_KEY: randomBytes(24).toString("hex"),
+    // Its topics keep what they are written (a replay or backtest over them reads all of it).
+    TOPIC_TRANSACTIONS_RETENTION_DAYS: "0",
+    TOPIC_DECISIONS_RETENTION_DAYS: "0",
+    TOPIC_DLQ_RETENTION_DAYS: "0",
+    TOPIC_LABELS_RETENTION_DAYS: "0",
+    TOPIC_EVENTS_RETENTION_DAYS: "0",
     ...overrides,
   };
   const config = loadConfig(env);
