@@ -1,12 +1,13 @@
 import { defineConfig } from "vitest/config";
 
 /*
- * Four projects: `unit` (pure, no services; with the tests of our kafkajs fork, test/fork),
+ * Five projects: `unit` (pure, no services; with the tests of our kafkajs fork, test/fork),
  * `kafkajs-pristine` (the same fork tests against pristine kafkajs 2.2.4, where each `forkTest`
  * must fail: test/fork/kafkajs-under-test.ts), `integration` (real Kafka, PostgreSQL, Redis,
  * resolved once by test/global-setup.ts) and `chaos` (the shortened chaos run, issue 15), which
- * runs alone after the others (groupOrder): it loads both cores and kills a broker of its own.
- * `npm test` runs all four; `npm run test:unit` the first two.
+ * runs alone after the others (groupOrder): it loads both cores and kills a broker of its own, and
+ * `secure` (the pipeline over SASL_SSL Kafka, TLS PostgreSQL and Redis, issue 34), last and alone.
+ * `npm test` runs all five; `npm run test:unit` the first two; `npm run test:secure` the last.
  */
 
 export default defineConfig({
@@ -41,6 +42,20 @@ export default defineConfig({
           maxWorkers: 2,
           fileParallelism: true,
           sequence: { groupOrder: 0 },
+        },
+      },
+      {
+        test: {
+          // The pipeline over the secured stack (issue 34: `npm run test:secure`): a broker of its
+          // own, so it runs alone, after the others.
+          name: "secure",
+          include: ["test/secure/**/*.test.ts"],
+          environment: "node",
+          globalSetup: ["test/secure-setup.ts"],
+          testTimeout: 120_000,
+          hookTimeout: 240_000,
+          fileParallelism: false,
+          sequence: { groupOrder: 2 },
         },
       },
       {

@@ -6,6 +6,7 @@ import { writeChaosReport } from "../../chaos/report.ts";
 import { runChaos, SHORT_RUN } from "../../chaos/run.ts";
 import { loadConfig } from "../../src/config.ts";
 import { createLogger } from "../../src/logger.ts";
+import { waitForKafka } from "../../src/stack/initialize.ts";
 import {
   type BrokerPaths,
   brokerPaths,
@@ -16,7 +17,6 @@ import {
   stopBroker,
   writeBrokerProperties,
 } from "../../src/stack/kafka-broker.ts";
-import { waitForKafka } from "../../src/stack/initialize.ts";
 import { freePorts } from "../support/ports.ts";
 
 /*
