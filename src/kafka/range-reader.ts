@@ -12,7 +12,16 @@ import { createGroupConsumer } from "./group-consumer.ts";
  */
 
 /** Offsets [start, end) of one partition. */
-export type PartitionRange = { partition: number; start: bigint; end: bigint };
+export type PartitionRange = {
+  partition: number;
+  start: bigint;
+  end: bigint;
+  /**
+   * Messages of the range asked for that the topic no longer holds (retention, deleted records):
+   * exact for an offset, at most this many for a time (the messages before the earliest one held).
+   */
+  gone?: bigint;
+};
 
 /** Where a range begins or ends: a time, explicit partition offsets, or the topic's ends. */
 export type Position =
@@ -82,7 +91,7 @@ const clamp = (v: bigint, lo: bigint, hi: bigint) => (v < lo ? lo : v > hi ? hi 
 export async function resolveRanges(
   admin: Admin,
   topic: string,
-  spec: { from: Position; to?: Position; partitions?: readonly number[] },
+  spec: { from: Position; to?: Position; partitions?: readonly number[]; allowPartial?: boolean },
 ): Promise<PartitionRange[]> {
   const marks = await watermarks(admin, topic);
   let partitions = [...marks.keys()].sort((a, b) => a - b);
@@ -124,12 +133,42 @@ export async function resolveRanges(
   };
   const starts = await resolve(spec.from, "start");
   const ends = spec.to ? await resolve(spec.to, "end") : undefined;
-  return partitions.map((partition) => {
+  const ranges = partitions.map((partition) => {
     const { low, high } = marks.get(partition)!;
-    const start = clamp(starts.get(partition) ?? low, low, high);
+    const asked = starts.get(partition) ?? low;
+    const start = clamp(asked, low, high);
     const end = clamp(ends?.get(partition) ?? high, start, high);
-    return { partition, start, end };
+    // An offset below the earliest held is gone; a time whose first message is the earliest held,
+    // on a partition that lost messages, may have begun among the lost ones.
+    const gone =
+      spec.from.kind === "offsets"
+        ? asked < low
+          ? low - asked
+          : 0n
+        : spec.from.kind === "time" && asked <= low && low < high
+          ? low
+          : 0n;
+    return gone > 0n ? { partition, start, end, gone } : { partition, start, end };
   });
+  const gone = ranges.reduce((n, r) => n + (r.gone ?? 0n), 0n);
+  if (gone > 0n && !spec.allowPartial) {
+    const earliest = ranges
+      .filter((r) => r.gone)
+      .map((r) => `${r.partition}:${marks.get(r.partition)!.low}`)
+      .join(", ");
+    throw new SentinelError(
+      "validation_failed",
+      `the range asked for starts before what ${topic} still holds: asked from ${describePosition(spec.from)}, the earliest messages left are at offsets ${earliest} (partition:offset), and ${spec.from.kind === "time" ? "up to " : ""}${gone} message(s) before them are gone (retention). Nothing was read; --allow-partial reads what is left and says so`,
+      { details: { gone: Number(gone) } },
+    );
+  }
+  return ranges;
+}
+
+function describePosition(p: Position): string {
+  if (p.kind === "time") return new Date(p.ms).toISOString();
+  if (p.kind === "offsets") return [...p.offsets].map(([k, v]) => `${k}:${v}`).join(",");
+  return p.kind;
 }
 
 export type ReadOptions = {

@@ -36,6 +36,8 @@ export type ReplayCliOptions = {
   labels?: string;
   /** Backtest: decide with this stored model (model.score) instead of the active one. */
   model?: string;
+  /** Read what is left of a range the topic no longer fully holds (and say so), instead of failing. */
+  allowPartial?: boolean;
 };
 
 /** The human summary of a replay (pure: the text the command prints). */
@@ -55,6 +57,11 @@ export function renderReplay(
     .map((r) => `${r.partition}:${r.start}-${r.end - 1n}`)
     .join(" ");
   lines.push(`  range          ${span || "(empty)"}`);
+  const gone = ranges.reduce((n, x) => n + (x.gone ?? 0n), 0n);
+  if (gone > 0n)
+    lines.push(
+      `  PARTIAL        up to ${gone} message(s) of the range asked for are no longer on the topic (--allow-partial)`,
+    );
   lines.push(`  read           ${summary.read} messages in ${seconds.toFixed(1)} s`);
   lines.push(`  already stored ${summary.alreadyStored} (unchanged)`);
   lines.push(`  newly stored   ${summary.newlyStored}${wouldBe}`);
@@ -146,7 +153,7 @@ export async function replayCommand(config: Config, logger: Logger, opts: Replay
   await withRuntime(config, logger, async (rt) => {
     const { topics } = config.kafka;
     const ranges = await withAdmin(rt.kafka, (admin) =>
-      resolveRanges(admin, topics.transactions, { from, to, partitions }),
+      resolveRanges(admin, topics.transactions, { from, to, partitions, allowPartial: opts.allowPartial }),
     );
     const total = ranges.reduce((n, r) => n + Number(r.end - r.start), 0);
     // Only the letters of this range are kept: bounded by its poison, not by the DLQ's length.
