@@ -1,5 +1,4 @@
 import { readFileSync } from "node:fs";
-import type { KafkaSecurity } from "./config.ts";
 import type { Env } from "./config-env.ts";
 import { SentinelError } from "./errors.ts";
 
@@ -22,6 +21,50 @@ export const SECRET_VARIABLES = [
   "REDIS_PASSWORD",
   "SCHEMA_REGISTRY_USER_INFO",
 ] as const;
+
+export type TopicKind = "transactions" | "decisions" | "dlq" | "labels" | "events";
+
+export type KafkaSecurity = Readonly<{
+  ssl: false | Readonly<{ caFile?: string; certFile?: string; keyFile?: string; servername?: string }>;
+  sasl:
+    | Readonly<{ mechanism: "plain" | "scram-sha-256" | "scram-sha-512"; username: string; password: string }>
+    | undefined;
+}>;
+
+export function deepFreeze<T>(value: T): T {
+  if (value && typeof value === "object" && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
+/** What no single variable's schema can see: combinations that contradict each other. */
+export function checkCombinations(e: Env): void {
+  if (
+    e.TOPIC_MIN_INSYNC_REPLICAS !== undefined &&
+    e.TOPIC_MIN_INSYNC_REPLICAS > (e.TOPIC_REPLICATION_FACTOR ?? Number.POSITIVE_INFINITY)
+  ) {
+    throw new SentinelError(
+      "config_invalid",
+      "invalid configuration:\n  TOPIC_MIN_INSYNC_REPLICAS: must not exceed TOPIC_REPLICATION_FACTOR",
+    );
+  }
+  const problems = [...kafkaSecurityProblems(e)];
+  if (e.NODE_ENV === "production" && e.WEBHOOK_ALLOW_PRIVATE)
+    problems.push("WEBHOOK_ALLOW_PRIVATE: refused in production (webhooks could reach the private network)");
+  if (problems.length > 0)
+    throw new SentinelError(
+      "config_invalid",
+      `invalid configuration:\n${problems.map((p) => `  ${p}`).join("\n")}`,
+    );
+  if (e.RULES_REVIEW_THRESHOLD > e.RULES_DECLINE_THRESHOLD) {
+    throw new SentinelError(
+      "config_invalid",
+      "invalid configuration:\n  RULES_REVIEW_THRESHOLD: must not exceed RULES_DECLINE_THRESHOLD",
+    );
+  }
+}
 
 const invalid = (lines: string[]) =>
   new SentinelError("config_invalid", `invalid configuration:\n${lines.map((l) => `  ${l}`).join("\n")}`);

@@ -1,5 +1,16 @@
 import { type Env, EnvSchema } from "./config-env.ts";
-import { kafkaSecurity, kafkaSecurityProblems, withPassword, withSecretFiles } from "./config-secrets.ts";
+import {
+  checkCombinations,
+  deepFreeze,
+  type KafkaSecurity,
+  kafkaSecurity,
+  type TopicKind,
+  withPassword,
+  withSecretFiles,
+} from "./config-secrets.ts";
+
+export type { KafkaSecurity, TopicKind };
+
 import type { ApiKey } from "./config-values.ts";
 import { SentinelError } from "./errors.ts";
 
@@ -14,15 +25,6 @@ export const DEVELOPMENT_SECRET_KEY = "sentinelstream-development-only";
 
 /** Days as Kafka's retention.ms: 0 days keeps everything (-1). */
 const retentionMs = (days: number) => (days === 0 ? -1 : days * 86_400_000);
-
-export type TopicKind = "transactions" | "decisions" | "dlq" | "labels" | "events";
-
-export type KafkaSecurity = Readonly<{
-  ssl: false | Readonly<{ caFile?: string; certFile?: string; keyFile?: string; servername?: string }>;
-  sasl:
-    | Readonly<{ mechanism: "plain" | "scram-sha-256" | "scram-sha-512"; username: string; password: string }>
-    | undefined;
-}>;
 
 export type Config = Readonly<{
   env: Env["NODE_ENV"];
@@ -83,7 +85,7 @@ export type Config = Readonly<{
     messageMaxBytes: number;
     /** retention.ms per topic kind, set by `init` on every topic (issue 34). */
     retentionMs: Readonly<Record<TopicKind, number>>;
-    /** TLS and SASL for every client we make (src/kafka/security.ts). */
+    /** TLS and SASL for every client we make (src/kafka/client.ts). */
     security: KafkaSecurity;
     /** The Schema Registry's basic auth (`user:password`) and the CA of its https. */
     schemaRegistry: Readonly<{ userInfo: string | undefined; caFile: string | undefined }>;
@@ -151,41 +153,6 @@ export type Config = Readonly<{
   /** Where the local stack keeps Kafka's jars, data, logs and pid files. */
   stackDir: string;
 }>;
-
-function deepFreeze<T>(value: T): T {
-  if (value && typeof value === "object" && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const v of Object.values(value)) deepFreeze(v);
-  }
-  return value;
-}
-
-/** What no single variable's schema can see: combinations that contradict each other. */
-function checkCombinations(e: Env): void {
-  if (
-    e.TOPIC_MIN_INSYNC_REPLICAS !== undefined &&
-    e.TOPIC_MIN_INSYNC_REPLICAS > (e.TOPIC_REPLICATION_FACTOR ?? Number.POSITIVE_INFINITY)
-  ) {
-    throw new SentinelError(
-      "config_invalid",
-      "invalid configuration:\n  TOPIC_MIN_INSYNC_REPLICAS: must not exceed TOPIC_REPLICATION_FACTOR",
-    );
-  }
-  const problems = [...kafkaSecurityProblems(e)];
-  if (e.NODE_ENV === "production" && e.WEBHOOK_ALLOW_PRIVATE)
-    problems.push("WEBHOOK_ALLOW_PRIVATE: refused in production (webhooks could reach the private network)");
-  if (problems.length > 0)
-    throw new SentinelError(
-      "config_invalid",
-      `invalid configuration:\n${problems.map((p) => `  ${p}`).join("\n")}`,
-    );
-  if (e.RULES_REVIEW_THRESHOLD > e.RULES_DECLINE_THRESHOLD) {
-    throw new SentinelError(
-      "config_invalid",
-      "invalid configuration:\n  RULES_REVIEW_THRESHOLD: must not exceed RULES_DECLINE_THRESHOLD",
-    );
-  }
-}
 
 function kafkaConfig(e: Env): Config["kafka"] {
   return {

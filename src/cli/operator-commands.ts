@@ -73,10 +73,7 @@ function addSchemaAndReplayCommands(program: Command): void {
       "with --redecide: transaction_id,label lines (or `sentinel simulate --truth`), over the labels table, for precision and recall",
     )
     .option("--no-progress", "no progress bar")
-    .option(
-      "--allow-partial",
-      "when the topic no longer holds the start of the range (retention): read what is left, and say so (else: fail)",
-    )
+    .option("--allow-partial", "read what is left of a range the topic no longer wholly holds, and say so")
     .option("--json", "print the summary as JSON")
     .action(oneShot(async (c, l, opts: ReplayCliOptions) => (await ops()).replayCommand(c, l, opts)));
 

@@ -52,7 +52,7 @@ describe("loadConfig", () => {
   it("parses lists and rates", () => {
     const c = loadConfig({
       KAFKA_BROKERS: "a:1, b:2",
-      API_KEYS: "0123456789abcdef,fedcba9876543210",
+      API_KEYS: "0123456789abcdef,admin:second:fedcba9876543210",
       FX_RATES: "EUR:USD=1.08,GBP:USD=1.27",
     });
     expect(c.kafka.brokers).toEqual(["a:1", "b:2"]);

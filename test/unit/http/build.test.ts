@@ -163,7 +163,7 @@ describe("hostile bodies (issue 20)", () => {
 
 describe("API keys", () => {
   it("requires x-api-key on business routes only when keys are configured", async () => {
-    await build({ API_KEYS: `${KEY},${"z".repeat(32)}` });
+    await build({ API_KEYS: `${KEY},admin:second:${"z".repeat(32)}` });
     expect((await post({ user_id: "u1", amount: "1", currency: "USD" })).statusCode).toBe(401);
     expect(
       (await post({ user_id: "u1", amount: "1", currency: "USD" }, { "x-api-key": "wrong" })).statusCode,
