@@ -53,6 +53,12 @@ export const EnvSchema = z.object({
   REDIS_PASSWORD: z.string().min(1).optional(),
   /** A CA for rediss:// (a private CA; the system's CAs otherwise). */
   REDIS_TLS_CA_FILE: z.string().min(1).optional(),
+  /** Retention in PostgreSQL (issue 34, src/store/retention.ts); the job runs every interval (0: off). */
+  RETENTION_TRANSACTIONS_DAYS: int(90, 7, 3650),
+  RETENTION_CASES_DAYS: int(365, 7, 3650),
+  RETENTION_WEBHOOK_DELIVERIES_DAYS: int(30, 1, 3650),
+  RETENTION_OUTBOX_DAYS: int(7, 1, 3650),
+  RETENTION_INTERVAL_MINUTES: int(60, 0, 10_080),
   /** `sentinel doctor` checks a production start refuses to skip unless named here (issue 34). */
   DOCTOR_WAIVE: z
     .string()

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import type { Env } from "./config-env.ts";
 import { SentinelError } from "./errors.ts";
+import type { RetentionPolicy } from "./store/retention.ts";
 
 /*
  * Secrets in deployment (issue 34): each can be read from a file (`X_FILE`, the Docker and
@@ -172,4 +173,15 @@ export function redactedUrl(url: string): string {
   } catch {
     return "(not a URL)";
   }
+}
+
+/** RETENTION_*: what the retention job keeps (src/store/retention.ts), and how often it runs. */
+export function retentionPolicy(e: Env): RetentionPolicy & { intervalMs: number } {
+  return {
+    transactionsDays: e.RETENTION_TRANSACTIONS_DAYS,
+    casesDays: e.RETENTION_CASES_DAYS,
+    webhookDeliveriesDays: e.RETENTION_WEBHOOK_DELIVERIES_DAYS,
+    outboxDays: e.RETENTION_OUTBOX_DAYS,
+    intervalMs: e.RETENTION_INTERVAL_MINUTES * 60_000,
+  };
 }

@@ -4,6 +4,7 @@ import {
   deepFreeze,
   type KafkaSecurity,
   kafkaSecurity,
+  retentionPolicy,
   type TopicKind,
   withPassword,
   withSecretFiles,
@@ -13,11 +14,11 @@ export type { KafkaSecurity, TopicKind };
 
 import type { ApiKey } from "./config-values.ts";
 import { SentinelError } from "./errors.ts";
+import type { RetentionPolicy } from "./store/retention.ts";
 
 /*
- * The only file that reads process.env. Everything is parsed once into a frozen object; a bad
- * value stops start-up with every offending variable named. The variables are declared in
- * config-env.ts, their value types in config-values.ts.
+ * The only file that reads process.env, parsed once into a frozen object; a bad value stops
+ * start-up naming every offending variable. Variables: config-env.ts; their types: config-values.ts.
  */
 
 /** Outside production, without WEBHOOK_SECRET_KEY: secrets are sealed, but with a key anyone can read here. */
@@ -149,6 +150,8 @@ export type Config = Readonly<{
     /** How long a rotated secret keeps signing beside the new one. */
     secretOverlapMs: number;
   }>;
+  /** What the retention job keeps (src/store/retention.ts), and how often it runs (0: never). */
+  retention: RetentionPolicy & Readonly<{ intervalMs: number }>;
   shutdownTimeoutMs: number;
   /** Where the local stack keeps Kafka's jars, data, logs and pid files. */
   stackDir: string;
@@ -290,6 +293,7 @@ export function loadConfig(
       fxRates: e.FX_RATES,
     },
     webhooks: webhooksConfig(e),
+    retention: retentionPolicy(e),
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     stackDir: e.SENTINEL_STACK_DIR,
   });

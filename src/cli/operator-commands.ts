@@ -152,4 +152,21 @@ export function addDeploymentCommands(program: Command): void {
         process.stdout.write(`${aclCommands(aclTable(c), opts).join("\n")}\n`);
       }),
     );
+  program
+    .command("retention")
+    .description(
+      "apply the retention now: drop the partitions past RETENTION_TRANSACTIONS_DAYS, prune the rest",
+    )
+    .action(
+      oneShot(async (c) => {
+        const { withPool } = await import("../store/pool.ts");
+        const { applyRetention } = await import("../store/retention.ts");
+        const r = await withPool(c, (pool) => applyRetention(pool, c.retention));
+        const lines = [
+          `retention_dropped_partitions=${r.droppedPartitions.join(",")}`,
+          ...Object.entries(r.deleted).map(([k, n]) => `retention_deleted_${k}=${n}`),
+        ];
+        process.stdout.write(`${lines.join("\n")}\n`);
+      }),
+    );
 }

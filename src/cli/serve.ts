@@ -43,6 +43,29 @@ async function startChecksOrExit(config: Config, logger: Logger, parts: Parts): 
   process.exit(2);
 }
 
+/**
+ * The scorer, and the retention job beside it. A consumer that kafkajs gave up on consumes
+ * nothing: the process exits 1 (onFatal) so its supervisor restarts it, rather than staying up
+ * and looking healthy.
+ */
+async function startConsumerPart(
+  rt: Runtime,
+  onFatal: (error: Error) => void,
+  stops: Array<{ name: string; stop: () => Promise<void> }>,
+): Promise<Scorer> {
+  const { startConsumer } = await import("../consumer/main.ts");
+  const running = await startConsumer(rt, { onFatal });
+  stops.push({ name: "consumer", stop: () => running.stop() });
+  const { startRetentionLoop } = await import("../store/retention.ts");
+  const stopRetention = startRetentionLoop(
+    rt.pool,
+    rt.config.retention,
+    rt.logger.child({ component: "retention" }),
+  );
+  stops.push({ name: "retention", stop: async () => stopRetention() });
+  return running;
+}
+
 /** The start-up check of Kafka (src/kafka/preflight.ts): a refusal ends the process (exit 2). */
 async function kafkaAccessOrExit(rt: Runtime, parts: Parts): Promise<void> {
   const { config, logger } = rt;
@@ -165,12 +188,7 @@ export async function serve(config: Config, logger: Logger, parts: Parts): Promi
     if (ops) stops.push({ name: "metrics endpoint", stop: ops.stop });
   }
   if (parts.consumer && !stopping) {
-    // A consumer that kafkajs gave up on consumes nothing: the process exits 1 so its supervisor
-    // restarts it, rather than staying up and looking healthy.
-    const { startConsumer } = await import("../consumer/main.ts");
-    const running = await startConsumer(rt, { onFatal: fatal("consumer") });
-    scorer = running;
-    stops.push({ name: "consumer", stop: () => running.stop() });
+    scorer = await startConsumerPart(rt, fatal("consumer"), stops);
   }
   if (parts.webhooks && !stopping) {
     const { startWebhooks } = await import("../webhooks/main.ts");

@@ -11,7 +11,12 @@ import type { DatabasePool } from "./pool.ts";
 /** Tables the runtime role may only read and append to. */
 const APPEND_ONLY = ["audit_log"] as const;
 /** Tables the runtime role may only read. */
-const READ_ONLY = ["schema_migrations"] as const;
+const READ_ONLY = ["schema_migrations", "storage_partitions"] as const;
+/** SECURITY DEFINER functions it may call (migration 016: partitions, and their retention). */
+const FUNCTIONS = {
+  "sentinel_ensure_partitions(timestamptz, timestamptz)": sql.fragment`sentinel_ensure_partitions(timestamptz, timestamptz)`,
+  "sentinel_drop_partitions(timestamptz)": sql.fragment`sentinel_drop_partitions(timestamptz)`,
+};
 
 /**
  * Creates the runtime role when missing (NOLOGIN unless a password is given: then LOGIN with it)
@@ -38,6 +43,10 @@ export async function grantRuntimeRole(
     for (const table of READ_ONLY)
       await tx.query(sql.unsafe`REVOKE INSERT, UPDATE, DELETE ON ${sql.identifier([table])} FROM ${id}`);
     await tx.query(sql.unsafe`GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO ${id}`);
+    for (const [signature, fn] of Object.entries(FUNCTIONS)) {
+      const exists = await tx.oneFirst(sql.unsafe`SELECT to_regprocedure(${signature}) IS NOT NULL`);
+      if (exists) await tx.query(sql.unsafe`GRANT EXECUTE ON FUNCTION ${fn} TO ${id}`);
+    }
   });
 }
 

@@ -3,6 +3,7 @@ import { z } from "zod";
 import type { Decision } from "../domain/decision.ts";
 import type { SourcedTransaction } from "../domain/transaction.ts";
 import { withDbErrors } from "./db-errors.ts";
+import { ensurePartitions } from "./partitions.ts";
 import type { DatabasePool } from "./pool.ts";
 import { addBuckets, addValues } from "./user-state-store.ts";
 
@@ -45,22 +46,32 @@ export async function storeDecided(
     r: d.reasons,
     at: d.decided_at,
   }));
+  await ensurePartitions(
+    pool,
+    items.map((i) => i.source.receivedMs),
+  );
   const inserted = await withDbErrors("store batch", () =>
     pool.anyFirst(sql.type(z.object({ transaction_id: z.string() }))`
       WITH rows AS (
         SELECT * FROM json_to_recordset(${JSON.stringify(rows)}::json) AS r(id uuid, u text, a numeric, c text,
           ts timestamptz, rc timestamptz, ms int8, m text, mc text, co text, ch text, dv text, ip inet, md jsonb, p int4, o int8,
           v text, dec text, s int2, r text[], at timestamptz)
+      ), seen AS (
+        -- An id stored before under another received_at (a second message with the same id) may
+        -- sit in another partition: one row per transaction_id across them (migration 016).
+        SELECT transaction_id FROM transactions WHERE transaction_id IN (SELECT id FROM rows)
       ), tx AS (
         INSERT INTO transactions (transaction_id, user_id, amount, currency, event_time, received_at,
           merchant_id, merchant_category, country, channel, device_id, ip, metadata, source_partition,
           source_offset)
         SELECT id, u, a, c, ts, rc, m, mc, co, ch, dv, ip, md, p, o FROM rows
-        ON CONFLICT (transaction_id) DO NOTHING
+        WHERE id NOT IN (SELECT transaction_id FROM seen)
+        ON CONFLICT (transaction_id, received_at) DO NOTHING
         RETURNING transaction_id
       ), d AS (
-        INSERT INTO decisions (transaction_id, rules_version, live, decision, score, reasons, decided_at)
-        SELECT id, v, true, dec, s, r, at FROM rows
+        INSERT INTO decisions (transaction_id, rules_version, live, decision, score, reasons, decided_at,
+          received_at)
+        SELECT id, v, true, dec, s, r, at, rc FROM rows
         WHERE id IN (SELECT transaction_id FROM tx)
       ), c AS (
         -- A case for every review, opened with the transaction: exactly once, however often the

@@ -96,7 +96,8 @@ export function createTransactionStore({ pool }: { pool: DatabasePool }) {
                  to_char(d.decided_at AT TIME ZONE 'UTC', ${ISO_UTC}) AS decided_at,
                  json_build_array(t.user_id, trim_scale(t.amount)::text, t.currency, t.merchant_id)::text
                    AS fingerprint
-          FROM decisions d JOIN transactions t USING (transaction_id)
+          FROM decisions d
+          JOIN transactions t ON t.transaction_id = d.transaction_id AND t.received_at = d.received_at
           WHERE d.transaction_id = ANY(${sql.array(ids, "uuid")}) AND d.live`),
       );
       return new Map(
@@ -190,11 +191,13 @@ export function createTransactionStore({ pool }: { pool: DatabasePool }) {
       }));
       const inserted = await withDbErrors("store re-decided", () =>
         pool.anyFirst(sql.type(z.object({ transaction_id: z.string() }))`
-          INSERT INTO decisions (transaction_id, rules_version, live, decision, score, reasons, decided_at)
-          SELECT id, v, false, dec, s, r, at
+          INSERT INTO decisions (transaction_id, rules_version, live, decision, score, reasons, decided_at,
+            received_at)
+          SELECT id, v, false, dec, s, r, at, t.received_at
           FROM json_to_recordset(${JSON.stringify(rows)}::json)
             AS r(id uuid, v text, dec text, s int2, r text[], at timestamptz)
-          ON CONFLICT (transaction_id, rules_version) DO NOTHING
+          JOIN transactions t ON t.transaction_id = r.id
+          ON CONFLICT (transaction_id, rules_version, received_at) DO NOTHING
           RETURNING transaction_id::text`),
       );
       return inserted.length;
