@@ -82,15 +82,37 @@ const ms = (x: number) => Math.round(x * 1000) / 1000;
 
 export async function benchE2e(
   services: Services,
-  { rates = [500, 1000, 2000], seconds = 10, rounds = 3 } = {},
+  {
+    rates = [500, 1000, 2000],
+    seconds = 10,
+    rounds = 3,
+    stackEnv,
+  }: {
+    rates?: number[];
+    seconds?: number;
+    rounds?: number;
+    /** The processes' environment on another stack (the secured one, bench/secure.ts); else a sandbox. */
+    stackEnv?: { ingest: Record<string, string>; consumer: Record<string, string> };
+  } = {},
 ): Promise<E2eRun> {
-  const sandbox = await createSandbox(services, { prefix: "bench" });
-  const env = { ...sandbox.env, PORT: String(PORT), HOST: "127.0.0.1", LOG_LEVEL: "warn" };
+  const sandbox = stackEnv ? undefined : await createSandbox(services, { prefix: "bench" });
+  const common = {
+    PORT: String(PORT),
+    HOST: "127.0.0.1",
+    LOG_LEVEL: "warn",
+    AUTH_DISABLED: "true",
+    METRICS_PORT: "0",
+  };
+  const env = { ...(sandbox?.env ?? stackEnv!.ingest), ...common };
+  const consumerEnv = { ...(sandbox?.env ?? stackEnv!.consumer), ...common };
   const metricsPort = await freePorts();
   // Ingest and consumer as two processes, as deployed (one event loop each).
   const procs = [
     startNode(join(REPO_ROOT, "bin/sentinel.ts"), ["ingest"], env),
-    startNode(join(REPO_ROOT, "bin/sentinel.ts"), ["consume"], { ...env, METRICS_PORT: String(metricsPort) }),
+    startNode(join(REPO_ROOT, "bin/sentinel.ts"), ["consume"], {
+      ...consumerEnv,
+      METRICS_PORT: String(metricsPort),
+    }),
   ];
   const latencies: number[] = [];
   try {
@@ -194,7 +216,7 @@ export async function benchE2e(
     };
   } finally {
     await Promise.all(procs.map((p) => p.stop()));
-    await sandbox.cleanup();
+    await sandbox?.cleanup();
   }
 }
 

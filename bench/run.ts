@@ -11,6 +11,7 @@ import { benchServices, log } from "./lib/services.ts";
 import { benchPanScan } from "./pan-scan.ts";
 import { type BenchReport, writeReport } from "./report.ts";
 import { benchRules } from "./rules.ts";
+import { benchStorage, storageLines } from "./storage.ts";
 import { benchTrain } from "./train.ts";
 import { benchWebhooks, webhooksLines } from "./webhooks.ts";
 
@@ -21,6 +22,13 @@ import { benchWebhooks, webhooksLines } from "./webhooks.ts";
  */
 
 const quick = process.argv.includes("--quick");
+if (process.argv.includes("--secure")) {
+  // The secured stack beside the plain one, alone (bench/secure.ts): closing lines secure_*.
+  const { benchSecure, secureLines } = await import("./secure.ts");
+  const b = await benchSecure(quick ? { seconds: 5, rounds: 1 } : {});
+  for (const [k, v] of Object.entries(secureLines(b))) console.log(`${k}=${v}`);
+  process.exit(0);
+}
 const startedAt = new Date().toISOString();
 const services = await benchServices();
 
@@ -62,6 +70,9 @@ const detection = await benchDetection(services, quick ? { users: 1_000 } : {});
 
 log("the card-number scan of a request body (plain, rich, non-ASCII)");
 const panScan = benchPanScan(quick ? 50_000 : 200_000);
+
+log("storage: bytes per stored transaction, and the tables over 60 simulated days under a 30-day retention");
+const storage = await benchStorage(quick ? { perDay: 2_000 } : {});
 
 log("model training: sentinel model train on a simulated month (full: 1,000,000 transactions)");
 const training = await benchTrain(quick ? { users: 2_000 } : {});
@@ -120,5 +131,6 @@ const lines = {
   ...webhooksLines(webhooks),
   ...detectionLines(detection),
   ...panScan,
+  ...storageLines(storage),
 };
 for (const [k, v] of Object.entries(lines)) console.log(`${k}=${v}`);

@@ -1,7 +1,9 @@
 import { once } from "node:events";
 import { createWriteStream } from "node:fs";
+import kafkajs from "kafkajs";
 import type { Config } from "../config.ts";
 import { SentinelError } from "../errors.ts";
+import { withAdmin } from "../kafka/admin.ts";
 import { createPublisher } from "../kafka/publisher.ts";
 import type { Logger } from "../logger.ts";
 import { withRuntime } from "../ops/output.ts";
@@ -28,6 +30,8 @@ export type SimulateCliOptions = {
   truth?: string;
   out?: string;
   mix?: string;
+  /** Write even what the topic's retention would delete at once (CreateTime older than retention.ms). */
+  allowPartial?: boolean;
 };
 
 /** `card_testing=0.01,collusion=0` → shares per typology. @throws SentinelError on a bad entry. */
@@ -122,6 +126,41 @@ export async function simulateCommand(
     `simulated ${users.length} users over ${opts.days} days: ${transactions.length} transactions, ${fraud} fraudulent\n`,
   );
   if (opts.via === "none") return;
-  await withRuntime(config, logger, (rt) => writeSimulation(rt, sim));
+  await withRuntime(config, logger, async (rt) => {
+    if (!opts.allowPartial) await refuseWhatRetentionDeletes(rt, startMs);
+    await writeSimulation(rt, sim);
+  });
   process.stdout.write(`written to ${config.kafka.topics.transactions}: ${transactions.length}\n`);
+}
+
+// kafkajs is CommonJS; Node's ESM loader does not see this enum as a named export.
+const { ConfigResourceTypes } = kafkajs;
+
+/**
+ * A topic stamped with the producers' time (CreateTime) deletes a message older than its
+ * retention.ms at once: a simulation starting before that would be partly gone before anything
+ * read it (issue 34). Refused unless --allow-partial; a LogAppendTime topic (the default) keeps
+ * what is written for its retention from now.
+ * @throws SentinelError(validation_failed) naming the start, the retention and what to change.
+ */
+async function refuseWhatRetentionDeletes(
+  rt: Pick<Runtime, "kafka" | "config">,
+  startMs: number,
+): Promise<void> {
+  const topic = rt.config.kafka.topics.transactions;
+  const described = await withAdmin(rt.kafka, (admin) =>
+    admin.describeConfigs({
+      includeSynonyms: false,
+      resources: [{ type: ConfigResourceTypes.TOPIC, name: topic }],
+    }),
+  );
+  const value = (name: string) =>
+    described.resources[0]?.configEntries.find((c) => c.configName === name)?.configValue;
+  const retentionMs = Number(value("retention.ms") ?? -1);
+  if (value("message.timestamp.type") !== "CreateTime" || retentionMs < 0) return;
+  if (startMs >= Date.now() - retentionMs) return;
+  throw new SentinelError(
+    "validation_failed",
+    `${topic} is stamped with the producers' time (CreateTime) and keeps ${Math.round(retentionMs / 86_400_000)} days: a simulation from ${new Date(startMs).toISOString()} would be partly deleted before anything reads it. Use a shorter --days or a later --start, raise the topic's retention (TOPIC_TRANSACTIONS_RETENTION_DAYS and \`sentinel init\`), or pass --allow-partial`,
+  );
 }

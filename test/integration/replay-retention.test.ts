@@ -102,3 +102,31 @@ describe("sentinel init", () => {
     expect(value(t.transactions, "min.insync.replicas")).toBe("1");
   });
 });
+
+describe("sentinel simulate on a topic stamped with the producers' time", () => {
+  let created: TestContext;
+  beforeAll(async () => {
+    created = await createTestContext({
+      TOPIC_TRANSACTIONS_TIMESTAMP_TYPE: "CreateTime",
+      TOPIC_TRANSACTIONS_RETENTION_DAYS: "7",
+    });
+  });
+  afterAll(async () => {
+    await created?.cleanup();
+  });
+
+  it("refuses to write days the retention would delete at once, unless --allow-partial", async () => {
+    const refused = await runSentinel(["simulate", "--users", "5", "--days", "30"], created.env);
+    expect(refused.code).not.toBe(0);
+    expect(refused.output).toMatch(
+      /CreateTime\) and keeps 7 days: a simulation from .* would be partly deleted/,
+    );
+    const fits = await runSentinel(["simulate", "--users", "5", "--days", "3"], created.env);
+    expect(fits.code, fits.output).toBe(0);
+    const partial = await runSentinel(
+      ["simulate", "--users", "5", "--days", "30", "--allow-partial"],
+      created.env,
+    );
+    expect(partial.code, partial.output).toBe(0);
+  });
+});
