@@ -27,7 +27,9 @@ if ! curl -fs "$host/healthz" >/dev/null 2>&1; then
   listen_port="${hostport##*:}"
   echo "nothing answers at $host: starting sentinel all on $listen_host:$listen_port"
   if [ -z "${KAFKA_BROKERS:-}" ]; then npm run -s stack:up; fi
+  # `sentinel all` runs the webhooks too, which refuse the development key outside `sentinel dev`.
   AUTH_DISABLED=true HOST="$listen_host" PORT="$listen_port" METRICS_PORT=0 LOG_LEVEL=warn \
+    WEBHOOK_SECRET_KEY="${WEBHOOK_SECRET_KEY:-$(node -e 'console.log(require("crypto").randomBytes(32).toString("hex"))')}" \
     node bin/sentinel.ts all > "$results/locust-sentinel.log" 2>&1 &
   started=$!
   ready=""
