@@ -66,8 +66,8 @@ export function aclTable(config: Pick<Config, "kafka" | "consumer">): AclRow[] {
     topic("webhooks", t.dlq, ["WRITE"], "events that fail their schema"),
     groupRow("webhooks", `${group}-webhooks`, "literal", ["READ"], "the webhook intake's group"),
     topic("operator", t.transactions, ["READ", "WRITE"], "replay, redrive, simulate"),
-    topic("operator", t.decisions, ["READ"], "backtests"),
-    topic("operator", t.dlq, ["READ"], "sentinel dlq"),
+    topic("operator", t.decisions, ["READ", "WRITE"], "replay publishes the decisions it stores"),
+    topic("operator", t.dlq, ["READ", "WRITE"], "sentinel dlq; replay dead-letters poison"),
     groupRow(
       "operator",
       group,

@@ -33,21 +33,65 @@ export type RetentionResult = {
   deleted: Record<"cases" | "webhook_deliveries" | "event_outbox" | "label_outbox", number>;
 };
 
-/** One bounded kind: the oldest rows past `cutoff`, BATCH at a time. */
-async function deleteBatches(
-  pool: DatabasePool,
-  name: string,
-  batch: (cutoff: string) => ReturnType<typeof sql.unsafe>,
-  cutoff: string,
-): Promise<number> {
+type Pruned = {
+  kind: keyof RetentionResult["deleted"];
+  table: string;
+  key: string;
+  /** The column whose order is the rows' age (an index leads with it, so a batch reads little). */
+  order: string;
+  /** What makes a row prunable, compared with the cutoff (`… < cutoff`). */
+  olderThan: ReturnType<typeof sql.fragment>;
+  days: (p: RetentionPolicy) => number;
+};
+
+/** The kinds pruned in batches, oldest first. */
+const PRUNED: readonly Pruned[] = [
+  {
+    kind: "cases",
+    table: "cases",
+    key: "transaction_id",
+    order: "seq",
+    olderThan: sql.fragment`status = 'resolved' AND resolved_at`,
+    days: (p) => p.casesDays,
+  },
+  {
+    kind: "webhook_deliveries",
+    table: "webhook_deliveries",
+    key: "delivery_id",
+    order: "delivery_id",
+    olderThan: sql.fragment`status <> 'pending' AND created_at`,
+    days: (p) => p.webhookDeliveriesDays,
+  },
+  {
+    kind: "event_outbox",
+    table: "event_outbox",
+    key: "event_id",
+    order: "event_id",
+    olderThan: sql.fragment`published_at`,
+    days: (p) => p.outboxDays,
+  },
+  {
+    kind: "label_outbox",
+    table: "label_outbox",
+    key: "label_id",
+    order: "label_id",
+    olderThan: sql.fragment`published_at`,
+    days: (p) => p.outboxDays,
+  },
+];
+
+/** One kind: its oldest rows past `cutoff`, BATCH at a time, at most MAX_BATCHES. */
+async function prune(pool: DatabasePool, k: Pruned, cutoff: string): Promise<number> {
+  const [table, key, order] = [k.table, k.key, k.order].map((n) => sql.identifier([n]));
   let total = 0;
   for (let i = 0; i < MAX_BATCHES; i++) {
-    const n = await withDbErrors(`retention ${name}`, () =>
-      pool.oneFirst(
-        sql.type(
-          z.object({ n: z.number() }),
-        )`WITH gone AS (${batch(cutoff)}) SELECT count(*)::int AS n FROM gone`,
-      ),
+    const n = await withDbErrors(`retention ${k.kind}`, () =>
+      pool.oneFirst(sql.type(z.object({ n: z.number() }))`
+        WITH gone AS (
+          DELETE FROM ${table!} WHERE ${key!} IN (
+            SELECT ${key!} FROM ${table!} WHERE ${k.olderThan} < ${cutoff}::timestamptz ORDER BY ${order!} LIMIT ${BATCH})
+          RETURNING 1)
+        SELECT count(*)::int AS n FROM gone`),
     );
     total += n;
     if (n < BATCH) break;
@@ -61,46 +105,13 @@ export async function applyRetention(
   policy: RetentionPolicy,
   nowMs = Date.now(),
 ): Promise<RetentionResult> {
-  const at = (days: number) => new Date(nowMs - days * DAY_MS).toISOString();
   // The weeks ahead exist before they are needed (the store creates a missing one too).
   await ensurePartitions(pool, [nowMs, nowMs + 7 * DAY_MS, nowMs + 14 * DAY_MS]);
   const droppedPartitions = await dropPartitionsBefore(pool, nowMs - policy.transactionsDays * DAY_MS);
-  const cases = await deleteBatches(
-    pool,
-    "cases",
-    (c) => sql.unsafe`DELETE FROM cases WHERE transaction_id IN (
-      SELECT transaction_id FROM cases WHERE status = 'resolved' AND resolved_at < ${c}::timestamptz
-      ORDER BY seq LIMIT ${BATCH}) RETURNING 1`,
-    at(policy.casesDays),
-  );
-  const webhooks = await deleteBatches(
-    pool,
-    "webhook deliveries",
-    (c) => sql.unsafe`DELETE FROM webhook_deliveries WHERE delivery_id IN (
-      SELECT delivery_id FROM webhook_deliveries WHERE status <> 'pending' AND created_at < ${c}::timestamptz
-      ORDER BY delivery_id LIMIT ${BATCH}) RETURNING 1`,
-    at(policy.webhookDeliveriesDays),
-  );
-  const events = await deleteBatches(
-    pool,
-    "event outbox",
-    (c) => sql.unsafe`DELETE FROM event_outbox WHERE event_id IN (
-      SELECT event_id FROM event_outbox WHERE published_at < ${c}::timestamptz
-      ORDER BY event_id LIMIT ${BATCH}) RETURNING 1`,
-    at(policy.outboxDays),
-  );
-  const labels = await deleteBatches(
-    pool,
-    "label outbox",
-    (c) => sql.unsafe`DELETE FROM label_outbox WHERE label_id IN (
-      SELECT label_id FROM label_outbox WHERE published_at < ${c}::timestamptz
-      ORDER BY label_id LIMIT ${BATCH}) RETURNING 1`,
-    at(policy.outboxDays),
-  );
-  return {
-    droppedPartitions,
-    deleted: { cases, webhook_deliveries: webhooks, event_outbox: events, label_outbox: labels },
-  };
+  const deleted = { cases: 0, webhook_deliveries: 0, event_outbox: 0, label_outbox: 0 };
+  for (const k of PRUNED)
+    deleted[k.kind] = await prune(pool, k, new Date(nowMs - k.days(policy) * DAY_MS).toISOString());
+  return { droppedPartitions, deleted };
 }
 
 /**

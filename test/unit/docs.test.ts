@@ -58,7 +58,7 @@ describe("the docs", () => {
     for (const span of code(page)) {
       for (const [, script] of span.matchAll(/npm run ([a-z][\w:-]*)/g))
         if (!(script! in scripts)) missing.push(`npm run ${script}`);
-      for (const [, name, next] of span.matchAll(/\bsentinel(?: --)? ([a-z]+)(?: ([a-z][a-z-]*))?/g)) {
+      for (const [, name, next] of span.matchAll(/\bsentinel(?: --)? ([a-z][a-z-]*)(?: ([a-z][a-z-]*))?/g)) {
         const cmd = sub(program, name!);
         if (!cmd) missing.push(`sentinel ${name}`);
         else if (next && cmd.commands.length > 0 && !sub(cmd, next)) missing.push(`sentinel ${name} ${next}`);
