@@ -57,16 +57,17 @@ export async function storeDecided(
           ts timestamptz, rc timestamptz, ms int8, m text, mc text, co text, ch text, dv text, ip inet, md jsonb, p int4, o int8,
           v text, dec text, s int2, r text[], at timestamptz)
       ), seen AS (
-        -- An id stored before under another received_at (a second message with the same id) may
-        -- sit in another partition: one row per transaction_id across them (migration 016).
-        SELECT transaction_id FROM transactions WHERE transaction_id IN (SELECT id FROM rows)
+        -- An id stored before may sit in another week's partition (a second message with the
+        -- same id): one row per transaction_id across them (migration 016). Each partition's
+        -- own key catches the rest, redeliveries included (ON CONFLICT).
+        SELECT transaction_id FROM transactions WHERE transaction_id = ANY((SELECT array_agg(id) FROM rows)::uuid[])
       ), tx AS (
         INSERT INTO transactions (transaction_id, user_id, amount, currency, event_time, received_at,
           merchant_id, merchant_category, country, channel, device_id, ip, metadata, source_partition,
           source_offset)
         SELECT id, u, a, c, ts, rc, m, mc, co, ch, dv, ip, md, p, o FROM rows
         WHERE id NOT IN (SELECT transaction_id FROM seen)
-        ON CONFLICT (transaction_id, received_at) DO NOTHING
+        ON CONFLICT DO NOTHING
         RETURNING transaction_id
       ), d AS (
         INSERT INTO decisions (transaction_id, rules_version, live, decision, score, reasons, decided_at,

@@ -1,11 +1,13 @@
 -- Bounded storage (issue 34): transactions and their decisions live in weekly partitions of the
 -- time the broker received the transaction (received_at, the history rules' clock). Retention drops
--- whole partitions (sentinel_drop_partitions), never long DELETEs. A redelivered or replayed
--- message carries the same received_at as its first copy, so it meets it in the same partition
--- (the primary key (transaction_id, received_at)); a second message with an id already stored is
--- recognised across partitions by the store (src/store/store-decided.ts), within the timestamp
--- age window beyond which it is refused anyway. Rows stored before this migration stay in a
--- partition of their own (FROM MINVALUE), dropped whole once all of it is past retention.
+-- whole partitions (sentinel_drop_partitions), never long DELETEs. PostgreSQL has no index unique
+-- across partitions, so each partition has its own unique transaction_id (created with it): a
+-- redelivered or replayed message carries the same received_at as its first copy and meets it in
+-- the same partition (ON CONFLICT), and the store looks an id up in the other partitions before
+-- inserting it (src/store/store-decided.ts). The per-partition unique index also tells the planner
+-- that an id matches one row, so that lookup is an index probe even before ANALYZE. Rows stored
+-- before this migration stay in a partition of their own (FROM MINVALUE), with their keys, dropped
+-- whole once all of it is past retention.
 
 -- Partitions are dropped whole: nothing may hold a foreign key to them.
 ALTER TABLE decisions DROP CONSTRAINT IF EXISTS decisions_transaction_id_fkey;
@@ -20,11 +22,9 @@ CREATE TABLE storage_partitions (
 );
 
 ALTER TABLE transactions RENAME TO transactions_legacy;
-ALTER TABLE transactions_legacy DROP CONSTRAINT transactions_pkey;
-DROP INDEX transactions_user_received;
+ALTER INDEX transactions_user_received RENAME TO transactions_legacy_user_received;
 CREATE TABLE transactions (LIKE transactions_legacy INCLUDING DEFAULTS INCLUDING CONSTRAINTS)
   PARTITION BY RANGE (received_at);
-ALTER TABLE transactions ADD PRIMARY KEY (transaction_id, received_at);
 CREATE INDEX transactions_user_received ON transactions (user_id, received_at)
   INCLUDE (amount, currency, source_partition, source_offset, country, device_id, merchant_id,
            merchant_category, channel, ip);
@@ -36,13 +36,9 @@ UPDATE decisions_legacy d SET received_at = t.received_at
   FROM transactions_legacy t WHERE t.transaction_id = d.transaction_id;
 DELETE FROM decisions_legacy WHERE received_at IS NULL;
 ALTER TABLE decisions_legacy ALTER COLUMN received_at SET NOT NULL;
-ALTER TABLE decisions_legacy DROP CONSTRAINT decisions_pkey;
-DROP INDEX decisions_one_live;
-DROP INDEX decisions_live_decided_at;
+ALTER INDEX decisions_live_decided_at RENAME TO decisions_legacy_live_decided_at;
 CREATE TABLE decisions (LIKE decisions_legacy INCLUDING DEFAULTS INCLUDING CONSTRAINTS)
   PARTITION BY RANGE (received_at);
-ALTER TABLE decisions ADD PRIMARY KEY (transaction_id, rules_version, received_at);
-CREATE UNIQUE INDEX decisions_one_live ON decisions (transaction_id, received_at) WHERE live;
 CREATE INDEX decisions_live_decided_at ON decisions (decided_at) WHERE live;
 
 -- The rows from before: one partition each, up to the week after the last of them (or dropped
@@ -89,6 +85,13 @@ BEGIN
       ) THEN
         EXECUTE format('CREATE TABLE %I PARTITION OF %I FOR VALUES FROM (%L) TO (%L)',
                        p, t, w, w + interval '1 week');
+        -- The keys, per partition (the parent cannot hold a key without received_at in it).
+        IF t = 'transactions' THEN
+          EXECUTE format('ALTER TABLE %I ADD PRIMARY KEY (transaction_id)', p);
+        ELSE
+          EXECUTE format('ALTER TABLE %I ADD PRIMARY KEY (transaction_id, rules_version)', p);
+          EXECUTE format('CREATE UNIQUE INDEX %I ON %I (transaction_id) WHERE live', p || '_one_live', p);
+        END IF;
         INSERT INTO storage_partitions VALUES (p, t, w, w + interval '1 week');
         created := created + 1;
       END IF;
@@ -121,4 +124,4 @@ END $$;
 REVOKE ALL ON FUNCTION sentinel_ensure_partitions(timestamptz, timestamptz) FROM PUBLIC;
 REVOKE ALL ON FUNCTION sentinel_drop_partitions(timestamptz) FROM PUBLIC;
 
-SELECT sentinel_ensure_partitions(now() - interval '1 week', now() + interval '4 weeks');
+SELECT sentinel_ensure_partitions(now() - interval '1 week', now() + interval '1 week');
