@@ -176,6 +176,26 @@ describe("PostgreSQL: TLS only, the runtime role cannot touch the audit trail", 
     }
   });
 
+  it("may create a week's partitions through the function, but no table itself, and drop nothing recent", async () => {
+    const client = await runtimeClient();
+    try {
+      await client.query(
+        "SELECT sentinel_ensure_partitions(now() + interval '20 weeks', now() + interval '20 weeks')",
+      );
+      await expect(client.query("CREATE TABLE runtime_made (x int)")).rejects.toThrow(/permission denied/);
+      const p = (
+        await client.query("SELECT partition FROM storage_partitions ORDER BY upper_bound DESC LIMIT 1")
+      ).rows[0].partition;
+      await expect(client.query(`DROP TABLE ${p}`)).rejects.toThrow(/must be owner/);
+      await expect(client.query("DELETE FROM storage_partitions")).rejects.toThrow(/permission denied/);
+      await expect(client.query("SELECT sentinel_drop_partitions(now())")).rejects.toThrow(
+        /at least 7 days ago/,
+      );
+    } finally {
+      await client.end();
+    }
+  });
+
   it("refuses a connection without TLS", async () => {
     const url = new URL(envs.scorer.DATABASE_URL!);
     url.search = "";
