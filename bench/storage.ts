@@ -82,7 +82,13 @@ export async function benchStorage({
       }
       await applyRetention(
         pool,
-        { transactionsDays: retentionDays, casesDays: 365, webhookDeliveriesDays: 30, outboxDays: 7 },
+        {
+          transactionsDays: retentionDays,
+          casesDays: 365,
+          webhookDeliveriesDays: 30,
+          outboxDays: 7,
+          userStateDays: 366,
+        },
         start + (day + 1) * DAY,
       );
       if (day === retentionDays - 1) {

@@ -58,6 +58,8 @@ export const EnvSchema = z.object({
   RETENTION_CASES_DAYS: int(365, 7, 3650),
   RETENTION_WEBHOOK_DELIVERIES_DAYS: int(30, 1, 3650),
   RETENTION_OUTBOX_DAYS: int(7, 1, 3650),
+  /** Per-user state (buckets, last-seen values): at least the widest window of any rule set (≤ 366 d). */
+  RETENTION_USER_STATE_DAYS: int(366, 1, 3650),
   RETENTION_INTERVAL_MINUTES: int(60, 0, 10_080),
   /** `sentinel doctor` checks a production start refuses to skip unless named here (issue 34). */
   DOCTOR_WAIVE: z

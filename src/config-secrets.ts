@@ -1,7 +1,6 @@
 import { readFileSync } from "node:fs";
 import type { Env } from "./config-env.ts";
 import { SentinelError } from "./errors.ts";
-import type { RetentionPolicy } from "./store/retention.ts";
 
 /*
  * Secrets in deployment (issue 34): each can be read from a file (`X_FILE`, the Docker and
@@ -175,6 +174,20 @@ export function redactedUrl(url: string): string {
   }
 }
 
+/** What the retention job keeps in PostgreSQL (src/store/retention.ts). */
+export type RetentionPolicy = Readonly<{
+  /** Transactions and decisions (whole weekly partitions: kept up to a week longer). */
+  transactionsDays: number;
+  /** Resolved cases. */
+  casesDays: number;
+  /** Delivered and failed webhook deliveries (with their attempts). */
+  webhookDeliveriesDays: number;
+  /** Published rows of the event and label outboxes. */
+  outboxDays: number;
+  /** The per-user state: buckets and last-seen values older than this (keep ≥ the widest window). */
+  userStateDays: number;
+}>;
+
 /** RETENTION_*: what the retention job keeps (src/store/retention.ts), and how often it runs. */
 export function retentionPolicy(e: Env): RetentionPolicy & { intervalMs: number } {
   return {
@@ -182,6 +195,7 @@ export function retentionPolicy(e: Env): RetentionPolicy & { intervalMs: number 
     casesDays: e.RETENTION_CASES_DAYS,
     webhookDeliveriesDays: e.RETENTION_WEBHOOK_DELIVERIES_DAYS,
     outboxDays: e.RETENTION_OUTBOX_DAYS,
+    userStateDays: e.RETENTION_USER_STATE_DAYS,
     intervalMs: e.RETENTION_INTERVAL_MINUTES * 60_000,
   };
 }

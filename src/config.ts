@@ -4,6 +4,7 @@ import {
   deepFreeze,
   type KafkaSecurity,
   kafkaSecurity,
+  type RetentionPolicy,
   retentionPolicy,
   type TopicKind,
   withPassword,
@@ -14,7 +15,6 @@ export type { KafkaSecurity, TopicKind };
 
 import type { ApiKey } from "./config-values.ts";
 import { SentinelError } from "./errors.ts";
-import type { RetentionPolicy } from "./store/retention.ts";
 
 /*
  * The only file that reads process.env, parsed once into a frozen object; a bad value stops

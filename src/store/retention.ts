@@ -1,5 +1,6 @@
 import { sql } from "slonik";
 import { z } from "zod";
+import type { RetentionPolicy } from "../config-secrets.ts";
 import type { Logger } from "../logger.ts";
 import { withDbErrors } from "./db-errors.ts";
 import { dropPartitionsBefore, ensurePartitions } from "./partitions.ts";
@@ -17,24 +18,18 @@ const DAY_MS = 86_400_000;
 const BATCH = 5_000;
 const MAX_BATCHES = 200;
 
-export type RetentionPolicy = Readonly<{
-  /** Transactions and decisions (whole weekly partitions: kept up to a week longer). */
-  transactionsDays: number;
-  /** Resolved cases. */
-  casesDays: number;
-  /** Delivered and failed webhook deliveries (with their attempts). */
-  webhookDeliveriesDays: number;
-  /** Published rows of the event and label outboxes. */
-  outboxDays: number;
-}>;
+export type { RetentionPolicy };
 
 export type RetentionResult = {
   droppedPartitions: string[];
-  deleted: Record<"cases" | "webhook_deliveries" | "event_outbox" | "label_outbox", number>;
+  deleted: Record<
+    "cases" | "webhook_deliveries" | "event_outbox" | "label_outbox" | "user_buckets" | "user_values",
+    number
+  >;
 };
 
 type Pruned = {
-  kind: keyof RetentionResult["deleted"];
+  kind: "cases" | "webhook_deliveries" | "event_outbox" | "label_outbox";
   table: string;
   key: string;
   /** The column whose order is the rows' age (an index leads with it, so a batch reads little). */
@@ -99,6 +94,43 @@ async function prune(pool: DatabasePool, k: Pruned, cutoff: string): Promise<num
   return total;
 }
 
+const USERS_PER_BATCH = 2_000;
+
+/**
+ * The per-user state older than `cutoffMs`: each grain's buckets before it, and the values last
+ * seen before it. A walk over the users in key order, USERS_PER_BATCH at a time (each DELETE reads
+ * those users' rows by their key), at most MAX_BATCHES per run.
+ */
+async function pruneUserState(
+  pool: DatabasePool,
+  cutoffMs: number,
+): Promise<{ user_buckets: number; user_values: number }> {
+  const total = { user_buckets: 0, user_values: 0 };
+  let last = "";
+  for (let i = 0; i < MAX_BATCHES; i++) {
+    const r = await withDbErrors("retention user state", () =>
+      pool.one(sql.type(z.object({ last: z.string().nullable(), buckets: z.number(), values: z.number() }))`
+        WITH users AS (
+          SELECT user_id FROM user_positions WHERE user_id > ${last} ORDER BY user_id LIMIT ${USERS_PER_BATCH}
+        ), b AS (
+          DELETE FROM user_buckets WHERE user_id IN (SELECT user_id FROM users)
+            AND bucket < floor(${cutoffMs}::float8 / (grain * 1000.0))::int8
+          RETURNING 1
+        ), v AS (
+          DELETE FROM user_values WHERE user_id IN (SELECT user_id FROM users) AND last_ms < ${cutoffMs}::int8
+          RETURNING 1
+        )
+        SELECT (SELECT max(user_id) FROM users) AS last, (SELECT count(*) FROM b)::int AS buckets,
+               (SELECT count(*) FROM v)::int AS values`),
+    );
+    total.user_buckets += r.buckets;
+    total.user_values += r.values;
+    if (r.last === null) break;
+    last = r.last;
+  }
+  return total;
+}
+
 /** Applies the policy as of `nowMs`; what it removed. */
 export async function applyRetention(
   pool: DatabasePool,
@@ -108,7 +140,13 @@ export async function applyRetention(
   // The weeks ahead exist before they are needed (the store creates a missing one too).
   await ensurePartitions(pool, [nowMs, nowMs + 7 * DAY_MS, nowMs + 14 * DAY_MS]);
   const droppedPartitions = await dropPartitionsBefore(pool, nowMs - policy.transactionsDays * DAY_MS);
-  const deleted = { cases: 0, webhook_deliveries: 0, event_outbox: 0, label_outbox: 0 };
+  const deleted: RetentionResult["deleted"] = {
+    cases: 0,
+    webhook_deliveries: 0,
+    event_outbox: 0,
+    label_outbox: 0,
+    ...(await pruneUserState(pool, nowMs - policy.userStateDays * DAY_MS)),
+  };
   for (const k of PRUNED)
     deleted[k.kind] = await prune(pool, k, new Date(nowMs - k.days(policy) * DAY_MS).toISOString());
   return { droppedPartitions, deleted };

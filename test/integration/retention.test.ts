@@ -110,6 +110,7 @@ describe("retention", () => {
       casesDays: 365,
       webhookDeliveriesDays: 30,
       outboxDays: 7,
+      userStateDays: 366,
     });
     const week = new Date(weekStart(old)).toISOString().slice(0, 10).replaceAll("-", "");
     expect(result.droppedPartitions).toEqual(
@@ -128,6 +129,35 @@ describe("retention", () => {
     ).toBe(1);
     // Nothing recent can be dropped, whatever the caller asks.
     await expect(db.query("SELECT sentinel_drop_partitions(now())")).rejects.toThrow(/at least 7 days ago/);
+  });
+
+  it("prunes each user's state older than its retention: buckets of every grain, values last seen before", async () => {
+    const old = NOW - 40 * DAY;
+    const recent = NOW - DAY;
+    await db.query(
+      `INSERT INTO user_positions (user_id, source_partition, max_offset, n, state_ready) VALUES ('state-u', 0, 1, 2, true)`,
+    );
+    for (const [grain, ms] of [60, 3600, 86400].flatMap((g) => [[g, old] as const, [g, recent] as const]))
+      await db.query(
+        "INSERT INTO user_buckets (user_id, grain, bucket, currency, n, total) VALUES ('state-u', $1, $2, 'USD', 1, 10)",
+        [grain, Math.floor(ms / (grain * 1000))],
+      );
+    await db.query(
+      `INSERT INTO user_values (user_id, field, value, last_ms) VALUES ('state-u', 'country', 'FR', $1), ('state-u', 'country', 'US', $2)`,
+      [old, recent],
+    );
+    const result = await applyRetention(pool, {
+      transactionsDays: 90,
+      casesDays: 365,
+      webhookDeliveriesDays: 30,
+      outboxDays: 7,
+      userStateDays: 30,
+    });
+    expect(result.deleted.user_buckets).toBe(3);
+    expect(result.deleted.user_values).toBe(1);
+    expect(await count("SELECT count(*) AS n FROM user_buckets WHERE user_id = 'state-u'")).toBe(3);
+    const values = await db.query("SELECT value FROM user_values WHERE user_id = 'state-u'");
+    expect(values.rows.map((r) => r.value)).toEqual(["US"]);
   });
 
   it("`sentinel retention` applies it and says what it removed", async () => {
