@@ -54,18 +54,31 @@ export function addRulesCommands(program: Command): void {
     .description("activate the version that was active before")
     .action(ruleAction("rollback"));
   const lists = program.command("lists").description("named lists the rules refer to (in_list)");
-  for (const action of ["add", "remove"] as const) {
-    lists
-      .command(`${action} <name> <values...>`)
-      .description(`${action} entries (consumers see it within seconds)`)
-      .action((name: string, values: string[]) =>
-        oneShot(async (c, l) => (await ops()).listsCommand(c, l, action, name, values))(),
-      );
-  }
+  lists
+    .command("add <name> <values...>")
+    .description("add entries (consumers see it within seconds); an entry already there is renewed")
+    .option("--expires <time>", "RFC 3339: the entries stop matching transactions received from then on")
+    .option("--reason <text>", "why they are on the list")
+    .action((name: string, values: string[], opts: { expires?: string; reason?: string }) =>
+      oneShot(async (c, l) => (await ops()).listsCommand(c, l, "add", name, values, opts))(),
+    );
+  lists
+    .command("remove <name> <values...>")
+    .description("remove entries (consumers see it within seconds)")
+    .requiredOption("--reason <text>", "why (kept in the list's history)")
+    .action((name: string, values: string[], opts: { reason: string }) =>
+      oneShot(async (c, l) => (await ops()).listsCommand(c, l, "remove", name, values, opts))(),
+    );
   lists
     .command("show <name>")
-    .description("a list's entries")
+    .description("a list's entries: value, expiry, reason, who added it")
     .action((name: string) => oneShot(async (c, l) => (await ops()).listsCommand(c, l, "show", name, []))());
+  lists
+    .command("history <name>")
+    .description("a list's additions and removals, newest first")
+    .action((name: string) =>
+      oneShot(async (c, l) => (await ops()).listsCommand(c, l, "history", name, []))(),
+    );
   rules
     .command("performance")
     .description("per rule (reason) and outcome: fired, labelled fraud / legitimate, unlabelled, precision")

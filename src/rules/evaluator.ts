@@ -26,7 +26,8 @@ export type { RuleHistoryEntry, RuleTransaction } from "./history.ts";
 
 export type RuleContext = {
   fxRates: Readonly<Record<string, string>>;
-  lists: ReadonlyMap<string, ReadonlySet<string>>;
+  /** Each list's values, with when each stops matching (ms since the epoch; Infinity: never). */
+  lists: ReadonlyMap<string, ReadonlyMap<string, number>>;
   /** The active model (`model.score`); without one, model.score is null. */
   model?: ScoringModel;
 };
@@ -190,7 +191,10 @@ export function evaluateRuleSet(
         return value(e.arg) === null;
       case "in_list": {
         const v = value(e.arg);
-        return typeof v === "string" && (ctx.lists.get(e.list)?.has(v) ?? false);
+        if (typeof v !== "string") return false;
+        // An entry matches the transactions received before it expires (the rules' clock).
+        const expires = ctx.lists.get(e.list)?.get(v);
+        return expires !== undefined && tx.receivedMs < expires;
       }
       case "+":
       case "-":

@@ -156,27 +156,55 @@ export async function rulesCommand(
 export async function listsCommand(
   config: Config,
   _logger: Logger,
-  action: "add" | "remove" | "show",
+  action: "add" | "remove" | "show" | "history",
   name: string,
   values: string[],
+  opts: { expires?: string; reason?: string } = {},
 ): Promise<void> {
   if (!/^[a-z][a-z0-9_]{0,63}$/.test(name))
     throw new SentinelError("validation_failed", `"${name}" is not a list name such as blocked_devices`);
   await withPool(config, async (pool) => {
     const store = createRulesStore({ pool });
     if (action === "show") {
-      for (const v of await store.listEntries(name)) out(v);
+      for (const e of await store.listEntries(name))
+        out(
+          [
+            e.value,
+            e.expires_at ? `until ${e.expires_at}${e.expired ? " (expired)" : ""}` : "",
+            e.reason ?? "",
+            e.added_by ?? "",
+          ]
+            .filter(Boolean)
+            .join("\t"),
+        );
       return;
     }
-    if (values.some(containsPanText))
+    if (action === "history") {
+      for (const h of await store.listHistory(name))
+        out(
+          [h.at, h.action, h.value, h.actor, h.expires_at ? `until ${h.expires_at}` : "", h.reason ?? ""]
+            .filter(Boolean)
+            .join("\t"),
+        );
+      return;
+    }
+    if (values.some(containsPanText) || (opts.reason !== undefined && containsPanText(opts.reason)))
       throw new SentinelError(
         "validation_failed",
         "a value looks like a card number; send a token, never a PAN",
       );
+    if (opts.expires !== undefined && !(Date.parse(opts.expires) > Date.now()))
+      throw new SentinelError("validation_failed", "--expires must be an RFC 3339 time in the future");
+    if (action === "remove" && !opts.reason)
+      throw new SentinelError("validation_failed", "a removal needs a reason: --reason <text>");
     const n =
       action === "add"
-        ? await store.addToList(name, values, cliActor(config))
-        : await store.removeFromList(name, values, cliActor(config));
+        ? await store.addToList(
+            name,
+            values.map((value) => ({ value, expiresAt: opts.expires, reason: opts.reason })),
+            cliActor(config),
+          )
+        : await store.removeFromList(name, values, opts.reason!, cliActor(config));
     out(
       `${action === "add" ? "added" : "removed"} ${n} of ${values.length} on ${name} (consumers see it within seconds)`,
     );

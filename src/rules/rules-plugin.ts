@@ -5,6 +5,7 @@ import { SentinelError } from "../errors.ts";
 import { whoIs } from "../http/auth.ts";
 import { errorSchema, jsonSchemaOf } from "../http/openapi.ts";
 import { parseParam, parseRequest } from "../http/validation.ts";
+import type { ListEntryInput } from "./list-store.ts";
 import { publishRuleSet } from "./publish-rule-set.ts";
 import { validateRuleSet } from "./rule-language.ts";
 import type { RulesStore } from "./rules-store.ts";
@@ -21,10 +22,44 @@ const adminOnly = { roles: [] as const };
 const ListName = z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, "must be a list name such as blocked_devices");
 // List values are scanned for card numbers like any free text (issue 20).
 const ListValue = textWithoutPan(256).pipe(z.string().min(1));
-const ListChange = z.strictObject({
-  add: z.array(ListValue).max(10_000).default([]),
-  remove: z.array(ListValue).max(10_000).default([]),
-});
+const ListReason = textWithoutPan(500).pipe(z.string().min(1));
+/** An entry to add: a bare value (for ever, no reason), or with until when it matches and why. */
+const ListEntryBody = z.union([
+  ListValue,
+  z.strictObject({
+    value: ListValue,
+    expires_at: z.iso.datetime({ offset: true }).optional(),
+    reason: ListReason.optional(),
+  }),
+]);
+const ListChange = z
+  .strictObject({
+    add: z.array(ListEntryBody).max(10_000).default([]),
+    remove: z.array(ListValue).max(10_000).default([]),
+    /** Why: required for a removal; the reason of the added entries that do not give their own. */
+    reason: ListReason.optional(),
+  })
+  .refine((c) => c.remove.length === 0 || c.reason !== undefined, {
+    message: "a removal needs a reason",
+    path: ["reason"],
+  });
+
+/** The entries of a change, each with its expiry and reason. @throws SentinelError on an expiry past. */
+function entriesOf(change: z.infer<typeof ListChange>): ListEntryInput[] {
+  return change.add.map((e) => {
+    const entry = typeof e === "string" ? { value: e } : e;
+    const expiresAt = "expires_at" in entry ? entry.expires_at : undefined;
+    if (expiresAt !== undefined && Date.parse(expiresAt) <= Date.now())
+      throw new SentinelError("validation_failed", `expires_at of "${entry.value}" is in the past`, {
+        issues: [{ path: "add.expires_at", message: "must be in the future" }],
+      });
+    return {
+      value: entry.value,
+      expiresAt,
+      reason: ("reason" in entry ? entry.reason : undefined) ?? change.reason,
+    };
+  });
+}
 
 export const rulesPlugin: FastifyPluginAsync<RulesPluginDeps> = async (app, { rulesStore }) => {
   app.get(
@@ -109,7 +144,20 @@ export const rulesPlugin: FastifyPluginAsync<RulesPluginDeps> = async (app, { ru
     { config: adminOnly, schema: { summary: "A named list's entries", security: [{ apiKey: [] }] } },
     async (request) => {
       const name = parseParam(ListName, request.params.name, "name");
-      return { name, values: await rulesStore.listEntries(name) };
+      const entries = await rulesStore.listEntries(name);
+      return { name, values: entries.filter((e) => !e.expired).map((e) => e.value), entries };
+    },
+  );
+
+  app.get<{ Params: { name: string } }>(
+    "/lists/:name/history",
+    {
+      config: adminOnly,
+      schema: { summary: "A named list's additions and removals, newest first", security: [{ apiKey: [] }] },
+    },
+    async (request) => {
+      const name = parseParam(ListName, request.params.name, "name");
+      return { name, history: await rulesStore.listHistory(name) };
     },
   );
 
@@ -118,7 +166,8 @@ export const rulesPlugin: FastifyPluginAsync<RulesPluginDeps> = async (app, { ru
     {
       config: adminOnly,
       schema: {
-        summary: "Add and remove entries (consumers see the change within seconds)",
+        summary:
+          "Add entries (with expires_at and reason) and remove them (with a reason); consumers see the change within seconds",
         security: [{ apiKey: [] }],
         body: jsonSchemaOf(ListChange),
       },
@@ -126,9 +175,12 @@ export const rulesPlugin: FastifyPluginAsync<RulesPluginDeps> = async (app, { ru
     async (request) => {
       const name = parseParam(ListName, request.params.name, "name");
       const change = parseRequest(ListChange, request.body ?? {});
-      const added = change.add.length > 0 ? await rulesStore.addToList(name, change.add, whoIs(request)) : 0;
+      const entries = entriesOf(change);
+      const added = entries.length > 0 ? await rulesStore.addToList(name, entries, whoIs(request)) : 0;
       const removed =
-        change.remove.length > 0 ? await rulesStore.removeFromList(name, change.remove, whoIs(request)) : 0;
+        change.remove.length > 0
+          ? await rulesStore.removeFromList(name, change.remove, change.reason!, whoIs(request))
+          : 0;
       return { name, added, removed };
     },
   );

@@ -25,7 +25,7 @@ describe("the active rules at start-up", () => {
         return { version: "rs-operator0001", lists: 1, shadow: null };
       },
       active: async () => ({ version: "rs-operator0001", document: active }),
-      allLists: async () => new Map([["blocked_devices", new Set(["dev-1"])]]),
+      allLists: async () => new Map([["blocked_devices", new Map([["dev-1", Number.POSITIVE_INFINITY]])]]),
       get: async () => null,
     };
     const source = createRulesSource({

@@ -17,7 +17,19 @@ import { testProfile } from "../../support/profiles.ts";
 
 const T = Date.parse("2026-06-01T12:00:00Z");
 const profile = testProfile();
-const ctx = { fxRates: { "EUR:USD": "1.10" }, lists: new Map([["blocked_devices", new Set(["dev-bad"])]]) };
+// dev-bad matches for ever; dev-until matches the transactions received before T + 1 s.
+const ctx = {
+  fxRates: { "EUR:USD": "1.10" },
+  lists: new Map([
+    [
+      "blocked_devices",
+      new Map([
+        ["dev-bad", Number.POSITIVE_INFINITY],
+        ["dev-until", T + 1_000],
+      ]),
+    ],
+  ]),
+};
 const one = (when: Expr): RuleSet => ({
   format: 1,
   thresholds: { review: 50, decline: 80 },
@@ -93,6 +105,22 @@ describe("the rule language", () => {
     expect(
       fires({ op: "in_list", arg: { field: "tx.device_id" }, list: "nope" }, { device_id: "dev-bad" }),
     ).toBe(false);
+  });
+
+  it("an expiring list entry matches the transactions received before its expiry, and none after (issue 37)", () => {
+    const inList: Expr = { op: "in_list", arg: { field: "tx.device_id" }, list: "blocked_devices" };
+    const at = (receivedMs: number) =>
+      evaluateRuleSet(
+        one(inList),
+        { transactionId: "t", amount: "10.00", currency: "USD", receivedMs, device_id: "dev-until" },
+        profile,
+        [],
+        ctx,
+      ).reasons.length === 1;
+    expect(at(T)).toBe(true);
+    expect(at(T + 999)).toBe(true);
+    expect(at(T + 1_000)).toBe(false);
+    expect(at(T + 86_400_000)).toBe(false);
   });
 
   it("is total and deterministic on any valid expression (property)", () => {
