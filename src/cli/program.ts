@@ -1,7 +1,7 @@
 import { Command } from "commander";
 import { addModelCommands } from "./model-commands.ts";
 import { addDeploymentCommands, addOperatorCommands } from "./operator-commands.ts";
-import { addRulesCommands } from "./rules-commands.ts";
+import { addListsCommands, addRulesCommands } from "./rules-commands.ts";
 import { addRunCommands, addStackCommands } from "./run-commands.ts";
 import { addWebhooksCommands } from "./webhooks-commands.ts";
 
@@ -15,6 +15,7 @@ export function buildProgram(): Command {
   addOperatorCommands(program);
   addDeploymentCommands(program);
   addRulesCommands(program);
+  addListsCommands(program);
   addModelCommands(program);
   addWebhooksCommands(program);
   addStackCommands(program);

@@ -53,6 +53,21 @@ export function addRulesCommands(program: Command): void {
     .command("rollback")
     .description("activate the version that was active before")
     .action(ruleAction("rollback"));
+  rules
+    .command("performance")
+    .description("per rule (reason) and outcome: fired, labelled fraud / legitimate, unlabelled, precision")
+    .option("--since <time>", "RFC 3339; default: 30 days before --until")
+    .option("--until <time>", "RFC 3339; default: now")
+    .option("--json", "print as JSON")
+    .action(
+      oneShot(async (c, l, opts: { since?: string; until?: string; json?: boolean }) =>
+        (await ops()).rulesPerformanceCommand(c, l, opts),
+      ),
+    );
+}
+
+/** `sentinel lists …`: the named lists the rules refer to (issue 37: expiry, reasons, history). */
+export function addListsCommands(program: Command): void {
   const lists = program.command("lists").description("named lists the rules refer to (in_list)");
   lists
     .command("add <name> <values...>")
@@ -78,16 +93,5 @@ export function addRulesCommands(program: Command): void {
     .description("a list's additions and removals, newest first")
     .action((name: string) =>
       oneShot(async (c, l) => (await ops()).listsCommand(c, l, "history", name, []))(),
-    );
-  rules
-    .command("performance")
-    .description("per rule (reason) and outcome: fired, labelled fraud / legitimate, unlabelled, precision")
-    .option("--since <time>", "RFC 3339; default: 30 days before --until")
-    .option("--until <time>", "RFC 3339; default: now")
-    .option("--json", "print as JSON")
-    .action(
-      oneShot(async (c, l, opts: { since?: string; until?: string; json?: boolean }) =>
-        (await ops()).rulesPerformanceCommand(c, l, opts),
-      ),
     );
 }

@@ -1,4 +1,4 @@
-import type { FastifyPluginAsync } from "fastify";
+import type { FastifyInstance, FastifyPluginAsync } from "fastify";
 import { z } from "zod";
 import { textWithoutPan } from "../domain/free-text.ts";
 import { SentinelError } from "../errors.ts";
@@ -139,6 +139,11 @@ export const rulesPlugin: FastifyPluginAsync<RulesPluginDeps> = async (app, { ru
     },
   );
 
+  listRoutes(app, rulesStore);
+};
+
+/** The named lists the rules refer to: entries with expiry and reasons, their history (issue 37). */
+function listRoutes(app: FastifyInstance, rulesStore: RulesStore): void {
   app.get<{ Params: { name: string } }>(
     "/lists/:name",
     { config: adminOnly, schema: { summary: "A named list's entries", security: [{ apiKey: [] }] } },
@@ -184,4 +189,4 @@ export const rulesPlugin: FastifyPluginAsync<RulesPluginDeps> = async (app, { ru
       return { name, added, removed };
     },
   );
-};
+}

@@ -30,7 +30,9 @@ beforeAll(async () => {
   await admin.query(`GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA public TO ${role}`);
   await admin.query(`GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO ${role}`);
   // A week's partitions are created through this function (migration 016), as the runtime role does.
-  await admin.query(`GRANT EXECUTE ON FUNCTION sentinel_ensure_partitions(timestamptz, timestamptz) TO ${role}`);
+  await admin.query(
+    `GRANT EXECUTE ON FUNCTION sentinel_ensure_partitions(timestamptz, timestamptz) TO ${role}`,
+  );
   const url = new URL(ctx.config.database.url);
   url.username = role;
   rt = await createRuntime(
