@@ -142,7 +142,14 @@ async function candidateScoring(
   const version = opts.model ? `${set.version}+${opts.model}` : set.version;
   return {
     ...active,
-    rules: scoringRules(set.ruleSet, config.rules.fxRates, active.rules.context.lists, version, model),
+    rules: scoringRules(
+      set.ruleSet,
+      config.rules.fxRates,
+      active.rules.context.lists,
+      version,
+      model,
+      active.rules.context.snoozes,
+    ),
   };
 }
 

@@ -86,7 +86,8 @@ export function createRulesSource({
   logger,
   onInvalid,
 }: {
-  store: Pick<RulesStore, "stamp" | "active" | "allLists" | "get">;
+  store: Pick<RulesStore, "stamp" | "active" | "allLists" | "get"> &
+    Partial<Pick<RulesStore, "activeSnoozes">>;
   /** Where models are (none: no model is ever active). */
   models?: Pick<ModelStore, "stamp" | "get">;
   fallback: RuleSet;
@@ -118,10 +119,12 @@ export function createRulesSource({
       ]);
       const key = `${stamp.version ?? "(default)"}|${stamp.lists}|${stamp.shadow ?? ""}|${modelStamp.active ?? ""}|${modelStamp.shadow ?? ""}`;
       if (key === seen) return true;
-      const [active, lists, shadowDoc] = await Promise.all([
+      // Snoozes share the lists' change counter (snooze-store.ts).
+      const [active, lists, shadowDoc, snoozes] = await Promise.all([
         stamp.version ? store.active() : null,
         store.allLists(),
         stamp.shadow ? store.get(stamp.shadow) : null,
+        store.activeSnoozes ? store.activeSnoozes() : undefined,
       ]);
       const live = liveSet(active);
       if (!live) {
@@ -133,7 +136,7 @@ export function createRulesSource({
       const shadowValid = shadowDoc === null ? undefined : validateRuleSet(shadowDoc);
       if (shadowValid?.ok && stamp.shadow) {
         const v = shadowModel ? `${stamp.shadow}+${shadowModel.version}` : stamp.shadow;
-        shadow = scoringRules(shadowValid.ruleSet, fxRates, lists, v, shadowModel ?? model);
+        shadow = scoringRules(shadowValid.ruleSet, fxRates, lists, v, shadowModel ?? model, snoozes);
       } else if (shadowModel) {
         shadow = scoringRules(
           live.ruleSet,
@@ -141,10 +144,11 @@ export function createRulesSource({
           lists,
           `${live.version}+${shadowModel.version}`,
           shadowModel,
+          snoozes,
         );
       } else shadow = undefined;
       const previous = current;
-      current = scoringRules(live.ruleSet, fxRates, lists, live.version, model);
+      current = scoringRules(live.ruleSet, fxRates, lists, live.version, model, snoozes);
       if (seen !== undefined && previous.version !== live.version)
         logger.info({ from: previous.version, to: live.version }, "rule set switched");
       if (model && !current.model)

@@ -24,13 +24,61 @@ export type { RuleHistoryEntry, RuleTransaction } from "./history.ts";
  * document that validates can throw here. Money is exact: decimals are (units, scale) bigints.
  */
 
+/** A rule silenced for an entity: when it holds (ms), who set it (issue 37; snooze-store.ts). */
+export type ActiveSnooze = { rule: string; fromMs: number; untilMs: number; by: string };
+/** Active snoozes by `<kind>:<id>` (user:u1, device:d1, merchant:m1). */
+export type SnoozeMap = ReadonlyMap<string, readonly ActiveSnooze[]>;
+
 export type RuleContext = {
   fxRates: Readonly<Record<string, string>>;
   /** Each list's values, with when each stops matching (ms since the epoch; Infinity: never). */
   lists: ReadonlyMap<string, ReadonlyMap<string, number>>;
   /** The active model (`model.score`); without one, model.score is null. */
   model?: ScoringModel;
+  /** Rules silenced per entity (`user:<id>`, `device:<id>`, `merchant:<id>`: issue 37). */
+  snoozes?: SnoozeMap;
 };
+
+/** The rules that fire, their scores and floors; a snoozed rule adds nothing, and says so (never silent). */
+function tally(
+  ruleSet: RuleSet,
+  fires: (rule: Rule) => boolean,
+  snoozed: (rule: Rule) => ActiveSnooze | undefined,
+): { reasons: string[]; score: number; floor: number; modelFired: boolean } {
+  const reasons: string[] = [];
+  let score = 0;
+  let floor = 0;
+  let modelFired = false;
+  for (const rule of ruleSet.rules) {
+    if (!fires(rule)) continue;
+    const snooze = snoozed(rule);
+    if (snooze) {
+      reasons.push(`snoozed: ${rule.id} (until ${new Date(snooze.untilMs).toISOString()}, by ${snooze.by})`);
+      continue;
+    }
+    reasons.push(rule.id);
+    modelFired ||= ruleReadsModel(rule);
+    score += rule.score;
+    if (rule.at_least) floor = Math.max(floor, RANK[rule.at_least]);
+  }
+  return { reasons, score, floor, modelFired };
+}
+
+/** The snooze that silences `rule` for this transaction at its own time, if one does. */
+function snoozeOf(
+  snoozes: SnoozeMap | undefined,
+  tx: RuleTransaction,
+  rule: string,
+): ActiveSnooze | undefined {
+  if (!snoozes || snoozes.size === 0) return undefined;
+  for (const key of [`user:${tx.userId}`, `device:${tx.device_id}`, `merchant:${tx.merchant_id}`]) {
+    const hit = snoozes
+      .get(key)
+      ?.find((s) => s.rule === rule && s.fromMs <= tx.receivedMs && tx.receivedMs < s.untilMs);
+    if (hit) return hit;
+  }
+  return undefined;
+}
 
 const modelRules = new WeakMap<Rule, boolean>();
 /** Whether a rule reads model.score (memoised per rule object: a rule set is immutable). */
@@ -205,21 +253,20 @@ export function evaluateRuleSet(
     }
   }
 
-  const reasons: string[] = [];
-  let score = 0;
-  let floor = 0;
-  let modelFired = false;
-  for (const rule of ruleSet.rules) {
-    if (value(rule.when) !== true) continue;
-    reasons.push(rule.id);
-    modelFired ||= ruleReadsModel(rule);
-    score += rule.score;
-    if (rule.at_least) floor = Math.max(floor, RANK[rule.at_least]);
-  }
+  const {
+    reasons,
+    score: sum,
+    floor,
+    modelFired,
+  } = tally(
+    ruleSet,
+    (rule) => value(rule.when) === true,
+    (rule) => snoozeOf(ctx.snoozes, tx, rule.id),
+  );
   // A decision the model influenced says which model, how sure, and why (issue 24).
   const explained = modelFired ? modelScore?.reason() : undefined;
   if (explained) reasons.push(explained);
-  score = Math.min(100, score);
+  const score = Math.min(100, sum);
   const byScore = score >= ruleSet.thresholds.decline ? 2 : score >= ruleSet.thresholds.review ? 1 : 0;
   return { decision: OUTCOMES[Math.max(byScore, floor)]!, score, reasons };
 }

@@ -108,6 +108,8 @@ export function rowHistory(
 /** What the rules see of a transaction. `receivedMs` (its Kafka timestamp) is the windows' clock. */
 export type RuleTransaction = {
   transactionId: string;
+  /** Whose it is (snoozes name users: issue 37). */
+  userId?: string;
   amount: string;
   currency: string;
   receivedMs: number;

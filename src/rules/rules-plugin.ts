@@ -9,6 +9,7 @@ import type { ListEntryInput } from "./list-store.ts";
 import { publishRuleSet } from "./publish-rule-set.ts";
 import { validateRuleSet } from "./rule-language.ts";
 import type { RulesStore } from "./rules-store.ts";
+import { snoozeRoutes } from "./snooze-routes.ts";
 
 /*
  * Rules as data over HTTP, for admins (issue 13): publish a version (validated, content-addressed),
@@ -140,6 +141,7 @@ export const rulesPlugin: FastifyPluginAsync<RulesPluginDeps> = async (app, { ru
   );
 
   listRoutes(app, rulesStore);
+  snoozeRoutes(app, rulesStore);
 };
 
 /** The named lists the rules refer to: entries with expiry and reasons, their history (issue 37). */

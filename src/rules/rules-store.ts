@@ -6,6 +6,7 @@ import { withDbErrors } from "../store/db-errors.ts";
 import type { DatabasePool } from "../store/pool.ts";
 import { recordEvent } from "../webhooks/event-outbox.ts";
 import { createListStore } from "./list-store.ts";
+import { createSnoozeStore } from "./snooze-store.ts";
 
 /*
  * Rule set versions, their activations and shadow — the lifecycle rule sets share with models
@@ -45,6 +46,7 @@ export function createRulesStore({ pool }: { pool: DatabasePool }) {
   const ruleSets = createArtefactStore(pool, RULE_SETS);
   return {
     ...createListStore({ pool }),
+    ...createSnoozeStore({ pool }),
 
     /** Stores a version (a no-op when it exists: same id, same document). Returns whether it was new. */
     publish: (version: string, document: unknown, actor: Actor): Promise<boolean> =>

@@ -58,11 +58,17 @@ export function scoringRules(
   lists: RuleContext["lists"] = new Map(),
   version = ruleSetVersion(ruleSet),
   model?: ScoringModel,
+  snoozes?: RuleContext["snoozes"],
 ): ScoringRules {
   // The model's features are computed only for a set that reads model.score: a round then loads
   // what they ask of the history too.
   const withModel = model && usesModel(ruleSet) ? model : undefined;
-  const context = { fxRates, lists, ...(withModel ? { model: withModel } : {}) };
+  const context = {
+    fxRates,
+    lists,
+    ...(withModel ? { model: withModel } : {}),
+    ...(snoozes && snoozes.size > 0 ? { snoozes } : {}),
+  };
   const terms = aggregateTerms(ruleSet);
   return {
     version,

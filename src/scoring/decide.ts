@@ -48,6 +48,7 @@ export function ruleTransaction(v: SourcedTransaction): RuleTransaction {
   const { tx } = v;
   const out: RuleTransaction = {
     transactionId: tx.transaction_id,
+    userId: tx.user_id,
     amount: tx.amount,
     currency: tx.currency,
     receivedMs: v.receivedMs,
