@@ -3,6 +3,7 @@ import { z } from "zod";
 import { type Actor, withAudit } from "../audit/audit-store.ts";
 import { withDbErrors } from "../store/db-errors.ts";
 import type { DatabasePool } from "../store/pool.ts";
+import { isoUtc } from "../store/sql-time.ts";
 
 /*
  * Named lists the rules refer to (`in_list`): blocked devices, merchants, countries. Every change
@@ -33,7 +34,6 @@ export type ListHistoryRow = {
   at: string;
 };
 
-const ISO = 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"';
 const EntryRow = z.object({
   value: z.string(),
   expires_at: z.string().nullable(),
@@ -118,9 +118,9 @@ export function createListStore({ pool }: { pool: DatabasePool }) {
     async listEntries(name: string): Promise<ListEntry[]> {
       const rows = await withDbErrors("read list", () =>
         pool.any(sql.type(EntryRow)`
-          SELECT value, to_char(expires_at AT TIME ZONE 'UTC', ${ISO}) AS expires_at,
+          SELECT value, ${isoUtc("expires_at")} AS expires_at,
                  coalesce(expires_at <= now(), false) AS expired, reason, added_by,
-                 to_char(added_at AT TIME ZONE 'UTC', ${ISO}) AS added_at
+                 ${isoUtc("added_at")} AS added_at
           FROM rule_lists WHERE name = ${name} ORDER BY value`),
       );
       return [...rows];
@@ -130,8 +130,8 @@ export function createListStore({ pool }: { pool: DatabasePool }) {
     async listHistory(name: string, limit = 500): Promise<ListHistoryRow[]> {
       const rows = await withDbErrors("read list history", () =>
         pool.any(sql.type(HistoryRow)`
-          SELECT value, action, to_char(expires_at AT TIME ZONE 'UTC', ${ISO}) AS expires_at, reason, actor,
-                 to_char(at AT TIME ZONE 'UTC', ${ISO}) AS at
+          SELECT value, action, ${isoUtc("expires_at")} AS expires_at, reason, actor,
+                 ${isoUtc("at")} AS at
           FROM rule_list_history WHERE name = ${name} ORDER BY id DESC LIMIT ${limit}`),
       );
       return [...rows];

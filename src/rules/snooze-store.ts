@@ -4,6 +4,7 @@ import { type Actor, withAudit } from "../audit/audit-store.ts";
 import { SentinelError } from "../errors.ts";
 import { withDbErrors } from "../store/db-errors.ts";
 import type { DatabasePool } from "../store/pool.ts";
+import { isoUtc } from "../store/sql-time.ts";
 import type { ActiveSnooze, SnoozeMap } from "./evaluator.ts";
 
 /*
@@ -31,8 +32,6 @@ export type Snooze = {
   remove_reason: string | null;
 };
 
-const ISO = 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"';
-const iso = (column: string) => sql.fragment`to_char(${sql.identifier([column])} AT TIME ZONE 'UTC', ${ISO})`;
 const SnoozeRow = z.object({
   snooze_id: z.string(),
   rule: z.string(),
@@ -46,8 +45,8 @@ const SnoozeRow = z.object({
   removed_by: z.string().nullable(),
   remove_reason: z.string().nullable(),
 });
-const COLUMNS = sql.fragment`snooze_id::text, rule, entity_kind, entity_id, ${iso("created_at")} AS created_at,
-  ${iso("until")} AS until, reason, created_by, ${iso("removed_at")} AS removed_at, removed_by, remove_reason`;
+const COLUMNS = sql.fragment`snooze_id::text, rule, entity_kind, entity_id, ${isoUtc("created_at")} AS created_at,
+  ${isoUtc("until")} AS until, reason, created_by, ${isoUtc("removed_at")} AS removed_at, removed_by, remove_reason`;
 
 const bump = sql.unsafe`UPDATE rule_lists_version SET version = version + 1`;
 
