@@ -112,6 +112,31 @@ const { ConfigResourceTypes } = kafkajs;
 /** kafkajs's ConfigSource.TOPIC_CONFIG: a value set on the topic itself. */
 const TOPIC_CONFIG = 1;
 
+/** One topic's configuration value, and whether it was set on the topic itself (not a default). */
+export type TopicConfigValue = { value: string; own: boolean };
+
+/** Each topic's configuration, by name (one DescribeConfigs request for them all). */
+export async function topicConfigs(
+  admin: Admin,
+  topics: readonly string[],
+): Promise<Map<string, Map<string, TopicConfigValue>>> {
+  const described = await admin.describeConfigs({
+    includeSynonyms: false,
+    resources: topics.map((name) => ({ type: ConfigResourceTypes.TOPIC, name })),
+  });
+  return new Map(
+    described.resources.map((r) => [
+      r.resourceName,
+      new Map(
+        r.configEntries.map((c) => [
+          c.configName,
+          { value: c.configValue, own: (c.configSource as number) === TOPIC_CONFIG },
+        ]),
+      ),
+    ]),
+  );
+}
+
 /**
  * Sets retention.ms on existing topics whose value differs (issue 34: `init` sets every topic's
  * retention explicitly). AlterConfigs replaces a topic's whole set of overrides, so the others
@@ -122,17 +147,16 @@ export async function setRetention(
   wanted: ReadonlyArray<{ topic: string; retentionMs: number }>,
 ): Promise<string[]> {
   if (wanted.length === 0) return [];
-  const described = await admin.describeConfigs({
-    includeSynonyms: false,
-    resources: wanted.map((w) => ({ type: ConfigResourceTypes.TOPIC, name: w.topic })),
-  });
+  const configs = await topicConfigs(
+    admin,
+    wanted.map((w) => w.topic),
+  );
   const changes = wanted.flatMap(({ topic, retentionMs }) => {
-    const entries = described.resources.find((r) => r.resourceName === topic)?.configEntries ?? [];
-    const current = entries.find((c) => c.configName === "retention.ms")?.configValue;
-    if (current === String(retentionMs)) return [];
-    const overrides = entries
-      .filter((c) => (c.configSource as number) === TOPIC_CONFIG && c.configName !== "retention.ms")
-      .map((c) => ({ name: c.configName, value: c.configValue }));
+    const entries = configs.get(topic) ?? new Map<string, TopicConfigValue>();
+    if (entries.get("retention.ms")?.value === String(retentionMs)) return [];
+    const overrides = [...entries]
+      .filter(([name, c]) => c.own && name !== "retention.ms")
+      .map(([name, c]) => ({ name, value: c.value }));
     return [
       {
         type: ConfigResourceTypes.TOPIC,

@@ -1,8 +1,8 @@
-import kafkajs from "kafkajs";
 import type { Config } from "../config.ts";
 import { redactedUrl } from "../config-secrets.ts";
 import { withAdmin } from "../kafka/admin.ts";
 import { createKafka } from "../kafka/client.ts";
+import { topicConfigs } from "../kafka/topics.ts";
 import type { Logger } from "../logger.ts";
 import { createDatabasePool } from "../store/pool.ts";
 import { describeRole } from "../store/runtime-role.ts";
@@ -13,8 +13,6 @@ import { describeRole } from "../store/runtime-role.ts";
  * NODE_ENV=production runs the same checks and refuses while any fails, unless the operator waived
  * it by name (DOCTOR_WAIVE=name,…; the waiver is logged at every start).
  */
-
-const { ConfigResourceTypes } = kafkajs;
 
 export type CheckResult = { name: string; ok: boolean; detail: string; fix: string };
 
@@ -103,19 +101,12 @@ async function kafkaChecks(config: Config, logger: Logger): Promise<CheckResult[
       kafka,
       async (admin) => {
         const meta = await admin.fetchTopicMetadata({ topics });
-        const described = await admin.describeConfigs({
-          includeSynonyms: false,
-          resources: topics.map((name) => ({ type: ConfigResourceTypes.TOPIC, name })),
-        });
+        const configs = await topicConfigs(admin, topics);
         const weak = meta.topics.filter((t) => {
-          const isr = described.resources
-            .find((r) => r.resourceName === t.name)
-            ?.configEntries.find((c) => c.configName === "min.insync.replicas")?.configValue;
+          const isr = configs.get(t.name)?.get("min.insync.replicas")?.value;
           return (t.partitions[0]?.replicas.length ?? 0) < 3 || Number(isr ?? 1) < 2;
         });
-        const unset = described.resources.filter(
-          (r) => (r.configEntries.find((c) => c.configName === "retention.ms")?.configSource as number) !== 1,
-        );
+        const unset = topics.filter((t) => !configs.get(t)?.get("retention.ms")?.own);
         return [
           check(
             "kafka_replication",
@@ -128,9 +119,7 @@ async function kafkaChecks(config: Config, logger: Logger): Promise<CheckResult[
           check(
             "kafka_retention",
             unset.length === 0,
-            unset.length
-              ? `broker default on ${unset.map((r) => r.resourceName).join(", ")}`
-              : "set on every topic",
+            unset.length ? `broker default on ${unset.join(", ")}` : "set on every topic",
             "run `sentinel init` (TOPIC_*_RETENTION_DAYS)",
           ),
         ];

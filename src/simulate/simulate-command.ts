@@ -1,10 +1,10 @@
 import { once } from "node:events";
 import { createWriteStream } from "node:fs";
-import kafkajs from "kafkajs";
 import type { Config } from "../config.ts";
 import { SentinelError } from "../errors.ts";
 import { withAdmin } from "../kafka/admin.ts";
 import { createPublisher } from "../kafka/publisher.ts";
+import { topicConfigs } from "../kafka/topics.ts";
 import type { Logger } from "../logger.ts";
 import { withRuntime } from "../ops/output.ts";
 import type { Runtime } from "../runtime.ts";
@@ -133,9 +133,6 @@ export async function simulateCommand(
   process.stdout.write(`written to ${config.kafka.topics.transactions}: ${transactions.length}\n`);
 }
 
-// kafkajs is CommonJS; Node's ESM loader does not see this enum as a named export.
-const { ConfigResourceTypes } = kafkajs;
-
 /**
  * A topic stamped with the producers' time (CreateTime) deletes a message older than its
  * retention.ms at once: a simulation starting before that would be partly gone before anything
@@ -148,14 +145,8 @@ async function refuseWhatRetentionDeletes(
   startMs: number,
 ): Promise<void> {
   const topic = rt.config.kafka.topics.transactions;
-  const described = await withAdmin(rt.kafka, (admin) =>
-    admin.describeConfigs({
-      includeSynonyms: false,
-      resources: [{ type: ConfigResourceTypes.TOPIC, name: topic }],
-    }),
-  );
-  const value = (name: string) =>
-    described.resources[0]?.configEntries.find((c) => c.configName === name)?.configValue;
+  const configs = (await withAdmin(rt.kafka, (admin) => topicConfigs(admin, [topic]))).get(topic);
+  const value = (name: string) => configs?.get(name)?.value;
   const retentionMs = Number(value("retention.ms") ?? -1);
   if (value("message.timestamp.type") !== "CreateTime" || retentionMs < 0) return;
   if (startMs >= Date.now() - retentionMs) return;
