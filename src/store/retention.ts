@@ -18,8 +18,6 @@ const DAY_MS = 86_400_000;
 const BATCH = 5_000;
 const MAX_BATCHES = 200;
 
-export type { RetentionPolicy };
-
 export type RetentionResult = {
   droppedPartitions: string[];
   deleted: Record<

@@ -90,19 +90,20 @@ export function createTransactionStore({ pool }: { pool: DatabasePool }) {
      */
     async findLiveDecisions(ids: readonly string[]): Promise<Map<string, StoredDecision>> {
       if (ids.length === 0) return new Map();
-      // The ids as a sub-select: planned as "a few ids", so each week's partition is probed by its
-      // key, whatever the statistics say (a bound array of 2,000 ids, before ANALYZE, is planned
-      // as most of the table: sequential scans of every partition).
+      // The ids, sent once, read as a sub-select: planned as "a few ids", so each week's partition
+      // is probed by its key whatever the statistics say (a bound array of 2,000 ids, before
+      // ANALYZE, is planned as most of the table: sequential scans of every partition).
       const rows = await withDbErrors("find decisions", () =>
         pool.any(sql.type(StoredDecisionRow)`
+          WITH wanted AS (SELECT ${sql.array(ids, "uuid")} AS ids)
           SELECT d.transaction_id::text, t.user_id, d.decision, d.score, d.reasons, d.rules_version,
                  to_char(d.decided_at AT TIME ZONE 'UTC', ${ISO_UTC}) AS decided_at,
                  json_build_array(t.user_id, trim_scale(t.amount)::text, t.currency, t.merchant_id)::text
                    AS fingerprint
           FROM decisions d
           JOIN transactions t ON t.transaction_id = d.transaction_id AND t.received_at = d.received_at
-          WHERE d.transaction_id = ANY((SELECT ${sql.array(ids, "uuid")})::uuid[]) AND d.live
-            AND t.transaction_id = ANY((SELECT ${sql.array(ids, "uuid")})::uuid[])`),
+          WHERE d.transaction_id = ANY((SELECT ids FROM wanted)::uuid[]) AND d.live
+            AND t.transaction_id = ANY((SELECT ids FROM wanted)::uuid[])`),
       );
       return new Map(
         rows.map(({ fingerprint, ...decision }) => [

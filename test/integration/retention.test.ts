@@ -8,6 +8,7 @@ import { createDatabasePool, type DatabasePool } from "../../src/store/pool.ts";
 import { applyRetention } from "../../src/store/retention.ts";
 import { createTransactionStore, type TransactionStore } from "../../src/store/transaction-store.ts";
 import { createTestContext, sqlClient, type TestContext } from "../support/context.ts";
+import { approved } from "../support/decisions.ts";
 import { runSentinel } from "../support/processes.ts";
 
 /*
@@ -25,15 +26,7 @@ const DAY = 86_400_000;
 const NOW = Date.now();
 const BOUNDARY = weekStart(NOW) - 7 * DAY; // last week's Monday 00:00 UTC
 
-const decisionOf = (tx: Transaction): Decision => ({
-  transaction_id: tx.transaction_id,
-  user_id: tx.user_id,
-  decision: "approve",
-  score: 0,
-  reasons: [],
-  rules_version: "test",
-  decided_at: new Date(NOW).toISOString(),
-});
+const decisionOf = (tx: Transaction): Decision => approved(tx, NOW);
 
 const sourced = (id: string, user: string, receivedMs: number, offset: number): SourcedTransaction => ({
   tx: { transaction_id: id, user_id: user, amount: "10.00", currency: "USD" } as Transaction,

@@ -13,6 +13,7 @@ import { decide, isEarlier, ruleTransaction } from "../../src/scoring/decide.ts"
 import { createDatabasePool, type DatabasePool } from "../../src/store/pool.ts";
 import { createTransactionStore, type TransactionStore } from "../../src/store/transaction-store.ts";
 import { createTestContext, type TestContext } from "../support/context.ts";
+import { approved } from "../support/decisions.ts";
 
 /*
  * Issue 21: the per-user state answers every aggregate exactly as the stored rows do (windows on
@@ -27,15 +28,7 @@ let store: TransactionStore;
 const NOW = Date.UTC(2026, 11, 1, 10, 30, 15, 250);
 const DAY = 86_400_000;
 
-const decisionOf = (tx: Transaction): Decision => ({
-  transaction_id: tx.transaction_id,
-  user_id: tx.user_id,
-  decision: "approve",
-  score: 0,
-  reasons: [],
-  rules_version: "test",
-  decided_at: new Date(NOW).toISOString(),
-});
+const decisionOf = (tx: Transaction): Decision => approved(tx, NOW);
 
 /** Stores `list` as the consumer would (the state written in the same statement), 2,000 a statement. */
 async function storeAll(list: readonly SourcedTransaction[]): Promise<void> {
