@@ -53,6 +53,9 @@ export const EnvSchema = z.object({
   REDIS_PASSWORD: z.string().min(1).optional(),
   /** A CA for rediss:// (a private CA; the system's CAs otherwise). */
   REDIS_TLS_CA_FILE: z.string().min(1).optional(),
+  /** Four eyes (issue 37): the production setting; `sentinel dev` turns it off. */
+  APPROVALS_REQUIRED: z.stringbool().default(false),
+  APPROVALS_EXPIRE_HOURS: int(24, 1, 720),
   /** Retention in PostgreSQL (issue 34, src/store/retention.ts); the job runs every interval (0: off). */
   RETENTION_TRANSACTIONS_DAYS: int(90, 7, 3650),
   RETENTION_CASES_DAYS: int(365, 7, 3650),

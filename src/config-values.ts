@@ -8,7 +8,7 @@ import { containsPanText } from "./domain/pan.ts";
 
 /** What an API key may do: `ingest` posts and reads transactions; `analyst` works cases and labels
  * and reads; `admin` everything (profiles, rules, lists). */
-export const ROLES = ["ingest", "analyst", "admin"] as const;
+export const ROLES = ["ingest", "analyst", "supervisor", "admin"] as const;
 export type Role = (typeof ROLES)[number];
 
 export const int = (def: number, min: number, max: number) =>

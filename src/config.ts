@@ -69,13 +69,7 @@ export type Config = Readonly<{
     clientId: string;
     schemaRegistryUrl: string | undefined;
     /** `events`: what has no topic of its own (case.resolved, rules.activated), for the webhooks. */
-    topics: Readonly<{
-      transactions: string;
-      decisions: string;
-      dlq: string;
-      labels: string;
-      events: string;
-    }>;
+    topics: Readonly<Record<TopicKind, string>>;
     transactionsPartitions: number;
     /** LogAppendTime: the broker stamps each transaction as it appends it (the rules' clock). */
     transactionsTimestampType: "LogAppendTime" | "CreateTime";
@@ -150,6 +144,8 @@ export type Config = Readonly<{
     /** How long a rotated secret keeps signing beside the new one. */
     secretOverlapMs: number;
   }>;
+  /** Four eyes (issue 37): changes that alter decisions wait for a second person's approval. */
+  approvals: Readonly<{ required: boolean; expireMs: number }>;
   /** What the retention job keeps (src/store/retention.ts), and how often it runs (0: never). */
   retention: RetentionPolicy & Readonly<{ intervalMs: number }>;
   shutdownTimeoutMs: number;
@@ -293,6 +289,7 @@ export function loadConfig(
       fxRates: e.FX_RATES,
     },
     webhooks: webhooksConfig(e),
+    approvals: { required: e.APPROVALS_REQUIRED, expireMs: e.APPROVALS_EXPIRE_HOURS * 3_600_000 },
     retention: retentionPolicy(e),
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     stackDir: e.SENTINEL_STACK_DIR,

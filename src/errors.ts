@@ -25,6 +25,10 @@ export const ERROR_CODES = {
   case_not_claimed: { status: 409, retryable: false },
   no_profile: { status: 409, retryable: false },
   nothing_to_roll_back: { status: 409, retryable: false },
+  /** Four eyes (issue 37): the change was approved, rejected or expired already. */
+  change_not_pending: { status: 409, retryable: false },
+  /** Four eyes: what the change was proposed against moved (another activation): propose it again. */
+  change_stale: { status: 409, retryable: false },
   decode_failed: { status: 400, retryable: false },
   unavailable: { status: 503, retryable: true },
   store_unavailable: { status: 503, retryable: true },

@@ -3,6 +3,7 @@ import { type AuditPluginDeps, auditPlugin } from "../audit/audit-plugin.ts";
 import { type CasesPluginDeps, casesPlugin } from "../cases/cases-plugin.ts";
 import { type LabelsPluginDeps, labelsPlugin } from "../cases/labels-plugin.ts";
 import { consolePlugin } from "../console/console-plugin.ts";
+import { type ChangesPluginDeps, changesPlugin } from "../governance/changes-plugin.ts";
 import { buildHttp, type HttpDeps } from "../http/build.ts";
 import { type ProfilesPluginDeps, profilesPlugin } from "../ingest/profiles-plugin.ts";
 import { type TransactionsPluginDeps, transactionsPlugin } from "../ingest/transactions-plugin.ts";
@@ -24,6 +25,8 @@ export type AppDeps = HttpDeps & {
   rules?: RulesPluginDeps;
   /** The analyst's routes (cases, labels, rule performance, the console); absent, not served. */
   analyst?: { cases: CasesPluginDeps; labels: LabelsPluginDeps };
+  /** Proposed changes, four eyes (issue 37); absent, not served. */
+  changes?: ChangesPluginDeps;
   /** The audit trail (admin); absent, not served. */
   audit?: AuditPluginDeps;
   /** Webhook endpoints and deliveries (admin); absent, not served. */
@@ -43,6 +46,7 @@ export function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         await scope.register(casesPlugin, analyst.cases);
         await scope.register(labelsPlugin, analyst.labels);
       }
+      if (deps.changes) await scope.register(changesPlugin, deps.changes);
       if (deps.audit) await scope.register(auditPlugin, deps.audit);
       if (deps.webhooks) await scope.register(webhooksPlugin, deps.webhooks);
     },

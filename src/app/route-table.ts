@@ -25,9 +25,16 @@ export async function routeTableMarkdown(): Promise<string> {
     readiness: async () => ({}),
     transactions: { publishTransaction: unused, transactions: unused },
     profiles: { profiles: unused, refreshCachedProfile: unused },
-    rules: { rulesStore: unused },
+    rules: { rulesStore: unused, changes: unused },
+    changes: { changes: unused },
     audit: { listAudit: unused },
-    webhooks: { endpoints: unused, deliveries: unused, allowPrivate: false, secretOverlapMs: 0 },
+    webhooks: {
+      endpoints: unused,
+      changes: unused,
+      deliveries: unused,
+      allowPrivate: false,
+      secretOverlapMs: 0,
+    },
     analyst: {
       cases: {
         cases: unused,

@@ -1,4 +1,5 @@
 import { Command } from "commander";
+import { addChangesCommands } from "./changes-commands.ts";
 import { addModelCommands } from "./model-commands.ts";
 import { addDeploymentCommands, addOperatorCommands } from "./operator-commands.ts";
 import { addListsCommands, addRulesCommands } from "./rules-commands.ts";
@@ -17,6 +18,7 @@ export function buildProgram(): Command {
   addRulesCommands(program);
   addListsCommands(program);
   addModelCommands(program);
+  addChangesCommands(program);
   addWebhooksCommands(program);
   addStackCommands(program);
   return program;

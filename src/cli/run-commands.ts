@@ -33,7 +33,13 @@ export function addRunCommands(program: Command): void {
           await stackUp(c, l);
           await serve(c, l, { ingest: true, consumer: true, webhooks: true });
         },
-        { LOG_PRETTY: "true", AUTH_DISABLED: "true", HOST: "127.0.0.1", SENTINEL_DEV: "true" },
+        {
+          LOG_PRETTY: "true",
+          AUTH_DISABLED: "true",
+          HOST: "127.0.0.1",
+          SENTINEL_DEV: "true",
+          APPROVALS_REQUIRED: "false",
+        },
       ),
     );
 

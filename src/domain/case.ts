@@ -10,6 +10,7 @@ export const LABEL_SOURCES = ["chargeback", "analyst", "customer"] as const;
  */
 export const LABEL_SOURCES_BY_ROLE = {
   analyst: ["analyst", "customer"],
+  supervisor: ["analyst", "customer"],
   ingest: ["chargeback"],
   admin: ["analyst", "customer", "chargeback"],
 } as const satisfies Record<string, readonly (typeof LABEL_SOURCES)[number][]>;

@@ -29,6 +29,15 @@ export function decorateIdentity(app: FastifyInstance): void {
 export const whoIs = (request: FastifyRequest): Identity => request.identity ?? LOCAL_ADMIN;
 
 /**
+ * Whether a key of `role` may call a route open to `allowed`: admin keys everywhere, supervisor keys
+ * wherever analyst keys are (a supervisor is an analyst who may also reassign, escalate and
+ * approve snoozes: issue 37).
+ */
+export function admits(allowed: readonly Role[], role: Role): boolean {
+  return role === "admin" || allowed.includes(role) || (role === "supervisor" && allowed.includes("analyst"));
+}
+
+/**
  * Asks every route of `scope` for an API key (`x-api-key`): 401 without a valid one, 403 when the
  * key's role is not among the route's `config.roles` (admin keys are admitted everywhere).
  */
@@ -48,7 +57,7 @@ export function requireApiKeys(
     const { role } = who;
     request.identity = who;
     const allowed = request.routeOptions.config.roles ?? [];
-    if (role !== "admin" && !allowed.includes(role)) {
+    if (!admits(allowed, role)) {
       metrics.http.rejected.inc({ reason: "forbidden" });
       const needed = allowed[0] ?? "admin";
       throw new SentinelError(

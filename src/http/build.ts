@@ -4,11 +4,12 @@ import swagger from "@fastify/swagger";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from "fastify";
 import type { Redis } from "ioredis";
 import type { Config } from "../config.ts";
+import { ROLES, type Role } from "../config-values.ts";
 import { MAX_JSON_DEPTH, nestedDeeperThan } from "../domain/json-depth.ts";
 import { SentinelError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import type { Metrics } from "../metrics.ts";
-import { decorateIdentity, requireApiKeys, whoIs } from "./auth.ts";
+import { admits, decorateIdentity, requireApiKeys, whoIs } from "./auth.ts";
 import { installErrorHandling } from "./error-handler.ts";
 import { opsPlugin, type Readiness } from "./ops-plugin.ts";
 import { guardParameters, loggableRequest } from "./parameter-guard.ts";
@@ -42,6 +43,12 @@ export type HttpFeatures = {
 };
 
 /** The server under Fastify: a client that sends its request slowly cannot hold a connection for ever. */
+/** Who may call a keyed route, for the documentation: as `admits` (auth.ts) decides, admin first. */
+const rolesOf = (roles: readonly Role[]) => [
+  "admin",
+  ...ROLES.filter((r) => r !== "admin" && admits(roles, r)),
+];
+
 function serverFactory(http: Config["http"]) {
   return (handler: Parameters<typeof createServer>[1]) => {
     // Node answers 408 past requestTimeout, checked every half second (Node's default check is every
@@ -157,7 +164,7 @@ export async function buildHttp(deps: HttpDeps, features: HttpFeatures): Promise
     },
     // The roles whose keys may call each keyed route (admin keys call every route), as `x-roles`.
     transform: ({ schema, url, route }) => ({
-      schema: schema?.security ? { ...schema, "x-roles": ["admin", ...(route.config?.roles ?? [])] } : schema,
+      schema: schema?.security ? { ...schema, "x-roles": rolesOf(route.config?.roles ?? []) } : schema,
       url,
     }),
   });

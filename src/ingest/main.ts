@@ -1,12 +1,13 @@
 import type { FastifyInstance } from "fastify";
 import { buildApp } from "../app/build-app.ts";
-import { listAudit } from "../audit/audit-store.ts";
+import { type AuditQuery, listAudit } from "../audit/audit-store.ts";
 import { createCaseActions } from "../cases/case-actions.ts";
 import { createCaseFeed } from "../cases/case-feed.ts";
 import { createCaseStore } from "../cases/case-store.ts";
 import { createLabelOutbox } from "../cases/label-outbox.ts";
 import { rulePerformanceReport } from "../cases/rule-performance.ts";
 import { SentinelError } from "../errors.ts";
+import { changeStoreFor } from "../governance/changes.ts";
 import type { Readiness } from "../http/ops-plugin.ts";
 import { startOpsServer } from "../http/ops-server.ts";
 import { isLoopback } from "../http/request-guards.ts";
@@ -95,6 +96,22 @@ async function startInternalPort(rt: Runtime, app: FastifyInstance, readiness: R
  * Wires the ingress onto a runtime and listens. stop() stops accepting, lets in-flight requests
  * finish, and flushes what they produced.
  */
+/** The admin's features: rule sets, lists and snoozes, proposed changes, the audit trail, webhooks. */
+function adminDeps(rt: Runtime) {
+  const changes = changeStoreFor(rt.config, rt.pool);
+  return {
+    rules: { rulesStore: createRulesStore({ pool: rt.pool }), changes },
+    changes: { changes },
+    audit: { listAudit: (q: AuditQuery) => listAudit(rt.pool, q) },
+    webhooks: {
+      ...webhookStores(rt),
+      changes,
+      allowPrivate: rt.config.webhooks.allowPrivate,
+      secretOverlapMs: rt.config.webhooks.secretOverlapMs,
+    },
+  };
+}
+
 export async function startIngest(
   rt: Runtime,
   { listen = true, readiness }: { listen?: boolean; readiness?: Readiness } = {},
@@ -162,13 +179,7 @@ export async function startIngest(
       sync,
     },
     profiles: { profiles: rt.profiles, refreshCachedProfile },
-    rules: { rulesStore: createRulesStore({ pool: rt.pool }) },
-    audit: { listAudit: (q) => listAudit(rt.pool, q) },
-    webhooks: {
-      ...webhookStores(rt),
-      allowPrivate: config.webhooks.allowPrivate,
-      secretOverlapMs: config.webhooks.secretOverlapMs,
-    },
+    ...adminDeps(rt),
     analyst: {
       cases: { cases, actions, transactions: rt.transactions, refreshCachedProfile, labels, feed },
       labels: {

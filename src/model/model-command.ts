@@ -1,6 +1,7 @@
 import { cliActor } from "../audit/audit-command.ts";
 import type { Config } from "../config.ts";
 import { SentinelError } from "../errors.ts";
+import { submitFromCli } from "../governance/changes-command.ts";
 import type { Logger } from "../logger.ts";
 import { readLabelsCsv } from "../ops/backtest.ts";
 import { newTable, out, toJson } from "../ops/output.ts";
@@ -78,7 +79,9 @@ async function train(config: Config, logger: Logger, opts: ModelCliOptions): Pro
     }
     const store = createModelStore({ pool });
     const created = await store.save(trained.version, trained.document, trained.summary, cliActor(config));
-    if (opts.activate) await store.activate(trained.version, cliActor(config));
+    const activated =
+      !!opts.activate &&
+      (await submitFromCli(config, pool, "model.activate", { version: trained.version })) !== null;
     // The process's peak resident memory (resourceUsage reports KiB): what training took.
     const peakRssMib = Math.round(process.resourceUsage().maxRSS / 1024);
     if (opts.json)
@@ -86,17 +89,17 @@ async function train(config: Config, logger: Logger, opts: ModelCliOptions): Pro
         toJson({
           version: trained.version,
           created,
-          activated: !!opts.activate,
+          activated,
           ...trained.summary,
           peakRssMib,
         }),
       );
     const s = trained.summary;
-    out(`${created ? "trained" : "already stored"}: ${trained.version}${opts.activate ? " (active)" : ""}`);
+    out(`${created ? "trained" : "already stored"}: ${trained.version}${activated ? " (active)" : ""}`);
     out(
       `  ${s.rows} labelled transactions (${s.fraud} fraud) of ${s.users} users; training AUC ${s.trainingAuc ?? "—"}; ${s.seconds} s (features ${s.featureSeconds} s), peak RSS ${peakRssMib} MiB`,
     );
-    if (!opts.activate) out(`  activate it: sentinel model activate ${trained.version}`);
+    if (!activated) out(`  activate it: sentinel model activate ${trained.version}`);
   });
 }
 
@@ -149,23 +152,22 @@ export async function modelCommand(
         );
       }
       case "activate": {
-        if (!(await store.activate(args[0]!, cliActor(config))))
-          throw new SentinelError("not_found", `no model version ${args[0]}: train it first`);
-        return out(`active model: ${args[0]} (running consumers switch within seconds)`);
+        if (await submitFromCli(config, pool, "model.activate", { version: args[0]! }))
+          out(`active model: ${args[0]} (running consumers switch within seconds)`);
+        return;
       }
       case "rollback": {
-        const r = await store.rollback(cliActor(config));
-        if (!r) throw new SentinelError("not_found", "no model activation to roll back");
+        const r = await submitFromCli(config, pool, "model.rollback", {});
+        if (!r) return;
         return out(
-          `rolled back ${r.rolledBack}: ${r.active ? `active model: ${r.active}` : "no model active"}`,
+          `rolled back ${r.rolled_back}: ${r.active ? `active model: ${r.active}` : "no model active"}`,
         );
       }
       case "shadow": {
         const version = opts.off ? null : (args[0] ?? null);
         if (!opts.off && !version)
           throw new SentinelError("validation_failed", "name a model version to shadow, or --off");
-        if (!(await store.setShadow(version, cliActor(config))))
-          throw new SentinelError("not_found", `no model version ${version}: train it first`);
+        if (!(await submitFromCli(config, pool, "model.shadow", { version }))) return;
         return out(
           version
             ? `shadowing model ${version}: new transactions are also decided with it (stored as <rule set>+${version}, not published)`

@@ -27,6 +27,7 @@ export const CHECK_NAMES = [
   "redis_user",
   "api_keys",
   "webhook_secret_key",
+  "approvals",
 ] as const;
 
 const check = (name: string, ok: boolean, detail: string, fix: string): CheckResult => ({
@@ -84,6 +85,12 @@ export function configChecks(config: Config): CheckResult[] {
       !config.webhooks.secretKeyIsDevelopment,
       config.webhooks.secretKeyIsDevelopment ? "the development key (in the source)" : "set",
       "set WEBHOOK_SECRET_KEY_FILE (32 random bytes, hex)",
+    ),
+    check(
+      "approvals",
+      config.approvals.required,
+      config.approvals.required ? "four eyes on" : "one admin key changes decisions alone",
+      "set APPROVALS_REQUIRED=true (with two admin keys: docs/security.md#four-eyes)",
     ),
   ];
 }

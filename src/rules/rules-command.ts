@@ -3,6 +3,7 @@ import { cliActor } from "../audit/audit-command.ts";
 import type { Config } from "../config.ts";
 import { containsPanText } from "../domain/pan.ts";
 import { SentinelError } from "../errors.ts";
+import { submitFromCli } from "../governance/changes-command.ts";
 import type { Logger } from "../logger.ts";
 import { newTable, out, toJson } from "../ops/output.ts";
 import { withPool } from "../store/pool.ts";
@@ -115,20 +116,18 @@ export async function rulesCommand(
       return;
     }
     case "activate": {
-      const ok = await withPool(config, (pool) =>
-        createRulesStore({ pool }).activate(args[0]!, cliActor(config)),
+      const done = await withPool(config, (pool) =>
+        submitFromCli(config, pool, "rules.activate", { version: args[0]! }),
       );
-      if (!ok) throw new SentinelError("not_found", `no rule set version ${args[0]}: publish it first`);
-      return out(`active: ${args[0]} (running consumers switch within seconds)`);
+      if (done) out(`active: ${args[0]} (running consumers switch within seconds)`);
+      return;
     }
     case "shadow": {
       const version = opts.off ? null : (args[0] ?? null);
       if (!opts.off && !version)
         throw new SentinelError("validation_failed", "name a version to shadow, or --off");
-      const ok = await withPool(config, (pool) =>
-        createRulesStore({ pool }).setShadow(version, cliActor(config)),
-      );
-      if (!ok) throw new SentinelError("not_found", `no rule set version ${version}: publish it first`);
+      const done = await withPool(config, (pool) => submitFromCli(config, pool, "rules.shadow", { version }));
+      if (!done) return;
       return out(
         version
           ? `shadowing ${version}: new transactions are also decided by it (not published)`
@@ -146,9 +145,9 @@ export async function rulesCommand(
       return;
     }
     case "rollback": {
-      const version = await withPool(config, (pool) => createRulesStore({ pool }).rollback(cliActor(config)));
-      if (!version) throw new SentinelError("not_found", "no earlier active version to roll back to");
-      return out(`active: ${version} (rolled back)`);
+      const done = await withPool(config, (pool) => submitFromCli(config, pool, "rules.rollback", {}));
+      if (done) out(`active: ${done.active} (rolled back)`);
+      return;
     }
   }
 }
@@ -197,14 +196,13 @@ export async function listsCommand(
       throw new SentinelError("validation_failed", "--expires must be an RFC 3339 time in the future");
     if (action === "remove" && !opts.reason)
       throw new SentinelError("validation_failed", "a removal needs a reason: --reason <text>");
-    const n =
-      action === "add"
-        ? await store.addToList(
-            name,
-            values.map((value) => ({ value, expiresAt: opts.expires, reason: opts.reason })),
-            cliActor(config),
-          )
-        : await store.removeFromList(name, values, opts.reason!, cliActor(config));
+    const entries = values.map((value) => ({ value, expiresAt: opts.expires, reason: opts.reason }));
+    const done = await submitFromCli(config, pool, "lists.change", {
+      name,
+      ...(action === "add" ? { add: entries, remove: [] } : { add: [], remove: values, reason: opts.reason }),
+    });
+    if (!done) return;
+    const n = action === "add" ? done.added : done.removed;
     out(
       `${action === "add" ? "added" : "removed"} ${n} of ${values.length} on ${name} (consumers see it within seconds)`,
     );

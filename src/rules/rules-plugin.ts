@@ -2,6 +2,8 @@ import type { FastifyInstance, FastifyPluginAsync } from "fastify";
 import { z } from "zod";
 import { textWithoutPan } from "../domain/free-text.ts";
 import { SentinelError } from "../errors.ts";
+import type { ChangeStore } from "../governance/change-store.ts";
+import { answerSubmitted } from "../governance/changes-plugin.ts";
 import { whoIs } from "../http/auth.ts";
 import { errorSchema, jsonSchemaOf } from "../http/openapi.ts";
 import { parseParam, parseRequest } from "../http/validation.ts";
@@ -17,7 +19,8 @@ import { snoozeRoutes } from "./snooze-routes.ts";
  * named lists the rules refer to.
  */
 
-export type RulesPluginDeps = { rulesStore: RulesStore };
+/** `changes`: every change that alters decisions goes through it (four eyes: issue 37). */
+export type RulesPluginDeps = { rulesStore: RulesStore; changes: ChangeStore };
 
 const adminOnly = { roles: [] as const };
 const ListName = z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, "must be a list name such as blocked_devices");
@@ -62,7 +65,7 @@ function entriesOf(change: z.infer<typeof ListChange>): ListEntryInput[] {
   });
 }
 
-export const rulesPlugin: FastifyPluginAsync<RulesPluginDeps> = async (app, { rulesStore }) => {
+export const rulesPlugin: FastifyPluginAsync<RulesPluginDeps> = async (app, { rulesStore, changes }) => {
   app.get(
     "/rules",
     {
@@ -119,12 +122,11 @@ export const rulesPlugin: FastifyPluginAsync<RulesPluginDeps> = async (app, { ru
         security: [{ apiKey: [] }],
       },
     },
-    async (request) => {
-      if (!(await rulesStore.activate(request.params.version, whoIs(request)))) {
-        throw new SentinelError("not_found", "unknown rule set version: publish it first");
-      }
-      return { active: request.params.version };
-    },
+    async (request, reply) =>
+      answerSubmitted(
+        reply,
+        await changes.submit("rules.activate", { version: request.params.version }, whoIs(request)),
+      ),
   );
 
   app.post(
@@ -133,19 +135,16 @@ export const rulesPlugin: FastifyPluginAsync<RulesPluginDeps> = async (app, { ru
       config: adminOnly,
       schema: { summary: "Activate the version that was active before", security: [{ apiKey: [] }] },
     },
-    async (request) => {
-      const version = await rulesStore.rollback(whoIs(request));
-      if (!version) throw new SentinelError("nothing_to_roll_back", "no earlier active version");
-      return { active: version };
-    },
+    async (request, reply) =>
+      answerSubmitted(reply, await changes.submit("rules.rollback", {}, whoIs(request))),
   );
 
-  listRoutes(app, rulesStore);
-  snoozeRoutes(app, rulesStore);
+  listRoutes(app, rulesStore, changes);
+  snoozeRoutes(app, rulesStore, changes);
 };
 
 /** The named lists the rules refer to: entries with expiry and reasons, their history (issue 37). */
-function listRoutes(app: FastifyInstance, rulesStore: RulesStore): void {
+function listRoutes(app: FastifyInstance, rulesStore: RulesStore, changes: ChangeStore): void {
   app.get<{ Params: { name: string } }>(
     "/lists/:name",
     { config: adminOnly, schema: { summary: "A named list's entries", security: [{ apiKey: [] }] } },
@@ -179,16 +178,11 @@ function listRoutes(app: FastifyInstance, rulesStore: RulesStore): void {
         body: jsonSchemaOf(ListChange),
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const name = parseParam(ListName, request.params.name, "name");
       const change = parseRequest(ListChange, request.body ?? {});
-      const entries = entriesOf(change);
-      const added = entries.length > 0 ? await rulesStore.addToList(name, entries, whoIs(request)) : 0;
-      const removed =
-        change.remove.length > 0
-          ? await rulesStore.removeFromList(name, change.remove, change.reason!, whoIs(request))
-          : 0;
-      return { name, added, removed };
+      const payload = { name, add: entriesOf(change), remove: change.remove, reason: change.reason };
+      return answerSubmitted(reply, await changes.submit("lists.change", payload, whoIs(request)));
     },
   );
 }

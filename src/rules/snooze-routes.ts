@@ -2,6 +2,8 @@ import type { FastifyInstance } from "fastify";
 import { z } from "zod";
 import { textWithoutPan } from "../domain/free-text.ts";
 import { SentinelError } from "../errors.ts";
+import type { ChangeStore } from "../governance/change-store.ts";
+import { answerSubmitted } from "../governance/changes-plugin.ts";
 import { whoIs } from "../http/auth.ts";
 import { jsonSchemaOf } from "../http/openapi.ts";
 import { parseParam, parseRequest } from "../http/validation.ts";
@@ -42,7 +44,7 @@ function entityOf(b: z.infer<typeof SnoozeBody>): { kind: EntityKind; id: string
   return { kind: "merchant", id: b.merchant_id! };
 }
 
-export function snoozeRoutes(app: FastifyInstance, rulesStore: RulesStore): void {
+export function snoozeRoutes(app: FastifyInstance, rulesStore: RulesStore, changes: ChangeStore): void {
   app.post(
     "/snoozes",
     {
@@ -71,11 +73,8 @@ export function snoozeRoutes(app: FastifyInstance, rulesStore: RulesStore): void
           issues: [{ path: "rule", message: "not a rule of the active rule set" }],
         });
       const { kind, id } = entityOf(body);
-      const snooze = await rulesStore.snooze(
-        { rule: body.rule, kind, id, until: body.until, reason: body.reason },
-        whoIs(request),
-      );
-      return reply.code(201).send(snooze);
+      const payload = { rule: body.rule, kind, id, until: body.until, reason: body.reason };
+      return answerSubmitted(reply, await changes.submit("snooze.create", payload, whoIs(request)), 201);
     },
   );
 
@@ -101,12 +100,10 @@ export function snoozeRoutes(app: FastifyInstance, rulesStore: RulesStore): void
         body: jsonSchemaOf(RemoveBody),
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const id = parseParam(SnoozeId, request.params.id, "id");
       const { reason } = parseRequest(RemoveBody, request.body ?? {});
-      const removed = await rulesStore.unsnooze(id, reason, whoIs(request));
-      if (!removed) throw new SentinelError("not_found", "no active snooze with this id");
-      return removed;
+      return answerSubmitted(reply, await changes.submit("snooze.remove", { id, reason }, whoIs(request)));
     },
   );
 }

@@ -2,9 +2,12 @@ import { cliActor } from "../audit/audit-command.ts";
 import type { Config } from "../config.ts";
 import { toIssues } from "../domain/transaction.ts";
 import { SentinelError } from "../errors.ts";
+import type { PayloadOf } from "../governance/change-kinds.ts";
+import { submitFromCli } from "../governance/changes-command.ts";
 import type { Logger } from "../logger.ts";
 import { newTable, out, toJson } from "../ops/output.ts";
 import { withPool } from "../store/pool.ts";
+import type { Endpoint } from "./endpoint-store.ts";
 import type { EventType } from "./events.ts";
 import { webhookStores } from "./main.ts";
 import {
@@ -72,6 +75,11 @@ type Ctx = {
   opts: WebhooksCliOptions;
   config: Config;
   stores: ReturnType<typeof webhookStores>;
+  /** Creating, changing and deleting an endpoint goes through four eyes when on (issue 37). */
+  submit: <K extends "webhooks.create" | "webhooks.update" | "webhooks.delete">(
+    kind: K,
+    payload: PayloadOf<K>,
+  ) => Promise<Record<string, unknown> | null>;
 };
 
 const idOf = ({ args, opts }: Ctx) => parsed(EndpointId.safeParse(args[0] ?? opts.endpoint));
@@ -85,7 +93,7 @@ async function knownEndpoint(ctx: Ctx): Promise<string> {
 }
 
 const handlers: Record<WebhooksAction, (ctx: Ctx) => Promise<void>> = {
-  async add({ args, opts, config, stores }) {
+  async add({ args, opts, config, submit }) {
     const input = parsed(
       EndpointInput(config.webhooks.allowPrivate).safeParse({
         url: args[0],
@@ -93,10 +101,11 @@ const handlers: Record<WebhooksAction, (ctx: Ctx) => Promise<void>> = {
         description: opts.description,
       }),
     );
-    const { endpoint, secret } = await stores.endpoints.create(input, cliActor(config));
-    if (opts.json) return out(toJson({ ...endpoint, secret }));
-    out(`${endpoint.endpoint_id} ${endpoint.url} (${endpoint.events.join(", ")})`);
-    out(`signing secret (shown once): ${secret}`);
+    const created = (await submit("webhooks.create", { input })) as Endpoint & { secret: string };
+    if (!created) return;
+    if (opts.json) return out(toJson(created));
+    out(`${created.endpoint_id} ${created.url} (${created.events.join(", ")})`);
+    out(`signing secret (shown once): ${created.secret}`);
   },
   async list({ opts, stores }) {
     const all = await stores.endpoints.list();
@@ -125,16 +134,18 @@ const handlers: Record<WebhooksAction, (ctx: Ctx) => Promise<void>> = {
         enabled: opts.enable ? true : opts.disable ? false : undefined,
       }),
     );
-    const e = await ctx.stores.endpoints.update(idOf(ctx), patch, cliActor(ctx.config));
-    if (!e) throw unknown(ctx);
+    await knownEndpoint(ctx);
+    const e = (await ctx.submit("webhooks.update", { id: idOf(ctx), patch })) as
+      | (Endpoint & { secret?: string })
+      | null;
+    if (!e) return;
     if (opts.json) return out(toJson(e));
     out(`${e.endpoint_id} updated (enabled: ${e.enabled})`);
     // A new URL came with a new secret; the old one no longer signs (issue 35).
     if (e.secret) out(`new signing secret for the new URL (shown once): ${e.secret}`);
   },
   async delete(ctx) {
-    if (!(await ctx.stores.endpoints.remove(idOf(ctx), cliActor(ctx.config)))) throw unknown(ctx);
-    out(`${ctx.args[0]} deleted`);
+    if (await ctx.submit("webhooks.delete", { id: await knownEndpoint(ctx) })) out(`${ctx.args[0]} deleted`);
   },
   async "rotate-secret"(ctx) {
     const { overlap_ms } = parsed(
@@ -207,6 +218,12 @@ export async function webhooksCommand(
   opts: WebhooksCliOptions,
 ): Promise<void> {
   await withPool(config, (pool) =>
-    handlers[action]({ args, opts, config, stores: webhookStores({ pool, config, logger }) }),
+    handlers[action]({
+      args,
+      opts,
+      config,
+      stores: webhookStores({ pool, config, logger }),
+      submit: (kind, payload) => submitFromCli(config, pool, kind, payload),
+    }),
   );
 }

@@ -1,6 +1,8 @@
 import type { FastifyInstance, FastifyPluginAsync } from "fastify";
 import { z } from "zod";
 import { SentinelError } from "../errors.ts";
+import type { ChangeStore } from "../governance/change-store.ts";
+import { answerSubmitted } from "../governance/changes-plugin.ts";
 import { whoIs } from "../http/auth.ts";
 import { errorSchema, jsonSchemaOf, validationErrorSchema } from "../http/openapi.ts";
 import { parseParam, parseRequest } from "../http/validation.ts";
@@ -22,6 +24,8 @@ import {
 
 export type WebhooksPluginDeps = {
   endpoints: EndpointStore;
+  /** Creating, changing and deleting endpoints goes through it (four eyes: issue 37). */
+  changes: ChangeStore;
   deliveries: DeliveryStore;
   allowPrivate: boolean;
   secretOverlapMs: number;
@@ -56,8 +60,11 @@ function endpointRoutes(app: FastifyInstance, deps: WebhooksPluginDeps): void {
     },
     async (request, reply) => {
       const input = parseRequest(create, request.body);
-      const { endpoint, secret } = await endpoints.create(input, whoIs(request));
-      return reply.code(201).send({ ...endpoint, secret });
+      return answerSubmitted(
+        reply,
+        await deps.changes.submit("webhooks.create", { input }, whoIs(request)),
+        201,
+      );
     },
   );
 
@@ -88,11 +95,10 @@ function endpointRoutes(app: FastifyInstance, deps: WebhooksPluginDeps): void {
         response: { 400: validationErrorSchema, 404: errorSchema },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const id = parseParam(EndpointId, request.params.id, "id");
-      const changed = await endpoints.update(id, parseRequest(patch, request.body ?? {}), whoIs(request));
-      if (!changed) throw new SentinelError("not_found", "unknown webhook endpoint");
-      return changed;
+      const payload = { id, patch: parseRequest(patch, request.body ?? {}) };
+      return answerSubmitted(reply, await deps.changes.submit("webhooks.update", payload, whoIs(request)));
     },
   );
 
@@ -108,9 +114,8 @@ function endpointRoutes(app: FastifyInstance, deps: WebhooksPluginDeps): void {
     },
     async (request, reply) => {
       const id = parseParam(EndpointId, request.params.id, "id");
-      if (!(await endpoints.remove(id, whoIs(request))))
-        throw new SentinelError("not_found", "unknown webhook endpoint");
-      return reply.code(204).send();
+      const submitted = await deps.changes.submit("webhooks.delete", { id }, whoIs(request));
+      return "proposed" in submitted ? answerSubmitted(reply, submitted) : reply.code(204).send();
     },
   );
 

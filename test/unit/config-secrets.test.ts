@@ -151,7 +151,11 @@ describe("sentinel doctor", () => {
       "redis_tls",
       "redis_user",
       "webhook_secret_key",
+      "approvals",
     ]);
+    expect(
+      configChecks(loadConfig({ APPROVALS_REQUIRED: "true" })).find((r) => r.name === "approvals")?.ok,
+    ).toBe(true);
     const text = JSON.stringify(maskedConfig(c));
     expect(text).not.toContain("0123456789abcdef0123");
     expect(text).not.toContain("sentinelstream-development-only");
