@@ -39,6 +39,7 @@ export async function routeTableMarkdown(): Promise<string> {
       cases: {
         cases: unused,
         actions: unused,
+        supervision: unused,
         transactions: unused,
         refreshCachedProfile: unused,
         labels: unused,

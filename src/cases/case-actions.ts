@@ -1,6 +1,6 @@
 import { type CommonQueryMethods, type DatabaseTransactionConnection, sql } from "slonik";
 import { z } from "zod";
-import { type Actor, withAudit } from "../audit/audit-store.ts";
+import { type Actor, type AuditEntry, withAudit } from "../audit/audit-store.ts";
 import type { Label, LabelSource } from "../domain/case.ts";
 import { type Profile, ProfileSchema } from "../domain/profile.ts";
 import { SentinelError } from "../errors.ts";
@@ -21,7 +21,11 @@ import type { LabelMessage } from "./label-outbox.ts";
 export type CaseRefusal = "not_found" | "claimed_by_other" | "resolved" | "not_claimed";
 type Row = { status: string; assignee: string | null };
 
-const CaseState = z.object({ status: z.string(), assignee: z.string().nullable(), user_id: z.string() });
+export const CaseState = z.object({
+  status: z.string(),
+  assignee: z.string().nullable(),
+  user_id: z.string(),
+});
 const StoredLabel = z.object({
   label_id: z.number(),
   transaction_id: z.string(),
@@ -30,7 +34,7 @@ const StoredLabel = z.object({
 });
 
 /** The case, locked for this transaction; null when unknown. */
-function lockCase(t: CommonQueryMethods, caseId: string) {
+export function lockCase(t: CommonQueryMethods, caseId: string) {
   return t.maybeOne(sql.type(CaseState)`
     SELECT status, assignee, user_id FROM cases WHERE transaction_id = ${caseId}::uuid FOR UPDATE`);
 }
@@ -70,8 +74,46 @@ async function insertLabel(
   return { ...row, message };
 }
 
+/**
+ * Resolves a case locked in this transaction: its status and label, the analyst label (with its
+ * outbox row), the `case.resolved` event and their audit entries. The label as published.
+ */
+export async function resolveLocked(
+  t: DatabaseTransactionConnection,
+  caseId: string,
+  row: z.output<typeof CaseState>,
+  r: { label: Label; note?: string; blockUser: boolean },
+  actor: Actor,
+  audit: AuditEntry[],
+): Promise<LabelMessage> {
+  await t.query(sql.unsafe`
+    UPDATE cases SET status = 'resolved', label = ${r.label}, note = ${r.note ?? null}, resolved_at = now()
+    WHERE transaction_id = ${caseId}::uuid`);
+  const label = (await insertLabel(t, caseId, { label: r.label, source: "analyst", note: r.note }))!;
+  audit.push(
+    {
+      action: "case.resolve",
+      target: caseId,
+      before: { status: row.status, assignee: row.assignee },
+      after: { status: "resolved", label: r.label, note: r.note ?? null },
+    },
+    { action: "label.create", target: caseId, after: label.message },
+  );
+  await recordEvent(t, "case.resolved", caseId, {
+    case_id: caseId,
+    transaction_id: caseId,
+    user_id: row.user_id,
+    status: "resolved",
+    label: r.label,
+    resolved_by: actor.name,
+    block_user: r.blockUser,
+    label_id: label.message.label_id,
+  });
+  return label.message;
+}
+
 /** Blocks a user inside the transaction. @throws SentinelError(no_profile) (the whole action rolls back). */
-async function blockUser(
+export async function blockUser(
   t: CommonQueryMethods,
   userId: string,
 ): Promise<{ before: string; profile: Profile }> {
@@ -147,29 +189,8 @@ export function createCaseActions({ pool }: { pool: DatabasePool }) {
         const row = await lockCase(t, caseId);
         const refused = notHolder(row, actor.name);
         if (refused || !row) return refused ?? "not_found";
-        await t.query(sql.unsafe`
-          UPDATE cases SET status = 'resolved', label = ${r.label}, note = ${r.note ?? null}, resolved_at = now()
-          WHERE transaction_id = ${caseId}::uuid`);
-        const label = (await insertLabel(t, caseId, { label: r.label, source: "analyst", note: r.note }))!;
-        audit.push(
-          {
-            action: "case.resolve",
-            target: caseId,
-            before: { status: row.status, assignee: row.assignee },
-            after: { status: "resolved", label: r.label, note: r.note ?? null },
-          },
-          { action: "label.create", target: caseId, after: label.message },
-        );
+        const label = await resolveLocked(t, caseId, row, r, actor, audit);
         let blocked: Profile | null = null;
-        const resolved = { status: "resolved", label: r.label, resolved_by: actor.name };
-        await recordEvent(t, "case.resolved", caseId, {
-          case_id: caseId,
-          transaction_id: caseId,
-          user_id: row.user_id,
-          ...resolved,
-          block_user: r.blockUser,
-          label_id: label.message.label_id,
-        });
         if (r.blockUser) {
           const block = await blockUser(t, row.user_id);
           blocked = block.profile;
@@ -180,7 +201,7 @@ export function createCaseActions({ pool }: { pool: DatabasePool }) {
             after: { status: "blocked" },
           });
         }
-        return { blocked, label: label.message };
+        return { blocked, label };
       });
     },
 

@@ -1,18 +1,21 @@
-import type { FastifyPluginAsync, FastifyRequest } from "fastify";
+import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from "fastify";
 import { z } from "zod";
 import type { Actor } from "../audit/audit-store.ts";
-import { CASE_STATUSES, LABELS } from "../domain/case.ts";
+import { CASE_QUEUES, CASE_STATUSES, LABELS } from "../domain/case.ts";
 import { FreeText, textWithoutPan } from "../domain/free-text.ts";
 import type { Profile } from "../domain/profile.ts";
 import { SentinelError } from "../errors.ts";
 import { whoIs } from "../http/auth.ts";
 import { errorSchema, jsonSchemaOf, validationErrorSchema } from "../http/openapi.ts";
 import { parseParam, parseRequest } from "../http/validation.ts";
+import { explanationOf } from "../model/model.ts";
 import type { StoredTransaction } from "../store/transaction-store.ts";
 import type { CaseActions, CaseRefusal } from "./case-actions.ts";
 import { type CaseFeed, streamCases } from "./case-feed.ts";
 import type { Case, CaseStore } from "./case-store.ts";
+import type { CaseSupervision } from "./case-supervision.ts";
 import type { LabelOutbox } from "./label-outbox.ts";
+import { queueRoutes } from "./queue-routes.ts";
 
 /*
  * The analyst's cases (issue 14): one for every `review`, claimed, released and resolved with a
@@ -20,8 +23,10 @@ import type { LabelOutbox } from "./label-outbox.ts";
  */
 
 export type CasesPluginDeps = {
-  cases: Pick<CaseStore, "list" | "getCase" | "userHistory">;
+  cases: Pick<CaseStore, "list" | "getCase" | "userHistory" | "linkedCases">;
   actions: Pick<CaseActions, "claim" | "release" | "resolve">;
+  /** Reassignment, escalation and bulk resolution (issue 37). */
+  supervision: CaseSupervision;
   transactions: { getTransaction(id: string): Promise<StoredTransaction | null> };
   /** Puts a just-written profile in the cache; throws SentinelError(cache_unavailable). */
   refreshCachedProfile: (profile: Profile) => Promise<void>;
@@ -31,12 +36,22 @@ export type CasesPluginDeps = {
 };
 
 export const CaseId = z.uuid("must be a UUID").transform((id) => id.toLowerCase());
-const ListQuery = z.strictObject({
-  status: z.enum(CASE_STATUSES, `must be one of ${CASE_STATUSES.join(", ")}`).optional(),
-  user_id: z.string().min(1).max(64).optional(),
-  limit: z.coerce.number().int().min(1).max(500).default(50),
-  cursor: z.coerce.number().int().positive("must be the next_cursor of a previous page").optional(),
-});
+const ListQuery = z
+  .strictObject({
+    status: z.enum(CASE_STATUSES, `must be one of ${CASE_STATUSES.join(", ")}`).optional(),
+    user_id: z.string().min(1).max(64).optional(),
+    queue: z.enum(CASE_QUEUES, `must be one of ${CASE_QUEUES.join(", ")}`).optional(),
+    /** An analyst's name, or `none` for the unassigned cases. */
+    assignee: z.string().min(1).max(64).optional(),
+    /** Default: by priority within a queue, else newest first. */
+    sort: z.enum(["newest", "priority"]).optional(),
+    limit: z.coerce.number().int().min(1).max(500).default(50),
+    cursor: z.coerce.number().int().positive("must be the next_cursor of a previous page").optional(),
+  })
+  .refine((q) => q.cursor === undefined || (q.sort ?? (q.queue ? "priority" : "newest")) === "newest", {
+    message: "pages by priority have no cursor: raise limit (at most 500), or sort=newest",
+    path: ["cursor"],
+  });
 /** An analyst's name: shown to other analysts, so plain words only (issue 20). */
 export const AnalystName = textWithoutPan(256).regex(
   /^[\p{L}\p{N}][\p{L}\p{N} ._@'-]{0,63}$/u,
@@ -106,13 +121,15 @@ async function resolveCase(
   return { ...(await currentCase(deps, id)), user_blocked: r.blocked !== null };
 }
 
-export const casesPlugin: FastifyPluginAsync<CasesPluginDeps> = async (app, deps) => {
+/** GET /cases: newest first, or a queue by priority. */
+function listRoute(app: FastifyInstance, deps: CasesPluginDeps): void {
   app.get(
     "/cases",
     {
       config: analystOnly,
       schema: {
-        summary: "Cases, newest first (cursor-paged)",
+        summary:
+          "Cases: newest first (cursor-paged), or a queue (escalated, high, standard) by priority; by status, user, assignee (none: unassigned)",
         ...secured,
         querystring: jsonSchemaOf(ListQuery),
         response: { 400: validationErrorSchema },
@@ -123,13 +140,19 @@ export const casesPlugin: FastifyPluginAsync<CasesPluginDeps> = async (app, deps
       const { cases, nextCursor } = await deps.cases.list({
         status: q.status,
         userId: q.user_id,
+        queue: q.queue,
+        assignee: q.assignee === "none" ? null : q.assignee,
+        sort: q.sort ?? (q.queue ? "priority" : "newest"),
         limit: q.limit,
         cursor: q.cursor,
       });
       return { cases, next_cursor: nextCursor === null ? null : String(nextCursor) };
     },
   );
+}
 
+export const casesPlugin: FastifyPluginAsync<CasesPluginDeps> = async (app, deps) => {
+  listRoute(app, deps);
   const feed = deps.feed;
   if (feed) {
     app.get(
@@ -166,7 +189,8 @@ export const casesPlugin: FastifyPluginAsync<CasesPluginDeps> = async (app, deps
     {
       config: analystOnly,
       schema: {
-        summary: "A case with its transaction, decision and the user's recent history",
+        summary:
+          "A case with its transaction, decision, the model's explanation, the user's recent history (timeline) and linked cases (same device or merchant)",
         ...secured,
         params: idParams,
         response: { 404: errorSchema },
@@ -174,11 +198,12 @@ export const casesPlugin: FastifyPluginAsync<CasesPluginDeps> = async (app, deps
     },
     async (request) => {
       const c = await currentCase(deps, parseParam(CaseId, request.params.id, "id"));
-      const [transaction, history] = await Promise.all([
+      const [transaction, history, linked] = await Promise.all([
         deps.transactions.getTransaction(c.transaction_id),
         deps.cases.userHistory(c.user_id),
+        deps.cases.linkedCases(c),
       ]);
-      return { case: c, transaction, history };
+      return { case: c, transaction, explanation: explanationOf(c.reasons), history, linked };
     },
   );
 
@@ -216,4 +241,12 @@ export const casesPlugin: FastifyPluginAsync<CasesPluginDeps> = async (app, deps
       return resolveCase(deps, id, body, actorOf(request, body.analyst));
     },
   );
+
+  queueRoutes(app, {
+    ...deps,
+    currentCase: (id) => currentCase(deps, id),
+    refuse,
+    caseId: CaseId,
+    analystName: AnalystName,
+  });
 };

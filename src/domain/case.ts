@@ -1,6 +1,9 @@
 /* The analyst loop's vocabulary: a case's lifecycle and the labels a transaction can carry. */
 
 export const CASE_STATUSES = ["open", "claimed", "resolved"] as const;
+/** Queues (issue 37): escalated by a supervisor, else by priority (src/cases/case-store.ts). */
+export const CASE_QUEUES = ["escalated", "high", "standard"] as const;
+export type CaseQueue = (typeof CASE_QUEUES)[number];
 export const LABELS = ["fraud", "legitimate"] as const;
 export const LABEL_SOURCES = ["chargeback", "analyst", "customer"] as const;
 /**

@@ -4,6 +4,7 @@ import { type AuditQuery, listAudit } from "../audit/audit-store.ts";
 import { createCaseActions } from "../cases/case-actions.ts";
 import { createCaseFeed } from "../cases/case-feed.ts";
 import { createCaseStore } from "../cases/case-store.ts";
+import { createCaseSupervision } from "../cases/case-supervision.ts";
 import { createLabelOutbox } from "../cases/label-outbox.ts";
 import { rulePerformanceReport } from "../cases/rule-performance.ts";
 import { SentinelError } from "../errors.ts";
@@ -181,7 +182,15 @@ export async function startIngest(
     profiles: { profiles: rt.profiles, refreshCachedProfile },
     ...adminDeps(rt),
     analyst: {
-      cases: { cases, actions, transactions: rt.transactions, refreshCachedProfile, labels, feed },
+      cases: {
+        cases,
+        actions,
+        supervision: createCaseSupervision({ pool: rt.pool }),
+        transactions: rt.transactions,
+        refreshCachedProfile,
+        labels,
+        feed,
+      },
       labels: {
         actions,
         labels,

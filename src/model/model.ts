@@ -222,3 +222,20 @@ export function modelReason(version: string, score: number, top: readonly Contri
   const parts = top.map((c) => `${c.feature} ${signed(c.value)}`).join(", ");
   return `model ${version} score ${score.toFixed(4)}${parts ? `: ${parts}` : ""}`;
 }
+
+export type ModelExplanation = { version: string; score: number; contributions: Contribution[] };
+
+/** The model's part of a decision, read back from its reasons (modelReason's inverse); null without one. */
+export function explanationOf(reasons: readonly string[] | null): ModelExplanation | null {
+  for (const reason of reasons ?? []) {
+    const m = /^model (\S+) score ([0-9.]+)(?:: (.*))?$/.exec(reason);
+    if (!m) continue;
+    const contributions = (m[3] ?? "")
+      .split(", ")
+      .map((part) => /^(\S+) ([+-][0-9.]+)$/.exec(part))
+      .filter((p) => p !== null)
+      .map((p) => ({ feature: p[1] as Contribution["feature"], value: Number(p[2]) }));
+    return { version: m[1]!, score: Number(m[2]), contributions };
+  }
+  return null;
+}
