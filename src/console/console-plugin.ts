@@ -35,7 +35,8 @@ export const consolePlugin: FastifyPluginAsync = async (app) => {
     index: ["index.html"],
     cacheControl: false,
     // Only the page's own files: not this plugin's source.
-    allowedPath: (path) => /^\/(index\.html|console\.js|chart\.js|dom\.js|console\.css)?$/.test(path),
+    allowedPath: (path) =>
+      /^\/(index\.html|console\.js|chart\.js|dom\.js|team\.js|perf\.js|console\.css)?$/.test(path),
   });
   app.get("/console", { schema: { hide: true } }, (_request, reply) => reply.redirect("/console/", 302));
 };

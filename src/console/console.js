@@ -4,12 +4,15 @@
 
 import { drawChart } from "./chart.js";
 import { api as apiWithKey, cell, text, when } from "./dom.js";
+import { followCases, togglePerformance } from "./perf.js";
+import { queueCells, renderTeam, setupChanges, setupTeam } from "./team.js";
 
 const $ = (id) => document.getElementById(id);
 const api = (path, options) => apiWithKey(state.key, path, options);
 const state = {
   key: sessionStorage.getItem("sentinel.key"),
   analyst: null,
+  role: null,
   cases: [],
   selected: 0,
   open: null,
@@ -48,7 +51,9 @@ function start() {
   api("/me").then(
     (me) => {
       state.analyst = me.name;
+      state.role = me.role;
       text($("analyst"), me.name);
+      setupChanges({ api, role: me.role });
     },
     () => text($("analyst"), "—"),
   );
@@ -57,20 +62,29 @@ function start() {
 }
 
 // ---- the queue, live ----
-/** Every open and claimed case (issue 20: not only those among the newest 200), newest first. */
+/**
+ * Every open and claimed case (issue 20: not only those among the newest 200), or one queue's
+ * (issue 37), for an assignee when filtered; the highest priority first, the oldest among equals.
+ */
 async function fetchQueue() {
   const all = [];
+  const who = $("assignee-filter").value;
+  const assignee = who === "mine" ? state.analyst : who;
+  const also = assignee ? `&assignee=${encodeURIComponent(assignee)}` : "";
+  const queue = $("queue-filter").value;
   for (const status of ["open", "claimed"]) {
     let cursor = "";
     for (let page = 0; page < 40; page++) {
-      const { cases, next_cursor } = await api(`/cases?status=${status}&limit=500${cursor}`);
+      const filter = queue ? `queue=${queue}` : "sort=newest";
+      const { cases, next_cursor } = await api(`/cases?status=${status}&${filter}&limit=500${also}${cursor}`);
       all.push(...cases);
       if (!next_cursor) break;
       cursor = `&cursor=${encodeURIComponent(next_cursor)}`;
     }
   }
-  return all.sort((a, b) => b.opened_at.localeCompare(a.opened_at));
+  return all.sort((a, b) => b.priority - a.priority || a.opened_at.localeCompare(b.opened_at));
 }
+for (const id of ["queue-filter", "assignee-filter"]) $(id).addEventListener("change", () => loadQueue());
 
 async function loadQueue(flash) {
   const cases = await fetchQueue();
@@ -113,7 +127,8 @@ function renderQueue(flash = new Set()) {
     row.dataset.transactionId = c.transaction_id;
     if (i === state.selected) row.className = "selected";
     if (flash.has(c.transaction_id)) row.classList.add("new");
-    cell(row, new Date(c.opened_at).toLocaleTimeString()).title = when(c.opened_at);
+    queueCells(row, c);
+    row.cells[2].title = when(c.opened_at);
     cell(row, c.user_id);
     cell(row, `${c.amount} ${c.currency}`);
     cell(row, c.score);
@@ -131,35 +146,7 @@ function renderQueue(flash = new Set()) {
   text($("queue-count"), `(${state.cases.length} open or claimed)`);
 }
 
-async function listen() {
-  const live = $("live");
-  for (let attempt = 0; attempt < 1000; attempt++) {
-    try {
-      const res = await fetch("/cases/stream", { headers: { "x-api-key": state.key } });
-      if (!res.ok || !res.body) throw new Error(`HTTP ${res.status}`);
-      live.className = "live on";
-      const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
-      let buffer = "";
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        buffer += value;
-        for (let end = buffer.indexOf("\n\n"); end >= 0; end = buffer.indexOf("\n\n")) {
-          const frame = buffer.slice(0, end);
-          buffer = buffer.slice(end + 2);
-          const data = frame.split("\n").find((l) => l.startsWith("data: "));
-          if (frame.includes("event: case") && data) {
-            scheduleReload(JSON.parse(data.slice(6)).transaction_id);
-          }
-        }
-      }
-    } catch {
-      // fall through: reconnect
-    }
-    live.className = "live off";
-    await new Promise((r) => setTimeout(r, Math.min(10_000, 500 * 2 ** Math.min(attempt, 5))));
-  }
-}
+const listen = () => followCases(state.key, scheduleReload);
 
 // ---- a case ----
 async function openCase() {
@@ -213,6 +200,7 @@ function renderCase() {
     cell(row, h.label);
   }
   drawChart($("chart"), history);
+  renderTeam(state.open, state.role);
 }
 
 async function act(path, body, done) {
@@ -240,32 +228,22 @@ const resolve = (label) => {
     `Resolved as ${label}${block ? "; user blocked" : ""}.`,
   );
 };
+setupTeam({
+  api,
+  current: () => state.open.case,
+  after: async () => {
+    await loadQueue();
+    state.open = await api(`/cases/${state.open.case.case_id}`);
+    renderCase();
+  },
+});
 $("claim").addEventListener("click", claim);
 $("release").addEventListener("click", release);
 $("fraud").addEventListener("click", () => resolve("fraud"));
 $("legit").addEventListener("click", () => resolve("legitimate"));
 
 // ---- rule performance ----
-async function showPerformance() {
-  const panel = $("perf");
-  panel.hidden = !panel.hidden;
-  if (panel.hidden) return;
-  const perf = await api("/rules/performance");
-  const rows = $("perf-rows");
-  rows.replaceChildren();
-  for (const r of perf.rules) {
-    const row = rows.insertRow();
-    for (const v of [
-      r.reason,
-      r.fired,
-      r.fraud,
-      r.legitimate,
-      r.unlabelled,
-      r.precision === null ? "—" : `${(r.precision * 100).toFixed(1)}%`,
-    ])
-      cell(row, v);
-  }
-}
+const showPerformance = () => togglePerformance(api);
 $("show-perf").addEventListener("click", showPerformance);
 
 // ---- keyboard ----
