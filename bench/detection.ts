@@ -6,8 +6,10 @@ import type { Label } from "../src/domain/case.ts";
 import { withAdmin } from "../src/kafka/admin.ts";
 import { resolveRanges } from "../src/kafka/range-reader.ts";
 import { createLogger } from "../src/logger.ts";
+import { type Evaluation, evaluation } from "../src/model/evaluate.ts";
 import { scoringModel } from "../src/model/model.ts";
-import { trainModel } from "../src/model/train.ts";
+import { auc, scoreRows, trainModel } from "../src/model/train.ts";
+import { loadTrainingSet } from "../src/model/training-data.ts";
 import { replay } from "../src/ops/replay.ts";
 import { defaultRuleSet } from "../src/rules/default-rule-set.ts";
 import { type RuleSet, ruleSetVersion } from "../src/rules/rule-language.ts";
@@ -103,6 +105,8 @@ export function detectionFigures(rows: readonly Row[]): DetectionFigures {
 
 export type ModelTraining = {
   version: string;
+  /** The model alone on the held-out days (issue 36): AUC, PR-AUC, recall at 1, 2, 5 reviews per 1,000. */
+  heldOut: Evaluation;
   rows: number;
   fraud: number;
   trainingAuc: number | null;
@@ -132,10 +136,22 @@ async function withModel(rt: Runtime, truth: readonly Truth[], startMs: number, 
   );
   const model = scoringModel(trained.document, trained.version);
   const heldOut = truth.filter((t) => t.day > trainMs / 86_400_000);
+  // The model's own ranking on the days it never saw, at the review budgets (its threshold apart).
+  const tail = await loadTrainingSet({
+    pool: rt.pool,
+    fromMs: startMs + trainMs,
+    toMs: startMs + 366 * 86_400_000,
+    labels,
+    onlyGivenLabels: true,
+    fxRates: rt.config.rules.fxRates,
+  });
+  const scores = scoreRows(trained.document, tail);
+  const heldOutFigures = evaluation(scores, tail.y, auc(scores, tail.y));
+  log(`detection: model alone on the held-out days: ${JSON.stringify(heldOutFigures)}`);
   const decided = await backtestHeldOut(rt, heldOut, startMs + trainMs, (lists) =>
     scoringRules(defaultRuleSet(rt.config.rules), rt.config.rules.fxRates, lists, "rules+model", model),
   );
-  const training: ModelTraining = { version: trained.version, ...trained.summary };
+  const training: ModelTraining = { version: trained.version, heldOut: heldOutFigures, ...trained.summary };
   return { training, decided, model };
 }
 
@@ -261,6 +277,14 @@ export function detectionLines(f: DetectionReport): Record<string, number> {
     detection_model_precision: f.model.precision,
     detection_model_fpr: f.model.fpr,
     detection_model_review_per_1000: f.model.reviewPer1000,
+    detection_model_auc_held_out: f.model.training.heldOut.auc ?? 0,
+    detection_model_pr_auc_held_out: f.model.training.heldOut.prAuc ?? 0,
+    ...Object.fromEntries(
+      f.model.training.heldOut.atReviews.map((a) => [
+        `detection_model_recall_at_${a.reviewPer1000}_per_1000`,
+        a.recall,
+      ]),
+    ),
   };
 }
 

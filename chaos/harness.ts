@@ -81,7 +81,7 @@ export async function startHarness(options: ChaosOptions): Promise<Harness> {
   const log = o.log ?? ((line: string) => process.stderr.write(`[chaos] ${line}\n`));
   const sandbox = await createSandbox(o.services, {
     prefix: "chaos",
-    overrides: { TOPIC_TRANSACTIONS_PARTITIONS: "6" },
+    overrides: { TOPIC_TRANSACTIONS_PARTITIONS: "6", ...(o.fourEyes ? { APPROVALS_REQUIRED: "true" } : {}) },
   });
   const topic = sandbox.config.kafka.topics.transactions;
   const group = sandbox.config.consumer.group;

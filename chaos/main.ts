@@ -11,7 +11,7 @@ import { runChaos } from "./run.ts";
 import type { BrokerControl } from "./types.ts";
 
 /*
- * `npm run chaos [-- --quick] [-- --seed S] [-- --brokers 3]` (issues 15 and 22): the pipeline under combined faults with an
+ * `npm run chaos [-- --quick] [-- --seed S] [-- --brokers 3] [-- --four-eyes]` (issues 15, 22 and 37): the pipeline under combined faults with an
  * independent checker (chaos/run.ts), on the local stack or the services in the
  * environment. The broker is SIGKILLed and restarted only when the local stack started it (its pid
  * file says so); elsewhere that fault is skipped and the run says so. Prints the closing
@@ -23,6 +23,7 @@ const { values } = parseArgs({
     quick: { type: "boolean", default: false },
     seed: { type: "string", default: "15" },
     brokers: { type: "string", default: "1" },
+    "four-eyes": { type: "boolean", default: false },
   },
 });
 const brokerCount = Number(values.brokers);
@@ -67,6 +68,7 @@ const result = await runChaos({
   delayMs: 200,
   delayForMs: quick ? 8_000 : 15_000,
   consumerKills: 3,
+  fourEyes: values["four-eyes"],
   services,
   broker,
   ...(cluster ? { cluster: cluster.control } : {}),

@@ -49,6 +49,12 @@ export type ChaosOptions = {
    * the time until scoring resumes is measured before the node is started again.
    */
   cluster?: ClusterControl;
+  /**
+   * Four eyes on (APPROVALS_REQUIRED=true, issue 37): every process runs with it, and the changes
+   * the run makes (its webhook endpoint) are proposals another operator approves with
+   * `sentinel changes approve`.
+   */
+  fourEyes?: boolean;
   /** How long the webhook receiver is down, halfway through the load (default 60 s). */
   receiverDownMs?: number;
   /** How long the simulated gateway keeps retrying one transaction (default 90 s). */

@@ -1,6 +1,7 @@
 import { Webhook } from "standardwebhooks";
 import { pollUntil } from "../src/poll.ts";
 import { freePorts } from "../test/support/ports.ts";
+import { runSentinel } from "../test/support/processes.ts";
 import { type Received, type Receiver, startReceiver } from "../test/support/receiver.ts";
 import type { Harness } from "./harness.ts";
 
@@ -79,8 +80,22 @@ export async function subscribe(h: Harness, url: string): Promise<string> {
     headers: { "content-type": "application/json" },
     body: JSON.stringify({ url, events: CHAOS_WEBHOOK_EVENTS }),
   });
+  if (res.status === 202) return approved(h, ((await res.json()) as { change_id: string }).change_id);
   if (res.status !== 201) throw new Error(`webhook endpoint not created: ${res.status} ${await res.text()}`);
   return ((await res.json()) as { secret: string }).secret;
+}
+
+/**
+ * Four eyes (issue 37): the endpoint was proposed by the ingress's local admin; another operator
+ * approves it at the command line, whose answer carries the signing secret, once.
+ */
+async function approved(h: Harness, changeId: string): Promise<string> {
+  const run = await runSentinel(["changes", "approve", changeId, "--json"], {
+    ...h.sandbox.env,
+    SENTINEL_OPERATOR: "chaos-checker",
+  });
+  if (run.code !== 0) throw new Error(`webhook endpoint not approved: ${run.output.slice(-500)}`);
+  return (JSON.parse(run.stdout) as { result: { secret: string } }).result.secret;
 }
 
 export type WebhookFigures = {

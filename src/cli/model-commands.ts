@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { DEFAULT_TRAIN } from "../model/gbdt.ts";
 import type { ModelAction, ModelCliOptions } from "../model/model-command.ts";
-import { positiveInt, withArgs } from "./actions.ts";
+import { collect, positiveInt, withArgs } from "./actions.ts";
 
 /** The learned model: train, versions, activation, shadow (issue 24; docs/detection.md). */
 export function addModelCommands(program: Command): void {
@@ -23,6 +23,16 @@ export function addModelCommands(program: Command): void {
     )
     .option("--trees <n>", `number of trees (default ${DEFAULT_TRAIN.trees})`, positiveInt)
     .option("--depth <n>", `tree depth (default ${DEFAULT_TRAIN.depth})`, positiveInt)
+    .option(
+      "--holdout <fraction>",
+      "the tail of the range held out of training and evaluated on (default 0.2; 0: none)",
+    )
+    .option("--fraud-labels <words>", "label words of the CSV that mean fraud (comma-separated)", collect)
+    .option(
+      "--legitimate-labels <words>",
+      "label words of the CSV that mean legitimate (comma-separated)",
+      collect,
+    )
     .option("--activate", "activate it once trained")
     .option("--json")
     .action(act("train"));
@@ -52,6 +62,20 @@ export function addModelCommands(program: Command): void {
     .description("the shadow model's moves against the live decisions")
     .option("--json")
     .action(act("compare"));
+  model
+    .command("thresholds <version>")
+    .description(
+      "on labelled transactions it was not trained on (its held-out tail, or --from/--to): the model.score threshold that meets each review budget or false-positive rate, and its recall",
+    )
+    .option("--review-per-1000 <n>", "a review budget: flagged per 1,000 transactions (repeatable)", collect)
+    .option("--fpr <x>", "a false-positive rate, as a fraction (0.001 = 0.1 %; repeatable)", collect)
+    .option("--from <time>", "RFC 3339 with a zone (default: the model's held-out tail)")
+    .option("--to <time>", "RFC 3339 with a zone")
+    .option("--labels <file.csv>", "transaction_id,label over the analysts' labels")
+    .option("--fraud-labels <words>", "label words of the CSV that mean fraud", collect)
+    .option("--legitimate-labels <words>", "label words of the CSV that mean legitimate", collect)
+    .option("--json")
+    .action(act("thresholds"));
   model
     .command("rollback")
     .description("undo the latest activation (the model before it, or none)")

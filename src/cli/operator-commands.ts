@@ -24,8 +24,8 @@ function addAuditCommand(program: Command): void {
     .action(oneShot(async (c, l, opts: AuditCliOptions) => (await ops()).auditCommand(c, l, opts)));
 }
 
-/** Schemas, replay, dead letters, offsets. */
-function addSchemaAndReplayCommands(program: Command): void {
+/** `sentinel schemas write|register`. */
+function addSchemaCommands(program: Command): void {
   const schemas = program.command("schemas").description("the JSON Schemas of the Kafka messages");
   schemas
     .command("write", { isDefault: true })
@@ -40,6 +40,11 @@ function addSchemaAndReplayCommands(program: Command): void {
       "register transaction.v1 and decision.v1 with SCHEMA_REGISTRY_URL; set BACKWARD compatibility",
     )
     .action(oneShot(async (c) => (await ops()).schemasRegisterCommand(c)));
+}
+
+/** Schemas, replay, dead letters, offsets. */
+function addSchemaAndReplayCommands(program: Command): void {
+  addSchemaCommands(program);
 
   const position =
     "earliest | latest | RFC 3339 time (2026-11-28T10:00:00Z) | partition:offset[,partition:offset]";
@@ -71,6 +76,12 @@ function addSchemaAndReplayCommands(program: Command): void {
     .option(
       "--labels <csv>",
       "with --redecide: transaction_id,label lines (or `sentinel simulate --truth`), over the labels table, for precision and recall",
+    )
+    .option("--fraud-labels <words>", "label words of the CSV that mean fraud (comma-separated)", collect)
+    .option(
+      "--legitimate-labels <words>",
+      "label words of the CSV that mean legitimate (comma-separated)",
+      collect,
     )
     .option("--no-progress", "no progress bar")
     .option("--allow-partial", "read what is left of a range the topic no longer wholly holds, and say so")

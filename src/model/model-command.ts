@@ -3,10 +3,11 @@ import type { Config } from "../config.ts";
 import { SentinelError } from "../errors.ts";
 import { submitFromCli } from "../governance/changes-command.ts";
 import type { Logger } from "../logger.ts";
-import { readLabelsCsv } from "../ops/backtest.ts";
+import { labelsDigest, readLabelsCsv } from "../ops/backtest.ts";
 import { newTable, out, toJson } from "../ops/output.ts";
 import { printMoves } from "../rules/rules-command.ts";
 import { withPool } from "../store/pool.ts";
+import { instant, type ModelCliOptions, vocabularyOf } from "./cli-options.ts";
 import { validateModel } from "./model.ts";
 import { createModelStore } from "./model-store.ts";
 import { trainModel } from "./train.ts";
@@ -16,39 +17,26 @@ import { trainModel } from "./train.ts";
  * version and leaves it inactive: activating is a separate, audited step, as for rule sets.
  */
 
-export type ModelAction = "train" | "list" | "show" | "activate" | "shadow" | "compare" | "rollback";
+export type { ModelCliOptions };
 
-export type ModelCliOptions = {
-  json?: boolean;
-  off?: boolean;
-  from?: string;
-  to?: string;
-  labels?: string;
-  trees?: number;
-  depth?: number;
-  activate?: boolean;
-};
-
-/** An RFC 3339 time with a zone (as replay takes), in ms. */
-function instant(name: string, text: string | undefined): number {
-  const ms = text === undefined ? Number.NaN : Date.parse(text);
-  if (
-    !text ||
-    !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/i.test(text) ||
-    !Number.isFinite(ms)
-  )
-    throw new SentinelError(
-      "validation_failed",
-      `--${name} must be an RFC 3339 time with a zone, such as 2026-11-01T00:00:00Z`,
-    );
-  return ms;
-}
+export type ModelAction =
+  | "train"
+  | "list"
+  | "show"
+  | "activate"
+  | "shadow"
+  | "compare"
+  | "rollback"
+  | "thresholds";
 
 async function train(config: Config, logger: Logger, opts: ModelCliOptions): Promise<void> {
   const fromMs = instant("from", opts.from);
   const toMs = instant("to", opts.to);
   if (toMs <= fromMs) throw new SentinelError("validation_failed", "--to must be after --from");
-  const labels = opts.labels ? await readLabelsCsv(opts.labels) : undefined;
+  const labels = opts.labels ? await readLabelsCsv(opts.labels, vocabularyOf(opts)) : undefined;
+  const holdout = Number(opts.holdout ?? "0.2");
+  if (!(holdout >= 0 && holdout <= 0.5))
+    throw new SentinelError("validation_failed", "--holdout must be a fraction of the range from 0 to 0.5");
   await withPool(config, async (pool) => {
     let trained: Awaited<ReturnType<typeof trainModel>>;
     try {
@@ -58,7 +46,9 @@ async function train(config: Config, logger: Logger, opts: ModelCliOptions): Pro
         toMs,
         fxRates: config.rules.fxRates,
         ...(labels ? { labels } : {}),
-        labelsName: opts.labels ? `analyst labels + ${opts.labels}` : "analyst labels",
+        // What was trained on, never where it came from: the same labels give the same version.
+        labelsName: labels ? `analyst labels + ${labelsDigest(labels)}` : "analyst labels",
+        holdout,
         options: {
           ...(opts.trees ? { trees: opts.trees } : {}),
           ...(opts.depth ? { depth: opts.depth } : {}),
@@ -99,6 +89,15 @@ async function train(config: Config, logger: Logger, opts: ModelCliOptions): Pro
     out(
       `  ${s.rows} labelled transactions (${s.fraud} fraud) of ${s.users} users; training AUC ${s.trainingAuc ?? "—"}; ${s.seconds} s (features ${s.featureSeconds} s), peak RSS ${peakRssMib} MiB`,
     );
+    const h = s.holdout;
+    if (h)
+      out(
+        `  held out (not trained on) ${h.from} – ${h.to}: ${h.rows} transactions (${h.fraud} fraud), AUC ${h.auc ?? "—"}, PR-AUC ${h.prAuc ?? "—"}; recall ${h.atReviews.map((a) => `${a.recall} at ${a.reviewPer1000}`).join(", ")} reviews per 1,000 (sentinel model thresholds ${trained.version})`,
+      );
+    else
+      out(
+        "  nothing held out (--holdout 0): the training AUC is in-sample, not a measure of what it catches",
+      );
     if (!activated) out(`  activate it: sentinel model activate ${trained.version}`);
   });
 }
@@ -111,6 +110,8 @@ export async function modelCommand(
   opts: ModelCliOptions,
 ): Promise<void> {
   if (action === "train") return train(config, logger, opts);
+  if (action === "thresholds")
+    return (await import("./thresholds-command.ts")).thresholdsCommand(config, args[0]!, opts);
   await withPool(config, async (pool) => {
     const store = createModelStore({ pool });
     switch (action) {

@@ -106,6 +106,25 @@ export const ModelDocumentSchema = z.strictObject({
     labels: z.string(),
     options: z.record(z.string(), z.number()),
     trainingAuc: z.number().nullable(),
+    /** Out-of-time figures on the range's held-out tail, which it was not trained on (issue 36). */
+    holdout: z
+      .strictObject({
+        from: z.string(),
+        to: z.string(),
+        rows: z.int().min(0),
+        fraud: z.int().min(0),
+        auc: z.number().nullable(),
+        prAuc: z.number().nullable(),
+        atReviews: z.array(
+          z.strictObject({
+            reviewPer1000: z.number(),
+            threshold: z.number(),
+            recall: z.number(),
+            precision: z.number().nullable(),
+          }),
+        ),
+      })
+      .optional(),
   }),
 });
 export type ModelDocument = z.output<typeof ModelDocumentSchema>;

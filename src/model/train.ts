@@ -1,8 +1,9 @@
+import { evaluation } from "./evaluate.ts";
 import { FEATURES } from "./features.ts";
 import { margin } from "./forest.ts";
 import { type Dataset, DEFAULT_TRAIN, type TrainOptions, trainForest } from "./gbdt.ts";
-import { MODEL_FORMAT, type ModelDocument, modelVersion } from "./model.ts";
-import { loadTrainingSet, type TrainingSource } from "./training-data.ts";
+import { MODEL_FORMAT, type ModelDocument, modelVersion, scoringModel } from "./model.ts";
+import { loadTrainingSet, splitByTime, type TrainingSource } from "./training-data.ts";
 
 /*
  * `sentinel model train` without the CLI (issue 24): the labelled transactions of a range and their
@@ -36,6 +37,8 @@ export type Trained = {
     fraud: number;
     users: number;
     trainingAuc: number | null;
+    /** Out-of-time figures on the held-out tail (absent when nothing was held out). */
+    holdout?: ModelDocument["training"]["holdout"];
     seconds: number;
     featureSeconds: number;
   };
@@ -75,11 +78,32 @@ export function trainOnDataset(
   return { version: modelVersion(document), document, seconds };
 }
 
+/** Scores every row of a set with the model (model.score, as the scorer computes it). */
+export function scoreRows(document: ModelDocument, set: Dataset): Float64Array {
+  const model = scoringModel(document, "evaluation");
+  const scores = new Float64Array(set.rows);
+  for (let r = 0; r < set.rows; r++)
+    scores[r] = model.score(set.x.subarray(r * set.width, (r + 1) * set.width));
+  return scores;
+}
+
+/** The model's figures on the held-out tail [cutoff, to): rows it never saw. */
+function heldOutFigures(document: ModelDocument, tail: Dataset, cutoffMs: number, toMs: number) {
+  const scores = scoreRows(document, tail);
+  return {
+    from: new Date(cutoffMs).toISOString(),
+    to: new Date(toMs).toISOString(),
+    ...evaluation(scores, tail.y, auc(scores, tail.y)),
+  };
+}
+
 /** Loads the range's labelled transactions and trains on them. @throws SentinelError / RangeError (no rows). */
 export async function trainModel(
   src: TrainingSource & {
     labelsName: string;
     options?: Partial<TrainOptions>;
+    /** The fraction of the range's time (its tail) held out of training and evaluated on (0: none). */
+    holdout?: number;
     onTree?(done: number, total: number): void;
   },
 ): Promise<Trained> {
@@ -87,12 +111,15 @@ export async function trainModel(
   const data = await loadTrainingSet(src);
   const featureSeconds = Math.round((performance.now() - started) / 10) / 100;
   if (data.rows === 0) throw new RangeError("no labelled transaction in the range");
-  if (data.fraud === 0 || data.fraud === data.rows)
+  const holdout = src.holdout ?? 0;
+  const cutoffMs = Math.round(src.fromMs + (1 - holdout) * (src.toMs - src.fromMs));
+  const { head, tail } = holdout > 0 ? splitByTime(data, cutoffMs) : { head: data, tail: undefined };
+  if (head.fraud === 0 || head.fraud === head.rows)
     throw new RangeError(
-      `the range's ${data.rows} labelled transactions are all of one label: a model needs both`,
+      `the ${head.rows} labelled transactions trained on${holdout > 0 ? ` (before ${new Date(cutoffMs).toISOString()}, the held-out tail apart)` : ""} are all of one label: a model needs both`,
     );
   const trained = trainOnDataset(
-    data,
+    head,
     {
       from: new Date(src.fromMs).toISOString(),
       to: new Date(src.toMs).toISOString(),
@@ -101,14 +128,16 @@ export async function trainModel(
     src.options,
     src.onTree,
   );
+  if (tail) trained.document.training.holdout = heldOutFigures(trained.document, tail, cutoffMs, src.toMs);
   return {
-    version: trained.version,
+    version: modelVersion(trained.document),
     document: trained.document,
     summary: {
-      rows: data.rows,
-      fraud: data.fraud,
+      rows: head.rows,
+      fraud: head.fraud,
       users: data.users,
       trainingAuc: trained.document.training.trainingAuc,
+      ...(trained.document.training.holdout ? { holdout: trained.document.training.holdout } : {}),
       seconds: Math.round((performance.now() - started) / 10) / 100,
       featureSeconds,
     },

@@ -59,7 +59,27 @@ class SlidingWindow {
   }
 }
 
-export type TrainingSet = Dataset & { fraud: number; users: number };
+/** Rows with their labels, and each row's received time (ms): the out-of-time split's clock. */
+export type TrainingSet = Dataset & { fraud: number; users: number; t: Float64Array };
+
+/** The rows received before `cutoffMs` and the others, as two sets (copies). */
+export function splitByTime(set: TrainingSet, cutoffMs: number): { head: TrainingSet; tail: TrainingSet } {
+  const pick = (keep: (t: number) => boolean): TrainingSet => {
+    const rows: number[] = [];
+    for (let r = 0; r < set.rows; r++) if (keep(set.t[r]!)) rows.push(r);
+    const x = new Float64Array(rows.length * set.width);
+    const y = new Uint8Array(rows.length);
+    const t = new Float64Array(rows.length);
+    rows.forEach((r, i) => {
+      x.set(set.x.subarray(r * set.width, (r + 1) * set.width), i * set.width);
+      y[i] = set.y[r]!;
+      t[i] = set.t[r]!;
+    });
+    const fraud = y.reduce((n, v) => n + v, 0);
+    return { x, y, t, rows: rows.length, width: set.width, fraud, users: set.users };
+  };
+  return { head: pick((t) => t < cutoffMs), tail: pick((t) => t >= cutoffMs) };
+}
 
 /**
  * Builds a training set from transactions given user by user, each user's in the scorer's order:
@@ -69,6 +89,7 @@ export function createFeatureWriter(capacity: number, fxRates: Readonly<Record<s
   const width = FEATURES.length;
   const x = new Float64Array(capacity * width);
   const y = new Uint8Array(capacity);
+  const t = new Float64Array(capacity);
   const window = new SlidingWindow();
   let rows = 0;
   let fraud = 0;
@@ -84,6 +105,7 @@ export function createFeatureWriter(capacity: number, fxRates: Readonly<Record<s
       if (label && rows < capacity) {
         computeFeatures(tx, profile, window.history(), fxRates, x.subarray(rows * width, (rows + 1) * width));
         y[rows] = label === "fraud" ? 1 : 0;
+        t[rows] = tx.receivedMs;
         fraud += y[rows]!;
         rows++;
       }
@@ -93,7 +115,15 @@ export function createFeatureWriter(capacity: number, fxRates: Readonly<Record<s
       return rows;
     },
     result(): TrainingSet {
-      return { x: x.subarray(0, rows * width), y: y.subarray(0, rows), rows, width, fraud, users };
+      return {
+        x: x.subarray(0, rows * width),
+        y: y.subarray(0, rows),
+        t: t.subarray(0, rows),
+        rows,
+        width,
+        fraud,
+        users,
+      };
     },
   };
 }

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { createInterface } from "node:readline";
 import type { Label } from "../domain/case.ts";
@@ -60,19 +61,35 @@ export function backtest(
   };
 }
 
-/** A label as a CSV may spell it: fraud, legitimate, or the simulator's truth (legit, or a typology: fraud). */
-function labelOf(text: string | undefined): Label | undefined {
-  if (text === "fraud" || text === "legitimate") return text;
-  if (text === "legit") return "legitimate";
-  return text !== undefined && (TYPOLOGIES as readonly string[]).includes(text) ? "fraud" : undefined;
+/**
+ * What a label file's words mean (issue 36): any vocabulary mapped to fraud or legitimate
+ * (`--fraud-labels chargeback,ato --legitimate-labels ok`), beside the words always understood —
+ * fraud, legitimate, and the simulator's truth (legit, or a typology: fraud). Case-insensitive.
+ */
+export type LabelVocabulary = { fraud?: readonly string[]; legitimate?: readonly string[] };
+
+function labelOf(text: string | undefined, vocabulary: LabelVocabulary): Label | undefined {
+  const word = text?.toLowerCase();
+  if (word === undefined) return undefined;
+  if (word === "fraud" || vocabulary.fraud?.some((w) => w.toLowerCase() === word)) return "fraud";
+  if (
+    word === "legitimate" ||
+    word === "legit" ||
+    vocabulary.legitimate?.some((w) => w.toLowerCase() === word)
+  )
+    return "legitimate";
+  return (TYPOLOGIES as readonly string[]).includes(word) ? "fraud" : undefined;
 }
 
 /**
  * Reads `transaction_id,label` lines (a header line is allowed), or any CSV whose header names a
  * `transaction_id` and a `label` column — `sentinel simulate --truth` writes one, whose labels are
- * `legit` or the typology. @throws SentinelError on a bad line.
+ * `legit` or the typology — with the label words of `vocabulary` too. @throws SentinelError on a bad line.
  */
-export async function readLabelsCsv(file: string): Promise<Map<string, Label>> {
+export async function readLabelsCsv(
+  file: string,
+  vocabulary: LabelVocabulary = {},
+): Promise<Map<string, Label>> {
   const labels = new Map<string, Label>();
   let idColumn = 0;
   let labelColumn = 1;
@@ -93,16 +110,24 @@ export async function readLabelsCsv(file: string): Promise<Map<string, Label>> {
       continue;
     }
     const id = cells[idColumn];
-    const label = labelOf(cells[labelColumn]);
-    if (!id || !/^[0-9a-f-]{36}$/i.test(id) || !label) {
+    const label = labelOf(cells[labelColumn], vocabulary);
+    if (!id || !/^[0-9a-f-]{36}$/i.test(id))
+      throw new SentinelError("validation_failed", `${file}:${n}: expected a transaction_id, then a label`);
+    if (!label)
       throw new SentinelError(
         "validation_failed",
-        `${file}:${n}: expected transaction_id,fraud|legitimate (or the simulator's truth: legit or a typology)`,
+        `${file}:${n}: the label "${(cells[labelColumn] ?? "").slice(0, 40)}" means neither fraud nor legitimate: map it with --fraud-labels or --legitimate-labels`,
       );
-    }
     labels.set(id.toLowerCase(), label);
   }
   return labels;
+}
+
+/** What a label set is, by content (a model's version must not depend on a file's path: issue 36). */
+export function labelsDigest(labels: ReadonlyMap<string, Label>): string {
+  const hash = createHash("sha256");
+  for (const id of [...labels.keys()].sort()) hash.update(`${id}:${labels.get(id)}\n`);
+  return `labels sha256:${hash.digest("hex").slice(0, 16)} (${labels.size})`;
 }
 
 const pct = (x: number | null) => (x === null ? "—" : `${(x * 100).toFixed(1)}%`);

@@ -34,6 +34,9 @@ export type ReplayCliOptions = {
   rules?: string;
   /** Backtest labels: a CSV of transaction_id,label, over the labels table. */
   labels?: string;
+  /** Label words of the CSV meaning fraud, and legitimate, beyond the ones always understood (issue 36). */
+  fraudLabels?: string[];
+  legitimateLabels?: string[];
   /** Backtest: decide with this stored model (model.score) instead of the active one. */
   model?: string;
   /** Read what is left of a range the topic no longer fully holds (and say so), instead of failing. */
@@ -236,7 +239,12 @@ export async function replayCommand(config: Config, logger: Logger, opts: Replay
       let verdict: Backtest | undefined;
       if (opts.redecide) {
         const labels = await createCaseStore({ pool: rt.pool }).latestLabels([...outcomes.keys()]);
-        if (opts.labels) for (const [id, label] of await readLabelsCsv(opts.labels)) labels.set(id, label);
+        if (opts.labels)
+          for (const [id, label] of await readLabelsCsv(opts.labels, {
+            fraud: opts.fraudLabels,
+            legitimate: opts.legitimateLabels,
+          }))
+            labels.set(id, label);
         verdict = backtest(outcomes, labels);
       }
       if (opts.json) return out(toJson({ ranges, ...summary, ...(verdict ? { backtest: verdict } : {}) }));

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { readFileSync, rmSync } from "node:fs";
+import { copyFileSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -98,12 +98,58 @@ describe("sentinel model", () => {
       rows: number;
       fraud: number;
       activated: boolean;
+      holdout: { from: string; rows: number; fraud: number; auc: number | null; atReviews: unknown[] };
     };
     expect(trained.version).toMatch(/^mdl-[0-9a-f]{12}$/);
-    expect(trained.rows).toBe(truth.length);
-    expect(trained.fraud).toBe(truth.filter((t) => t[3] !== "legit").length);
+    // Issue 36: the range's last fifth is held out of training and evaluated on (out of time).
+    expect(trained.rows + trained.holdout.rows).toBe(truth.length);
+    expect(trained.fraud + trained.holdout.fraud).toBe(truth.filter((t) => t[3] !== "legit").length);
+    expect(Date.parse(trained.holdout.from)).toBe(start + 12 * DAY);
+    expect(trained.holdout.atReviews).toHaveLength(3);
     expect(trained.activated).toBe(false);
     version = trained.version;
+
+    // The same labels from another file: the same version (a path is not what a model learnt from).
+    const copy = `${truthFile}.copy.csv`;
+    copyFileSync(truthFile, copy);
+    const again = await runSentinel(
+      [
+        "model",
+        "train",
+        ...["--from", new Date(start).toISOString(), "--to", new Date(start + 15 * DAY).toISOString()],
+        ...["--labels", copy, "--trees", "60", "--json"],
+      ],
+      p.ctx.env,
+    );
+    rmSync(copy, { force: true });
+    expect(JSON.parse(again.stdout)).toMatchObject({ version, created: false });
+
+    // Thresholds on the held-out tail: the budget is kept, the figures are not in-sample.
+    const t = await runSentinel(
+      [
+        "model",
+        "thresholds",
+        version,
+        "--labels",
+        truthFile,
+        "--review-per-1000",
+        "20",
+        "--fpr",
+        "0.01",
+        "--json",
+      ],
+      p.ctx.env,
+    );
+    expect(t.code, t.output).toBe(0);
+    const th = JSON.parse(t.stdout) as {
+      inSample: boolean;
+      rows: number;
+      points: Array<{ reviewPer1000: number; fpr: number; recall: number }>;
+    };
+    expect(th.inSample).toBe(false);
+    expect(th.rows).toBe(trained.holdout.rows);
+    expect(th.points[0]!.reviewPer1000).toBeLessThanOrEqual(20);
+    expect(th.points[1]!.fpr).toBeLessThanOrEqual(0.01);
     const list = await runSentinel(["model", "list", "--json"], p.ctx.env);
     const models = JSON.parse(list.stdout) as Array<{ version: string; active: boolean }>;
     expect(models.find((m) => m.version === version)).toMatchObject({ active: false });

@@ -227,7 +227,17 @@ describe("training figures and labels", () => {
         [b, "legitimate"],
       ]);
       writeFileSync(file, `${a},maybe\n`);
-      await expect(readLabelsCsv(file)).rejects.toThrow(/:1: expected transaction_id/);
+      await expect(readLabelsCsv(file)).rejects.toThrow(
+        /:1: the label "maybe" means neither fraud nor legitimate/,
+      );
+      writeFileSync(file, `not-an-id,fraud\n`);
+      await expect(readLabelsCsv(file)).rejects.toThrow(/:1: expected a transaction_id/);
+      // Any vocabulary, mapped (issue 36); case-insensitive.
+      writeFileSync(file, `${a},Chargeback\n${b},OK\n`);
+      expect([...(await readLabelsCsv(file, { fraud: ["chargeback"], legitimate: ["ok"] }))]).toEqual([
+        [a, "fraud"],
+        [b, "legitimate"],
+      ]);
     } finally {
       rmSync(file, { force: true });
     }
