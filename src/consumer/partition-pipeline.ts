@@ -56,6 +56,8 @@ export type PartitionPipelines = {
   reset(): void;
   /** Resolves once every worker is idle (queued batches of a stopping consumer are left). */
   idle(): Promise<void>;
+  /** Whether nothing of this partition is queued or being worked on. */
+  isIdle(partition: number): boolean;
   readonly inFlightBytes: number;
 };
 
@@ -199,6 +201,8 @@ export function createPartitionPipelines(options: PipelineOptions): PartitionPip
         lane.floor = null;
       }
     },
+    isIdle: (partition) =>
+      ![...lanes.values()].some((l) => l.partition === partition && (l.busy || l.queue.length > 0)),
     async idle() {
       for (;;) {
         const busy = [...lanes.values()].filter((l) => l.busy).map((l) => l.working);

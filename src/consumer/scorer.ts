@@ -8,6 +8,7 @@ import { type Chunk, type ChunkResult, LIVE } from "../scoring/round.ts";
 import { epochMs, type ScoringDeps, scoreRound } from "../scoring/score-round.ts";
 import { tracingEnabled } from "../tracing.ts";
 import { type BatchOutcome, processInChunks } from "./chunk-loop.ts";
+import { watchCommits } from "./commit-watchdog.ts";
 import { scoreHalving } from "./halving.ts";
 import { createPartitionPipelines, type PartitionPipelines } from "./partition-pipeline.ts";
 import { createRoundCombiner } from "./round-combiner.ts";
@@ -94,18 +95,83 @@ function pipelinesFor(
   return pipelines;
 }
 
-/** The scorer's commits; a refused one is sent again while it is its partition's latest (commit-retry.ts). */
-function committer(group: GroupConsumer, stopping: () => boolean) {
+/**
+ * The scorer's commits (commit-retry.ts): a refused one is sent again while it is its partition's
+ * latest — and only in the generation its batch was worked in. Each send asks kafkajs anew, which
+ * sends it with the member's *current* generation, and the coordinator accepts a current member's
+ * commit for any partition: a commit refused before a rejoin and sent again after it overwrote
+ * the partition's new owner's later commit, and nothing moved it again once the load had ended
+ * (four partitions left with lag in three of five chaos runs, 2026-12-05).
+ */
+export function committer(group: GroupConsumer, stopping: () => boolean) {
   const latest = new Map<number, string>();
-  return (topic: string, partition: number, offset: string, isStale: () => boolean) => {
+  let generation = 0;
+  group.consumer.on(group.consumer.events.GROUP_JOIN, () => {
+    generation++;
+  });
+  const commit = (
+    topic: string,
+    partition: number,
+    offset: string,
+    isStale: () => boolean,
+    workedIn: number,
+  ) => {
     latest.set(partition, offset);
-    return group.commit({
-      topic,
-      partition,
-      offset,
-      current: () => !stopping() && !isStale() && latest.get(partition) === offset,
-    });
+    const current = () =>
+      !stopping() && !isStale() && generation === workedIn && latest.get(partition) === offset;
+    if (!current()) return Promise.reject(new Error("the group rejoined since: its new owner commits"));
+    return group.commit({ topic, partition, offset, current });
   };
+  return Object.assign(commit, { generation: () => generation });
+}
+
+/** The scorer's group member: its session, fetch sizes and static id; a fatal crash marks it unhealthy. */
+function scorerGroup(options: ScorerOptions, unhealthy: () => void): GroupConsumer {
+  return createGroupConsumer(options.kafka, {
+    groupId: options.groupId,
+    name: "consumer",
+    logger: options.logger,
+    sessionTimeoutMs: options.sessionTimeoutMs,
+    ...(options.instanceId ? { instanceId: options.instanceId } : {}),
+    maxWaitTimeInMs: 50,
+    maxBytesPerPartition: 2 * 1024 * 1024,
+    onFatal: (error) => {
+      unhealthy();
+      options.onFatal?.(error);
+    },
+  });
+}
+
+/*
+ * The hot path, outside in: a batch is cut into chunks, each retried until durable and then
+ * committed (chunk-loop.ts); a chunk joins the round of the chunks other partitions have ready at
+ * the same moment (round-combiner.ts), scored and published together (score-round.ts,
+ * publish-round.ts); a chunk PostgreSQL refuses is narrowed down to the refused messages
+ * (halving.ts), dead-lettered as `store_rejected` once the rest is stored (law 4).
+ */
+function roundsFor(
+  options: ScorerOptions,
+  publishRound: ReturnType<typeof createRoundPublisher>,
+  stage: (what: string) => void,
+) {
+  const { metrics } = options;
+  return createRoundCombiner<Chunk, ChunkResult>({
+    maxInFlight: options.roundsInFlight,
+    runRound: async (chunks) => {
+      const timings = tracingEnabled() ? [] : undefined;
+      const roundStart = epochMs();
+      const round = `round ${chunks.map((c) => c.partition).join(",")}`;
+      stage(`${round}: scoring`);
+      const results = await scoreRound(options.scoring, chunks, LIVE, timings);
+      stage(`${round}: publishing`);
+      const started = performance.now();
+      await publishRound(roundOutput(chunks, results));
+      stage("idle");
+      metrics.consumer.stage.observe({ stage: "publish" }, (performance.now() - started) / 1000);
+      if (timings) traceRound(chunks, roundStart, timings, performance.timeOrigin + started);
+      return results;
+    },
+  });
 }
 
 /**
@@ -115,20 +181,10 @@ function committer(group: GroupConsumer, stopping: () => boolean) {
  * partition is taken away (then the chunk is abandoned uncommitted, for its new owner to redo).
  */
 export function createScorer(options: ScorerOptions): Scorer {
-  const { kafka, topics, logger, metrics } = options;
+  const { topics, logger, metrics } = options;
   let healthy = true;
-  const group = createGroupConsumer(kafka, {
-    groupId: options.groupId,
-    name: "consumer",
-    logger,
-    sessionTimeoutMs: options.sessionTimeoutMs,
-    ...(options.instanceId ? { instanceId: options.instanceId } : {}),
-    maxWaitTimeInMs: 50,
-    maxBytesPerPartition: 2 * 1024 * 1024,
-    onFatal: (error) => {
-      healthy = false;
-      options.onFatal?.(error);
-    },
+  const group = scorerGroup(options, () => {
+    healthy = false;
   });
   const { consumer } = group;
   const publishRound = createRoundPublisher({
@@ -137,26 +193,7 @@ export function createScorer(options: ScorerOptions): Scorer {
     maxRequestBytes: options.maxRequestBytes,
   });
 
-  /*
-   * The hot path, outside in: a batch is cut into chunks, each retried until durable and then
-   * committed (chunk-loop.ts); a chunk joins the round of the chunks other partitions have ready at
-   * the same moment (round-combiner.ts), scored and published together (score-round.ts,
-   * publish-round.ts); a chunk PostgreSQL refuses is narrowed down to the refused messages
-   * (halving.ts), dead-lettered as `store_rejected` once the rest is stored (law 4).
-   */
-  const rounds = createRoundCombiner<Chunk, ChunkResult>({
-    maxInFlight: options.roundsInFlight,
-    runRound: async (chunks) => {
-      const timings = tracingEnabled() ? [] : undefined;
-      const roundStart = epochMs();
-      const results = await scoreRound(options.scoring, chunks, LIVE, timings);
-      const started = performance.now();
-      await publishRound(roundOutput(chunks, results));
-      metrics.consumer.stage.observe({ stage: "publish" }, (performance.now() - started) / 1000);
-      if (timings) traceRound(chunks, roundStart, timings, performance.timeOrigin + started);
-      return results;
-    },
-  });
+  const rounds = roundsFor(options, publishRound, (what) => watchdog.stage("round", what));
 
   async function handleChunk(partition: number, messages: KafkaMessage[]): Promise<void> {
     const started = process.hrtime.bigint();
@@ -178,20 +215,43 @@ export function createScorer(options: ScorerOptions): Scorer {
    */
   let stopping = false;
   const commit = committer(group, () => stopping);
+  const watchdog = watchCommits(
+    options,
+    group,
+    () => stopping,
+    (p) => pipelines.isIdle(p),
+  );
 
   function processBatch(payload: EachBatchPayload) {
     const { batch, heartbeat, isRunning, isStale } = payload;
     const { partition, topic } = batch;
+    const workedIn = commit.generation();
     return processInChunks(batch.messages, {
       chunkSize: options.chunkSize,
-      handleChunk: (chunk) => handleChunk(partition, chunk),
+      handleChunk: async (chunk) => {
+        watchdog.stage(`p${partition}`, `chunk ${chunk[0]!.offset}–${chunk.at(-1)!.offset}`);
+        try {
+          await handleChunk(partition, chunk);
+        } finally {
+          watchdog.stage(`p${partition}`, "idle");
+        }
+        watchdog.durable(partition, String(BigInt(chunk.at(-1)!.offset) + 1n));
+      },
       abandoned: () => stopping || !isRunning() || isStale(),
       isStale,
       // The pipeline moved kafkajs's fetch position when it queued the batch; moving it here
       // would move it back.
       resolveOffset: () => {},
-      commit: (next) => commit(topic, partition, next, isStale),
-      heartbeat,
+      commit: (next) =>
+        commit(topic, partition, next, isStale, workedIn).then(() => watchdog.committed(partition, next)),
+      heartbeat: async () => {
+        watchdog.stage(`p${partition}`, "heartbeat");
+        try {
+          await heartbeat();
+        } finally {
+          watchdog.stage(`p${partition}`, "idle");
+        }
+      },
       sleep: (ms) => sleep(ms),
       ...chunkLoopEvents(batch, logger, metrics),
     });
@@ -221,9 +281,11 @@ export function createScorer(options: ScorerOptions): Scorer {
         partitionsConsumedConcurrently: options.partitionsConcurrency,
         eachBatch,
       });
+      watchdog.start();
     },
     async stop() {
       stopping = true;
+      await watchdog.stop();
       await pipelines.idle();
       await consumer.disconnect();
     },
