@@ -62,6 +62,18 @@ export function addModelCommands(program: Command): void {
     .description("the shadow model's moves against the live decisions")
     .option("--json")
     .action(act("compare"));
+  addEvaluationCommands(model, act);
+  model
+    .command("rollback")
+    .description("undo the latest activation (the model before it, or none)")
+    .action(act("rollback"));
+}
+
+/** `model thresholds` and `model retrain`: figures on held-out data, and a retrain that must do better (issue 36). */
+function addEvaluationCommands(
+  model: Command,
+  act: (action: ModelAction) => (...args: unknown[]) => Promise<void>,
+): void {
   model
     .command("thresholds <version>")
     .description(
@@ -77,7 +89,16 @@ export function addModelCommands(program: Command): void {
     .option("--json")
     .action(act("thresholds"));
   model
-    .command("rollback")
-    .description("undo the latest activation (the model before it, or none)")
-    .action(act("rollback"));
+    .command("retrain")
+    .description(
+      "train on the last N days of labels, compare with the active model on the same held-out days, activate (or propose) only if it catches more at the review budget",
+    )
+    .requiredOption("--days <n>", "the last N days of labels (2–366)")
+    .option("--review-per-1000 <n>", "the review budget the two are compared at (default 2)", collect)
+    .option("--labels <file.csv>", "transaction_id,label over the analysts' labels")
+    .option("--fraud-labels <words>", "label words of the CSV that mean fraud", collect)
+    .option("--legitimate-labels <words>", "label words of the CSV that mean legitimate", collect)
+    .option("--trees <n>", "number of trees", positiveInt)
+    .option("--depth <n>", "tree depth", positiveInt)
+    .action(act("retrain"));
 }

@@ -17,6 +17,8 @@ export type ModelCliOptions = {
   legitimateLabels?: string[];
   reviewPer1000?: string[];
   fpr?: string[];
+  /** retrain: the last N days of labels. */
+  days?: string;
 };
 
 /** The label words of a label file beyond the ones always understood (issue 36). */

@@ -27,7 +27,8 @@ export type ModelAction =
   | "shadow"
   | "compare"
   | "rollback"
-  | "thresholds";
+  | "thresholds"
+  | "retrain";
 
 async function train(config: Config, logger: Logger, opts: ModelCliOptions): Promise<void> {
   const fromMs = instant("from", opts.from);
@@ -110,6 +111,8 @@ export async function modelCommand(
   opts: ModelCliOptions,
 ): Promise<void> {
   if (action === "train") return train(config, logger, opts);
+  if (action === "retrain")
+    return (await import("./retrain-command.ts")).retrainCommand(config, logger, opts);
   if (action === "thresholds")
     return (await import("./thresholds-command.ts")).thresholdsCommand(config, args[0]!, opts);
   await withPool(config, async (pool) => {

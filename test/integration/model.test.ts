@@ -273,4 +273,29 @@ describe("sentinel model", () => {
     expect(summary.backtest.candidate.recall).toBeGreaterThan(summary.backtest.live.recall);
     expect(summary.backtest.candidate.precision).toBeGreaterThan(0.5);
   }, 120_000);
+
+  it("retrains on the last days' labels and activates the candidate only when it catches more (issue 36)", async () => {
+    const run = await runSentinel(
+      ["model", "retrain", "--days", "15", "--labels", truthFile, "--trees", "20", "--review-per-1000", "50"],
+      p.ctx.env,
+    );
+    expect(run.code, run.output).toBe(0);
+    const line = (name: string) => new RegExp(`^${name}=(.*)$`, "m").exec(run.stdout)?.[1];
+    const candidate = line("retrain_candidate")!;
+    expect(candidate).toMatch(/^mdl-[0-9a-f]{12}$/);
+    // No model was active (the rollback test left none): any candidate that catches something wins.
+    expect(line("retrain_active_recall")).toBe("none");
+    expect(Number(line("retrain_candidate_recall"))).toBeGreaterThan(0);
+    expect(line("retrain_decision")).toBe("activated");
+    const list = JSON.parse((await runSentinel(["model", "list", "--json"], p.ctx.env)).stdout) as Array<{
+      version: string;
+      active: boolean;
+    }>;
+    expect(list.find((m) => m.active)?.version).toBe(candidate);
+    const audit = await p.db.query(
+      "SELECT after FROM audit_log WHERE action = 'model.retrain' AND target = $1",
+      [candidate],
+    );
+    expect(audit.rows[0].after).toMatchObject({ candidate, active: null, better: true, review_per_1000: 50 });
+  }, 120_000);
 });
