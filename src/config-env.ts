@@ -53,6 +53,8 @@ export const EnvSchema = z.object({
   REDIS_PASSWORD: z.string().min(1).optional(),
   /** A CA for rediss:// (a private CA; the system's CAs otherwise). */
   REDIS_TLS_CA_FILE: z.string().min(1).optional(),
+  /** How often each consumer measures and stores the model's drift (issue 36); 0: never. */
+  MODEL_DRIFT_INTERVAL_SECONDS: int(60, 0, 3600),
   /** Four eyes (issue 37): the production setting; `sentinel dev` turns it off. */
   APPROVALS_REQUIRED: z.stringbool().default(false),
   APPROVALS_EXPIRE_HOURS: int(24, 1, 720),

@@ -104,6 +104,8 @@ export type Config = Readonly<{
     maxInFlightBytes: number;
     /** Rounds scored at once (the next decodes and loads while one persists). */
     roundsInFlight: number;
+    /** How often the model's drift is measured and stored (0: never). */
+    driftIntervalMs: number;
   }>;
   database: Readonly<{
     url: string;
@@ -260,6 +262,7 @@ export function loadConfig(
       instanceId: e.CONSUMER_INSTANCE_ID,
       maxInFlightBytes: e.CONSUMER_MAX_IN_FLIGHT_MIB * 1024 * 1024,
       roundsInFlight: e.CONSUMER_ROUNDS_IN_FLIGHT,
+      driftIntervalMs: e.MODEL_DRIFT_INTERVAL_SECONDS * 1000,
     },
     database: {
       url: withPassword(e.DATABASE_URL, e.DATABASE_PASSWORD),

@@ -203,6 +203,16 @@ const opsMetrics = (r: Registers) => ({
   }),
 });
 
+/** The learned model's drift (issue 36): PSI of its score and features, live against training. */
+const modelMetrics = (r: Registers) => ({
+  psi: new Gauge({
+    name: "sentinel_model_psi",
+    help: "Population stability index of the model's score (feature=score) and of each feature, live against its training rows (> 0.25: drifted)",
+    labelNames: ["version", "feature"],
+    registers: r,
+  }),
+});
+
 /*
  * Every metric of a process, created once in the composition root and passed to the parts that
  * record it. No global registry: two apps in one test process do not collide.
@@ -219,6 +229,7 @@ export function createMetrics({ defaults = true }: { defaults?: boolean } = {}) 
     cache: cacheMetrics(r),
     ops: opsMetrics(r),
     webhooks: webhookMetrics(r),
+    model: modelMetrics(r),
   };
 }
 

@@ -1,5 +1,6 @@
 import { withAdmin } from "../kafka/admin.ts";
 import { createDecodeOptions } from "../kafka/transaction-codec.ts";
+import { startDriftReporter } from "../model/drift-reporter.ts";
 import { createModelStore } from "../model/model-store.ts";
 import { createRulesSource } from "../rules/active-rules.ts";
 import { defaultRuleSet } from "../rules/default-rule-set.ts";
@@ -46,6 +47,12 @@ export async function scoringDeps(rt: Runtime): Promise<ScoringDeps> {
     fxRates: config.rules.fxRates,
     logger: rt.logger.child({ component: "rules" }),
     onInvalid: (kind) => rt.metrics.consumer.invalidArtefacts.inc({ kind }),
+    drift: startDriftReporter({
+      pool: rt.pool,
+      metrics: rt.metrics,
+      logger: rt.logger.child({ component: "drift" }),
+      intervalMs: config.consumer.driftIntervalMs,
+    }),
   });
   await rules.start();
   return {

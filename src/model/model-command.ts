@@ -103,6 +103,32 @@ async function train(config: Config, logger: Logger, opts: ModelCliOptions): Pro
   });
 }
 
+/** `model list`: versions with their held-out AUC, active/shadow, and their latest drift (issue 36). */
+async function listModels(store: ReturnType<typeof createModelStore>, opts: ModelCliOptions): Promise<void> {
+  const [list, drift] = await Promise.all([store.list(), store.drift()]);
+  const models = list.map((m) => ({ ...m, drift: drift.get(m.version) ?? null }));
+  if (opts.json) return out(toJson(models));
+  const head = ["version", "trained", "rows", "fraud", "held-out AUC", "active", "shadow", "drift (PSI)"];
+  const table = newTable(head);
+  for (const m of models) {
+    const s = m.summary as { rows?: number; fraud?: number; holdout?: { auc: number | null } };
+    const d = m.drift;
+    table.push([
+      m.version,
+      m.trained_at,
+      s.rows ?? "",
+      s.fraud ?? "",
+      s.holdout?.auc ?? "—",
+      m.active ? "yes" : "",
+      m.shadow ? "yes" : "",
+      d ? `${d.drifted ? "DRIFTED " : ""}score ${d.score_psi}, ${d.worst_feature} ${d.worst_psi}` : "—",
+    ]);
+  }
+  out(table.toString());
+  if (!models.some((m) => m.active)) out("no model active: model.score is null, the rules decide alone");
+  return;
+}
+
 export async function modelCommand(
   config: Config,
   logger: Logger,
@@ -118,27 +144,8 @@ export async function modelCommand(
   await withPool(config, async (pool) => {
     const store = createModelStore({ pool });
     switch (action) {
-      case "list": {
-        const models = await store.list();
-        if (opts.json) return out(toJson(models));
-        const table = newTable(["version", "trained", "rows", "fraud", "training AUC", "active", "shadow"]);
-        for (const m of models) {
-          const s = m.summary as { rows?: number; fraud?: number; trainingAuc?: number | null };
-          table.push([
-            m.version,
-            m.trained_at,
-            s.rows ?? "",
-            s.fraud ?? "",
-            s.trainingAuc ?? "—",
-            m.active ? "yes" : "",
-            m.shadow ? "yes" : "",
-          ]);
-        }
-        out(table.toString());
-        if (!models.some((m) => m.active))
-          out("no model active: model.score is null, the rules decide alone");
-        return;
-      }
+      case "list":
+        return listModels(store, opts);
       case "show": {
         const doc = await store.get(args[0]!);
         if (doc === null) throw new SentinelError("not_found", `no model version ${args[0]}`);

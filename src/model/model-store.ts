@@ -5,6 +5,8 @@ import type { Actor } from "../audit/audit-store.ts";
 import { SentinelError } from "../errors.ts";
 import { withDbErrors } from "../store/db-errors.ts";
 import type { DatabasePool } from "../store/pool.ts";
+import { isoUtc } from "../store/sql-time.ts";
+import { DRIFT_THRESHOLD } from "./drift.ts";
 import { type ModelDocument, validateModel } from "./model.ts";
 
 /*
@@ -28,6 +30,16 @@ export const MODELS: ArtefactKind = {
   saveVerb: "train",
   rollbackToNone: true,
 };
+
+const DriftRow = z.object({
+  version: z.string(),
+  measured_at: z.string(),
+  sampled_rows: z.number(),
+  score_psi: z.number(),
+  worst_feature: z.string(),
+  worst_psi: z.number(),
+});
+export type ModelDrift = Omit<z.output<typeof DriftRow>, "version"> & { drifted: boolean };
 
 export type ModelStore = ReturnType<typeof createModelStore>;
 
@@ -55,6 +67,20 @@ export function createModelStore({ pool }: { pool: DatabasePool }) {
     },
     list,
     get: models.get,
+    /** Each version's latest drift measure (issue 36), by version. */
+    async drift(): Promise<Map<string, ModelDrift>> {
+      const rows = await withDbErrors("model drift", () =>
+        pool.any(sql.type(DriftRow)`
+          SELECT version, ${isoUtc("measured_at")} AS measured_at, sampled_rows, score_psi::float8 AS score_psi,
+                 worst_feature, worst_psi::float8 AS worst_psi FROM model_drift`),
+      );
+      return new Map(
+        rows.map(({ version, ...d }) => [
+          version,
+          { ...d, drifted: Math.max(d.score_psi, d.worst_psi) > DRIFT_THRESHOLD },
+        ]),
+      );
+    },
     async info(version: string): Promise<ModelInfo | null> {
       return (await list()).find((m) => m.version === version) ?? null;
     },

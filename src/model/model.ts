@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { contentAddress } from "../artefacts/content-address.ts";
+import { ReferenceSchema } from "./drift.ts";
 import { FEATURES, type FeatureName } from "./features.ts";
 import { contributions, type Forest } from "./forest.ts";
 
@@ -106,6 +107,8 @@ export const ModelDocumentSchema = z.strictObject({
     labels: z.string(),
     options: z.record(z.string(), z.number()),
     trainingAuc: z.number().nullable(),
+    /** The training rows' feature and score distributions, the drift monitor's reference (issue 36). */
+    reference: ReferenceSchema.optional(),
     /** Out-of-time figures on the range's held-out tail, which it was not trained on (issue 36). */
     holdout: z
       .strictObject({

@@ -1,6 +1,7 @@
+import { referenceOf } from "./drift.ts";
 import { evaluation } from "./evaluate.ts";
 import { FEATURES } from "./features.ts";
-import { margin } from "./forest.ts";
+import { margin, sigmoid } from "./forest.ts";
 import { type Dataset, DEFAULT_TRAIN, type TrainOptions, trainForest } from "./gbdt.ts";
 import { MODEL_FORMAT, type ModelDocument, modelVersion, scoringModel } from "./model.ts";
 import { loadTrainingSet, splitByTime, type TrainingSource } from "./training-data.ts";
@@ -61,6 +62,7 @@ export function trainOnDataset(
   for (const v of data.y) fraud += v;
   const seconds = Math.round((performance.now() - started) / 10) / 100;
   const a = auc(margins, data.y);
+  const scores = margins.map((m) => sigmoid(m));
   const document: ModelDocument = {
     format: MODEL_FORMAT,
     kind: "gbdt",
@@ -73,6 +75,7 @@ export function trainOnDataset(
       fraud,
       options: { ...o },
       trainingAuc: a === null ? null : Math.round(a * 10_000) / 10_000,
+      reference: referenceOf(data, scores),
     },
   };
   return { version: modelVersion(document), document, seconds };

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "../logger.ts";
-import { type ScoringModel, scoringModel, validateModel } from "../model/model.ts";
+import type { DriftReporter } from "../model/drift-reporter.ts";
+import { type ModelDocument, type ScoringModel, scoringModel, validateModel } from "../model/model.ts";
 import type { ModelStore } from "../model/model-store.ts";
 import { backoffMs } from "../poll.ts";
 import { type RuleSet, ruleSetVersion, validateRuleSet } from "./rule-language.ts";
@@ -36,11 +37,27 @@ export type RulesSource = {
   stop(): void;
 };
 
+/** A model whose scores (a sample of them) are counted by its drift monitor, when it has a reference. */
+function watched(model: ScoringModel, doc: ModelDocument, drift: DriftReporter | undefined): ScoringModel {
+  const reference = doc.training.reference;
+  if (!drift || !reference) return model;
+  const monitor = drift.monitor(model.version, reference);
+  return {
+    ...model,
+    score(x) {
+      const p = model.score(x);
+      monitor.observe(x, p);
+      return p;
+    },
+  };
+}
+
 /** Loads a model version, compiled once per version (a model's document is large). */
 function modelLoader(
   models: Pick<ModelStore, "get"> | undefined,
   logger: Logger,
   onInvalid: (kind: "model") => void,
+  drift: DriftReporter | undefined,
 ) {
   const compiled = new Map<string, ScoringModel | null>();
   return async (version: string | null): Promise<ScoringModel | undefined> => {
@@ -49,7 +66,7 @@ function modelLoader(
       const valid = validateModel(await models.get(version));
       let model: ScoringModel | null = null;
       try {
-        if (valid.ok) model = scoringModel(valid.model, version);
+        if (valid.ok) model = watched(scoringModel(valid.model, version), valid.model, drift);
         else logger.error({ version, issues: valid.issues }, "stored model is invalid; not used");
       } catch (error) {
         logger.error({ version, err: (error as Error).message }, "stored model cannot be loaded; not used");
@@ -85,6 +102,7 @@ export function createRulesSource({
   refreshMs = 2_000,
   logger,
   onInvalid,
+  drift,
 }: {
   store: Pick<RulesStore, "stamp" | "active" | "allLists" | "get"> &
     Partial<Pick<RulesStore, "activeSnoozes">>;
@@ -96,6 +114,8 @@ export function createRulesSource({
   logger: Logger;
   /** A stored rule set or model that failed validation (counted in a metric). */
   onInvalid?: (kind: "rule_set" | "model") => void;
+  /** Where the models' drift is measured (issue 36); absent, it is not. */
+  drift?: DriftReporter;
 }): RulesSource {
   let current = scoringRules(fallback, fxRates);
   let shadow: ScoringRules | undefined;
@@ -104,7 +124,7 @@ export function createRulesSource({
   let refreshing = false;
   let stopped = false;
 
-  const loadModel = modelLoader(models, logger, (kind) => onInvalid?.(kind));
+  const loadModel = modelLoader(models, logger, (kind) => onInvalid?.(kind), drift);
 
   const liveSet = liveSetOf(fallback, logger, onInvalid);
 

@@ -19,7 +19,11 @@ import { eventually } from "../support/topics.ts";
 
 const DAY = 86_400_000;
 const start = Math.floor(Date.now() / DAY) * DAY - 14 * DAY;
-const p = usePipeline({ TOPIC_TRANSACTIONS_TIMESTAMP_TYPE: "CreateTime", TIMESTAMP_MAX_AGE_HOURS: "480" });
+const p = usePipeline({
+  TOPIC_TRANSACTIONS_TIMESTAMP_TYPE: "CreateTime",
+  TIMESTAMP_MAX_AGE_HOURS: "480",
+  MODEL_DRIFT_INTERVAL_SECONDS: "1",
+});
 const truthFile = join(tmpdir(), `model-truth-${process.pid}.csv`);
 afterAll(() => rmSync(truthFile, { force: true }));
 
@@ -191,6 +195,24 @@ describe("sentinel model", () => {
       ),
     );
     for (const user of users.slice(1)) expect((await takeover(user)).decision).not.toBe("approve");
+
+    // Drift (issue 36): the consumer measured the model it scores with against its training rows.
+    expect(
+      await eventually(
+        async () =>
+          (await p.db.query("SELECT 1 FROM model_drift WHERE version = $1", [version])).rowCount === 1,
+        15_000,
+        250,
+      ),
+    ).toBe(true);
+    const listed = JSON.parse((await runSentinel(["model", "list", "--json"], p.ctx.env)).stdout) as Array<{
+      version: string;
+      drift: { sampled_rows: number; score_psi: number; worst_feature: string; drifted: boolean } | null;
+    }>;
+    const drift = listed.find((m) => m.version === version)!.drift!;
+    expect(drift.sampled_rows).toBeGreaterThan(0);
+    expect(typeof drift.drifted).toBe("boolean");
+    expect(drift.worst_feature).toMatch(/^[a-z0-9_]+$/);
 
     expect((await runSentinel(["model", "rollback"], p.ctx.env)).output).toMatch(/no model active/);
     expect(
