@@ -3,14 +3,14 @@ import type { Config } from "../config.ts";
 import { SentinelError } from "../errors.ts";
 import { submitFromCli } from "../governance/changes-command.ts";
 import type { Logger } from "../logger.ts";
-import { labelsDigest, readLabelsCsv } from "../ops/backtest.ts";
+import { readLabelsCsv } from "../ops/backtest.ts";
 import { newTable, out, toJson } from "../ops/output.ts";
 import { printMoves } from "../rules/rules-command.ts";
 import { withPool } from "../store/pool.ts";
 import { instant, type ModelCliOptions, vocabularyOf } from "./cli-options.ts";
 import { validateModel } from "./model.ts";
 import { createModelStore } from "./model-store.ts";
-import { trainModel } from "./train.ts";
+import { trainFromCli } from "./train-cli.ts";
 
 /*
  * `sentinel model train|list|show|activate|shadow|compare|rollback` (issue 24). Training saves a
@@ -39,35 +39,13 @@ async function train(config: Config, logger: Logger, opts: ModelCliOptions): Pro
   if (!(holdout >= 0 && holdout <= 0.5))
     throw new SentinelError("validation_failed", "--holdout must be a fraction of the range from 0 to 0.5");
   await withPool(config, async (pool) => {
-    let trained: Awaited<ReturnType<typeof trainModel>>;
-    try {
-      trained = await trainModel({
-        pool,
-        fromMs,
-        toMs,
-        fxRates: config.rules.fxRates,
-        ...(labels ? { labels } : {}),
-        // What was trained on, never where it came from: the same labels give the same version.
-        labelsName: labels ? `analyst labels + ${labelsDigest(labels)}` : "analyst labels",
-        holdout,
-        options: {
-          ...(opts.trees ? { trees: opts.trees } : {}),
-          ...(opts.depth ? { depth: opts.depth } : {}),
-        },
-        onProgress: (rows) =>
-          logger.info({ rows, rssMib: Math.round(process.memoryUsage().rss / 2 ** 20) }, "features computed"),
-        onTree: (done, total) => {
-          if (done % 20 === 0 || done === total)
-            logger.info(
-              { done, total, rssMib: Math.round(process.memoryUsage().rss / 2 ** 20) },
-              "trees trained",
-            );
-        },
-      });
-    } catch (error) {
-      if (error instanceof RangeError) throw new SentinelError("validation_failed", error.message);
-      throw error;
-    }
+    const trained = await trainFromCli(pool, logger, config.rules.fxRates, {
+      fromMs,
+      toMs,
+      ...(labels ? { labels } : {}),
+      holdout,
+      opts,
+    });
     const store = createModelStore({ pool });
     const created = await store.save(trained.version, trained.document, trained.summary, cliActor(config));
     const activated =

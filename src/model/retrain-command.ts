@@ -3,14 +3,15 @@ import type { Config } from "../config.ts";
 import { SentinelError } from "../errors.ts";
 import { submitFromCli } from "../governance/changes-command.ts";
 import type { Logger } from "../logger.ts";
-import { labelsDigest, readLabelsCsv } from "../ops/backtest.ts";
+import { readLabelsCsv } from "../ops/backtest.ts";
 import { out } from "../ops/output.ts";
 import { withPool } from "../store/pool.ts";
 import { type ModelCliOptions, vocabularyOf } from "./cli-options.ts";
 import { operatingPoint } from "./evaluate.ts";
 import { validateModel } from "./model.ts";
 import { createModelStore } from "./model-store.ts";
-import { scoreRows, trainModel } from "./train.ts";
+import { scoreRows } from "./train.ts";
+import { trainFromCli } from "./train-cli.ts";
 import { loadTrainingSet, splitByTime } from "./training-data.ts";
 
 /*
@@ -42,26 +43,13 @@ export async function retrainCommand(
   const cutoffMs = Math.round(fromMs + (1 - HOLDOUT) * (toMs - fromMs));
   await withPool(config, async (pool) => {
     const store = createModelStore({ pool });
-    let trained: Awaited<ReturnType<typeof trainModel>>;
-    try {
-      trained = await trainModel({
-        pool,
-        fromMs,
-        toMs,
-        fxRates: config.rules.fxRates,
-        ...(labels ? { labels } : {}),
-        labelsName: labels ? `analyst labels + ${labelsDigest(labels)}` : "analyst labels",
-        holdout: HOLDOUT,
-        options: {
-          ...(opts.trees ? { trees: opts.trees } : {}),
-          ...(opts.depth ? { depth: opts.depth } : {}),
-        },
-        onProgress: (rows) => logger.info({ rows }, "features computed"),
-      });
-    } catch (error) {
-      if (error instanceof RangeError) throw new SentinelError("validation_failed", error.message);
-      throw error;
-    }
+    const trained = await trainFromCli(pool, logger, config.rules.fxRates, {
+      fromMs,
+      toMs,
+      ...(labels ? { labels } : {}),
+      holdout: HOLDOUT,
+      opts,
+    });
     await store.save(trained.version, trained.document, trained.summary, cliActor(config));
     // The same held-out transactions for both: the tail of the range, which the candidate never saw.
     const all = await loadTrainingSet({

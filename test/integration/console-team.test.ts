@@ -45,6 +45,17 @@ describe.skipIf(!executablePath)("the console's team views in Chromium", () => {
     return id;
   }
 
+  /** A high-risk profile whose limits no test payment reaches: a large amount is a review. */
+  async function highRisk(user: string) {
+    const body = { risk_tier: "high", home_country: "US", currency: "USD" };
+    const limits = { per_transaction_limit: "50000.00", daily_limit: "1000000.00" };
+    const res = await p.request("PUT", `/users/${user}/profile`, {
+      key: ALICE,
+      body: { ...body, ...limits },
+    });
+    expect(res.status).toBe(200);
+  }
+
   async function signIn(key: string, name: string): Promise<Page> {
     const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
     page.on("pageerror", (e) => errors.push(e.message));
@@ -62,17 +73,7 @@ describe.skipIf(!executablePath)("the console's team views in Chromium", () => {
   it("queues, links, snoozes in one step (a proposal), resolves a user's cases at once; an admin approves the snooze", async () => {
     const tag = randomUUID().slice(0, 8);
     const [user, device] = [`team-${tag}`, `dev-${tag}`];
-    const profile = await p.request("PUT", `/users/${user}/profile`, {
-      key: ALICE,
-      body: {
-        risk_tier: "high",
-        home_country: "US",
-        currency: "USD",
-        per_transaction_limit: "50000.00",
-        daily_limit: "1000000.00",
-      },
-    });
-    expect(profile.status).toBe(200);
+    await highRisk(user);
     const [first, second] = [await review(user, device, "1500.00"), await review(user, device, "2500.00")];
 
     const ann = await signIn(ANN, "ann");
@@ -128,16 +129,7 @@ describe.skipIf(!executablePath)("the console's team views in Chromium", () => {
   it("lets a supervisor assign and escalate from the case view", async () => {
     const tag = randomUUID().slice(0, 8);
     const user = `sup-${tag}`;
-    await p.request("PUT", `/users/${user}/profile`, {
-      key: ALICE,
-      body: {
-        risk_tier: "high",
-        home_country: "US",
-        currency: "USD",
-        per_transaction_limit: "50000.00",
-        daily_limit: "1000000.00",
-      },
-    });
+    await highRisk(user);
     const id = await review(user, `d-${tag}`, "3000.00");
     const sue = await signIn(SUE, "sue");
     const row = sue.locator(`#queue-rows tr[data-transaction-id="${id}"]`);

@@ -58,6 +58,18 @@ async function takeover(user: string): Promise<Answer["decision"]> {
   return ((await res.json()) as Answer).decision;
 }
 
+/** `sentinel model train` over the simulated fortnight, with the labels of `file`. */
+const trainOn = (file: string) =>
+  runSentinel(
+    [
+      "model",
+      "train",
+      ...["--from", new Date(start).toISOString(), "--to", new Date(start + 15 * DAY).toISOString()],
+      ...["--labels", file, "--trees", "60", "--json"],
+    ],
+    p.ctx.env,
+  );
+
 const modelReason = (reasons: readonly string[]) => reasons.find((r) => r.startsWith("model "));
 
 beforeAll(async () => {
@@ -87,15 +99,7 @@ beforeAll(async () => {
 
 describe("sentinel model", () => {
   it("trains on the labelled transactions of a range, saved and not active", async () => {
-    const run = await runSentinel(
-      [
-        "model",
-        "train",
-        ...["--from", new Date(start).toISOString(), "--to", new Date(start + 15 * DAY).toISOString()],
-        ...["--labels", truthFile, "--trees", "60", "--json"],
-      ],
-      p.ctx.env,
-    );
+    const run = await trainOn(truthFile);
     expect(run.code, run.output).toBe(0);
     const trained = JSON.parse(run.stdout) as {
       version: string;
@@ -116,15 +120,7 @@ describe("sentinel model", () => {
     // The same labels from another file: the same version (a path is not what a model learnt from).
     const copy = `${truthFile}.copy.csv`;
     copyFileSync(truthFile, copy);
-    const again = await runSentinel(
-      [
-        "model",
-        "train",
-        ...["--from", new Date(start).toISOString(), "--to", new Date(start + 15 * DAY).toISOString()],
-        ...["--labels", copy, "--trees", "60", "--json"],
-      ],
-      p.ctx.env,
-    );
+    const again = await trainOn(copy);
     rmSync(copy, { force: true });
     expect(JSON.parse(again.stdout)).toMatchObject({ version, created: false });
 
