@@ -71,7 +71,8 @@ export async function retrainCommand(
     const activeVersion = (await store.stamp()).active;
     const activeDoc = activeVersion ? validateModel(await store.get(activeVersion)) : null;
     const active = activeDoc?.ok ? recallOf(activeDoc.model) : null;
-    const better = active === null || candidate > active;
+    // Better: catches more than the active model — or, with none active, catches anything at all.
+    const better = candidate > (active ?? 0);
     const comparison = {
       candidate: trained.version,
       active: activeVersion,

@@ -294,14 +294,25 @@ describe("sentinel model", () => {
 
   it("retrains on the last days' labels and activates the candidate only when it catches more (issue 36)", async () => {
     const run = await runSentinel(
-      ["model", "retrain", "--days", "15", "--labels", truthFile, "--trees", "20", "--review-per-1000", "50"],
+      [
+        "model",
+        "retrain",
+        "--days",
+        "15",
+        "--labels",
+        truthFile,
+        "--trees",
+        "60",
+        "--review-per-1000",
+        "200",
+      ],
       p.ctx.env,
     );
     expect(run.code, run.output).toBe(0);
     const line = (name: string) => new RegExp(`^${name}=(.*)$`, "m").exec(run.stdout)?.[1];
     const candidate = line("retrain_candidate")!;
     expect(candidate).toMatch(/^mdl-[0-9a-f]{12}$/);
-    // No model was active (the rollback test left none): any candidate that catches something wins.
+    // No model was active (the rollback test left none): a candidate that catches something wins.
     expect(line("retrain_active_recall")).toBe("none");
     expect(Number(line("retrain_candidate_recall"))).toBeGreaterThan(0);
     expect(line("retrain_decision")).toBe("activated");
@@ -314,6 +325,11 @@ describe("sentinel model", () => {
       "SELECT after FROM audit_log WHERE action = 'model.retrain' AND target = $1",
       [candidate],
     );
-    expect(audit.rows[0].after).toMatchObject({ candidate, active: null, better: true, review_per_1000: 50 });
+    expect(audit.rows[0].after).toMatchObject({
+      candidate,
+      active: null,
+      better: true,
+      review_per_1000: 200,
+    });
   }, 120_000);
 });
