@@ -47,40 +47,30 @@ const BulkBody = z
 export function queueRoutes(app: FastifyInstance, deps: QueueRouteDeps): void {
   const AssignBody = z.strictObject({ assignee: deps.analystName });
 
-  app.post<{ Params: { id: string } }>(
-    "/cases/:id/assign",
-    {
-      config: supervisors,
-      schema: {
-        summary: "Give a case to an analyst (claimed in their name), whoever held it",
-        ...secured,
-        body: jsonSchemaOf(AssignBody),
+  /** A supervisor's move on one case: its body parsed, the move made, the case as it is now. */
+  const move = <B>(
+    path: string,
+    summary: string,
+    body: z.ZodType<B>,
+    act: (id: string, input: B, actor: ReturnType<typeof whoIs>) => Promise<CaseRefusal | undefined>,
+  ) =>
+    app.post<{ Params: { id: string } }>(
+      `/cases/:id/${path}`,
+      { config: supervisors, schema: { summary, ...secured, body: jsonSchemaOf(body) } },
+      async (request) => {
+        const id = parseParam(deps.caseId, request.params.id, "id");
+        const refused = await act(id, parseRequest(body, request.body ?? {}), whoIs(request));
+        return refused ? deps.refuse(refused) : deps.currentCase(id);
       },
-    },
-    async (request) => {
-      const id = parseParam(deps.caseId, request.params.id, "id");
-      const { assignee } = parseRequest(AssignBody, request.body ?? {});
-      const refused = await deps.supervision.assign(id, assignee, whoIs(request));
-      return refused ? deps.refuse(refused) : deps.currentCase(id);
-    },
+    );
+  move(
+    "assign",
+    "Give a case to an analyst (claimed in their name), whoever held it",
+    AssignBody,
+    (id, b, who) => deps.supervision.assign(id, b.assignee, who),
   );
-
-  app.post<{ Params: { id: string } }>(
-    "/cases/:id/escalate",
-    {
-      config: supervisors,
-      schema: {
-        summary: "Put an unresolved case in the escalated queue, saying why",
-        ...secured,
-        body: jsonSchemaOf(EscalateBody),
-      },
-    },
-    async (request) => {
-      const id = parseParam(deps.caseId, request.params.id, "id");
-      const { reason } = parseRequest(EscalateBody, request.body ?? {});
-      const refused = await deps.supervision.escalate(id, reason, whoIs(request));
-      return refused ? deps.refuse(refused) : deps.currentCase(id);
-    },
+  move("escalate", "Put an unresolved case in the escalated queue, saying why", EscalateBody, (id, b, who) =>
+    deps.supervision.escalate(id, b.reason, who),
   );
 
   app.post(

@@ -59,6 +59,8 @@ export type PartitionPipelines = {
   /** Whether nothing of this partition is queued or being worked on. */
   isIdle(partition: number): boolean;
   readonly inFlightBytes: number;
+  /** How many rejoins (resets) there have been: a batch's generation is this when it is worked on. */
+  readonly generation: number;
 };
 
 const bytesOf = (payload: EachBatchPayload) =>
@@ -86,6 +88,10 @@ function take(lane: Lane, maxMessages: number): Entry | undefined {
   });
   return { payload: { ...last, batch }, bytes: taken.reduce((n, e) => n + e.bytes, 0) };
 }
+
+/** Whether no lane of the partition has anything queued or being worked on. */
+const idleIn = (lanes: Map<string, Lane>, partition: number) =>
+  ![...lanes.values()].some((l) => l.partition === partition && (l.busy || l.queue.length > 0));
 
 /** Moves kafkajs's fetch position of the lane back to `offset`; what is fetched past it waits. */
 function moveBack(options: PipelineOptions, lane: Lane, offset: string): void {
@@ -137,8 +143,7 @@ export function createPartitionPipelines(options: PipelineOptions): PartitionPip
         outcome = { done: false, resumeAt: entry.payload.batch.messages[0]!.offset };
       }
       release(entry.bytes);
-      // Left undone across a rejoin: nothing to move back (see the header); the queue is the new
-      // generation's.
+      // Left undone across a rejoin: nothing to move back (see the header).
       if (outcome.done || workedIn !== generation) continue;
       drop(lane, "batch left undone");
       if (outcome.resumeAt !== null) moveBack(options, lane, outcome.resumeAt);
@@ -165,6 +170,9 @@ export function createPartitionPipelines(options: PipelineOptions): PartitionPip
   return {
     get inFlightBytes() {
       return inFlight;
+    },
+    get generation() {
+      return generation;
     },
     async enqueue(payload) {
       const { batch } = payload;
@@ -201,8 +209,7 @@ export function createPartitionPipelines(options: PipelineOptions): PartitionPip
         lane.floor = null;
       }
     },
-    isIdle: (partition) =>
-      ![...lanes.values()].some((l) => l.partition === partition && (l.busy || l.queue.length > 0)),
+    isIdle: (partition) => idleIn(lanes, partition),
     async idle() {
       for (;;) {
         const busy = [...lanes.values()].filter((l) => l.busy).map((l) => l.working);

@@ -101,28 +101,18 @@ function pipelinesFor(
  * sends it with the member's *current* generation, and the coordinator accepts a current member's
  * commit for any partition: a commit refused before a rejoin and sent again after it overwrote
  * the partition's new owner's later commit, and nothing moved it again once the load had ended
- * (four partitions left with lag in three of five chaos runs, 2026-12-05).
+ * (four partitions left with lag in four of five chaos runs, 2026-12-05). The generation is the
+ * pipelines' count of rejoins (partition-pipeline.ts).
  */
-export function committer(group: GroupConsumer, stopping: () => boolean) {
+export function committer(group: GroupConsumer, stopping: () => boolean, generation: () => number) {
   const latest = new Map<number, string>();
-  let generation = 0;
-  group.consumer.on(group.consumer.events.GROUP_JOIN, () => {
-    generation++;
-  });
-  const commit = (
-    topic: string,
-    partition: number,
-    offset: string,
-    isStale: () => boolean,
-    workedIn: number,
-  ) => {
+  return (topic: string, partition: number, offset: string, isStale: () => boolean, workedIn: number) => {
     latest.set(partition, offset);
     const current = () =>
-      !stopping() && !isStale() && generation === workedIn && latest.get(partition) === offset;
+      !stopping() && !isStale() && generation() === workedIn && latest.get(partition) === offset;
     if (!current()) return Promise.reject(new Error("the group rejoined since: its new owner commits"));
     return group.commit({ topic, partition, offset, current });
   };
-  return Object.assign(commit, { generation: () => generation });
 }
 
 /** The scorer's group member: its session, fetch sizes and static id; a fatal crash marks it unhealthy. */
@@ -214,7 +204,11 @@ export function createScorer(options: ScorerOptions): Scorer {
    * abandoned uncommitted instead.
    */
   let stopping = false;
-  const commit = committer(group, () => stopping);
+  const commit = committer(
+    group,
+    () => stopping,
+    () => pipelines.generation,
+  );
   const watchdog = watchCommits(
     options,
     group,
@@ -225,7 +219,7 @@ export function createScorer(options: ScorerOptions): Scorer {
   function processBatch(payload: EachBatchPayload) {
     const { batch, heartbeat, isRunning, isStale } = payload;
     const { partition, topic } = batch;
-    const workedIn = commit.generation();
+    const workedIn = pipelines.generation;
     return processInChunks(batch.messages, {
       chunkSize: options.chunkSize,
       handleChunk: async (chunk) => {

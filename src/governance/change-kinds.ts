@@ -148,7 +148,7 @@ export const CHANGE_KINDS = {
   "snooze.remove": {
     target: (p) => `snooze:${p.id}`,
     async base(s, p) {
-      if (!(await s.rules.snoozes()).some((z) => z.snooze_id === p.id))
+      if (!(await s.rules.snoozeActive(p.id)))
         throw new SentinelError("not_found", "no active snooze with this id");
       return null;
     },

@@ -93,6 +93,15 @@ export function createSnoozeStore({ pool }: { pool: DatabasePool }) {
       });
     },
 
+    /** Whether a snooze is active (not removed, not ended). */
+    async snoozeActive(id: string): Promise<boolean> {
+      const found = await withDbErrors("read a snooze", () =>
+        pool.maybeOneFirst(sql.type(z.object({ one: z.number() }))`
+          SELECT 1 AS one FROM snoozes WHERE snooze_id = ${id}::uuid AND removed_at IS NULL AND until > now()`),
+      );
+      return found !== null;
+    },
+
     /** Snoozes, newest first: the active ones, or all (removed and ended included). */
     async snoozes({ all = false }: { all?: boolean } = {}): Promise<Snooze[]> {
       const rows = await withDbErrors("read snoozes", () =>

@@ -1,4 +1,3 @@
-import { EventEmitter } from "node:events";
 import { describe, expect, it } from "vitest";
 import { committer } from "../../../src/consumer/scorer.ts";
 import type { GroupConsumer } from "../../../src/kafka/group-consumer.ts";
@@ -10,22 +9,21 @@ import type { GroupConsumer } from "../../../src/kafka/group-consumer.ts";
  */
 
 function fakeGroup() {
-  const events = new EventEmitter();
+  let generation = 0;
   const sent: Array<{ partition: number; offset: string; current: () => boolean }> = [];
   const group = {
-    consumer: { on: (e: string, f: () => void) => events.on(e, f), events: { GROUP_JOIN: "join" } },
     commit: async (c: { partition: number; offset: string; current: () => boolean }) => {
       sent.push(c);
     },
   } as unknown as GroupConsumer;
-  return { group, sent, rejoin: () => events.emit("join") };
+  return { group, sent, generation: () => generation, rejoin: () => generation++ };
 }
 
 describe("the scorer's committer", () => {
   it("sends a commit of the generation its batch was worked in, and none after a rejoin", async () => {
-    const { group, sent, rejoin } = fakeGroup();
-    const commit = committer(group, () => false);
-    const workedIn = commit.generation();
+    const { group, sent, rejoin, generation } = fakeGroup();
+    const commit = committer(group, () => false, generation);
+    const workedIn = generation();
     await commit("t", 1, "100", () => false, workedIn);
     expect(sent.map((c) => c.offset)).toEqual(["100"]);
     // Refused, about to be sent again: the group rejoins meanwhile — it is no longer current.
@@ -35,7 +33,7 @@ describe("the scorer's committer", () => {
     await expect(commit("t", 1, "150", () => false, workedIn)).rejects.toThrow(/rejoined/);
     expect(sent).toHaveLength(1);
     // The new generation's commits go out.
-    await commit("t", 1, "200", () => false, commit.generation());
+    await commit("t", 1, "200", () => false, generation());
     expect(sent.map((c) => c.offset)).toEqual(["100", "200"]);
     expect(sent[1]!.current()).toBe(true);
   });
