@@ -1,11 +1,16 @@
 import { randomUUID } from "node:crypto";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { parseArgs } from "node:util";
+import { Pool } from "undici";
 import { REPO_ROOT } from "../src/paths.ts";
 import { createSandbox, type Services } from "../src/stack/sandbox.ts";
 import { freePorts } from "../test/support/ports.ts";
 import { startNode, waitForHttp } from "../test/support/processes.ts";
 import { cpuSpent, sampleCpu, stackPids } from "./lib/cpu.ts";
+import { type MaxRate, searchMaxRate, stageOwningP99 } from "./lib/e2e-search.ts";
+import { summariseProfiles } from "./lib/profile-summary.ts";
 import { benchServices, log } from "./lib/services.ts";
 import { type Buckets, parseBuckets, type StageTimes, stageTimes } from "./lib/stages.ts";
 
@@ -43,7 +48,17 @@ export type E2eRate = {
   rounds: Array<{ p50: number; p99: number; decidedRatio: number; cpuMsPerTx: number }>;
 };
 
-export type E2eRun = { rates: E2eRate[]; ingressPeakRssMiB: number; consumerPeakRssMiB: number };
+export type E2eRun = {
+  rates: E2eRate[];
+  /** The stack's CPU with nothing offered (cores: CPU seconds per second), and per process role. */
+  idle: { cores: number; byRole: Record<string, number> };
+  /** The highest rate decided whole at p99 ≤ 100 ms, and every rate tried on the way. */
+  maxRate?: MaxRate;
+  ingressPeakRssMiB: number;
+  consumerPeakRssMiB: number;
+  /** The two processes' pids (the profiles' file names carry them). */
+  pids: { ingest?: number; consumer?: number };
+};
 
 /** Both processes' stage histograms now. */
 async function scrapeStages(
@@ -80,19 +95,128 @@ function medianRound(runs: E2eRate[]): E2eRate {
 
 const ms = (x: number) => Math.round(x * 1000) / 1000;
 
+/** One process pair under test and what a round needs to measure it. */
+type Rig = { pool: Pool; pids: { ingest?: number; consumer?: number }; metricsPort: number };
+
+/**
+ * Offers `rate` transactions a second for `seconds` on a fixed schedule (tick i sends until
+ * i·perTick requests are out, whatever the answers do) and measures the round: latencies of the
+ * 200s, the stack's CPU, the stage histograms. The load generator is undici's pool (about a third
+ * of fetch's CPU per request on this box: it shares the two cores with the stack).
+ */
+async function offerRound(rig: Rig, rate: number, seconds: number): Promise<E2eRate> {
+  const latencies: number[] = [];
+  let sent = 0;
+  let accepted = 0;
+  const tickMs = 10;
+  const perTick = rate / (1000 / tickMs);
+  const before = await scrapeStages(PORT, rig.metricsPort);
+  const cpuBefore = sampleCpu(stackPids(rig.pids));
+  const started = performance.now();
+  const inflight: Promise<void>[] = [];
+  for (let tick = 1; performance.now() - started < seconds * 1000; tick++) {
+    while (sent < tick * perTick) {
+      sent++;
+      const t0 = performance.now();
+      inflight.push(
+        rig.pool
+          .request({
+            path: "/transaction",
+            method: "POST",
+            headers: { "content-type": "application/json", prefer: "wait=1" },
+            body: JSON.stringify({
+              transaction_id: randomUUID(),
+              user_id: `e2e-${sent % 5000}`,
+              amount: "12.34",
+              currency: "USD",
+              country: "US",
+            }),
+          })
+          .then(
+            async (r) => {
+              await r.body.dump();
+              if (r.statusCode === 200) latencies.push(performance.now() - t0);
+              if (r.statusCode === 200 || r.statusCode === 202) accepted++;
+            },
+            () => {},
+          ),
+      );
+    }
+    const wait = started + tick * tickMs - performance.now();
+    if (wait > 0) await sleep(wait);
+  }
+  await Promise.all(inflight);
+  const cpu = cpuSpent(cpuBefore, sampleCpu(stackPids(rig.pids)));
+  const after = await scrapeStages(PORT, rig.metricsPort);
+  const sorted = latencies.sort((a, b) => a - b);
+  const decided = Math.max(1, sorted.length);
+  const at = (p: number) => Math.round(percentile(sorted, p) * 10) / 10;
+  return {
+    rate,
+    sent,
+    accepted,
+    decided: sorted.length,
+    decidedRatio: Math.round((sorted.length / Math.max(1, sent)) * 10_000) / 10_000,
+    latencyMs: {
+      p50: at(50),
+      p90: at(90),
+      p99: at(99),
+      max: Math.round((sorted.at(-1) ?? Number.NaN) * 10) / 10,
+    },
+    stages: { sync: stageTimes(before.sync, after.sync), scorer: stageTimes(before.scorer, after.scorer) },
+    cpuMsPerTx: ms(Object.values(cpu).reduce((a, b) => a + b, 0) / decided),
+    cpuMsPerTxByRole: Object.fromEntries(Object.entries(cpu).map(([role, t]) => [role, ms(t / decided)])),
+    rounds: [],
+  };
+}
+
+/** The stack's CPU with nothing offered, in cores (CPU seconds per second) over `seconds`. */
+async function idleCpu(
+  rig: Rig,
+  seconds: number,
+): Promise<{ cores: number; byRole: Record<string, number> }> {
+  const before = sampleCpu(stackPids(rig.pids));
+  await sleep(seconds * 1000);
+  const spent = cpuSpent(before, sampleCpu(stackPids(rig.pids)));
+  const per = (t: number) => Math.round((t / (seconds * 1000)) * 1000) / 1000;
+  return {
+    cores: per(Object.values(spent).reduce((a, b) => a + b, 0)),
+    byRole: Object.fromEntries(Object.entries(spent).map(([k, v]) => [k, per(v)])),
+  };
+}
+
+function logRound(r: E2eRate, what = "sync e2e"): void {
+  log(
+    `${what} at ${r.rate}/s: ${r.decided}/${r.sent} decided within 1 s, p50 ${r.latencyMs.p50} ms, p99 ${r.latencyMs.p99} ms, CPU ${r.cpuMsPerTx} ms/tx ${JSON.stringify(r.cpuMsPerTxByRole)}`,
+  );
+  const line = (t: StageTimes) =>
+    Object.entries(t)
+      .map(([k, v]) => `${k} ${v.p50}/${v.p99}`)
+      .join(", ");
+  log(`  stages p50/p99 ms — sync request: ${line(r.stages.sync)}; scorer round: ${line(r.stages.scorer)}`);
+}
+
 export async function benchE2e(
   services: Services,
   {
     rates = [500, 1000, 2000],
     seconds = 10,
     rounds = 3,
+    idleSeconds = 10,
+    search = true,
     stackEnv,
+    processEnv = {},
   }: {
     rates?: number[];
     seconds?: number;
     rounds?: number;
+    idleSeconds?: number;
+    /** Search for the highest rate decided whole at p99 ≤ 100 ms (e2e-search.ts). */
+    search?: boolean;
     /** The processes' environment on another stack (the secured one, bench/secure.ts); else a sandbox. */
     stackEnv?: { ingest: Record<string, string>; consumer: Record<string, string> };
+    /** More environment for both processes (the profiler's NODE_OPTIONS, say). */
+    processEnv?: Record<string, string>;
   } = {},
 ): Promise<E2eRun> {
   const sandbox = stackEnv ? undefined : await createSandbox(services, { prefix: "bench" });
@@ -102,6 +226,7 @@ export async function benchE2e(
     LOG_LEVEL: "warn",
     AUTH_DISABLED: "true",
     METRICS_PORT: "0",
+    ...processEnv,
   };
   const env = { ...(sandbox?.env ?? stackEnv!.ingest), ...common };
   const consumerEnv = { ...(sandbox?.env ?? stackEnv!.consumer), ...common };
@@ -114,107 +239,48 @@ export async function benchE2e(
       METRICS_PORT: String(metricsPort),
     }),
   ];
-  const latencies: number[] = [];
+  const pool = new Pool(`http://127.0.0.1:${PORT}`, { connections: 4096 });
   try {
     await waitForHttp(`http://127.0.0.1:${PORT}/readyz`);
     await waitForHttp(`http://127.0.0.1:${metricsPort}/healthz`);
-    // Warm-up first, not reported: the scorer and the ingress's decision listener join their
-    // groups, JIT, pools and PostgreSQL's caches settle at the highest rate.
+    const rig: Rig = {
+      pool,
+      metricsPort,
+      pids: { ingest: procs[0]!.child.pid, consumer: procs[1]!.child.pid },
+    };
+    // Idle first: the processes have settled into their groups, nothing is offered.
+    await sleep(2_000);
+    const idle = await idleCpu(rig, idleSeconds);
+    log(`idle: the stack uses ${idle.cores} of a core with nothing offered ${JSON.stringify(idle.byRole)}`);
+    // Warm-up, not reported: the scorer and the ingress's decision listener join their groups,
+    // JIT, pools and PostgreSQL's caches settle at the highest rate.
     const results = new Map<number, E2eRate[]>();
-    const schedule = [
-      { rate: 200, warmUp: true },
-      { rate: Math.max(...rates), warmUp: true },
-      ...Array.from({ length: rounds }, () => rates.map((rate) => ({ rate, warmUp: false }))).flat(),
-    ];
-    const pids = { ingest: procs[0]!.child.pid, consumer: procs[1]!.child.pid };
-    for (const { rate, warmUp } of schedule) {
-      latencies.length = 0;
-      let sent = 0;
-      let accepted = 0;
-      const tickMs = 10;
-      const perTick = rate / (1000 / tickMs);
-      const before = await scrapeStages(PORT, metricsPort);
-      const cpuBefore = sampleCpu(stackPids(pids));
-      const started = performance.now();
-      const inflight: Promise<void>[] = [];
-      // A fixed schedule: tick i sends until i·perTick requests are out, whatever the answers do.
-      for (let tick = 1; performance.now() - started < seconds * 1000; tick++) {
-        while (sent < tick * perTick) {
-          const id = randomUUID();
-          sent++;
-          const t0 = performance.now();
-          inflight.push(
-            fetch(`http://127.0.0.1:${PORT}/transaction`, {
-              method: "POST",
-              headers: { "content-type": "application/json", prefer: "wait=1" },
-              body: JSON.stringify({
-                transaction_id: id,
-                user_id: `e2e-${sent % 5000}`,
-                amount: "12.34",
-                currency: "USD",
-                country: "US",
-              }),
-            }).then(
-              async (r) => {
-                await r.arrayBuffer();
-                if (r.status === 200) latencies.push(performance.now() - t0);
-                if (r.status === 200 || r.status === 202) accepted++;
-              },
-              () => {},
-            ),
-          );
-        }
-        const wait = started + tick * tickMs - performance.now();
-        if (wait > 0) await sleep(wait);
-      }
-      await Promise.all(inflight);
-      const cpu = cpuSpent(cpuBefore, sampleCpu(stackPids(pids)));
-      const after = await scrapeStages(PORT, metricsPort);
-      const sorted = [...latencies].sort((a, b) => a - b);
-      const r: E2eRate = {
-        rate,
-        sent,
-        accepted,
-        decided: sorted.length,
-        decidedRatio: Math.round((sorted.length / Math.max(1, sent)) * 10_000) / 10_000,
-        latencyMs: {
-          p50: Math.round(percentile(sorted, 50) * 10) / 10,
-          p90: Math.round(percentile(sorted, 90) * 10) / 10,
-          p99: Math.round(percentile(sorted, 99) * 10) / 10,
-          max: Math.round((sorted.at(-1) ?? Number.NaN) * 10) / 10,
-        },
-        stages: {
-          sync: stageTimes(before.sync, after.sync),
-          scorer: stageTimes(before.scorer, after.scorer),
-        },
-        cpuMsPerTx: ms(Object.values(cpu).reduce((a, b) => a + b, 0) / Math.max(1, sorted.length)),
-        cpuMsPerTxByRole: Object.fromEntries(
-          Object.entries(cpu).map(([role, t]) => [role, ms(t / Math.max(1, sorted.length))]),
-        ),
-        rounds: [],
-      };
-      if (warmUp) {
-        log(`warm-up at ${rate}/s: ${r.decided}/${r.sent} decided (not reported)`);
-        continue;
-      }
-      log(
-        `sync e2e at ${rate}/s: ${r.decided}/${r.sent} decided within 1 s, p50 ${r.latencyMs.p50} ms, p99 ${r.latencyMs.p99} ms, CPU ${r.cpuMsPerTx} ms/tx ${JSON.stringify(r.cpuMsPerTxByRole)}`,
-      );
-      const line = (t: StageTimes) =>
-        Object.entries(t)
-          .map(([k, v]) => `${k} ${v.p50}/${v.p99}`)
-          .join(", ");
-      log(
-        `  stages p50/p99 ms — sync request: ${line(r.stages.sync)}; scorer round: ${line(r.stages.scorer)}`,
-      );
+    for (const rate of [200, Math.max(...rates)]) {
+      const r = await offerRound(rig, rate, seconds);
+      log(`warm-up at ${rate}/s: ${r.decided}/${r.sent} decided (not reported)`);
+    }
+    // Every rate `rounds` times, the rates interleaved; the median round is reported.
+    for (const rate of Array.from({ length: rounds }, () => rates).flat()) {
+      const r = await offerRound(rig, rate, seconds);
+      logRound(r);
       results.set(rate, [...(results.get(rate) ?? []), r]);
     }
+    const probe = async (rate: number) => {
+      const r = await offerRound(rig, rate, seconds);
+      logRound(r, "search");
+      return r;
+    };
+    const maxRate = search ? await searchMaxRate(probe, { start: Math.max(...rates) }) : undefined;
     return {
       rates: rates.map((rate) => medianRound(results.get(rate)!)),
+      idle,
+      ...(maxRate ? { maxRate } : {}),
+      pids: rig.pids,
       ingressPeakRssMiB: Math.round(procs[0]!.peakRssMiB()),
       consumerPeakRssMiB: Math.round(procs[1]!.peakRssMiB()),
     };
   } finally {
+    await pool.close();
     await Promise.all(procs.map((p) => p.stop()));
     await sandbox?.cleanup();
   }
@@ -235,19 +301,51 @@ export function e2eLines(run: E2eRun): Record<string, number | string> {
         [`sync_decided_ratio_at_${r.rate}`, r.decidedRatio],
       ]),
     ),
+    ...Object.fromEntries(run.rates.map((r) => [`e2e_p99_stage_at_${r.rate}`, stageOwningP99(r.stages)])),
     e2e_cpu_ms_per_tx: at1000?.cpuMsPerTx ?? Number.NaN,
+    e2e_cpu_ms_per_tx_at_500: run.rates.find((r) => r.rate === 500)?.cpuMsPerTx ?? Number.NaN,
+    idle_cpu_share: run.idle.cores,
+    ...(run.maxRate ? { e2e_max_tx_per_s_at_p99_100ms: run.maxRate.rate } : {}),
     ingress_peak_rss_mib: run.ingressPeakRssMiB,
     e2e_consumer_peak_rss_mib: run.consumerPeakRssMiB,
   };
 }
 
 if (import.meta.main) {
-  const quick = process.argv.includes("--quick");
-  const i = process.argv.indexOf("--rates");
-  const rates = i > 0 ? process.argv[i + 1]!.split(",").map(Number) : undefined;
+  const { values } = parseArgs({
+    options: {
+      quick: { type: "boolean", default: false },
+      rates: { type: "string" },
+      "no-search": { type: "boolean", default: false },
+      profile: { type: "boolean", default: false },
+    },
+  });
+  const rates = values.rates?.split(",").map(Number);
+  if (values.profile) {
+    // CPU and sampling-heap profiles of the ingress and the consumer at 1,000 tx/s (or --rates).
+    const dir = join(
+      import.meta.dirname,
+      "results",
+      "profiles",
+      new Date().toISOString().replace(/[:.]/g, "-"),
+    );
+    mkdirSync(dir, { recursive: true });
+    const run = await benchE2e(await benchServices(), {
+      rates: rates ?? [1000],
+      rounds: 1,
+      seconds: values.quick ? 10 : 30,
+      idleSeconds: 1,
+      search: false,
+      processEnv: { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${dir} --heap-prof --heap-prof-dir=${dir}` },
+    });
+    console.log(summariseProfiles(dir, run.pids));
+    for (const [k, v] of Object.entries(e2eLines(run))) console.log(`${k}=${v}`);
+    process.exit(0);
+  }
   const r = await benchE2e(await benchServices(), {
-    ...(quick ? { seconds: 5 } : {}),
+    ...(values.quick ? { seconds: 5, idleSeconds: 5 } : {}),
     ...(rates ? { rates } : {}),
+    search: !values["no-search"],
   });
   console.log(JSON.stringify(r, null, 2));
   for (const [k, v] of Object.entries(e2eLines(r))) console.log(`${k}=${v}`);

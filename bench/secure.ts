@@ -21,13 +21,16 @@ export async function benchSecure({ seconds = 10, rounds = 3 } = {}): Promise<Se
     createLogger({ log: { level: "warn", pretty: false } }, "bench-secure"),
   );
   log("sync e2e at 1,000 tx/s: the plain stack");
-  const plain = (await benchE2e(services, { rates: [1000], seconds, rounds })).rates[0]!;
+  const plain = (await benchE2e(services, { rates: [1000], seconds, rounds, search: false, idleSeconds: 1 }))
+    .rates[0]!;
   log("sync e2e at 1,000 tx/s: the secured stack");
   const secure = (
     await benchE2e(services, {
       rates: [1000],
       seconds,
       rounds,
+      search: false,
+      idleSeconds: 1,
       stackEnv: { ingest: envs.ingest, consumer: envs.scorer },
     })
   ).rates[0]!;

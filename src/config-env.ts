@@ -136,6 +136,10 @@ export const EnvSchema = z.object({
     .optional(),
   CONSUMER_MAX_IN_FLIGHT_MIB: int(16, 1, 1024),
   CONSUMER_ROUNDS_IN_FLIGHT: int(1, 1, 8),
+  /** The scorer's fetch: answered once this much is there, or after the wait (issue 38). */
+  CONSUMER_FETCH_MIN_BYTES: int(262_144, 1, 16_777_216),
+  CONSUMER_FETCH_MAX_WAIT_MS: int(25, 1, 1_000),
+  CONSUMER_COMMIT_INTERVAL_MS: int(100, 0, 5_000),
   MESSAGE_MAX_BYTES: int(16_384, 256, 1_048_576),
   BODY_LIMIT_BYTES: int(16_384, 256, 1_048_576),
   PRODUCE_TIMEOUT_MS: int(2000, 50, 60_000),

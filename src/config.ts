@@ -13,6 +13,12 @@ import {
 
 export type { KafkaSecurity, TopicKind };
 
+import {
+  type ConsumerConfig,
+  consumerConfig,
+  type ProducerConfig,
+  producerConfig,
+} from "./config-pipeline.ts";
 import type { ApiKey } from "./config-values.ts";
 import { SentinelError } from "./errors.ts";
 
@@ -87,26 +93,8 @@ export type Config = Readonly<{
     /** A transaction `timestamp` older than this before its receipt is refused. */
     timestampMaxAgeMs: number;
   }>;
-  producer: Readonly<{
-    timeoutMs: number;
-    lingerMs: number;
-    maxBatchMessages: number;
-    maxBatchBytes: number;
-  }>;
-  consumer: Readonly<{
-    group: string;
-    partitionsConcurrency: number;
-    chunkSize: number;
-    sessionTimeoutMs: number;
-    /** The static member id (group.instance.id) of this process; undefined: a dynamic member. */
-    instanceId: string | undefined;
-    /** Message payload fetched and not yet durable, at most (the next fetch waits above it). */
-    maxInFlightBytes: number;
-    /** Rounds scored at once (the next decodes and loads while one persists). */
-    roundsInFlight: number;
-    /** How often the model's drift is measured and stored (0: never). */
-    driftIntervalMs: number;
-  }>;
+  producer: ProducerConfig;
+  consumer: ConsumerConfig;
   database: Readonly<{
     url: string;
     poolSize: number;
@@ -248,22 +236,8 @@ export function loadConfig(
       internalHost: e.HTTP_INTERNAL_HOST,
     },
     kafka: kafkaConfig(e),
-    producer: {
-      timeoutMs: e.PRODUCE_TIMEOUT_MS,
-      lingerMs: e.PRODUCE_LINGER_MS,
-      maxBatchMessages: e.PRODUCE_MAX_BATCH_MESSAGES,
-      maxBatchBytes: e.PRODUCE_MAX_BATCH_BYTES,
-    },
-    consumer: {
-      group: e.CONSUMER_GROUP,
-      partitionsConcurrency: e.CONSUMER_PARTITIONS_CONCURRENCY,
-      chunkSize: e.CONSUMER_CHUNK_SIZE,
-      sessionTimeoutMs: e.CONSUMER_SESSION_TIMEOUT_MS,
-      instanceId: e.CONSUMER_INSTANCE_ID,
-      maxInFlightBytes: e.CONSUMER_MAX_IN_FLIGHT_MIB * 1024 * 1024,
-      roundsInFlight: e.CONSUMER_ROUNDS_IN_FLIGHT,
-      driftIntervalMs: e.MODEL_DRIFT_INTERVAL_SECONDS * 1000,
-    },
+    producer: producerConfig(e),
+    consumer: consumerConfig(e),
     database: {
       url: withPassword(e.DATABASE_URL, e.DATABASE_PASSWORD),
       poolSize: e.DATABASE_POOL_SIZE,

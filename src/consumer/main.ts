@@ -105,6 +105,8 @@ export async function startConsumer(
     instanceId: config.consumer.instanceId,
     maxInFlightBytes: config.consumer.maxInFlightBytes,
     roundsInFlight: config.consumer.roundsInFlight,
+    fetch: config.consumer.fetch,
+    commitIntervalMs: config.consumer.commitIntervalMs,
     maxRequestBytes: config.producer.maxBatchBytes,
     scoring,
     onFatal,

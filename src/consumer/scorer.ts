@@ -33,6 +33,10 @@ export type ScorerOptions = {
   maxInFlightBytes: number;
   /** Rounds scored at once (2: the next decodes and loads while one persists; round-combiner.ts). */
   roundsInFlight: number;
+  /** The fetch's wait for bytes at the broker (default: answered at once, 50 ms when idle). */
+  fetch?: { minBytes: number; maxWaitMs: number };
+  /** Commits gathered into one request per this many ms (default 100; commit-coalescer.ts). */
+  commitIntervalMs?: number;
   fromBeginning?: boolean;
   /** The largest produce request to send (bytes); decisions and letters are split to fit. */
   maxRequestBytes: number;
@@ -123,7 +127,9 @@ function scorerGroup(options: ScorerOptions, unhealthy: () => void): GroupConsum
     logger: options.logger,
     sessionTimeoutMs: options.sessionTimeoutMs,
     ...(options.instanceId ? { instanceId: options.instanceId } : {}),
-    maxWaitTimeInMs: 50,
+    maxWaitTimeInMs: options.fetch?.maxWaitMs ?? 50,
+    minBytes: options.fetch?.minBytes ?? 1,
+    commitIntervalMs: options.commitIntervalMs ?? 100,
     maxBytesPerPartition: 2 * 1024 * 1024,
     onFatal: (error) => {
       unhealthy();
@@ -198,17 +204,16 @@ export function createScorer(options: ScorerOptions): Scorer {
   }
 
   /*
-   * Shutdown: no new chunk starts once stop() is called, and the chunks already running finish
-   * (stored, published, committed) before the group is left — a chunk stored but not yet published
-   * would otherwise wait for a redelivery to be published. A chunk stuck retrying a fault is
-   * abandoned uncommitted instead.
+   * Shutdown: no new chunk starts once stop() is called, the chunks running finish (stored and
+   * published) before the group is left — else a chunk stored but not published would wait for a
+   * redelivery to be published. A chunk stuck retrying a fault is abandoned uncommitted.
    */
   let stopping = false;
   const commit = committer(
     group,
     () => stopping,
     () => pipelines.generation,
-  );
+  ); // prettier-ignore
   const watchdog = watchCommits(
     options,
     group,
@@ -278,6 +283,7 @@ export function createScorer(options: ScorerOptions): Scorer {
       watchdog.start();
     },
     async stop() {
+      await group.flushCommits(); // the commits gathered, sent while still current
       stopping = true;
       await watchdog.stop();
       await pipelines.idle();

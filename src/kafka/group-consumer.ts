@@ -1,5 +1,6 @@
 import type { Consumer, ConsumerConfig, Kafka } from "kafkajs";
 import type { Logger } from "../logger.ts";
+import { createCommitCoalescer } from "./commit-coalescer.ts";
 import { commitRetrying } from "./commit-retry.ts";
 
 /*
@@ -20,8 +21,14 @@ export type GroupConsumerOptions = {
   sessionTimeoutMs?: number;
   /** This process's static member id in the group (KIP-345; the fork's `groupInstanceId`). */
   instanceId?: string;
-  /** How long an idle fetch waits at the broker. */
+  /**
+   * How long a fetch waits at the broker for `minBytes` (default 1: it answers as soon as anything
+   * is there, and waits this long only when idle).
+   */
   maxWaitTimeInMs: number;
+  minBytes?: number;
+  /** Commits gathered into one request per this many ms (commit-coalescer.ts); 0: each sent alone. */
+  commitIntervalMs?: number;
   maxBytes?: number;
   maxBytesPerPartition?: number;
   /**
@@ -47,6 +54,8 @@ export type GroupConsumer = {
     current: () => boolean;
     attempts?: number;
   }): Promise<void>;
+  /** Sends the commits gathered (commitIntervalMs) now and waits for them. */
+  flushCommits(): Promise<void>;
 };
 
 /** One consumer group member, configured the one way every caller shares. */
@@ -61,6 +70,7 @@ export function createGroupConsumer(kafka: Kafka, options: GroupConsumerOptions)
     retry: { ...CONSUMER_RETRY },
   };
   if (options.instanceId) config.groupInstanceId = options.instanceId;
+  if (options.minBytes !== undefined) config.minBytes = options.minBytes;
   if (options.maxBytes !== undefined) config.maxBytes = options.maxBytes;
   if (options.maxBytesPerPartition !== undefined) config.maxBytesPerPartition = options.maxBytesPerPartition;
   const consumer = kafka.consumer(config);
@@ -76,13 +86,32 @@ export function createGroupConsumer(kafka: Kafka, options: GroupConsumerOptions)
     }
   });
 
+  const coalescer = createCommitCoalescer({
+    intervalMs: options.commitIntervalMs ?? 0,
+    send: async (current) => {
+      let sent = current();
+      await commitRetrying({
+        send: () => {
+          sent = current();
+          return consumer.commitOffsets(
+            sent.map(({ topic, partition, offset }) => ({ topic, partition, offset })),
+          );
+        },
+        current: () => current().length > 0,
+      });
+      return sent;
+    },
+  });
   return {
     consumer,
     commit: ({ topic, partition, offset, current, attempts }) =>
-      commitRetrying({
-        send: () => consumer.commitOffsets([{ topic, partition, offset }]),
-        current,
-        ...(attempts === undefined ? {} : { attempts }),
-      }),
+      options.commitIntervalMs
+        ? coalescer.commit({ topic, partition, offset, current })
+        : commitRetrying({
+            send: () => consumer.commitOffsets([{ topic, partition, offset }]),
+            current,
+            ...(attempts === undefined ? {} : { attempts }),
+          }),
+    flushCommits: () => coalescer.flush(),
   };
 }
