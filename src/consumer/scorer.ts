@@ -183,12 +183,8 @@ export function createScorer(options: ScorerOptions): Scorer {
     healthy = false;
   });
   const { consumer } = group;
-  const publishRound = createRoundPublisher({
-    producer: options.producer,
-    topics,
-    maxRequestBytes: options.maxRequestBytes,
-  });
-
+  const { producer, maxRequestBytes } = options;
+  const publishRound = createRoundPublisher({ producer, topics, maxRequestBytes });
   const rounds = roundsFor(options, publishRound, (what) => watchdog.stage("round", what));
 
   async function handleChunk(partition: number, messages: KafkaMessage[]): Promise<void> {
