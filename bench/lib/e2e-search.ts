@@ -4,7 +4,7 @@ import type { StageTimes } from "./stages.ts";
 /*
  * Issue 38's figures beside the fixed rates of bench/e2e.ts: the highest offered rate at which
  * every transaction is decided within its wait and the p99 stays at or under 100 ms (found by
- * search), and which stage owns the p99 at a rate.
+ * search: each probe's worst of two rounds), and which stage owns the p99 at a rate.
  */
 
 export type Probe = { rate: number; p99: number; decidedRatio: number; pass: boolean };
