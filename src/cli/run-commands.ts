@@ -92,6 +92,11 @@ export function addRunCommands(program: Command): void {
     .option("--truth <file>", "write the truth as CSV: transaction_id,user_id,day,label")
     .option("--out <file>", "write the transactions as JSON lines")
     .option("--mix <shares>", "share of users per typology, e.g. card_testing=0.01,collusion=0")
+    .option(
+      "--world <kind>",
+      "clean (steady habits) or noisy (legitimate surprises, hidden typologies)",
+      "clean",
+    )
     .option("--allow-partial", "write even what a CreateTime topic's retention would delete at once")
     .action(
       oneShot(async (c, l, opts: SimulateCliOptions) =>

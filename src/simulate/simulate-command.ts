@@ -30,6 +30,8 @@ export type SimulateCliOptions = {
   truth?: string;
   out?: string;
   mix?: string;
+  /** clean (the default) or noisy (issue 36). */
+  world?: string;
   /** Write even what the topic's retention would delete at once (CreateTime older than retention.ms). */
   allowPartial?: boolean;
 };
@@ -103,6 +105,9 @@ export async function simulateCommand(
 ): Promise<void> {
   if (!["kafka", "none"].includes(opts.via))
     throw new SentinelError("validation_failed", "--via must be kafka or none");
+  const world = opts.world ?? "clean";
+  if (world !== "clean" && world !== "noisy")
+    throw new SentinelError("validation_failed", "--world must be clean or noisy");
   const day = 86_400_000;
   const startMs = opts.start ? Date.parse(opts.start) : Math.floor(Date.now() / day) * day - opts.days * day;
   if (Number.isNaN(startMs)) throw new SentinelError("validation_failed", "--start must be an RFC 3339 time");
@@ -112,6 +117,7 @@ export async function simulateCommand(
     days: opts.days,
     startMs,
     mix: parseMix(opts.mix),
+    world,
   };
   const sim = simulate(options);
   const { users, transactions, truth } = sim;

@@ -6,7 +6,8 @@ import { around, FAR_COUNTRIES, hex, pick, type Rand, type SimUser } from "./pop
  * with its typology: the ground truth the detection benchmark scores against.
  */
 
-export const TYPOLOGIES = [
+/** The clean world's seven (issue 24). */
+export const CLEAN_TYPOLOGIES = [
   "card_testing",
   "account_takeover",
   "velocity_burst",
@@ -15,7 +16,15 @@ export const TYPOLOGIES = [
   "slow_drain",
   "collusion",
 ] as const;
+/** Every typology: the clean world's and the three the noisy world adds (hidden-typologies.ts). */
+export const TYPOLOGIES = [
+  ...CLEAN_TYPOLOGIES,
+  "mule_recipient",
+  "first_party",
+  "new_device_takeover",
+] as const;
 export type Typology = (typeof TYPOLOGIES)[number];
+export type CleanTypology = (typeof CLEAN_TYPOLOGIES)[number];
 
 /** One simulated transaction before its id and formatting. */
 export type Draft = {
@@ -146,7 +155,7 @@ export function collusion(rand: Rand, ring: SimUser[], startMs: number): Draft[]
 
 /** The typologies that strike one user. */
 export const SINGLE_VICTIM: Record<
-  Exclude<Typology, "collusion">,
+  Exclude<CleanTypology, "collusion">,
   (rand: Rand, u: SimUser, startMs: number) => Draft[]
 > = {
   card_testing: cardTesting,

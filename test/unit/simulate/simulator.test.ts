@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { createTransactionSchema } from "../../../src/domain/transaction.ts";
 import { type SimTransaction, simulate } from "../../../src/simulate/simulator.ts";
-import { TYPOLOGIES } from "../../../src/simulate/typologies.ts";
+import { CLEAN_TYPOLOGIES, TYPOLOGIES } from "../../../src/simulate/typologies.ts";
 
 const digest = (r: object) => createHash("sha256").update(JSON.stringify(r)).digest("hex");
 const START = Date.parse("2026-11-01T00:00:00Z");
@@ -35,7 +35,14 @@ describe("the fraud simulator", () => {
     expect(new Set(tx.keys()).size).toBe(run.transactions.length);
     // Mostly legitimate, every typology present.
     expect(byLabel("legit").length / run.truth.length).toBeGreaterThan(0.9);
-    for (const typology of TYPOLOGIES) expect(byLabel(typology).length, typology).toBeGreaterThan(0);
+    for (const typology of CLEAN_TYPOLOGIES) expect(byLabel(typology).length, typology).toBeGreaterThan(0);
+    // The clean world has none of the noisy world's typologies, and every label is known at once.
+    expect(
+      run.truth.filter(
+        (t) => !(CLEAN_TYPOLOGIES as readonly string[]).includes(t.label) && t.label !== "legit",
+      ),
+    ).toEqual([]);
+    expect(run.truth.some((t) => "reported_day" in t)).toBe(false);
   });
 
   it("makes each typology look like itself", () => {
@@ -64,5 +71,61 @@ describe("the fraud simulator", () => {
       if (list.length < 2) continue;
       expect(new Set(list.map((t) => t.timestamp.slice(0, 10))).size).toBeGreaterThan(1);
     }
+  });
+});
+
+describe("the noisy world (issue 36)", () => {
+  const noisy = simulate({ ...options, seed: 11, world: "noisy" });
+  const legit = noisy.transactions.filter((_, i) => noisy.truth[i]!.label === "legit");
+  const of = (label: string) => noisy.transactions.filter((_, i) => noisy.truth[i]!.label === label);
+  const users = new Map(noisy.users.map((u) => [u.userId, u]));
+
+  it("is deterministic, accepted by the pipeline, and has every typology, the three new ones included", () => {
+    expect(digest(simulate({ ...options, seed: 11, world: "noisy" }))).toBe(digest(noisy));
+    const schema = createTransactionSchema(() => START + 31 * 86_400_000, 40 * 86_400_000);
+    for (const t of noisy.transactions.slice(0, 5_000))
+      expect(schema.safeParse(t).success, JSON.stringify(t)).toBe(true);
+    for (const typology of TYPOLOGIES) expect(of(typology).length, typology).toBeGreaterThan(0);
+  });
+
+  it("has legitimate surprises: rent, family transfers, subscriptions, trips abroad, new phones, large one-offs", () => {
+    for (const mcc of ["6513", "4829", "5815", "4511", "7011", "5712"])
+      expect(legit.filter((t) => t.merchant_category === mcc).length, mcc).toBeGreaterThan(0);
+    // Legitimate purchases abroad, from the user's own first device.
+    const abroad = legit.filter((t) => t.country !== users.get(t.user_id)!.country);
+    expect(abroad.length).toBeGreaterThan(50);
+    expect(abroad.every((t) => users.get(t.user_id)!.devices.includes(t.device_id))).toBe(true);
+    // Legitimate purchases from a device the user did not start with (a new phone, the household's).
+    expect(legit.filter((t) => !users.get(t.user_id)!.devices.includes(t.device_id)).length).toBeGreaterThan(
+      50,
+    );
+    // Legitimate purchases at 8x or more the user's typical amount.
+    expect(legit.filter((t) => Number(t.amount) >= 8 * users.get(t.user_id)!.typical).length).toBeGreaterThan(
+      50,
+    );
+  });
+
+  it("hides each new typology in the shape of a surprise, and reports fraud late or never", () => {
+    // Mules: one recipient paid by many users, through the category family transfers use.
+    const mules = Map.groupBy(of("mule_recipient"), (t) => t.merchant_id);
+    for (const [, list] of mules) expect(new Set(list.map((t) => t.user_id)).size).toBeGreaterThan(1);
+    expect(of("mule_recipient").every((t) => t.merchant_category === "4829")).toBe(true);
+    // First-party fraud: the user's own device, at home.
+    for (const t of of("first_party")) {
+      const u = users.get(t.user_id)!;
+      expect(u.devices).toContain(t.device_id);
+      expect(t.country).toBe(u.country);
+    }
+    // A SIM swap: a new device, but at home.
+    for (const t of of("new_device_takeover")) {
+      const u = users.get(t.user_id)!;
+      expect(u.devices).not.toContain(t.device_id);
+      expect(t.country).toBe(u.country);
+    }
+    const fraud = noisy.truth.filter((t) => t.label !== "legit");
+    const never = fraud.filter((t) => t.reported_day === null).length / fraud.length;
+    expect(never).toBeGreaterThan(0.05);
+    expect(never).toBeLessThan(0.3);
+    expect(fraud.every((t) => t.reported_day === null || t.reported_day! > t.day)).toBe(true);
   });
 });
