@@ -31,7 +31,8 @@ async function requireTopics(rt: Runtime): Promise<void> {
  * processes and warms the cache; a registry that is down only delays framed values (retried), so
  * this never fails on it.
  */
-export async function scoringDeps(rt: Runtime): Promise<ScoringDeps> {
+/** What a scorer decides with; stop() ends the rules' refresh and the drift reports (a process that stays). */
+export async function scoringDeps(rt: Runtime): Promise<ScoringDeps & { stop(): void }> {
   const { config } = rt;
   const schemaIds = await rt.schemaIds();
   await schemaIds?.register().catch((error: unknown) => {
@@ -40,6 +41,12 @@ export async function scoringDeps(rt: Runtime): Promise<ScoringDeps> {
       "schema registry unreachable; framed values will wait for it",
     );
   });
+  const drift = startDriftReporter({
+    pool: rt.pool,
+    metrics: rt.metrics,
+    logger: rt.logger.child({ component: "drift" }),
+    intervalMs: config.consumer.driftIntervalMs,
+  });
   const rules = createRulesSource({
     store: createRulesStore({ pool: rt.pool }),
     models: createModelStore({ pool: rt.pool }),
@@ -47,12 +54,7 @@ export async function scoringDeps(rt: Runtime): Promise<ScoringDeps> {
     fxRates: config.rules.fxRates,
     logger: rt.logger.child({ component: "rules" }),
     onInvalid: (kind) => rt.metrics.consumer.invalidArtefacts.inc({ kind }),
-    drift: startDriftReporter({
-      pool: rt.pool,
-      metrics: rt.metrics,
-      logger: rt.logger.child({ component: "drift" }),
-      intervalMs: config.consumer.driftIntervalMs,
-    }),
+    drift,
   });
   await rules.start();
   return {
@@ -72,6 +74,10 @@ export async function scoringDeps(rt: Runtime): Promise<ScoringDeps> {
     }),
     schemaIds,
     observeStage: (stage, seconds) => rt.metrics.consumer.stage.observe({ stage }, seconds),
+    stop() {
+      rules.stop();
+      drift.stop();
+    },
   };
 }
 
@@ -114,6 +120,11 @@ export async function startConsumer(
     metrics: rt.metrics,
   });
   await scorer.start();
+  const stopScorer = scorer.stop.bind(scorer);
+  scorer.stop = async () => {
+    await stopScorer();
+    scoring.stop();
+  };
   rt.logger.info(
     {
       group: config.consumer.group,

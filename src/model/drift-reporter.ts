@@ -15,6 +15,8 @@ import { createDriftMonitor, DRIFT_THRESHOLD, type DriftMonitor, type Reference 
 export type DriftReporter = {
   /** The monitor of a version (created on first use). */
   monitor(version: string, reference: Reference): DriftMonitor;
+  /** No more reports (a consumer stopping). */
+  stop(): void;
 };
 
 export function startDriftReporter({
@@ -52,11 +54,14 @@ export function startDriftReporter({
           features = EXCLUDED.features`);
     }
   }
-  if (intervalMs > 0)
-    setInterval(() => {
-      report().catch((error: Error) => logger.debug({ err: error.message }, "drift report not written"));
-    }, intervalMs).unref();
+  const timer =
+    intervalMs > 0
+      ? setInterval(() => {
+          report().catch((error: Error) => logger.debug({ err: error.message }, "drift report not written"));
+        }, intervalMs).unref()
+      : undefined;
   return {
     monitor: (version, reference) => getOrSet(monitors, version, () => createDriftMonitor(reference)),
+    stop: () => clearInterval(timer),
   };
 }
