@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { createSandbox } from "../src/stack/sandbox.ts";
 import { benchConsumer } from "./consumer.ts";
 import { benchDetection, detectionLines } from "./detection.ts";
+import { benchNoisyDetection, noisyLines } from "./detection-noisy.ts";
 import { benchE2e, e2eLines } from "./e2e.ts";
 import { benchHotUser } from "./hot-user.ts";
 import { benchIngest } from "./ingest.ts";
@@ -67,6 +68,8 @@ const webhooks = await benchWebhooks(services, quick ? { deliveries: 5_000, seco
 
 log("detection: a simulated month against its truth (the default rules, then rules + a model)");
 const detection = await benchDetection(services, quick ? { users: 1_000 } : {});
+log("detection on the noisy world: three seeds (issue 36)");
+const noisy = await benchNoisyDetection(services, benchDetection, quick ? { users: 1_000 } : {});
 
 log("the card-number scan of a request body (plain, rich, non-ASCII)");
 const panScan = benchPanScan(quick ? 50_000 : 200_000);
@@ -132,5 +135,6 @@ const lines = {
   ...detectionLines(detection),
   ...panScan,
   ...storageLines(storage),
+  ...noisyLines(noisy),
 };
 for (const [k, v] of Object.entries(lines)) console.log(`${k}=${v}`);
