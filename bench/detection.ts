@@ -152,7 +152,10 @@ async function withModel(rt: Runtime, truth: readonly Truth[], startMs: number, 
   const budget = trained.document.training.holdout?.atReviews.find(
     (a) => a.reviewPer1000 === REVIEW_BUDGET_PER_1000,
   );
-  const reviewThreshold = budget?.threshold ?? Number(rt.config.rules.modelReview);
+  // The lower of the configured threshold and the budget's: a model whose frauds all score ~1 on
+  // days 16–20 puts the budget's threshold on that plateau (0.99996 in the clean world), where a
+  // fraud of later days scoring 0.9999 would pass.
+  const reviewThreshold = Math.min(budget?.threshold ?? 1, Number(rt.config.rules.modelReview));
   const settings = {
     ...rt.config.rules,
     modelReview: String(reviewThreshold),
