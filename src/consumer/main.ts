@@ -29,9 +29,9 @@ async function requireTopics(rt: Runtime): Promise<void> {
  * What scoring needs, from the runtime: the live consumer and `sentinel replay` score alike.
  * Registering the transaction schema up front makes the ids of `mock://` registries agree between
  * processes and warms the cache; a registry that is down only delays framed values (retried), so
- * this never fails on it.
+ * this never fails on it. stop() ends the rules' refresh and the drift reports (for a process
+ * that outlives its scorer: the benchmarks, a replay inside a longer run).
  */
-/** What a scorer decides with; stop() ends the rules' refresh and the drift reports (a process that stays). */
 export async function scoringDeps(rt: Runtime): Promise<ScoringDeps & { stop(): void }> {
   const { config } = rt;
   const schemaIds = await rt.schemaIds();
