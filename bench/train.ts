@@ -39,6 +39,12 @@ async function load(
   const db = new pg.Client({ connectionString: databaseUrl });
   await db.connect();
   try {
+    // The month's weekly partitions (migration 016): rows inserted here bypass the scorer, which
+    // would create them.
+    await db.query("SELECT sentinel_ensure_partitions($1::timestamptz, $2::timestamptz)", [
+      new Date(startMs).toISOString(),
+      new Date(startMs + 30 * 86_400_000).toISOString(),
+    ]);
     const batch = 25_000;
     for (let i = 0; i < sim.transactions.length; i += batch) {
       const rows = sim.transactions.slice(i, i + batch).map((t, k) => ({ ...t, offset: i + k }));
