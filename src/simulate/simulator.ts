@@ -1,8 +1,9 @@
 import { prng } from "../random.ts";
 import { HIDDEN_SINGLE_VICTIM, muleRecipient } from "./hidden-typologies.ts";
-import { around, makeUser, pick, type Rand, type SimUser, seededUuid } from "./population.ts";
+import { ordinaryDays, STEADY_HABITS } from "./ordinary-days.ts";
+import { makeUser, pick, type Rand, type SimUser, seededUuid } from "./population.ts";
 import { households, noisyLegitimate } from "./surprises.ts";
-import { collusion, type Draft, homeIp, SINGLE_VICTIM, TYPOLOGIES, type Typology } from "./typologies.ts";
+import { collusion, type Draft, SINGLE_VICTIM, TYPOLOGIES, type Typology } from "./typologies.ts";
 
 /*
  * `sentinel simulate` (issue 24): N users over D days of legitimate behaviour with fraud injected
@@ -79,36 +80,6 @@ export const NOISY_MIX: Record<Typology, number> = {
 
 const DAY = 86_400_000;
 
-/** A user's ordinary purchases over the days. */
-function legitimate(rand: Rand, u: SimUser, o: SimOptions): Draft[] {
-  const out: Draft[] = [];
-  for (let day = 0; day < o.days; day++) {
-    // Poisson-ish count around the user's pace.
-    let count = 0;
-    for (let k = 0; k < 6; k++) if (rand() < u.perDay / 6) count++;
-    for (let i = 0; i < count; i++) {
-      const hour = Math.min(23.9, Math.max(0, u.hour + around(rand, 1, 0.6) * (rand() < 0.5 ? -2 : 2)));
-      const m =
-        rand() < 0.92
-          ? pick(rand, u.merchants)
-          : { id: `m-${u.country.toLowerCase()}-x${Math.floor(rand() * 500)}`, mcc: "5999", scale: 1.5 };
-      const device = rand() < 0.9 ? u.devices[0]! : u.devices.at(-1)!;
-      out.push({
-        user: u,
-        atMs: o.startMs + day * DAY + hour * 3_600_000,
-        amount: Math.max(0.5, Math.round(around(rand, u.typical * m.scale, 0.35) * 100) / 100),
-        merchant: m.id,
-        mcc: m.mcc,
-        country: u.country,
-        device,
-        ip: homeIp(u, device),
-        channel: rand() < 0.6 ? "card_present" : "ecommerce",
-      });
-    }
-  }
-  return out;
-}
-
 /**
  * When a fraud's label reaches the bank in the noisy world: a chargeback 2–15 days later, a
  * first-party dispute 10–40 days later; 15 % of fraud is never reported.
@@ -131,7 +102,9 @@ export function simulate(o: SimOptions): {
   const partners = noisy ? households(rand, users) : undefined;
   const labelled: Array<{ draft: Draft; label: Truth["label"] }> = [];
   for (const u of users) {
-    const days = partners ? noisyLegitimate(rand, u, o, partners.get(u.userId)) : legitimate(rand, u, o);
+    const days = partners
+      ? noisyLegitimate(rand, u, o, partners.get(u.userId))
+      : ordinaryDays(rand, u, o, STEADY_HABITS);
     for (const d of days) labelled.push({ draft: d, label: "legit" });
   }
   // Fraud starts on a day after the first (every victim has some history first), at any hour.

@@ -1,3 +1,4 @@
+import { ordinaryDays } from "./ordinary-days.ts";
 import { around, FAR_COUNTRIES, hex, pick, type Rand, type SimUser } from "./population.ts";
 import { type Draft, homeIp } from "./typologies.ts";
 
@@ -46,47 +47,17 @@ export function households(rand: Rand, users: readonly SimUser[]): Household {
  * their hour by up to ±3), a new phone from some day on (10 %), and the household's device now
  * and then (users sharing one).
  */
-export function driftingDays(
-  rand: Rand,
-  u: SimUser,
-  startMs: number,
-  days: number,
-  partner?: SimUser,
-): Draft[] {
-  const drift = (rand() - 0.5) * 0.7;
+function driftingDays(rand: Rand, u: SimUser, startMs: number, days: number, partner?: SimUser): Draft[] {
+  const amountDrift = (rand() - 0.5) * 0.7;
   const hourDrift = (rand() - 0.5) * 6;
   const newPhoneDay = rand() < 0.1 ? 1 + Math.floor(rand() * (days - 1)) : Number.POSITIVE_INFINITY;
   const newPhone = `dev-${hex(rand, 10)}`;
-  const out: Draft[] = [];
-  for (let day = 0; day < days; day++) {
-    const f = day / Math.max(1, days - 1);
-    let count = 0;
-    for (let k = 0; k < 6; k++) if (rand() < u.perDay / 6) count++;
-    for (let i = 0; i < count; i++) {
-      const hour = Math.min(
-        23.9,
-        Math.max(0, u.hour + hourDrift * f + around(rand, 1, 0.6) * (rand() < 0.5 ? -2 : 2)),
-      );
-      const m =
-        rand() < 0.9
-          ? pick(rand, u.merchants)
-          : { id: `m-${u.country.toLowerCase()}-x${Math.floor(rand() * 2000)}`, mcc: "5999", scale: 1.5 };
-      let device = day >= newPhoneDay ? newPhone : rand() < 0.9 ? u.devices[0]! : u.devices.at(-1)!;
-      if (partner && rand() < 0.25) device = partner.devices[0]!;
-      out.push({
-        user: u,
-        atMs: startMs + day * DAY + hour * HOUR,
-        amount: amount(around(rand, u.typical * (1 + drift * f) * m.scale, 0.4)),
-        merchant: m.id,
-        mcc: m.mcc,
-        country: u.country,
-        device,
-        ip: homeIp(u, device),
-        channel: rand() < 0.6 ? "card_present" : "ecommerce",
-      });
-    }
-  }
-  return out;
+  return ordinaryDays(
+    rand,
+    u,
+    { startMs, days },
+    { usual: 0.9, oddMerchants: 2000, spread: 0.4, amountDrift, hourDrift, newPhoneDay, newPhone, partner },
+  );
 }
 
 /** A trip abroad (8 % of users): 3–7 days in another country, their own phone, new merchants, a hotel. */
