@@ -164,7 +164,7 @@ async function withModel(rt: Runtime, truth: readonly Truth[], startMs: number, 
   log(
     `detection: the model's review threshold at ${REVIEW_BUDGET_PER_1000} per 1,000 on days 16–20: ${reviewThreshold}`,
   );
-  const heldOut = truth.filter((t) => t.day > trainMs / 86_400_000);
+  const heldOut = truth.filter((t) => t.day > trainDays);
   // The model's own ranking on the days it never saw, at the review budgets (its threshold apart).
   const tail = await loadTrainingSet({
     pool: rt.pool,

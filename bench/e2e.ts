@@ -270,11 +270,16 @@ export async function benchE2e(
       }
       results.set(rate, [...(results.get(rate) ?? []), r]);
     }
-    // A probe is two rounds, the worse counted: one lucky round does not make a rate sustainable.
+    // A probe is two rounds, the worse of each figure counted: one lucky round does not make a
+    // rate sustainable (a round that left some undecided fails the probe whatever its p99).
     const probe = async (rate: number) => {
       const pair = [await offerRound(rig, rate, seconds), await offerRound(rig, rate, seconds)];
       for (const r of pair) logRound(r, "search");
-      return pair.sort((a, b) => b.latencyMs.p99 - a.latencyMs.p99 || a.decidedRatio - b.decidedRatio)[0]!;
+      return {
+        rate,
+        decidedRatio: Math.min(...pair.map((r) => r.decidedRatio)),
+        latencyMs: { p99: Math.max(...pair.map((r) => r.latencyMs.p99)) },
+      };
     };
     const maxRate = search ? await searchMaxRate(probe, { start: Math.max(...rates) }) : undefined;
     return {

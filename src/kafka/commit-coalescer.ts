@@ -32,7 +32,6 @@ export const NOT_CURRENT = "the commit is no longer current (a later one, a rejo
 export function createCommitCoalescer({
   intervalMs,
   send,
-  timers = { setTimeout, clearTimeout },
 }: {
   intervalMs: number;
   /**
@@ -40,7 +39,6 @@ export function createCommitCoalescer({
    * commit's retry would); resolves with those the accepted request carried, rejects when refused.
    */
   send: (current: () => CoalescedCommit[]) => Promise<CoalescedCommit[]>;
-  timers?: { setTimeout: typeof setTimeout; clearTimeout: typeof clearTimeout };
 }): CommitCoalescer {
   let gathered = new Map<string, Entry>();
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -55,12 +53,9 @@ export function createCommitCoalescer({
     const settle = (e: Entry, error?: Error) => {
       for (const w of e.waiters) error ? w.reject(error) : w.resolve();
     };
-    if (current().length === 0) {
-      for (const e of entries) settle(e, new Error(NOT_CURRENT));
-      return;
-    }
     try {
-      const committed = new Set(await send(current));
+      // Nothing is sent when none is current any more.
+      const committed = new Set(current().length > 0 ? await send(current) : []);
       for (const e of entries) settle(e, committed.has(e) ? undefined : new Error(NOT_CURRENT));
     } catch (error) {
       for (const e of entries) settle(e, error as Error);
@@ -79,7 +74,7 @@ export function createCommitCoalescer({
   function schedule(): void {
     if (timer !== undefined || inFlight || gathered.size === 0) return;
     const wait = Math.max(0, lastSentAt + intervalMs - performance.now());
-    timer = timers.setTimeout(run, wait);
+    timer = setTimeout(run, wait);
   }
 
   return {
@@ -93,7 +88,7 @@ export function createCommitCoalescer({
     },
     async flush() {
       for (let i = 0; i < 3 && (inFlight || gathered.size > 0); i++) {
-        if (timer !== undefined) timers.clearTimeout(timer);
+        clearTimeout(timer);
         timer = undefined;
         await inFlight;
         run();

@@ -86,32 +86,35 @@ export function createGroupConsumer(kafka: Kafka, options: GroupConsumerOptions)
     }
   });
 
-  const coalescer = createCommitCoalescer({
-    intervalMs: options.commitIntervalMs ?? 0,
-    send: async (current) => {
-      let sent = current();
-      await commitRetrying({
-        send: () => {
-          sent = current();
-          return consumer.commitOffsets(
-            sent.map(({ topic, partition, offset }) => ({ topic, partition, offset })),
-          );
+  // The commits of a member that gathers them (the scorer): one request per interval.
+  const coalescer = options.commitIntervalMs
+    ? createCommitCoalescer({
+        intervalMs: options.commitIntervalMs,
+        send: async (current) => {
+          let sent: ReturnType<typeof current> = [];
+          await commitRetrying({
+            send: () => {
+              sent = current();
+              return consumer.commitOffsets(
+                sent.map(({ topic, partition, offset }) => ({ topic, partition, offset })),
+              );
+            },
+            current: () => current().length > 0,
+          });
+          return sent;
         },
-        current: () => current().length > 0,
-      });
-      return sent;
-    },
-  });
+      })
+    : undefined;
   return {
     consumer,
     commit: ({ topic, partition, offset, current, attempts }) =>
-      options.commitIntervalMs
+      coalescer
         ? coalescer.commit({ topic, partition, offset, current })
         : commitRetrying({
             send: () => consumer.commitOffsets([{ topic, partition, offset }]),
             current,
             ...(attempts === undefined ? {} : { attempts }),
           }),
-    flushCommits: () => coalescer.flush(),
+    flushCommits: async () => coalescer?.flush(),
   };
 }
