@@ -55,6 +55,8 @@ export const EnvSchema = z.object({
   REDIS_TLS_CA_FILE: z.string().min(1).optional(),
   /** How often each consumer measures and stores the model's drift (issue 36); 0: never. */
   MODEL_DRIFT_INTERVAL_SECONDS: int(60, 0, 3600),
+  /** How long the scorer's entity memory keeps what it saw (issue 36 §2; a replay further back reads less). */
+  ENTITY_RETENTION_DAYS: int(14, 3, 90),
   /** Four eyes (issue 37): the production setting; `sentinel dev` turns it off. */
   APPROVALS_REQUIRED: z.stringbool().default(false),
   APPROVALS_EXPIRE_HOURS: int(24, 1, 720),

@@ -26,6 +26,8 @@ export type ConsumerConfig = Readonly<{
   commitIntervalMs: number;
   /** How often the model's drift is measured and stored (0: never). */
   driftIntervalMs: number;
+  /** How long the entity memory (other users on a merchant or device) keeps a sighting. */
+  entityRetentionMs: number;
 }>;
 
 export function producerConfig(e: Env): ProducerConfig {
@@ -49,5 +51,6 @@ export function consumerConfig(e: Env): ConsumerConfig {
     fetch: { minBytes: e.CONSUMER_FETCH_MIN_BYTES, maxWaitMs: e.CONSUMER_FETCH_MAX_WAIT_MS },
     commitIntervalMs: e.CONSUMER_COMMIT_INTERVAL_MS,
     driftIntervalMs: e.MODEL_DRIFT_INTERVAL_SECONDS * 1000,
+    entityRetentionMs: e.ENTITY_RETENTION_DAYS * 86_400_000,
   };
 }

@@ -68,6 +68,11 @@ const producerMetrics = (r: Registers) => ({
 
 /** The scorer: chunks, decisions, dead letters, retries and lag. */
 const consumerMetrics = (r: Registers) => ({
+  entityFailures: new Counter({
+    name: "sentinel_entity_memory_failures_total",
+    help: "Rounds whose entity features read 0 because Redis did not answer (issue 36 §2)",
+    registers: r,
+  }),
   invalidArtefacts: new Counter({
     name: "sentinel_invalid_artefacts_total",
     help: "Stored rule sets or models a consumer refused to load (logged; the previous one stays)",

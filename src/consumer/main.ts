@@ -1,3 +1,4 @@
+import { createEntityMemory } from "../cache/entity-memory.ts";
 import { withAdmin } from "../kafka/admin.ts";
 import { createDecodeOptions } from "../kafka/transaction-codec.ts";
 import { startDriftReporter } from "../model/drift-reporter.ts";
@@ -60,6 +61,13 @@ export async function scoringDeps(rt: Runtime): Promise<ScoringDeps & { stop(): 
   return {
     store: rt.transactions,
     profiles: rt.profileCache,
+    entities: createEntityMemory({
+      redis: rt.redis,
+      keyPrefix: config.redis.keyPrefix,
+      retentionMs: config.consumer.entityRetentionMs,
+      failures: rt.metrics.consumer.entityFailures,
+      logger: rt.logger.child({ component: "entities" }),
+    }),
     knownState: new KnownStateUsers(),
     // The active rule set, switched within seconds of an activation (src/rules/active-rules.ts).
     get rules() {

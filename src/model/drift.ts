@@ -108,8 +108,10 @@ export function createDriftMonitor(reference: Reference, { sampleEvery = 8, wind
     snapshot(): DriftSnapshot {
       const byFeature: Record<string, number> = {};
       let worst = { feature: "", psi: 0 };
-      FEATURES.forEach((name, f) => {
-        const v = psi(reference.features[f]!.shares, features[f]!);
+      // A model trained before features were added has a reference for the first of them only.
+      reference.features.forEach((h, f) => {
+        const name = FEATURES[f]!;
+        const v = psi(h.shares, features[f]!);
         byFeature[name] = v;
         if (v > worst.psi) worst = { feature: name, psi: v };
       });

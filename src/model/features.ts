@@ -3,6 +3,7 @@ import { minorUnitsIn, unitsIn } from "../domain/money.ts";
 import type { Profile } from "../domain/profile.ts";
 import type { RuleHistory, RuleTransaction } from "../rules/history.ts";
 import type { AggField, AggregateTerm } from "../rules/rule-language.ts";
+import { ENTITY_FEATURES } from "./entity-features.ts";
 
 /*
  * The features a learned model sees (issue 24): numbers computed from the transaction, its
@@ -10,6 +11,9 @@ import type { AggField, AggregateTerm } from "../rules/rule-language.ts";
  * aggregates ask, so the scorer answers them from its per-user state at no extra cost in rows, and
  * the trainer from rows, alike. One definition, used by training and scoring: a model is only as
  * good as the agreement of the two.
+ *
+ * The entity features (other users seen on the merchant or device lately) are given with the
+ * transaction (`tx.entities`): the scorer reads them from Redis, the trainer from rows; absent, 0.
  *
  * Amounts are floats here (a model's input, never money that is stored or compared exactly).
  */
@@ -39,6 +43,8 @@ export const FEATURES = [
   "merchant_category",
   "ecommerce",
   "no_profile",
+  // Other users (issue 36 §2; src/model/entity-features.ts): last, so older models are a prefix.
+  ...ENTITY_FEATURES.map((f) => f.name),
 ] as const;
 export type FeatureName = (typeof FEATURES)[number];
 
@@ -145,5 +151,6 @@ export function computeFeatures(
   out[i++] = Number.isFinite(mcc) ? mcc : -1;
   out[i++] = tx.channel === "ecommerce" ? 1 : 0;
   out[i++] = profile ? 0 : 1;
+  for (let e = 0; e < ENTITY_FEATURES.length; e++) out[i++] = tx.entities?.[e] ?? 0;
   return out;
 }

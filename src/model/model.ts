@@ -81,55 +81,68 @@ const TreeSchema = z
     if (problem) ctx.addIssue({ code: "custom", path: problem.path, message: problem.message });
   });
 
-export const ModelDocumentSchema = z.strictObject({
-  format: z.literal(MODEL_FORMAT),
-  kind: z.literal("gbdt"),
-  features: z
-    .array(z.string())
-    .refine(
-      (f) => f.length === FEATURES.length && f.every((name, i) => name === FEATURES[i]),
-      `must be this scorer's features, in order: ${FEATURES.join(", ")}`,
-    ),
-  bias: finite,
-  trees: z
-    .array(TreeSchema)
-    .min(1)
-    .max(2_000)
-    .refine(
-      (trees) => trees.reduce((n, t) => n + t.feature.length, 0) <= MAX_FOREST_NODES,
-      `a forest has at most ${MAX_FOREST_NODES} nodes`,
-    ),
-  training: z.strictObject({
-    from: z.string(),
-    to: z.string(),
-    rows: z.int().min(0),
-    fraud: z.int().min(0),
-    labels: z.string(),
-    options: z.record(z.string(), z.number()),
-    trainingAuc: z.number().nullable(),
-    /** The training rows' feature and score distributions, the drift monitor's reference (issue 36). */
-    reference: ReferenceSchema.optional(),
-    /** Out-of-time figures on the range's held-out tail, which it was not trained on (issue 36). */
-    holdout: z
-      .strictObject({
-        from: z.string(),
-        to: z.string(),
-        rows: z.int().min(0),
-        fraud: z.int().min(0),
-        auc: z.number().nullable(),
-        prAuc: z.number().nullable(),
-        atReviews: z.array(
-          z.strictObject({
-            reviewPer1000: z.number(),
-            threshold: z.number(),
-            recall: z.number(),
-            precision: z.number().nullable(),
-          }),
-        ),
-      })
-      .optional(),
-  }),
-});
+export const ModelDocumentSchema = z
+  .strictObject({
+    format: z.literal(MODEL_FORMAT),
+    kind: z.literal("gbdt"),
+    features: z
+      .array(z.string())
+      // A model trained before features were added reads the ones it knew (they come first).
+      .refine(
+        (f) => f.length > 0 && f.length <= FEATURES.length && f.every((name, i) => name === FEATURES[i]),
+        `must be this scorer's features, in order (or the first of them): ${FEATURES.join(", ")}`,
+      ),
+    bias: finite,
+    trees: z
+      .array(TreeSchema)
+      .min(1)
+      .max(2_000)
+      .refine(
+        (trees) => trees.reduce((n, t) => n + t.feature.length, 0) <= MAX_FOREST_NODES,
+        `a forest has at most ${MAX_FOREST_NODES} nodes`,
+      ),
+    training: z.strictObject({
+      from: z.string(),
+      to: z.string(),
+      rows: z.int().min(0),
+      fraud: z.int().min(0),
+      labels: z.string(),
+      options: z.record(z.string(), z.number()),
+      trainingAuc: z.number().nullable(),
+      /** The training rows' feature and score distributions, the drift monitor's reference (issue 36). */
+      reference: ReferenceSchema.optional(),
+      /** Out-of-time figures on the range's held-out tail, which it was not trained on (issue 36). */
+      holdout: z
+        .strictObject({
+          from: z.string(),
+          to: z.string(),
+          rows: z.int().min(0),
+          fraud: z.int().min(0),
+          auc: z.number().nullable(),
+          prAuc: z.number().nullable(),
+          atReviews: z.array(
+            z.strictObject({
+              reviewPer1000: z.number(),
+              threshold: z.number(),
+              recall: z.number(),
+              precision: z.number().nullable(),
+            }),
+          ),
+        })
+        .optional(),
+    }),
+  })
+  .superRefine((doc, ctx) => {
+    const known = doc.features.length;
+    doc.trees.forEach((t, k) => {
+      if (t.feature.some((f) => f >= known))
+        ctx.addIssue({
+          code: "custom",
+          path: ["trees", k, "feature"],
+          message: `reads a feature past the ${known} listed`,
+        });
+    });
+  });
 export type ModelDocument = z.output<typeof ModelDocumentSchema>;
 
 export function modelVersion(doc: ModelDocument): string {

@@ -10,6 +10,7 @@ import { withDbErrors } from "../store/db-errors.ts";
 import type { DatabasePool } from "../store/pool.ts";
 import { createProfileStore } from "../store/profile-store.ts";
 import { createTransactionStore } from "../store/transaction-store.ts";
+import { ENTITY_BUCKET_MS, ENTITY_WINDOW_MS, EntityTimeline } from "./entity-features.ts";
 import { computeFeatures, FEATURE_WINDOW_MS, FEATURES } from "./features.ts";
 import type { Dataset } from "./gbdt.ts";
 
@@ -128,6 +129,50 @@ export function createFeatureWriter(capacity: number, fxRates: Readonly<Record<s
   };
 }
 
+const EntityRow = z.object({
+  transaction_id: z.string(),
+  user_id: z.string(),
+  merchant_id: z.string().nullable(),
+  device_id: z.string().nullable(),
+  received_ms: z.coerce.number(),
+});
+
+/**
+ * The entity features of every transaction received in [from, to), computed as the scorer's
+ * memory answers them: every transaction of every user from the widest entity window (and the
+ * whole hour it starts in) before `from`, in received order, then partition and offset.
+ */
+export async function loadEntityValues(
+  pool: DatabasePool,
+  fromMs: number,
+  toMs: number,
+): Promise<Map<string, Float64Array>> {
+  const start = Math.floor((fromMs - ENTITY_WINDOW_MS) / ENTITY_BUCKET_MS) * ENTITY_BUCKET_MS;
+  const rows = await withDbErrors("training entities", () =>
+    pool.any(sql.type(EntityRow)`
+      SELECT transaction_id::text, user_id, merchant_id, device_id,
+             (extract(epoch FROM received_at) * 1000)::int8 AS received_ms
+      FROM transactions
+      WHERE received_at >= to_timestamp(${start / 1000}) AND received_at < to_timestamp(${toMs / 1000})
+      ORDER BY received_at, source_partition, source_offset`),
+  );
+  const timeline = new EntityTimeline();
+  const out = new Map<string, Float64Array>();
+  for (const r of rows) {
+    const tx = {
+      transactionId: r.transaction_id,
+      amount: "0",
+      currency: "",
+      receivedMs: r.received_ms,
+      ...(r.merchant_id === null ? {} : { merchant_id: r.merchant_id }),
+      ...(r.device_id === null ? {} : { device_id: r.device_id }),
+    };
+    const values = timeline.observe(tx, r.user_id);
+    if (r.received_ms >= fromMs) out.set(r.transaction_id, values);
+  }
+  return out;
+}
+
 export type TrainingSource = {
   pool: DatabasePool;
   fromMs: number;
@@ -163,6 +208,7 @@ export async function loadTrainingSet(src: TrainingSource): Promise<TrainingSet>
   const profiles = createProfileStore({ pool });
   const cases = createCaseStore({ pool });
   const writer = createFeatureWriter(capacity, src.fxRates);
+  const entities = await loadEntityValues(pool, fromMs, toMs);
   for (let p = 0; p < users.length; p += USERS_PER_PAGE) {
     const page = users.slice(p, p + USERS_PER_PAGE);
     const [rows, known] = await Promise.all([
@@ -186,7 +232,8 @@ export async function loadTrainingSet(src: TrainingSource): Promise<TrainingSet>
         tx.receivedMs >= fromMs
           ? (src.labels?.get(tx.transactionId) ?? analysts.get(tx.transactionId))
           : null;
-      writer.add(userId, tx, profileOf.get(userId) ?? null, label);
+      const values = entities.get(tx.transactionId);
+      writer.add(userId, values ? { ...tx, entities: values } : tx, profileOf.get(userId) ?? null, label);
     }
     src.onProgress?.(writer.rows);
   }

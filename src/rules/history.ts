@@ -113,4 +113,6 @@ export type RuleTransaction = {
   amount: string;
   currency: string;
   receivedMs: number;
+  /** Its entity features (src/model/entity-features.ts), when the scorer or trainer computed them. */
+  entities?: ArrayLike<number>;
 } & Partial<Record<AggField | "merchant_category", string>>;

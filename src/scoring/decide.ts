@@ -31,6 +31,8 @@ export type DecideInput = {
    * these (see `eligible`); each call builds its own, so a shadow set decides from the same.
    */
   states?: ReadonlyMap<string, StoredState>;
+  /** The entity features of the transactions, by transaction_id (load-context.ts); absent, 0. */
+  entities?: ReadonlyMap<string, Float64Array>;
   rules: ScoringRules;
   decidedAt: string;
 };
@@ -89,6 +91,8 @@ export function decide(input: DecideInput): Map<string, Decision> {
     const { tx } = v;
     if (decided.has(tx.transaction_id)) continue;
     const self = ruleTransaction(v);
+    const entities = input.entities?.get(tx.transaction_id);
+    if (entities) self.entities = entities;
     const state = stateOf(tx.user_id);
     if (state) {
       decided.set(

@@ -1,3 +1,4 @@
+import type { EntityMemory } from "../cache/entity-memory.ts";
 import type { ProfileCache } from "../cache/redis-profile-cache.ts";
 import type { Profile } from "../domain/profile.ts";
 import type { AggregateTerm } from "../rules/rule-language.ts";
@@ -10,6 +11,7 @@ import {
   STATE_AFTER,
 } from "../rules/user-state-request.ts";
 import type { StoredDecision, StoredHistoryRow, TransactionStore } from "../store/transaction-store.ts";
+import { ruleTransaction } from "./decide.ts";
 import type { Candidate } from "./decode-round.ts";
 
 /*
@@ -37,6 +39,8 @@ export type RoundContext = {
   history: readonly StoredHistoryRow[];
   /** The state of the users decided from their state. */
   states: ReadonlyMap<string, StoredState>;
+  /** The entity features of the transactions decided, by transaction_id (none without a memory). */
+  entities: ReadonlyMap<string, Float64Array>;
 };
 
 export type ContextDeps = {
@@ -44,7 +48,23 @@ export type ContextDeps = {
   knownState?: KnownStateUsers;
   store: Pick<TransactionStore, "findLiveDecisions" | "findHistory" | "loadUserState" | "buildUserState">;
   profiles: Pick<ProfileCache, "getMany">;
+  /** Other users seen on each transaction's merchant and device (issue 36 §2); absent, none. */
+  entities?: EntityMemory;
 };
+
+const NO_ENTITIES: ReadonlyMap<string, Float64Array> = new Map();
+
+/** The entity features of `these`, read (and, when storing, recorded) in received order. */
+function entitiesOf(deps: ContextDeps, these: readonly Candidate[], record: boolean) {
+  if (!deps.entities || these.length === 0) return Promise.resolve(NO_ENTITIES);
+  const ordered = these.toSorted(
+    (a, b) => a.receivedMs - b.receivedMs || a.partition - b.partition || a.offset - b.offset,
+  );
+  return deps.entities.observe(
+    ordered.map((v) => ({ tx: ruleTransaction(v), user: v.tx.user_id })),
+    record,
+  );
+}
 
 /** Stored rows of `these`' users (of those without state), as far back as the widest window needs. */
 function rowsOf(
@@ -90,7 +110,11 @@ export async function loadContext(
   deps: ContextDeps,
   candidates: readonly Candidate[],
   rules: readonly (ScoringRules | undefined)[],
-  { storedFirst = false, redecide = false }: { storedFirst?: boolean; redecide?: boolean },
+  {
+    storedFirst = false,
+    redecide = false,
+    store = true,
+  }: { storedFirst?: boolean; redecide?: boolean; store?: boolean },
 ): Promise<RoundContext> {
   const sets = rules.filter((r): r is ScoringRules => r !== undefined);
   const widest = Math.max(0, ...sets.map((r) => r.widestWindowMs));
@@ -99,8 +123,12 @@ export async function loadContext(
     these.length === 0 ? new Map() : deps.profiles.getMany([...new Set(these.map((v) => v.tx.user_id))]);
   if (redecide) {
     const stored = await deps.store.findLiveDecisions(ids);
-    const [profiles, history] = await Promise.all([profilesOf(candidates), rowsOf(deps, widest, candidates)]);
-    return { stored, profiles, history, states: new Map() };
+    const [profiles, history, entities] = await Promise.all([
+      profilesOf(candidates),
+      rowsOf(deps, widest, candidates),
+      entitiesOf(deps, candidates, store),
+    ]);
+    return { stored, profiles, history, states: new Map(), entities };
   }
   const storedNow = storedFirst ? await deps.store.findLiveDecisions(ids) : undefined;
   const these = storedNow ? candidates.filter((v) => !storedNow.has(v.tx.transaction_id)) : candidates;
@@ -109,11 +137,12 @@ export async function loadContext(
   const txsOf = (only: Iterable<string>) => new Map([...only].map((u) => [u, users.get(u)!]));
   const known = deps.knownState;
   const request = planStateRequest(users, terms, (u) => known?.has(u) ?? true);
-  const [stored, profiles, loaded, rows] = await Promise.all([
+  const [stored, profiles, loaded, rows, entities] = await Promise.all([
     storedNow ?? deps.store.findLiveDecisions(ids),
     profilesOf(these),
     these.length === 0 ? new Map<string, StoredState>() : deps.store.loadUserState(request),
     rowsOf(deps, widest, these, true),
+    entitiesOf(deps, these, store),
   ]);
   if (known) await loadLate(deps, known, loaded, txsOf, terms);
   const states = new Map<string, StoredState>();
@@ -132,5 +161,6 @@ export async function loadContext(
   const more = await rowsOf(deps, widest, notEligible);
   // Its rows are read this round; the next ones read its state. Before this round stores anything.
   if (toBuild.length > 0) for (const u of await deps.store.buildUserState(toBuild)) known?.add(u);
-  return { stored, profiles, history: more.length > 0 ? [...rows, ...more] : rows, states };
+  const history = more.length > 0 ? [...rows, ...more] : rows;
+  return { stored, profiles, history, states, entities };
 }

@@ -65,6 +65,7 @@ export function planRound(input: PlanInput): RoundPlan {
           profiles: context.profiles,
           history: context.history,
           states: context.states,
+          entities: context.entities,
           rules: set,
           decidedAt,
         });

@@ -1,3 +1,4 @@
+import type { EntityMemory } from "../cache/entity-memory.ts";
 import type { ProfileCache } from "../cache/redis-profile-cache.ts";
 import type { ScoringRules } from "../rules/scoring-rules.ts";
 import type { KnownStateUsers } from "../rules/user-state-request.ts";
@@ -19,6 +20,8 @@ export type ScoringDeps = DecodeDeps & {
     | "storeRedecided"
   >;
   profiles: Pick<ProfileCache, "getMany">;
+  /** Other users seen on each transaction's merchant and device (issue 36 §2); absent, none. */
+  entities?: EntityMemory;
   /** Users known to have per-user state (load-context.ts); absent, every round asks for all. */
   knownState?: KnownStateUsers;
   /** The rule set to decide with (its version goes on every decision). */

@@ -2,7 +2,7 @@ import { prng } from "../random.ts";
 import { HIDDEN_SINGLE_VICTIM, muleRecipient } from "./hidden-typologies.ts";
 import { ordinaryDays, STEADY_HABITS } from "./ordinary-days.ts";
 import { makeUser, pick, type Rand, type SimUser, seededUuid } from "./population.ts";
-import { households, noisyLegitimate } from "./surprises.ts";
+import { households, noisyLegitimate, shareMerchants } from "./surprises.ts";
 import { collusion, type Draft, SINGLE_VICTIM, TYPOLOGIES, type Typology } from "./typologies.ts";
 
 /*
@@ -100,6 +100,7 @@ export function simulate(o: SimOptions): {
   const mix = { ...(noisy ? NOISY_MIX : DEFAULT_MIX), ...o.mix };
   const users = Array.from({ length: o.users }, (_, i) => makeUser(rand, i + 1));
   const partners = noisy ? households(rand, users) : undefined;
+  if (noisy) shareMerchants(rand, users);
   const labelled: Array<{ draft: Draft; label: Truth["label"] }> = [];
   for (const u of users) {
     const days = partners

@@ -31,6 +31,30 @@ const travelIp = (rand: Rand) =>
 
 export type Household = Map<string, SimUser>;
 
+/**
+ * The noisy world's shops are shared, as real ones are: each user's usual merchants are drawn from
+ * their country's pool (a few popular, most small: the index leans to the front), so a merchant
+ * paid by many people in a day is ordinary and "many senders" alone proves nothing.
+ */
+export function shareMerchants(rand: Rand, users: readonly SimUser[]): void {
+  type Merchant = SimUser["merchants"][number];
+  const size = Math.max(20, Math.round(users.length / 20));
+  const pools = new Map<string, Array<Merchant | undefined>>();
+  for (const u of users) {
+    const pool = pools.get(u.country) ?? new Array<Merchant | undefined>(size);
+    pools.set(u.country, pool);
+    const ids = new Set<string>();
+    u.merchants = u.merchants
+      .map((mine) => {
+        const k = Math.floor(rand() ** 2 * size);
+        // A merchant is what its first customer made of it (one category, one price level).
+        pool[k] ??= { ...mine, id: `m-${u.country.toLowerCase()}-${hex(rand, 6)}` };
+        return pool[k];
+      })
+      .filter((m) => !ids.has(m.id) && ids.add(m.id));
+  }
+}
+
 /** Pairs of users sharing one device (5 % of users): each is the other's household. */
 export function households(rand: Rand, users: readonly SimUser[]): Household {
   const out: Household = new Map();
@@ -130,7 +154,12 @@ function recurring(rand: Rand, u: SimUser, startMs: number, days: number): Draft
       monthly(SURPRISE_MCC.transfer, payee, u.typical * (2 + rand() * 6), Math.floor(rand() * days));
   }
   for (let k = rand() < 0.3 ? 1 + Math.floor(rand() * 3) : 0; k > 0; k--)
-    monthly(SURPRISE_MCC.subscription, `m-sub-${hex(rand, 4)}`, 5 + rand() * 20, Math.floor(rand() * 28));
+    monthly(
+      SURPRISE_MCC.subscription,
+      `m-sub-${Math.floor(rand() * 12)}`,
+      5 + rand() * 20,
+      Math.floor(rand() * 28),
+    );
   return out;
 }
 

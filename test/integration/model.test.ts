@@ -3,6 +3,8 @@ import { copyFileSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createEntityMemory } from "../../src/cache/entity-memory.ts";
+import { loadEntityValues } from "../../src/model/training-data.ts";
 import { usePipeline } from "../support/pipeline.ts";
 import { runSentinel } from "../support/processes.ts";
 import { eventually } from "../support/topics.ts";
@@ -23,6 +25,8 @@ const p = usePipeline({
   TOPIC_TRANSACTIONS_TIMESTAMP_TYPE: "CreateTime",
   TIMESTAMP_MAX_AGE_HOURS: "480",
   MODEL_DRIFT_INTERVAL_SECONDS: "1",
+  // The whole fortnight stays in the entity memory (the parity test below asks it about day 1).
+  ENTITY_RETENTION_DAYS: "30",
 });
 const truthFile = join(tmpdir(), `model-truth-${process.pid}.csv`);
 afterAll(() => rmSync(truthFile, { force: true }));
@@ -98,6 +102,66 @@ beforeAll(async () => {
 }, 150_000);
 
 describe("sentinel model", () => {
+  it("computes the entity features from rows exactly as the scorer's memory recorded them live (train/serve parity)", async () => {
+    const from = start;
+    const to = start + 15 * DAY;
+    // The simulated users keep their own merchants and devices: six more share one of each.
+    for (let i = 0; i < 12; i++) {
+      const res = await p.request("POST", "/transaction", {
+        body: {
+          transaction_id: randomUUID(),
+          user_id: `parity-u${i % 6}`,
+          amount: "12.00",
+          currency: "USD",
+          merchant_id: "m-parity-shared",
+          device_id: "dev-parity-shared",
+        },
+        headers: { prefer: "wait=10" },
+      });
+      expect(res.status).toBe(200);
+    }
+    const trainer = await loadEntityValues(p.rt.pool, from, to);
+    const { rows } = await p.db.query<{
+      id: string;
+      user: string;
+      m: string | null;
+      d: string | null;
+      ms: string;
+    }>(
+      `SELECT transaction_id::text AS id, user_id AS user, merchant_id AS m, device_id AS d,
+              (extract(epoch FROM received_at) * 1000)::int8::text AS ms
+       FROM transactions WHERE received_at >= to_timestamp($1) AND received_at < to_timestamp($2)
+       ORDER BY received_at, source_partition, source_offset`,
+      [from / 1000, to / 1000],
+    );
+    expect(rows.length).toBe(truth.length + 12);
+    // What the scorer's memory answers for each transaction as of its time, recording nothing more.
+    const memory = createEntityMemory({
+      redis: p.rt.redis,
+      keyPrefix: p.rt.config.redis.keyPrefix,
+      retentionMs: 30 * DAY,
+      logger: p.rt.logger,
+    });
+    const served = await memory.observe(
+      rows.map((r) => ({
+        user: r.user,
+        tx: {
+          transactionId: r.id,
+          amount: "0",
+          currency: "USD",
+          receivedMs: Number(r.ms),
+          ...(r.m === null ? {} : { merchant_id: r.m }),
+          ...(r.d === null ? {} : { device_id: r.d }),
+        },
+      })),
+      false,
+    );
+    const differing = rows.filter((r) => [...trainer.get(r.id)!].join() !== [...served.get(r.id)!].join());
+    expect(differing.slice(0, 3)).toEqual([]);
+    // Not all zero: the last of the six sharing a merchant and a device saw the five others on both.
+    expect([...trainer.get(rows.at(-1)!.id)!]).toEqual([5, 5]);
+  });
+
   it("trains on the labelled transactions of a range, saved and not active", async () => {
     const run = await trainOn(truthFile);
     expect(run.code, run.output).toBe(0);

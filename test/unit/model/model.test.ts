@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadConfig } from "../../../src/config.ts";
+import { ENTITY_CAP, EntityTimeline } from "../../../src/model/entity-features.ts";
 import { computeFeatures, FEATURE_TERMS, FEATURES } from "../../../src/model/features.ts";
 import type { Dataset } from "../../../src/model/gbdt.ts";
 import { modelReason, modelVersion, scoringModel, validateModel } from "../../../src/model/model.ts";
@@ -46,6 +47,32 @@ const past = (agoS: number, over: Partial<RuleHistoryEntry> = {}): RuleHistoryEn
   merchant_id: "m1",
   merchant_category: "5411",
   ...over,
+});
+
+describe("entity features (the trainer's timeline)", () => {
+  const at = (id: string, user: string, minutes: number, over: Partial<RuleTransaction> = {}) => ({
+    tx: { transactionId: id, amount: "1.00", currency: "USD", receivedMs: T + minutes * 60_000, ...over },
+    user,
+  });
+  it("counts other users on the merchant in 48 h and on the device in 24 h, never the user itself", () => {
+    const timeline = new EntityTimeline();
+    const seen = (e: ReturnType<typeof at>) => [...timeline.observe(e.tx, e.user)];
+    expect(seen(at("a", "u1", 0, { merchant_id: "m", device_id: "d" }))).toEqual([0, 0]);
+    expect(seen(at("b", "u1", 5, { merchant_id: "m", device_id: "d" }))).toEqual([0, 0]);
+    expect(seen(at("c", "u2", 10, { merchant_id: "m", device_id: "d" }))).toEqual([1, 1]);
+    expect(seen(at("d", "u3", 11, { merchant_id: "m" }))).toEqual([2, 0]); // no device: 0
+    // 25 h later the device has forgotten u1 and u2, the merchant has not.
+    expect(seen(at("e", "u4", 25 * 60 + 11, { merchant_id: "m", device_id: "d" }))).toEqual([3, 0]);
+    // 49 h after the first: only u4 (24 h ago) is within the merchant's 48 h.
+    expect(seen(at("f", "u5", 49 * 60, { merchant_id: "m" }))).toEqual([1, 0]);
+  });
+
+  it("stops at the cap", () => {
+    const timeline = new EntityTimeline();
+    for (let i = 0; i < ENTITY_CAP + 10; i++)
+      timeline.observe(at(`t${i}`, `u${i}`, i, { merchant_id: "m" }).tx, `u${i}`);
+    expect(timeline.observe(at("last", "z", 100, { merchant_id: "m" }).tx, "z")[0]).toBe(ENTITY_CAP);
+  });
 });
 
 describe("features", () => {
@@ -147,6 +174,13 @@ describe("a model as data", () => {
     const bad = validateModel(reordered);
     expect(bad.ok).toBe(false);
     if (!bad.ok) expect(bad.issues[0]!.path).toBe("features");
+    // A model trained before the entity features were added (the first 19) still loads and scores;
+    // one whose trees read past its list does not.
+    const older = { ...trained.document, features: FEATURES.slice(0, 19) };
+    expect(validateModel(older).ok).toBe(true);
+    const t0 = trained.document.trees[0]!;
+    const pastList = { ...older, trees: [{ ...t0, feature: t0.feature.map((f) => (f >= 0 ? 20 : f)) }] };
+    expect(validateModel(pastList).ok).toBe(false);
     const tree = trained.document.trees[0]!;
     const loop = { ...trained.document, trees: [{ ...tree, left: tree.left.map((l) => Math.min(l, 0)) }] };
     expect(validateModel(loop).ok).toBe(false);
