@@ -136,6 +136,22 @@ export function defaultRuleSet(s: RuleSettings): RuleSet {
         score: 45,
         at_least: "review",
       },
+      {
+        id: "mule_recipient",
+        description:
+          "a transfer (MCC 4829) to a recipient this user has not paid in 30 days, that 3 or more other users paid " +
+          "in the last 48 h: many victims paying one new account is how authorised push-payment fraud cashes out",
+        when: {
+          op: "and",
+          args: [
+            { op: "==", args: [{ field: "tx.merchant_category" }, "4829"] },
+            { agg: "first_seen", field: "merchant_id", window_seconds: 30 * 86_400 },
+            { op: ">=", args: [{ field: "entity.merchant_users_48h" }, 3] },
+          ],
+        },
+        score: 45,
+        at_least: "review",
+      },
       // The learned score (issue 24): only once a model is active (`sentinel model activate`).
       {
         id: "model_high_risk",

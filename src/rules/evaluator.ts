@@ -2,6 +2,7 @@ import type { DecisionOutcome } from "../domain/decision.ts";
 import { minorUnits } from "../domain/iso4217.ts";
 import { minorUnitsIn, toMinorUnits, unitsIn } from "../domain/money.ts";
 import type { Profile } from "../domain/profile.ts";
+import { ENTITY_FEATURES } from "../model/entity-features.ts";
 import { computeFeatures, FEATURES } from "../model/features.ts";
 import { modelReason, type ScoringModel } from "../model/model.ts";
 import { arithmetic, compare, dec, literalDecs, numberLiteral, type Value } from "./decimal-values.ts";
@@ -193,6 +194,12 @@ export function evaluateRuleSet(
     switch (name) {
       case "model.score":
         return modelScore?.value() ?? null;
+      case "entity.merchant_users_48h":
+      case "entity.device_users_24h": {
+        const i = ENTITY_FEATURES.findIndex((f) => `entity.${f.name}` === name);
+        const v = tx.entities?.[i];
+        return v === undefined ? null : { units: BigInt(v), scale: 0 };
+      }
       case "tx.amount":
         return dec(tx.amount);
       case "tx.currency":

@@ -16,7 +16,9 @@ export const DISTINCT_CAP = 1_000;
  *                   "profile" | "profile.status" | "profile.risk_tier" | "profile.home_country" |
  *                   "profile.currency" | "profile.per_transaction_limit" | "profile.daily_limit" |
  *                   "model.score"}  (the active model's probability of fraud, 0–1 to 4 decimals;
- *                   null while no model is active — docs/detection.md#the-learned-score)
+ *                   null while no model is active — docs/detection.md#the-learned-score) |
+ *                   "entity.merchant_users_48h" | "entity.device_users_24h" (other users seen on
+ *                   the merchant in 48 h, on the device in 24 h, at most 32; null when unknown)
  *   money          {"op": "amount"}: the transaction's amount in the profile's currency (FX_RATES),
  *                   null when it cannot be converted or there is no profile
  *   compare        {"op": "==" | "!=" | "<" | "<=" | ">" | ">=", "args": [a, b]}  (null: false)
@@ -51,6 +53,10 @@ const FIELD_NAMES = [
   "profile.per_transaction_limit",
   "profile.daily_limit",
   "model.score",
+  // Other users seen on the transaction's merchant and device lately (issue 36 §2); null when the
+  // scorer has no value for it (docs/detection.md#beyond-one-users-history).
+  "entity.merchant_users_48h",
+  "entity.device_users_24h",
 ] as const;
 export type FieldName = (typeof FIELD_NAMES)[number];
 

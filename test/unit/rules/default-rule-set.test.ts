@@ -100,3 +100,37 @@ describe("the default rule set", () => {
     );
   });
 });
+
+describe("the mule_recipient rule (issue 36: reads the entity memory)", () => {
+  const set = defaultRuleSet(loadConfig({}).rules);
+  const transfer = (entities?: number[], merchant = "r-new") => ({
+    transactionId: "t",
+    userId: "u1",
+    amount: "300.00",
+    currency: "USD",
+    receivedMs: T,
+    merchant_id: merchant,
+    merchant_category: "4829",
+    ...(entities ? { entities } : {}),
+  });
+  const fired = (tx: ReturnType<typeof transfer>, history: Parameters<typeof evaluateRuleSet>[3] = []) =>
+    evaluateRuleSet(set, tx, null, history, { fxRates: {}, lists: new Map() }).reasons.some((r) =>
+      r.startsWith("mule_recipient"),
+    );
+  it("fires on a new recipient 3 or more other users paid in 48 h, and only then", () => {
+    expect(fired(transfer([3, 0]))).toBe(true);
+    expect(fired(transfer([2, 0]))).toBe(false);
+    // No entity memory (a console rule test, Redis away): the field is null, the rule does not fire.
+    expect(fired(transfer())).toBe(false);
+    // A recipient this user paid last week is not new.
+    const paid = {
+      transactionId: "h",
+      amount: "300.00",
+      currency: "USD",
+      receivedMs: T - 7 * 86_400_000,
+      merchant_id: "r-new",
+    };
+    expect(fired(transfer([5, 0]), [paid])).toBe(false);
+    expect(fired({ ...transfer([5, 0]), merchant_category: "5411" })).toBe(false);
+  });
+});
