@@ -118,6 +118,12 @@ function lazyModelScore(
   };
 }
 
+/** An entity feature of the transaction (a count), null when the scorer computed none. */
+function entityField(tx: RuleTransaction, name: FieldName): Value {
+  const v = tx.entities?.[ENTITY_FEATURES.findIndex((f) => `entity.${f.name}` === name)];
+  return v === undefined ? null : { units: BigInt(v), scale: 0 };
+}
+
 export type RuleVerdict = { decision: DecisionOutcome; score: number; reasons: string[] };
 
 const RANK: Record<DecisionOutcome, number> = { approve: 0, review: 1, decline: 2 };
@@ -195,11 +201,8 @@ export function evaluateRuleSet(
       case "model.score":
         return modelScore?.value() ?? null;
       case "entity.merchant_users_48h":
-      case "entity.device_users_24h": {
-        const i = ENTITY_FEATURES.findIndex((f) => `entity.${f.name}` === name);
-        const v = tx.entities?.[i];
-        return v === undefined ? null : { units: BigInt(v), scale: 0 };
-      }
+      case "entity.device_users_24h":
+        return entityField(tx, name);
       case "tx.amount":
         return dec(tx.amount);
       case "tx.currency":
