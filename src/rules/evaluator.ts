@@ -200,9 +200,6 @@ export function evaluateRuleSet(
     switch (name) {
       case "model.score":
         return modelScore?.value() ?? null;
-      case "entity.merchant_users_48h":
-      case "entity.device_users_24h":
-        return entityField(tx, name);
       case "tx.amount":
         return dec(tx.amount);
       case "tx.currency":
@@ -214,7 +211,8 @@ export function evaluateRuleSet(
       case "profile.daily_limit":
         return profile ? money(toMinorUnits(profile.daily_limit, profile.currency)) : null;
       default: {
-        const [scope, key] = name.split(".") as ["tx" | "profile", string];
+        const [scope, key] = name.split(".") as ["tx" | "profile" | "entity", string];
+        if (scope === "entity") return entityField(tx, name);
         const source = (scope === "tx" ? tx : profile) as Record<string, unknown> | null;
         const v = source?.[key];
         return typeof v === "string" ? v : null;
