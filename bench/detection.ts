@@ -6,7 +6,12 @@ import type { Label } from "../src/domain/case.ts";
 import { withAdmin } from "../src/kafka/admin.ts";
 import { resolveRanges } from "../src/kafka/range-reader.ts";
 import { createLogger } from "../src/logger.ts";
-import { type Evaluation, evaluation, operatingPoint } from "../src/model/evaluate.ts";
+import {
+  type Evaluation,
+  evaluation,
+  MODEL_DECLINE_PER_1000,
+  MODEL_FLAG_PER_1000,
+} from "../src/model/evaluate.ts";
 import { scoringModel } from "../src/model/model.ts";
 import { auc, scoreRows, trainModel } from "../src/model/train.ts";
 import { loadTrainingSet } from "../src/model/training-data.ts";
@@ -103,19 +108,11 @@ export function detectionFigures(rows: readonly Row[]): DetectionFigures {
   };
 }
 
-/**
- * The model's operating point, chosen on days 16–20 (never on the days it is measured on): it
- * flags (reviews or declines) this many per 1,000 there…
- */
-export const REVIEW_BUDGET_PER_1000 = 3;
-/** …of which the highest-scoring this many per 1,000 are declined, not reviewed (precision ≥ 0.9 there). */
-export const DECLINE_BUDGET_PER_1000 = 1;
-
 export type ModelTraining = {
   version: string;
   /** model.score at or above which a transaction is reviewed (chosen on days 16–20 for the budget). */
   reviewThreshold: number;
-  /** model.score at or above which a transaction is declined (the top DECLINE_BUDGET_PER_1000 on days 16–20). */
+  /** model.score at or above which a transaction is declined (the model's own level, or RULES_MODEL_DECLINE if lower). */
   declineThreshold: number;
   /** The model alone on the held-out days (issue 36): AUC, PR-AUC, recall at 1, 2, 5 reviews per 1,000. */
   heldOut: Evaluation;
@@ -146,7 +143,7 @@ async function withModel(rt: Runtime, truth: readonly Truth[], startMs: number, 
     toMs: startMs + trainMs,
     labels: known,
     // The tail of days 1–20 (days 16–20) is held out of training: the model's review threshold is
-    // chosen on it for a budget (REVIEW_BUDGET_PER_1000), never on the days it is measured on.
+    // chosen on it for a budget (evaluate.ts's MODEL_FLAG_PER_1000), never on the days it is measured on.
     holdout: 0.25,
     onlyGivenLabels: true,
     fxRates: rt.config.rules.fxRates,
@@ -156,33 +153,14 @@ async function withModel(rt: Runtime, truth: readonly Truth[], startMs: number, 
     `detection: model ${trained.version} trained on ${trained.summary.rows} transactions (${trained.summary.fraud} fraud) in ${trained.summary.seconds} s, training AUC ${trained.summary.trainingAuc}`,
   );
   const model = scoringModel(trained.document, trained.version);
-  // Days 16–20, held out of training, with what the bank knew by day 20: where the budgets fall.
-  const validation = await loadTrainingSet({
-    pool: rt.pool,
-    fromMs: startMs + 15 * 86_400_000,
-    toMs: startMs + trainMs,
-    labels: known,
-    onlyGivenLabels: true,
-    fxRates: rt.config.rules.fxRates,
-  });
-  const validationScores = scoreRows(trained.document, validation);
-  const at = (reviewPer1000: number) =>
-    operatingPoint(validationScores, validation.y, { reviewPer1000 }).threshold;
-  // The lower of the configured thresholds and the budgets': a model whose frauds all score ~1 on
-  // days 16–20 puts a budget's threshold on that plateau (0.99996 in the clean world), where a
-  // fraud of later days scoring 0.9999 would pass.
-  const reviewThreshold = Math.min(at(REVIEW_BUDGET_PER_1000), Number(rt.config.rules.modelReview));
-  const declineThreshold = Math.max(
-    reviewThreshold,
-    Math.min(at(DECLINE_BUDGET_PER_1000), Number(rt.config.rules.modelDecline)),
-  );
-  const settings = {
-    ...rt.config.rules,
-    modelReview: String(reviewThreshold),
-    modelDecline: String(declineThreshold),
-  };
+  // The default rules with the model's own levels (RULES_MODEL_OWN_THRESHOLDS): chosen on days
+  // 16–20, its held-out tail, with what the bank knew by day 20 — never on the days measured.
+  const operating = trained.document.training.holdout?.operating;
+  const reviewThreshold = Math.min(operating?.review ?? 1, Number(rt.config.rules.modelReview));
+  const declineThreshold = Math.min(operating?.decline ?? 1, Number(rt.config.rules.modelDecline));
+  const settings = { ...rt.config.rules, modelOwnThresholds: true };
   log(
-    `detection: the model flags ${REVIEW_BUDGET_PER_1000} per 1,000 on days 16–20 from ${reviewThreshold}, declines ${DECLINE_BUDGET_PER_1000} per 1,000 from ${declineThreshold}`,
+    `detection: the model flags ${operating?.flagPer1000} per 1,000 on days 16–20 from ${reviewThreshold}, declines ${operating?.declinePer1000} per 1,000 from ${declineThreshold}`,
   );
   const heldOut = truth.filter((t) => t.day > trainDays);
   // The model's own ranking on the days it never saw, at the review budgets (its threshold apart).
@@ -376,7 +354,7 @@ export function detectionTable(f: DetectionReport): string {
     `- ${figuresLine("rules alone", f)}`,
     `- ${figuresLine(`rules + model ${tr.version}`, f.model)}`,
     ...(f.candidate ? [`- ${figuresLine(`candidate ${f.candidate.version} + model`, f.candidate)}`] : []),
-    `- model trained on days 1–15: ${tr.rows} transactions (${tr.fraud} fraud), training AUC ${tr.trainingAuc}, ${tr.seconds} s (features ${tr.featureSeconds} s); model.score review ≥ ${tr.reviewThreshold}, decline ≥ ${tr.declineThreshold} (${REVIEW_BUDGET_PER_1000} and ${DECLINE_BUDGET_PER_1000} per 1,000 on days 16–20)`,
+    `- model trained on days 1–15: ${tr.rows} transactions (${tr.fraud} fraud), training AUC ${tr.trainingAuc}, ${tr.seconds} s (features ${tr.featureSeconds} s); model.score review ≥ ${tr.reviewThreshold}, decline ≥ ${tr.declineThreshold} (the model's own levels: ${MODEL_FLAG_PER_1000} and ${MODEL_DECLINE_PER_1000} per 1,000 on days 16–20, or 0.7 and 0.95 if lower)`,
     "",
     "Outcomes: rules alone (first three), rules + model (last three).",
     "",

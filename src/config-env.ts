@@ -159,6 +159,8 @@ export const EnvSchema = z.object({
   RULES_DECLINE_THRESHOLD: int(80, 1, 100),
   RULES_MODEL_REVIEW: probability("0.7"),
   RULES_MODEL_DECLINE: probability("0.95"),
+  /** The default rules also review and decline from the active model's own levels (issue 36). */
+  RULES_MODEL_OWN_THRESHOLDS: z.stringbool().default(true),
   FX_RATES: fxRates,
   WEBHOOK_ALLOW_PRIVATE: z.stringbool().default(false),
   WEBHOOK_SECRET_KEY: z

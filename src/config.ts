@@ -115,6 +115,8 @@ export type Config = Readonly<{
     /** model.score at or above which the default set reviews, and declines (issue 24). */
     modelReview: string;
     modelDecline: string;
+    /** Also from the model's own levels (its held-out days' 3 and 1 per 1,000). */
+    modelOwnThresholds: boolean;
     fxRates: Readonly<Record<string, string>>;
   }>;
   webhooks: Readonly<{
@@ -263,6 +265,7 @@ export function loadConfig(
       declineThreshold: e.RULES_DECLINE_THRESHOLD,
       modelReview: e.RULES_MODEL_REVIEW,
       modelDecline: e.RULES_MODEL_DECLINE,
+      modelOwnThresholds: e.RULES_MODEL_OWN_THRESHOLDS,
       fxRates: e.FX_RATES,
     },
     webhooks: webhooksConfig(e),

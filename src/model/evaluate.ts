@@ -86,6 +86,31 @@ export function prAuc(scores: Float64Array, y: Uint8Array): number | null {
   return round(sum / positives);
 }
 
+/**
+ * The operating point a trained model carries (issue 36): on its held-out days, the model.score
+ * from which it flags MODEL_FLAG_PER_1000 per 1,000 (the default rules review from there) and
+ * from which it flags the top MODEL_DECLINE_PER_1000 (declined). A model's scores sit where its
+ * labels put them (a noisy world's frauds at 0.01–0.5), so a fixed 0.7 reviews nothing.
+ */
+export const MODEL_FLAG_PER_1000 = 3;
+export const MODEL_DECLINE_PER_1000 = 1;
+
+export type ModelOperating = {
+  flagPer1000: number;
+  review: number;
+  declinePer1000: number;
+  decline: number;
+};
+
+export function modelOperating(scores: Float64Array, y: Uint8Array): ModelOperating {
+  return {
+    flagPer1000: MODEL_FLAG_PER_1000,
+    review: operatingPoint(scores, y, { reviewPer1000: MODEL_FLAG_PER_1000 }).threshold,
+    declinePer1000: MODEL_DECLINE_PER_1000,
+    decline: operatingPoint(scores, y, { reviewPer1000: MODEL_DECLINE_PER_1000 }).threshold,
+  };
+}
+
 /** The review budgets (flagged per 1,000) every evaluation reports recall at. */
 export const REVIEW_BUDGETS = [1, 2, 5] as const;
 

@@ -69,11 +69,16 @@ async function train(config: Config, logger: Logger, opts: ModelCliOptions): Pro
       `  ${s.rows} labelled transactions (${s.fraud} fraud) of ${s.users} users; training AUC ${s.trainingAuc ?? "—"}; ${s.seconds} s (features ${s.featureSeconds} s), peak RSS ${peakRssMib} MiB`,
     );
     const h = s.holdout;
-    if (h)
+    if (h) {
       out(
         `  held out (not trained on) ${h.from} – ${h.to}: ${h.rows} transactions (${h.fraud} fraud), AUC ${h.auc ?? "—"}, PR-AUC ${h.prAuc ?? "—"}; recall ${h.atReviews.map((a) => `${a.recall} at ${a.reviewPer1000}`).join(", ")} reviews per 1,000 (sentinel model thresholds ${trained.version})`,
       );
-    else
+      const o = h.operating;
+      if (o)
+        out(
+          `  its own levels (the default rules use them: RULES_MODEL_OWN_THRESHOLDS): review from model.score ${o.review} (${o.flagPer1000} per 1,000 held out), decline from ${o.decline} (${o.declinePer1000} per 1,000)`,
+        );
+    } else
       out(
         "  nothing held out (--holdout 0): the training AUC is in-sample, not a measure of what it catches",
       );

@@ -128,6 +128,15 @@ export const ModelDocumentSchema = z
               precision: z.number().nullable(),
             }),
           ),
+          /** Where the default rules review and decline with this model (evaluate.ts's modelOperating). */
+          operating: z
+            .strictObject({
+              flagPer1000: z.number(),
+              review: z.number(),
+              declinePer1000: z.number(),
+              decline: z.number(),
+            })
+            .optional(),
         })
         .optional(),
     }),
@@ -171,6 +180,8 @@ export type ScoringModel = {
   score(x: ArrayLike<number>): number;
   /** The `top` features that moved the margin most, largest first (log-odds). */
   explain(x: ArrayLike<number>, top?: number): Contribution[];
+  /** Its own review and decline levels of model.score, from its held-out days (rules: model.review_threshold). */
+  thresholds?: { review: number; decline: number };
 };
 
 /**
@@ -221,8 +232,10 @@ export function scoringModel(doc: ModelDocument, version = modelVersion(doc)): S
   const forest: Forest = { bias: doc.bias, trees: doc.trees };
   const scratch = new Float64Array(FEATURES.length);
   const fastMargin = flatten(forest);
+  const operating = doc.training.holdout?.operating;
   return {
     version,
+    ...(operating ? { thresholds: { review: operating.review, decline: operating.decline } } : {}),
     score: (x) => 1 / (1 + Math.exp(-fastMargin(x))),
     explain(x, top = 3) {
       contributions(forest, x, scratch);

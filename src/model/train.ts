@@ -1,5 +1,5 @@
 import { referenceOf } from "./drift.ts";
-import { evaluation } from "./evaluate.ts";
+import { evaluation, modelOperating } from "./evaluate.ts";
 import { FEATURES } from "./features.ts";
 import { margin, sigmoid } from "./forest.ts";
 import { type Dataset, DEFAULT_TRAIN, type TrainOptions, trainForest } from "./gbdt.ts";
@@ -97,6 +97,7 @@ function heldOutFigures(document: ModelDocument, tail: Dataset, cutoffMs: number
     from: new Date(cutoffMs).toISOString(),
     to: new Date(toMs).toISOString(),
     ...evaluation(scores, tail.y, auc(scores, tail.y)),
+    operating: modelOperating(scores, tail.y),
   };
 }
 

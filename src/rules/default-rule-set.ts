@@ -16,7 +16,14 @@ const amount: Expr = { op: "amount" };
 const hasProfile: Expr = { op: "not", arg: { op: "is_null", arg: { field: "profile" } } };
 const present = (e: Expr): Expr => ({ op: "not", arg: { op: "is_null", arg: e } });
 
-// biome-ignore lint/complexity/noExcessiveLinesPerFunction: a data literal, the thirteen rules one after the other
+/** model.score at or above `level`, or at or above the model's own level (a null level: never). */
+function atOrAbove(level: number, own?: "model.review_threshold" | "model.decline_threshold"): Expr {
+  const fixed: Expr = { op: ">=", args: [{ field: "model.score" }, level] };
+  return own
+    ? { op: "or", args: [fixed, { op: ">=", args: [{ field: "model.score" }, { field: own }] }] }
+    : fixed;
+}
+
 export function defaultRuleSet(s: RuleSettings): RuleSet {
   return {
     format: 1,
@@ -103,70 +110,89 @@ export function defaultRuleSet(s: RuleSettings): RuleSet {
         },
         score: 25,
       },
-      // Behavioural rules (need device and merchant signals the eight rules never looked at).
-      {
-        id: "new_device_large_amount",
-        description:
-          "a device this user has not used in 30 days, on an amount of half the per-transaction limit or more, " +
-          "for a user with history: account takeover pays from a new device, and pays big",
-        when: {
-          op: "and",
-          args: [
-            { agg: "first_seen", field: "device_id", window_seconds: 30 * 86_400 },
-            { op: ">", args: [{ agg: "count", window_seconds: 30 * 86_400 }, 0] },
-            { op: ">=", args: [{ op: "*", args: [amount, 2] }, { field: "profile.per_transaction_limit" }] },
-          ],
-        },
-        score: 40,
-        at_least: "review",
-      },
-      {
-        id: "many_devices",
-        description:
-          "more than 3 distinct devices in 24 h (this one included): card-testing and shared-credential rings rotate devices",
-        when: { op: ">", args: [{ agg: "count_distinct", field: "device_id", window_seconds: 86_400 }, 3] },
-        score: 35,
-        at_least: "review",
-      },
-      {
-        id: "merchant_hopping",
-        description:
-          "more than 5 distinct merchants in 10 minutes (this one included): a stolen card is tried fast across many shops",
-        when: { op: ">", args: [{ agg: "count_distinct", field: "merchant_id", window_seconds: 600 }, 5] },
-        score: 45,
-        at_least: "review",
-      },
-      {
-        id: "mule_recipient",
-        description:
-          "a transfer (MCC 4829) to a recipient this user has not paid in 30 days, that 3 or more other users paid " +
-          "in the last 48 h: many victims paying one new account is how authorised push-payment fraud cashes out",
-        when: {
-          op: "and",
-          args: [
-            { op: "==", args: [{ field: "tx.merchant_category" }, "4829"] },
-            { agg: "first_seen", field: "merchant_id", window_seconds: 30 * 86_400 },
-            { op: ">=", args: [{ field: "entity.merchant_users_48h" }, 3] },
-          ],
-        },
-        score: 45,
-        at_least: "review",
-      },
-      // The learned score (issue 24): only once a model is active (`sentinel model activate`).
-      {
-        id: "model_high_risk",
-        description: `the active model's fraud probability is ${s.modelReview} or more`,
-        when: { op: ">=", args: [{ field: "model.score" }, Number(s.modelReview)] },
-        score: 40,
-        at_least: "review",
-      },
-      {
-        id: "model_very_high_risk",
-        description: `the active model's fraud probability is ${s.modelDecline} or more`,
-        when: { op: ">=", args: [{ field: "model.score" }, Number(s.modelDecline)] },
-        score: 90,
-        at_least: "decline",
-      },
+      ...behaviouralRules(),
+      ...modelRules(s),
     ],
   };
+}
+
+/** Behavioural rules (need device and merchant signals the eight rules never looked at). */
+function behaviouralRules(): RuleSet["rules"] {
+  return [
+    {
+      id: "new_device_large_amount",
+      description:
+        "a device this user has not used in 30 days, on an amount of half the per-transaction limit or more, " +
+        "for a user with history: account takeover pays from a new device, and pays big",
+      when: {
+        op: "and",
+        args: [
+          { agg: "first_seen", field: "device_id", window_seconds: 30 * 86_400 },
+          { op: ">", args: [{ agg: "count", window_seconds: 30 * 86_400 }, 0] },
+          { op: ">=", args: [{ op: "*", args: [amount, 2] }, { field: "profile.per_transaction_limit" }] },
+        ],
+      },
+      score: 40,
+      at_least: "review",
+    },
+    {
+      id: "many_devices",
+      description:
+        "more than 3 distinct devices in 24 h (this one included): card-testing and shared-credential rings rotate devices",
+      when: { op: ">", args: [{ agg: "count_distinct", field: "device_id", window_seconds: 86_400 }, 3] },
+      score: 35,
+      at_least: "review",
+    },
+    {
+      id: "merchant_hopping",
+      description:
+        "more than 5 distinct merchants in 10 minutes (this one included): a stolen card is tried fast across many shops",
+      when: { op: ">", args: [{ agg: "count_distinct", field: "merchant_id", window_seconds: 600 }, 5] },
+      score: 45,
+      at_least: "review",
+    },
+    {
+      id: "mule_recipient",
+      description:
+        "a transfer (MCC 4829) to a recipient this user has not paid in 30 days, that 3 or more other users paid " +
+        "in the last 48 h: many victims paying one new account is how authorised push-payment fraud cashes out",
+      when: {
+        op: "and",
+        args: [
+          { op: "==", args: [{ field: "tx.merchant_category" }, "4829"] },
+          { agg: "first_seen", field: "merchant_id", window_seconds: 30 * 86_400 },
+          { op: ">=", args: [{ field: "entity.merchant_users_48h" }, 3] },
+        ],
+      },
+      score: 45,
+      at_least: "review",
+    },
+  ];
+}
+
+/**
+ * The learned score (issue 24): only once a model is active (`sentinel model activate`); from the
+ * configured level, or (issue 36) from the model's own, chosen on its held-out days.
+ */
+function modelRules(s: RuleSettings): RuleSet["rules"] {
+  return [
+    {
+      id: "model_high_risk",
+      description: s.modelOwnThresholds
+        ? `the active model's fraud probability is ${s.modelReview} or more, or at least the level flagging 3 per 1,000 on its held-out days`
+        : `the active model's fraud probability is ${s.modelReview} or more`,
+      when: atOrAbove(Number(s.modelReview), s.modelOwnThresholds ? "model.review_threshold" : undefined),
+      score: 40,
+      at_least: "review",
+    },
+    {
+      id: "model_very_high_risk",
+      description: s.modelOwnThresholds
+        ? `the active model's fraud probability is ${s.modelDecline} or more, or at least the level flagging 1 per 1,000 on its held-out days`
+        : `the active model's fraud probability is ${s.modelDecline} or more`,
+      when: atOrAbove(Number(s.modelDecline), s.modelOwnThresholds ? "model.decline_threshold" : undefined),
+      score: 90,
+      at_least: "decline",
+    },
+  ];
 }

@@ -124,6 +124,14 @@ function entityField(tx: RuleTransaction, name: FieldName): Value {
   return v === undefined ? null : { units: BigInt(v), scale: 0 };
 }
 
+/** The active model's own review or decline level of model.score (4 decimals), null without. */
+function modelLevel(model: ScoringModel | undefined, key: string): Value {
+  const t = model?.thresholds;
+  if (!t) return null;
+  const v = key === "review_threshold" ? t.review : t.decline;
+  return { units: BigInt(Math.round(v * 10_000)), scale: 4 };
+}
+
 export type RuleVerdict = { decision: DecisionOutcome; score: number; reasons: string[] };
 
 const RANK: Record<DecisionOutcome, number> = { approve: 0, review: 1, decline: 2 };
@@ -211,8 +219,9 @@ export function evaluateRuleSet(
       case "profile.daily_limit":
         return profile ? money(toMinorUnits(profile.daily_limit, profile.currency)) : null;
       default: {
-        const [scope, key] = name.split(".") as ["tx" | "profile" | "entity", string];
+        const [scope, key] = name.split(".") as ["tx" | "profile" | "entity" | "model", string];
         if (scope === "entity") return entityField(tx, name);
+        if (scope === "model") return modelLevel(ctx.model, key);
         const source = (scope === "tx" ? tx : profile) as Record<string, unknown> | null;
         const v = source?.[key];
         return typeof v === "string" ? v : null;

@@ -17,6 +17,8 @@ export const DISTINCT_CAP = 1_000;
  *                   "profile.currency" | "profile.per_transaction_limit" | "profile.daily_limit" |
  *                   "model.score"}  (the active model's probability of fraud, 0–1 to 4 decimals;
  *                   null while no model is active — docs/detection.md#the-learned-score) |
+ *                   "model.review_threshold" | "model.decline_threshold" (the active model's own
+ *                   levels, from its held-out days; null without) |
  *                   "entity.merchant_users_48h" | "entity.device_users_24h" (other users seen on
  *                   the merchant in 48 h, on the device in 24 h, at most 32; null when unknown)
  *   money          {"op": "amount"}: the transaction's amount in the profile's currency (FX_RATES),
@@ -53,6 +55,10 @@ const FIELD_NAMES = [
   "profile.per_transaction_limit",
   "profile.daily_limit",
   "model.score",
+  // The active model's own levels of model.score (its held-out days: flagging 3 and 1 per 1,000);
+  // null without a model or for a model trained without held-out days.
+  "model.review_threshold",
+  "model.decline_threshold",
   // Other users seen on the transaction's merchant and device lately (issue 36 §2); null when the
   // scorer has no value for it (docs/detection.md#beyond-one-users-history).
   "entity.merchant_users_48h",

@@ -21,7 +21,7 @@ export function listsOf(rs: RuleSet): Map<string, string> {
 /** Whether an expression reads the model's score. */
 export function readsModel(e: Expr): boolean {
   if (e === null || typeof e !== "object") return false;
-  if ("field" in e) return e.field === "model.score";
+  if ("field" in e) return e.field?.startsWith("model.") ?? false;
   if ("args" in e) return e.args.some(readsModel);
   if ("arg" in e) return readsModel(e.arg);
   return false;

@@ -178,6 +178,11 @@ describe("sentinel model", () => {
     expect(trained.fraud + trained.holdout.fraud).toBe(truth.filter((t) => t[3] !== "legit").length);
     expect(Date.parse(trained.holdout.from)).toBe(start + 12 * DAY);
     expect(trained.holdout.atReviews).toHaveLength(3);
+    // Its own levels, which the default rules use once it is active (RULES_MODEL_OWN_THRESHOLDS).
+    const levels = (trained.holdout as unknown as { operating: { review: number; decline: number } })
+      .operating;
+    expect(levels).toMatchObject({ flagPer1000: 3, declinePer1000: 1 });
+    expect(levels.decline).toBeGreaterThanOrEqual(levels.review);
     expect(trained.activated).toBe(false);
     version = trained.version;
 

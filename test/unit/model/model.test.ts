@@ -236,6 +236,43 @@ describe("a model as data", () => {
     );
     expect(plain.model).toBeUndefined();
   });
+
+  it("reviews and declines from the model's own levels (its held-out days), unless told not to", () => {
+    const usualScore = scoringModel(trained.document, "m").score(
+      computeFeatures(tx(), profile, rowHistory([past(600)]), {}, new Float64Array(FEATURES.length)),
+    );
+    const withLevels = (review: number, decline: number) => {
+      const doc = structuredClone(trained.document);
+      doc.training.holdout = {
+        from: "a",
+        to: "b",
+        rows: 1,
+        fraud: 0,
+        auc: null,
+        prAuc: null,
+        atReviews: [],
+        operating: { flagPer1000: 3, review, declinePer1000: 1, decline },
+      };
+      expect(validateModel(doc).ok).toBe(true);
+      return scoringModel(doc, "m-levels");
+    };
+    const decide = (model: ReturnType<typeof scoringModel>, own = true) =>
+      scoringRules(
+        defaultRuleSet({ ...loadConfig({}).rules, modelOwnThresholds: own }),
+        {},
+        new Map(),
+        "x",
+        model,
+      ).evaluate(tx(), profile, [past(600)]).reasons;
+    // The usual payment scores far below 0.7: reviewed when the model's own review level is below
+    // its score, declined when its decline level is, untouched without levels or when told not to.
+    expect(usualScore).toBeLessThan(0.5);
+    expect(decide(withLevels(usualScore / 2, 0.99))).toContain("model_high_risk");
+    expect(decide(withLevels(usualScore / 2, 0.99))).not.toContain("model_very_high_risk");
+    expect(decide(withLevels(usualScore / 4, usualScore / 2))).toContain("model_very_high_risk");
+    expect(decide(withLevels(usualScore / 2, 0.99), false)).toEqual([]);
+    expect(decide(scoringModel(trained.document, "no-levels"))).toEqual([]);
+  });
 });
 
 describe("training figures and labels", () => {
