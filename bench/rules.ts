@@ -18,7 +18,7 @@ import { log } from "./lib/services.ts";
  * then what that difference is as a share of the scorer's own time per transaction.
  *
  * Issue 24: a third arm, the same interpreted rules with a learned model active (trained here on a
- * simulated month, the default size: 120 trees of depth 4): the model's inference cost per
+ * simulated month, the default size: 100 trees of depth 4): the model's inference cost per
  * transaction — its features from the history plus the forest — is the difference (target ≤ 10 µs).
  */
 
