@@ -175,24 +175,28 @@ function behaviouralRules(): RuleSet["rules"] {
  * configured level, or (issue 36) from the model's own, chosen on its held-out days.
  */
 function modelRules(s: RuleSettings): RuleSet["rules"] {
-  return [
+  const levels = [
     {
       id: "model_high_risk",
-      description: s.modelOwnThresholds
-        ? `the active model's fraud probability is ${s.modelReview} or more, or at least the level flagging 3 per 1,000 on its held-out days`
-        : `the active model's fraud probability is ${s.modelReview} or more`,
-      when: atOrAbove(Number(s.modelReview), s.modelOwnThresholds ? "model.review_threshold" : undefined),
+      level: s.modelReview,
+      own: "model.review_threshold",
+      per1000: 3,
       score: 40,
-      at_least: "review",
+      atLeast: "review",
     },
     {
       id: "model_very_high_risk",
-      description: s.modelOwnThresholds
-        ? `the active model's fraud probability is ${s.modelDecline} or more, or at least the level flagging 1 per 1,000 on its held-out days`
-        : `the active model's fraud probability is ${s.modelDecline} or more`,
-      when: atOrAbove(Number(s.modelDecline), s.modelOwnThresholds ? "model.decline_threshold" : undefined),
+      level: s.modelDecline,
+      own: "model.decline_threshold",
+      per1000: 1,
       score: 90,
-      at_least: "decline",
     },
-  ];
+  ] as const;
+  return levels.map((r) => ({
+    id: r.id,
+    description: `the active model's fraud probability is ${r.level} or more${s.modelOwnThresholds ? `, or at least the level flagging ${r.per1000} per 1,000 on its held-out days` : ""}`,
+    when: atOrAbove(Number(r.level), s.modelOwnThresholds ? r.own : undefined),
+    score: r.score,
+    at_least: r.atLeast,
+  }));
 }
