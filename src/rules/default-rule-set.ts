@@ -190,6 +190,7 @@ function modelRules(s: RuleSettings): RuleSet["rules"] {
       own: "model.decline_threshold",
       per1000: 1,
       score: 90,
+      atLeast: "decline",
     },
   ] as const;
   return levels.map((r) => ({
