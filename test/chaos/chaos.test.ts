@@ -63,6 +63,8 @@ afterAll(async () => {
 
 it("keeps every law through a consumer, an ingress and the broker killed, PostgreSQL and Redis cut, PostgreSQL slowed, fuzzed bodies, the webhook receiver down", async () => {
   const services = inject("services");
+  // The harness's log, kept: a broken law's message carries its last lines (why events were missing).
+  const logged: string[] = [];
   const result = await runChaos({
     ...SHORT_RUN,
     seed: 15,
@@ -75,11 +77,24 @@ it("keeps every law through a consumer, an ingress and the broker killed, Postgr
       },
       start: () => void startBroker(paths, "512m"),
     },
-    log: process.env.CHAOS_LOG ? undefined : () => {},
+    log: process.env.CHAOS_LOG
+      ? undefined
+      : (line: string) => {
+          logged.push(line);
+          if (logged.length > 400) logged.splice(0, 200);
+        },
   });
   await writeChaosReport(result, dir);
   const f = result.figures;
-  expect(result.broken, [...result.lostDetail, ...result.wrongDetail].join("\n")).toEqual([]);
+  expect(
+    result.broken,
+    [
+      ...result.lostDetail,
+      ...result.wrongDetail,
+      "--- the harness's last lines ---",
+      ...logged.slice(-60),
+    ].join("\n"),
+  ).toEqual([]);
   expect(f).toMatchObject({
     lost: 0,
     duplicated: 0,
