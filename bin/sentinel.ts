@@ -5,6 +5,18 @@ import { enableCompileCache } from "node:module";
 // process starts in ~70% of the CPU time (0.8 → 0.55 s here), which matters most when a busy
 // box restarts a consumer whose partitions wait for it (issue 22). Before anything else loads.
 enableCompileCache();
+// A child of a test, benchmark or chaos run (test/support/processes.ts sets this) goes when its
+// parent does, however the parent ended — an out-of-memory crash runs no exit handler, and the
+// orphans kept polling Kafka: re-parented, it gets the SIGTERM an operator would send, once.
+if (process.env.SENTINEL_EXIT_WITH_PARENT === "1") {
+  const parent = process.ppid;
+  const watch = setInterval(() => {
+    if (process.ppid === parent) return;
+    clearInterval(watch);
+    process.kill(process.pid, "SIGTERM");
+  }, 1_000);
+  watch.unref();
+}
 const { buildProgram } = await import("../src/cli/program.ts");
 const { SentinelError } = await import("../src/errors.ts");
 

@@ -1,6 +1,9 @@
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestContext, type TestContext } from "../support/context.ts";
-import { spawnSentinel } from "../support/processes.ts";
+import { spawnSentinel, startNode } from "../support/processes.ts";
 import { eventually, readTopic } from "../support/topics.ts";
 
 /* Graceful shutdown of the ingress under load: SIGTERM mid-burst, exit 0 within 10 s, and every
@@ -69,4 +72,50 @@ describe("ingest shutdown", () => {
       await ingest.stop("SIGKILL");
     }
   });
+});
+
+/** Whether a process is gone (or a zombie nobody reaped: it runs nothing). */
+function gone(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.startsWith("Z") ?? true;
+  } catch {
+    return true;
+  }
+}
+
+describe("a child of a run that dies", () => {
+  it("goes with its parent, even one killed outright (no exit handler ran)", async () => {
+    const port = 19_000 + Math.floor(Math.random() * 1000);
+    const script = join(tmpdir(), `parent-${process.pid}.mjs`);
+    // A parent that starts an ingress the way startNode does (its environment says so) and idles.
+    writeFileSync(
+      script,
+      `import { spawn } from "node:child_process";
+const child = spawn(process.execPath, [${JSON.stringify(join(import.meta.dirname, "../../bin/sentinel.ts"))}, "ingest"], { stdio: "ignore" });
+process.stdout.write(child.pid + "\\n");
+setInterval(() => {}, 1_000);
+`,
+    );
+    const parent = startNode(script, [], { ...ctx.env, PORT: String(port) });
+    let pid = 0;
+    try {
+      expect(await eventually(async () => Number.parseInt(parent.stdout(), 10) > 0, 10_000)).toBe(true);
+      pid = Number.parseInt(parent.stdout(), 10);
+      const up = await eventually(async () => {
+        try {
+          return (await fetch(`http://127.0.0.1:${port}/readyz`)).ok;
+        } catch {
+          return false;
+        }
+      }, 30_000);
+      expect(up, parent.output()).toBe(true);
+      parent.child.kill("SIGKILL");
+      // Re-parented, it notices within a second and shuts down as on SIGTERM.
+      expect(await eventually(async () => gone(pid), 20_000)).toBe(true);
+    } finally {
+      await parent.stop("SIGKILL", 5_000);
+      if (pid > 0 && !gone(pid)) process.kill(pid, "SIGKILL");
+      rmSync(script, { force: true });
+    }
+  }, 60_000);
 });

@@ -33,7 +33,8 @@ export function startNode(
   { keepChars = 20_000 }: { keepChars?: number } = {},
 ): Proc {
   const child = spawn(process.execPath, [script, ...args], {
-    env: { ...process.env, ...env },
+    // bin/sentinel.ts: the child goes when this process does, however it ends.
+    env: { ...process.env, SENTINEL_EXIT_WITH_PARENT: "1", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";
