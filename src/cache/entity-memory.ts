@@ -1,8 +1,14 @@
+import { once } from "node:events";
 import type { Redis, Result } from "ioredis";
 import type { Counter } from "prom-client";
 import type { Logger } from "../logger.ts";
-import { ENTITY_BUCKET_MS, ENTITY_CAP, ENTITY_FEATURES, entityOf } from "../model/entity-features.ts";
-import type { RuleTransaction } from "../rules/history.ts";
+import {
+  ENTITY_BUCKET_MS,
+  ENTITY_CAP,
+  ENTITY_FEATURES,
+  entityOf,
+  type Sighting,
+} from "../model/entity-features.ts";
 
 /*
  * The scorer's side of the entity features (src/model/entity-features.ts has the definition): per
@@ -68,10 +74,7 @@ export type EntityMemory = {
    * The entity values (ENTITY_FEATURES order) of each transaction, by transaction_id; `record`:
    * also remember them (a dry run only reads). Transactions in received order.
    */
-  observe(
-    txs: ReadonlyArray<{ tx: RuleTransaction; user: string }>,
-    record: boolean,
-  ): Promise<Map<string, Float64Array>>;
+  observe(sightings: readonly Sighting[], record: boolean): Promise<Map<string, Float64Array>>;
 };
 
 export function createEntityMemory({
@@ -90,36 +93,28 @@ export function createEntityMemory({
   redis.defineCommand("sentinelEntityObserve", { lua: OBSERVE });
   const keyOf = (i: number, entity: string) => `${keyPrefix}entity:v1:${ENTITY_FEATURES[i]!.kind}:${entity}`;
   let down = false;
-  // A scorer's first rounds may come before the client's connection: waited for once (bounded),
-  // so what they see is recorded; later, a Redis that is away is not waited for.
-  let connected: Promise<void> | undefined;
+  // A replay's first round may come before the client's connection: waited for once (up to 5 s,
+  // or until the first connection error), so what it sees is recorded; later, never.
+  let connected: Promise<unknown> | undefined;
   const firstConnection = () => {
     connected ??=
       redis.status === "ready"
         ? Promise.resolve()
-        : new Promise<void>((resolve) => {
-            const done = () => {
-              clearTimeout(timer);
-              redis.off("ready", done);
-              resolve();
-            };
-            const timer = setTimeout(done, 5_000);
-            redis.once("ready", done);
-          });
-    return connected;
+        : once(redis, "ready", { signal: AbortSignal.timeout(5_000) });
+    return connected.catch(() => {});
   };
   return {
-    async observe(txs, record) {
+    async observe(sightings, record) {
       const out = new Map<string, Float64Array>();
       const keys: string[] = [];
       const keyIndex = new Map<string, number>();
       const args: Array<string | number> = [retentionMs, ENTITY_CAP, record ? "1" : "0", ENTITY_BUCKET_MS];
       const slots: Array<[Float64Array, number]> = [];
-      for (const { tx, user } of txs) {
+      for (const s of sightings) {
         const values = new Float64Array(ENTITY_FEATURES.length);
-        out.set(tx.transactionId, values);
+        out.set(s.transactionId, values);
         ENTITY_FEATURES.forEach((f, i) => {
-          const entity = entityOf(tx, i);
+          const entity = entityOf(s, i);
           if (entity === undefined) return;
           const key = keyOf(i, entity);
           let k = keyIndex.get(key);
@@ -128,7 +123,7 @@ export function createEntityMemory({
             k = keys.length; // Lua's KEYS is 1-based
             keyIndex.set(key, k);
           }
-          args.push(k, user, tx.receivedMs, f.windowMs);
+          args.push(k, s.user, s.receivedMs, f.windowMs);
           slots.push([values, i]);
         });
       }

@@ -1,5 +1,3 @@
-import type { RuleTransaction } from "../rules/history.ts";
-
 /*
  * Features beyond one user's history (issue 36 §2): how many *other* users an entity of the
  * transaction was seen with lately — a transfer recipient or merchant paid by many people within
@@ -28,11 +26,20 @@ export const ENTITY_BUCKET_MS = 3_600_000;
 /** The widest entity window (how far back the trainer reads other users' transactions). */
 export const ENTITY_WINDOW_MS = Math.max(...ENTITY_FEATURES.map((f) => f.windowMs));
 
-/** The entity of a transaction for feature `i`, or undefined when it carries none. */
-export const entityOf = (tx: RuleTransaction, i: number): string | undefined => tx[ENTITY_FEATURES[i]!.field];
+/** What the entity features read of a transaction: who, when, and its entities. */
+export type Sighting = {
+  transactionId: string;
+  user: string;
+  receivedMs: number;
+  merchant_id?: string | undefined;
+  device_id?: string | undefined;
+};
 
-/** The bucket member recorded for a user's transaction at `t` (the Redis sorted set's member). */
-export const bucketMember = (user: string, t: number) => `${user}@${Math.floor(t / ENTITY_BUCKET_MS)}`;
+/** The entity of a transaction for feature `i`, or undefined when it carries none. */
+export const entityOf = (s: Sighting, i: number): string | undefined => s[ENTITY_FEATURES[i]!.field];
+
+/** The bucket member recorded for a user's transaction at `t` (the Redis script builds the same). */
+const bucketMember = (user: string, t: number) => `${user}@${Math.floor(t / ENTITY_BUCKET_MS)}`;
 
 /**
  * The trainer's side: every entity's first-per-user-and-hour sightings in memory, observed in
@@ -45,11 +52,11 @@ export class EntityTimeline {
   );
 
   /** The transaction's entity values (ENTITY_FEATURES order), then records it. */
-  observe(tx: RuleTransaction, user: string): Float64Array {
+  observe(s: Sighting): Float64Array {
     const out = new Float64Array(ENTITY_FEATURES.length);
-    const t = tx.receivedMs;
+    const { user, receivedMs: t } = s;
     ENTITY_FEATURES.forEach((f, i) => {
-      const entity = entityOf(tx, i);
+      const entity = entityOf(s, i);
       if (entity === undefined) return;
       let e = this.#seen[i]!.get(entity);
       if (!e) {

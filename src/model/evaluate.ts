@@ -95,14 +95,8 @@ export function prAuc(scores: Float64Array, y: Uint8Array): number | null {
 export const MODEL_FLAG_PER_1000 = 3;
 export const MODEL_DECLINE_PER_1000 = 1;
 
-export type ModelOperating = {
-  flagPer1000: number;
-  review: number;
-  declinePer1000: number;
-  decline: number;
-};
-
-export function modelOperating(scores: Float64Array, y: Uint8Array): ModelOperating {
+/** The model's own levels (model.ts's `training.holdout.operating` holds them). */
+export function modelOperating(scores: Float64Array, y: Uint8Array) {
   return {
     flagPer1000: MODEL_FLAG_PER_1000,
     review: operatingPoint(scores, y, { reviewPer1000: MODEL_FLAG_PER_1000 }).threshold,

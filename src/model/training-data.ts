@@ -159,15 +159,13 @@ export async function loadEntityValues(
   const timeline = new EntityTimeline();
   const out = new Map<string, Float64Array>();
   for (const r of rows) {
-    const tx = {
+    const values = timeline.observe({
       transactionId: r.transaction_id,
-      amount: "0",
-      currency: "",
+      user: r.user_id,
       receivedMs: r.received_ms,
-      ...(r.merchant_id === null ? {} : { merchant_id: r.merchant_id }),
-      ...(r.device_id === null ? {} : { device_id: r.device_id }),
-    };
-    const values = timeline.observe(tx, r.user_id);
+      merchant_id: r.merchant_id ?? undefined,
+      device_id: r.device_id ?? undefined,
+    });
     if (r.received_ms >= fromMs) out.set(r.transaction_id, values);
   }
   return out;

@@ -1,4 +1,5 @@
 import type { Config } from "../config.ts";
+import { MODEL_DECLINE_PER_1000, MODEL_FLAG_PER_1000 } from "../model/evaluate.ts";
 import type { Expr, RuleSet } from "./rule-language.ts";
 
 /*
@@ -180,7 +181,7 @@ function modelRules(s: RuleSettings): RuleSet["rules"] {
       id: "model_high_risk",
       level: s.modelReview,
       own: "model.review_threshold",
-      per1000: 3,
+      per1000: MODEL_FLAG_PER_1000,
       score: 40,
       atLeast: "review",
     },
@@ -188,7 +189,7 @@ function modelRules(s: RuleSettings): RuleSet["rules"] {
       id: "model_very_high_risk",
       level: s.modelDecline,
       own: "model.decline_threshold",
-      per1000: 1,
+      per1000: MODEL_DECLINE_PER_1000,
       score: 90,
       atLeast: "decline",
     },

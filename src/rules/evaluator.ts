@@ -118,9 +118,11 @@ function lazyModelScore(
   };
 }
 
+const ENTITY_INDEX = new Map<string, number>(ENTITY_FEATURES.map((f, i) => [`entity.${f.name}`, i]));
+
 /** An entity feature of the transaction (a count), null when the scorer computed none. */
 function entityField(tx: RuleTransaction, name: FieldName): Value {
-  const v = tx.entities?.[ENTITY_FEATURES.findIndex((f) => `entity.${f.name}` === name)];
+  const v = tx.entities?.[ENTITY_INDEX.get(name) ?? -1];
   return v === undefined ? null : { units: BigInt(v), scale: 0 };
 }
 

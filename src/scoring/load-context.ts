@@ -11,7 +11,6 @@ import {
   STATE_AFTER,
 } from "../rules/user-state-request.ts";
 import type { StoredDecision, StoredHistoryRow, TransactionStore } from "../store/transaction-store.ts";
-import { ruleTransaction } from "./decide.ts";
 import type { Candidate } from "./decode-round.ts";
 
 /*
@@ -61,7 +60,13 @@ function entitiesOf(deps: ContextDeps, these: readonly Candidate[], record: bool
     (a, b) => a.receivedMs - b.receivedMs || a.partition - b.partition || a.offset - b.offset,
   );
   return deps.entities.observe(
-    ordered.map((v) => ({ tx: ruleTransaction(v), user: v.tx.user_id })),
+    ordered.map(({ tx, receivedMs }) => ({
+      transactionId: tx.transaction_id,
+      user: tx.user_id,
+      receivedMs,
+      merchant_id: tx.merchant_id,
+      device_id: tx.device_id,
+    })),
     record,
   );
 }

@@ -2,8 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createEntityMemory } from "../../src/cache/entity-memory.ts";
 import { createRedisClient } from "../../src/cache/redis-client.ts";
 import { createMetrics } from "../../src/metrics.ts";
-import { ENTITY_CAP, EntityTimeline } from "../../src/model/entity-features.ts";
-import type { RuleTransaction } from "../../src/rules/history.ts";
+import { ENTITY_CAP, EntityTimeline, type Sighting } from "../../src/model/entity-features.ts";
 import { createTestContext, type TestContext } from "../support/context.ts";
 
 /*
@@ -23,21 +22,21 @@ afterAll(async () => {
 });
 
 /** A seeded stream: 40 users over 5 days on 8 merchants and 10 devices, some shared, in time order. */
-function stream(n: number, seed: number): Array<{ tx: RuleTransaction; user: string }> {
+function stream(n: number, seed: number): Sighting[] {
   let s = seed;
   const rand = () => {
     s = (s * 1_103_515_245 + 12_345) % 2_147_483_648;
     return s / 2_147_483_648;
   };
-  const out: Array<{ tx: RuleTransaction; user: string }> = [];
+  const out: Sighting[] = [];
   let t = T0;
   for (let i = 0; i < n; i++) {
     t += Math.floor(rand() * 0.4 * HOUR) + (rand() < 0.1 ? 0 : 1);
     const user = `u${Math.floor(rand() * 40)}`;
-    const tx: RuleTransaction = { transactionId: `t${i}`, amount: "1.00", currency: "USD", receivedMs: t };
-    if (rand() < 0.95) tx.merchant_id = `m${Math.floor(rand() * 8)}`;
-    if (rand() < 0.9) tx.device_id = rand() < 0.3 ? "shared-device" : `d-${user}`;
-    out.push({ tx, user });
+    const s: Sighting = { transactionId: `t${i}`, user, receivedMs: t };
+    if (rand() < 0.95) s.merchant_id = `m${Math.floor(rand() * 8)}`;
+    if (rand() < 0.9) s.device_id = rand() < 0.3 ? "shared-device" : `d-${user}`;
+    out.push(s);
   }
   return out;
 }
@@ -56,7 +55,7 @@ describe("entity memory", () => {
       });
       const txs = stream(1_500, 7);
       const timeline = new EntityTimeline();
-      const expected = new Map(txs.map(({ tx, user }) => [tx.transactionId, timeline.observe(tx, user)]));
+      const expected = new Map(txs.map((s) => [s.transactionId, timeline.observe(s)]));
       // Live: rounds of uneven sizes, each recorded.
       const live = new Map<string, Float64Array>();
       for (let i = 0, k = 1; i < txs.length; i += k, k = (k * 7) % 97) {

@@ -144,15 +144,11 @@ describe("sentinel model", () => {
     });
     const served = await memory.observe(
       rows.map((r) => ({
+        transactionId: r.id,
         user: r.user,
-        tx: {
-          transactionId: r.id,
-          amount: "0",
-          currency: "USD",
-          receivedMs: Number(r.ms),
-          ...(r.m === null ? {} : { merchant_id: r.m }),
-          ...(r.d === null ? {} : { device_id: r.d }),
-        },
+        receivedMs: Number(r.ms),
+        merchant_id: r.m ?? undefined,
+        device_id: r.d ?? undefined,
       })),
       false,
     );

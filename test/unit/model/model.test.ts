@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadConfig } from "../../../src/config.ts";
-import { ENTITY_CAP, EntityTimeline } from "../../../src/model/entity-features.ts";
+import { ENTITY_CAP, EntityTimeline, type Sighting } from "../../../src/model/entity-features.ts";
 import { computeFeatures, FEATURE_TERMS, FEATURES } from "../../../src/model/features.ts";
 import type { Dataset } from "../../../src/model/gbdt.ts";
 import { modelReason, modelVersion, scoringModel, validateModel } from "../../../src/model/model.ts";
@@ -50,13 +50,15 @@ const past = (agoS: number, over: Partial<RuleHistoryEntry> = {}): RuleHistoryEn
 });
 
 describe("entity features (the trainer's timeline)", () => {
-  const at = (id: string, user: string, minutes: number, over: Partial<RuleTransaction> = {}) => ({
-    tx: { transactionId: id, amount: "1.00", currency: "USD", receivedMs: T + minutes * 60_000, ...over },
+  const at = (id: string, user: string, minutes: number, over: Partial<Sighting> = {}): Sighting => ({
+    transactionId: id,
     user,
+    receivedMs: T + minutes * 60_000,
+    ...over,
   });
   it("counts other users on the merchant in 48 h and on the device in 24 h, never the user itself", () => {
     const timeline = new EntityTimeline();
-    const seen = (e: ReturnType<typeof at>) => [...timeline.observe(e.tx, e.user)];
+    const seen = (s: Sighting) => [...timeline.observe(s)];
     expect(seen(at("a", "u1", 0, { merchant_id: "m", device_id: "d" }))).toEqual([0, 0]);
     expect(seen(at("b", "u1", 5, { merchant_id: "m", device_id: "d" }))).toEqual([0, 0]);
     expect(seen(at("c", "u2", 10, { merchant_id: "m", device_id: "d" }))).toEqual([1, 1]);
@@ -69,9 +71,8 @@ describe("entity features (the trainer's timeline)", () => {
 
   it("stops at the cap", () => {
     const timeline = new EntityTimeline();
-    for (let i = 0; i < ENTITY_CAP + 10; i++)
-      timeline.observe(at(`t${i}`, `u${i}`, i, { merchant_id: "m" }).tx, `u${i}`);
-    expect(timeline.observe(at("last", "z", 100, { merchant_id: "m" }).tx, "z")[0]).toBe(ENTITY_CAP);
+    for (let i = 0; i < ENTITY_CAP + 10; i++) timeline.observe(at(`t${i}`, `u${i}`, i, { merchant_id: "m" }));
+    expect(timeline.observe(at("last", "z", 100, { merchant_id: "m" }))[0]).toBe(ENTITY_CAP);
   });
 });
 
