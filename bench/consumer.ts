@@ -37,6 +37,9 @@ export type ConsumerBench = {
     cache: { hits: number; misses: number; fallbacks: number };
     /** Live decisions by outcome (reviews open cases, which costs the storing statement). */
     decisions: Record<string, number>;
+    /** Seconds the rounds spent in each stage (queued is the oldest message's wait, not work). */
+    stages: Record<string, number>;
+    rounds: number;
   };
   ratio: number;
   /** The same rows written by a bare loop with the same driver and statement (bench/lib/store-ceiling.ts). */
@@ -71,6 +74,14 @@ function metric(text: string, name: string): number {
     .split("\n")
     .filter((l) => l.startsWith(name))
     .reduce((s, l) => s + Number(l.split(" ").at(-1)), 0);
+}
+
+/** The scorer's rounds' seconds by stage (sentinel_scorer_stage_seconds), summed over its life. */
+function stageSeconds(text: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const m of text.matchAll(/^sentinel_scorer_stage_seconds_sum\{stage="(\w+)"\} (\S+)$/gm))
+    out[m[1]!] = Number(m[2]);
+  return out;
 }
 
 /** USD into each seeded market's currency (rounded mid-market rates; only their existence matters). */
@@ -140,6 +151,7 @@ export async function runScorer(sandbox: Sandbox, db: pg.Client, transactions: n
     const hits = metric(metrics, "sentinel_profile_cache_hits_total");
     const misses = metric(metrics, "sentinel_profile_cache_misses_total");
     const fallbacks = metric(metrics, "sentinel_profile_cache_fallbacks_total");
+    const stages = stageSeconds(metrics);
     const { rows } = await db.query(
       "SELECT extract(epoch FROM max(stored_at) - min(stored_at)) AS s, count(*) AS n FROM transactions",
     );
@@ -155,7 +167,16 @@ export async function runScorer(sandbox: Sandbox, db: pg.Client, transactions: n
       cacheHitRatio: hits / Math.max(1, hits + misses + fallbacks),
       cache: { hits, misses, fallbacks },
       decisions: Object.fromEntries(mix.map((r) => [r.decision, r.n])),
+      stages,
+      rounds: metric(metrics, 'sentinel_scorer_stage_seconds_count{stage="persist"}'),
     };
+    log(
+      `scorer rounds: ${scorer.rounds} (${Math.round(done / Math.max(1, scorer.rounds))} tx each); seconds by stage: ${Object.entries(
+        stages,
+      )
+        .map(([k, v]) => `${k} ${v.toFixed(1)}`)
+        .join(", ")}`,
+    );
     log(
       `scorer: ${done} decisions in ${seconds.toFixed(1)} s = ${Math.round(scorer.txPerSec)} tx/s (steady ${Math.round(steady)} tx/s), peak RSS ${scorer.peakRssMiB} MiB`,
     );

@@ -137,7 +137,11 @@ export const EnvSchema = z.object({
     .regex(/^[A-Za-z0-9._-]{1,200}$/, "letters, digits, '.', '_' and '-' only, at most 200")
     .optional(),
   CONSUMER_MAX_IN_FLIGHT_MIB: int(16, 1, 1024),
-  CONSUMER_ROUNDS_IN_FLIGHT: int(1, 1, 8),
+  CONSUMER_ROUNDS_IN_FLIGHT: int(2, 1, 8),
+  /** A second round starts while one runs only with this many messages waiting (a backlog). */
+  CONSUMER_OVERLAP_MIN_MESSAGES: int(2_000, 1, 1_000_000),
+  /** A round's messages, at most (whole chunks, at least one). */
+  CONSUMER_ROUND_MAX_MESSAGES: int(6_000, 1, 1_000_000),
   /** The scorer's fetch: answered once this much is there, or after the wait (issue 38). */
   CONSUMER_FETCH_MIN_BYTES: int(262_144, 1, 16_777_216),
   CONSUMER_FETCH_MAX_WAIT_MS: int(25, 1, 1_000),

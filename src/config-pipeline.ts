@@ -18,8 +18,12 @@ export type ConsumerConfig = Readonly<{
   instanceId: string | undefined;
   /** Message payload fetched and not yet durable, at most (the next fetch waits above it). */
   maxInFlightBytes: number;
-  /** Rounds scored at once (the next decodes and loads while one persists). */
+  /** Rounds scored at once (the next decodes and loads while one persists), at most. */
   roundsInFlight: number;
+  /** A round beyond the first starts only with this many messages waiting (round-combiner.ts). */
+  overlapMinMessages: number;
+  /** A round's messages, at most (whole chunks, at least one). */
+  roundMaxMessages: number;
   /** A fetch waits at the broker up to maxWaitMs for minBytes (issue 38: rounds in proportion to the work). */
   fetch: Readonly<{ minBytes: number; maxWaitMs: number }>;
   /** Commits gathered into one request per this many ms (0: each chunk's sent alone). */
@@ -48,6 +52,8 @@ export function consumerConfig(e: Env): ConsumerConfig {
     instanceId: e.CONSUMER_INSTANCE_ID,
     maxInFlightBytes: e.CONSUMER_MAX_IN_FLIGHT_MIB * 1024 * 1024,
     roundsInFlight: e.CONSUMER_ROUNDS_IN_FLIGHT,
+    overlapMinMessages: e.CONSUMER_OVERLAP_MIN_MESSAGES,
+    roundMaxMessages: e.CONSUMER_ROUND_MAX_MESSAGES,
     fetch: { minBytes: e.CONSUMER_FETCH_MIN_BYTES, maxWaitMs: e.CONSUMER_FETCH_MAX_WAIT_MS },
     commitIntervalMs: e.CONSUMER_COMMIT_INTERVAL_MS,
     driftIntervalMs: e.MODEL_DRIFT_INTERVAL_SECONDS * 1000,

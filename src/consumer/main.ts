@@ -119,6 +119,8 @@ export async function startConsumer(
     instanceId: config.consumer.instanceId,
     maxInFlightBytes: config.consumer.maxInFlightBytes,
     roundsInFlight: config.consumer.roundsInFlight,
+    overlapMinMessages: config.consumer.overlapMinMessages,
+    roundMaxMessages: config.consumer.roundMaxMessages,
     fetch: config.consumer.fetch,
     commitIntervalMs: config.consumer.commitIntervalMs,
     maxRequestBytes: config.producer.maxBatchBytes,

@@ -11,8 +11,15 @@ import { isRetryable } from "../errors.ts";
  *
  * At most `maxInFlight` rounds run at once (issue 21): the partitions' workers no longer wait for
  * one fetch together, so without a bound each chunk would become a round of its own — the four
- * round trips per partition again. Chunks submitted while the bound is reached wait and form the
- * next round together when one ends: under load rounds grow, at rest a chunk starts at once.
+ * round trips per partition again. Chunks submitted while a round runs wait and form the next round
+ * together when it ends: under load rounds grow, at rest a chunk starts at once.
+ *
+ * A round beyond the first starts only when a backlog waits (`overlapAt` messages, issue 38): at
+ * the rates a live stream brings, one round at a time gathers what arrives meanwhile into fewer,
+ * larger statements, where a second round in flight would split it into small ones for the same
+ * work; with a backlog, the next round decodes, loads and decides while the last one persists. A
+ * round takes at most `maxRoundSize` messages (whole chunks, at least one), so a backlog that all
+ * partitions bring at once is split into rounds that overlap instead of one that nothing can.
  */
 
 export type RoundCombiner<C, R> = {
@@ -24,6 +31,9 @@ export function createRoundCombiner<C, R>({
   runRound,
   schedule = setImmediate,
   maxInFlight = Number.POSITIVE_INFINITY,
+  sizeOf = () => 1,
+  overlapAt = 0,
+  maxRoundSize = Number.POSITIVE_INFINITY,
 }: {
   /** Scores and publishes a round; one result per chunk, in order. */
   runRound: (chunks: C[]) => Promise<R[]>;
@@ -31,9 +41,16 @@ export function createRoundCombiner<C, R>({
   schedule?: (fn: () => void) => void;
   /** Rounds running at once, at most. */
   maxInFlight?: number;
+  /** A chunk's size (its messages); 1 each by default. */
+  sizeOf?: (chunk: C) => number;
+  /** While a round runs, another starts only when at least this much waits (0: whenever one may). */
+  overlapAt?: number;
+  /** The most a round takes (whole chunks, at least one); the rest waits for the next. */
+  maxRoundSize?: number;
 }): RoundCombiner<C, R> {
-  type Waiting = { chunk: C; resolve: (r: R) => void; reject: (e: unknown) => void };
-  let waiting: Waiting[] = [];
+  type Waiting = { chunk: C; size: number; resolve: (r: R) => void; reject: (e: unknown) => void };
+  const waiting: Waiting[] = [];
+  let waitingSize = 0;
   let scheduled = false;
   let inFlight = 0;
 
@@ -47,26 +64,44 @@ export function createRoundCombiner<C, R>({
     }
   }
 
-  /** Starts the waiting chunks as a round at the end of this turn, if a round may start. */
+  const mayStart = () =>
+    waiting.length > 0 && inFlight < maxInFlight && (inFlight === 0 || waitingSize >= overlapAt);
+
+  /** The waiting chunks a round takes: in arrival order, up to maxRoundSize (at least one). */
+  function take(): Waiting[] {
+    let n = 0;
+    let size = 0;
+    while (n < waiting.length && (n === 0 || size + waiting[n]!.size <= maxRoundSize)) {
+      size += waiting[n]!.size;
+      n++;
+    }
+    waitingSize -= size;
+    return waiting.splice(0, n);
+  }
+
+  /** Starts a round of the waiting chunks at the end of this turn, if a round may start. */
   function kick(): void {
-    if (scheduled || waiting.length === 0 || inFlight >= maxInFlight) return;
+    if (scheduled || !mayStart()) return;
     scheduled = true;
     schedule(() => {
       scheduled = false;
-      const round = waiting;
-      waiting = [];
+      if (!mayStart()) return;
+      const round = take();
       inFlight++;
       void run(round).finally(() => {
         inFlight--;
         kick();
       });
+      kick(); // what is left may be a backlog of its own
     });
   }
 
   return {
     submit(chunk) {
       return new Promise<R>((resolve, reject) => {
-        waiting.push({ chunk, resolve, reject });
+        const size = sizeOf(chunk);
+        waiting.push({ chunk, size, resolve, reject });
+        waitingSize += size;
         kick();
       });
     },

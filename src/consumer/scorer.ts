@@ -31,8 +31,12 @@ export type ScorerOptions = {
   instanceId?: string;
   /** Message payload fetched and not yet durable, at most (partition-pipeline.ts). */
   maxInFlightBytes: number;
-  /** Rounds scored at once (2: the next decodes and loads while one persists; round-combiner.ts). */
+  /** Rounds scored at once, at most (2: the next decodes and loads while one persists; round-combiner.ts). */
   roundsInFlight: number;
+  /** While a round runs, the next starts only with this many messages waiting (a backlog); default 0. */
+  overlapMinMessages?: number;
+  /** A round's messages, at most (whole chunks); default unbounded. */
+  roundMaxMessages?: number;
   /** The fetch's wait for bytes at the broker (default: answered at once, 50 ms when idle). */
   fetch?: { minBytes: number; maxWaitMs: number };
   /** Commits gathered into one request per this many ms (default 100; commit-coalescer.ts). */
@@ -153,6 +157,9 @@ function roundsFor(
   const { metrics } = options;
   return createRoundCombiner<Chunk, ChunkResult>({
     maxInFlight: options.roundsInFlight,
+    sizeOf: (chunk) => chunk.messages.length,
+    overlapAt: options.overlapMinMessages ?? 0,
+    maxRoundSize: options.roundMaxMessages ?? Number.POSITIVE_INFINITY,
     runRound: async (chunks) => {
       const timings = tracingEnabled() ? [] : undefined;
       const roundStart = epochMs();

@@ -92,4 +92,66 @@ describe("round combiner", () => {
     ends.shift()!();
     expect(await Promise.all(rest)).toEqual([2, 3]);
   });
+
+  it("starts a second round while one runs only when a backlog waits, and caps a round's size", async () => {
+    const clock = manual();
+    const rounds: number[][] = [];
+    const ends: Array<() => void> = [];
+    const c = createRoundCombiner<number, number>({
+      runRound: async (chunks) => {
+        rounds.push(chunks);
+        await new Promise<void>((r) => ends.push(r));
+        return chunks;
+      },
+      schedule: clock.schedule,
+      maxInFlight: 2,
+      sizeOf: (n) => n,
+      overlapAt: 100,
+      maxRoundSize: 150,
+    });
+    // A live stream's trickle: one round at a time, what arrives meanwhile waits for its end.
+    const first = c.submit(10);
+    clock.tick();
+    const trickle = [c.submit(20), c.submit(30)];
+    clock.tick();
+    expect(rounds).toEqual([[10]]);
+    ends.shift()!();
+    await first;
+    await new Promise((r) => setImmediate(r));
+    clock.tick();
+    expect(rounds).toEqual([[10], [20, 30]]);
+    // A backlog (100 or more waiting) starts the next round beside the running one, at most 150 each.
+    const backlog = [c.submit(60), c.submit(60), c.submit(60), c.submit(60)];
+    clock.tick();
+    expect(rounds).toEqual([[10], [20, 30], [60, 60]]);
+    clock.tick(); // 120 still wait, but two rounds run: the bound holds
+    expect(rounds).toHaveLength(3);
+    ends.shift()!();
+    expect(await Promise.all(trickle)).toEqual([20, 30]);
+    await new Promise((r) => setImmediate(r));
+    clock.tick();
+    expect(rounds).toEqual([[10], [20, 30], [60, 60], [60, 60]]);
+    ends.shift()!();
+    ends.shift()!();
+    expect(await Promise.all(backlog)).toEqual([60, 60, 60, 60]);
+  });
+
+  it("takes a chunk larger than the cap as a round of its own", async () => {
+    const clock = manual();
+    const rounds: number[][] = [];
+    const c = createRoundCombiner<number, number>({
+      runRound: async (chunks) => {
+        rounds.push(chunks);
+        return chunks;
+      },
+      schedule: clock.schedule,
+      sizeOf: (n) => n,
+      maxRoundSize: 100,
+    });
+    const all = [c.submit(500), c.submit(40), c.submit(50)];
+    clock.tick();
+    clock.tick();
+    expect(await Promise.all(all)).toEqual([500, 40, 50]);
+    expect(rounds).toEqual([[500], [40, 50]]);
+  });
 });
