@@ -2,6 +2,7 @@ import { join } from "node:path";
 import { REPO_ROOT } from "../src/paths.ts";
 import { createSandbox, type Services } from "../src/stack/sandbox.ts";
 import { startNode, waitForHttp } from "../test/support/processes.ts";
+import { cpuSpent, machineBusyMs, sampleCpu, stackPids } from "./lib/cpu.ts";
 import { fixedRate, type LoadResult } from "./lib/http-load.ts";
 import { benchServices, log } from "./lib/services.ts";
 import { ensureWrk, wrkSaturate } from "./lib/wrk.ts";
@@ -22,9 +23,42 @@ export type IngestBench = {
   bare: { saturation: LoadResult; rates: Record<string, LoadResult> };
   ingest: { saturation: LoadResult; rates: Record<string, LoadResult>; peakRssMiB: number };
   ratio: number;
+  /** CPU per request at saturation (median of the rounds), µs: where the two servers' budgets go. */
+  cpu: Record<"bare" | "ingest", SaturationCpu>;
 };
 
+/**
+ * A saturation round's CPU per request, µs: the server's own, the broker's, and the rest of the
+ * machine (the load generator wrk, the kernel's interrupts, anything else running); `busy` is
+ * the share of both cores in use (1: saturated).
+ */
+export type SaturationCpu = { server: number; kafka: number; rest: number; total: number; busy: number };
+
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+/** CPU per request of one saturation round, from the processes' and the machine's CPU ms. */
+function saturationCpu(
+  spent: Record<string, number>,
+  machineMs: number,
+  { server, requests, seconds }: { server: string; requests: number; seconds: number },
+): SaturationCpu {
+  const per = (ms: number) => (1000 * ms) / Math.max(1, requests);
+  const own = spent[server] ?? 0;
+  const kafka = spent.kafka ?? 0;
+  return {
+    server: per(own),
+    kafka: per(kafka),
+    rest: per(Math.max(0, machineMs - own - kafka)),
+    total: per(machineMs),
+    busy: machineMs / (seconds * 1000 * 2),
+  };
+}
+
+/** Each field's median over the rounds. */
+function medianCpu(rounds: SaturationCpu[]): SaturationCpu {
+  const m = (k: keyof SaturationCpu) => median(rounds.map((r) => r[k]));
+  return { server: m("server"), kafka: m("kafka"), rest: m("rest"), total: m("total"), busy: m("busy") };
+}
 
 export async function benchIngest(
   services: Services,
@@ -50,13 +84,22 @@ export async function benchIngest(
     // so a slow minute of this shared machine hits both; each figure is the median of the rounds.
     for (const url of Object.values(servers)) wrkSaturate(url, 3); // warm-up: JIT, connections, producer
     const runs: Record<"bare" | "ingest", LoadResult[]> = { bare: [], ingest: [] };
+    const cpuRuns: Record<"bare" | "ingest", SaturationCpu[]> = { bare: [], ingest: [] };
+    const roles = stackPids({ bare: bareProc.child.pid, ingest: ingestProc.child.pid });
     for (let round = 0; round < rounds; round++) {
       for (const name of ["bare", "ingest"] as const) {
+        const [before, machineBefore] = [sampleCpu(roles), machineBusyMs()];
         const r = wrkSaturate(servers[name], saturationSeconds);
+        const cpu = saturationCpu(cpuSpent(before, sampleCpu(roles)), machineBusyMs() - machineBefore, {
+          server: name,
+          requests: r.requests,
+          seconds: saturationSeconds,
+        });
         log(
-          `${name} round ${round + 1}: ${Math.round(r.rps)} req/s (non-2xx ${r.non2xx}, errors ${r.errors})`,
+          `${name} round ${round + 1}: ${Math.round(r.rps)} req/s (non-2xx ${r.non2xx}, errors ${r.errors}); CPU µs/request: server ${cpu.server.toFixed(0)}, kafka ${cpu.kafka.toFixed(0)}, rest ${cpu.rest.toFixed(0)} (cores busy ${(2 * cpu.busy).toFixed(2)} of 2)`,
         );
         runs[name].push(r);
+        cpuRuns[name].push(cpu);
       }
     }
     const pick = (name: "bare" | "ingest") => {
@@ -84,6 +127,7 @@ export async function benchIngest(
       bare,
       ingest,
       ratio: ingest.saturation.rps / bare.saturation.rps,
+      cpu: { bare: medianCpu(cpuRuns.bare), ingest: medianCpu(cpuRuns.ingest) },
     };
   } finally {
     await bareProc.stop();
@@ -104,5 +148,11 @@ if (import.meta.main) {
     `ingest_rps=${Math.round(r.ingest.saturation.rps)} bare_rps=${Math.round(r.bare.saturation.rps)}`,
   );
   console.log(`ingest_over_bare=${r.ratio.toFixed(3)} (target >= 0.6)`);
+  for (const name of ["bare", "ingest"] as const) {
+    const c = r.cpu[name];
+    console.log(
+      `${name}_cpu_us_per_req=${c.total.toFixed(0)} (server ${c.server.toFixed(0)}, kafka ${c.kafka.toFixed(0)}, rest ${c.rest.toFixed(0)}; cores busy ${(2 * c.busy).toFixed(2)})`,
+    );
+  }
   console.log(`ingest_p99_ms_at_1000=${r.ingest.rates["1000"]?.latencyMs.p99} (target <= 10)`);
 }

@@ -106,6 +106,12 @@ const lines = {
   bare_http_rps: Math.round(ingest.bare.saturation.rps),
   ratio_ingest_over_bare: ingest.ratio.toFixed(3),
   ingest_p99_ms_at_1000: ingest.ingest.rates["1000"]?.latencyMs.p99,
+  // CPU per request at saturation, µs, whole machine (the server's own, Kafka's, the rest's).
+  ingest_cpu_us_per_req: ingest.cpu.ingest.total.toFixed(0),
+  ingest_server_cpu_us_per_req: ingest.cpu.ingest.server.toFixed(0),
+  ingest_kafka_cpu_us_per_req: ingest.cpu.ingest.kafka.toFixed(0),
+  bare_cpu_us_per_req: ingest.cpu.bare.total.toFixed(0),
+  bare_server_cpu_us_per_req: ingest.cpu.bare.server.toFixed(0),
   kafka_producer_msg_per_sec: Math.round(kafkaProducer.recordsPerSec),
   scorer_tx_per_sec: Math.round(consumer.scorer.txPerSec),
   raw_consumer_msg_per_sec: Math.round(consumer.raw.msgPerSec),

@@ -70,3 +70,11 @@ export function cpuSpent(before: CpuSample, after: CpuSample): Record<string, nu
   }
   return out;
 }
+
+/** CPU ms the whole machine has spent busy (every core, every process: /proc/stat's first line). */
+export function machineBusyMs(): number {
+  const [, ...fields] = readOr("/proc/stat").split("\n")[0]!.trim().split(/\s+/);
+  const [user, nice, system, , iowait, irq, softirq, steal] = fields.map(Number);
+  void iowait; // waiting is not work
+  return ((user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0) + (steal ?? 0)) * TICK_MS;
+}
