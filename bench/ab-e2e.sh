@@ -12,7 +12,12 @@ here="$PWD"
 tree="${TMPDIR:-/tmp}/sentinel-before-$(git rev-parse --short "$before")"
 if [ ! -d "$tree" ]; then
   git worktree add -f --detach "$tree" "$before" >/dev/null
-  ln -s "$here/node_modules" "$tree/node_modules"
+  # The same dependencies are shared; a side with other kafkajs patches (or packages) installs its own.
+  if git diff --quiet "$before" HEAD -- patches package-lock.json; then
+    ln -s "$here/node_modules" "$tree/node_modules"
+  else
+    (cd "$tree" && PATH="$here/node_modules/.bin:$PATH" npm ci --no-audit --no-fund >/dev/null)
+  fi
 fi
 cp bench/e2e.ts "$tree/bench/e2e.ts"
 cp bench/lib/*.ts "$tree/bench/lib/"
