@@ -134,6 +134,8 @@ export async function runScorer(sandbox: Sandbox, db: pg.Client, transactions: n
     LOG_LEVEL: "warn",
     METRICS_PORT: String(METRICS_PORT),
     HOST: "127.0.0.1",
+    // V8's heap flags for the scorer alone (docs/performance.md#memory), e.g. "--max-old-space-size=256".
+    ...(process.env.BENCH_SCORER_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_SCORER_NODE_OPTIONS } : {}),
   });
   try {
     let done = 0;
