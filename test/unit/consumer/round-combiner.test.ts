@@ -14,6 +14,25 @@ function manual() {
   };
 }
 
+/** A combiner whose rounds each run until the test ends them (`ends.shift()!()`), in order. */
+function heldRounds(
+  options: Omit<Parameters<typeof createRoundCombiner<number, number>>[0], "runRound" | "schedule">,
+) {
+  const clock = manual();
+  const rounds: number[][] = [];
+  const ends: Array<() => void> = [];
+  const c = createRoundCombiner<number, number>({
+    runRound: async (chunks) => {
+      rounds.push(chunks);
+      await new Promise<void>((r) => ends.push(r));
+      return chunks;
+    },
+    schedule: clock.schedule,
+    ...options,
+  });
+  return { clock, rounds, ends, c };
+}
+
 describe("round combiner", () => {
   it("scores the chunks submitted before a tick as one round, each submitter getting its own result", async () => {
     const rounds: number[][] = [];
@@ -67,18 +86,7 @@ describe("round combiner", () => {
   });
 
   it("runs at most maxInFlight rounds at once; what is submitted meanwhile forms the next round", async () => {
-    const clock = manual();
-    const rounds: number[][] = [];
-    const ends: Array<() => void> = [];
-    const c = createRoundCombiner<number, number>({
-      runRound: async (chunks) => {
-        rounds.push(chunks);
-        await new Promise<void>((r) => ends.push(r));
-        return chunks;
-      },
-      schedule: clock.schedule,
-      maxInFlight: 1,
-    });
+    const { clock, rounds, ends, c } = heldRounds({ maxInFlight: 1 });
     const first = c.submit(1);
     clock.tick();
     const rest = [c.submit(2), c.submit(3)];
@@ -94,16 +102,7 @@ describe("round combiner", () => {
   });
 
   it("starts a second round while one runs only when a backlog waits, and caps a round's size", async () => {
-    const clock = manual();
-    const rounds: number[][] = [];
-    const ends: Array<() => void> = [];
-    const c = createRoundCombiner<number, number>({
-      runRound: async (chunks) => {
-        rounds.push(chunks);
-        await new Promise<void>((r) => ends.push(r));
-        return chunks;
-      },
-      schedule: clock.schedule,
+    const { clock, rounds, ends, c } = heldRounds({
       maxInFlight: 2,
       sizeOf: (n) => n,
       overlapAt: 100,
