@@ -134,7 +134,7 @@ export async function runScorer(sandbox: Sandbox, db: pg.Client, transactions: n
     LOG_LEVEL: "warn",
     METRICS_PORT: String(METRICS_PORT),
     HOST: "127.0.0.1",
-    // V8's heap flags for the scorer alone (docs/performance.md#memory), e.g. "--max-old-space-size=256".
+    // V8's heap flags for the scorer alone (docs/operations.md, "Memory limits"), e.g. "--max-old-space-size=160".
     ...(process.env.BENCH_SCORER_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_SCORER_NODE_OPTIONS } : {}),
   });
   try {
@@ -170,7 +170,8 @@ export async function runScorer(sandbox: Sandbox, db: pg.Client, transactions: n
       cache: { hits, misses, fallbacks },
       decisions: Object.fromEntries(mix.map((r) => [r.decision, r.n])),
       stages,
-      rounds: metric(metrics, 'sentinel_scorer_stage_seconds_count{stage="persist"}'),
+      // Every round is decoded (one with nothing valid in it stops there).
+      rounds: metric(metrics, 'sentinel_scorer_stage_seconds_count{stage="decode"}'),
     };
     log(
       `scorer rounds: ${scorer.rounds} (${Math.round(done / Math.max(1, scorer.rounds))} tx each); seconds by stage: ${Object.entries(

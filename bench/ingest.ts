@@ -1,3 +1,4 @@
+import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { REPO_ROOT } from "../src/paths.ts";
 import { createSandbox, type Services } from "../src/stack/sandbox.ts";
@@ -29,10 +30,10 @@ export type IngestBench = {
 
 /**
  * A saturation round's CPU per request, µs: the server's own, the broker's, and the rest of the
- * machine (the load generator wrk, the kernel's interrupts, anything else running); `busy` is
- * the share of both cores in use (1: saturated).
+ * machine (the load generator wrk, the kernel's interrupts, anything else running); `cores`: how
+ * many of the machine's cores were busy on average.
  */
-export type SaturationCpu = { server: number; kafka: number; rest: number; total: number; busy: number };
+export type SaturationCpu = { server: number; kafka: number; rest: number; total: number; cores: number };
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
@@ -50,14 +51,30 @@ function saturationCpu(
     kafka: per(kafka),
     rest: per(Math.max(0, machineMs - own - kafka)),
     total: per(machineMs),
-    busy: machineMs / (seconds * 1000 * 2),
+    cores: machineMs / (seconds * 1000),
   };
 }
 
 /** Each field's median over the rounds. */
 function medianCpu(rounds: SaturationCpu[]): SaturationCpu {
   const m = (k: keyof SaturationCpu) => median(rounds.map((r) => r[k]));
-  return { server: m("server"), kafka: m("kafka"), rest: m("rest"), total: m("total"), busy: m("busy") };
+  return { server: m("server"), kafka: m("kafka"), rest: m("rest"), total: m("total"), cores: m("cores") };
+}
+
+/** One round's CPU per request, as the bench logs it. */
+const cpuText = (c: SaturationCpu) =>
+  `server ${c.server.toFixed(0)}, kafka ${c.kafka.toFixed(0)}, rest ${c.rest.toFixed(0)}; cores busy ${c.cores.toFixed(2)} of ${availableParallelism()}`;
+
+/** The closing lines of the CPU per request at saturation (bench:ingest and npm run bench print the same). */
+export function ingestCpuLines(r: IngestBench): Record<string, string> {
+  const { bare, ingest } = r.cpu;
+  return {
+    ingest_cpu_us_per_req: ingest.total.toFixed(0),
+    ingest_server_cpu_us_per_req: ingest.server.toFixed(0),
+    ingest_kafka_cpu_us_per_req: ingest.kafka.toFixed(0),
+    bare_cpu_us_per_req: bare.total.toFixed(0),
+    bare_server_cpu_us_per_req: bare.server.toFixed(0),
+  };
 }
 
 export async function benchIngest(
@@ -96,7 +113,7 @@ export async function benchIngest(
           seconds: saturationSeconds,
         });
         log(
-          `${name} round ${round + 1}: ${Math.round(r.rps)} req/s (non-2xx ${r.non2xx}, errors ${r.errors}); CPU µs/request: server ${cpu.server.toFixed(0)}, kafka ${cpu.kafka.toFixed(0)}, rest ${cpu.rest.toFixed(0)} (cores busy ${(2 * cpu.busy).toFixed(2)} of 2)`,
+          `${name} round ${round + 1}: ${Math.round(r.rps)} req/s (non-2xx ${r.non2xx}, errors ${r.errors}); CPU µs/request: ${cpuText(cpu)}`,
         );
         runs[name].push(r);
         cpuRuns[name].push(cpu);
@@ -148,11 +165,8 @@ if (import.meta.main) {
     `ingest_rps=${Math.round(r.ingest.saturation.rps)} bare_rps=${Math.round(r.bare.saturation.rps)}`,
   );
   console.log(`ingest_over_bare=${r.ratio.toFixed(3)} (target >= 0.6)`);
-  for (const name of ["bare", "ingest"] as const) {
-    const c = r.cpu[name];
-    console.log(
-      `${name}_cpu_us_per_req=${c.total.toFixed(0)} (server ${c.server.toFixed(0)}, kafka ${c.kafka.toFixed(0)}, rest ${c.rest.toFixed(0)}; cores busy ${(2 * c.busy).toFixed(2)})`,
-    );
-  }
+  for (const name of ["bare", "ingest"] as const)
+    log(`${name} CPU µs/request (median): ${cpuText(r.cpu[name])}`);
+  for (const [k, v] of Object.entries(ingestCpuLines(r))) console.log(`${k}=${v}`);
   console.log(`ingest_p99_ms_at_1000=${r.ingest.rates["1000"]?.latencyMs.p99} (target <= 10)`);
 }

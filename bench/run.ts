@@ -6,7 +6,7 @@ import { benchDetection, detectionLines } from "./detection.ts";
 import { benchNoisyDetection, noisyLines } from "./detection-noisy.ts";
 import { benchE2e, e2eLines } from "./e2e.ts";
 import { benchHotUser } from "./hot-user.ts";
-import { benchIngest } from "./ingest.ts";
+import { benchIngest, ingestCpuLines } from "./ingest.ts";
 import { producerPerfTest } from "./lib/kafka-tools.ts";
 import { benchServices, log } from "./lib/services.ts";
 import { benchPanScan } from "./pan-scan.ts";
@@ -106,12 +106,7 @@ const lines = {
   bare_http_rps: Math.round(ingest.bare.saturation.rps),
   ratio_ingest_over_bare: ingest.ratio.toFixed(3),
   ingest_p99_ms_at_1000: ingest.ingest.rates["1000"]?.latencyMs.p99,
-  // CPU per request at saturation, µs, whole machine (the server's own, Kafka's, the rest's).
-  ingest_cpu_us_per_req: ingest.cpu.ingest.total.toFixed(0),
-  ingest_server_cpu_us_per_req: ingest.cpu.ingest.server.toFixed(0),
-  ingest_kafka_cpu_us_per_req: ingest.cpu.ingest.kafka.toFixed(0),
-  bare_cpu_us_per_req: ingest.cpu.bare.total.toFixed(0),
-  bare_server_cpu_us_per_req: ingest.cpu.bare.server.toFixed(0),
+  ...ingestCpuLines(ingest),
   kafka_producer_msg_per_sec: Math.round(kafkaProducer.recordsPerSec),
   scorer_tx_per_sec: Math.round(consumer.scorer.txPerSec),
   raw_consumer_msg_per_sec: Math.round(consumer.raw.msgPerSec),

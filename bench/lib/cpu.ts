@@ -74,7 +74,7 @@ export function cpuSpent(before: CpuSample, after: CpuSample): Record<string, nu
 /** CPU ms the whole machine has spent busy (every core, every process: /proc/stat's first line). */
 export function machineBusyMs(): number {
   const [, ...fields] = readOr("/proc/stat").split("\n")[0]!.trim().split(/\s+/);
-  const [user, nice, system, , iowait, irq, softirq, steal] = fields.map(Number);
-  void iowait; // waiting is not work
+  // user nice system idle iowait irq softirq steal: idle and iowait are not work.
+  const [user, nice, system, , , irq, softirq, steal] = fields.map(Number);
   return ((user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0) + (steal ?? 0)) * TICK_MS;
 }

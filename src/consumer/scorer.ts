@@ -33,10 +33,10 @@ export type ScorerOptions = {
   maxInFlightBytes: number;
   /** Rounds scored at once, at most (2: the next decodes and loads while one persists; round-combiner.ts). */
   roundsInFlight: number;
-  /** While a round runs, the next starts only with this many messages waiting (a backlog); default 0. */
-  overlapMinMessages?: number;
-  /** A round's messages, at most (whole chunks); default unbounded. */
-  roundMaxMessages?: number;
+  /** While a round runs, the next starts only with this many messages waiting (a backlog). */
+  overlapMinMessages: number;
+  /** A round's messages, at most (whole chunks, at least one). */
+  roundMaxMessages: number;
   /** The fetch's wait for bytes at the broker (default: answered at once, 50 ms when idle). */
   fetch?: { minBytes: number; maxWaitMs: number };
   /** Commits gathered into one request per this many ms (default 100; commit-coalescer.ts). */
@@ -158,8 +158,8 @@ function roundsFor(
   return createRoundCombiner<Chunk, ChunkResult>({
     maxInFlight: options.roundsInFlight,
     sizeOf: (chunk) => chunk.messages.length,
-    overlapAt: options.overlapMinMessages ?? 0,
-    maxRoundSize: options.roundMaxMessages ?? Number.POSITIVE_INFINITY,
+    overlapAt: options.overlapMinMessages,
+    maxRoundSize: options.roundMaxMessages,
     runRound: async (chunks) => {
       const timings = tracingEnabled() ? [] : undefined;
       const roundStart = epochMs();
