@@ -220,7 +220,7 @@ export async function benchE2e(
   } = {},
 ): Promise<E2eRun> {
   const sandbox = stackEnv ? undefined : await createSandbox(services, { prefix: "bench" });
-  const common = {
+  const common: Record<string, string> = {
     PORT: String(PORT),
     HOST: "127.0.0.1",
     LOG_LEVEL: "warn",
@@ -228,6 +228,12 @@ export async function benchE2e(
     METRICS_PORT: "0",
     ...processEnv,
   };
+  // V8 flags for both processes from the command line's environment (an A/B of heap sizing, say),
+  // before any the caller passes (the profiler's).
+  const nodeOptions = [process.env.BENCH_SERVICE_NODE_OPTIONS, processEnv.NODE_OPTIONS]
+    .filter(Boolean)
+    .join(" ");
+  if (nodeOptions) common.NODE_OPTIONS = nodeOptions;
   const env = { ...(sandbox?.env ?? stackEnv!.ingest), ...common };
   const consumerEnv = { ...(sandbox?.env ?? stackEnv!.consumer), ...common };
   const metricsPort = await freePorts();
