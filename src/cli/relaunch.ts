@@ -13,7 +13,7 @@ import { join } from "node:path";
  */
 
 /** V8's semi-space for a service, in MiB (`--max-semi-space-size`). */
-export const SEMI_SPACE_MIB = 4;
+export const SEMI_SPACE_MIB = 8;
 
 const SERVICES = new Set(["all", "ingest", "consume", "dev"]);
 
