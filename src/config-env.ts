@@ -145,6 +145,8 @@ export const EnvSchema = z.object({
   /** The scorer's fetch: answered once this much is there, or after the wait (issue 38). */
   CONSUMER_FETCH_MIN_BYTES: int(262_144, 1, 16_777_216),
   CONSUMER_FETCH_MAX_WAIT_MS: int(25, 1, 1_000),
+  /** After a fetch that returned nothing, the next asks for one byte and waits this long (0: never). */
+  CONSUMER_FETCH_IDLE_WAIT_MS: int(250, 0, 5_000),
   CONSUMER_COMMIT_INTERVAL_MS: int(100, 0, 5_000),
   MESSAGE_MAX_BYTES: int(16_384, 256, 1_048_576),
   BODY_LIMIT_BYTES: int(16_384, 256, 1_048_576),

@@ -25,7 +25,7 @@ export type ConsumerConfig = Readonly<{
   /** A round's messages, at most (whole chunks, at least one). */
   roundMaxMessages: number;
   /** A fetch waits at the broker up to maxWaitMs for minBytes (issue 38: rounds in proportion to the work). */
-  fetch: Readonly<{ minBytes: number; maxWaitMs: number }>;
+  fetch: Readonly<{ minBytes: number; maxWaitMs: number; idleWaitMs: number }>;
   /** Commits gathered into one request per this many ms (0: each chunk's sent alone). */
   commitIntervalMs: number;
   /** How often the model's drift is measured and stored (0: never). */
@@ -54,7 +54,11 @@ export function consumerConfig(e: Env): ConsumerConfig {
     roundsInFlight: e.CONSUMER_ROUNDS_IN_FLIGHT,
     overlapMinMessages: e.CONSUMER_OVERLAP_MIN_MESSAGES,
     roundMaxMessages: e.CONSUMER_ROUND_MAX_MESSAGES,
-    fetch: { minBytes: e.CONSUMER_FETCH_MIN_BYTES, maxWaitMs: e.CONSUMER_FETCH_MAX_WAIT_MS },
+    fetch: {
+      minBytes: e.CONSUMER_FETCH_MIN_BYTES,
+      maxWaitMs: e.CONSUMER_FETCH_MAX_WAIT_MS,
+      idleWaitMs: e.CONSUMER_FETCH_IDLE_WAIT_MS,
+    },
     commitIntervalMs: e.CONSUMER_COMMIT_INTERVAL_MS,
     driftIntervalMs: e.MODEL_DRIFT_INTERVAL_SECONDS * 1000,
     entityRetentionMs: e.ENTITY_RETENTION_DAYS * 86_400_000,

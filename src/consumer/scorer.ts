@@ -38,7 +38,7 @@ export type ScorerOptions = {
   /** A round's messages, at most (whole chunks, at least one). */
   roundMaxMessages: number;
   /** The fetch's wait for bytes at the broker (default: answered at once, 50 ms when idle). */
-  fetch?: { minBytes: number; maxWaitMs: number };
+  fetch?: { minBytes: number; maxWaitMs: number; idleWaitMs?: number };
   /** Commits gathered into one request per this many ms (default 100; commit-coalescer.ts). */
   commitIntervalMs?: number;
   fromBeginning?: boolean;
@@ -133,6 +133,7 @@ function scorerGroup(options: ScorerOptions, unhealthy: () => void): GroupConsum
     ...(options.instanceId ? { instanceId: options.instanceId } : {}),
     maxWaitTimeInMs: options.fetch?.maxWaitMs ?? 50,
     minBytes: options.fetch?.minBytes ?? 1,
+    ...(options.fetch?.idleWaitMs ? { idleMaxWaitTimeInMs: options.fetch.idleWaitMs } : {}),
     commitIntervalMs: options.commitIntervalMs ?? 100,
     maxBytesPerPartition: 2 * 1024 * 1024,
     onFatal: (error) => {

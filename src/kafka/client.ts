@@ -34,7 +34,7 @@ export const noDelaySocketFactory: ISocketFactory = ({ host, port, ssl, onConnec
  * kafkajs without it (installed with --ignore-scripts, say) would silently bring back the bugs
  * those patches fix, so no client is made with it.
  */
-const FORK_CHANGES = 9;
+const FORK_CHANGES = 10;
 let forkChecked = false;
 
 /**

@@ -27,6 +27,12 @@ export type GroupConsumerOptions = {
    */
   maxWaitTimeInMs: number;
   minBytes?: number;
+  /**
+   * After a fetch from a broker that returned no records, the next asks for one byte and waits up
+   * to this long (the fork's `idleMaxWaitTimeInMs`): an idle member with `minBytes` above 1 no
+   * longer asks every `maxWaitTimeInMs`, and the first records after a quiet spell come at once.
+   */
+  idleMaxWaitTimeInMs?: number;
   /** Commits gathered into one request per this many ms (commit-coalescer.ts); 0: each sent alone. */
   commitIntervalMs?: number;
   maxBytes?: number;
@@ -71,6 +77,7 @@ export function createGroupConsumer(kafka: Kafka, options: GroupConsumerOptions)
   };
   if (options.instanceId) config.groupInstanceId = options.instanceId;
   if (options.minBytes !== undefined) config.minBytes = options.minBytes;
+  if (options.idleMaxWaitTimeInMs) config.idleMaxWaitTimeInMs = options.idleMaxWaitTimeInMs;
   if (options.maxBytes !== undefined) config.maxBytes = options.maxBytes;
   if (options.maxBytesPerPartition !== undefined) config.maxBytesPerPartition = options.maxBytesPerPartition;
   const consumer = kafka.consumer(config);

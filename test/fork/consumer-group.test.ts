@@ -129,53 +129,62 @@ describe("kafkajs fork: a consumer group whose coordinator cannot be reached", (
   });
 });
 
-describe("kafkajs fork: a fetch from a leader that cannot be reached", () => {
-  /** A member assigned partition 0 of `t`, led by node 2, whose broker refuses connections. */
-  async function fetchingMember() {
-    let refreshes = 0;
-    const committed = {};
-    const metadata = [{ partitionId: 0, leader: 2, replicas: [2], isr: [2] }];
-    const leadBy = (node: number) =>
-      Object.assign(metadata[0]!, { leader: node, replicas: [node], isr: [node] });
-    const cluster = {
-      async findGroupCoordinator() {
-        return {
-          isConnected: () => true,
-          async offsetFetch() {
-            return { responses: [{ topic: "t", partitions: [{ partition: 0, offset: "5" }] }] };
-          },
-          async joinGroup() {
-            return { generationId: 1, leaderId: "x", memberId: "member-1", members: [], groupProtocol: "rr" };
-          },
-          async syncGroup() {
-            // MemberAssignment v0: topic `t`, partition 0.
-            const b = Buffer.alloc(2 + 4 + 2 + 1 + 4 + 4 + 4);
-            let o = b.writeInt16BE(0, 0);
-            o = b.writeInt32BE(1, o);
-            o = b.writeInt16BE(1, o);
-            o += b.write("t", o);
-            o = b.writeInt32BE(1, o);
-            o = b.writeInt32BE(0, o);
-            b.writeInt32BE(0, o);
-            return { memberAssignment: b };
-          },
-        };
-      },
-      findTopicPartitionMetadata: () => metadata,
-      async refreshMetadataIfNecessary() {},
-      async refreshMetadata() {
-        refreshes++;
-      },
-      committedOffsets: () => committed,
-      async findBroker() {
-        throw refused();
-      },
-    };
-    const group = consumerGroup(cluster, { topics: ["t"], topicConfigurations: { t: {} } });
-    await group.joinAndSync();
-    return { group, refreshes: () => refreshes, leadBy };
-  }
+/**
+ * A member assigned partition 0 of `t`, led by node 2, whose broker refuses connections (or is
+ * `findBroker`'s), built with `options`.
+ */
+async function fetchingMember({
+  findBroker = async (): Promise<unknown> => {
+    throw refused();
+  },
+  options = {},
+}: {
+  findBroker?: () => Promise<unknown>;
+  options?: Record<string, unknown>;
+} = {}) {
+  let refreshes = 0;
+  const committed = {};
+  const metadata = [{ partitionId: 0, leader: 2, replicas: [2], isr: [2] }];
+  const leadBy = (node: number) =>
+    Object.assign(metadata[0]!, { leader: node, replicas: [node], isr: [node] });
+  const cluster = {
+    async findGroupCoordinator() {
+      return {
+        isConnected: () => true,
+        async offsetFetch() {
+          return { responses: [{ topic: "t", partitions: [{ partition: 0, offset: "5" }] }] };
+        },
+        async joinGroup() {
+          return { generationId: 1, leaderId: "x", memberId: "member-1", members: [], groupProtocol: "rr" };
+        },
+        async syncGroup() {
+          // MemberAssignment v0: topic `t`, partition 0.
+          const b = Buffer.alloc(2 + 4 + 2 + 1 + 4 + 4 + 4);
+          let o = b.writeInt16BE(0, 0);
+          o = b.writeInt32BE(1, o);
+          o = b.writeInt16BE(1, o);
+          o += b.write("t", o);
+          o = b.writeInt32BE(1, o);
+          o = b.writeInt32BE(0, o);
+          b.writeInt32BE(0, o);
+          return { memberAssignment: b };
+        },
+      };
+    },
+    findTopicPartitionMetadata: () => metadata,
+    async refreshMetadataIfNecessary() {},
+    async refreshMetadata() {
+      refreshes++;
+    },
+    committedOffsets: () => committed,
+    findBroker,
+  };
+  const group = consumerGroup(cluster, { topics: ["t"], topicConfigurations: { t: {} }, ...options });
+  await group.joinAndSync();
+  return { group, refreshes: () => refreshes, leadBy };
+}
 
+describe("kafkajs fork: a fetch from a leader that cannot be reached", () => {
   forkTest(
     "returns no batches after refreshing the metadata, so the runner heartbeats and fetches again",
     async () => {
@@ -247,5 +256,55 @@ describe("kafkajs fork: static membership (KIP-345)", () => {
     });
     expect(sent).toHaveLength(1);
     expect(sent[0]!.includes(Buffer.from("scorer-a"))).toBe(true);
+  });
+});
+
+describe("kafkajs fork: a fetch after an empty one waits for anything, not for minBytes", () => {
+  /** A leader that records each fetch's wait and bytes asked, and answers with `next()`'s records. */
+  function recordingBroker(next: () => number) {
+    const asked: Array<{ maxWaitTime: number; minBytes: number }> = [];
+    const broker = {
+      async fetch({ maxWaitTime, minBytes }: { maxWaitTime: number; minBytes: number }) {
+        asked.push({ maxWaitTime, minBytes });
+        const n = next();
+        const messages = Array.from({ length: n }, (_, i) => ({
+          offset: String(5 + i),
+          value: Buffer.from("x"),
+        }));
+        return {
+          responses: [
+            { topicName: "t", partitions: [{ partition: 0, highWatermark: String(5 + n), messages }] },
+          ],
+        };
+      },
+    };
+    return { broker, asked };
+  }
+  const busy = { maxWaitTime: 25, minBytes: 262_144 };
+
+  forkTest(
+    "an empty fetch makes the next ask for one byte with the idle wait; records make it batch again",
+    async () => {
+      const answers = [0, 0, 3, 0];
+      const { broker, asked } = recordingBroker(() => answers.shift() ?? 0);
+      const { group } = await fetchingMember({
+        findBroker: async () => broker,
+        options: { maxWaitTimeInMs: 25, minBytes: 262_144, idleMaxWaitTimeInMs: 250 },
+      });
+      for (let i = 0; i < 4; i++) await group.fetch(2);
+      const idle = { maxWaitTime: 250, minBytes: 1 };
+      // Pristine kafkajs asks for minBytes with maxWaitTime every time (40 fetches a second when idle).
+      expect(asked).toEqual([busy, idle, idle, busy]);
+    },
+  );
+
+  it("without an idle wait, every fetch asks for minBytes with maxWaitTime", async () => {
+    const { broker, asked } = recordingBroker(() => 0);
+    const { group } = await fetchingMember({
+      findBroker: async () => broker,
+      options: { maxWaitTimeInMs: 25, minBytes: 262_144 },
+    });
+    for (let i = 0; i < 3; i++) await group.fetch(2);
+    expect(asked).toEqual([busy, busy, busy]);
   });
 });
