@@ -1,4 +1,5 @@
 import { createRequire } from "node:module";
+import type { GroupMessagesPerPartition, ProduceRequest } from "../test/fork/kafkajs-under-test.ts";
 
 /*
  * What building a produce request costs per message, with our kafkajs fork against pristine
@@ -8,13 +9,7 @@ import { createRequire } from "node:module";
  */
 
 type Message = { key: string; value: string; timestamp: string };
-type Group = (args: {
-  topic: string;
-  partitionMetadata: unknown[];
-  messages: Message[];
-  partitioner: (args: { message: Message }) => number;
-}) => Record<string, Message[]>;
-type ProduceRequest = (args: Record<string, unknown>) => { encode(): Promise<unknown> };
+type Group = GroupMessagesPerPartition<Message>;
 
 const require = createRequire(import.meta.url);
 const PARTITIONS = 12;

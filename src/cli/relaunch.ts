@@ -16,6 +16,7 @@ import { join } from "node:path";
 /** V8's semi-space for a service, in MiB (`--max-semi-space-size`). */
 export const SEMI_SPACE_MIB = 8;
 
+// The commands that call serve() (run-commands.ts; `webhooks run` below, webhooks-commands.ts).
 const SERVICES = new Set(["all", "ingest", "consume", "dev"]);
 
 /** Whether `sentinel <args>` runs a long-lived service (not a one-shot command). */
@@ -47,7 +48,8 @@ export function relaunchEnv(
     ...env,
     SENTINEL_RELAUNCHED: "1",
     ...(semiSpaceChosen ? {} : { NODE_OPTIONS: `${options} --max-semi-space-size=${SEMI_SPACE_MIB}`.trim() }),
-    // Where enableCompileCache() (bin/sentinel.ts) keeps it: one cache for every start.
+    // Where enableCompileCache() (bin/sentinel.ts) keeps it by default: one cache for every start
+    // (not module.getCompileCacheDir(), which names the version's subdirectory inside it).
     ...(cacheChosen ? {} : { NODE_COMPILE_CACHE: join(tmpdir(), "node-compile-cache") }),
   };
 }

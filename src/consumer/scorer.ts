@@ -133,7 +133,7 @@ function scorerGroup(options: ScorerOptions, unhealthy: () => void): GroupConsum
     ...(options.instanceId ? { instanceId: options.instanceId } : {}),
     maxWaitTimeInMs: options.fetch?.maxWaitMs ?? 50,
     minBytes: options.fetch?.minBytes ?? 1,
-    ...(options.fetch?.idleWaitMs ? { idleMaxWaitTimeInMs: options.fetch.idleWaitMs } : {}),
+    idleMaxWaitTimeInMs: options.fetch?.idleWaitMs, // 0 or unset: none (createGroupConsumer)
     commitIntervalMs: options.commitIntervalMs ?? 100,
     maxBytesPerPartition: 2 * 1024 * 1024,
     onFatal: (error) => {

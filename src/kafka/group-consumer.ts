@@ -31,6 +31,7 @@ export type GroupConsumerOptions = {
    * After a fetch from a broker that returned no records, the next asks for one byte and waits up
    * to this long (the fork's `idleMaxWaitTimeInMs`): an idle member with `minBytes` above 1 no
    * longer asks every `maxWaitTimeInMs`, and the first records after a quiet spell come at once.
+   * 0 or unset: every fetch asks for `minBytes`.
    */
   idleMaxWaitTimeInMs?: number;
   /** Commits gathered into one request per this many ms (commit-coalescer.ts); 0: each sent alone. */

@@ -1,6 +1,11 @@
 import { createRequire } from "node:module";
 import { describe, expect, it, vi } from "vitest";
-import { forkTest, kafkajs } from "./kafkajs-under-test.ts";
+import {
+  forkTest,
+  type GroupMessagesPerPartition,
+  kafkajs,
+  type ProduceRequest,
+} from "./kafkajs-under-test.ts";
 
 /*
  * Fork changes 8 and 9 (issue 38, CPU per transaction): what a produce request costs to build.
@@ -11,20 +16,13 @@ import { forkTest, kafkajs } from "./kafkajs-under-test.ts";
  * The bytes on the wire must not change: each is compared with pristine kafkajs 2.2.4's.
  */
 
-type Encoded = { buffer: Buffer };
-type ProduceRequest = (args: Record<string, unknown>) => { encode(): Promise<Encoded> };
 type Message = {
   key?: string | Buffer | null;
   value: string | Buffer | null;
   timestamp?: string;
   headers?: Record<string, string | string[]>;
 };
-type Group = (args: {
-  topic: string;
-  partitionMetadata: unknown[];
-  messages: Message[];
-  partitioner: (args: { message: Message }) => number;
-}) => Record<string, Message[]>;
+type Group = GroupMessagesPerPartition<Message>;
 
 const pristine = <T>(path: string) => createRequire(import.meta.url)(`kafkajs-pristine/${path}`) as T;
 const PRODUCE = "src/protocol/requests/produce/v3/request.js";

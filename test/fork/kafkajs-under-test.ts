@@ -31,6 +31,17 @@ export const silentLogger = {
   error() {},
 };
 
+/** kafkajs's `src/protocol/requests/produce/v3/request.js`. */
+export type ProduceRequest = (args: Record<string, unknown>) => { encode(): Promise<{ buffer: Buffer }> };
+
+/** kafkajs's `src/producer/groupMessagesPerPartition.js`, for messages of shape `M`. */
+export type GroupMessagesPerPartition<M> = (args: {
+  topic: string;
+  partitionMetadata: unknown[];
+  messages: M[];
+  partitioner: (args: { message: M }) => number;
+}) => Record<string, M[]>;
+
 export type KafkaJSErrors = {
   KafkaJSConnectionError: new (message: string) => Error;
   KafkaJSNonRetriableError: new (e: Error, options: { cause: Error }) => Error;
