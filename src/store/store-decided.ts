@@ -22,7 +22,9 @@ export async function storeDecided(
   // One JSON document per round, unpacked by json_to_recordset: one string parameter instead of
   // fourteen 2,000-element arrays for node-postgres to escape (it showed in the profile), bound
   // as plain text rather than sql.json (whose character scan showed too); PostgreSQL parses
-  // the amounts from their decimal text, exactly.
+  // the amounts from their decimal text, exactly. A named statement, as every statement of a
+  // round (docs/performance.md): PostgreSQL parses and plans it once per connection, which was
+  // half of its CPU for a round of 25 (132–156 against 74–80 µs per transaction).
   const rows = items.map(({ source: { tx, eventTimeMs, receivedMs, partition, offset }, decision: d }) => ({
     id: tx.transaction_id,
     u: tx.user_id,
@@ -51,7 +53,7 @@ export async function storeDecided(
     items.map((i) => i.source.receivedMs),
   );
   const inserted = await withDbErrors("store batch", () =>
-    pool.anyFirst(sql.type(z.object({ transaction_id: z.string() }))`
+    pool.anyFirst(sql.prepared("sentinel_store_decided", z.object({ transaction_id: z.string() }))`
       WITH rows AS (
         SELECT * FROM json_to_recordset(${JSON.stringify(rows)}::json) AS r(id uuid, u text, a numeric, c text,
           ts timestamptz, rc timestamptz, ms int8, m text, mc text, co text, ch text, dv text, ip inet, md jsonb, p int4, o int8,

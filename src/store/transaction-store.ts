@@ -94,7 +94,7 @@ export function createTransactionStore({ pool }: { pool: DatabasePool }) {
       // is probed by its key whatever the statistics say (a bound array of 2,000 ids, before
       // ANALYZE, is planned as most of the table: sequential scans of every partition).
       const rows = await withDbErrors("find decisions", () =>
-        pool.any(sql.type(StoredDecisionRow)`
+        pool.any(sql.prepared("sentinel_find_live_decisions", StoredDecisionRow)`
           WITH wanted AS (SELECT ${sql.array(ids, "uuid")} AS ids)
           SELECT d.transaction_id::text, t.user_id, d.decision, d.score, d.reasons, d.rules_version,
                  to_char(d.decided_at AT TIME ZONE 'UTC', ${ISO_UTC}) AS decided_at,
@@ -132,7 +132,11 @@ export function createTransactionStore({ pool }: { pool: DatabasePool }) {
     ): Promise<StoredHistoryRow[]> {
       if (userIds.length === 0) return [];
       const rows = await withDbErrors("find history", () =>
-        pool.any(sql.type(HistoryRow)`
+        // Named per variant: a named statement's text never changes (node-postgres refuses it).
+        pool.any(sql.prepared(
+          `sentinel_find_history_${+withoutState}${+(beforeMs !== undefined)}`,
+          HistoryRow,
+        )`
           SELECT transaction_id::text, user_id, amount::text, currency,
                  (extract(epoch FROM received_at) * 1000)::int8 AS received_ms, source_partition, source_offset,
                  country, device_id, merchant_id, merchant_category, channel, host(ip) AS ip

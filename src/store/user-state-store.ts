@@ -42,7 +42,7 @@ export async function loadUserState(
     v: request.values.map((r) => ({ u: r.userId, f: r.field, v: r.value })),
   });
   const rows = await withDbErrors("load user state", () =>
-    pool.any(sql.type(StateRow)`
+    pool.any(sql.prepared("sentinel_load_user_state", StateRow)`
       WITH q AS (SELECT ${doc}::json AS d), ready AS (
         SELECT p.user_id, p.source_partition, p.max_offset, p.mixed, p.n, p.state_ready FROM user_positions p
         WHERE p.user_id = ANY(${sql.array(request.users, "text")})

@@ -1,0 +1,157 @@
+import { randomUUID } from "node:crypto";
+import pg from "pg";
+import type { Decision } from "../src/domain/decision.ts";
+import type { SourcedTransaction, Transaction } from "../src/domain/transaction.ts";
+import { createSandbox } from "../src/stack/sandbox.ts";
+import { createDatabasePool, type DatabasePool } from "../src/store/pool.ts";
+import { createTransactionStore } from "../src/store/transaction-store.ts";
+import { cpuSpent, sampleCpu, stackPids } from "./lib/cpu.ts";
+import { benchServices, log } from "./lib/services.ts";
+
+/*
+ * `node bench/store-indexes.ts [--quick]` (issue 38): what each index of the stored transaction
+ * costs PostgreSQL. For each variant of the schema — as migrated, and with one index dropped or
+ * changed — a database of its own is preloaded with a history, then the scorer's own statement
+ * (storeDecided) stores more rounds of the sync path's size (25: 25 ms of 1,000 tx/s) and of a
+ * backlog's (1,000). The figure is PostgreSQL's CPU (every postgres process, from /proc) per
+ * stored transaction; the variants alternate, twice, so the machine's drift is shared.
+ */
+
+type Variant = { name: string; ddl: string[] };
+
+/** A statement built from each partition's name `p` (the weekly partitions carry their own keys). */
+const onPartitions = (like: string, statement: string) => `
+  DO $$ DECLARE p text; BEGIN
+    FOR p IN SELECT c.relname FROM pg_class c WHERE c.relkind = 'r' AND c.relname LIKE '${like}' LOOP
+      EXECUTE ${statement};
+    END LOOP;
+  END $$`;
+
+const VARIANTS: Variant[] = [
+  { name: "as_migrated", ddl: [] },
+  {
+    name: "no_decisions_one_live",
+    ddl: [onPartitions("decisions_%", "format('DROP INDEX IF EXISTS %I', p || '_one_live')")],
+  },
+  { name: "no_decisions_live_decided_at", ddl: ["DROP INDEX decisions_live_decided_at"] },
+  {
+    name: "brin_decisions_decided_at",
+    ddl: [
+      "DROP INDEX decisions_live_decided_at",
+      "CREATE INDEX decisions_live_decided_at ON decisions USING brin (decided_at) WHERE live",
+    ],
+  },
+  {
+    name: "narrow_user_received",
+    ddl: [
+      "DROP INDEX transactions_user_received",
+      "CREATE INDEX transactions_user_received ON transactions (user_id, received_at)",
+    ],
+  },
+  { name: "no_user_received", ddl: ["DROP INDEX transactions_user_received"] },
+];
+
+function items(n: number, users: number, offset: { next: number }) {
+  const now = Date.now();
+  return Array.from({ length: n }, (_, k) => {
+    const o = offset.next++;
+    const receivedMs = now - 3_600_000 + o;
+    const tx = {
+      transaction_id: randomUUID(),
+      user_id: `u-${(o * 7919) % users}`,
+      amount: `${(o % 9_000) + 1}.25`,
+      currency: "USD",
+      merchant_id: `m-${o % 300}`,
+      merchant_category: "5411",
+      country: "US",
+      channel: "ecommerce",
+      device_id: `d-${o % 7_000}`,
+      ip: "192.0.2.10",
+    } as Transaction;
+    const source: SourcedTransaction = {
+      tx,
+      eventTimeMs: receivedMs,
+      receivedMs,
+      partition: o % 12,
+      offset: o,
+    };
+    const review = o % 50 === 0;
+    const decision: Decision = {
+      transaction_id: tx.transaction_id,
+      user_id: tx.user_id,
+      decision: review ? "review" : "approve",
+      score: review ? 55 : 5,
+      reasons: review ? ["amount_over_limit"] : [],
+      rules_version: "rs-bench",
+      decided_at: new Date(receivedMs + 20).toISOString(),
+    };
+    return { source, decision };
+  });
+}
+
+async function run(
+  pool: DatabasePool,
+  url: string,
+  variant: Variant,
+  size: { preload: number; sync: number; backlog: number },
+) {
+  const store = createTransactionStore({ pool });
+  const offset = { next: 0 };
+  const users = 20_000;
+  for (let i = 0; i < size.preload; i += 2_000) await store.storeDecided(items(2_000, users, offset));
+  const admin = new pg.Client({ connectionString: url });
+  await admin.connect();
+  try {
+    for (const statement of [...variant.ddl, "VACUUM ANALYZE transactions, decisions, cases, user_positions"])
+      await admin.query(statement);
+  } finally {
+    await admin.end();
+  }
+  const roles = stackPids({});
+  const measure = async (round: number, total: number) => {
+    const batches = Array.from({ length: total / round }, () => items(round, users, offset));
+    const before = sampleCpu(roles);
+    const started = performance.now();
+    for (const b of batches) await store.storeDecided(b);
+    const seconds = (performance.now() - started) / 1000;
+    const pgMs = cpuSpent(before, sampleCpu(stackPids({}))).postgresql ?? 0;
+    return { usPerTx: (pgMs * 1000) / total, wallUsPerTx: (seconds * 1e6) / total };
+  };
+  const sync = await measure(25, size.sync);
+  const backlog = await measure(1_000, size.backlog);
+  return { sync, backlog };
+}
+
+if (import.meta.main) {
+  const quick = process.argv.includes("--quick");
+  const size = quick
+    ? { preload: 20_000, sync: 5_000, backlog: 10_000 }
+    : { preload: 100_000, sync: 20_000, backlog: 40_000 };
+  const passes = quick ? 1 : 2;
+  const only = process.argv.indexOf("--only");
+  const variants = only === -1 ? VARIANTS : VARIANTS.filter((v) => v.name === process.argv[only + 1]);
+  const services = await benchServices();
+  const results = new Map<string, Array<Awaited<ReturnType<typeof run>>>>();
+  for (let pass = 0; pass < passes; pass++) {
+    for (const variant of pass % 2 === 0 ? variants : [...variants].reverse()) {
+      const sandbox = await createSandbox(services, { prefix: "bidx" });
+      const pool = await createDatabasePool(sandbox.config.database.url, { maxPoolSize: 2 });
+      try {
+        const r = await run(pool, sandbox.config.database.url, variant, size);
+        log(
+          `${variant.name}: PostgreSQL µs/tx in rounds of 25 ${r.sync.usPerTx.toFixed(0)} (wall ${r.sync.wallUsPerTx.toFixed(0)}), of 1,000 ${r.backlog.usPerTx.toFixed(0)} (wall ${r.backlog.wallUsPerTx.toFixed(0)})`,
+        );
+        results.set(variant.name, [...(results.get(variant.name) ?? []), r]);
+      } finally {
+        await pool.end();
+        await sandbox.cleanup();
+      }
+    }
+  }
+  for (const [name, rs] of results) {
+    const mean = (f: (r: (typeof rs)[number]) => number) => rs.reduce((s, r) => s + f(r), 0) / rs.length;
+    console.log(`store_pg_us_per_tx_round25_${name}=${mean((r) => r.sync.usPerTx).toFixed(0)}`);
+    console.log(`store_pg_us_per_tx_round1000_${name}=${mean((r) => r.backlog.usPerTx).toFixed(0)}`);
+  }
+  process.exit(0);
+}
