@@ -43,10 +43,27 @@ export function databaseTls(url: string): { url: string; ssl: ConnectionOptions 
   };
 }
 
+/**
+ * The scorer's round statements are named (prepared once per connection: parsing them was a third
+ * of PostgreSQL's CPU for a round of 25), but planned at every execution: a generic plan made while
+ * a week's partition is new and empty scans it sequentially until autovacuum next analyzes it — a
+ * minute of rounds reading every row (measured: PostgreSQL went from 0.3 to 2.5–26 ms per
+ * transaction in the first minute of a fresh database). So every session of ours starts with
+ * `plan_cache_mode = force_custom_plan`, added to the URL's `options` (and PGOPTIONS', which the
+ * driver reads only when the URL has none), unless the operator set `plan_cache_mode` there.
+ */
+export function withSessionOptions(url: string, env: NodeJS.ProcessEnv = process.env): string {
+  const u = new URL(url);
+  const given = u.searchParams.get("options") ?? env.PGOPTIONS ?? "";
+  if (given.includes("plan_cache_mode")) return url;
+  u.searchParams.set("options", `${given} -c plan_cache_mode=force_custom_plan`.trim());
+  return u.toString();
+}
+
 /** @throws slonik's ConnectionError when PostgreSQL cannot be reached within connectionTimeout. */
 export async function createDatabasePool(dsn: string, options: { maxPoolSize?: number; name?: string } = {}) {
   const { url, ssl } = databaseTls(dsn);
-  return createPool(url, {
+  return createPool(withSessionOptions(url), {
     ...(ssl ? { ssl } : {}),
     maximumPoolSize: options.maxPoolSize ?? 10,
     minimumPoolSize: 0,

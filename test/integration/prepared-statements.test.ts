@@ -1,0 +1,115 @@
+import { randomUUID } from "node:crypto";
+import { sql } from "slonik";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { z } from "zod";
+import type { Decision } from "../../src/domain/decision.ts";
+import type { SourcedTransaction, Transaction } from "../../src/domain/transaction.ts";
+import { createDatabasePool, type DatabasePool, withSessionOptions } from "../../src/store/pool.ts";
+import { createTransactionStore } from "../../src/store/transaction-store.ts";
+import { createTestContext, type TestContext } from "../support/context.ts";
+
+/* The scorer's round statements are named, and planned at every execution (src/store/pool.ts):
+   PostgreSQL's own count of each named statement's plans, on the real server, says which. */
+
+let ctx: TestContext;
+
+beforeAll(async () => {
+  ctx = await createTestContext();
+});
+afterAll(async () => {
+  await ctx?.cleanup();
+});
+
+function round(n: number, offset: number) {
+  return Array.from({ length: n }, (_, k) => {
+    const receivedMs = Date.now() - 60_000 + offset + k;
+    const tx = {
+      transaction_id: randomUUID(),
+      user_id: `prep-${k % 5}`,
+      amount: "10.00",
+      currency: "USD",
+      merchant_id: "m-1",
+    } as Transaction;
+    const source: SourcedTransaction = {
+      tx,
+      eventTimeMs: receivedMs,
+      receivedMs,
+      partition: 0,
+      offset: offset + k,
+    };
+    const decision: Decision = {
+      transaction_id: tx.transaction_id,
+      user_id: tx.user_id,
+      decision: "approve",
+      score: 0,
+      reasons: [],
+      rules_version: "rs-prep",
+      decided_at: new Date(receivedMs).toISOString(),
+    };
+    return { source, decision };
+  });
+}
+
+const Plans = z.object({ name: z.string(), generic_plans: z.number(), custom_plans: z.number() });
+
+/** Ten rounds stored and looked up on one connection; that connection's named statements' plan counts. */
+async function plansOfTenRounds(pool: DatabasePool) {
+  return pool.connect(async (connection) => {
+    const store = createTransactionStore({ pool: connection as unknown as DatabasePool });
+    for (let i = 0; i < 10; i++) {
+      const items = round(5, i * 5);
+      await store.storeDecided(items);
+      await store.findLiveDecisions(items.map((x) => x.source.tx.transaction_id));
+      await store.findHistory(["prep-0", "prep-1"], Date.now() - 3_600_000, { withoutState: true });
+    }
+    const rows = await connection.any(
+      sql.type(
+        Plans,
+      )`SELECT name, generic_plans::float8 AS generic_plans, custom_plans::float8 AS custom_plans
+                      FROM pg_prepared_statements WHERE name LIKE 'sentinel_%' ORDER BY name`,
+    );
+    return Object.fromEntries(rows.map((r) => [r.name, r]));
+  });
+}
+
+describe("the round's named statements", () => {
+  it("are prepared once and planned at every execution (never a generic plan)", async () => {
+    const pool = await createDatabasePool(ctx.config.database.url, { maxPoolSize: 1 });
+    try {
+      const plans = await plansOfTenRounds(pool);
+      expect(Object.keys(plans)).toEqual([
+        "sentinel_find_history_10",
+        "sentinel_find_live_decisions",
+        "sentinel_store_decided",
+      ]);
+      for (const p of Object.values(plans)) expect(p).toMatchObject({ generic_plans: 0, custom_plans: 10 });
+    } finally {
+      await pool.end();
+    }
+  });
+
+  it("an operator's plan_cache_mode wins: PostgreSQL's own (auto) goes generic after five executions", async () => {
+    const url = new URL(ctx.config.database.url);
+    url.searchParams.set("options", "-c plan_cache_mode=auto");
+    const pool = await createDatabasePool(url.toString(), { maxPoolSize: 1 });
+    try {
+      const plans = await plansOfTenRounds(pool);
+      expect(plans.sentinel_store_decided?.generic_plans).toBeGreaterThan(0);
+    } finally {
+      await pool.end();
+    }
+  });
+
+  it("the session option joins what the URL or PGOPTIONS already ask for", () => {
+    const custom = "plan_cache_mode%3Dforce_custom_plan";
+    expect(withSessionOptions("postgres://u@h/db", {})).toBe(`postgres://u@h/db?options=-c+${custom}`);
+    expect(withSessionOptions("postgres://u@h/db?options=-c%20work_mem%3D8MB", {})).toBe(
+      `postgres://u@h/db?options=-c+work_mem%3D8MB+-c+${custom}`,
+    );
+    expect(withSessionOptions("postgres://u@h/db", { PGOPTIONS: "-c statement_timeout=5s" })).toBe(
+      `postgres://u@h/db?options=-c+statement_timeout%3D5s+-c+${custom}`,
+    );
+    const operators = "postgres://u@h/db?options=-c%20plan_cache_mode%3Dauto";
+    expect(withSessionOptions(operators, {})).toBe(operators);
+  });
+});
