@@ -122,6 +122,58 @@ async function run(
   return { sync, backlog };
 }
 
+/**
+ * PostgreSQL's CPU per transaction for each statement of a live round of 25, apart: the three
+ * reads of load_context (src/scoring/load-context.ts) and the store, 400 rounds each, over a
+ * history of 5,000 users (the shape of bench/e2e.ts's load).
+ */
+async function roundStatements(pool: DatabasePool, rounds: number) {
+  const store = createTransactionStore({ pool });
+  const offset = { next: 0 };
+  const users = 5_000;
+  for (let i = 0; i < 50_000; i += 2_000) await store.storeDecided(items(2_000, users, offset));
+  const batches = Array.from({ length: rounds }, () => items(25, users, offset));
+  const ids = (b: (typeof batches)[number]) => b.map((x) => x.source.tx.transaction_id);
+  const usersOf = (b: (typeof batches)[number]) => [...new Set(b.map((x) => x.source.tx.user_id))];
+  const from = Date.now() - 2 * 3_600_000;
+  const statements: Array<[string, (b: (typeof batches)[number]) => Promise<unknown>]> = [
+    ["find_live_decisions", (b) => store.findLiveDecisions(ids(b))],
+    [
+      "load_user_state",
+      (b) => store.loadUserState({ users: usersOf(b), buckets: [], edges: [], recentValues: [], values: [] }),
+    ],
+    ["find_history", (b) => store.findHistory(usersOf(b), from, { withoutState: true })],
+    ["store_decided", (b) => store.storeDecided(b)],
+  ];
+  const out: Record<string, number> = {};
+  for (const [name, run] of statements) {
+    const before = sampleCpu(stackPids({}));
+    for (const b of batches) await run(b);
+    out[name] = ((cpuSpent(before, sampleCpu(stackPids({}))).postgresql ?? 0) * 1000) / (rounds * 25);
+  }
+  return out;
+}
+
+if (import.meta.main && process.argv.includes("--round")) {
+  const services = await benchServices();
+  for (let pass = 0; pass < 2; pass++) {
+    const sandbox = await createSandbox(services, { prefix: "bround" });
+    const pool = await createDatabasePool(sandbox.config.database.url, { maxPoolSize: 2 });
+    try {
+      const r = await roundStatements(pool, 400);
+      log(
+        `round of 25, PostgreSQL µs per transaction: ${JSON.stringify(Object.fromEntries(Object.entries(r).map(([k, v]) => [k, Math.round(v)])))}`,
+      );
+      if (pass === 1)
+        for (const [k, v] of Object.entries(r)) console.log(`round25_pg_us_per_tx_${k}=${v.toFixed(0)}`);
+    } finally {
+      await pool.end();
+      await sandbox.cleanup();
+    }
+  }
+  process.exit(0);
+}
+
 if (import.meta.main) {
   const quick = process.argv.includes("--quick");
   const size = quick

@@ -88,6 +88,30 @@ describe("the round's named statements", () => {
     }
   });
 
+  it("a round whose users have no state reads their positions alone, as the five-part statement would", async () => {
+    const pool = await createDatabasePool(ctx.config.database.url, { maxPoolSize: 1 });
+    try {
+      const store = createTransactionStore({ pool });
+      const empty = { buckets: [], edges: [], recentValues: [], values: [] };
+      const positions = await store.loadUserState({ users: ["prep-0", "prep-1", "nobody"], ...empty });
+      // The same users with one (empty) part asked: the five-part statement.
+      const full = await store.loadUserState({
+        users: ["prep-0", "prep-1", "nobody"],
+        ...empty,
+        values: [{ userId: "nobody", field: "country", value: "US" }],
+      });
+      expect(positions.get("prep-0")?.position).toMatchObject({ count: 10, ready: false }); // the first test's rounds
+      expect(positions.get("nobody")?.position).toBeUndefined();
+      expect(positions).toEqual(full);
+      const names = await pool.anyFirst(
+        sql.type(z.object({ name: z.string() }))`SELECT name FROM pg_prepared_statements ORDER BY name`,
+      );
+      expect(names).toEqual(["sentinel_load_positions", "sentinel_load_user_state"]);
+    } finally {
+      await pool.end();
+    }
+  });
+
   it("an operator's plan_cache_mode wins: PostgreSQL's own (auto) goes generic after five executions", async () => {
     const url = new URL(ctx.config.database.url);
     url.searchParams.set("options", "-c plan_cache_mode=auto");
