@@ -45,7 +45,7 @@ export async function loadUserState(
   });
   // Users not known to have a state need their positions only (most users of a live round until
   // they pass STATE_AFTER): a statement PostgreSQL plans in a fraction of the five-part one's time
-  // (1.0–1.1 ms per round of 25, bench/store-indexes.ts --round).
+  // (1.0–1.1 ms per round of 25, bench/store-statements.ts --round).
   const rows = await withDbErrors("load user state", () =>
     positionsOnly
       ? pool.any(sql.prepared("sentinel_load_positions", StateRow)`

@@ -9,8 +9,9 @@ import { cpuSpent, sampleCpu, stackPids } from "./lib/cpu.ts";
 import { benchServices, log } from "./lib/services.ts";
 
 /*
- * `node bench/store-indexes.ts [--quick]` (issue 38): what each index of the stored transaction
- * costs PostgreSQL. For each variant of the schema — as migrated, and with one index dropped or
+ * `npm run bench:store [-- --quick]` (issue 38): what each index of the stored transaction costs
+ * PostgreSQL; `-- --round`: what each statement of a live round costs it (roundStatements).
+ * For each variant of the schema — as migrated, and with one index dropped or
  * changed — a database of its own is preloaded with a history, then the scorer's own statement
  * (storeDecided) stores more rounds of the sync path's size (25: 25 ms of 1,000 tx/s) and of a
  * backlog's (1,000). The figure is PostgreSQL's CPU (every postgres process, from /proc) per
@@ -53,7 +54,7 @@ const VARIANTS: Variant[] = [
 
 function items(n: number, users: number, offset: { next: number }) {
   const now = Date.now();
-  return Array.from({ length: n }, (_, k) => {
+  return Array.from({ length: n }, () => {
     const o = offset.next++;
     const receivedMs = now - 3_600_000 + o;
     const tx = {
