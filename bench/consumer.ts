@@ -11,6 +11,7 @@ import { createSandbox, type Sandbox, type Services } from "../src/stack/sandbox
 import { createDatabasePool } from "../src/store/pool.ts";
 import { createProfileStore } from "../src/store/profile-store.ts";
 import { startNode } from "../test/support/processes.ts";
+import { cpuSpent, machineBusyMs, sampleCpu, stackPids } from "./lib/cpu.ts";
 import { type ConsumerPerf, consumerPerfTest } from "./lib/kafka-tools.ts";
 import { benchServices, log } from "./lib/services.ts";
 import { type StoreCeiling, storeCeiling } from "./lib/store-ceiling.ts";
@@ -40,6 +41,8 @@ export type ConsumerBench = {
     /** Seconds the rounds spent in each stage (queued is the oldest message's wait, not work). */
     stages: Record<string, number>;
     rounds: number;
+    /** Cores each process of the stack used over the run (CPU seconds ÷ the run's seconds), and the machine's. */
+    cores: Record<string, number>;
   };
   ratio: number;
   /** The same rows written by a bare loop with the same driver and statement (bench/lib/store-ceiling.ts). */
@@ -137,6 +140,9 @@ export async function runScorer(sandbox: Sandbox, db: pg.Client, transactions: n
     // V8's heap flags for the scorer alone (docs/operations.md, "Memory limits"), e.g. "--max-old-space-size=160".
     ...(process.env.BENCH_SCORER_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_SCORER_NODE_OPTIONS } : {}),
   });
+  // Where the box's two cores go while the backlog is worked (the bench's own polling is left out).
+  const roles = stackPids({ consumer: proc.child.pid });
+  const [cpuBefore, machineBefore] = [sampleCpu(roles), machineBusyMs()];
   try {
     let done = 0;
     await pollUntil(
@@ -149,6 +155,13 @@ export async function runScorer(sandbox: Sandbox, db: pg.Client, transactions: n
     if (done < transactions && proc.child.exitCode !== null)
       throw new Error(`consumer exited: ${proc.output()}`);
     const seconds = (Date.now() - started) / 1000;
+    const cores = Object.fromEntries(
+      Object.entries({
+        // Read the processes again: the scorer's PostgreSQL backends started after it (counted from zero).
+        ...cpuSpent(cpuBefore, sampleCpu(stackPids({ consumer: proc.child.pid }))),
+        machine: machineBusyMs() - machineBefore,
+      }).map(([role, ms]) => [role, Math.round(ms / seconds / 10) / 100]),
+    );
     const metrics = await (await fetch(`http://127.0.0.1:${METRICS_PORT}/metrics`)).text();
     const hits = metric(metrics, "sentinel_profile_cache_hits_total");
     const misses = metric(metrics, "sentinel_profile_cache_misses_total");
@@ -172,6 +185,7 @@ export async function runScorer(sandbox: Sandbox, db: pg.Client, transactions: n
       stages,
       // Every round is decoded (one with nothing valid in it stops there).
       rounds: metric(metrics, 'sentinel_scorer_stage_seconds_count{stage="decode"}'),
+      cores,
     };
     log(
       `scorer rounds: ${scorer.rounds} (${Math.round(done / Math.max(1, scorer.rounds))} tx each); seconds by stage: ${Object.entries(
@@ -183,6 +197,7 @@ export async function runScorer(sandbox: Sandbox, db: pg.Client, transactions: n
     log(
       `scorer: ${done} decisions in ${seconds.toFixed(1)} s = ${Math.round(scorer.txPerSec)} tx/s (steady ${Math.round(steady)} tx/s), peak RSS ${scorer.peakRssMiB} MiB`,
     );
+    log(`scorer run: cores used by process ${JSON.stringify(cores)}`);
     if (done < transactions) throw new Error(`only ${done} of ${transactions} decisions stored in time`);
     return { scorer, proc };
   } catch (error) {
@@ -278,6 +293,11 @@ if (import.meta.main) {
   console.log(`raw_consumer_msg_per_sec=${Math.round(r.raw.msgPerSec)}`);
   console.log(`scorer_over_raw=${r.ratio.toFixed(3)} (target >= 0.3)`);
   console.log(`scorer_peak_rss_mib=${r.scorer.peakRssMiB} (target <= 256)`);
+  console.log(
+    `scorer_run_cores=${Object.entries(r.scorer.cores)
+      .map(([k, v]) => `${k}:${v}`)
+      .join(",")}`,
+  );
   console.log(`scorer_decisions=${JSON.stringify(r.scorer.decisions)}`);
   console.log(`store_ceiling_rows_per_sec=${Math.round(r.storeCeiling.rowsPerSec)}`);
   console.log(`ratio_scorer_over_store_ceiling=${r.ratioOverStoreCeiling.toFixed(3)} (target >= 0.5)`);
