@@ -1,12 +1,10 @@
-import { randomUUID } from "node:crypto";
 import { sql } from "slonik";
 import { z } from "zod";
-import type { Decision } from "../src/domain/decision.ts";
-import type { SourcedTransaction, Transaction } from "../src/domain/transaction.ts";
 import { createSandbox } from "../src/stack/sandbox.ts";
 import { createDatabasePool } from "../src/store/pool.ts";
 import { applyRetention } from "../src/store/retention.ts";
 import { createTransactionStore } from "../src/store/transaction-store.ts";
+import { storedItem } from "../test/support/stored-items.ts";
 import { benchServices, log } from "./lib/services.ts";
 
 /*
@@ -46,38 +44,15 @@ export async function benchStorage({
     let offset = 0;
     for (let day = 0; day < days; day++) {
       for (let i = 0; i < perDay; i += 2_000) {
-        const items = Array.from({ length: Math.min(2_000, perDay - i) }, (_, k) => {
-          const receivedMs = start + day * DAY + Math.floor(((i + k) / perDay) * DAY);
-          const tx = {
-            transaction_id: randomUUID(),
-            user_id: `storage-${(i + k) % 5_000}`,
-            amount: "42.50",
-            currency: "USD",
-            merchant_id: `m-${k % 300}`,
-            merchant_category: "5411",
-            country: "US",
-            channel: "ecommerce",
-            device_id: `d-${(i + k) % 7_000}`,
-            ip: "192.0.2.10",
-          } as Transaction;
-          const source: SourcedTransaction = {
-            tx,
-            eventTimeMs: receivedMs,
-            receivedMs,
-            partition: 0,
+        const items = Array.from({ length: Math.min(2_000, perDay - i) }, (_, k) =>
+          storedItem({
+            userId: `storage-${(i + k) % 5_000}`,
+            receivedMs: start + day * DAY + Math.floor(((i + k) / perDay) * DAY),
             offset: offset++,
-          };
-          const decision: Decision = {
-            transaction_id: tx.transaction_id,
-            user_id: tx.user_id,
-            decision: k % 50 === 0 ? "review" : "approve",
-            score: k % 50 === 0 ? 55 : 5,
-            reasons: k % 50 === 0 ? ["amount_over_limit"] : [],
-            rules_version: "rs-bench",
-            decided_at: new Date(receivedMs + 20).toISOString(),
-          };
-          return { source, decision };
-        });
+            index: i + k,
+            review: k % 50 === 0,
+          }),
+        );
         await store.storeDecided(items);
       }
       await applyRetention(

@@ -1,10 +1,8 @@
-import { randomUUID } from "node:crypto";
 import pg from "pg";
-import type { Decision } from "../src/domain/decision.ts";
-import type { SourcedTransaction, Transaction } from "../src/domain/transaction.ts";
 import { createSandbox } from "../src/stack/sandbox.ts";
 import { createDatabasePool, type DatabasePool } from "../src/store/pool.ts";
 import { createTransactionStore } from "../src/store/transaction-store.ts";
+import { storedItem } from "../test/support/stored-items.ts";
 import { cpuSpent, sampleCpu, stackPids } from "./lib/cpu.ts";
 import { benchServices, log } from "./lib/services.ts";
 
@@ -56,37 +54,14 @@ function items(n: number, users: number, offset: { next: number }) {
   const now = Date.now();
   return Array.from({ length: n }, () => {
     const o = offset.next++;
-    const receivedMs = now - 3_600_000 + o;
-    const tx = {
-      transaction_id: randomUUID(),
-      user_id: `u-${(o * 7919) % users}`,
-      amount: `${(o % 9_000) + 1}.25`,
-      currency: "USD",
-      merchant_id: `m-${o % 300}`,
-      merchant_category: "5411",
-      country: "US",
-      channel: "ecommerce",
-      device_id: `d-${o % 7_000}`,
-      ip: "192.0.2.10",
-    } as Transaction;
-    const source: SourcedTransaction = {
-      tx,
-      eventTimeMs: receivedMs,
-      receivedMs,
+    return storedItem({
+      userId: `u-${(o * 7919) % users}`,
+      receivedMs: now - 3_600_000 + o,
       partition: o % 12,
       offset: o,
-    };
-    const review = o % 50 === 0;
-    const decision: Decision = {
-      transaction_id: tx.transaction_id,
-      user_id: tx.user_id,
-      decision: review ? "review" : "approve",
-      score: review ? 55 : 5,
-      reasons: review ? ["amount_over_limit"] : [],
-      rules_version: "rs-bench",
-      decided_at: new Date(receivedMs + 20).toISOString(),
-    };
-    return { source, decision };
+      amount: `${(o % 9_000) + 1}.25`,
+      review: o % 50 === 0,
+    });
   });
 }
 

@@ -1,12 +1,10 @@
-import { randomUUID } from "node:crypto";
 import { sql } from "slonik";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
-import type { Decision } from "../../src/domain/decision.ts";
-import type { SourcedTransaction, Transaction } from "../../src/domain/transaction.ts";
 import { createDatabasePool, type DatabasePool, withSessionOptions } from "../../src/store/pool.ts";
 import { createTransactionStore } from "../../src/store/transaction-store.ts";
 import { createTestContext, type TestContext } from "../support/context.ts";
+import { storedItem } from "../support/stored-items.ts";
 
 /* The scorer's round statements are named, and planned at every execution (src/store/pool.ts):
    PostgreSQL's own count of each named statement's plans, on the real server, says which. */
@@ -21,33 +19,9 @@ afterAll(async () => {
 });
 
 function round(n: number, offset: number) {
-  return Array.from({ length: n }, (_, k) => {
-    const receivedMs = Date.now() - 60_000 + offset + k;
-    const tx = {
-      transaction_id: randomUUID(),
-      user_id: `prep-${k % 5}`,
-      amount: "10.00",
-      currency: "USD",
-      merchant_id: "m-1",
-    } as Transaction;
-    const source: SourcedTransaction = {
-      tx,
-      eventTimeMs: receivedMs,
-      receivedMs,
-      partition: 0,
-      offset: offset + k,
-    };
-    const decision: Decision = {
-      transaction_id: tx.transaction_id,
-      user_id: tx.user_id,
-      decision: "approve",
-      score: 0,
-      reasons: [],
-      rules_version: "rs-prep",
-      decided_at: new Date(receivedMs).toISOString(),
-    };
-    return { source, decision };
-  });
+  return Array.from({ length: n }, (_, k) =>
+    storedItem({ userId: `prep-${k % 5}`, receivedMs: Date.now() - 60_000 + offset + k, offset: offset + k }),
+  );
 }
 
 const Plans = z.object({ name: z.string(), generic_plans: z.number(), custom_plans: z.number() });
