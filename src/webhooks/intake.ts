@@ -66,7 +66,9 @@ export async function startIntake({
     name: "intake",
     logger,
     sessionTimeoutMs,
-    maxWaitTimeInMs: 50,
+    // The fetch answers as soon as an event is there (minBytes 1); this bounds only an idle fetch:
+    // 20 empty fetches a second at 50 ms, 2 at 500. A stop or a rebalance may wait out one.
+    maxWaitTimeInMs: 500,
     // Small fetches: a backlog is held in PostgreSQL, not in this process's memory.
     maxBytes: 1024 * 1024,
     maxBytesPerPartition: 256 * 1024,
