@@ -47,8 +47,8 @@ export function databaseTls(url: string): { url: string; ssl: ConnectionOptions 
  * The scorer's round statements are named (prepared once per connection: parsing them was a third
  * of PostgreSQL's CPU for a round of 25), but planned at every execution: a generic plan made while
  * a week's partition is new and empty scans it sequentially until autovacuum next analyzes it — a
- * minute of rounds reading every row (measured: PostgreSQL went from 0.3 to 2.5–26 ms per
- * transaction in the first minute of a fresh database). So every session of ours starts with
+ * minute of rounds reading every row (measured: PostgreSQL went from 0.3 to 0.8–7.6 ms per
+ * transaction in the first minute of a fresh database, docs/performance.md). So every session of ours starts with
  * `plan_cache_mode = force_custom_plan`, added to the URL's `options` (and PGOPTIONS', which the
  * driver reads only when the URL has none), unless the operator set `plan_cache_mode` there.
  */

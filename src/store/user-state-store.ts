@@ -27,6 +27,16 @@ const StateRow = z.object({
   z: z.number().nullable(),
 });
 
+/** The parts of a state request, as the five-part statement unpacks them. */
+function stateDocument(request: StateRequest): string {
+  return JSON.stringify({
+    b: request.buckets.map((r) => ({ u: r.userId, g: r.grain, lo: r.lo, hi: r.hi })),
+    e: request.edges.map((r) => ({ u: r.userId, lo: r.fromMs, hi: r.toMs })),
+    r: request.recentValues.map((r) => ({ u: r.userId, f: r.field, lo: r.fromMs })),
+    v: request.values.map((r) => ({ u: r.userId, f: r.field, v: r.value })),
+  });
+}
+
 /** The rows a round's users need (see planStateRequest), grouped per user. @throws SentinelError(store_unavailable). */
 export async function loadUserState(
   pool: DatabasePool,
@@ -37,12 +47,6 @@ export async function loadUserState(
   for (const u of request.users) out.set(u, emptyStoredState());
   const positionsOnly =
     request.buckets.length + request.edges.length + request.recentValues.length + request.values.length === 0;
-  const doc = JSON.stringify({
-    b: request.buckets.map((r) => ({ u: r.userId, g: r.grain, lo: r.lo, hi: r.hi })),
-    e: request.edges.map((r) => ({ u: r.userId, lo: r.fromMs, hi: r.toMs })),
-    r: request.recentValues.map((r) => ({ u: r.userId, f: r.field, lo: r.fromMs })),
-    v: request.values.map((r) => ({ u: r.userId, f: r.field, v: r.value })),
-  });
   // Users not known to have a state need their positions only (most users of a live round until
   // they pass STATE_AFTER): a statement PostgreSQL plans in a fraction of the five-part one's time
   // (1.0–1.1 ms per round of 25, bench/store-statements.ts --round).
@@ -53,7 +57,7 @@ export async function loadUserState(
              p.source_partition::int8 AS x, p.max_offset AS y, p.mixed::int4::int8 AS z
       FROM user_positions p WHERE p.user_id = ANY(${sql.array(request.users, "text")})`)
       : pool.any(sql.prepared("sentinel_load_user_state", StateRow)`
-      WITH q AS (SELECT ${doc}::json AS d), ready AS (
+      WITH q AS (SELECT ${stateDocument(request)}::json AS d), ready AS (
         SELECT p.user_id, p.source_partition, p.max_offset, p.mixed, p.n, p.state_ready FROM user_positions p
         WHERE p.user_id = ANY(${sql.array(request.users, "text")})
       )
