@@ -122,9 +122,9 @@ async function roundStatements(pool: DatabasePool, rounds: number) {
     ["store_decided", (b) => store.storeDecided(b)],
   ];
   const out: Record<string, number> = {};
-  for (const [name, run] of statements) {
+  for (const [name, statement] of statements) {
     const before = sampleCpu(stackPids({}));
-    for (const b of batches) await run(b);
+    for (const b of batches) await statement(b);
     out[name] = ((cpuSpent(before, sampleCpu(stackPids({}))).postgresql ?? 0) * 1000) / (rounds * 25);
   }
   return out;

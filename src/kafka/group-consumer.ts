@@ -66,6 +66,14 @@ export type GroupConsumer = {
 };
 
 /** One consumer group member, configured the one way every caller shares. */
+/**
+ * The wait of a long-running reader that fetches with `minBytes` 1 (the decision listener, the
+ * webhook intake): the broker answers as soon as anything is there, so the wait bounds only an
+ * empty fetch — it is what the reader spends idle (10 empty fetches a second at 100 ms, 2 at 500).
+ * A stop or a rebalance may wait out one.
+ */
+export const IDLE_READER_WAIT_MS = 500;
+
 export function createGroupConsumer(kafka: Kafka, options: GroupConsumerOptions): GroupConsumer {
   const sessionTimeout = options.sessionTimeoutMs ?? 30_000;
   const config: ConsumerConfig = {

@@ -27,6 +27,10 @@ const StateRow = z.object({
   z: z.number().nullable(),
 });
 
+/** A user's position as a row of kind 'p' (the same text in both statements: they are named). */
+const POSITION_ROW = sql.fragment`'p' AS kind, p.user_id, p.state_ready::text AS a, p.n::text AS b,
+  p.source_partition::int8 AS x, p.max_offset AS y, p.mixed::int4::int8 AS z`;
+
 /** The parts of a state request, as the five-part statement unpacks them. */
 function stateDocument(request: StateRequest): string {
   return JSON.stringify({
@@ -53,17 +57,13 @@ export async function loadUserState(
   const rows = await withDbErrors("load user state", () =>
     positionsOnly
       ? pool.any(sql.prepared("sentinel_load_positions", StateRow)`
-      SELECT 'p' AS kind, p.user_id, p.state_ready::text AS a, p.n::text AS b,
-             p.source_partition::int8 AS x, p.max_offset AS y, p.mixed::int4::int8 AS z
-      FROM user_positions p WHERE p.user_id = ANY(${sql.array(request.users, "text")})`)
+      SELECT ${POSITION_ROW} FROM user_positions p WHERE p.user_id = ANY(${sql.array(request.users, "text")})`)
       : pool.any(sql.prepared("sentinel_load_user_state", StateRow)`
       WITH q AS (SELECT ${stateDocument(request)}::json AS d), ready AS (
         SELECT p.user_id, p.source_partition, p.max_offset, p.mixed, p.n, p.state_ready FROM user_positions p
         WHERE p.user_id = ANY(${sql.array(request.users, "text")})
       )
-      SELECT 'p' AS kind, p.user_id, p.state_ready::text AS a, p.n::text AS b,
-             p.source_partition::int8 AS x, p.max_offset AS y, p.mixed::int4::int8 AS z
-      FROM ready p
+      SELECT ${POSITION_ROW} FROM ready p
       UNION ALL
       SELECT 'b', r.u, s.currency, s.total::text, s.bucket, s.n, r.g::int8
       FROM json_to_recordset((SELECT d->'b' FROM q)) AS r(u text, g int4, lo int8, hi int8)

@@ -5,7 +5,7 @@ import type { Decision } from "../domain/decision.ts";
 import { payloadFingerprint } from "../domain/transaction.ts";
 import { withAdmin } from "../kafka/admin.ts";
 import { DLQ_HEADERS, header } from "../kafka/dead-letter-codec.ts";
-import { createGroupConsumer } from "../kafka/group-consumer.ts";
+import { createGroupConsumer, IDLE_READER_WAIT_MS } from "../kafka/group-consumer.ts";
 import type { Logger } from "../logger.ts";
 import { retryInBackground } from "../poll.ts";
 
@@ -25,9 +25,6 @@ export type DecisionListener = {
   readonly ready: boolean;
   stop(): Promise<void>;
 };
-
-/** How long an idle fetch of the listener waits at the broker. */
-const LISTENER_FETCH_WAIT_MS = 500;
 
 export function createDecisionListener({
   kafka,
@@ -58,10 +55,7 @@ export function createDecisionListener({
     name: "decision listener",
     logger,
     sessionTimeoutMs: 10_000,
-    // The fetch answers as soon as a decision is there; this only bounds an idle fetch, so it is
-    // what an idle ingress spends: 10 empty fetches a second at 100 ms (0.04–0.06 of a core with
-    // the broker's answers), 2 at 500 (0.02). A stop or a rebalance may wait out one (≤ 500 ms).
-    maxWaitTimeInMs: LISTENER_FETCH_WAIT_MS,
+    maxWaitTimeInMs: IDLE_READER_WAIT_MS,
     onRestart: () => {
       ready = false;
     },

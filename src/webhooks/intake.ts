@@ -1,6 +1,6 @@
 import type { EachBatchPayload, Kafka, KafkaMessage, Producer } from "kafkajs";
 import { type DeadLetter, encodeDeadLetter } from "../kafka/dead-letter-codec.ts";
-import { createGroupConsumer } from "../kafka/group-consumer.ts";
+import { createGroupConsumer, IDLE_READER_WAIT_MS } from "../kafka/group-consumer.ts";
 import { createPublisher } from "../kafka/publisher.ts";
 import type { Logger } from "../logger.ts";
 import type { Metrics } from "../metrics.ts";
@@ -66,9 +66,7 @@ export async function startIntake({
     name: "intake",
     logger,
     sessionTimeoutMs,
-    // The fetch answers as soon as an event is there (minBytes 1); this bounds only an idle fetch:
-    // 20 empty fetches a second at 50 ms, 2 at 500. A stop or a rebalance may wait out one.
-    maxWaitTimeInMs: 500,
+    maxWaitTimeInMs: IDLE_READER_WAIT_MS,
     // Small fetches: a backlog is held in PostgreSQL, not in this process's memory.
     maxBytes: 1024 * 1024,
     maxBytesPerPartition: 256 * 1024,

@@ -21,63 +21,6 @@ afterAll(async () => {
   await ctx?.cleanup();
 });
 
-describe("an idle member's fetches", () => {
-  it.each([
-    ["without an idle wait", undefined, 20, Number.POSITIVE_INFINITY],
-    ["with a 250 ms idle wait", 250, 0, 12],
-  ])(
-    "%s",
-    async (_label, idleWaitMs, atLeast, atMost) => {
-      const topic = ctx.config.kafka.topics.transactions;
-      const member = createGroupConsumer(ctx.kafka, {
-        groupId: `${ctx.config.consumer.group}-idle-${idleWaitMs ?? "none"}`,
-        name: "idle test",
-        logger: ctx.logger,
-        maxWaitTimeInMs: 25,
-        minBytes: 262_144,
-        ...(idleWaitMs ? { idleMaxWaitTimeInMs: idleWaitMs } : {}),
-        onFatal: () => {},
-      });
-      const { consumer } = member;
-      let fetches = 0;
-      consumer.on(consumer.events.REQUEST, ({ payload }) => {
-        if ((payload as { apiName: string }).apiName === "Fetch") fetches++;
-      });
-      let joined = false;
-      consumer.on(consumer.events.GROUP_JOIN, () => {
-        joined = true;
-      });
-      const seen: string[] = [];
-      await consumer.connect();
-      try {
-        await consumer.subscribe({ topic, fromBeginning: false });
-        await consumer.run({
-          eachMessage: async ({ message }) => {
-            seen.push(message.value!.toString());
-          },
-        });
-        expect(await eventually(async () => joined, 30_000)).toBe(true);
-        await new Promise((r) => setTimeout(r, 500)); // settled: its offsets resolved, fetching
-        const before = fetches;
-        await new Promise((r) => setTimeout(r, 2_000));
-        const inTwoSeconds = fetches - before;
-        // 25 ms waits: ~80 in two seconds; 250 ms idle waits: ~8.
-        expect(inTwoSeconds).toBeGreaterThanOrEqual(atLeast);
-        expect(inTwoSeconds).toBeLessThanOrEqual(atMost);
-
-        const producer = ctx.kafka.producer();
-        await producer.connect();
-        await producer.send({ topic, messages: [{ value: `lone-${idleWaitMs}` }] });
-        await producer.disconnect();
-        expect(await eventually(async () => seen.includes(`lone-${idleWaitMs}`), 20_000)).toBe(true);
-      } finally {
-        await consumer.disconnect();
-      }
-    },
-    60_000,
-  );
-});
-
 /** The real Kafka object, but the consumers it makes are kept, so a test can count their requests. */
 function keepingConsumers(): { kafka: Kafka; fetches: () => number; joined: () => boolean } {
   let fetches = 0;
@@ -107,6 +50,51 @@ async function idleFetches(kept: ReturnType<typeof keepingConsumers>): Promise<n
   await new Promise((r) => setTimeout(r, 2_000));
   return kept.fetches() - before;
 }
+
+describe("an idle member's fetches", () => {
+  it.each([
+    ["without an idle wait", undefined, 20, Number.POSITIVE_INFINITY],
+    ["with a 250 ms idle wait", 250, 0, 12],
+  ])(
+    "%s",
+    async (_label, idleWaitMs, atLeast, atMost) => {
+      const topic = ctx.config.kafka.topics.transactions;
+      const kept = keepingConsumers();
+      const { consumer } = createGroupConsumer(kept.kafka, {
+        groupId: `${ctx.config.consumer.group}-idle-${idleWaitMs ?? "none"}`,
+        name: "idle test",
+        logger: ctx.logger,
+        maxWaitTimeInMs: 25,
+        minBytes: 262_144,
+        idleMaxWaitTimeInMs: idleWaitMs,
+        onFatal: () => {},
+      });
+      const seen: string[] = [];
+      await consumer.connect();
+      try {
+        await consumer.subscribe({ topic, fromBeginning: false });
+        await consumer.run({
+          eachMessage: async ({ message }) => {
+            seen.push(message.value!.toString());
+          },
+        });
+        // 25 ms waits: ~80 in two seconds; 250 ms idle waits: ~8.
+        const inTwoSeconds = await idleFetches(kept);
+        expect(inTwoSeconds).toBeGreaterThanOrEqual(atLeast);
+        expect(inTwoSeconds).toBeLessThanOrEqual(atMost);
+
+        const producer = ctx.kafka.producer();
+        await producer.connect();
+        await producer.send({ topic, messages: [{ value: `lone-${idleWaitMs}` }] });
+        await producer.disconnect();
+        expect(await eventually(async () => seen.includes(`lone-${idleWaitMs}`), 20_000)).toBe(true);
+      } finally {
+        await consumer.disconnect();
+      }
+    },
+    60_000,
+  );
+});
 
 /* The long-running readers with minBytes 1 (the broker answers as soon as anything is there): their
    wait bounds only an idle fetch, so it is what they spend idle. 500 ms: ~4 fetches in two seconds

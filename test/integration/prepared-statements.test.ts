@@ -66,21 +66,35 @@ describe("the round's named statements", () => {
     const pool = await createDatabasePool(ctx.config.database.url, { maxPoolSize: 1 });
     try {
       const store = createTransactionStore({ pool });
+      await store.storeDecided(
+        Array.from({ length: 3 }, (_, k) =>
+          storedItem({ userId: "prep-positions", receivedMs: Date.now() - 30_000 + k, offset: 1_000 + k }),
+        ),
+      );
+      const users = ["prep-positions", "nobody"];
       const empty = { buckets: [], edges: [], recentValues: [], values: [] };
-      const positions = await store.loadUserState({ users: ["prep-0", "prep-1", "nobody"], ...empty });
+      const positions = await store.loadUserState({ users, ...empty });
       // The same users with one (empty) part asked: the five-part statement.
       const full = await store.loadUserState({
-        users: ["prep-0", "prep-1", "nobody"],
+        users,
         ...empty,
         values: [{ userId: "nobody", field: "country", value: "US" }],
       });
-      expect(positions.get("prep-0")?.position).toMatchObject({ count: 10, ready: false }); // the first test's rounds
+      expect(positions.get("prep-positions")?.position).toMatchObject({
+        count: 3,
+        maxOffset: 1_002,
+        ready: false,
+      });
       expect(positions.get("nobody")?.position).toBeUndefined();
       expect(positions).toEqual(full);
       const names = await pool.anyFirst(
         sql.type(z.object({ name: z.string() }))`SELECT name FROM pg_prepared_statements ORDER BY name`,
       );
-      expect(names).toEqual(["sentinel_load_positions", "sentinel_load_user_state"]);
+      expect(names).toEqual([
+        "sentinel_load_positions",
+        "sentinel_load_user_state",
+        "sentinel_store_decided",
+      ]);
     } finally {
       await pool.end();
     }
