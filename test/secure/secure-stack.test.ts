@@ -10,6 +10,7 @@ import { createLogger } from "../../src/logger.ts";
 import { databaseTls } from "../../src/store/pool.ts";
 import { freePorts } from "../support/ports.ts";
 import { type Proc, spawnSentinel, waitForHttp } from "../support/processes.ts";
+import { eventually } from "../support/topics.ts";
 
 /*
  * Issue 34, "done means": the pipeline's processes over the secured stack — Kafka SASL_SSL with
@@ -43,10 +44,26 @@ describe("the pipeline over SASL_SSL, TLS PostgreSQL and TLS Redis, one principa
   let port: number;
   beforeAll(async () => {
     port = await freePorts(1);
-    start(["ingest"], { ...envs.ingest, PORT: String(port), HOST: "127.0.0.1", AUTH_DISABLED: "true" });
-    start(["consume"], envs.scorer);
+    // At info, for the two lines that say each is ready for a sync decision: /readyz answers
+    // before the scorer has joined its group and before the ingress hears decisions (CI once
+    // answered this test's wait with 202 on a loaded box).
+    const info = { LOG_LEVEL: "info" };
+    const ingest = start(["ingest"], {
+      ...envs.ingest,
+      ...info,
+      PORT: String(port),
+      HOST: "127.0.0.1",
+      AUTH_DISABLED: "true",
+    });
+    const scorer = start(["consume"], { ...envs.scorer, ...info });
     start(["webhooks"], envs.webhooks);
     await waitForHttp(`http://127.0.0.1:${port}/readyz`, 60_000);
+    for (const [p, line] of [
+      [ingest, "decision listener joined"],
+      [scorer, "joined the group"],
+    ] as const) {
+      expect(await eventually(async () => p.output().includes(line), 60_000), p.output()).toBe(true);
+    }
   });
 
   it("decides a transaction synchronously, each process holding only its own ACLs", async () => {
