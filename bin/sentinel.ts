@@ -1,13 +1,17 @@
 #!/usr/bin/env node
 import { enableCompileCache } from "node:module";
-import { relaunchEnv } from "../src/cli/relaunch.ts";
+import { relaunchEnv, relaunchExecArgv } from "../src/cli/relaunch.ts";
 
 // A service starts again in place with its V8 settings (src/cli/relaunch.ts), before anything loads.
 const relaunch = relaunchEnv(process.argv.slice(2), process.env, process.execArgv);
 if (relaunch && process.execve) {
   process.execve(
     process.execPath,
-    [process.execPath, ...process.execArgv, ...process.argv.slice(1)],
+    [
+      process.execPath,
+      ...relaunchExecArgv(process.argv.slice(2), process.execArgv),
+      ...process.argv.slice(1),
+    ],
     relaunch,
   );
 }

@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { SEMI_SPACE_MIB } from "../../src/cli/relaunch.ts";
+import { HEAP_GROWING_PERCENT, SEMI_SPACE_MIB } from "../../src/cli/relaunch.ts";
 import { createTestContext, type TestContext } from "../support/context.ts";
 import { spawnSentinel, waitForHttp } from "../support/processes.ts";
 
@@ -19,6 +19,11 @@ afterAll(async () => {
 function environOf(pid: number): Record<string, string> {
   const pairs = readFileSync(`/proc/${pid}/environ`, "utf8").split("\0").filter(Boolean);
   return Object.fromEntries(pairs.map((p) => [p.slice(0, p.indexOf("=")), p.slice(p.indexOf("=") + 1)]));
+}
+
+/** Node's command line the process runs with now, from /proc. */
+function cmdlineOf(pid: number): string[] {
+  return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean);
 }
 
 describe("a service's V8 settings", () => {
@@ -40,6 +45,8 @@ describe("a service's V8 settings", () => {
         expect(env.NODE_OPTIONS, ingest.output()).toBe(expected);
         expect(env.NODE_COMPILE_CACHE).toMatch(/node-compile-cache$/);
         expect(env.SENTINEL_RELAUNCHED).toBe("1");
+        // The old generation's growing factor rides on Node's command line (NODE_OPTIONS refuses it).
+        expect(cmdlineOf(ingest.child.pid!)).toContain(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
         // Stopped as before: the signal reaches the relaunched process (the same pid).
         expect(await ingest.stop("SIGTERM", 15_000), ingest.output()).toBe(0);
       } finally {

@@ -1,5 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { isServiceCommand, relaunchEnv, SEMI_SPACE_MIB } from "../../../src/cli/relaunch.ts";
+import {
+  HEAP_GROWING_PERCENT,
+  isServiceCommand,
+  relaunchEnv,
+  relaunchExecArgv,
+  SEMI_SPACE_MIB,
+} from "../../../src/cli/relaunch.ts";
 
 describe("which commands start again with the services' V8 settings", () => {
   it.each([
@@ -43,14 +49,18 @@ describe("the environment a service starts again with", () => {
 
   it("goes on as it is when everything is chosen, for a one-shot command, and once relaunched", () => {
     const chosen = { NODE_OPTIONS: "--max-semi-space-size=8", NODE_COMPILE_CACHE: "/var/cache/node" };
-    expect(relaunchEnv(["ingest"], chosen, [])).toBeUndefined();
+    const growing = ["--heap-growing-percent=50"];
+    expect(relaunchEnv(["ingest"], chosen, growing)).toBeUndefined();
     expect(
       relaunchEnv(
         ["ingest"],
         { NODE_OPTIONS: "--max-semi-space-size=8", NODE_DISABLE_COMPILE_CACHE: "1" },
-        [],
+        growing,
       ),
     ).toBeUndefined();
+    expect(relaunchEnv(["consume"], chosen, [])).toBeUndefined();
+    // The ingress's growing factor cannot ride in NODE_OPTIONS: without it on the command line, it starts again.
+    expect(relaunchEnv(["ingest"], chosen, [])?.SENTINEL_RELAUNCHED).toBe("1");
     expect(relaunchEnv(["replay"], {}, [])).toBeUndefined();
     expect(relaunchEnv(["consume"], { SENTINEL_RELAUNCHED: "1" }, [])).toBeUndefined();
   });
@@ -59,5 +69,26 @@ describe("the environment a service starts again with", () => {
     expect(relaunchEnv(["consume"], { NODE_COMPILE_CACHE: "/var/cache/node" }, [])?.NODE_COMPILE_CACHE).toBe(
       "/var/cache/node",
     );
+  });
+});
+
+describe("Node's command line a service starts again with", () => {
+  it("adds V8's old-generation growing factor to the ingress's, after the operator's flags", () => {
+    expect(relaunchExecArgv(["ingest"], ["--enable-source-maps"])).toEqual([
+      "--enable-source-maps",
+      `--heap-growing-percent=${HEAP_GROWING_PERCENT}`,
+    ]);
+  });
+
+  it("leaves the scorer's (and every other service's) to V8", () => {
+    for (const args of [["consume"], ["all"], ["dev"], ["webhooks", "run"]])
+      expect(relaunchExecArgv(args, ["--enable-source-maps"])).toEqual(["--enable-source-maps"]);
+  });
+
+  it("keeps a growing factor the operator named (0 is V8's own)", () => {
+    expect(relaunchExecArgv(["ingest"], ["--heap-growing-percent=0"])).toEqual(["--heap-growing-percent=0"]);
+    expect(relaunchExecArgv(["ingest"], ["--heap_growing_percent=80"])).toEqual([
+      "--heap_growing_percent=80",
+    ]);
   });
 });
