@@ -28,8 +28,9 @@ export const HEAP_GROWING_PERCENT = 30;
 
 const HEAP_GROWING_FLAG = /^--heap[-_]growing[-_]percent(=|$)/;
 
-/** Whether `sentinel <args>` starts with HEAP_GROWING_PERCENT: the ingress process alone. */
-const growsLean = (args: readonly string[]) => args[0] === "ingest";
+/** Whether `sentinel <args>` is the ingress (the one process given HEAP_GROWING_PERCENT) and Node's command line lacks a growing factor. */
+const growingMissing = (args: readonly string[], execArgv: readonly string[]) =>
+  args[0] === "ingest" && !execArgv.some((a) => HEAP_GROWING_FLAG.test(a));
 
 // The commands that call serve() (run-commands.ts; `webhooks run` below, webhooks-commands.ts).
 const SERVICES = new Set(["all", "ingest", "consume", "dev"]);
@@ -59,8 +60,7 @@ export function relaunchEnv(
     /^--max[-_]semi[-_]space[-_]size(=|$)/.test(a),
   );
   const cacheChosen = env.NODE_COMPILE_CACHE !== undefined || env.NODE_DISABLE_COMPILE_CACHE !== undefined;
-  const growingChosen = !growsLean(args) || execArgv.some((a) => HEAP_GROWING_FLAG.test(a));
-  if (semiSpaceChosen && cacheChosen && growingChosen) return undefined;
+  if (semiSpaceChosen && cacheChosen && !growingMissing(args, execArgv)) return undefined;
   return {
     ...env,
     SENTINEL_RELAUNCHED: "1",
@@ -73,7 +73,7 @@ export function relaunchEnv(
 
 /** Node's command-line flags a service starts again with: the operator's, and the ingress's growing factor unless named. */
 export function relaunchExecArgv(args: readonly string[], execArgv: readonly string[]): string[] {
-  return growsLean(args) && !execArgv.some((a) => HEAP_GROWING_FLAG.test(a))
+  return growingMissing(args, execArgv)
     ? [...execArgv, `--heap-growing-percent=${HEAP_GROWING_PERCENT}`]
     : [...execArgv];
 }

@@ -65,7 +65,6 @@ export type GroupConsumer = {
   flushCommits(): Promise<void>;
 };
 
-/** One consumer group member, configured the one way every caller shares. */
 /**
  * The wait of a long-running reader that fetches with `minBytes` 1 (the decision listener, the
  * webhook intake): the broker answers as soon as anything is there, so the wait bounds only an
@@ -74,6 +73,7 @@ export type GroupConsumer = {
  */
 export const IDLE_READER_WAIT_MS = 500;
 
+/** One consumer group member, configured the one way every caller shares. */
 export function createGroupConsumer(kafka: Kafka, options: GroupConsumerOptions): GroupConsumer {
   const sessionTimeout = options.sessionTimeoutMs ?? 30_000;
   const config: ConsumerConfig = {

@@ -66,8 +66,8 @@ export function createDecisionListener({
     },
   });
   consumer.on(consumer.events.GROUP_JOIN, () => {
-    // Logged at each join: an operator (and a test of a spawned ingress) sees from when a sync
-    // wait can be answered; a wait that began before may end in 202.
+    // Logged at the first join and after a restart: an operator (and a test of a spawned ingress)
+    // sees from when a sync wait can be answered; a wait that began before may end in 202.
     if (!ready) logger.info({ groupId }, "decision listener joined: sync waits answered from now on");
     ready = true;
   });
